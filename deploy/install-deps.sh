@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every build, test and run dependency of Berth from Debian packages (and the
+# npm packages of the third-party reflection client test). Idempotent: installs only what
+# is missing, so both README commands can call it on every run.
+set -euo pipefail
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev
+  libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev googletest
+  nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libcap-dev libseccomp-dev
+  busybox-static crun iproute2 procps util-linux nodejs npm
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  # nodejs may come from another Debian-compatible source that already ships npm.
+  if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+  if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The reflection client test drives the agent with a real third-party gRPC client from npm.
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ -f "$here/tests/reflection/package.json" ] && [ ! -d "$here/tests/reflection/node_modules/@grpc/grpc-js" ]; then
+  echo "install-deps: npm install in tests/reflection"
+  (cd "$here/tests/reflection" && npm install --no-audit --no-fund --loglevel=error)
+fi

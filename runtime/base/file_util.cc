@@ -1,0 +1,145 @@
+#include "runtime/base/file_util.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/base/unique_fd.h"
+
+namespace berth {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return ErrnoToStatus(absl::StrCat("open ", path));
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoToStatus(absl::StrCat("read ", path));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+absl::Status WriteExisting(const std::string& path, absl::string_view data) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return ErrnoToStatus(absl::StrCat("open ", path));
+  ssize_t n;
+  do {
+    n = ::write(fd.get(), data.data(), data.size());
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return ErrnoToStatus(absl::StrCat("write ", path));
+  if (static_cast<size_t>(n) != data.size()) {
+    return absl::InternalError(absl::StrCat("short write to ", path));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, int mode) {
+  std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
+  {
+    UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (!fd) return ErrnoToStatus(absl::StrCat("create ", tmp));
+    size_t done = 0;
+    while (done < data.size()) {
+      ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        absl::Status st = ErrnoToStatus(absl::StrCat("write ", tmp));
+        ::unlink(tmp.c_str());
+        return st;
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd.get()) != 0) {
+      absl::Status st = ErrnoToStatus(absl::StrCat("fsync ", tmp));
+      ::unlink(tmp.c_str());
+      return st;
+    }
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    absl::Status st = ErrnoToStatus(absl::StrCat("rename ", tmp, " to ", path));
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  std::string dir = path.substr(0, path.find_last_of('/'));
+  if (dir.empty()) dir = "/";
+  UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dfd) ::fsync(dfd.get());
+  return absl::OkStatus();
+}
+
+absl::Status MakeDirs(const std::string& path, int mode) {
+  if (path.empty()) return absl::InvalidArgumentError("MakeDirs: empty path");
+  std::string cur;
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = path.find('/', pos + 1);
+    cur = path.substr(0, pos);
+    if (cur.empty()) continue;
+    if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) {
+      return ErrnoToStatus(absl::StrCat("mkdir ", cur));
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+absl::Status RemoveAt(int parent_fd, const char* name, dev_t dev) {
+  struct stat st;
+  if (::fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return ErrnoToStatus(absl::StrCat("stat ", name));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    if (st.st_dev != dev) {
+      return absl::FailedPreconditionError(absl::StrCat("refusing to remove ", name,
+                                                        ": it is on another filesystem (a mount?)"));
+    }
+    int fd = ::openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return ErrnoToStatus(absl::StrCat("open ", name));
+    DIR* d = ::fdopendir(fd);
+    if (d == nullptr) {
+      ::close(fd);
+      return ErrnoToStatus(absl::StrCat("opendir ", name));
+    }
+    absl::Status result;
+    while (struct dirent* e = ::readdir(d)) {
+      absl::string_view n(e->d_name);
+      if (n == "." || n == "..") continue;
+      absl::Status s = RemoveAt(::dirfd(d), e->d_name, dev);
+      if (!s.ok() && result.ok()) result = s;
+    }
+    ::closedir(d);
+    if (!result.ok()) return result;
+    if (::unlinkat(parent_fd, name, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+      return ErrnoToStatus(absl::StrCat("rmdir ", name));
+    }
+    return absl::OkStatus();
+  }
+  if (::unlinkat(parent_fd, name, 0) != 0 && errno != ENOENT) {
+    return ErrnoToStatus(absl::StrCat("unlink ", name));
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
+absl::Status RemoveTree(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return absl::OkStatus();
+    return ErrnoToStatus(absl::StrCat("stat ", path));
+  }
+  return Annotate(RemoveAt(AT_FDCWD, path.c_str(), st.st_dev), absl::StrCat("remove ", path));
+}
+
+}  // namespace berth

@@ -1,0 +1,84 @@
+// The cgroup driver interface: one container cgroup = one relative path, resolved against
+// every hierarchy the host mounts (v1: one per controller; v2: the unified one).
+// Two implementations: CgroupDriverV1 and CgroupDriverV2; DetectCgroupDriver() picks one.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace berth {
+
+struct CgroupResources {
+  std::optional<int64_t> memory_limit_bytes;  // bytes; unset: no limit
+  std::optional<int64_t> cpu_quota_us;        // with cpu_period_us: --cpus
+  std::optional<uint64_t> cpu_period_us;
+  std::optional<uint64_t> cpu_shares;  // v1 scale 2..262144; v2 maps it onto cpu.weight 1..10000
+  std::optional<int64_t> pids_limit;   // unset or <= 0: no limit
+};
+
+struct CgroupStats {
+  uint64_t memory_usage_bytes = 0;
+  uint64_t pids_current = 0;
+  uint64_t oom_kills = 0;
+};
+
+class CgroupDriver {
+ public:
+  virtual ~CgroupDriver() = default;
+
+  virtual absl::string_view Name() const = 0;  // "v1" or "v2"
+
+  // `path` is the OCI linux.cgroupsPath: absolute ("/a/b") is taken from each hierarchy's
+  // root; relative ("a/b") is below the cgroup this process is in. ".." is refused.
+  virtual absl::Status Create(const std::string& path) = 0;
+  virtual absl::Status Apply(const std::string& path, const CgroupResources& resources) = 0;
+  virtual absl::Status AddProcess(const std::string& path, pid_t pid) = 0;
+  virtual absl::Status Freeze(const std::string& path) = 0;  // returns once frozen
+  virtual absl::Status Thaw(const std::string& path) = 0;
+  virtual absl::StatusOr<CgroupStats> Stats(const std::string& path) = 0;
+  virtual absl::StatusOr<std::vector<pid_t>> Processes(const std::string& path) = 0;
+  // Thaws, SIGKILLs every process, waits (bounded) until the cgroup is empty, removes it in
+  // every hierarchy. Missing directories are not an error.
+  virtual absl::Status Destroy(const std::string& path) = 0;
+  // Directory of `path` in the hierarchy of `controller` ("memory", "pids", ...; v2 ignores it).
+  virtual absl::StatusOr<std::string> Directory(const std::string& path,
+                                                absl::string_view controller) const = 0;
+};
+
+// A v1 hierarchy: where a controller set is mounted and where this process sits in it.
+struct CgroupMountV1 {
+  std::vector<std::string> controllers;  // e.g. {"cpu"} or {"cpu", "cpuacct"} or {"name=systemd"}
+  std::string mount_point;               // e.g. /sys/fs/cgroup/cpu
+  std::string own_path;                  // this process's cgroup inside it, e.g. /process_api/x
+};
+
+struct CgroupMountV2 {
+  std::string mount_point;  // e.g. /sys/fs/cgroup or /sys/fs/cgroup/unified
+  std::string own_path;
+  std::vector<std::string> controllers;  // cgroup.controllers of the root
+};
+
+// Reads /proc/self/mountinfo and /proc/self/cgroup. Chooses v2 when a cgroup2 mount offers
+// the memory and pids controllers, else v1 when v1 memory/pids/cpu hierarchies exist (hybrid
+// hosts whose cgroup2 mount has no controllers run on v1).
+absl::StatusOr<std::unique_ptr<CgroupDriver>> DetectCgroupDriver();
+
+// Parsers, exposed for tests.
+std::vector<CgroupMountV1> ParseCgroupV1Mounts(absl::string_view mountinfo,
+                                               absl::string_view proc_self_cgroup);
+std::optional<CgroupMountV2> ParseCgroupV2Mount(absl::string_view mountinfo,
+                                                absl::string_view proc_self_cgroup);
+
+std::unique_ptr<CgroupDriver> MakeCgroupDriverV1(std::vector<CgroupMountV1> mounts);
+std::unique_ptr<CgroupDriver> MakeCgroupDriverV2(CgroupMountV2 mount);
+
+}  // namespace berth

@@ -1,0 +1,75 @@
+// Linux containers from an OCI spec: CreateContainer clones the init process into new
+// namespaces, places it in its cgroup, builds its root filesystem and holds it at a start
+// gate; Start() releases it to exec the user's command. ExecInContainer runs one more process
+// inside an existing container's namespaces and cgroup.
+//
+// Parent/child protocol on one SOCK_SEQPACKET pair (numbered, every wait matched by a send;
+// a child failure comes back as errno + text, the child never logs):
+//   1 parent: cgroup created, resources applied
+//   2 clone(namespaces) -> child blocks until the parent says "cgroup joined"
+//   3 (user namespaces, later: parent writes uid/gid maps here)
+//   4 child: rootfs (overlay or bind root, mounts, /dev, pivot_root, masked/ro paths),
+//     hostname, loopback up in a new netns, rlimits, user/groups, capabilities,
+//     no_new_privs -> sends "ready" (or an error)
+//   5 child blocks on the start gate; Start() sends "go"; child execs (exec failure is
+//     reported back on the socket, which is CLOEXEC so success closes it)
+// The caller must be single-threaded (berth-shim is): clone/setns from a threaded process
+// is what the architecture forbids.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "runtime/base/unique_fd.h"
+#include "runtime/cgroup/cgroup_driver.h"
+#include "runtime/spec/spec.h"
+
+namespace berth {
+
+struct ContainerStdio {
+  // The child's ends. With spec.process.terminal, `terminal` (a pty slave) is used for 0/1/2
+  // and becomes the controlling terminal; otherwise the three fds (-1 = /dev/null).
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  int terminal = -1;
+};
+
+class CreatedContainer {
+ public:
+  virtual ~CreatedContainer() = default;
+  virtual pid_t pid() const = 0;  // init's pid in the caller's pid namespace
+  // Releases the start gate. Returns once the user's process exec'd (or why it could not:
+  // e.g. NOT_FOUND for a missing executable).
+  virtual absl::Status Start() = 0;
+  // After Start() or to abandon: the destructor of a container never started kills init
+  // and destroys the cgroup; after a successful Start() it only closes fds.
+};
+
+// Validates the spec, then runs the protocol above. On any failure everything made so far
+// (child, cgroup) is removed before returning.
+absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainer(const spec::Spec& spec,
+                                                                  const ContainerStdio& stdio,
+                                                                  CgroupDriver& cgroups);
+
+struct ExecOptions {
+  pid_t container_pid = 0;        // init of the target container
+  std::string cgroups_path;       // the container's linux.cgroupsPath
+  spec::Process process;          // args, env, cwd, user, terminal, rlimits, capabilities
+  ContainerStdio stdio;
+};
+
+// Forks a helper that joins the container's cgroup and namespaces (read from
+// /proc/<container_pid>/ns/*), forks the process itself inside the pid namespace, and exits
+// with the process's status (a signal N becomes exit code 128+N). Returns the helper's pid:
+// reap it to learn the exit code. Errors before the exec are returned (not exit codes).
+absl::StatusOr<pid_t> ExecInContainer(const ExecOptions& options, CgroupDriver& cgroups);
+
+// Exit code from a waitpid status: WEXITSTATUS, or 128 + signal.
+int ExitCodeFromWaitStatus(int status);
+
+}  // namespace berth
