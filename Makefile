@@ -13,13 +13,13 @@ build: deps
 	cmake --build $(BUILD_DIR) -j$$(nproc)
 
 run: build
-	$(BUILD_DIR)/agent/berthd --root $(BERTH_ROOT) --socket $(BERTH_SOCKET)
+	$(BUILD_DIR)/bin/berthd --root $(BERTH_ROOT) --socket $(BERTH_SOCKET)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure --timeout 900
 
 bench: build
-	$(BUILD_DIR)/bench/berth-bench
+	$(BUILD_DIR)/bin/berth-bench
 
 clean:
 	rm -rf $(BUILD_DIR)

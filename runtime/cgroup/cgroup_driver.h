@@ -1,6 +1,7 @@
 // The cgroup driver interface: one container cgroup = one relative path, resolved against
 // every hierarchy the host mounts (v1: one per controller; v2: the unified one).
 // Two implementations: CgroupDriverV1 and CgroupDriverV2; DetectCgroupDriver() picks one.
+// Both reach the kernel only through CgroupKernel (cgroup_kernel.h), so tests can fake it.
 #pragma once
 
 #include <sys/types.h>
@@ -17,9 +18,13 @@
 
 namespace berth {
 
+class CgroupKernel;
+
+// Apply writes the whole set: an unset field restores the kernel default (no limit, shares
+// 1024 / weight 100, period 100000 us), so an update must pass every value it wants to keep.
 struct CgroupResources {
-  std::optional<int64_t> memory_limit_bytes;  // bytes; unset: no limit
-  std::optional<int64_t> cpu_quota_us;        // with cpu_period_us: --cpus
+  std::optional<int64_t> memory_limit_bytes;  // bytes; unset or <= 0: no limit
+  std::optional<int64_t> cpu_quota_us;        // with cpu_period_us: --cpus; unset or <= 0: none
   std::optional<uint64_t> cpu_period_us;
   std::optional<uint64_t> cpu_shares;  // v1 scale 2..262144; v2 maps it onto cpu.weight 1..10000
   std::optional<int64_t> pids_limit;   // unset or <= 0: no limit
@@ -64,7 +69,9 @@ struct CgroupMountV1 {
 struct CgroupMountV2 {
   std::string mount_point;  // e.g. /sys/fs/cgroup or /sys/fs/cgroup/unified
   std::string own_path;
-  std::vector<std::string> controllers;  // cgroup.controllers of the root
+  // cgroup.controllers of own_path (what our child cgroups can get); the parser leaves it
+  // empty, DetectCgroupDriver fills it.
+  std::vector<std::string> controllers;
 };
 
 // Reads /proc/self/mountinfo and /proc/self/cgroup. Chooses v2 when a cgroup2 mount offers
@@ -78,7 +85,23 @@ std::vector<CgroupMountV1> ParseCgroupV1Mounts(absl::string_view mountinfo,
 std::optional<CgroupMountV2> ParseCgroupV2Mount(absl::string_view mountinfo,
                                                 absl::string_view proc_self_cgroup);
 
+// DetectCgroupDriver's choice, given the two files' text; reads cgroup.controllers through
+// `kernel`. Exposed for tests.
+absl::StatusOr<std::unique_ptr<CgroupDriver>> ChooseCgroupDriver(
+    absl::string_view mountinfo, absl::string_view proc_self_cgroup,
+    std::shared_ptr<CgroupKernel> kernel);
+
+// The drivers on the real kernel (LinuxCgroupKernel)...
 std::unique_ptr<CgroupDriver> MakeCgroupDriverV1(std::vector<CgroupMountV1> mounts);
 std::unique_ptr<CgroupDriver> MakeCgroupDriverV2(CgroupMountV2 mount);
+// ...or on any CgroupKernel (tests pass a FakeCgroupKernel).
+std::unique_ptr<CgroupDriver> MakeCgroupDriverV1(std::vector<CgroupMountV1> mounts,
+                                                 std::shared_ptr<CgroupKernel> kernel);
+std::unique_ptr<CgroupDriver> MakeCgroupDriverV2(CgroupMountV2 mount,
+                                                 std::shared_ptr<CgroupKernel> kernel);
+
+// v1 cpu.shares (2..262144, clamped) onto v2 cpu.weight (1..10000) with runc's linear
+// formula 1 + ((shares - 2) * 9999) / 262142, so 2 -> 1 and 262144 -> 10000 (1024 -> 39).
+uint64_t CpuSharesToWeight(uint64_t shares);
 
 }  // namespace berth

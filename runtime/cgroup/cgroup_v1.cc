@@ -1,0 +1,305 @@
+// CgroupDriverV1: one directory per container in every v1 hierarchy Berth uses, the limits
+// written to the per-controller files.
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/base/status_macros.h"
+#include "runtime/cgroup/cgroup_common.h"
+#include "runtime/cgroup/cgroup_driver.h"
+#include "runtime/cgroup/cgroup_kernel.h"
+
+namespace berth {
+namespace {
+
+// Controllers Berth limits, accounts or controls. Hierarchies holding none of them (named
+// ones like name=systemd, net_cls, perf_event, ...) are left alone.
+constexpr absl::string_view kUsedControllers[] = {"memory",  "cpu",     "cpuacct", "pids",
+                                                  "freezer", "devices", "cpuset",  "blkio"};
+
+constexpr absl::Duration kFreezeTimeout = absl::Seconds(2);
+constexpr absl::Duration kDestroyTimeout = absl::Seconds(5);
+constexpr uint64_t kDefaultPeriodUs = 100000;
+constexpr uint64_t kDefaultShares = 1024;
+
+bool Has(const CgroupMountV1& m, absl::string_view controller) {
+  return std::find(m.controllers.begin(), m.controllers.end(), controller) != m.controllers.end();
+}
+
+class CgroupDriverV1 : public CgroupDriver {
+ public:
+  CgroupDriverV1(std::vector<CgroupMountV1> mounts, std::shared_ptr<CgroupKernel> kernel)
+      : kernel_(std::move(kernel)) {
+    for (CgroupMountV1& m : mounts) {
+      bool used = std::any_of(std::begin(kUsedControllers), std::end(kUsedControllers),
+                              [&](absl::string_view c) { return Has(m, c); });
+      if (used) hierarchies_.push_back(std::move(m));
+    }
+  }
+
+  absl::string_view Name() const override { return "v1"; }
+
+  absl::Status Create(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    return Annotate(CreateDirs(p), absl::StrCat("create cgroup ", path));
+  }
+
+  absl::Status Apply(const std::string& path, const CgroupResources& r) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    absl::Status st = ApplyMemory(p, r);
+    if (st.ok()) st = ApplyCpu(p, r);
+    if (st.ok()) st = ApplyPids(p, r);
+    return Annotate(st, absl::StrCat("apply limits to cgroup ", path));
+  }
+
+  absl::Status AddProcess(const std::string& path, pid_t pid) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    for (const CgroupMountV1& h : hierarchies_) {
+      absl::Status st = kernel_->Write(JoinCgroupDir(Dir(h, p), "cgroup.procs"), absl::StrCat(pid));
+      if (!st.ok()) return Annotate(st, absl::StrCat("add pid ", pid, " to cgroup ", path));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Freeze(const std::string& path) override {
+    ASSIGN_OR_RETURN(std::string state, FreezerState(path));
+    absl::Status st = PollUntil(*kernel_, kFreezeTimeout, "freeze", [&]() -> absl::StatusOr<bool> {
+      // Writing FROZEN again retries the tasks that were busy (FREEZING) the last time.
+      RETURN_IF_ERROR(kernel_->Write(state, "FROZEN"));
+      ASSIGN_OR_RETURN(std::string now, ReadTrimmed(*kernel_, state));
+      return now == "FROZEN";
+    });
+    if (absl::IsDeadlineExceeded(st)) {
+      // Half-frozen is the worst state to leave behind: some tasks stopped, others not.
+      kernel_->Write(state, "THAWED").IgnoreError();
+    }
+    return Annotate(st, absl::StrCat("freeze cgroup ", path));
+  }
+
+  absl::Status Thaw(const std::string& path) override {
+    ASSIGN_OR_RETURN(std::string state, FreezerState(path));
+    return Annotate(kernel_->Write(state, "THAWED"), absl::StrCat("thaw cgroup ", path));
+  }
+
+  absl::StatusOr<CgroupStats> Stats(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    CgroupStats stats;
+    absl::Status st = ReadStats(p, stats);
+    if (!st.ok()) return Annotate(st, absl::StrCat("stats of cgroup ", path));
+    return stats;
+  }
+
+  absl::StatusOr<std::vector<pid_t>> Processes(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    // A process added to only some hierarchies (AddProcess failed half-way) still counts.
+    std::set<pid_t> all;
+    for (const CgroupMountV1& h : hierarchies_) {
+      absl::StatusOr<std::vector<pid_t>> pids = SubtreePids(*kernel_, Dir(h, p));
+      if (!pids.ok()) return Annotate(pids.status(), absl::StrCat("processes of cgroup ", path));
+      all.insert(pids->begin(), pids->end());
+    }
+    return std::vector<pid_t>(all.begin(), all.end());
+  }
+
+  absl::Status Destroy(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    // A v1-frozen task does not die of SIGKILL until thawed.
+    if (const CgroupMountV1* freezer = Find("freezer")) {
+      absl::Status st = kernel_->Write(JoinCgroupDir(Dir(*freezer, p), "freezer.state"), "THAWED");
+      if (!st.ok() && !absl::IsNotFound(st)) {
+        return Annotate(st, absl::StrCat("destroy cgroup ", path));
+      }
+    }
+    std::vector<std::string> dirs;
+    for (const CgroupMountV1& h : hierarchies_) dirs.push_back(Dir(h, p));
+    return Annotate(KillAndRemove(*kernel_, dirs, nullptr, kDestroyTimeout),
+                    absl::StrCat("destroy cgroup ", path));
+  }
+
+  absl::StatusOr<std::string> Directory(const std::string& path,
+                                        absl::string_view controller) const override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    const CgroupMountV1* h = Find(controller);
+    if (h == nullptr) {
+      return absl::NotFoundError(absl::StrCat("no cgroup v1 hierarchy for ", controller));
+    }
+    return Dir(*h, p);
+  }
+
+ private:
+  const CgroupMountV1* Find(absl::string_view controller) const {
+    for (const CgroupMountV1& h : hierarchies_) {
+      if (Has(h, controller)) return &h;
+    }
+    return nullptr;
+  }
+
+  std::string Dir(const CgroupMountV1& h, const CgroupPath& p) const {
+    return CgroupDirFor(h.mount_point, h.own_path, p);
+  }
+
+  // The hierarchy for `controller`, or FailedPrecondition when a limit needs one that is
+  // not mounted; nullptr (no error) when nothing was asked of it.
+  absl::StatusOr<const CgroupMountV1*> Need(absl::string_view controller, bool wanted) const {
+    const CgroupMountV1* h = Find(controller);
+    if (h == nullptr && wanted) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("no cgroup v1 ", controller, " hierarchy is mounted"));
+    }
+    return h;
+  }
+
+  absl::StatusOr<std::string> FreezerState(const std::string& path) const {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("freezer", true));
+    return JoinCgroupDir(Dir(*h, p), "freezer.state");
+  }
+
+  absl::Status CreateDirs(const CgroupPath& p) {
+    std::vector<std::string> created;
+    // A half-made cgroup would be left to nobody: undo this call's mkdirs on failure.
+    absl::Cleanup rollback = [&] {
+      for (auto it = created.rbegin(); it != created.rend(); ++it) {
+        kernel_->RemoveDir(*it).IgnoreError();
+      }
+    };
+    for (const CgroupMountV1& h : hierarchies_) {
+      std::string dir = CgroupBaseDir(h.mount_point, h.own_path, p);
+      for (const std::string& component : p.components) {
+        std::string parent = dir;
+        dir = JoinCgroupDir(dir, component);
+        // An existing directory is reused: recovery re-creates, and parents are shared.
+        absl::Status st = kernel_->MakeDir(dir);
+        if (st.ok()) {
+          created.push_back(dir);
+        } else if (!absl::IsAlreadyExists(st)) {
+          return st;
+        }
+        if (Has(h, "cpuset")) RETURN_IF_ERROR(InheritCpuset(parent, dir));
+      }
+    }
+    std::move(rollback).Cancel();
+    return absl::OkStatus();
+  }
+
+  // A new v1 cpuset starts with empty cpus and mems, and no task can join it until both are
+  // set; give it the parent's.
+  absl::Status InheritCpuset(const std::string& parent, const std::string& dir) {
+    for (absl::string_view name : {"cpuset.cpus", "cpuset.mems"}) {
+      std::string file = JoinCgroupDir(dir, name);
+      ASSIGN_OR_RETURN(std::string mine, ReadTrimmed(*kernel_, file));
+      if (!mine.empty()) continue;
+      std::string parent_file = JoinCgroupDir(parent, name);
+      ASSIGN_OR_RETURN(std::string value, ReadTrimmed(*kernel_, parent_file));
+      if (value.empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(parent_file, " is empty"));
+      }
+      RETURN_IF_ERROR(kernel_->Write(file, value));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status ApplyMemory(const CgroupPath& p, const CgroupResources& r) {
+    bool limited = r.memory_limit_bytes.has_value() && *r.memory_limit_bytes > 0;
+    ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("memory", limited));
+    if (h == nullptr) return absl::OkStatus();
+    std::string dir = Dir(*h, p);
+    std::string mem = JoinCgroupDir(dir, "memory.limit_in_bytes");
+    std::string value = limited ? absl::StrCat(*r.memory_limit_bytes) : "-1";
+    std::string memsw = JoinCgroupDir(dir, "memory.memsw.limit_in_bytes");
+    // Without swap accounting (no memsw file) swap cannot be capped; the memory limit stands.
+    if (!kernel_->Exists(memsw)) return kernel_->Write(mem, value);
+    // memsw (memory + swap) equal to the memory limit leaves no room for swap. The kernel
+    // insists memsw >= memory at every moment, so raise memsw first and lower it last.
+    ASSIGN_OR_RETURN(std::string current_text, ReadTrimmed(*kernel_, memsw));
+    int64_t current = 0;
+    if (!absl::SimpleAtoi(current_text, &current)) {
+      return absl::InternalError(absl::StrCat(memsw, ": not a number: \"", current_text, "\""));
+    }
+    int64_t target = limited ? *r.memory_limit_bytes : std::numeric_limits<int64_t>::max();
+    if (target > current) {
+      RETURN_IF_ERROR(kernel_->Write(memsw, value));
+      return kernel_->Write(mem, value);
+    }
+    RETURN_IF_ERROR(kernel_->Write(mem, value));
+    return kernel_->Write(memsw, value);
+  }
+
+  absl::Status ApplyCpu(const CgroupPath& p, const CgroupResources& r) {
+    bool quota_set = r.cpu_quota_us.has_value() && *r.cpu_quota_us > 0;
+    bool wanted = quota_set || r.cpu_shares.has_value() || r.cpu_period_us.has_value();
+    ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("cpu", wanted));
+    if (h == nullptr) return absl::OkStatus();
+    std::string dir = Dir(*h, p);
+    std::string period_file = JoinCgroupDir(dir, "cpu.cfs_period_us");
+    std::string quota_file = JoinCgroupDir(dir, "cpu.cfs_quota_us");
+    uint64_t period_us = r.cpu_period_us.value_or(0) > 0 ? *r.cpu_period_us : kDefaultPeriodUs;
+    std::string period = absl::StrCat(period_us);
+    std::string quota = quota_set ? absl::StrCat(*r.cpu_quota_us) : "-1";
+    // The kernel checks quota/period against the parent on each write, so one order can be
+    // refused where the other passes (e.g. shrinking the period under an existing quota).
+    absl::Status st = kernel_->Write(period_file, period);
+    if (absl::IsInvalidArgument(st)) {
+      RETURN_IF_ERROR(kernel_->Write(quota_file, quota));
+      RETURN_IF_ERROR(kernel_->Write(period_file, period));
+    } else {
+      RETURN_IF_ERROR(st);
+      RETURN_IF_ERROR(kernel_->Write(quota_file, quota));
+    }
+    return kernel_->Write(JoinCgroupDir(dir, "cpu.shares"),
+                          absl::StrCat(r.cpu_shares.value_or(kDefaultShares)));
+  }
+
+  absl::Status ApplyPids(const CgroupPath& p, const CgroupResources& r) {
+    bool limited = r.pids_limit.has_value() && *r.pids_limit > 0;
+    ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("pids", limited));
+    if (h == nullptr) return absl::OkStatus();
+    return kernel_->Write(JoinCgroupDir(Dir(*h, p), "pids.max"),
+                          limited ? absl::StrCat(*r.pids_limit) : "max");
+  }
+
+  absl::Status ReadStats(const CgroupPath& p, CgroupStats& stats) {
+    // A hierarchy that is not mounted has nothing to count: its figures stay 0.
+    if (const CgroupMountV1* h = Find("memory")) {
+      std::string dir = Dir(*h, p);
+      ASSIGN_OR_RETURN(stats.memory_usage_bytes,
+                       ReadUint(*kernel_, JoinCgroupDir(dir, "memory.usage_in_bytes")));
+      ASSIGN_OR_RETURN(std::string oom, kernel_->Read(JoinCgroupDir(dir, "memory.oom_control")));
+      // Kernels before 4.13 have no "oom_kill" line.
+      stats.oom_kills = FlatKeyedValue(oom, "oom_kill").value_or(0);
+    }
+    if (const CgroupMountV1* h = Find("pids")) {
+      ASSIGN_OR_RETURN(stats.pids_current,
+                       ReadUint(*kernel_, JoinCgroupDir(Dir(*h, p), "pids.current")));
+    }
+    return absl::OkStatus();
+  }
+
+  std::shared_ptr<CgroupKernel> kernel_;
+  std::vector<CgroupMountV1> hierarchies_;
+};
+
+}  // namespace
+
+std::unique_ptr<CgroupDriver> MakeCgroupDriverV1(std::vector<CgroupMountV1> mounts,
+                                                 std::shared_ptr<CgroupKernel> kernel) {
+  return std::make_unique<CgroupDriverV1>(std::move(mounts), std::move(kernel));
+}
+
+std::unique_ptr<CgroupDriver> MakeCgroupDriverV1(std::vector<CgroupMountV1> mounts) {
+  return MakeCgroupDriverV1(std::move(mounts), std::make_shared<LinuxCgroupKernel>());
+}
+
+}  // namespace berth

@@ -1,0 +1,263 @@
+// CgroupDriverV2: one directory per container in the unified hierarchy; controllers are
+// delegated level by level through cgroup.subtree_control.
+#include <signal.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/base/status_macros.h"
+#include "runtime/cgroup/cgroup_common.h"
+#include "runtime/cgroup/cgroup_driver.h"
+#include "runtime/cgroup/cgroup_kernel.h"
+
+namespace berth {
+namespace {
+
+// Controllers handed down to every level Berth creates (when the parent offers them).
+// cpuset and io carry no Berth limit yet but must be delegated before a child can use them.
+constexpr absl::string_view kDelegated[] = {"cpu", "cpuset", "io", "memory", "pids"};
+
+constexpr absl::Duration kFreezeTimeout = absl::Seconds(2);
+constexpr absl::Duration kDestroyTimeout = absl::Seconds(5);
+constexpr uint64_t kDefaultPeriodUs = 100000;
+constexpr uint64_t kDefaultWeight = 100;
+
+std::set<std::string> Words(absl::string_view text) {
+  std::set<std::string> out;
+  for (absl::string_view w : absl::StrSplit(text, absl::ByAnyChar(" \n\t"), absl::SkipEmpty())) {
+    out.emplace(w);
+  }
+  return out;
+}
+
+class CgroupDriverV2 : public CgroupDriver {
+ public:
+  CgroupDriverV2(CgroupMountV2 mount, std::shared_ptr<CgroupKernel> kernel)
+      : mount_(std::move(mount)), kernel_(std::move(kernel)) {}
+
+  absl::string_view Name() const override { return "v2"; }
+
+  absl::Status Create(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    return Annotate(CreateDirs(p), absl::StrCat("create cgroup ", path));
+  }
+
+  absl::Status Apply(const std::string& path, const CgroupResources& r) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    std::string dir = Dir(p);
+    absl::Status st = ApplyMemory(dir, r);
+    if (st.ok()) st = ApplyCpu(dir, r);
+    if (st.ok()) st = ApplyPids(dir, r);
+    return Annotate(st, absl::StrCat("apply limits to cgroup ", path));
+  }
+
+  absl::Status AddProcess(const std::string& path, pid_t pid) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    return Annotate(kernel_->Write(JoinCgroupDir(Dir(p), "cgroup.procs"), absl::StrCat(pid)),
+                    absl::StrCat("add pid ", pid, " to cgroup ", path));
+  }
+
+  absl::Status Freeze(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    std::string dir = Dir(p);
+    std::string freeze = JoinCgroupDir(dir, "cgroup.freeze");
+    std::string events = JoinCgroupDir(dir, "cgroup.events");
+    absl::Status st = kernel_->Write(freeze, "1");
+    // The write only starts freezing; cgroup.events says "frozen 1" once every task stopped.
+    if (st.ok()) {
+      st = PollUntil(*kernel_, kFreezeTimeout, "freeze", [&]() -> absl::StatusOr<bool> {
+        ASSIGN_OR_RETURN(std::string text, kernel_->Read(events));
+        return FlatKeyedValue(text, "frozen").value_or(0) == 1;
+      });
+      // Half-frozen is the worst state to leave behind: some tasks stopped, others not.
+      if (absl::IsDeadlineExceeded(st)) kernel_->Write(freeze, "0").IgnoreError();
+    }
+    return Annotate(st, absl::StrCat("freeze cgroup ", path));
+  }
+
+  absl::Status Thaw(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    return Annotate(kernel_->Write(JoinCgroupDir(Dir(p), "cgroup.freeze"), "0"),
+                    absl::StrCat("thaw cgroup ", path));
+  }
+
+  absl::StatusOr<CgroupStats> Stats(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    CgroupStats stats;
+    absl::Status st = ReadStats(Dir(p), stats);
+    if (!st.ok()) return Annotate(st, absl::StrCat("stats of cgroup ", path));
+    return stats;
+  }
+
+  absl::StatusOr<std::vector<pid_t>> Processes(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    absl::StatusOr<std::vector<pid_t>> pids = SubtreePids(*kernel_, Dir(p));
+    if (!pids.ok()) return Annotate(pids.status(), absl::StrCat("processes of cgroup ", path));
+    return pids;
+  }
+
+  absl::Status Destroy(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    std::string dir = Dir(p);
+    // v2 delivers SIGKILL to frozen tasks, but thawing first lets them exit without waiting
+    // on the freezer; a missing file (cgroup gone, or kernel < 5.2) is fine.
+    absl::Status st = kernel_->Write(JoinCgroupDir(dir, "cgroup.freeze"), "0");
+    if (!st.ok() && !absl::IsNotFound(st)) {
+      return Annotate(st, absl::StrCat("destroy cgroup ", path));
+    }
+    std::function<absl::Status(const std::string&)> kill_all;
+    // cgroup.kill (5.14+) kills the whole subtree atomically, so forks cannot race it.
+    if (kernel_->Exists(JoinCgroupDir(dir, "cgroup.kill"))) {
+      kill_all = [this](const std::string& d) {
+        return kernel_->Write(JoinCgroupDir(d, "cgroup.kill"), "1");
+      };
+    }
+    return Annotate(KillAndRemove(*kernel_, {dir}, kill_all, kDestroyTimeout),
+                    absl::StrCat("destroy cgroup ", path));
+  }
+
+  absl::StatusOr<std::string> Directory(const std::string& path,
+                                        absl::string_view controller) const override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    return Dir(p);
+  }
+
+ private:
+  std::string Dir(const CgroupPath& p) const {
+    return CgroupDirFor(mount_.mount_point, mount_.own_path, p);
+  }
+
+  absl::Status CreateDirs(const CgroupPath& p) {
+    std::vector<std::string> created;
+    // A half-made cgroup would be left to nobody: undo this call's mkdirs on failure.
+    absl::Cleanup rollback = [&] {
+      for (auto it = created.rbegin(); it != created.rend(); ++it) {
+        kernel_->RemoveDir(*it).IgnoreError();
+      }
+    };
+    std::string dir = CgroupBaseDir(mount_.mount_point, mount_.own_path, p);
+    for (const std::string& component : p.components) {
+      // A child only gets the controllers its parent enabled in cgroup.subtree_control.
+      RETURN_IF_ERROR(Delegate(dir));
+      dir = JoinCgroupDir(dir, component);
+      // An existing directory is reused: recovery re-creates, and parents are shared.
+      absl::Status st = kernel_->MakeDir(dir);
+      if (st.ok()) {
+        created.push_back(dir);
+      } else if (!absl::IsAlreadyExists(st)) {
+        return st;
+      }
+    }
+    std::move(rollback).Cancel();
+    return absl::OkStatus();
+  }
+
+  // Enables in `parent`'s subtree_control those of kDelegated it offers and lacks.
+  absl::Status Delegate(const std::string& parent) {
+    ASSIGN_OR_RETURN(std::string offered,
+                     kernel_->Read(JoinCgroupDir(parent, "cgroup.controllers")));
+    std::string control = JoinCgroupDir(parent, "cgroup.subtree_control");
+    ASSIGN_OR_RETURN(std::string enabled_text, kernel_->Read(control));
+    std::set<std::string> available = Words(offered);
+    std::set<std::string> enabled = Words(enabled_text);
+    std::vector<std::string> add;
+    for (absl::string_view c : kDelegated) {
+      std::string name(c);
+      if (available.count(name) && !enabled.count(name)) add.push_back(absl::StrCat("+", name));
+    }
+    if (add.empty()) return absl::OkStatus();
+    absl::Status st = kernel_->Write(control, absl::StrJoin(add, " "));
+    if (absl::IsFailedPrecondition(st)) {
+      // EBUSY: the no-internal-process rule — a non-root cgroup holding processes cannot
+      // delegate controllers. Our own cgroup must be a leaf-free parent for relative paths.
+      return Annotate(st, absl::StrCat(parent, " holds processes, so it cannot enable ",
+                                       absl::StrJoin(add, " "), " for children"));
+    }
+    return st;
+  }
+
+  // Writes `value` to `file` when present. A missing file means the controller is not
+  // enabled for this cgroup: an error only when a limit was asked for.
+  absl::Status WriteControl(const std::string& dir, absl::string_view name, absl::string_view value,
+                            bool wanted) {
+    std::string file = JoinCgroupDir(dir, name);
+    if (!kernel_->Exists(file)) {
+      if (!wanted) return absl::OkStatus();
+      return absl::FailedPreconditionError(
+          absl::StrCat(file, " is missing: controller not enabled for this cgroup"));
+    }
+    return kernel_->Write(file, value);
+  }
+
+  absl::Status ApplyMemory(const std::string& dir, const CgroupResources& r) {
+    bool limited = r.memory_limit_bytes.has_value() && *r.memory_limit_bytes > 0;
+    RETURN_IF_ERROR(WriteControl(dir, "memory.max",
+                                 limited ? absl::StrCat(*r.memory_limit_bytes) : "max", limited));
+    // v2 counts swap apart from memory (memory.swap.max is swap alone, unlike v1 memsw). As
+    // on v1, where memsw = limit, a limited container gets no swap, else swap could carry it
+    // past its limit. The file is absent without swap accounting; then nothing can swap here.
+    return WriteControl(dir, "memory.swap.max", limited ? "0" : "max", false);
+  }
+
+  absl::Status ApplyCpu(const std::string& dir, const CgroupResources& r) {
+    bool quota_set = r.cpu_quota_us.has_value() && *r.cpu_quota_us > 0;
+    uint64_t period = r.cpu_period_us.value_or(0) > 0 ? *r.cpu_period_us : kDefaultPeriodUs;
+    std::string max = absl::StrCat(quota_set ? absl::StrCat(*r.cpu_quota_us) : "max", " ", period);
+    RETURN_IF_ERROR(WriteControl(dir, "cpu.max", max, quota_set || r.cpu_period_us.has_value()));
+    uint64_t weight = r.cpu_shares ? CpuSharesToWeight(*r.cpu_shares) : kDefaultWeight;
+    return WriteControl(dir, "cpu.weight", absl::StrCat(weight), r.cpu_shares.has_value());
+  }
+
+  absl::Status ApplyPids(const std::string& dir, const CgroupResources& r) {
+    bool limited = r.pids_limit.has_value() && *r.pids_limit > 0;
+    return WriteControl(dir, "pids.max", limited ? absl::StrCat(*r.pids_limit) : "max", limited);
+  }
+
+  absl::Status ReadStats(const std::string& dir, CgroupStats& stats) {
+    if (!kernel_->Exists(dir)) return ErrnoStatus(ENOENT, dir);
+    // A controller that is not enabled here has nothing to count: its figures stay 0.
+    std::string current = JoinCgroupDir(dir, "memory.current");
+    if (kernel_->Exists(current)) {
+      ASSIGN_OR_RETURN(stats.memory_usage_bytes, ReadUint(*kernel_, current));
+      ASSIGN_OR_RETURN(std::string events, kernel_->Read(JoinCgroupDir(dir, "memory.events")));
+      stats.oom_kills = FlatKeyedValue(events, "oom_kill").value_or(0);
+    }
+    std::string pids = JoinCgroupDir(dir, "pids.current");
+    if (kernel_->Exists(pids)) {
+      ASSIGN_OR_RETURN(stats.pids_current, ReadUint(*kernel_, pids));
+    }
+    return absl::OkStatus();
+  }
+
+  CgroupMountV2 mount_;
+  std::shared_ptr<CgroupKernel> kernel_;
+};
+
+}  // namespace
+
+uint64_t CpuSharesToWeight(uint64_t shares) {
+  shares = std::clamp<uint64_t>(shares, 2, 262144);
+  return 1 + ((shares - 2) * 9999) / 262142;
+}
+
+std::unique_ptr<CgroupDriver> MakeCgroupDriverV2(CgroupMountV2 mount,
+                                                 std::shared_ptr<CgroupKernel> kernel) {
+  return std::make_unique<CgroupDriverV2>(std::move(mount), std::move(kernel));
+}
+
+std::unique_ptr<CgroupDriver> MakeCgroupDriverV2(CgroupMountV2 mount) {
+  return MakeCgroupDriverV2(std::move(mount), std::make_shared<LinuxCgroupKernel>());
+}
+
+}  // namespace berth

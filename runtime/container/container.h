@@ -6,7 +6,9 @@
 // Parent/child protocol on one SOCK_SEQPACKET pair (numbered, every wait matched by a send;
 // a child failure comes back as errno + text, the child never logs):
 //   1 parent: cgroup created, resources applied
-//   2 clone(namespaces) -> child blocks until the parent says "cgroup joined"
+//   2 clone(namespaces) -> child blocks until the parent says "cgroup joined"; then it joins
+//     the namespaces that have a path (a pid namespace with a path is entered by the parent
+//     around clone) and unshares its cgroup namespace, so that its own cgroup is the root
 //   3 (user namespaces, later: parent writes uid/gid maps here)
 //   4 child: rootfs (overlay or bind root, mounts, /dev, pivot_root, masked/ro paths),
 //     hostname, loopback up in a new netns, rlimits, user/groups, capabilities,
@@ -51,15 +53,20 @@ class CreatedContainer {
 };
 
 // Validates the spec, then runs the protocol above. On any failure everything made so far
-// (child, cgroup) is removed before returning.
+// (child, cgroup) is removed before returning. Errors read "create container: <step>: <why>"
+// (e.g. "create container: mount proc on /proc: Operation not permitted"); a hard rlimit
+// above the caller's own is refused up front (FAILED_PRECONDITION) unless the caller has
+// CAP_SYS_RESOURCE. An empty linux.cgroupsPath means no cgroup (allowed only without
+// resources). `cgroups` must outlive the returned object; after a successful Start() the
+// caller reaps init (waitpid on pid()) and destroys the cgroup itself.
 absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainer(const spec::Spec& spec,
                                                                   const ContainerStdio& stdio,
                                                                   CgroupDriver& cgroups);
 
 struct ExecOptions {
-  pid_t container_pid = 0;        // init of the target container
-  std::string cgroups_path;       // the container's linux.cgroupsPath
-  spec::Process process;          // args, env, cwd, user, terminal, rlimits, capabilities
+  pid_t container_pid = 0;   // init of the target container
+  std::string cgroups_path;  // the container's linux.cgroupsPath ("" = do not join one)
+  spec::Process process;     // args, env, cwd, user, terminal, rlimits, capabilities
   ContainerStdio stdio;
 };
 

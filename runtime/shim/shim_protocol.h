@@ -4,15 +4,38 @@
 //
 // Requests (agent -> shim), each on its own connection:
 //   kStart               -> kOk | kError
-//   kExec   {process}    -> kExecStarted {pid} + fds, later kExit {exit_code}
-//                           fds: [stdin writer if process.stdin, stdout reader, stderr reader],
-//                           or with a terminal: [pty master] (stdin and output share it)
-//   kAttach {stdin}      -> kAttached + [stdin writer or pty master] when stdin was asked for
-//                           and the container has it (stdin is handed over once); then
-//                           kStdout / kStderr frames of output from now on; last kExit
-//   kWait                -> kExit {exit_code, oom_killed, finished_at} once the container exited
+//   kExec   {"process": <OCI config.json process object>, "stdin": bool}
+//                        -> kExecStarted {"pid": helper pid} + fds, later kExit {"exit_code"}
+//                           fds: [stdin writer if "stdin", stdout reader, stderr reader],
+//                           or with process.terminal: [pty master] (stdin and output share it)
+//                           The exec's output goes only to these fds, not to the CRI log.
+//                           kError FAILED_PRECONDITION when the container is not running.
+//   kAttach {"stdin": bool}
+//                        -> kAttached {"stdin": granted} + [stdin writer or pty master] when
+//                           stdin was asked for and the container has it (a stdin pipe is handed
+//                           over once: the first attacher's close is the container's EOF; a pty
+//                           master is duplicated for every attacher); then kStdout / kStderr
+//                           frames (raw bytes, <= 32 KiB) of output from now on; last kExit.
+//                           A client that does not keep up (full socket buffer) is dropped.
+//   kWait                -> kExit {"exit_code", "oom_killed", "finished_at_ns"} once the
+//                           container exited
 //   kState               -> kStateReply (the state.json document)
-// kError carries {code: absl::StatusCode as int, message}.
+// kError carries {"code": absl::StatusCode as int, "message"}.
+// The container's kExit (wait, attach) is sent only after state.json says "exited"; then the
+// shim closes every connection, removes shim.sock and exits. A terminal is resized by the agent
+// itself: TIOCSWINSZ on the pty master it was given. Passed pty masters share the shim's file
+// status flags: do not set O_NONBLOCK on them.
+//
+// Launch: `berth-shim --id ID --bundle DIR --state-dir DIR --log FILE [--stdin]` with fd
+// kShimReportFd = the write end of a pipe. The started process forks once and exits 0 at once
+// (reap it); the shim proper (a new session, not the agent's child) writes one line and closes
+// the pipe: "ok <container pid>\n" once the container waits at its start gate, state.json says
+// "created" and shim.sock listens, or "error <absl::StatusCode as int> <message>\n" after
+// removing everything it made (then it exits 1). EOF without a line: the shim died. Read up to
+// the newline, not to EOF: until the container's process execs, it too holds the pipe.
+// Stop: SIGTERM (or SIGINT) to shim_pid SIGKILLs the container and takes the normal exit path
+// (state.json "exited", cgroup and shim.sock removed). Never SIGKILL the shim: that leaves the
+// cgroup behind.
 #pragma once
 
 #include <cstdint>
@@ -51,23 +74,31 @@ struct Message {
   std::vector<UniqueFd> fds;
 };
 
-// Blocking send of one packet. EPIPE/ECONNRESET become UNAVAILABLE.
+// Sends one packet (MSG_NOSIGNAL). EPIPE/ECONNRESET become UNAVAILABLE; on a non-blocking
+// socket a full buffer is RESOURCE_EXHAUSTED. More than kMaxPayload bytes or kMaxFds fds is
+// INVALID_ARGUMENT.
 absl::Status SendMessage(int sock, MsgType type, absl::string_view payload,
                          const std::vector<int>& fds = {});
 
-// Blocking receive of one packet; a closed peer is UNAVAILABLE("shim connection closed").
+// Receives one packet; received fds are O_CLOEXEC. A closed peer is
+// UNAVAILABLE("shim connection closed"); on a non-blocking socket nothing pending is
+// RESOURCE_EXHAUSTED.
 absl::StatusOr<Message> ReceiveMessage(int sock);
 
-// kError payload <-> absl::Status.
+// kError payload <-> absl::Status. DecodeError never returns OK: a code of 0, an unknown code
+// or a malformed payload is UNKNOWN.
 std::string EncodeError(const absl::Status& status);
 absl::Status DecodeError(const std::string& payload);
 
-// Connects to a shim socket (SOCK_SEQPACKET | SOCK_CLOEXEC).
+// Connects to a shim socket (SOCK_SEQPACKET | SOCK_CLOEXEC). A path longer than sun_path is
+// reached through /proc/self/fd/<dir fd>/ (the shim binds the same way). No socket file is
+// NOT_FOUND; a socket nobody listens on (a dead shim) is UNAVAILABLE.
 absl::StatusOr<UniqueFd> ConnectShim(const std::string& socket_path);
 
 // File names inside a container's state directory, shared by the agent and the shim.
 inline constexpr char kShimSocketName[] = "shim.sock";
 inline constexpr char kStateFileName[] = "state.json";
+inline constexpr int kShimReportFd = 3;
 
 // state.json, written atomically by the shim on every transition.
 struct ShimState {
@@ -82,11 +113,13 @@ struct ShimState {
   int64_t created_at_ns = 0;  // unix time in nanoseconds; 0 = unset
   int64_t started_at_ns = 0;
   int64_t finished_at_ns = 0;
-  std::string error;
+  std::string error;  // why Start failed, or a cleanup problem; empty when all went well
 };
 
+// Decode tolerates missing fields (defaults) and rejects wrong types (INVALID_ARGUMENT).
 std::string EncodeState(const ShimState& state);
 absl::StatusOr<ShimState> DecodeState(const std::string& json);
+// NOT_FOUND when the shim never wrote one.
 absl::StatusOr<ShimState> ReadStateFile(const std::string& state_dir);
 absl::Status WriteStateFile(const std::string& state_dir, const ShimState& state);
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace berth::spec {
@@ -18,21 +19,29 @@ struct User {
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::vector<uint32_t> additional_gids;
+
+  bool operator==(const User&) const = default;
 };
 
 struct Rlimit {
   std::string type;  // "RLIMIT_NOFILE", ...
   uint64_t hard = 0;
   uint64_t soft = 0;
+
+  bool operator==(const Rlimit&) const = default;
 };
 
 struct Capabilities {
   std::vector<std::string> bounding, effective, inheritable, permitted, ambient;  // "CAP_CHOWN"
+
+  bool operator==(const Capabilities&) const = default;
 };
 
 struct ConsoleSize {
   uint32_t height = 0;
   uint32_t width = 0;
+
+  bool operator==(const ConsoleSize&) const = default;
 };
 
 struct Process {
@@ -45,11 +54,15 @@ struct Process {
   std::optional<Capabilities> capabilities;
   std::vector<Rlimit> rlimits;
   bool no_new_privileges = false;
+
+  bool operator==(const Process&) const = default;
 };
 
 struct Root {
   std::string path;
   bool readonly = false;
+
+  bool operator==(const Root&) const = default;
 };
 
 struct Mount {
@@ -57,25 +70,35 @@ struct Mount {
   std::string type;
   std::string source;
   std::vector<std::string> options;
+
+  bool operator==(const Mount&) const = default;
 };
 
 struct Namespace {
   std::string type;  // pid, network, mount, ipc, uts, user, cgroup
   std::string path;  // join this namespace instead of making one
+
+  bool operator==(const Namespace&) const = default;
 };
 
 struct IdMapping {
   uint32_t container_id = 0;
   uint32_t host_id = 0;
   uint32_t size = 0;
+
+  bool operator==(const IdMapping&) const = default;
 };
 
+// OCI's -1 ("unlimited") for memory.limit and cpu.quota reads as unset, so a set value is
+// always a real limit.
 struct LinuxResources {
-  std::optional<int64_t> memory_limit;
-  std::optional<int64_t> cpu_quota;
+  std::optional<int64_t> memory_limit;  // bytes
+  std::optional<int64_t> cpu_quota;     // microseconds per cpu_period
   std::optional<uint64_t> cpu_period;
   std::optional<uint64_t> cpu_shares;
   std::optional<int64_t> pids_limit;
+
+  bool operator==(const LinuxResources&) const = default;
 };
 
 struct Linux {
@@ -88,6 +111,8 @@ struct Linux {
   std::vector<std::string> readonly_paths;
   std::string rootfs_propagation;  // default "private"
   std::map<std::string, std::string> sysctl;
+
+  bool operator==(const Linux&) const = default;
 };
 
 struct Spec {
@@ -101,6 +126,8 @@ struct Spec {
 
   bool HasNamespace(const std::string& type) const;
   const Namespace* FindNamespace(const std::string& type) const;
+
+  bool operator==(const Spec&) const = default;
 };
 
 // Overlay rootfs annotations Berth writes into its bundles: when present, the runtime mounts
@@ -112,20 +139,32 @@ inline constexpr char kAnnotationOverlayWork[] = "dev.berth.overlay.workdir";
 // Parses config.json text. Errors are INVALID_ARGUMENT naming the JSON field.
 absl::StatusOr<Spec> ParseSpec(const std::string& json_text);
 
-// Reads <bundle>/config.json and resolves a relative root.path against the bundle.
+// Reads <bundle>/config.json, parses and validates it, and resolves a relative root.path
+// against the (absolute) bundle directory, so later chdirs cannot change what it names.
 absl::StatusOr<Spec> LoadBundle(const std::string& bundle_dir);
 
 // Checks what parsing cannot: absolute mount destinations without "..", known namespace and
 // capability and rlimit names, non-empty args, an absolute cwd, sane resource values, no
-// duplicate namespaces. INVALID_ARGUMENT naming the field on failure.
+// duplicate namespaces, a hostname only with a new uts namespace, id mappings only with a user
+// namespace, sysctls only in namespaces the container owns. The first problem found is returned
+// as INVALID_ARGUMENT naming the field and the bad value.
 absl::Status ValidateSpec(const Spec& spec);
 
-// Serialises back to config.json text (the agent writes bundles with it).
+// Serialises back to config.json text (the agent writes bundles with it). Unset optional fields
+// and empty lists are omitted; ParseSpec(SerializeSpec(s)) == s.
 std::string SerializeSpec(const Spec& spec);
 
 // The Docker-compatible default: namespaces (pid, mount, ipc, uts, network, cgroup), /proc,
 // /dev (tmpfs), /dev/pts, /dev/shm, /dev/mqueue, /sys (ro), the default capability set,
 // masked and read-only /proc paths. Callers fill process, root, hostname and resources.
 Spec DefaultSpec();
+
+// Lookups the runtime needs when applying a validated spec. INVALID_ARGUMENT for unknown names.
+absl::StatusOr<int> RlimitResource(const std::string& type);      // "RLIMIT_NOFILE" -> RLIMIT_NOFILE
+absl::StatusOr<int> CapabilityNumber(const std::string& name);    // "CAP_CHOWN" -> 0
+absl::StatusOr<int> NamespaceCloneFlag(const std::string& type);  // "network" -> CLONE_NEWNET
+
+// Every capability name Linux defines (0..40, CAP_CHOWN .. CAP_CHECKPOINT_RESTORE), in number order.
+std::vector<std::string> AllCapabilityNames();
 
 }  // namespace berth::spec

@@ -1,0 +1,157 @@
+#include "agent/bundle.h"
+
+#include <sys/stat.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace berth::agent {
+
+ContainerPaths ContainerPaths::For(const std::string& containers_dir, const std::string& id) {
+  ContainerPaths p;
+  p.dir = absl::StrCat(containers_dir, "/", id);
+  p.bundle = p.dir + "/bundle";
+  p.rootfs = p.dir + "/rootfs";
+  p.upper = p.dir + "/upper";
+  p.work = p.dir + "/work";
+  p.log = p.dir + "/container.log";
+  p.record = p.dir + "/container.json";
+  return p;
+}
+
+namespace {
+
+// KEY=VALUE lists where later keys replace earlier ones, keeping first-seen order.
+void MergeEnv(std::vector<std::string>& env, const std::string& entry) {
+  std::string key = entry.substr(0, entry.find('='));
+  for (auto& e : env) {
+    if (e.substr(0, e.find('=')) == key) {
+      e = entry;
+      return;
+    }
+  }
+  env.push_back(entry);
+}
+
+bool HasDotDot(const std::string& path) {
+  return path == ".." || absl::StartsWith(path, "../") || absl::StrContains(path, "/../") ||
+         absl::EndsWith(path, "/..");
+}
+
+absl::Status CheckMount(const v1::Mount& m, int index) {
+  std::string field = absl::StrCat("mounts[", index, "]");
+  if (m.source().empty() || m.source()[0] != '/' || HasDotDot(m.source())) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".source must be an absolute host path without \"..\", got \"",
+                                                   m.source(), "\""));
+  }
+  if (m.destination().empty() || m.destination()[0] != '/' || HasDotDot(m.destination()) || m.destination() == "/") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".destination must be an absolute container path other than / without \"..\", got \"", m.destination(), "\""));
+  }
+  struct stat st;
+  if (::stat(m.source().c_str(), &st) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ".source ", m.source(), " does not exist on the node"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const Image& image, const std::string& id,
+                                     const std::string& cgroups_path, const ContainerPaths& paths) {
+  spec::Spec s = spec::DefaultSpec();
+
+  // Docker's rule: --entrypoint replaces the image's entrypoint and drops its cmd.
+  std::vector<std::string> argv;
+  bool clear_entrypoint = config.entrypoint_size() == 1 && config.entrypoint(0).empty();  // --entrypoint ""
+  if (clear_entrypoint) {
+    argv.assign(config.command().begin(), config.command().end());
+  } else if (!config.entrypoint().empty()) {
+    argv.assign(config.entrypoint().begin(), config.entrypoint().end());
+    argv.insert(argv.end(), config.command().begin(), config.command().end());
+  } else {
+    argv = image.config.entrypoint;
+    if (!config.command().empty()) {
+      argv.insert(argv.end(), config.command().begin(), config.command().end());
+    } else {
+      argv.insert(argv.end(), image.config.cmd.begin(), image.config.cmd.end());
+    }
+  }
+  if (argv.empty() || argv[0].empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no command: image ", image.name, " has no entrypoint or cmd; give one in command"));
+  }
+  s.process.args = argv;
+
+  std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  for (const auto& e : image.config.env) MergeEnv(env, e);
+  std::string hostname = config.hostname().empty() ? id.substr(0, 12) : config.hostname();
+  MergeEnv(env, "HOSTNAME=" + hostname);
+  if (config.tty()) MergeEnv(env, "TERM=xterm");
+  for (int i = 0; i < config.env_size(); ++i) {
+    const std::string& e = config.env(i);
+    if (e.empty() || e[0] == '=' || e.find('=') == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("env[", i, "] must be KEY=VALUE, got \"", e, "\""));
+    }
+    MergeEnv(env, e);
+  }
+  s.process.env = env;
+
+  std::string cwd = !config.working_dir().empty() ? config.working_dir()
+                    : !image.config.working_dir.empty() ? image.config.working_dir
+                                                         : "/";
+  if (cwd[0] != '/' || HasDotDot(cwd)) {
+    return absl::InvalidArgumentError(absl::StrCat("working_dir must be an absolute path without \"..\", got \"", cwd, "\""));
+  }
+  s.process.cwd = cwd;
+
+  const std::string& user = !config.user().empty() ? config.user() : image.config.user;
+  auto resolved = ResolveUser(image.rootfs, user);
+  if (!resolved.ok()) return resolved.status();
+  s.process.user.uid = resolved->uid;
+  s.process.user.gid = resolved->gid;
+  s.process.user.additional_gids = resolved->additional_gids;
+  for (uint32_t g : config.additional_gids()) s.process.user.additional_gids.push_back(g);
+
+  s.process.terminal = config.tty();
+  s.hostname = hostname;
+  s.root.path = paths.rootfs;
+  s.annotations[spec::kAnnotationOverlayLower] = image.rootfs;
+  s.annotations[spec::kAnnotationOverlayUpper] = paths.upper;
+  s.annotations[spec::kAnnotationOverlayWork] = paths.work;
+  s.annotations["dev.berth.container.id"] = id;
+
+  if (config.network() == v1::NETWORK_HOST) {
+    std::erase_if(s.linux.namespaces, [](const spec::Namespace& ns) { return ns.type == "network"; });
+  }
+
+  for (int i = 0; i < config.mounts_size(); ++i) {
+    const v1::Mount& m = config.mounts(i);
+    if (absl::Status st = CheckMount(m, i); !st.ok()) return st;
+    spec::Mount mount;
+    mount.destination = m.destination();
+    mount.type = "bind";
+    mount.source = m.source();
+    mount.options = {"rbind", m.read_only() ? "ro" : "rw", "nosuid", "nodev"};
+    s.mounts.push_back(std::move(mount));
+  }
+
+  const v1::Resources& r = config.resources();
+  if (r.memory_limit_bytes() < 0 || r.cpu_millis() < 0 || r.cpu_shares() < 0 || r.pids_limit() < 0) {
+    return absl::InvalidArgumentError("resources: limits must not be negative");
+  }
+  if (r.memory_limit_bytes() > 0) s.linux.resources.memory_limit = r.memory_limit_bytes();
+  if (r.cpu_millis() > 0) {
+    s.linux.resources.cpu_period = 100000;
+    s.linux.resources.cpu_quota = r.cpu_millis() * 100;
+  }
+  if (r.cpu_shares() > 0) s.linux.resources.cpu_shares = static_cast<uint64_t>(r.cpu_shares());
+  if (r.pids_limit() > 0) s.linux.resources.pids_limit = r.pids_limit();
+  s.linux.cgroups_path = cgroups_path;
+
+  if (absl::Status st = spec::ValidateSpec(s); !st.ok()) return st;
+  return s;
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,32 @@
+// Turns a berth.v1 ContainerConfig plus its image into an OCI runtime spec (Docker's rules
+// for entrypoint/cmd/env/user/workdir, Berth's security defaults) and lays out the bundle.
+#pragma once
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "agent/image_store.h"
+#include "berth/v1/containers.pb.h"
+#include "runtime/spec/spec.h"
+
+namespace berth::agent {
+
+// Where one container's files live: <root>/containers/<id>/...
+struct ContainerPaths {
+  std::string dir;     // the container's state dir (also the shim's)
+  std::string bundle;  // dir/bundle, holds config.json
+  std::string rootfs;  // mount point of the overlay inside the container's mount namespace
+  std::string upper;
+  std::string work;
+  std::string log;     // CRI log
+  std::string record;  // container.json, the agent's durable record
+
+  static ContainerPaths For(const std::string& containers_dir, const std::string& id);
+};
+
+// Checks and builds; every error is INVALID_ARGUMENT naming the field.
+absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const Image& image,
+                                     const std::string& id, const std::string& cgroups_path,
+                                     const ContainerPaths& paths);
+
+}  // namespace berth::agent

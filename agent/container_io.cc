@@ -1,0 +1,124 @@
+// ContainerManager::Exec and ::Attach: the shim does the process work; the agent gets fds.
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "agent/container_manager.h"
+#include "agent/shim_client.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/shim/shim_protocol.h"
+#include "runtime/spec/spec.h"
+
+namespace berth::agent {
+
+namespace {
+
+// The OCI process object the shim's kExec takes: the container's process, overridden by
+// the exec request the way `docker exec` does (env adds to the container's, cwd and user
+// replace it).
+absl::StatusOr<nlohmann::json> ExecProcessJson(const spec::Spec& container, const v1::ProcessSpec& p) {
+  if (p.args().empty() || p.args(0).empty()) return absl::InvalidArgumentError("start.args must not be empty");
+  std::vector<std::string> env = container.process.env;
+  for (int i = 0; i < p.env_size(); ++i) {
+    const std::string& e = p.env(i);
+    if (e.empty() || e[0] == '=' || e.find('=') == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("start.env[", i, "] must be KEY=VALUE, got \"", e, "\""));
+    }
+    std::string key = e.substr(0, e.find('='));
+    std::erase_if(env, [&](const std::string& x) { return x.substr(0, x.find('=')) == key; });
+    env.push_back(e);
+  }
+  std::string cwd = p.working_dir().empty() ? container.process.cwd : p.working_dir();
+  if (cwd.empty() || cwd[0] != '/') {
+    return absl::InvalidArgumentError(absl::StrCat("start.working_dir must be absolute, got \"", cwd, "\""));
+  }
+  spec::User user = container.process.user;
+  if (!p.user().empty()) {
+    auto lower = container.annotations.find(spec::kAnnotationOverlayLower);
+    std::string rootfs = lower != container.annotations.end() ? lower->second : container.root.path;
+    auto resolved = ResolveUser(rootfs, p.user());
+    if (!resolved.ok()) return resolved.status();
+    user = {resolved->uid, resolved->gid, resolved->additional_gids};
+  }
+  nlohmann::json j;
+  j["args"] = std::vector<std::string>(p.args().begin(), p.args().end());
+  j["env"] = env;
+  j["cwd"] = cwd;
+  j["user"] = {{"uid", user.uid}, {"gid", user.gid}, {"additionalGids", user.additional_gids}};
+  j["terminal"] = p.tty();
+  if (p.tty() && p.has_terminal_size()) {
+    j["consoleSize"] = {{"height", p.terminal_size().rows()}, {"width", p.terminal_size().cols()}};
+  }
+  j["noNewPrivileges"] = container.process.no_new_privileges;
+  if (container.process.capabilities) {
+    const auto& c = *container.process.capabilities;
+    j["capabilities"] = {{"bounding", c.bounding},
+                         {"effective", c.effective},
+                         {"inheritable", c.inheritable},
+                         {"permitted", c.permitted},
+                         {"ambient", c.ambient}};
+  }
+  return j;
+}
+
+}  // namespace
+
+absl::StatusOr<ExecHandle> ContainerManager::Exec(const std::string& ref, const v1::ProcessSpec& process) {
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  Entry& e = **entry;
+  {
+    std::lock_guard<std::mutex> lock(e.mu);
+    if (e.record.state() != v1::RUNNING) {
+      return absl::FailedPreconditionError(absl::StrCat("container ", e.name, " is not running (",
+                                                        e.record.state() == v1::PAUSED ? "paused" : "not started or exited",
+                                                        "); exec needs a running container"));
+    }
+  }
+  auto container_spec = spec::LoadBundle(e.paths.bundle);
+  if (!container_spec.ok()) return Annotate(container_spec.status(), "exec: read the container's spec");
+  auto json = ExecProcessJson(*container_spec, process);
+  if (!json.ok()) return json.status();
+  nlohmann::json request = {{"process", *json}, {"stdin", process.stdin()}};
+  auto conn = ShimOpen(e.paths.dir, shim::MsgType::kExec, request.dump());
+  if (!conn.ok()) return Annotate(conn.status(), absl::StrCat("exec in container ", e.name));
+  auto reply = shim::ReceiveMessage(conn->get());
+  if (!reply.ok()) return Annotate(reply.status(), absl::StrCat("exec in container ", e.name));
+  if (reply->type == shim::MsgType::kError) return shim::DecodeError(reply->payload);
+  if (reply->type != shim::MsgType::kExecStarted) return absl::InternalError("exec: unexpected reply from the shim");
+  ExecHandle handle;
+  handle.connection = std::move(*conn);
+  handle.fds = std::move(reply->fds);
+  handle.tty = process.tty();
+  handle.stdin = process.stdin();
+  auto started = nlohmann::json::parse(reply->payload, nullptr, false);
+  if (!started.is_discarded()) handle.pid = started.value("pid", 0);
+  return handle;
+}
+
+absl::StatusOr<AttachHandle> ContainerManager::Attach(const std::string& ref, bool want_stdin) {
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  Entry& e = **entry;
+  bool tty;
+  {
+    std::lock_guard<std::mutex> lock(e.mu);
+    if (e.record.state() == v1::EXITED) {
+      return absl::FailedPreconditionError(absl::StrCat("container ", e.name, " has exited; use Logs for its output"));
+    }
+    tty = e.record.config().tty();
+  }
+  nlohmann::json request = {{"stdin", want_stdin}};
+  auto conn = ShimOpen(e.paths.dir, shim::MsgType::kAttach, request.dump());
+  if (!conn.ok()) return Annotate(conn.status(), absl::StrCat("attach to container ", e.name));
+  auto reply = shim::ReceiveMessage(conn->get());
+  if (!reply.ok()) return Annotate(reply.status(), absl::StrCat("attach to container ", e.name));
+  if (reply->type == shim::MsgType::kError) return shim::DecodeError(reply->payload);
+  if (reply->type != shim::MsgType::kAttached) return absl::InternalError("attach: unexpected reply from the shim");
+  AttachHandle handle;
+  handle.connection = std::move(*conn);
+  handle.tty = tty;
+  if (!reply->fds.empty()) handle.input = std::move(reply->fds[0]);
+  return handle;
+}
+
+}  // namespace berth::agent

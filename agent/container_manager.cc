@@ -1,0 +1,550 @@
+#include "agent/container_manager.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cerrno>
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include "agent/logging.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "agent/container_record.h"
+#include "agent/ids.h"
+#include "agent/shim_client.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/base/file_util.h"
+#include "runtime/base/proc_util.h"
+#include "runtime/shim/shim_protocol.h"
+#include "runtime/spec/spec.h"
+
+namespace berth::agent {
+
+using google::protobuf::util::TimeUtil;
+
+namespace {
+
+google::protobuf::Timestamp TimestampFromNanos(int64_t ns) { return TimeUtil::NanosecondsToTimestamp(ns); }
+google::protobuf::Timestamp Now() { return TimeUtil::NanosecondsToTimestamp(absl::GetCurrentTimeNanos()); }
+
+const char* StateName(v1::ContainerState s) {
+  switch (s) {
+    case v1::CREATED:
+      return "created";
+    case v1::RUNNING:
+      return "running";
+    case v1::PAUSED:
+      return "paused";
+    case v1::EXITED:
+      return "exited";
+    default:
+      return "unknown";
+  }
+}
+
+bool IsLive(v1::ContainerState s) { return s == v1::RUNNING || s == v1::PAUSED; }
+
+// "k=v", "k!=v", "k": all terms must hold.
+absl::StatusOr<std::function<bool(const v1::Container&)>> ParseSelector(const std::string& selector) {
+  struct Term {
+    std::string key, value;
+    enum { kEq, kNe, kExists } op;
+  };
+  std::vector<Term> terms;
+  for (absl::string_view raw : absl::StrSplit(selector, ',', absl::SkipWhitespace())) {
+    std::string t(absl::StripAsciiWhitespace(raw));
+    Term term;
+    if (size_t p = t.find("!="); p != std::string::npos) {
+      term = {t.substr(0, p), t.substr(p + 2), Term::kNe};
+    } else if (size_t q = t.find('='); q != std::string::npos) {
+      term = {t.substr(0, q), t.substr(q + 1), Term::kEq};
+    } else {
+      term = {t, "", Term::kExists};
+    }
+    if (term.key.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("label_selector term \"", t, "\" has no key"));
+    }
+    terms.push_back(term);
+  }
+  return [terms](const v1::Container& c) {
+    for (const auto& t : terms) {
+      auto it = c.labels().find(t.key);
+      bool has = it != c.labels().end();
+      if (t.op == Term::kExists && !has) return false;
+      if (t.op == Term::kEq && (!has || it->second != t.value)) return false;
+      if (t.op == Term::kNe && has && it->second == t.value) return false;
+    }
+    return true;
+  };
+}
+
+}  // namespace
+
+ContainerManager::ContainerManager(ManagerOptions options, CgroupDriver& cgroups, ImageStore& images)
+    : options_(std::move(options)),
+      cgroups_(cgroups),
+      images_(images),
+      watcher_([this](const std::string& id) { OnExit(id); }) {
+  removals_thread_ = std::thread([this] { RunAutoRemovals(); });
+}
+
+ContainerManager::~ContainerManager() {
+  {
+    std::lock_guard<std::mutex> lock(removals_mu_);
+    stopping_ = true;
+  }
+  removals_cv_.notify_all();
+  removals_thread_.join();
+}
+
+std::string ContainerManager::ContainersDir() const { return options_.root + "/containers"; }
+std::string ContainerManager::CgroupsPathFor(const std::string& id) const {
+  return absl::StrCat(options_.cgroup_parent, "/", id);
+}
+std::string_view ContainerManager::cgroup_driver_name() const {
+  auto n = cgroups_.Name();
+  return std::string_view(n.data(), n.size());
+}
+
+absl::StatusOr<std::shared_ptr<ContainerManager::Entry>> ContainerManager::Find(const std::string& ref) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<IdAndName> known;
+  known.reserve(by_id_.size());
+  for (const auto& [id, entry] : by_id_) known.push_back({id, entry->name});
+  auto id = ResolveReference(ref, known);
+  if (!id.ok()) return id.status();
+  return by_id_.at(*id);
+}
+
+absl::Status ContainerManager::Persist(Entry& entry) { return SaveRecord(entry.paths.record, entry.record); }
+
+absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig& config) {
+  if (config.image().empty()) return absl::InvalidArgumentError("image is required");
+  auto image = images_.Get(config.image());
+  if (!image.ok()) return image.status();
+
+  const std::string id = NewContainerId();
+  std::string name = config.name();
+  if (!name.empty()) {
+    if (absl::Status st = ValidateName(name); !st.ok()) return st;
+  }
+  for (const auto& [k, v] : config.labels()) {
+    if (k.empty() || k.size() > 253) {
+      return absl::InvalidArgumentError(absl::StrCat("label key \"", k, "\" must be 1 to 253 characters"));
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (name.empty()) {
+      name = GenerateName(id);
+      while (names_.count(name)) name = GenerateName(NewContainerId());
+    } else if (auto it = names_.find(name); it != names_.end()) {
+      return absl::AlreadyExistsError(absl::StrCat("the name \"", name, "\" is already in use by container ",
+                                                   it->second.empty() ? "being created" : it->second.substr(0, 12)));
+    }
+    names_[name] = "";
+  }
+  auto release_name = [&] {
+    std::lock_guard<std::mutex> lock(mu_);
+    names_.erase(name);
+  };
+
+  ContainerPaths paths = ContainerPaths::For(ContainersDir(), id);
+  const std::string cgroups_path = CgroupsPathFor(id);
+  auto spec = BuildSpec(config, *image, id, cgroups_path, paths);
+  if (!spec.ok()) {
+    release_name();
+    return spec.status();
+  }
+
+  // Everything below is undone if a later step fails; a crash in between is undone by
+  // Recover(), which removes container dirs that have no record.
+  auto undo_dir = [&] { (void)RemoveTree(paths.dir); };
+  absl::Status made = MakeDirs(ContainersDir(), 0700);
+  for (const std::string* d : {&paths.dir, &paths.bundle, &paths.rootfs, &paths.upper, &paths.work}) {
+    if (made.ok()) made = MakeDirs(*d, 0700);
+  }
+  if (made.ok()) made = WriteFileAtomic(paths.bundle + "/config.json", spec::SerializeSpec(*spec), 0600);
+  if (!made.ok()) {
+    undo_dir();
+    release_name();
+    return Annotate(made, "create container");
+  }
+
+  auto init_pid = LaunchShim({options_.shim_path, id, paths.bundle, paths.dir, paths.log, config.open_stdin()});
+  if (!init_pid.ok()) {
+    undo_dir();
+    release_name();
+    spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, init_pid.status().message());
+    return Annotate(init_pid.status(), absl::StrCat("create container ", name));
+  }
+
+  auto entry = std::make_shared<Entry>();
+  entry->id = id;
+  entry->name = name;
+  entry->paths = paths;
+  entry->cgroups_path = cgroups_path;
+  {
+    std::lock_guard<std::mutex> el(entry->mu);
+    v1::Container& c = entry->record;
+    c.set_id(id);
+    c.set_name(name);
+    c.set_image(image->name);
+    for (const auto& a : spec->process.args) c.add_command(a);
+    for (const auto& e : spec->process.env) c.add_env(e);
+    c.set_working_dir(spec->process.cwd);
+    c.set_user(absl::StrCat(spec->process.user.uid, ":", spec->process.user.gid));
+    c.set_hostname(spec->hostname);
+    c.mutable_labels()->insert(config.labels().begin(), config.labels().end());
+    *c.mutable_resources() = config.resources();
+    *c.mutable_config() = config;
+    c.mutable_config()->set_name(name);
+    c.set_state(v1::CREATED);
+    c.set_pid(*init_pid);
+    *c.mutable_created_at() = Now();
+    c.set_log_path(paths.log);
+    if (auto st = ProcessStartTime(*init_pid); st.ok()) entry->pid_start_time = *st;
+    if (absl::Status st = Persist(*entry); !st.ok()) {
+      // Without a record the container must not exist: undo it.
+      ::kill(*init_pid, SIGKILL);
+      for (int i = 0; i < 100 && ::access((paths.dir + "/" + shim::kShimSocketName).c_str(), F_OK) == 0; ++i) {
+        ::usleep(20000);
+      }
+      undo_dir();
+      release_name();
+      return Annotate(st, "create container: write record");
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    by_id_[id] = entry;
+    names_[name] = id;
+  }
+  WatchShim(entry);
+  spdlog::info("container created id={} name={} image={} pid={}", id, name, image->name, *init_pid);
+  std::lock_guard<std::mutex> el(entry->mu);
+  return entry->record;
+}
+
+void ContainerManager::WatchShim(const std::shared_ptr<Entry>& entry) {
+  auto conn = ShimOpen(entry->paths.dir, shim::MsgType::kWait);
+  if (conn.ok()) {
+    watcher_.Watch(entry->id, std::move(*conn));
+    return;
+  }
+  // The shim is already gone: its state file says how the container ended.
+  std::lock_guard<std::mutex> el(entry->mu);
+  ApplyExit(*entry);
+  entry->changed.notify_all();
+}
+
+void ContainerManager::ApplyExit(Entry& entry) {
+  if (entry.record.state() == v1::EXITED) return;
+  auto state = shim::ReadStateFile(entry.paths.dir);
+  v1::Container& c = entry.record;
+  if (state.ok() && state->status == "exited") {
+    c.set_exit_code(state->exit_code);
+    c.set_oom_killed(state->oom_killed);
+    *c.mutable_finished_at() = state->finished_at_ns > 0 ? TimestampFromNanos(state->finished_at_ns) : Now();
+    if (state->started_at_ns > 0 && !c.has_started_at()) *c.mutable_started_at() = TimestampFromNanos(state->started_at_ns);
+    if (!state->error.empty()) c.set_error(state->error);
+  } else {
+    // The monitor died without recording an exit: nothing can report this container any
+    // more, so end it and free its cgroup rather than leave an unsupervised process.
+    if (state.ok() && ProcessAlive(state->pid, state->pid_start_time)) ::kill(state->pid, SIGKILL);
+    (void)cgroups_.Destroy(entry.cgroups_path);
+    c.set_exit_code(255);
+    c.set_error("the container's monitor (berth-shim) exited unexpectedly; exit status unknown");
+    *c.mutable_finished_at() = Now();
+  }
+  c.set_state(v1::EXITED);
+  c.set_pid(0);
+  if (absl::Status st = Persist(entry); !st.ok()) {
+    spdlog::error("persist exit id={} error=\"{}\"", c.id(), st.message());
+  }
+  spdlog::info("container exited id={} code={} oom_killed={}", c.id(), c.exit_code(), c.oom_killed());
+}
+
+void ContainerManager::OnExit(const std::string& id) {
+  std::shared_ptr<Entry> entry;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return;
+    entry = it->second;
+  }
+  bool auto_remove = false;
+  {
+    std::lock_guard<std::mutex> el(entry->mu);
+    ApplyExit(*entry);
+    auto_remove = entry->record.config().auto_remove() && !entry->removed;
+    entry->changed.notify_all();
+  }
+  if (auto_remove) {
+    std::lock_guard<std::mutex> lock(removals_mu_);
+    removals_.push_back(id);
+    removals_cv_.notify_one();
+  }
+}
+
+void ContainerManager::RunAutoRemovals() {
+  std::unique_lock<std::mutex> lock(removals_mu_);
+  for (;;) {
+    removals_cv_.wait(lock, [this] { return stopping_ || !removals_.empty(); });
+    if (stopping_) return;
+    std::string id = removals_.front();
+    removals_.pop_front();
+    lock.unlock();
+    absl::Status st = Remove(id, true);
+    if (!st.ok() && !absl::IsNotFound(st)) spdlog::warn("auto-remove id={} error=\"{}\"", id, st.message());
+    lock.lock();
+  }
+}
+
+absl::StatusOr<v1::Container> ContainerManager::Start(const std::string& ref) {
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  Entry& e = **entry;
+  {
+    std::lock_guard<std::mutex> lock(e.mu);
+    if (e.removed) return absl::NotFoundError(absl::StrCat("no such container: ", ref));
+    if (e.record.state() != v1::CREATED || e.starting) {
+      return absl::FailedPreconditionError(absl::StrCat("container ", e.name, " is ",
+                                                        e.starting ? "being started" : StateName(e.record.state()),
+                                                        "; only a created container can be started"));
+    }
+    e.starting = true;
+  }
+  // No lock while the shim works, so a slow start never blocks calls about this container.
+  auto reply = ShimRequest(e.paths.dir, shim::MsgType::kStart);
+  std::lock_guard<std::mutex> lock(e.mu);
+  e.starting = false;
+  if (!reply.ok()) {
+    e.record.set_error(std::string(reply.status().message()));
+    (void)Persist(e);
+    spdlog::warn("start failed id={} error=\"{}\"", e.id, reply.status().message());
+    return Annotate(reply.status(), absl::StrCat("start container ", e.name));
+  }
+  if (e.record.state() == v1::CREATED) {  // the process may already have exited meanwhile
+    e.record.set_state(v1::RUNNING);
+    auto state = shim::ReadStateFile(e.paths.dir);
+    *e.record.mutable_started_at() =
+        state.ok() && state->started_at_ns > 0 ? TimestampFromNanos(state->started_at_ns) : Now();
+    if (absl::Status st = Persist(e); !st.ok()) return st;
+  }
+  spdlog::info("container started id={}", e.id);
+  return e.record;
+}
+
+absl::Status ContainerManager::SignalInit(Entry& e, int signal) {
+  int pid = e.record.pid();
+  if (pid <= 0) return absl::FailedPreconditionError(absl::StrCat("container ", e.record.name(), " has no process"));
+  // A pidfd pins the process: after the start-time check no reused pid can be signalled.
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) {
+    if (errno == ESRCH) return absl::OkStatus();  // already gone; the exit is on its way
+    return ErrnoToStatus(absl::StrCat("pidfd_open ", pid));
+  }
+  UniqueFd guard(pidfd);
+  if (e.pid_start_time != 0 && !ProcessAlive(pid, e.pid_start_time)) return absl::OkStatus();
+  if (::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0) != 0 && errno != ESRCH) {
+    return ErrnoToStatus(absl::StrCat("signal ", signal, " to container ", e.record.name()));
+  }
+  return absl::OkStatus();
+}
+
+bool ContainerManager::WaitExited(Entry& e, std::unique_lock<std::mutex>& lock, int timeout_ms) {
+  auto done = [&] { return e.record.state() == v1::EXITED || e.removed; };
+  if (timeout_ms < 0) {
+    e.changed.wait(lock, done);
+    return true;
+  }
+  return e.changed.wait_for(lock, std::chrono::milliseconds(timeout_ms), done);
+}
+
+absl::Status ContainerManager::KillAndWait(Entry& e, std::unique_lock<std::mutex>& lock) {
+  if (e.record.state() == v1::EXITED) return absl::OkStatus();
+  if (absl::Status st = SignalInit(e, SIGKILL); !st.ok()) return st;
+  if (e.record.state() == v1::PAUSED) (void)cgroups_.Thaw(e.cgroups_path);
+  if (!WaitExited(e, lock, 30000)) {
+    return absl::DeadlineExceededError(absl::StrCat("container ", e.record.name(), " did not exit 30 s after SIGKILL"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Container> ContainerManager::Stop(const std::string& ref, int signal, int timeout_seconds) {
+  if (signal < 0 || signal > 64) return absl::InvalidArgumentError(absl::StrCat("signal ", signal, " is not 1..64"));
+  if (signal == 0) signal = SIGTERM;
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  Entry& e = **entry;
+  std::unique_lock<std::mutex> lock(e.mu);
+  if (!IsLive(e.record.state())) return e.record;  // stopping a stopped container is a no-op
+  bool paused = e.record.state() == v1::PAUSED;
+  if (absl::Status st = SignalInit(e, signal); !st.ok()) return st;
+  if (paused) {
+    (void)cgroups_.Thaw(e.cgroups_path);
+    e.record.set_state(v1::RUNNING);
+  }
+  int timeout_ms = timeout_seconds < 0 ? -1 : timeout_seconds * 1000;
+  if (!WaitExited(e, lock, timeout_ms)) {
+    spdlog::info("stop: grace period over, SIGKILL id={}", e.record.id());
+    if (absl::Status st = KillAndWait(e, lock); !st.ok()) return st;
+  }
+  return e.record;
+}
+
+absl::Status ContainerManager::Kill(const std::string& ref, int signal) {
+  if (signal == 0) signal = SIGKILL;
+  if (signal < 1 || signal > 64) return absl::InvalidArgumentError(absl::StrCat("signal ", signal, " is not 1..64"));
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  Entry& e = **entry;
+  std::unique_lock<std::mutex> lock(e.mu);
+  if (!IsLive(e.record.state())) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", e.record.name(), " is not running (",
+                                                      StateName(e.record.state()), ")"));
+  }
+  if (absl::Status st = SignalInit(e, signal); !st.ok()) return st;
+  if (e.record.state() == v1::PAUSED && (signal == SIGKILL || signal == SIGTERM)) {
+    (void)cgroups_.Thaw(e.cgroups_path);
+    e.record.set_state(v1::RUNNING);
+    (void)Persist(e);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  Entry& e = **entry;
+  std::string id, name;
+  {
+    std::unique_lock<std::mutex> lock(e.mu);
+    if (e.removed) return absl::NotFoundError(absl::StrCat("no such container: ", ref));
+    id = e.id;
+    name = e.name;
+    if (IsLive(e.record.state()) && !force) {
+      return absl::FailedPreconditionError(absl::StrCat("container ", name, " is ", StateName(e.record.state()),
+                                                        ": stop it first or remove with force"));
+    }
+    // A created container's init waits at the start gate under its shim: end both.
+    if (absl::Status st = KillAndWait(e, lock); !st.ok()) return st;
+    e.removed = true;
+    e.changed.notify_all();
+  }
+  // Rename first so a crash mid-removal leaves a trash dir that Recover() finishes off,
+  // never a half-deleted record that still looks like a container.
+  std::string trash = absl::StrCat(ContainersDir(), "/.trash-", id);
+  if (::rename(e.paths.dir.c_str(), trash.c_str()) != 0) {
+    absl::Status st = ErrnoToStatus(absl::StrCat("remove container ", name, ": rename ", e.paths.dir));
+    std::lock_guard<std::mutex> el(e.mu);
+    e.removed = false;
+    return st;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    by_id_.erase(id);
+    names_.erase(name);
+  }
+  if (absl::Status st = RemoveTree(trash); !st.ok()) spdlog::warn("remove id={} error=\"{}\"", id, st.message());
+  (void)cgroups_.Destroy(e.cgroups_path);  // normally gone with the shim; make sure
+  spdlog::info("container removed id={} name={}", id, name);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Container> ContainerManager::Inspect(const std::string& ref) {
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  std::lock_guard<std::mutex> lock((*entry)->mu);
+  return (*entry)->record;
+}
+
+absl::StatusOr<std::vector<v1::Container>> ContainerManager::List(const std::string& label_selector,
+                                                                  const std::vector<v1::ContainerState>& states) {
+  auto match = ParseSelector(label_selector);
+  if (!match.ok()) return match.status();
+  std::vector<std::shared_ptr<Entry>> entries;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, e] : by_id_) entries.push_back(e);
+  }
+  std::vector<v1::Container> out;
+  for (const auto& e : entries) {
+    std::lock_guard<std::mutex> lock(e->mu);
+    if (e->removed) continue;
+    if (!states.empty() && std::find(states.begin(), states.end(), e->record.state()) == states.end()) continue;
+    if (!(*match)(e->record)) continue;
+    out.push_back(e->record);
+  }
+  std::sort(out.begin(), out.end(), [](const v1::Container& a, const v1::Container& b) {
+    return TimeUtil::TimestampToNanoseconds(a.created_at()) > TimeUtil::TimestampToNanoseconds(b.created_at());
+  });
+  return out;
+}
+
+absl::StatusOr<v1::Container> ContainerManager::Wait(const std::string& ref, const std::function<bool()>& cancelled) {
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  Entry& e = **entry;
+  std::unique_lock<std::mutex> lock(e.mu);
+  while (!WaitExited(e, lock, 200)) {
+    if (cancelled()) return absl::CancelledError("wait cancelled by the client");
+  }
+  return e.record;
+}
+
+absl::Status ContainerManager::Pause(const std::string& ref) {
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  Entry& e = **entry;
+  std::lock_guard<std::mutex> lock(e.mu);
+  if (e.record.state() != v1::RUNNING) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", e.record.name(), " is ",
+                                                      StateName(e.record.state()), "; only a running container can be paused"));
+  }
+  if (absl::Status st = cgroups_.Freeze(e.cgroups_path); !st.ok()) return Annotate(st, "pause");
+  e.record.set_state(v1::PAUSED);
+  return Persist(e);
+}
+
+absl::Status ContainerManager::Resume(const std::string& ref) {
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  Entry& e = **entry;
+  std::lock_guard<std::mutex> lock(e.mu);
+  if (e.record.state() != v1::PAUSED) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", e.record.name(), " is ",
+                                                      StateName(e.record.state()), ", not paused"));
+  }
+  if (absl::Status st = cgroups_.Thaw(e.cgroups_path); !st.ok()) return Annotate(st, "resume");
+  e.record.set_state(v1::RUNNING);
+  return Persist(e);
+}
+
+absl::StatusOr<std::string> ContainerManager::LogPath(const std::string& ref) {
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  return (*entry)->paths.log;
+}
+
+bool ContainerManager::HasExited(const std::string& id) {
+  std::shared_ptr<Entry> e;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = by_id_.find(id);
+    if (it == by_id_.end()) return true;
+    e = it->second;
+  }
+  std::lock_guard<std::mutex> lock(e->mu);
+  return e->removed || e->record.state() == v1::EXITED;
+}
+
+}  // namespace berth::agent

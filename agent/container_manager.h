@@ -1,0 +1,137 @@
+// The agent's containers: the durable records, their lifecycle (each verb re-reads the
+// state and checks it before acting), and the link to each container's berth-shim.
+// Thread-safe; no method forks or enters a namespace (the shim does that).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "agent/bundle.h"
+#include "agent/exit_watcher.h"
+#include "agent/image_store.h"
+#include "berth/v1/containers.pb.h"
+#include "runtime/base/unique_fd.h"
+#include "runtime/cgroup/cgroup_driver.h"
+
+namespace berth::agent {
+
+struct ManagerOptions {
+  std::string root;           // <root>/containers holds one dir per container
+  std::string shim_path;      // berth-shim
+  std::string cgroup_parent;  // container cgroup = <cgroup_parent>/<id>
+};
+
+// A process started by Exec: `connection` later carries kExit; `fds` per shim_protocol.h.
+struct ExecHandle {
+  UniqueFd connection;
+  std::vector<UniqueFd> fds;
+  int pid = 0;
+  bool tty = false;
+  bool stdin = false;
+};
+
+// An Attach: `connection` carries kStdout/kStderr then kExit; `input` is the container's
+// stdin writer or its pty master when stdin was asked for and available.
+struct AttachHandle {
+  UniqueFd connection;
+  UniqueFd input;
+  bool tty = false;
+};
+
+class ContainerManager {
+ public:
+  ContainerManager(ManagerOptions options, CgroupDriver& cgroups, ImageStore& images);
+  ~ContainerManager();
+
+  // Loads every record, reconnects to live shims, records exits that happened while the
+  // agent was away, and removes what a crash left half-made (dirs without a record, their
+  // shims and cgroups, cgroups of unknown containers).
+  absl::Status Recover();
+
+  absl::StatusOr<v1::Container> Create(const v1::ContainerConfig& config);
+  absl::StatusOr<v1::Container> Start(const std::string& ref);
+  absl::StatusOr<v1::Container> Stop(const std::string& ref, int signal, int timeout_seconds);
+  absl::Status Kill(const std::string& ref, int signal);
+  absl::Status Remove(const std::string& ref, bool force);
+  absl::StatusOr<v1::Container> Inspect(const std::string& ref);
+  absl::StatusOr<std::vector<v1::Container>> List(const std::string& label_selector,
+                                                  const std::vector<v1::ContainerState>& states);
+  // Blocks until the container exited; `cancelled` is polled so a gone client frees the thread.
+  absl::StatusOr<v1::Container> Wait(const std::string& ref, const std::function<bool()>& cancelled);
+  absl::Status Pause(const std::string& ref);
+  absl::Status Resume(const std::string& ref);
+
+  absl::StatusOr<ExecHandle> Exec(const std::string& ref, const v1::ProcessSpec& process);
+  absl::StatusOr<AttachHandle> Attach(const std::string& ref, bool want_stdin);
+
+  // Log file of a container, and whether it still runs (Logs --follow stops after exit).
+  absl::StatusOr<std::string> LogPath(const std::string& ref);
+  bool HasExited(const std::string& id);
+
+  std::string_view cgroup_driver_name() const;
+
+ private:
+  struct Entry {
+    std::string id;    // immutable after Create
+    std::string name;  // immutable after Create
+    ContainerPaths paths;
+    std::string cgroups_path;
+    std::mutex mu;
+    std::condition_variable changed;
+    v1::Container record ABSL_GUARDED_BY(mu);
+    uint64_t pid_start_time ABSL_GUARDED_BY(mu) = 0;
+    bool removed ABSL_GUARDED_BY(mu) = false;
+    bool starting ABSL_GUARDED_BY(mu) = false;  // a Start talks to the shim without the lock
+  };
+
+  absl::StatusOr<std::shared_ptr<Entry>> Find(const std::string& ref);
+  std::string ContainersDir() const;
+  std::string CgroupsPathFor(const std::string& id) const;
+
+  // Persists `entry->record` (caller holds entry->mu).
+  absl::Status Persist(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.mu);
+  // Sends `signal` to init if it is still the process we started (pid + start time).
+  absl::Status SignalInit(Entry& entry, int signal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.mu);
+  // Waits until EXITED or `timeout_ms` passed (negative: forever); true when exited.
+  bool WaitExited(Entry& entry, std::unique_lock<std::mutex>& lock, int timeout_ms);
+  // Kills init (thawing a frozen cgroup) and waits for the exit to be recorded.
+  absl::Status KillAndWait(Entry& entry, std::unique_lock<std::mutex>& lock);
+  void WatchShim(const std::shared_ptr<Entry>& entry);
+  void OnExit(const std::string& id);
+  // Reads the shim's state.json into the record after an exit.
+  void ApplyExit(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.mu);
+  void RecoverOne(const std::string& id);
+  void RemoveOrphan(const std::string& id);
+  void CollectUnknownCgroups();
+  void RunAutoRemovals();
+
+  ManagerOptions options_;
+  CgroupDriver& cgroups_;
+  ImageStore& images_;
+
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Entry>> by_id_ ABSL_GUARDED_BY(mu_);
+  // name -> id; a Create in flight reserves its name with an empty id.
+  std::map<std::string, std::string> names_ ABSL_GUARDED_BY(mu_);
+
+  std::mutex removals_mu_;
+  std::condition_variable removals_cv_;
+  std::deque<std::string> removals_ ABSL_GUARDED_BY(removals_mu_);
+  bool stopping_ ABSL_GUARDED_BY(removals_mu_) = false;
+  std::thread removals_thread_;
+
+  ExitWatcher watcher_;  // last: its thread calls OnExit, so it stops first
+};
+
+}  // namespace berth::agent

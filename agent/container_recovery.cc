@@ -1,0 +1,138 @@
+// ContainerManager start-up: reconcile the durable records with what really runs, and
+// remove whatever a crash left half-made.
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
+
+#include "agent/logging.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "agent/container_manager.h"
+#include "agent/container_record.h"
+#include "agent/ids.h"
+#include "agent/shim_client.h"
+#include "runtime/base/file_util.h"
+#include "runtime/base/proc_util.h"
+#include "runtime/shim/shim_protocol.h"
+
+namespace berth::agent {
+
+namespace {
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") names.push_back(n);
+  }
+  ::closedir(d);
+  return names;
+}
+}  // namespace
+
+absl::Status ContainerManager::Recover() {
+  if (absl::Status st = MakeDirs(ContainersDir(), 0700); !st.ok()) return st;
+  for (const std::string& name : ListDir(ContainersDir())) {
+    if (absl::StartsWith(name, ".trash-")) {
+      (void)RemoveTree(ContainersDir() + "/" + name);
+      continue;
+    }
+    if (!IsFullId(name)) continue;
+    if (::access(ContainerPaths::For(ContainersDir(), name).record.c_str(), F_OK) != 0) {
+      RemoveOrphan(name);
+    } else {
+      RecoverOne(name);
+    }
+  }
+  CollectUnknownCgroups();
+  std::lock_guard<std::mutex> lock(mu_);
+  spdlog::info("recovered containers count={}", by_id_.size());
+  return absl::OkStatus();
+}
+
+void ContainerManager::RemoveOrphan(const std::string& id) {
+  ContainerPaths paths = ContainerPaths::For(ContainersDir(), id);
+  auto state = shim::ReadStateFile(paths.dir);
+  if (state.ok()) {
+    if (ProcessAlive(state->shim_pid, state->shim_start_time)) ::kill(state->shim_pid, SIGKILL);
+    if (ProcessAlive(state->pid, state->pid_start_time)) ::kill(state->pid, SIGKILL);
+  }
+  (void)cgroups_.Destroy(CgroupsPathFor(id));
+  (void)RemoveTree(paths.dir);
+  spdlog::info("removed half-created container id={}", id);
+}
+
+void ContainerManager::RecoverOne(const std::string& id) {
+  ContainerPaths paths = ContainerPaths::For(ContainersDir(), id);
+  auto record = LoadRecord(paths.record);
+  if (!record.ok()) {
+    // Never drop a container silently: keep it visible, marked with what went wrong.
+    spdlog::error("container record unreadable id={} error=\"{}\"", id, record.status().message());
+    v1::Container c;
+    c.set_id(id);
+    c.set_name(id.substr(0, 12));
+    c.set_state(v1::EXITED);
+    c.set_exit_code(255);
+    c.set_error(absl::StrCat("record unreadable: ", record.status().message()));
+    record = c;
+  }
+  auto entry = std::make_shared<Entry>();
+  entry->id = id;
+  entry->name = record->name();
+  entry->paths = paths;
+  entry->cgroups_path = CgroupsPathFor(id);
+  bool watch = false;
+  {
+    std::lock_guard<std::mutex> el(entry->mu);
+    entry->record = *record;
+    if (entry->record.state() != v1::EXITED) {
+      auto state = shim::ReadStateFile(paths.dir);
+      if (state.ok() && ProcessAlive(state->shim_pid, state->shim_start_time)) {
+        entry->pid_start_time = state->pid_start_time;
+        // A start that the shim carried out just before the agent died.
+        if (state->status == "running" && entry->record.state() == v1::CREATED) {
+          entry->record.set_state(v1::RUNNING);
+          *entry->record.mutable_started_at() =
+              google::protobuf::util::TimeUtil::NanosecondsToTimestamp(state->started_at_ns);
+          (void)Persist(*entry);
+        }
+        watch = true;
+      } else {
+        ApplyExit(*entry);
+      }
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    by_id_[id] = entry;
+    names_[entry->name] = id;
+  }
+  if (watch) WatchShim(entry);
+}
+
+void ContainerManager::CollectUnknownCgroups() {
+  // Container cgroups are <cgroup_parent>/<id>; one whose id has no record is a leftover.
+  for (const char* controller : {"pids", "memory", "cpu", "freezer"}) {
+    auto dir = cgroups_.Directory(options_.cgroup_parent, controller);
+    if (!dir.ok()) continue;
+    for (const std::string& name : ListDir(*dir)) {
+      if (!IsFullId(name)) continue;
+      bool known;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        known = by_id_.count(name) > 0;
+      }
+      if (!known) {
+        spdlog::info("removing leftover cgroup id={}", name);
+        (void)cgroups_.Destroy(CgroupsPathFor(name));
+      }
+    }
+  }
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,87 @@
+#include "agent/containers_service.h"
+
+#include <sys/utsname.h>
+
+#include "agent/grpc_status.h"
+
+namespace berth::agent {
+
+grpc::Status ContainersService::Create(grpc::ServerContext*, const v1::CreateRequest* req, v1::CreateResponse* resp) {
+  auto c = manager_.Create(req->config());
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  *resp->mutable_container() = *c;
+  return grpc::Status::OK;
+}
+
+grpc::Status ContainersService::Start(grpc::ServerContext*, const v1::StartRequest* req, v1::StartResponse* resp) {
+  auto c = manager_.Start(req->id());
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  *resp->mutable_container() = *c;
+  return grpc::Status::OK;
+}
+
+grpc::Status ContainersService::Stop(grpc::ServerContext*, const v1::StopRequest* req, v1::StopResponse* resp) {
+  int timeout = req->has_timeout_seconds() ? req->timeout_seconds() : 10;
+  auto c = manager_.Stop(req->id(), req->signal(), timeout);
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  *resp->mutable_container() = *c;
+  return grpc::Status::OK;
+}
+
+grpc::Status ContainersService::Kill(grpc::ServerContext*, const v1::KillRequest* req, v1::KillResponse*) {
+  return ToGrpcStatus(manager_.Kill(req->id(), req->signal()));
+}
+
+grpc::Status ContainersService::Remove(grpc::ServerContext*, const v1::RemoveRequest* req, v1::RemoveResponse*) {
+  return ToGrpcStatus(manager_.Remove(req->id(), req->force()));
+}
+
+grpc::Status ContainersService::Inspect(grpc::ServerContext*, const v1::InspectRequest* req,
+                                        v1::InspectResponse* resp) {
+  auto c = manager_.Inspect(req->id());
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  *resp->mutable_container() = *c;
+  return grpc::Status::OK;
+}
+
+grpc::Status ContainersService::List(grpc::ServerContext*, const v1::ListRequest* req, v1::ListResponse* resp) {
+  std::vector<v1::ContainerState> states;
+  for (int s : req->states()) {
+    if (!v1::ContainerState_IsValid(s) || s == v1::CONTAINER_STATE_UNSPECIFIED) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "states: unknown container state " + std::to_string(s));
+    }
+    states.push_back(static_cast<v1::ContainerState>(s));
+  }
+  auto list = manager_.List(req->label_selector(), states);
+  if (!list.ok()) return ToGrpcStatus(list.status());
+  for (auto& c : *list) *resp->add_containers() = std::move(c);
+  return grpc::Status::OK;
+}
+
+grpc::Status ContainersService::Wait(grpc::ServerContext* ctx, const v1::WaitRequest* req, v1::WaitResponse* resp) {
+  auto c = manager_.Wait(req->id(), [ctx] { return ctx->IsCancelled(); });
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  resp->set_exit_code(c->exit_code());
+  resp->set_oom_killed(c->oom_killed());
+  *resp->mutable_container() = *c;
+  return grpc::Status::OK;
+}
+
+grpc::Status ContainersService::Pause(grpc::ServerContext*, const v1::PauseRequest* req, v1::PauseResponse*) {
+  return ToGrpcStatus(manager_.Pause(req->id()));
+}
+
+grpc::Status ContainersService::Resume(grpc::ServerContext*, const v1::ResumeRequest* req, v1::ResumeResponse*) {
+  return ToGrpcStatus(manager_.Resume(req->id()));
+}
+
+grpc::Status SystemService::Version(grpc::ServerContext*, const v1::VersionRequest*, v1::VersionResponse* resp) {
+  resp->set_version(BERTH_VERSION);
+  resp->set_api_version("berth.v1");
+  resp->set_cgroup_driver(std::string(manager_.cgroup_driver_name()));
+  struct utsname u;
+  if (::uname(&u) == 0) resp->set_kernel(u.release);
+  return grpc::Status::OK;
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,42 @@
+// berth.v1.Containers and berth.v1.System over gRPC: request checks, then ContainerManager.
+// The streaming calls (Exec, Attach, Logs) live in containers_streams.cc.
+#pragma once
+
+#include "agent/container_manager.h"
+#include "berth/v1/containers.grpc.pb.h"
+
+namespace berth::agent {
+
+class ContainersService final : public v1::Containers::Service {
+ public:
+  explicit ContainersService(ContainerManager& manager) : manager_(manager) {}
+
+  grpc::Status Create(grpc::ServerContext*, const v1::CreateRequest*, v1::CreateResponse*) override;
+  grpc::Status Start(grpc::ServerContext*, const v1::StartRequest*, v1::StartResponse*) override;
+  grpc::Status Stop(grpc::ServerContext*, const v1::StopRequest*, v1::StopResponse*) override;
+  grpc::Status Kill(grpc::ServerContext*, const v1::KillRequest*, v1::KillResponse*) override;
+  grpc::Status Remove(grpc::ServerContext*, const v1::RemoveRequest*, v1::RemoveResponse*) override;
+  grpc::Status Inspect(grpc::ServerContext*, const v1::InspectRequest*, v1::InspectResponse*) override;
+  grpc::Status List(grpc::ServerContext*, const v1::ListRequest*, v1::ListResponse*) override;
+  grpc::Status Wait(grpc::ServerContext*, const v1::WaitRequest*, v1::WaitResponse*) override;
+  grpc::Status Pause(grpc::ServerContext*, const v1::PauseRequest*, v1::PauseResponse*) override;
+  grpc::Status Resume(grpc::ServerContext*, const v1::ResumeRequest*, v1::ResumeResponse*) override;
+  grpc::Status Exec(grpc::ServerContext*, grpc::ServerReaderWriter<v1::ExecResponse, v1::ExecRequest>*) override;
+  grpc::Status Attach(grpc::ServerContext*,
+                      grpc::ServerReaderWriter<v1::AttachResponse, v1::AttachRequest>*) override;
+  grpc::Status Logs(grpc::ServerContext*, const v1::LogsRequest*, grpc::ServerWriter<v1::LogsResponse>*) override;
+
+ private:
+  ContainerManager& manager_;
+};
+
+class SystemService final : public v1::System::Service {
+ public:
+  explicit SystemService(ContainerManager& manager) : manager_(manager) {}
+  grpc::Status Version(grpc::ServerContext*, const v1::VersionRequest*, v1::VersionResponse*) override;
+
+ private:
+  ContainerManager& manager_;
+};
+
+}  // namespace berth::agent

@@ -1,0 +1,254 @@
+// The streaming calls of berth.v1.Containers. Each call uses two threads: the handler
+// thread reads the container's output and writes responses; a reader thread takes the
+// client's requests (stdin, resize, close) and never writes to the stream.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
+#include <google/protobuf/util/time_util.h>
+#include <nlohmann/json.hpp>
+
+#include "absl/time/clock.h"
+#include "agent/containers_service.h"
+#include "agent/grpc_status.h"
+#include "agent/log_reader.h"
+#include "runtime/shim/shim_protocol.h"
+
+namespace berth::agent {
+
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+bool WriteAll(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+void Resize(int fd, const v1::TerminalSize& size) {
+  struct winsize ws = {};
+  ws.ws_row = static_cast<unsigned short>(size.rows());
+  ws.ws_col = static_cast<unsigned short>(size.cols());
+  ::ioctl(fd, TIOCSWINSZ, &ws);
+}
+
+// Input side shared by Exec and Attach: stdin bytes, resizes, close. With a terminal,
+// closing stdin sends EOT (^D) since the pty master must stay open for output.
+struct InputSink {
+  UniqueFd fd;
+  bool tty = false;
+  void Data(const std::string& bytes) {
+    if (fd) WriteAll(fd.get(), bytes);
+  }
+  void Close() {
+    if (!fd) return;
+    if (tty) {
+      WriteAll(fd.get(), std::string(1, '\x04'));
+    } else {
+      fd.Reset();
+    }
+  }
+};
+
+// Joins the reader thread; a client that never half-closes is cancelled after a grace
+// period so the handler can return.
+void JoinReader(std::thread& reader, std::atomic<bool>& reader_done, grpc::ServerContext* ctx) {
+  for (int i = 0; i < 50 && !reader_done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  if (!reader_done.load()) ctx->TryCancel();
+  reader.join();
+}
+
+}  // namespace
+
+grpc::Status ContainersService::Exec(grpc::ServerContext* ctx,
+                                     grpc::ServerReaderWriter<v1::ExecResponse, v1::ExecRequest>* stream) {
+  v1::ExecRequest first;
+  if (!stream->Read(&first)) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "exec: no request received");
+  if (!first.has_start()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "exec: the first message must carry start (the process)");
+  }
+  auto handle = manager_.Exec(first.id(), first.start());
+  if (!handle.ok()) return ToGrpcStatus(handle.status());
+
+  // fds per shim_protocol.h: tty -> [master]; else [stdin writer if asked], stdout, stderr.
+  InputSink input;
+  input.tty = handle->tty;
+  int out_fd = -1, err_fd = -1;
+  auto& fds = handle->fds;
+  if (handle->tty) {
+    if (fds.size() < 1) return grpc::Status(grpc::StatusCode::INTERNAL, "exec: shim sent no terminal");
+    out_fd = fds[0].get();
+    input.fd.Reset(::fcntl(fds[0].get(), F_DUPFD_CLOEXEC, 0));
+  } else {
+    size_t base = handle->stdin ? 1 : 0;
+    if (fds.size() < base + 2) return grpc::Status(grpc::StatusCode::INTERNAL, "exec: shim sent too few fds");
+    if (handle->stdin) input.fd = std::move(fds[0]);
+    out_fd = fds[base].get();
+    err_fd = fds[base + 1].get();
+  }
+  if (handle->tty && first.start().has_terminal_size()) Resize(input.fd.get(), first.start().terminal_size());
+
+  v1::ExecResponse started;
+  started.set_pid(handle->pid);
+  stream->Write(started);
+
+  std::atomic<bool> reader_done{false};
+  std::thread reader([&] {
+    v1::ExecRequest req;
+    while (stream->Read(&req)) {
+      if (req.has_stdin()) input.Data(req.stdin());
+      if (req.has_resize() && input.tty && input.fd) Resize(input.fd.get(), req.resize());
+      if (req.has_close_stdin() && req.close_stdin()) input.Close();
+    }
+    if (!input.tty) input.fd.Reset();
+    reader_done = true;
+  });
+
+  int exit_code = -1;
+  bool out_open = true, err_open = err_fd >= 0;
+  int64_t exit_seen_ns = 0;
+  char buf[32768];
+  while (out_open || err_open || exit_code < 0) {
+    struct pollfd p[3] = {{out_open ? out_fd : -1, POLLIN, 0},
+                          {err_open ? err_fd : -1, POLLIN, 0},
+                          {exit_code < 0 ? handle->connection.get() : -1, POLLIN, 0}};
+    int n = ::poll(p, 3, 200);
+    if (n < 0 && errno != EINTR) break;
+    if (ctx->IsCancelled()) break;
+    for (int i = 0; i < 2; ++i) {
+      if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t r = ::read(p[i].fd, buf, sizeof(buf));
+      if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (r <= 0) {  // EOF, or EIO from a pty whose last slave closed
+        (i == 0 ? out_open : err_open) = false;
+        continue;
+      }
+      v1::ExecResponse resp;
+      resp.mutable_output()->set_stream(i == 0 ? v1::STDOUT : v1::STDERR);
+      resp.mutable_output()->set_data(buf, static_cast<size_t>(r));
+      if (!stream->Write(resp)) out_open = err_open = false;
+    }
+    if (p[2].fd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
+      auto msg = shim::ReceiveMessage(handle->connection.get());
+      exit_code = 255;
+      if (msg.ok() && msg->type == shim::MsgType::kExit) {
+        auto j = nlohmann::json::parse(msg->payload, nullptr, false);
+        if (!j.is_discarded()) exit_code = j.value("exit_code", 255);
+      }
+      exit_seen_ns = absl::GetCurrentTimeNanos();
+    }
+    // A background process may hold the output open after the exec'd process ended: give
+    // the output a moment to drain, then report the exit like docker exec does.
+    if (exit_code >= 0 && absl::GetCurrentTimeNanos() - exit_seen_ns > 500'000'000) break;
+  }
+  if (exit_code >= 0) {
+    v1::ExecResponse done;
+    done.set_exit_code(exit_code);
+    stream->Write(done);
+  }
+  JoinReader(reader, reader_done, ctx);
+  if (exit_code < 0) return grpc::Status(grpc::StatusCode::CANCELLED, "exec: client went away");
+  return grpc::Status::OK;
+}
+
+grpc::Status ContainersService::Attach(grpc::ServerContext* ctx,
+                                       grpc::ServerReaderWriter<v1::AttachResponse, v1::AttachRequest>* stream) {
+  v1::AttachRequest first;
+  if (!stream->Read(&first)) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "attach: no request received");
+  auto handle = manager_.Attach(first.id(), first.stdin());
+  if (!handle.ok()) return ToGrpcStatus(handle.status());
+  // Tells the client that output is now captured: `berth run` starts the container only then.
+  stream->SendInitialMetadata();
+
+  InputSink input;
+  input.tty = handle->tty;
+  input.fd = std::move(handle->input);
+  if (first.has_resize() && input.tty && input.fd) Resize(input.fd.get(), first.resize());
+  if (first.has_stdin_data()) input.Data(first.stdin_data());
+
+  std::atomic<bool> reader_done{false};
+  std::thread reader([&] {
+    v1::AttachRequest req;
+    while (stream->Read(&req)) {
+      if (req.has_stdin_data()) input.Data(req.stdin_data());
+      if (req.has_resize() && input.tty && input.fd) Resize(input.fd.get(), req.resize());
+      if (req.has_close_stdin() && req.close_stdin()) input.Close();
+    }
+    if (!input.tty) input.fd.Reset();
+    reader_done = true;
+  });
+
+  int exit_code = -1;
+  while (!ctx->IsCancelled()) {
+    struct pollfd p = {handle->connection.get(), POLLIN, 0};
+    int n = ::poll(&p, 1, 200);
+    if (n <= 0) continue;
+    auto msg = shim::ReceiveMessage(handle->connection.get());
+    if (!msg.ok()) break;  // the shim went away without an exit message
+    if (msg->type == shim::MsgType::kExit) {
+      auto j = nlohmann::json::parse(msg->payload, nullptr, false);
+      exit_code = j.is_discarded() ? 255 : j.value("exit_code", 255);
+      break;
+    }
+    if (msg->type != shim::MsgType::kStdout && msg->type != shim::MsgType::kStderr) continue;
+    v1::AttachResponse resp;
+    resp.mutable_output()->set_stream(msg->type == shim::MsgType::kStdout ? v1::STDOUT : v1::STDERR);
+    resp.mutable_output()->set_data(std::move(msg->payload));
+    if (!stream->Write(resp)) break;
+  }
+  if (exit_code < 0 && !ctx->IsCancelled()) {
+    // Connection lost without kExit: the recorded exit (if any) is the best answer.
+    auto c = manager_.Wait(first.id(), [ctx] { return ctx->IsCancelled(); });
+    if (c.ok()) exit_code = c->exit_code();
+  }
+  if (exit_code >= 0) {
+    v1::AttachResponse done;
+    done.set_exit_code(exit_code);
+    stream->Write(done);
+  }
+  JoinReader(reader, reader_done, ctx);
+  if (exit_code < 0) return grpc::Status(grpc::StatusCode::CANCELLED, "attach: client went away");
+  return grpc::Status::OK;
+}
+
+grpc::Status ContainersService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* req,
+                                     grpc::ServerWriter<v1::LogsResponse>* writer) {
+  auto container = manager_.Inspect(req->id());
+  if (!container.ok()) return ToGrpcStatus(container.status());
+  auto path = manager_.LogPath(container->id());
+  if (!path.ok()) return ToGrpcStatus(path.status());
+  LogQuery query;
+  query.tail = req->tail();
+  query.follow = req->follow();
+  if (req->has_since()) query.since_ns = TimeUtil::TimestampToNanoseconds(req->since());
+  const std::string id = container->id();
+  absl::Status st = ReadLogs(
+      *path, query,
+      [&](const crilog::Entry& e) {
+        v1::LogsResponse resp;
+        auto* chunk = resp.mutable_chunk();
+        chunk->set_stream(e.stream == crilog::Stream::kStdout ? v1::STDOUT : v1::STDERR);
+        chunk->set_data(e.partial ? e.text : e.text + "\n");
+        *chunk->mutable_time() = TimeUtil::NanosecondsToTimestamp(e.time_ns);
+        return writer->Write(resp);
+      },
+      [&] { return ctx->IsCancelled() || manager_.HasExited(id); });
+  return ToGrpcStatus(st);
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,69 @@
+#include "agent/exit_watcher.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include <cerrno>
+
+#include "runtime/shim/shim_protocol.h"
+
+namespace berth::agent {
+
+ExitWatcher::ExitWatcher(OnExit on_exit)
+    : on_exit_(std::move(on_exit)),
+      epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+      wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_.get();
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, wake_.get(), &ev);
+  thread_ = std::thread([this] { Run(); });
+}
+
+ExitWatcher::~ExitWatcher() {
+  uint64_t one = 1;
+  (void)!::write(wake_.get(), &one, sizeof(one));
+  thread_.join();
+}
+
+void ExitWatcher::Watch(const std::string& id, UniqueFd connection) {
+  int fd = connection.get();
+  std::lock_guard<std::mutex> lock(mu_);
+  watched_[fd] = {id, std::move(connection)};
+  struct epoll_event ev = {};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.fd = fd;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev);
+}
+
+void ExitWatcher::Run() {
+  struct epoll_event events[32];
+  for (;;) {
+    int n = ::epoll_wait(epoll_.get(), events, 32, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return;
+    }
+    for (int i = 0; i < n; ++i) {
+      int fd = events[i].data.fd;
+      if (fd == wake_.get()) return;
+      std::string id;
+      UniqueFd conn;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = watched_.find(fd);
+        if (it == watched_.end()) continue;
+        // Any packet (kExit) or a closed socket means the container is done either way;
+        // the callback reads the shim's state file for the facts.
+        (void)shim::ReceiveMessage(fd);
+        id = it->second.first;
+        conn = std::move(it->second.second);
+        watched_.erase(it);
+        ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+      }
+      on_exit_(id);
+    }
+  }
+}
+
+}  // namespace berth::agent

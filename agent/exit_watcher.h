@@ -1,0 +1,41 @@
+// One thread that holds a kWait connection to every live shim and reports each container's
+// exit (or its shim's disappearance) through a callback. Replaces a thread per container.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "runtime/base/unique_fd.h"
+
+namespace berth::agent {
+
+class ExitWatcher {
+ public:
+  // Called on the watcher thread with the container id once its shim answered kWait or
+  // closed the connection.
+  using OnExit = std::function<void(const std::string& id)>;
+
+  explicit ExitWatcher(OnExit on_exit);
+  ~ExitWatcher();
+  ExitWatcher(const ExitWatcher&) = delete;
+  ExitWatcher& operator=(const ExitWatcher&) = delete;
+
+  // Takes a connection on which kWait was sent.
+  void Watch(const std::string& id, UniqueFd connection);
+
+ private:
+  void Run();
+
+  OnExit on_exit_;
+  UniqueFd epoll_;
+  UniqueFd wake_;  // eventfd: tells the thread to stop
+  std::mutex mu_;
+  std::map<int, std::pair<std::string, UniqueFd>> watched_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace berth::agent

@@ -1,0 +1,140 @@
+// berthd: the Berth node agent. Serves berth.v1 (plus health and reflection) on a Unix
+// socket; containers run under their own berth-shim and outlive this process.
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <climits>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <spdlog/spdlog.h>
+
+#include "absl/strings/str_cat.h"
+#include "agent/config.h"
+#include "agent/container_manager.h"
+#include "agent/containers_service.h"
+#include "agent/image_store.h"
+#include "agent/logging.h"
+#include "runtime/base/file_util.h"
+#include "runtime/cgroup/cgroup_driver.h"
+
+namespace {
+
+std::string DefaultShimPath() {
+  char exe[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+  if (n <= 0) return "berth-shim";
+  exe[n] = '\0';
+  std::string dir(exe);
+  dir.resize(dir.find_last_of('/'));
+  return dir + "/berth-shim";
+}
+
+// A socket file left by a dead agent is removed; one a live agent answers on is not.
+bool SocketInUse(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  struct sockaddr_un addr = {};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+  bool in_use = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return in_use;
+}
+
+int Fail(const std::string& what) {
+  spdlog::critical("{}", what);
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  berth::agent::AgentConfig config;
+  std::string config_file;
+  CLI::App app{"berthd: the Berth container node agent"};
+  app.add_option("--config", config_file, "TOML config file");
+  std::string root, socket, cgroup_parent, log_level, log_format, shim;
+  app.add_option("--root", root, "state directory (default /var/lib/berth)");
+  app.add_option("--socket", socket, "Unix socket to serve on (default /run/berth/berth.sock)");
+  app.add_option("--cgroup-parent", cgroup_parent, "cgroup for containers; relative = below berthd's own cgroup");
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
+  app.add_option("--log-format", log_format, "text|json");
+  app.add_option("--shim", shim, "path of berth-shim (default: next to berthd)");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!config_file.empty()) {
+    auto loaded = berth::agent::LoadConfigFile(config_file, config);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "berthd: %s\n", std::string(loaded.status().message()).c_str());
+      return 2;
+    }
+    config = *loaded;
+  }
+  for (auto [flag, field] : {std::pair{&root, &config.root}, {&socket, &config.socket},
+                             {&cgroup_parent, &config.cgroup_parent}, {&log_level, &config.log_level},
+                             {&log_format, &config.log_format}, {&shim, &config.shim_path}}) {
+    if (!flag->empty()) *field = *flag;
+  }
+  if (config.shim_path.empty()) config.shim_path = DefaultShimPath();
+  if (auto st = berth::agent::ValidateConfig(config); !st.ok()) {
+    std::fprintf(stderr, "berthd: %s\n", std::string(st.message()).c_str());
+    return 2;
+  }
+  berth::agent::SetUpLogging(config.log_level, config.log_format);
+
+  // Signals are taken by one thread with sigwait; block them before any thread starts.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  if (auto st = berth::MakeDirs(config.root, 0711); !st.ok()) return Fail(std::string(st.message()));
+  std::string socket_dir = config.socket.substr(0, config.socket.find_last_of('/'));
+  if (auto st = berth::MakeDirs(socket_dir.empty() ? "/" : socket_dir, 0755); !st.ok()) {
+    return Fail(std::string(st.message()));
+  }
+  if (SocketInUse(config.socket)) return Fail(absl::StrCat("another agent serves on ", config.socket));
+  ::unlink(config.socket.c_str());
+
+  auto cgroups = berth::DetectCgroupDriver();
+  if (!cgroups.ok()) return Fail(absl::StrCat("cgroups: ", cgroups.status().message()));
+  berth::agent::ImageStore images(config.root + "/images");
+  if (auto st = images.EnsureBusybox(config.busybox_path); !st.ok()) return Fail(std::string(st.message()));
+
+  berth::agent::ContainerManager manager({config.root, config.shim_path, config.cgroup_parent}, **cgroups, images);
+  if (auto st = manager.Recover(); !st.ok()) return Fail(absl::StrCat("recover: ", st.message()));
+
+  berth::agent::ContainersService containers(manager);
+  berth::agent::SystemService system(manager);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + config.socket, grpc::InsecureServerCredentials());
+  builder.RegisterService(&containers);
+  builder.RegisterService(&system);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server) return Fail(absl::StrCat("cannot serve on ", config.socket));
+  ::chmod(config.socket.c_str(), 0660);
+  spdlog::info("berthd serving socket={} root={} cgroup_driver={} cgroup_parent={}", config.socket, config.root,
+               (*cgroups)->Name(), config.cgroup_parent);
+
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    spdlog::info("signal {}: shutting down (containers keep running)", sig);
+    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  });
+  server->Wait();
+  signal_thread.join();
+  ::unlink(config.socket.c_str());
+  return 0;
+}

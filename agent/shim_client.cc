@@ -1,0 +1,118 @@
+#include "agent/shim_client.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "runtime/base/errno_status.h"
+
+extern char** environ;
+
+namespace berth::agent {
+
+namespace {
+constexpr int kLaunchTimeoutMs = 60000;
+}
+
+absl::StatusOr<pid_t> LaunchShim(const ShimLaunch& launch) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoToStatus("pipe for shim report");
+  UniqueFd rd(fds[0]);
+  // Keep the write end off fd 3 itself, so the dup2 onto 3 always happens (and clears CLOEXEC).
+  UniqueFd wr(::fcntl(fds[1], F_DUPFD_CLOEXEC, 10));
+  ::close(fds[1]);
+  if (!wr) return ErrnoToStatus("dup shim report pipe");
+
+  std::vector<std::string> args = {launch.shim_path, "--id",  launch.id,        "--bundle", launch.bundle,
+                                   "--state-dir",    launch.state_dir, "--log", launch.log_path};
+  if (launch.open_stdin) args.push_back("--stdin");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, wr.get(), 3);  // dup2 clears CLOEXEC on fd 3
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t none;
+  sigemptyset(&none);
+  posix_spawnattr_setsigmask(&attr, &none);
+  sigset_t all;
+  sigfillset(&all);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
+  pid_t pid = 0;
+  int rc = ::posix_spawn(&pid, launch.shim_path.c_str(), &actions, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  if (rc != 0) return ErrnoStatus(rc, absl::StrCat("start ", launch.shim_path));
+  wr.Reset();
+
+  // The shim forks once and its first process exits at once: reap it here.
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+
+  std::string report;
+  char buf[1024];
+  for (;;) {
+    struct pollfd p = {rd.get(), POLLIN, 0};
+    int n = ::poll(&p, 1, kLaunchTimeoutMs);
+    if (n == 0) return absl::DeadlineExceededError("berth-shim did not report within 60 s");
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoToStatus("poll shim report");
+    }
+    ssize_t r = ::read(rd.get(), buf, sizeof(buf));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    report.append(buf, static_cast<size_t>(r));
+    // The report is one line; the container's init may hold the pipe open until it execs.
+    if (report.find('\n') != std::string::npos) break;
+  }
+  absl::string_view line = absl::StripAsciiWhitespace(report);
+  if (absl::ConsumePrefix(&line, "ok ")) {
+    int init_pid = 0;
+    if (absl::SimpleAtoi(line, &init_pid) && init_pid > 0) return init_pid;
+  } else if (absl::ConsumePrefix(&line, "error ")) {
+    size_t sp = line.find(' ');
+    int code = 0;
+    if (sp != absl::string_view::npos && absl::SimpleAtoi(line.substr(0, sp), &code) && code > 0 && code <= 16) {
+      return absl::Status(static_cast<absl::StatusCode>(code), line.substr(sp + 1));
+    }
+    return absl::InternalError(line);
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    return absl::InternalError(absl::StrCat("berth-shim exited with status ", WEXITSTATUS(status),
+                                            " before reporting", report.empty() ? "" : ": ", report));
+  }
+  return absl::InternalError(absl::StrCat("berth-shim gave no usable report: \"", report, "\""));
+}
+
+absl::StatusOr<UniqueFd> ShimOpen(const std::string& state_dir, shim::MsgType type, const std::string& payload) {
+  auto conn = shim::ConnectShim(absl::StrCat(state_dir, "/", shim::kShimSocketName));
+  if (!conn.ok()) return conn.status();
+  if (absl::Status st = shim::SendMessage(conn->get(), type, payload); !st.ok()) return st;
+  return std::move(*conn);
+}
+
+absl::StatusOr<shim::Message> ShimRequest(const std::string& state_dir, shim::MsgType type, const std::string& payload) {
+  auto conn = ShimOpen(state_dir, type, payload);
+  if (!conn.ok()) return conn.status();
+  auto reply = shim::ReceiveMessage(conn->get());
+  if (!reply.ok()) return reply.status();
+  if (reply->type == shim::MsgType::kError) return shim::DecodeError(reply->payload);
+  return std::move(*reply);
+}
+
+}  // namespace berth::agent

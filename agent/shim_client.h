@@ -1,0 +1,40 @@
+// The agent's side of berth-shim: launching one per container and its requests. Launching
+// uses posix_spawn (vfork+exec, no code runs in the child before exec), so no gRPC thread
+// ever forks a copy of the agent.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "runtime/base/unique_fd.h"
+#include "runtime/shim/shim_protocol.h"
+
+namespace berth::agent {
+
+struct ShimLaunch {
+  std::string shim_path;
+  std::string id;
+  std::string bundle;
+  std::string state_dir;
+  std::string log_path;
+  bool open_stdin = false;
+};
+
+// Starts berth-shim and waits for its report: the container's init pid once it exists and
+// waits at the start gate, or the status the shim reported.
+absl::StatusOr<pid_t> LaunchShim(const ShimLaunch& launch);
+
+// One request on a fresh connection, for requests with a single reply (kStart, kState).
+absl::StatusOr<shim::Message> ShimRequest(const std::string& state_dir, shim::MsgType type,
+                                          const std::string& payload = "");
+
+// Opens a connection and sends one request, leaving the connection for the caller to read
+// (kExec, kAttach, kWait).
+absl::StatusOr<UniqueFd> ShimOpen(const std::string& state_dir, shim::MsgType type,
+                                  const std::string& payload = "");
+
+}  // namespace berth::agent

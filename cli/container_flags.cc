@@ -1,0 +1,182 @@
+#include "cli/container_flags.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "absl/status/status.h"
+#include "cli/units.h"
+
+namespace berth::cli {
+namespace {
+
+// Lexically normal, without a trailing slash (except "/" itself).
+std::string CleanPath(const std::filesystem::path& p) {
+  std::string s = p.lexically_normal().string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+EnvLookup ProcessEnvLookup() {
+  return [](const std::string& key) -> std::optional<std::string> {
+    const char* value = std::getenv(key.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+absl::StatusOr<std::vector<std::string>> ResolveEnv(const std::vector<std::string>& entries,
+                                                    const EnvLookup& env) {
+  std::vector<std::string> out;
+  out.reserve(entries.size());
+  for (const std::string& entry : entries) {
+    const size_t eq = entry.find('=');
+    if (eq == 0 || entry.empty()) {
+      return absl::InvalidArgumentError("invalid environment variable '" + entry +
+                                        "': the name is empty");
+    }
+    if (eq != std::string::npos) {
+      out.push_back(entry);
+      continue;
+    }
+    if (std::optional<std::string> value = env(entry)) out.push_back(entry + "=" + *value);
+  }
+  return out;
+}
+
+absl::StatusOr<berth::v1::Mount> ParseVolume(std::string_view spec, const std::string& cwd) {
+  const std::string text(spec);
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t colon = text.find(':', start);
+    parts.push_back(text.substr(start, colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 3) {
+    return absl::InvalidArgumentError("invalid volume '" + text +
+                                      "': expected SRC:DST[:ro|rw]");
+  }
+  const std::string& src = parts[0];
+  const std::string& dst = parts[1];
+  if (src.empty()) return absl::InvalidArgumentError("invalid volume '" + text + "': empty source");
+  if (dst.empty() || dst.front() != '/') {
+    return absl::InvalidArgumentError("invalid volume '" + text +
+                                      "': the destination must be an absolute path");
+  }
+  berth::v1::Mount mount;
+  std::filesystem::path source(src);
+  if (source.is_relative()) {
+    if (cwd.empty()) {
+      return absl::FailedPreconditionError("invalid volume '" + text +
+                                           "': cannot resolve a relative source without a "
+                                           "working directory");
+    }
+    source = std::filesystem::path(cwd) / source;
+  }
+  mount.set_source(CleanPath(source));
+  mount.set_destination(CleanPath(dst));
+  if (parts.size() == 3) {
+    if (parts[2] == "ro") {
+      mount.set_read_only(true);
+    } else if (parts[2] != "rw") {
+      return absl::InvalidArgumentError("invalid volume '" + text + "': unknown mode '" +
+                                        parts[2] + "' (ro or rw)");
+    }
+  }
+  return mount;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> ParseLabels(
+    const std::vector<std::string>& entries) {
+  std::map<std::string, std::string> labels;
+  for (const std::string& entry : entries) {
+    const size_t eq = entry.find('=');
+    const std::string key = entry.substr(0, eq);
+    if (key.empty()) return absl::InvalidArgumentError("invalid label '" + entry + "': empty key");
+    labels[key] = eq == std::string::npos ? std::string() : entry.substr(eq + 1);
+  }
+  return labels;
+}
+
+absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerFlags& flags,
+                                                                const EnvLookup& env,
+                                                                const std::string& cwd) {
+  berth::v1::ContainerConfig config;
+  if (flags.image.empty()) return absl::InvalidArgumentError("an image is required");
+  config.set_name(flags.name);
+  config.set_image(flags.image);
+  if (flags.entrypoint.has_value()) {
+    // docker semantics: one argv element; "" clears the image's entrypoint.
+    config.add_entrypoint(*flags.entrypoint);
+  }
+  for (const std::string& arg : flags.command) config.add_command(arg);
+
+  absl::StatusOr<std::vector<std::string>> resolved_env = ResolveEnv(flags.env, env);
+  if (!resolved_env.ok()) return resolved_env.status();
+  for (std::string& e : *resolved_env) config.add_env(std::move(e));
+
+  config.set_working_dir(flags.workdir);
+  config.set_user(flags.user);
+  config.set_hostname(flags.hostname);
+
+  absl::StatusOr<std::map<std::string, std::string>> labels = ParseLabels(flags.labels);
+  if (!labels.ok()) return labels.status();
+  config.mutable_labels()->insert(labels->begin(), labels->end());
+
+  berth::v1::Resources* resources = config.mutable_resources();
+  if (!flags.memory.empty()) {
+    absl::StatusOr<int64_t> bytes = ParseMemoryBytes(flags.memory);
+    if (!bytes.ok()) return absl::InvalidArgumentError("--memory: " + std::string(bytes.status().message()));
+    resources->set_memory_limit_bytes(*bytes);
+  }
+  if (!flags.cpus.empty()) {
+    absl::StatusOr<int64_t> millis = ParseCpuMillis(flags.cpus);
+    if (!millis.ok()) return absl::InvalidArgumentError("--cpus: " + std::string(millis.status().message()));
+    resources->set_cpu_millis(*millis);
+  }
+  if (flags.cpu_shares < 0) return absl::InvalidArgumentError("--cpu-shares must not be negative");
+  resources->set_cpu_shares(flags.cpu_shares);
+  resources->set_pids_limit(flags.pids_limit > 0 ? flags.pids_limit : 0);
+
+  for (const std::string& volume : flags.volumes) {
+    absl::StatusOr<berth::v1::Mount> mount = ParseVolume(volume, cwd);
+    if (!mount.ok()) return mount.status();
+    *config.add_mounts() = *std::move(mount);
+  }
+
+  if (flags.network.empty() || flags.network == "default") {
+    config.set_network(berth::v1::NETWORK_MODE_UNSPECIFIED);
+  } else if (flags.network == "none") {
+    config.set_network(berth::v1::NETWORK_NONE);
+  } else if (flags.network == "host") {
+    config.set_network(berth::v1::NETWORK_HOST);
+  } else {
+    return absl::InvalidArgumentError("--network " + flags.network + ": expected none or host");
+  }
+
+  config.set_tty(flags.tty);
+  config.set_open_stdin(flags.interactive);
+  for (uint32_t gid : flags.group_add) config.add_additional_gids(gid);
+  config.set_auto_remove(flags.auto_remove);
+  return config;
+}
+
+absl::StatusOr<berth::v1::ProcessSpec> BuildProcessSpec(const ExecFlags& flags,
+                                                       const EnvLookup& env) {
+  if (flags.command.empty()) return absl::InvalidArgumentError("exec needs a command");
+  berth::v1::ProcessSpec spec;
+  for (const std::string& arg : flags.command) spec.add_args(arg);
+  absl::StatusOr<std::vector<std::string>> resolved_env = ResolveEnv(flags.env, env);
+  if (!resolved_env.ok()) return resolved_env.status();
+  for (std::string& e : *resolved_env) spec.add_env(std::move(e));
+  spec.set_working_dir(flags.workdir);
+  spec.set_user(flags.user);
+  spec.set_tty(flags.tty);
+  spec.set_stdin(flags.interactive && !flags.detach);
+  return spec;
+}
+
+}  // namespace berth::cli

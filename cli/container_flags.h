@@ -1,0 +1,77 @@
+// `run`/`create` and `exec` flags, as typed, and their translation into berth.v1 requests.
+// Pure: the environment and working directory come in as arguments so tests can pin them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "berth/v1/containers.pb.h"
+
+namespace berth::cli {
+
+// Looks up a variable in the CLI's own environment (for `-e KEY` without a value).
+using EnvLookup = std::function<std::optional<std::string>(const std::string& key)>;
+
+// EnvLookup backed by getenv().
+EnvLookup ProcessEnvLookup();
+
+struct ContainerFlags {
+  std::string name;
+  bool detach = false;       // run -d
+  bool auto_remove = false;  // --rm
+  bool interactive = false;  // -i
+  bool tty = false;          // -t
+  std::vector<std::string> env;      // -e KEY=VAL or -e KEY
+  std::vector<std::string> volumes;  // -v SRC:DST[:ro|rw]
+  std::vector<std::string> labels;   // --label k=v or k
+  std::vector<uint32_t> group_add;   // --group-add GID
+  std::string workdir;
+  std::string user;
+  std::string hostname;
+  std::string memory;  // "" means unlimited
+  std::string cpus;    // "" means unlimited
+  int64_t cpu_shares = 0;
+  int64_t pids_limit = 0;  // 0 or negative: unlimited
+  std::string network;     // "", "default", "none" or "host"
+  std::optional<std::string> entrypoint;  // set when --entrypoint was given, even as ""
+  std::string image;
+  std::vector<std::string> command;  // everything after IMAGE
+};
+
+absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerFlags& flags,
+                                                                const EnvLookup& env,
+                                                                const std::string& cwd);
+
+struct ExecFlags {
+  bool interactive = false;
+  bool tty = false;
+  bool detach = false;
+  std::vector<std::string> env;
+  std::string workdir;
+  std::string user;
+  std::string id;
+  std::vector<std::string> command;
+};
+
+// The ProcessSpec of an exec; terminal_size is left for the caller, who knows the terminal.
+absl::StatusOr<berth::v1::ProcessSpec> BuildProcessSpec(const ExecFlags& flags,
+                                                       const EnvLookup& env);
+
+// "KEY=VAL" stays; "KEY" becomes "KEY=<value from env>" or is dropped when unset (docker).
+absl::StatusOr<std::vector<std::string>> ResolveEnv(const std::vector<std::string>& entries,
+                                                    const EnvLookup& env);
+
+// "SRC:DST[:ro|rw]"; a relative SRC is made absolute against `cwd`.
+absl::StatusOr<berth::v1::Mount> ParseVolume(std::string_view spec, const std::string& cwd);
+
+// "k=v" -> {k, v}; "k" -> {k, ""}.
+absl::StatusOr<std::map<std::string, std::string>> ParseLabels(
+    const std::vector<std::string>& entries);
+
+}  // namespace berth::cli

@@ -1,0 +1,56 @@
+#include "cli/flag_definitions.h"
+
+namespace berth::cli {
+
+CLI::Option* AddRepeatable(CLI::App* command, const std::string& name,
+                           std::vector<std::string>& into, const std::string& help) {
+  return command->add_option(name, into, help)->allow_extra_args(false)->type_size(1);
+}
+
+void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
+  // -h is --hostname, as in docker; help stays on --help.
+  cmd->set_help_flag("--help", "Print usage");
+  cmd->add_option("--name", f.name, "Assign a name to the container");
+  if (is_run) {
+    cmd->add_flag("-d,--detach", f.detach, "Run in the background and print the container id");
+  }
+  cmd->add_flag("--rm", f.auto_remove, "Remove the container when it exits");
+  cmd->add_flag("-i,--interactive", f.interactive, "Keep stdin open and attach it");
+  cmd->add_flag("-t,--tty", f.tty, "Allocate a pseudo-terminal");
+  AddRepeatable(cmd, "-e,--env", f.env,
+                "Set an environment variable: KEY=VALUE, or KEY to pass this shell's value");
+  cmd->add_option("-w,--workdir", f.workdir, "Working directory inside the container");
+  cmd->add_option("-u,--user", f.user, "User: uid[:gid] or name[:group]");
+  cmd->add_option("-h,--hostname", f.hostname, "Container host name");
+  cmd->add_option("-m,--memory", f.memory, "Memory limit: bytes or a k, m, g suffix (64m, 1g)");
+  cmd->add_option("--cpus", f.cpus, "Number of CPUs (0.5 is half a CPU)");
+  cmd->add_option("-c,--cpu-shares", f.cpu_shares, "CPU shares (relative weight)");
+  cmd->add_option("--pids-limit", f.pids_limit, "Maximum number of processes (-1: unlimited)");
+  cmd->add_option("--network,--net", f.network, "Network: none or host");
+  AddRepeatable(cmd, "-v,--volume", f.volumes, "Bind mount SRC:DST[:ro|rw]");
+  AddRepeatable(cmd, "-l,--label", f.labels, "Set a label: key=value");
+  cmd->add_option("--group-add", f.group_add, "Additional group id")
+      ->allow_extra_args(false)
+      ->type_size(1);
+  cmd->add_option_function<std::string>(
+      "--entrypoint", [&f](const std::string& value) { f.entrypoint = value; },
+      "Override the image's entrypoint (\"\" clears it)");
+  cmd->add_option("image", f.image, "Image")->required();
+  cmd->add_option("command", f.command, "Command and its arguments");
+  cmd->positionals_at_end(true);
+}
+
+void DefineExecFlags(CLI::App* cmd, ExecFlags& f) {
+  cmd->add_flag("-i,--interactive", f.interactive, "Attach stdin");
+  cmd->add_flag("-t,--tty", f.tty, "Allocate a pseudo-terminal");
+  cmd->add_flag("-d,--detach", f.detach, "Run the command in the background");
+  AddRepeatable(cmd, "-e,--env", f.env,
+                "Set an environment variable: KEY=VALUE, or KEY to pass this shell's value");
+  cmd->add_option("-w,--workdir", f.workdir, "Working directory inside the container");
+  cmd->add_option("-u,--user", f.user, "User: uid[:gid] or name[:group]");
+  cmd->add_option("container", f.id, "Container id, id prefix or name")->required();
+  cmd->add_option("command", f.command, "Command and its arguments")->required();
+  cmd->positionals_at_end(true);
+}
+
+}  // namespace berth::cli

@@ -1,0 +1,52 @@
+// CgroupKernel: everything the cgroup drivers ask of the kernel — cgroupfs directories and
+// control files, kill(2), and the clock for bounded waits. The drivers hold only policy; this
+// seam lets unit tests run them against a fake cgroupfs tree without root.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace berth {
+
+class CgroupKernel {
+ public:
+  virtual ~CgroupKernel() = default;
+
+  // mkdir(2); AlreadyExists when the directory is there.
+  virtual absl::Status MakeDir(const std::string& dir) = 0;
+  // rmdir(2) of a cgroup directory (the kernel drops its control files with it).
+  virtual absl::Status RemoveDir(const std::string& dir) = 0;
+  // Names of the child cgroups (subdirectories) of `dir`.
+  virtual absl::StatusOr<std::vector<std::string>> ListSubdirs(const std::string& dir) = 0;
+  virtual bool Exists(const std::string& path) = 0;
+  virtual absl::StatusOr<std::string> Read(const std::string& file) = 0;
+  // One write(2) to an existing control file: the kernel parses each write as one command.
+  virtual absl::Status Write(const std::string& file, absl::string_view data) = 0;
+  // kill(2); a process that is already gone (ESRCH) is not an error.
+  virtual absl::Status Kill(pid_t pid, int signal) = 0;
+  virtual absl::Time Now() = 0;
+  virtual void SleepFor(absl::Duration duration) = 0;
+};
+
+// The real kernel, via /sys/fs/cgroup paths.
+class LinuxCgroupKernel : public CgroupKernel {
+ public:
+  absl::Status MakeDir(const std::string& dir) override;
+  absl::Status RemoveDir(const std::string& dir) override;
+  absl::StatusOr<std::vector<std::string>> ListSubdirs(const std::string& dir) override;
+  bool Exists(const std::string& path) override;
+  absl::StatusOr<std::string> Read(const std::string& file) override;
+  absl::Status Write(const std::string& file, absl::string_view data) override;
+  absl::Status Kill(pid_t pid, int signal) override;
+  absl::Time Now() override;
+  void SleepFor(absl::Duration duration) override;
+};
+
+}  // namespace berth

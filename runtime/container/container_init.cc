@@ -1,0 +1,79 @@
+#include "runtime/container/container_init.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/base/status_macros.h"
+#include "runtime/container/process_setup.h"
+#include "runtime/container/rootfs.h"
+
+namespace berth::container_internal {
+
+namespace {
+
+// Exit code of a child that gave up because its parent went away: nobody reads it.
+constexpr int kParentGone = 125;
+
+// Steps 2-4: from "cgroup joined" to just before "ready".
+absl::Status PrepareInit(const InitArgs& args) {
+  const spec::Spec& spec = *args.spec;
+  RETURN_IF_ERROR(JoinNamespaces(*args.plan));
+
+  RootfsContext rootfs;
+  rootfs.new_net = args.plan->new_net;
+  if (spec.process.terminal) rootfs.terminal_fd = args.stdio->terminal;
+  RETURN_IF_ERROR(SetupRootfs(spec, rootfs));
+
+  if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
+    return SysError(absl::StrCat("sethostname ", spec.hostname));
+  }
+  if (args.plan->new_net) RETURN_IF_ERROR(BringUpLoopback());
+  // Before the read-only paths: /proc/sys is usually one of them.
+  RETURN_IF_ERROR(WriteSysctls(spec.linux.sysctl));
+  RETURN_IF_ERROR(FinishRootfs(spec));
+  RETURN_IF_ERROR(ChangeDirectory(spec.process.cwd, /*create=*/true));
+
+  RETURN_IF_ERROR(
+      SetupStdio(*args.stdio, spec.process.terminal, spec.process.console_size, args.devnull_fd));
+  RETURN_IF_ERROR(ApplyRlimits(spec.process.rlimits));
+  RETURN_IF_ERROR(SwitchUserAndCapabilities(spec.process.user, spec.process.capabilities));
+  if (spec.process.no_new_privileges) RETURN_IF_ERROR(SetNoNewPrivileges());
+  return absl::OkStatus();
+}
+
+[[noreturn]] void Fail(SyncChannel& channel, const absl::Status& status, int code) {
+  (void)channel.SendError(status);
+  ::_exit(code);
+}
+
+}  // namespace
+
+void RunContainerInit(const InitArgs& args) {
+  SyncChannel& channel = *args.channel;
+  ResetSignals();
+  // Holding the parent's end would hide the parent's death from our own reads.
+  args.parent_channel->Close();
+  ::umask(022);
+  if (absl::Status st = channel.MoveAbove(3); !st.ok()) Fail(channel, st, 1);
+
+  // Step 2: wait until the parent has put us into the cgroup.
+  absl::Status joined =
+      ExpectMessage(channel, SyncKind::kCgroupJoined, absl::CancelledError("parent gone"));
+  if (absl::IsCancelled(joined)) ::_exit(kParentGone);
+  if (!joined.ok()) Fail(channel, joined, 1);
+
+  if (absl::Status st = PrepareInit(args); !st.ok()) Fail(channel, st, 1);
+
+  // Step 4 done; step 5: the start gate.
+  if (absl::Status st = channel.Send(SyncKind::kReady); !st.ok()) ::_exit(kParentGone);
+  absl::Status go = ExpectMessage(channel, SyncKind::kGo, absl::CancelledError("parent gone"));
+  if (absl::IsCancelled(go)) ::_exit(kParentGone);
+  if (!go.ok()) Fail(channel, go, 1);
+
+  // Returns only on failure; on success the CLOEXEC channel closes and the parent sees EOF.
+  absl::Status exec = ExecProcess(args.spec->process);
+  Fail(channel, exec, 127);
+}
+
+}  // namespace berth::container_internal

@@ -1,0 +1,231 @@
+// CreateContainer and the parent side of the container protocol (see container.h).
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "absl/cleanup/cleanup.h"
+#include "absl/strings/str_cat.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/base/status_macros.h"
+#include "runtime/container/container.h"
+#include "runtime/container/container_init.h"
+#include "runtime/container/mount_options.h"
+#include "runtime/container/namespaces.h"
+#include "runtime/container/process_setup.h"
+#include "runtime/container/sync_channel.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+namespace berth {
+
+namespace {
+
+using container_internal::ExpectMessage;
+using container_internal::NamespacePlan;
+using container_internal::SyncChannel;
+using container_internal::SyncKind;
+
+// What CreateContainer needs beyond ValidateSpec.
+absl::Status CheckRuntimeSpec(const spec::Spec& spec, const NamespacePlan& plan,
+                              const ContainerStdio& stdio) {
+  if (!plan.new_mount) {
+    return absl::InvalidArgumentError(
+        "linux.namespaces: a new mount namespace (without a path) is required");
+  }
+  if (!spec.hostname.empty() && !plan.has_uts) {
+    return absl::InvalidArgumentError("hostname: setting it needs a uts namespace");
+  }
+  if (spec.root.path.empty() || spec.root.path[0] != '/') {
+    return absl::InvalidArgumentError("root.path: must be an absolute path");
+  }
+  if (spec.process.terminal && stdio.terminal < 0) {
+    return absl::InvalidArgumentError("process.terminal: no terminal fd was given");
+  }
+  absl::StatusOr<unsigned long> propagation =
+      container_internal::ParsePropagation(spec.linux.rootfs_propagation);
+  if (!propagation.ok()) return propagation.status();
+  const spec::LinuxResources& r = spec.linux.resources;
+  bool has_resources =
+      r.memory_limit || r.cpu_quota || r.cpu_period || r.cpu_shares || r.pids_limit;
+  if (spec.linux.cgroups_path.empty() && has_resources) {
+    return absl::InvalidArgumentError("linux.cgroupsPath: resources need a cgroup path");
+  }
+  return absl::OkStatus();
+}
+
+CgroupResources ToCgroupResources(const spec::LinuxResources& r) {
+  CgroupResources out;
+  out.memory_limit_bytes = r.memory_limit;
+  out.cpu_quota_us = r.cpu_quota;
+  out.cpu_period_us = r.cpu_period;
+  out.cpu_shares = r.cpu_shares;
+  out.pids_limit = r.pids_limit;
+  return out;
+}
+
+class LinuxCreatedContainer final : public CreatedContainer {
+ public:
+  LinuxCreatedContainer(pid_t pid, UniqueFd pidfd, SyncChannel channel, CgroupDriver& cgroups,
+                        std::string cgroup_path)
+      : pid_(pid),
+        pidfd_(std::move(pidfd)),
+        channel_(std::move(channel)),
+        cgroups_(cgroups),
+        cgroup_path_(std::move(cgroup_path)) {}
+
+  ~LinuxCreatedContainer() override {
+    if (started_) return;
+    if (!reaped_) {
+      // Through the pidfd: the pid cannot have been reused behind our back.
+      ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+      siginfo_t info;
+      while (::waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED) != 0 &&
+             errno == EINTR) {
+      }
+    }
+    if (!cgroup_path_.empty()) cgroups_.Destroy(cgroup_path_).IgnoreError();
+  }
+
+  pid_t pid() const override { return pid_; }
+
+  absl::Status Start() override {
+    if (started_) return absl::FailedPreconditionError("start container: already started");
+    if (!channel_.valid()) {
+      return absl::FailedPreconditionError("start container: a previous start failed");
+    }
+    absl::Status st = StartImpl();
+    channel_.Close();
+    if (st.ok()) started_ = true;
+    return Annotate(st, "start container");
+  }
+
+  // Step 4 of the protocol, seen from the parent: the child is ready or says why not.
+  absl::Status AwaitReady() {
+    absl::StatusOr<std::optional<container_internal::SyncMessage>> msg = channel_.Receive();
+    if (!msg.ok()) return msg.status();
+    if (!msg->has_value()) return InitDied("container init exited before it was ready");
+    if ((*msg)->kind == SyncKind::kError) return (*msg)->status;
+    if ((*msg)->kind != SyncKind::kReady) return absl::InternalError("sync: expected ready");
+    return absl::OkStatus();
+  }
+
+  absl::Status SendCgroupJoined() { return channel_.Send(SyncKind::kCgroupJoined); }
+
+ private:
+  absl::Status StartImpl() {
+    RETURN_IF_ERROR(channel_.Send(SyncKind::kGo));
+    absl::StatusOr<std::optional<container_internal::SyncMessage>> msg = channel_.Receive();
+    if (!msg.ok()) return msg.status();
+    if (!msg->has_value()) return absl::OkStatus();  // CLOEXEC channel closed by exec
+    if ((*msg)->kind == SyncKind::kError) return (*msg)->status;
+    return absl::InternalError("sync: unexpected message after go");
+  }
+
+  absl::Status InitDied(absl::string_view what) {
+    siginfo_t info = {};
+    int rc;
+    do {
+      rc = ::waitid(static_cast<idtype_t>(P_PIDFD), pidfd_.get(), &info, WEXITED);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) return absl::InternalError(what);
+    reaped_ = true;
+    std::string how = info.si_code == CLD_EXITED
+                          ? absl::StrCat("exit status ", info.si_status)
+                          : absl::StrCat("killed by signal ", info.si_status);
+    return absl::InternalError(absl::StrCat(what, " (", how, ")"));
+  }
+
+  pid_t pid_;
+  UniqueFd pidfd_;
+  SyncChannel channel_;
+  CgroupDriver& cgroups_;
+  std::string cgroup_path_;
+  bool started_ = false;
+  bool reaped_ = false;
+};
+
+absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(const spec::Spec& spec,
+                                                                      const ContainerStdio& stdio,
+                                                                      CgroupDriver& cgroups) {
+  RETURN_IF_ERROR(spec::ValidateSpec(spec));
+  ASSIGN_OR_RETURN(NamespacePlan plan, container_internal::PlanNamespaces(spec));
+  RETURN_IF_ERROR(CheckRuntimeSpec(spec, plan, stdio));
+  RETURN_IF_ERROR(container_internal::CheckRlimitsAllowed(spec.process.rlimits));
+
+  // Opened here, in the host's mount namespace, for stdio fds of -1.
+  UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devnull) return ErrnoToStatus("open /dev/null");
+
+  // Step 1: the cgroup, with its limits, exists before the child does.
+  const std::string& cgroup_path = spec.linux.cgroups_path;
+  bool cgroup_made = false;
+  absl::Cleanup destroy_cgroup = [&] {
+    if (cgroup_made) cgroups.Destroy(cgroup_path).IgnoreError();
+  };
+  if (!cgroup_path.empty()) {
+    RETURN_IF_ERROR(Annotate(cgroups.Create(cgroup_path), "create cgroup"));
+    cgroup_made = true;
+    RETURN_IF_ERROR(Annotate(cgroups.Apply(cgroup_path, ToCgroupResources(spec.linux.resources)),
+                             "apply cgroup resources"));
+  }
+
+  SyncChannel parent_end, child_end;
+  RETURN_IF_ERROR(SyncChannel::MakePair(&parent_end, &child_end));
+
+  // Step 2: clone into the new namespaces. A raw clone with no stack returns in both
+  // processes like fork(); CLONE_PIDFD gives a handle that cannot be confused with a
+  // reused pid.
+  int pidfd = -1;
+  long pid;
+  {
+    ASSIGN_OR_RETURN(container_internal::PidNamespaceForChildren pid_ns,
+                     container_internal::PidNamespaceForChildren::Enter(plan.pid_join));
+    pid = ::syscall(SYS_clone, static_cast<unsigned long>(plan.clone_flags) | CLONE_PIDFD | SIGCHLD,
+                    nullptr, &pidfd, nullptr, nullptr);
+    if (pid == 0) {
+      container_internal::InitArgs args;
+      args.spec = &spec;
+      args.stdio = &stdio;
+      args.plan = &plan;
+      args.channel = &child_end;
+      args.parent_channel = &parent_end;
+      args.devnull_fd = devnull.get();
+      container_internal::RunContainerInit(args);
+    }
+  }
+  if (pid < 0) return ErrnoToStatus("clone");
+  child_end.Close();
+
+  // From here the container object owns the child and the cgroup: an early return kills
+  // the one and destroys the other.
+  cgroup_made = false;
+  auto container = std::make_unique<LinuxCreatedContainer>(
+      static_cast<pid_t>(pid), UniqueFd(pidfd), std::move(parent_end), cgroups, cgroup_path);
+  if (!cgroup_path.empty()) {
+    RETURN_IF_ERROR(
+        Annotate(cgroups.AddProcess(cgroup_path, static_cast<pid_t>(pid)), "add init to cgroup"));
+  }
+  RETURN_IF_ERROR(container->SendCgroupJoined());
+  RETURN_IF_ERROR(container->AwaitReady());
+  return std::unique_ptr<CreatedContainer>(std::move(container));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainer(const spec::Spec& spec,
+                                                                  const ContainerStdio& stdio,
+                                                                  CgroupDriver& cgroups) {
+  absl::StatusOr<std::unique_ptr<CreatedContainer>> created =
+      CreateContainerImpl(spec, stdio, cgroups);
+  if (!created.ok()) return Annotate(created.status(), "create container");
+  return created;
+}
+
+}  // namespace berth

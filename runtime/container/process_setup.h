@@ -1,0 +1,49 @@
+// What turns a prepared child into the user's process: signals back to defaults, stdio or
+// a controlling terminal, rlimits (lowered only), groups and ids, capabilities via libcap,
+// no_new_privs, the working directory, and an execvpe-like exec that searches the
+// container's own PATH. Shared by a container's init and by exec'd processes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "runtime/container/container.h"
+#include "runtime/spec/spec.h"
+
+namespace berth::container_internal {
+
+// Parent side, before any clone: a hard limit above the caller's own needs
+// CAP_SYS_RESOURCE; without it the request fails here, naming the rlimit, rather than
+// deep inside the child.
+absl::Status CheckRlimitsAllowed(const std::vector<spec::Rlimit>& rlimits);
+
+// Every signal to SIG_DFL and an empty signal mask (the shim blocks signals for signalfd).
+void ResetSignals();
+
+// fds 0/1/2: with `terminal` (process.terminal and stdio.terminal >= 0) a new session whose
+// controlling terminal is stdio.terminal (window size set when given); else the three fds,
+// -1 meaning `devnull_fd`.
+absl::Status SetupStdio(const ContainerStdio& stdio, bool terminal,
+                        const std::optional<spec::ConsoleSize>& console_size, int devnull_fd);
+
+absl::Status ApplyRlimits(const std::vector<spec::Rlimit>& rlimits);
+
+// chdir to `cwd`, creating it first when `create` (Docker creates a missing WORKDIR).
+absl::Status ChangeDirectory(const std::string& cwd, bool create);
+
+// Groups, gid, uid and capabilities, in the order the kernel needs: bounding set dropped
+// while still root, ids changed keeping permitted capabilities, then effective/permitted/
+// inheritable and ambient sets. Without `capabilities` the kernel's defaults apply.
+absl::Status SwitchUserAndCapabilities(const spec::User& user,
+                                       const std::optional<spec::Capabilities>& capabilities);
+
+absl::Status SetNoNewPrivileges();
+
+// Marks every fd >= 3 close-on-exec and execs process.args with process.env, looking
+// args[0] up on the env's PATH when it has no '/'. Returns only on failure
+// ("exec <name>: No such file or directory" is NOT_FOUND).
+absl::Status ExecProcess(const spec::Process& process);
+
+}  // namespace berth::container_internal

@@ -1,0 +1,30 @@
+// The container's root filesystem, built by the child inside its new mount namespace:
+// propagation, the root itself (overlay from the dev.berth.overlay.* annotations, else a bind
+// of root.path onto itself), spec.mounts in order, /dev, pivot_root; afterwards masked and
+// read-only paths and a read-only root. Everything mounted here lives only in the
+// container's mount namespace and goes away with it: no host mount is left behind.
+#pragma once
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "runtime/spec/spec.h"
+
+namespace berth::container_internal {
+
+struct RootfsContext {
+  bool new_net = false;  // a fresh sysfs may be mounted; else /sys is bound read-only
+  int terminal_fd = -1;  // bound onto /dev/console when >= 0
+};
+
+// Before pivot_root: everything up to and including pivot_root. cwd is "/" afterwards.
+absl::Status SetupRootfs(const spec::Spec& spec, const RootfsContext& context);
+
+// After pivot_root: masked paths, read-only paths, then root.readonly.
+absl::Status FinishRootfs(const spec::Spec& spec);
+
+// Re-mounts the mount at `path` (a bind) with `flags` | MS_BIND | MS_REMOUNT; when the kernel
+// refuses (flags it locks), retries keeping the mount's current nosuid/nodev/noexec/atime.
+absl::Status RemountBind(const std::string& path, unsigned long flags, const std::string& what);
+
+}  // namespace berth::container_internal

@@ -1,0 +1,600 @@
+#include "runtime/shim/shim_server.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/base/file_util.h"
+#include "runtime/base/proc_util.h"
+#include "runtime/base/status_macros.h"
+#include "runtime/shim/shim_stdio.h"
+
+namespace berth::shim {
+
+namespace {
+
+// epoll keys: fixed sources below 16, connections from 16 on (never reused, so a stale event
+// for a dropped connection cannot reach a newer one that got the same fd number).
+constexpr uint64_t kSignalKey = 1;
+constexpr uint64_t kListenKey = 2;
+constexpr uint64_t kStdoutKey = 3;
+constexpr uint64_t kStderrKey = 4;
+constexpr uint64_t kFirstConnectionKey = 16;
+
+constexpr size_t kOutputChunk = 32 * 1024;
+// After init exits: how long output may keep coming (a process outside the cgroup that holds
+// the pipe) before the shim stops waiting for EOF.
+constexpr int64_t kDrainTimeoutNs = 2'000'000'000;
+// How long a client gets to take the final kExit before it is dropped.
+constexpr int kFinalSendTimeoutMs = 2000;
+
+int64_t NowNs() {
+  timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+int64_t MonotonicNs() {
+  timespec ts;
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The wait status a siginfo from waitid() describes.
+int WaitStatusFromSiginfo(const siginfo_t& info) {
+  if (info.si_code == CLD_EXITED) return (info.si_status & 0xff) << 8;
+  return (info.si_status & 0x7f) | (info.si_code == CLD_DUMPED ? 0x80 : 0);
+}
+
+// kExec payload: {"process": <OCI process object>, "stdin": bool}.
+struct ExecRequest {
+  spec::Process process;
+  bool stdin = false;
+};
+
+absl::StatusOr<ExecRequest> ParseExecRequest(const std::string& payload) {
+  nlohmann::json j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return absl::InvalidArgumentError("exec request: not a JSON object");
+  auto process = j.find("process");
+  if (process == j.end() || !process->is_object()) {
+    return absl::InvalidArgumentError("exec request: process must be an object");
+  }
+  ExecRequest req;
+  if (auto in = j.find("stdin"); in != j.end()) {
+    if (!in->is_boolean()) return absl::InvalidArgumentError("exec request: stdin must be a bool");
+    req.stdin = in->get<bool>();
+  }
+  // The process object is config.json's: parse it the one way the runtime parses specs.
+  nlohmann::json wrapper;
+  wrapper["ociVersion"] = "1.0.2";
+  wrapper["root"] = {{"path", "rootfs"}};
+  wrapper["process"] = *process;
+  auto spec = spec::ParseSpec(wrapper.dump());
+  if (!spec.ok()) return Annotate(spec.status(), "exec request");
+  req.process = std::move(spec->process);
+  if (req.process.args.empty())
+    return absl::InvalidArgumentError("exec request: process.args is empty");
+  if (req.process.cwd.empty() || req.process.cwd[0] != '/') {
+    return absl::InvalidArgumentError("exec request: process.cwd must be absolute");
+  }
+  return req;
+}
+
+absl::Status SetNonBlocking(int fd) {
+  int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
+    return ErrnoToStatus("fcntl O_NONBLOCK");
+  return absl::OkStatus();
+}
+
+// Waits up to `timeout_ms` for child `pid` to exit, without reaping it.
+bool WaitForExit(pid_t pid, int timeout_ms) {
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return false;
+  pollfd p{pidfd, POLLIN, 0};
+  int rc;
+  do {
+    rc = ::poll(&p, 1, timeout_ms);
+  } while (rc < 0 && errno == EINTR);
+  ::close(pidfd);
+  return rc > 0;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ShimServer>> ShimServer::Create(const ShimOptions& options,
+                                                               UniqueFd signal_fd) {
+  std::unique_ptr<ShimServer> server(new ShimServer(options));
+  if (absl::Status st = server->Init(std::move(signal_fd)); !st.ok()) {
+    return st;  // ~ShimServer removes what Init made
+  }
+  return server;
+}
+
+ShimServer::~ShimServer() {
+  // Normal exit: FinishExit already did this. Failed Create: the container object (never
+  // started) kills init and removes the cgroup itself; the files are ours to remove.
+  if (socket_bound_) ::unlink(socket_path_.c_str());
+  if (!done_ && !state_.status.empty()) {
+    ::unlink(absl::StrCat(options_.state_dir, "/", kStateFileName).c_str());
+  }
+}
+
+absl::Status ShimServer::Init(UniqueFd signal_fd) {
+  signal_fd_ = std::move(signal_fd);
+  next_key_ = kFirstConnectionKey;
+  state_.id = options_.id;
+  state_.shim_pid = ::getpid();
+  ASSIGN_OR_RETURN(state_.shim_start_time, ProcessStartTime(state_.shim_pid));
+
+  ASSIGN_OR_RETURN(spec_, spec::LoadBundle(options_.bundle));
+  ASSIGN_OR_RETURN(cgroups_, DetectCgroupDriver());
+  RETURN_IF_ERROR(MakeDirs(options_.state_dir, 0700));
+
+  UniqueFd log_fd(
+      ::open(options_.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+  if (!log_fd) return ErrnoToStatus(absl::StrCat("open log ", options_.log_path));
+  log_.emplace(std::move(log_fd));
+
+  terminal_ = spec_.process.terminal;
+  ASSIGN_OR_RETURN(ProcessStdio io,
+                   MakeProcessStdio(terminal_, options_.stdin, spec_.process.console_size));
+  ASSIGN_OR_RETURN(container_, CreateContainer(spec_, io.ChildView(), *cgroups_));
+  io.CloseChildEnds();
+  init_pid_ = container_->pid();
+
+  if (terminal_) {
+    // The master stays blocking: attach hands duplicates of it to the agent, and O_NONBLOCK
+    // would be shared with them. The loop reads it only when epoll reports it readable.
+    stdout_fd_ = std::move(io.pty_master);
+  } else {
+    stdout_fd_ = std::move(io.stdout_reader);
+    stderr_fd_ = std::move(io.stderr_reader);
+    RETURN_IF_ERROR(SetNonBlocking(stdout_fd_.get()));
+    RETURN_IF_ERROR(SetNonBlocking(stderr_fd_.get()));
+    stdin_writer_ = std::move(io.stdin_writer);
+  }
+
+  state_.pid = init_pid_;
+  ASSIGN_OR_RETURN(state_.pid_start_time, ProcessStartTime(init_pid_));
+  state_.status = "created";
+  state_.created_at_ns = NowNs();
+  RETURN_IF_ERROR(SaveState());
+  RETURN_IF_ERROR(Listen());
+
+  epoll_.Reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) return ErrnoToStatus("epoll_create1");
+  RETURN_IF_ERROR(Watch(signal_fd_.get(), kSignalKey));
+  RETURN_IF_ERROR(Watch(listen_fd_.get(), kListenKey));
+  RETURN_IF_ERROR(Watch(stdout_fd_.get(), kStdoutKey));
+  if (stderr_fd_) RETURN_IF_ERROR(Watch(stderr_fd_.get(), kStderrKey));
+  return absl::OkStatus();
+}
+
+absl::Status ShimServer::Listen() {
+  socket_path_ = absl::StrCat(options_.state_dir, "/", kShimSocketName);
+  listen_fd_.Reset(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!listen_fd_) return ErrnoToStatus("socket");
+  if (::unlink(socket_path_.c_str()) != 0 && errno != ENOENT) {
+    return ErrnoToStatus(absl::StrCat("remove stale ", socket_path_));
+  }
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  // A deep state directory is reached through /proc/self/fd (sun_path holds 107 bytes).
+  UniqueFd dir;
+  std::string bind_path = socket_path_;
+  if (bind_path.size() >= sizeof(addr.sun_path)) {
+    dir.Reset(::open(options_.state_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return ErrnoToStatus(absl::StrCat("open ", options_.state_dir));
+    bind_path = absl::StrCat("/proc/self/fd/", dir.get(), "/", kShimSocketName);
+  }
+  std::memcpy(addr.sun_path, bind_path.c_str(), bind_path.size() + 1);
+  // The socket file is created 0600 (only the agent, as the same user, may connect). umask is
+  // per process and the shim has no threads, so narrowing it around bind is safe.
+  mode_t old_umask = ::umask(0177);
+  int rc = ::bind(listen_fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  int err = errno;
+  ::umask(old_umask);
+  if (rc != 0) return ErrnoStatus(err, absl::StrCat("bind ", socket_path_));
+  socket_bound_ = true;
+  if (::listen(listen_fd_.get(), 64) != 0)
+    return ErrnoToStatus(absl::StrCat("listen ", socket_path_));
+  return absl::OkStatus();
+}
+
+absl::Status ShimServer::Watch(int fd, uint64_t key) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  if (key >= kFirstConnectionKey) ev.events |= EPOLLRDHUP;
+  ev.data.u64 = key;
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) != 0) return ErrnoToStatus("epoll_ctl add");
+  return absl::OkStatus();
+}
+
+// Always before close: an exec helper (a fork of the shim) may hold a copy of the fd, and epoll
+// keeps watching a file until every copy is closed.
+void ShimServer::Unwatch(int fd) {
+  if (fd >= 0 && epoll_) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
+}
+
+absl::Status ShimServer::SaveState() { return WriteStateFile(options_.state_dir, state_); }
+
+void ShimServer::Run() {
+  Reap();  // init may have died before the loop started
+  epoll_event events[16];
+  while (!done_) {
+    int timeout_ms = -1;
+    if (init_exited_) {
+      int64_t left = drain_deadline_ns_ - MonotonicNs();
+      if (left <= 0 || !OutputsOpen()) {
+        FinishExit();
+        break;
+      }
+      timeout_ms = static_cast<int>(left / 1'000'000) + 1;
+    }
+    int n = ::epoll_wait(epoll_.get(), events, 16, timeout_ms);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // A bug (EBADF, EINVAL): nothing can be served any more. Leave nothing behind.
+      if (!init_exited_) {
+        ::kill(init_pid_, SIGKILL);
+        container_.reset();    // may reap init itself
+        int status = SIGKILL;  // the wait status of a SIGKILLed process
+        while (::waitpid(init_pid_, &status, 0) < 0 && errno == EINTR) {
+        }
+        OnInitExit(status);
+      }
+      FinishExit();
+      break;
+    }
+    for (int i = 0; i < n && !done_; ++i) HandleEvent(events[i].data.u64, events[i].events);
+  }
+}
+
+void ShimServer::HandleEvent(uint64_t key, uint32_t events) {
+  switch (key) {
+    case kSignalKey:
+      HandleSignals();
+      return;
+    case kListenKey:
+      Accept();
+      return;
+    case kStdoutKey:
+      ReadOutput(stdout_fd_, crilog::Stream::kStdout);
+      return;
+    case kStderrKey:
+      ReadOutput(stderr_fd_, crilog::Stream::kStderr);
+      return;
+    default:
+      HandleRequest(key);
+  }
+}
+
+void ShimServer::HandleSignals() {
+  bool reap = false;
+  for (;;) {
+    signalfd_siginfo info;
+    ssize_t n = ::read(signal_fd_.get(), &info, sizeof(info));
+    if (n != static_cast<ssize_t>(sizeof(info))) break;
+    if (info.ssi_signo == SIGCHLD) {
+      reap = true;
+    } else if (info.ssi_signo == SIGHUP) {
+      // No terminal of ours can hang up; a stray SIGHUP must not end the monitor.
+    } else if (info.ssi_signo == SIGTERM || info.ssi_signo == SIGINT) {
+      // Stop the container; its exit then takes the normal path (state, cgroup, socket).
+      // init is not reaped until init_exited_, so the pid cannot have been reused.
+      if (!init_exited_) ::kill(init_pid_, SIGKILL);
+    }
+  }
+  // SIGCHLDs coalesce: one reap pass collects every child that exited.
+  if (reap) Reap();
+}
+
+void ShimServer::Reap() {
+  for (;;) {
+    siginfo_t info{};
+    // WNOWAIT first: the zombie keeps its pid reserved while the container object (whose
+    // destructor may signal init) is let go.
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    const pid_t pid = info.si_pid;
+    int status = WaitStatusFromSiginfo(info);
+    if (pid == init_pid_ && !init_exited_) container_.reset();
+    int reaped_status;
+    if (::waitpid(pid, &reaped_status, WNOHANG) == pid) status = reaped_status;
+    if (pid == init_pid_ && !init_exited_) {
+      OnInitExit(status);
+    } else if (exec_helpers_.count(pid)) {
+      OnExecExit(pid, status);
+    }
+    // Anything else is an orphan reparented to us (we are a subreaper): reaped, nothing to do.
+  }
+}
+
+void ShimServer::OnInitExit(int wait_status) {
+  init_exited_ = true;
+  state_.exit_code = ExitCodeFromWaitStatus(wait_status);
+  state_.finished_at_ns = NowNs();
+  const std::string& path = spec_.linux.cgroups_path;
+  if (!path.empty()) {
+    // The OOM flag first: Destroy removes the counters with the cgroup.
+    if (auto stats = cgroups_->Stats(path); stats.ok()) state_.oom_killed = stats->oom_kills > 0;
+    // Kills what is left (exec'd processes, daemons of a container without its own pid
+    // namespace), which also closes the last writers of the output pipes.
+    if (absl::Status st = cgroups_->Destroy(path); !st.ok() && state_.error.empty()) {
+      state_.error = std::string(st.message());
+    }
+  }
+  stdin_writer_.Reset();
+  drain_deadline_ns_ = MonotonicNs() + kDrainTimeoutNs;
+}
+
+void ShimServer::OnExecExit(pid_t helper, int wait_status) {
+  uint64_t key = exec_helpers_[helper];
+  exec_helpers_.erase(helper);
+  auto it = connections_.find(key);
+  if (it == connections_.end()) return;
+  nlohmann::json j;
+  j["exit_code"] = ExitCodeFromWaitStatus(wait_status);
+  (void)SendMessage(it->second.fd.get(), MsgType::kExit, j.dump());
+  Drop(key);  // the reply stays readable after we close our end
+}
+
+std::string ShimServer::ExitPayload() const {
+  nlohmann::json j;
+  j["exit_code"] = state_.exit_code;
+  j["oom_killed"] = state_.oom_killed;
+  j["finished_at_ns"] = state_.finished_at_ns;
+  return j.dump();
+}
+
+void ShimServer::FinishExit() {
+  CloseOutput(stdout_fd_);
+  CloseOutput(stderr_fd_);
+  state_.status = "exited";
+  if (absl::Status st = SaveState(); !st.ok()) {
+    // Nothing else can record it; the agent sees "running" with a dead pid and reconciles.
+  }
+  // Exec helpers still running were in the cgroup Destroy emptied; collect them so their
+  // clients get an exit code too.
+  for (auto it = exec_helpers_.begin(); it != exec_helpers_.end();) {
+    pid_t helper = it->first;
+    ++it;
+    ::kill(helper, SIGKILL);
+    int status = 0;
+    while (::waitpid(helper, &status, 0) < 0 && errno == EINTR) {
+    }
+    OnExecExit(helper, status);
+  }
+  const std::string payload = ExitPayload();
+  for (auto& [key, conn] : connections_) {
+    if (conn.mode != Mode::kAttach && conn.mode != Mode::kWait) continue;
+    // Give a slow reader a bounded chance to take the last message.
+    int flags = ::fcntl(conn.fd.get(), F_GETFL);
+    if (flags >= 0) ::fcntl(conn.fd.get(), F_SETFL, flags & ~O_NONBLOCK);
+    timeval tv{kFinalSendTimeoutMs / 1000, (kFinalSendTimeoutMs % 1000) * 1000};
+    ::setsockopt(conn.fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    (void)SendMessage(conn.fd.get(), MsgType::kExit, payload);
+  }
+  while (!connections_.empty()) Drop(connections_.begin()->first);
+  Unwatch(listen_fd_.get());
+  listen_fd_.Reset();
+  if (socket_bound_) {
+    ::unlink(socket_path_.c_str());
+    socket_bound_ = false;
+  }
+  done_ = true;
+}
+
+void ShimServer::Accept() {
+  for (;;) {
+    int fd = ::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) return;  // EAGAIN: all taken; other errors: the client is gone
+    UniqueFd conn_fd(fd);
+    uint64_t key = next_key_++;
+    if (!Watch(conn_fd.get(), key).ok()) continue;
+    connections_[key].fd = std::move(conn_fd);
+  }
+}
+
+void ShimServer::Drop(uint64_t key) {
+  auto it = connections_.find(key);
+  if (it == connections_.end()) return;
+  Unwatch(it->second.fd.get());
+  if (it->second.exec_pid > 0) {
+    if (auto helper = exec_helpers_.find(it->second.exec_pid); helper != exec_helpers_.end()) {
+      helper->second = 0;
+    }
+  }
+  connections_.erase(it);
+}
+
+void ShimServer::HandleRequest(uint64_t key) {
+  auto it = connections_.find(key);
+  if (it == connections_.end()) return;
+  Connection& conn = it->second;
+  auto msg = ReceiveMessage(conn.fd.get());
+  if (!msg.ok()) {
+    // EAGAIN (a spurious wake-up) is RESOURCE_EXHAUSTED; anything else ends the connection.
+    if (msg.status().code() != absl::StatusCode::kResourceExhausted) Drop(key);
+    return;
+  }
+  if (conn.mode != Mode::kIdle) {
+    (void)SendMessage(
+        conn.fd.get(), MsgType::kError,
+        EncodeError(absl::FailedPreconditionError("connection is busy with a request")));
+    return;
+  }
+  absl::Status st;
+  switch (msg->type) {
+    case MsgType::kStart:
+      st = DoStart(conn);
+      break;
+    case MsgType::kExec:
+      st = DoExec(key, conn, msg->payload);
+      break;
+    case MsgType::kAttach:
+      st = DoAttach(conn, msg->payload);
+      break;
+    case MsgType::kWait:
+      st = DoWait(conn);
+      break;
+    case MsgType::kState:
+      st = SendMessage(conn.fd.get(), MsgType::kStateReply, EncodeState(state_));
+      break;
+    default:
+      st = absl::InvalidArgumentError(
+          absl::StrCat("unknown request type ", static_cast<int>(msg->type)));
+  }
+  if (!st.ok()) {
+    if (st.code() == absl::StatusCode::kUnavailable) {
+      Drop(key);
+    } else if (!SendMessage(conn.fd.get(), MsgType::kError, EncodeError(st)).ok()) {
+      Drop(key);
+    }
+  }
+}
+
+absl::Status ShimServer::DoStart(Connection& conn) {
+  if (init_exited_ || state_.status != "created") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "container ", options_.id, " is ", init_exited_ ? "exited" : state_.status.c_str()));
+  }
+  absl::Status st = container_->Start();
+  if (!st.ok()) {
+    state_.error = std::string(st.message());
+    // init reports a failed exec and exits; should it not, it must not linger at the gate.
+    // Not reaped yet (only Reap does that, from this loop), so the pid is still init's.
+    if (!WaitForExit(init_pid_, 1000)) ::kill(init_pid_, SIGKILL);
+    (void)SaveState();
+    return st;
+  }
+  state_.status = "running";
+  state_.started_at_ns = NowNs();
+  if (absl::Status saved = SaveState(); !saved.ok()) {
+    // The container runs either way; the agent learns it from this reply and kState.
+    state_.error = std::string(saved.message());
+  }
+  return SendMessage(conn.fd.get(), MsgType::kOk, "");
+}
+
+absl::Status ShimServer::DoExec(uint64_t key, Connection& conn, const std::string& payload) {
+  if (init_exited_ || state_.status != "running") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("container ", options_.id, " is not running"));
+  }
+  ASSIGN_OR_RETURN(ExecRequest req, ParseExecRequest(payload));
+  ASSIGN_OR_RETURN(ProcessStdio io,
+                   MakeProcessStdio(req.process.terminal, req.stdin, req.process.console_size));
+  ExecOptions exec;
+  exec.container_pid = init_pid_;
+  exec.cgroups_path = spec_.linux.cgroups_path;
+  exec.process = std::move(req.process);
+  exec.stdio = io.ChildView();
+  absl::StatusOr<pid_t> helper = ExecInContainer(exec, *cgroups_);
+  io.CloseChildEnds();
+  if (!helper.ok()) return helper.status();
+
+  conn.mode = Mode::kExec;
+  conn.exec_pid = *helper;
+  exec_helpers_[*helper] = key;
+  std::vector<int> fds;
+  if (io.pty_master) {
+    fds.push_back(io.pty_master.get());
+  } else {
+    if (io.stdin_writer) fds.push_back(io.stdin_writer.get());
+    fds.push_back(io.stdout_reader.get());
+    fds.push_back(io.stderr_reader.get());
+  }
+  nlohmann::json j;
+  j["pid"] = *helper;
+  // Our copies close when `io` goes out of scope; the agent's are the only ones left. If the
+  // agent is gone the process still runs to its end; its helper is reaped like any other.
+  return SendMessage(conn.fd.get(), MsgType::kExecStarted, j.dump(), fds);
+}
+
+absl::Status ShimServer::DoAttach(Connection& conn, const std::string& payload) {
+  bool want_stdin = false;
+  if (!payload.empty()) {
+    nlohmann::json j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) return absl::InvalidArgumentError("attach request: not a JSON object");
+    if (auto in = j.find("stdin"); in != j.end()) {
+      if (!in->is_boolean())
+        return absl::InvalidArgumentError("attach request: stdin must be a bool");
+      want_stdin = in->get<bool>();
+    }
+  }
+  UniqueFd dup_master;
+  std::vector<int> fds;
+  if (want_stdin) {
+    if (terminal_ && stdout_fd_) {
+      dup_master.Reset(::fcntl(stdout_fd_.get(), F_DUPFD_CLOEXEC, 3));
+      if (!dup_master) return ErrnoToStatus("dup pty master");
+      fds.push_back(dup_master.get());
+    } else if (stdin_writer_) {
+      fds.push_back(stdin_writer_.get());
+    }
+  }
+  nlohmann::json reply;
+  reply["stdin"] = !fds.empty();
+  RETURN_IF_ERROR(SendMessage(conn.fd.get(), MsgType::kAttached, reply.dump(), fds));
+  // stdin-once: the pipe's writer now belongs to this client alone, so its close is the
+  // container's EOF.
+  if (!fds.empty() && !terminal_) stdin_writer_.Reset();
+  conn.mode = Mode::kAttach;
+  return absl::OkStatus();
+}
+
+absl::Status ShimServer::DoWait(Connection& conn) {
+  // Answered in FinishExit, after state.json records the exit, also when init is already gone.
+  conn.mode = Mode::kWait;
+  return absl::OkStatus();
+}
+
+void ShimServer::ReadOutput(UniqueFd& fd, crilog::Stream stream) {
+  if (!fd) return;
+  if (buffer_.empty()) buffer_.resize(kOutputChunk);
+  ssize_t n = ::read(fd.get(), buffer_.data(), buffer_.size());
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    // EOF, or EIO from a pty master whose last slave fd closed.
+    CloseOutput(fd);
+    return;
+  }
+  absl::string_view chunk(buffer_.data(), static_cast<size_t>(n));
+  // A full disk must not stop the container or its attached clients; the log loses the chunk.
+  (void)log_->Write(stream, chunk, NowNs());
+  Broadcast(stream == crilog::Stream::kStdout ? MsgType::kStdout : MsgType::kStderr, chunk);
+}
+
+void ShimServer::CloseOutput(UniqueFd& fd) {
+  if (!fd) return;
+  Unwatch(fd.get());
+  fd.Reset();
+}
+
+void ShimServer::Broadcast(MsgType type, absl::string_view data) {
+  std::vector<uint64_t> slow;
+  for (auto& [key, conn] : connections_) {
+    if (conn.mode != Mode::kAttach) continue;
+    // Non-blocking: a client whose socket buffer is full is dropped, not waited for.
+    if (!SendMessage(conn.fd.get(), type, data).ok()) slow.push_back(key);
+  }
+  for (uint64_t key : slow) Drop(key);
+}
+
+}  // namespace berth::shim

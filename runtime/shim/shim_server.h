@@ -1,0 +1,120 @@
+// The berth-shim event loop: one container, one thread. It creates the container (held at its
+// start gate), serves the agent's requests on <state-dir>/shim.sock (shim_protocol.h), carries
+// the container's output into the CRI log and to attached clients, reaps init and exec helpers,
+// and on init's exit records the result in state.json, removes the cgroup and the socket.
+//
+// Single-threaded by design: CreateContainer and ExecInContainer clone/fork and setns, which a
+// threaded process must not do. Signals arrive through a signalfd in the same epoll set.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "runtime/base/unique_fd.h"
+#include "runtime/cgroup/cgroup_driver.h"
+#include "runtime/container/container.h"
+#include "runtime/shim/cri_log.h"
+#include "runtime/shim/shim_protocol.h"
+#include "runtime/spec/spec.h"
+
+namespace berth::shim {
+
+struct ShimOptions {
+  std::string id;
+  std::string bundle;     // absolute; holds config.json
+  std::string state_dir;  // absolute; gets shim.sock and state.json
+  std::string log_path;   // the CRI log file, appended to
+  bool stdin = false;     // give the container a stdin pipe (attach hands it over once)
+};
+
+class ShimServer {
+ public:
+  // Everything that must hold before the shim reports "ok": the bundle is loaded, the container
+  // exists and waits at its start gate, state.json says "created", shim.sock listens. On error,
+  // whatever was made (child, cgroup, state.json, socket) is gone when this returns.
+  // `signal_fd` is a signalfd for SIGCHLD, SIGTERM, SIGINT and SIGHUP (blocked by the caller).
+  static absl::StatusOr<std::unique_ptr<ShimServer>> Create(const ShimOptions& options,
+                                                            UniqueFd signal_fd);
+  ~ShimServer();
+
+  pid_t container_pid() const { return init_pid_; }
+
+  // Serves until the container has exited, its output is drained, state.json says "exited" and
+  // every waiter was told; then closes every connection and removes shim.sock.
+  void Run();
+
+ private:
+  enum class Mode { kIdle, kExec, kAttach, kWait };
+  struct Connection {
+    UniqueFd fd;
+    Mode mode = Mode::kIdle;
+    pid_t exec_pid = 0;
+  };
+
+  explicit ShimServer(const ShimOptions& options) : options_(options) {}
+
+  absl::Status Init(UniqueFd signal_fd);
+  absl::Status Listen();
+  absl::Status Watch(int fd, uint64_t key);
+  void Unwatch(int fd);
+
+  void HandleEvent(uint64_t key, uint32_t events);
+  void HandleSignals();
+  void Reap();
+  void OnInitExit(int wait_status);
+  void OnExecExit(pid_t helper, int wait_status);
+  void FinishExit();
+
+  void Accept();
+  void HandleRequest(uint64_t key);
+  absl::Status DoStart(Connection& conn);
+  absl::Status DoExec(uint64_t key, Connection& conn, const std::string& payload);
+  absl::Status DoAttach(Connection& conn, const std::string& payload);
+  absl::Status DoWait(Connection& conn);
+  void Drop(uint64_t key);
+
+  void ReadOutput(UniqueFd& fd, crilog::Stream stream);
+  void CloseOutput(UniqueFd& fd);
+  bool OutputsOpen() const { return stdout_fd_.valid() || stderr_fd_.valid(); }
+  void Broadcast(MsgType type, absl::string_view data);
+  std::string ExitPayload() const;
+  absl::Status SaveState();
+
+  ShimOptions options_;
+  spec::Spec spec_;
+  std::unique_ptr<CgroupDriver> cgroups_;
+  std::unique_ptr<CreatedContainer> container_;
+  std::optional<crilog::LogWriter> log_;
+
+  UniqueFd epoll_;
+  UniqueFd signal_fd_;
+  UniqueFd listen_fd_;
+  std::string socket_path_;
+  bool socket_bound_ = false;
+
+  bool terminal_ = false;
+  UniqueFd stdout_fd_;  // with a terminal: the pty master (output and, duplicated, input)
+  UniqueFd stderr_fd_;
+  UniqueFd stdin_writer_;  // --stdin without terminal: handed to the first attacher
+
+  ShimState state_;
+  pid_t init_pid_ = 0;
+  bool init_exited_ = false;
+  int64_t drain_deadline_ns_ = 0;
+  bool done_ = false;
+
+  uint64_t next_key_;
+  std::map<uint64_t, Connection> connections_;
+  std::map<pid_t, uint64_t> exec_helpers_;  // helper pid -> connection key (0: none)
+  std::vector<char> buffer_;                // output read buffer, allocated on first use
+};
+
+}  // namespace berth::shim

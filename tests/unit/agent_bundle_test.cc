@@ -1,0 +1,137 @@
+#include <sys/stat.h>
+
+#include "agent/bundle.h"
+#include "agent/image_store.h"
+#include "gtest/gtest.h"
+#include "runtime/base/file_util.h"
+
+namespace berth::agent {
+namespace {
+
+class BundleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/berth-bundle-test-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    image_.name = "img";
+    image_.rootfs = dir_ + "/rootfs";
+    ASSERT_TRUE(MakeDirs(image_.rootfs + "/etc").ok());
+    ASSERT_TRUE(WriteFileAtomic(image_.rootfs + "/etc/passwd",
+                                "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n")
+                    .ok());
+    ASSERT_TRUE(WriteFileAtomic(image_.rootfs + "/etc/group", "root:x:0:\napp:x:1000:\nstaff:x:50:app,other\n").ok());
+    image_.config.entrypoint = {"/entry"};
+    image_.config.cmd = {"default-arg"};
+    image_.config.env = {"PATH=/image/bin", "FOO=image"};
+    image_.config.working_dir = "/srv";
+    paths_ = ContainerPaths::For(dir_ + "/containers", std::string(64, 'a'));
+  }
+  void TearDown() override { (void)RemoveTree(dir_); }
+
+  absl::StatusOr<spec::Spec> Build(const v1::ContainerConfig& c) {
+    return BuildSpec(c, image_, std::string(64, 'a'), "berth/x", paths_);
+  }
+
+  std::string dir_;
+  Image image_;
+  ContainerPaths paths_;
+};
+
+TEST_F(BundleTest, ImageDefaultsApply) {
+  v1::ContainerConfig c;
+  auto s = Build(c);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->process.args, (std::vector<std::string>{"/entry", "default-arg"}));
+  EXPECT_EQ(s->process.cwd, "/srv");
+  EXPECT_EQ(s->hostname, std::string(12, 'a'));
+  EXPECT_EQ(s->linux.cgroups_path, "berth/x");
+  EXPECT_EQ(s->annotations.at(spec::kAnnotationOverlayLower), image_.rootfs);
+  EXPECT_EQ(s->annotations.at(spec::kAnnotationOverlayUpper), paths_.upper);
+  EXPECT_TRUE(s->HasNamespace("network"));
+}
+
+TEST_F(BundleTest, CommandReplacesCmdAndEntrypointDropsCmd) {
+  v1::ContainerConfig c;
+  c.add_command("x");
+  EXPECT_EQ(Build(c)->process.args, (std::vector<std::string>{"/entry", "x"}));
+  v1::ContainerConfig d;
+  d.add_entrypoint("/bin/sh");
+  EXPECT_EQ(Build(d)->process.args, (std::vector<std::string>{"/bin/sh"}));
+}
+
+TEST_F(BundleTest, EnvOverridesByKey) {
+  v1::ContainerConfig c;
+  c.add_env("FOO=mine");
+  c.add_env("NEW=1");
+  auto s = Build(c);
+  ASSERT_TRUE(s.ok());
+  const auto& env = s->process.env;
+  EXPECT_NE(std::find(env.begin(), env.end(), "FOO=mine"), env.end());
+  EXPECT_EQ(std::find(env.begin(), env.end(), "FOO=image"), env.end());
+  EXPECT_NE(std::find(env.begin(), env.end(), "PATH=/image/bin"), env.end());
+  EXPECT_NE(std::find(env.begin(), env.end(), "NEW=1"), env.end());
+}
+
+TEST_F(BundleTest, UserByNameGetsGroups) {
+  v1::ContainerConfig c;
+  c.set_user("app");
+  auto s = Build(c);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->process.user.uid, 1000u);
+  EXPECT_EQ(s->process.user.gid, 1000u);
+  EXPECT_EQ(s->process.user.additional_gids, (std::vector<uint32_t>{50}));
+  c.set_user("1234:staff");
+  s = Build(c);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->process.user.uid, 1234u);
+  EXPECT_EQ(s->process.user.gid, 50u);
+}
+
+TEST_F(BundleTest, BadInputsNameTheField) {
+  struct Case {
+    std::function<void(v1::ContainerConfig&)> mutate;
+    const char* field;
+  } cases[] = {
+      {[](auto& c) { c.add_env("NOEQUALS"); }, "env[0]"},
+      {[](auto& c) { c.set_working_dir("relative"); }, "working_dir"},
+      {[](auto& c) { c.set_user("nobody-here"); }, "nobody-here"},
+      {[](auto& c) { c.set_user("0:nogroup-here"); }, "nogroup-here"},
+      {[](auto& c) { auto* m = c.add_mounts(); m->set_source("relative"); m->set_destination("/x"); }, "mounts[0].source"},
+      {[](auto& c) { auto* m = c.add_mounts(); m->set_source("/tmp"); m->set_destination("/../etc"); }, "mounts[0].destination"},
+      {[](auto& c) { auto* m = c.add_mounts(); m->set_source("/does/not/exist"); m->set_destination("/x"); }, "does not exist"},
+      {[](auto& c) { c.mutable_resources()->set_memory_limit_bytes(-1); }, "resources"},
+      {[](auto& c) { c.mutable_resources()->set_memory_limit_bytes(1024); }, "memory"},
+  };
+  for (const auto& tc : cases) {
+    v1::ContainerConfig c;
+    tc.mutate(c);
+    auto s = Build(c);
+    ASSERT_FALSE(s.ok()) << tc.field;
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kInvalidArgument) << s.status();
+    EXPECT_NE(s.status().message().find(tc.field), absl::string_view::npos) << s.status();
+  }
+}
+
+TEST_F(BundleTest, ResourcesBecomeCgroupLimits) {
+  v1::ContainerConfig c;
+  c.mutable_resources()->set_memory_limit_bytes(64 << 20);
+  c.mutable_resources()->set_cpu_millis(500);
+  c.mutable_resources()->set_pids_limit(20);
+  c.set_network(v1::NETWORK_HOST);
+  auto s = Build(c);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(*s->linux.resources.memory_limit, 64 << 20);
+  EXPECT_EQ(*s->linux.resources.cpu_quota, 50000);
+  EXPECT_EQ(*s->linux.resources.cpu_period, 100000u);
+  EXPECT_EQ(*s->linux.resources.pids_limit, 20);
+  EXPECT_FALSE(s->HasNamespace("network"));
+}
+
+TEST_F(BundleTest, NoCommandAnywhereIsInvalid) {
+  image_.config.entrypoint.clear();
+  image_.config.cmd.clear();
+  EXPECT_EQ(Build(v1::ContainerConfig{}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace berth::agent

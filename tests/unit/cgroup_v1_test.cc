@@ -1,0 +1,325 @@
+// CgroupDriverV1 against FakeCgroupKernel shaped like this host: one hierarchy per controller
+// (cpu and cpuacct apart), a named systemd hierarchy, and our memory cgroup below the root.
+#include <signal.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/cgroup/cgroup_driver.h"
+#include "runtime/cgroup/fake_cgroup_kernel.h"
+
+namespace berth {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+constexpr const char* kControllers[] = {"cpu",     "cpuacct", "cpuset", "memory",
+                                        "devices", "freezer", "blkio",  "pids"};
+constexpr int64_t kMiB = 1024 * 1024;
+
+class CgroupV1Test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/berth-cgroup-v1-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    kernel_ = std::make_shared<FakeCgroupKernel>();
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  // Builds the hierarchies (all of kControllers unless `only` is given) and the driver.
+  void MakeDriver(std::vector<std::string> only = {}) {
+    std::vector<CgroupMountV1> mounts;
+    for (const char* c : kControllers) {
+      if (!only.empty() && std::find(only.begin(), only.end(), c) == only.end()) continue;
+      kernel_->AddV1Hierarchy(Mount(c), {c});
+      std::string own = std::string(c) == "memory" ? "/process_api/own" : "/";
+      mounts.push_back({{c}, Mount(c), own});
+    }
+    kernel_->AddV1Hierarchy(Mount("systemd"), {"name=systemd"});
+    mounts.push_back({{"name=systemd"}, Mount("systemd"), "/"});
+    kernel_->MakeCgroups(Mount("memory") + "/process_api/own");
+    driver_ = MakeCgroupDriverV1(mounts, kernel_);
+  }
+
+  std::string Mount(const std::string& c) const { return root_ + "/" + c; }
+  // Where relative `path` lives in controller `c`'s hierarchy.
+  std::string Dir(const std::string& c, const std::string& path) const {
+    return c == "memory" ? Mount(c) + "/process_api/own/" + path : Mount(c) + "/" + path;
+  }
+  std::string Value(const std::string& c, const std::string& path, const std::string& file) {
+    return kernel_->Value(Dir(c, path) + "/" + file);
+  }
+  bool Exists(const std::string& p) { return std::filesystem::exists(p); }
+
+  std::string root_;
+  std::shared_ptr<FakeCgroupKernel> kernel_;
+  std::unique_ptr<CgroupDriver> driver_;
+};
+
+TEST_F(CgroupV1Test, CreateMakesTheCgroupInEveryUsedHierarchy) {
+  MakeDriver();
+  EXPECT_EQ(driver_->Name(), "v1");
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  for (const char* c : kControllers) EXPECT_TRUE(Exists(Dir(c, "c1"))) << c;
+  EXPECT_FALSE(Exists(Mount("systemd") + "/c1"));  // named hierarchies are not ours
+  EXPECT_EQ(Value("cpuset", "c1", "cpuset.cpus"), "0-1");
+  EXPECT_EQ(Value("cpuset", "c1", "cpuset.mems"), "0");
+}
+
+TEST_F(CgroupV1Test, CreateMakesIntermediateLevelsAndCopiesCpusetDown) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("berth/abc").ok());
+  for (const char* c : kControllers) EXPECT_TRUE(Exists(Dir(c, "berth/abc"))) << c;
+  EXPECT_EQ(Value("cpuset", "berth", "cpuset.cpus"), "0-1");
+  EXPECT_EQ(Value("cpuset", "berth/abc", "cpuset.cpus"), "0-1");
+  EXPECT_EQ(Value("cpuset", "berth/abc", "cpuset.mems"), "0");
+  // The same path again, or a sibling under the shared parent, reuses what exists.
+  EXPECT_TRUE(driver_->Create("berth/abc").ok());
+  EXPECT_TRUE(driver_->Create("berth/def").ok());
+}
+
+TEST_F(CgroupV1Test, CreateUndoesItsDirectoriesWhenAStepFails) {
+  MakeDriver();
+  kernel_->Write(Mount("cpuset") + "/cpuset.cpus", "").IgnoreError();  // nothing to inherit
+  absl::Status st = driver_->Create("c1");
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("cpuset.cpus is empty"));
+  for (const char* c : kControllers) EXPECT_FALSE(Exists(Dir(c, "c1"))) << c;
+}
+
+TEST_F(CgroupV1Test, RejectsPathsThatEscapeOrNameTheRoot) {
+  MakeDriver();
+  for (const char* bad : {"", "..", "a/../b", "../x", "./a", "/", "//"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Create(bad))) << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Apply(bad, {}))) << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(driver_->AddProcess(bad, 42))) << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Destroy(bad))) << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Directory(bad, "memory").status())) << bad;
+  }
+}
+
+TEST_F(CgroupV1Test, DirectoryResolvesRelativeToOwnCgroupAndAbsoluteToTheRoot) {
+  MakeDriver();
+  EXPECT_EQ(*driver_->Directory("a/b", "memory"), Mount("memory") + "/process_api/own/a/b");
+  EXPECT_EQ(*driver_->Directory("a//b/", "cpu"), Mount("cpu") + "/a/b");
+  EXPECT_EQ(*driver_->Directory("/abs/x", "memory"), Mount("memory") + "/abs/x");
+  EXPECT_TRUE(absl::IsNotFound(driver_->Directory("a", "hugetlb").status()));
+}
+
+TEST_F(CgroupV1Test, ApplyWritesEveryLimit) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.cpu_quota_us = 50000;
+  r.cpu_period_us = 100000;
+  r.cpu_shares = 512;
+  r.pids_limit = 20;
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_EQ(Value("memory", "c1", "memory.limit_in_bytes"), "67108864");
+  EXPECT_EQ(Value("memory", "c1", "memory.memsw.limit_in_bytes"), "67108864");
+  EXPECT_EQ(Value("cpu", "c1", "cpu.cfs_quota_us"), "50000");
+  EXPECT_EQ(Value("cpu", "c1", "cpu.cfs_period_us"), "100000");
+  EXPECT_EQ(Value("cpu", "c1", "cpu.shares"), "512");
+  EXPECT_EQ(Value("pids", "c1", "pids.max"), "20");
+}
+
+TEST_F(CgroupV1Test, ApplyKeepsMemswAtOrAboveTheMemoryLimitWhileRaisingAndLowering) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  std::string mem = Dir("memory", "c1") + "/memory.limit_in_bytes";
+  std::string memsw = Dir("memory", "c1") + "/memory.memsw.limit_in_bytes";
+  auto order = [&] {
+    std::vector<std::string> files;
+    for (const auto& [file, data] : kernel_->writes) {
+      if (file == mem || file == memsw) files.push_back(file);
+    }
+    kernel_->writes.clear();
+    return files;
+  };
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;  // lowering from unlimited: memory first
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_THAT(order(), ElementsAre(mem, memsw));
+  r.memory_limit_bytes = 128 * kMiB;  // raising: memsw first
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_THAT(order(), ElementsAre(memsw, mem));
+  EXPECT_EQ(kernel_->Value(mem), "134217728");
+  EXPECT_EQ(kernel_->Value(memsw), "134217728");
+  r.memory_limit_bytes.reset();  // back to unlimited: a raise
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_THAT(order(), ElementsAre(memsw, mem));
+  EXPECT_EQ(kernel_->Value(mem), absl::StrCat(FakeCgroupKernel::kUnlimited));
+}
+
+TEST_F(CgroupV1Test, ApplyWithoutSwapAccountingSetsOnlyTheMemoryLimit) {
+  kernel_->has_memsw = false;
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_EQ(Value("memory", "c1", "memory.limit_in_bytes"), "67108864");
+  EXPECT_EQ(Value("memory", "c1", "memory.memsw.limit_in_bytes"), "<missing>");
+}
+
+TEST_F(CgroupV1Test, ApplyOfUnsetFieldsRestoresKernelDefaults) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.cpu_quota_us = 50000;
+  r.cpu_shares = 2;
+  r.pids_limit = 20;
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());
+  EXPECT_EQ(Value("memory", "c1", "memory.limit_in_bytes"),
+            absl::StrCat(FakeCgroupKernel::kUnlimited));
+  EXPECT_EQ(Value("cpu", "c1", "cpu.cfs_quota_us"), "-1");
+  EXPECT_EQ(Value("cpu", "c1", "cpu.cfs_period_us"), "100000");
+  EXPECT_EQ(Value("cpu", "c1", "cpu.shares"), "1024");
+  EXPECT_EQ(Value("pids", "c1", "pids.max"), "max");
+}
+
+TEST_F(CgroupV1Test, ApplyNeedsTheHierarchyOnlyForLimitsAskedFor) {
+  MakeDriver({"memory", "cpu"});
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  EXPECT_TRUE(driver_->Apply("c1", r).ok());
+  r.pids_limit = 10;
+  absl::Status st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("pids"));
+}
+
+TEST_F(CgroupV1Test, ApplyErrorsNameTheFile) {
+  MakeDriver();
+  absl::Status st = driver_->Apply("never-created", CgroupResources{});
+  EXPECT_TRUE(absl::IsNotFound(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("never-created/memory."));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("No such file"));
+}
+
+TEST_F(CgroupV1Test, AddProcessJoinsEveryHierarchy) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(driver_->AddProcess("c1", 4242).ok());
+  for (const char* c : kControllers) EXPECT_EQ(Value(c, "c1", "cgroup.procs"), "4242") << c;
+  EXPECT_THAT(*driver_->Processes("c1"), ElementsAre(4242));
+}
+
+TEST_F(CgroupV1Test, ProcessesIncludesSubCgroupsAndProcessesInSomeHierarchiesOnly) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(kernel_->MakeDir(Dir("pids", "c1/inner")).ok());
+  kernel_->SetProcs(Dir("pids", "c1/inner"), {7});
+  kernel_->SetProcs(Dir("memory", "c1"), {5});
+  EXPECT_THAT(*driver_->Processes("c1"), ElementsAre(5, 7));
+}
+
+TEST_F(CgroupV1Test, FreezeWaitsForFrozenAndThawThaws) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(driver_->Freeze("c1").ok());
+  EXPECT_EQ(Value("freezer", "c1", "freezer.state"), "FROZEN");
+  ASSERT_TRUE(driver_->Thaw("c1").ok());
+  EXPECT_EQ(Value("freezer", "c1", "freezer.state"), "THAWED");
+}
+
+TEST_F(CgroupV1Test, FreezeThatNeverCompletesTimesOutAndThaws) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  kernel_->freeze_gets_stuck = true;
+  absl::Time start = kernel_->now;
+  absl::Status st = driver_->Freeze("c1");
+  EXPECT_TRUE(absl::IsDeadlineExceeded(st)) << st;
+  EXPECT_GE(kernel_->now - start, absl::Seconds(2));
+  EXPECT_LT(kernel_->now - start, absl::Seconds(3));
+  EXPECT_EQ(Value("freezer", "c1", "freezer.state"), "THAWED");
+}
+
+TEST_F(CgroupV1Test, FreezeWithoutFreezerHierarchyFails) {
+  MakeDriver({"memory", "cpu", "pids"});
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(driver_->Freeze("c1")));
+}
+
+TEST_F(CgroupV1Test, StatsReadsUsagePidsAndOomKills) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(kernel_->Write(Dir("memory", "c1") + "/memory.usage_in_bytes", "123456").ok());
+  ASSERT_TRUE(kernel_->Write(Dir("pids", "c1") + "/pids.current", "3").ok());
+  ASSERT_TRUE(kernel_
+                  ->Write(Dir("memory", "c1") + "/memory.oom_control",
+                          "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n")
+                  .ok());
+  absl::StatusOr<CgroupStats> stats = driver_->Stats("c1");
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->memory_usage_bytes, 123456u);
+  EXPECT_EQ(stats->pids_current, 3u);
+  EXPECT_EQ(stats->oom_kills, 2u);
+  EXPECT_TRUE(absl::IsNotFound(driver_->Stats("missing").status()));
+}
+
+TEST_F(CgroupV1Test, DestroyThawsKillsEveryProcessAndRemovesTheTree) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(driver_->AddProcess("c1", 4242).ok());
+  ASSERT_TRUE(driver_->AddProcess("c1", 4343).ok());
+  ASSERT_TRUE(kernel_->MakeDir(Dir("memory", "c1/inner")).ok());  // made by the container
+  kernel_->SetProcs(Dir("memory", "c1/inner"), {4444});
+  ASSERT_TRUE(driver_->Freeze("c1").ok());
+  kernel_->writes.clear();
+  ASSERT_TRUE(driver_->Destroy("c1").ok());
+  ASSERT_FALSE(kernel_->writes.empty());
+  EXPECT_EQ(kernel_->writes.front(),
+            std::make_pair(Dir("freezer", "c1") + "/freezer.state", std::string("THAWED")));
+  EXPECT_THAT(kernel_->kills, Contains(Pair(4242, SIGKILL)));
+  EXPECT_THAT(kernel_->kills, Contains(Pair(4343, SIGKILL)));
+  EXPECT_THAT(kernel_->kills, Contains(Pair(4444, SIGKILL)));
+  for (const char* c : kControllers) EXPECT_FALSE(Exists(Dir(c, "c1"))) << c;
+  EXPECT_TRUE(Exists(Mount("memory") + "/process_api/own"));
+}
+
+TEST_F(CgroupV1Test, DestroyOfAMissingCgroupSucceeds) {
+  MakeDriver();
+  EXPECT_TRUE(driver_->Destroy("never-created").ok());
+}
+
+TEST_F(CgroupV1Test, DestroyGivesUpOnAnUnkillableProcessAndCanBeRetried) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(driver_->AddProcess("c1", 4242).ok());
+  kernel_->unkillable.insert(4242);
+  absl::Status st = driver_->Destroy("c1");
+  EXPECT_TRUE(absl::IsDeadlineExceeded(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("4242"));
+  EXPECT_TRUE(Exists(Dir("memory", "c1")));
+  kernel_->unkillable.clear();
+  EXPECT_TRUE(driver_->Destroy("c1").ok());
+  EXPECT_FALSE(Exists(Dir("memory", "c1")));
+}
+
+TEST_F(CgroupV1Test, DestroyRemovesOnlyTheLeafAndAParentCanBeDestroyedAfter) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("berth/a").ok());
+  ASSERT_TRUE(driver_->Destroy("berth/a").ok());
+  EXPECT_TRUE(Exists(Dir("memory", "berth")));
+  EXPECT_FALSE(Exists(Dir("memory", "berth/a")));
+  ASSERT_TRUE(driver_->Destroy("berth").ok());
+  for (const char* c : kControllers) EXPECT_FALSE(Exists(Dir(c, "berth"))) << c;
+}
+
+}  // namespace
+}  // namespace berth

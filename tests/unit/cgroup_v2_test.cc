@@ -1,0 +1,260 @@
+// CgroupDriverV2 against FakeCgroupKernel: a unified hierarchy whose root delegated
+// controllers to our own (process-free) cgroup, as a systemd Delegate=yes unit would have.
+#include <signal.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/cgroup/cgroup_driver.h"
+#include "runtime/cgroup/fake_cgroup_kernel.h"
+
+namespace berth {
+namespace {
+
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Pair;
+
+constexpr int64_t kMiB = 1024 * 1024;
+
+class CgroupV2Test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/berth-cgroup-v2-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    root_ = tmpl;
+    mount_ = root_ + "/unified";
+    kernel_ = std::make_shared<FakeCgroupKernel>();
+  }
+  void TearDown() override { std::filesystem::remove_all(root_); }
+
+  // Our own cgroup is /agent; the root hands it `delegated`.
+  void MakeDriver(const std::string& delegated = "+cpu +cpuset +io +memory +pids +hugetlb") {
+    kernel_->AddV2Hierarchy(mount_, {"cpuset", "cpu", "io", "memory", "hugetlb", "pids", "rdma"});
+    ASSERT_TRUE(kernel_->Write(mount_ + "/cgroup.subtree_control", delegated).ok());
+    kernel_->MakeCgroups(own());
+    driver_ = MakeCgroupDriverV2(CgroupMountV2{mount_, "/agent", {}}, kernel_);
+  }
+
+  std::string own() const { return mount_ + "/agent"; }
+  std::string Dir(const std::string& path) const { return own() + "/" + path; }
+  std::string Value(const std::string& path, const std::string& file) {
+    return kernel_->Value(Dir(path) + "/" + file);
+  }
+  bool Exists(const std::string& p) { return std::filesystem::exists(p); }
+
+  std::string root_, mount_;
+  std::shared_ptr<FakeCgroupKernel> kernel_;
+  std::unique_ptr<CgroupDriver> driver_;
+};
+
+TEST_F(CgroupV2Test, CreateDelegatesOurControllersAtEveryLevelItPasses) {
+  MakeDriver();
+  EXPECT_EQ(driver_->Name(), "v2");
+  ASSERT_TRUE(driver_->Create("berth/abc").ok());
+  // hugetlb is offered but not ours to hand down.
+  EXPECT_EQ(kernel_->Value(own() + "/cgroup.subtree_control"), "cpu cpuset io memory pids");
+  EXPECT_EQ(Value("berth", "cgroup.subtree_control"), "cpu cpuset io memory pids");
+  EXPECT_EQ(Value("berth/abc", "cgroup.subtree_control"), "");  // the leaf holds processes
+  EXPECT_EQ(Value("berth/abc", "memory.max"), "max");
+  EXPECT_EQ(Value("berth/abc", "pids.max"), "max");
+  EXPECT_EQ(Value("berth/abc", "cpu.max"), "max 100000");
+  EXPECT_TRUE(driver_->Create("berth/abc").ok());  // exists: reused
+}
+
+TEST_F(CgroupV2Test, CreateEnablesOnlyControllersTheParentOffers) {
+  MakeDriver("+memory +pids");
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  EXPECT_EQ(kernel_->Value(own() + "/cgroup.subtree_control"), "memory pids");
+  EXPECT_EQ(Value("c1", "cgroup.controllers"), "memory pids");
+  EXPECT_EQ(Value("c1", "cpu.max"), "<missing>");
+}
+
+TEST_F(CgroupV2Test, CreateUnderACgroupHoldingProcessesExplainsAndLeavesNothing) {
+  MakeDriver();
+  kernel_->SetProcs(own(), {4242});
+  absl::Status st = driver_->Create("c1");
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("holds processes"));
+  EXPECT_THAT(std::string(st.message()), HasSubstr("cgroup.subtree_control"));
+  EXPECT_FALSE(Exists(Dir("c1")));
+}
+
+TEST_F(CgroupV2Test, CreateFailingBelowAnExistingParentLeavesTheParentAlone) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("berth").ok());
+  kernel_->SetProcs(Dir("berth"), {7});  // berth can no longer hand controllers down
+  absl::Status st = driver_->Create("berth/x");
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_FALSE(Exists(Dir("berth/x")));
+  EXPECT_TRUE(Exists(Dir("berth")));  // it existed before this call: not ours to undo
+}
+
+TEST_F(CgroupV2Test, RejectsPathsThatEscapeOrNameTheRoot) {
+  MakeDriver();
+  for (const char* bad : {"", "..", "a/../b", "/..", "/"}) {
+    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Create(bad))) << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Destroy(bad))) << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Freeze(bad))) << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Stats(bad).status())) << bad;
+  }
+}
+
+TEST_F(CgroupV2Test, DirectoryIgnoresTheController) {
+  MakeDriver();
+  EXPECT_EQ(*driver_->Directory("a/b", "memory"), own() + "/a/b");
+  EXPECT_EQ(*driver_->Directory("a/b", "anything"), own() + "/a/b");
+  EXPECT_EQ(*driver_->Directory("/abs", "pids"), mount_ + "/abs");
+}
+
+TEST_F(CgroupV2Test, ApplyWritesEveryLimitAndNoSwapForALimitedContainer) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.cpu_quota_us = 50000;
+  r.cpu_period_us = 100000;
+  r.cpu_shares = 1024;
+  r.pids_limit = 20;
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_EQ(Value("c1", "memory.max"), "67108864");
+  EXPECT_EQ(Value("c1", "memory.swap.max"), "0");
+  EXPECT_EQ(Value("c1", "cpu.max"), "50000 100000");
+  EXPECT_EQ(Value("c1", "cpu.weight"), "39");
+  EXPECT_EQ(Value("c1", "pids.max"), "20");
+}
+
+TEST_F(CgroupV2Test, ApplyOfUnsetFieldsRestoresKernelDefaults) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.cpu_quota_us = 20000;
+  r.cpu_period_us = 50000;
+  r.cpu_shares = 4096;
+  r.pids_limit = 5;
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_EQ(Value("c1", "cpu.max"), "20000 50000");
+  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());
+  EXPECT_EQ(Value("c1", "memory.max"), "max");
+  EXPECT_EQ(Value("c1", "memory.swap.max"), "max");
+  EXPECT_EQ(Value("c1", "cpu.max"), "max 100000");
+  EXPECT_EQ(Value("c1", "cpu.weight"), "100");
+  EXPECT_EQ(Value("c1", "pids.max"), "max");
+}
+
+TEST_F(CgroupV2Test, ApplyFailsOnlyForLimitsOfControllersNotEnabled) {
+  MakeDriver("+memory +pids");
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.pids_limit = 3;
+  EXPECT_TRUE(driver_->Apply("c1", r).ok());
+  r.cpu_quota_us = 50000;
+  absl::Status st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("cpu.max"));
+}
+
+TEST(CpuSharesToWeightTest, MapsTheV1RangeOntoTheV2Range) {
+  EXPECT_EQ(CpuSharesToWeight(2), 1u);
+  EXPECT_EQ(CpuSharesToWeight(262144), 10000u);
+  EXPECT_EQ(CpuSharesToWeight(1024), 39u);
+  EXPECT_EQ(CpuSharesToWeight(512), 20u);
+  EXPECT_EQ(CpuSharesToWeight(0), 1u);             // clamped up to 2
+  EXPECT_EQ(CpuSharesToWeight(1u << 30), 10000u);  // clamped down to 262144
+}
+
+TEST_F(CgroupV2Test, FreezeWaitsForTheFrozenEventAndThawClears) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(driver_->Freeze("c1").ok());
+  EXPECT_EQ(Value("c1", "cgroup.freeze"), "1");
+  EXPECT_THAT(Value("c1", "cgroup.events"), HasSubstr("frozen 1"));
+  ASSERT_TRUE(driver_->Thaw("c1").ok());
+  EXPECT_EQ(Value("c1", "cgroup.freeze"), "0");
+}
+
+TEST_F(CgroupV2Test, FreezeThatNeverCompletesTimesOutAndThaws) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  kernel_->freeze_gets_stuck = true;
+  absl::Status st = driver_->Freeze("c1");
+  EXPECT_TRUE(absl::IsDeadlineExceeded(st)) << st;
+  EXPECT_EQ(Value("c1", "cgroup.freeze"), "0");
+}
+
+TEST_F(CgroupV2Test, StatsReadsUsagePidsAndOomKills) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(kernel_->Write(Dir("c1") + "/memory.current", "2048").ok());
+  ASSERT_TRUE(kernel_->Write(Dir("c1") + "/pids.current", "2").ok());
+  ASSERT_TRUE(
+      kernel_->Write(Dir("c1") + "/memory.events", "low 0\nhigh 0\nmax 4\noom 1\noom_kill 3\n")
+          .ok());
+  absl::StatusOr<CgroupStats> stats = driver_->Stats("c1");
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  EXPECT_EQ(stats->memory_usage_bytes, 2048u);
+  EXPECT_EQ(stats->pids_current, 2u);
+  EXPECT_EQ(stats->oom_kills, 3u);
+  EXPECT_TRUE(absl::IsNotFound(driver_->Stats("missing").status()));
+}
+
+TEST_F(CgroupV2Test, AddProcessAndProcessesSeeTheWholeSubtree) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(driver_->AddProcess("c1", 4242).ok());
+  EXPECT_EQ(Value("c1", "cgroup.procs"), "4242");
+  ASSERT_TRUE(kernel_->MakeDir(Dir("c1/inner")).ok());
+  kernel_->SetProcs(Dir("c1/inner"), {11});
+  EXPECT_THAT(*driver_->Processes("c1"), ElementsAre(11, 4242));
+}
+
+TEST_F(CgroupV2Test, DestroyUsesCgroupKillAndRemovesTheTree) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(driver_->AddProcess("c1", 4242).ok());
+  ASSERT_TRUE(kernel_->MakeDir(Dir("c1/inner")).ok());
+  kernel_->SetProcs(Dir("c1/inner"), {11});
+  ASSERT_TRUE(driver_->Freeze("c1").ok());
+  ASSERT_TRUE(driver_->Destroy("c1").ok());
+  EXPECT_THAT(kernel_->writes, Contains(Pair(Dir("c1") + "/cgroup.kill", "1")));
+  EXPECT_THAT(kernel_->kills, Contains(Pair(4242, SIGKILL)));
+  EXPECT_THAT(kernel_->kills, Contains(Pair(11, SIGKILL)));
+  EXPECT_FALSE(Exists(Dir("c1")));
+  EXPECT_TRUE(Exists(own()));
+}
+
+TEST_F(CgroupV2Test, DestroyWithoutCgroupKillSignalsEachProcess) {
+  kernel_->has_cgroup_kill = false;
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(driver_->AddProcess("c1", 4242).ok());
+  ASSERT_TRUE(driver_->Destroy("c1").ok());
+  EXPECT_THAT(kernel_->kills, ElementsAre(Pair(4242, SIGKILL)));
+  EXPECT_FALSE(Exists(Dir("c1")));
+}
+
+TEST_F(CgroupV2Test, DestroyOfAMissingCgroupSucceedsAndAnUnkillableOneTimesOut) {
+  MakeDriver();
+  EXPECT_TRUE(driver_->Destroy("never-created").ok());
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(driver_->AddProcess("c1", 4242).ok());
+  kernel_->unkillable.insert(4242);
+  absl::Status st = driver_->Destroy("c1");
+  EXPECT_TRUE(absl::IsDeadlineExceeded(st)) << st;
+  EXPECT_TRUE(Exists(Dir("c1")));
+  kernel_->unkillable.clear();
+  EXPECT_TRUE(driver_->Destroy("c1").ok());
+  EXPECT_THAT(*kernel_->ListSubdirs(own()), IsEmpty());
+}
+
+}  // namespace
+}  // namespace berth

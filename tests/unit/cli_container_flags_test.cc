@@ -1,0 +1,233 @@
+// berth CLI: argv of run/create/exec -> flags -> ContainerConfig / ProcessSpec.
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cli/container_flags.h"
+#include "cli/flag_definitions.h"
+
+namespace berth::cli {
+namespace {
+
+namespace v1 = berth::v1;
+
+EnvLookup FakeEnv(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& key) -> std::optional<std::string> {
+    auto it = vars.find(key);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+// Parses `berth run ARGS...` as the real CLI declares it. Throws CLI::ParseError on bad usage.
+ContainerFlags ParseRun(std::vector<std::string> args, bool is_run = true) {
+  CLI::App app{"test", "berth"};
+  ContainerFlags flags;
+  CLI::App* cmd = app.add_subcommand(is_run ? "run" : "create");
+  DefineContainerFlags(cmd, flags, is_run);
+  args.insert(args.begin(), is_run ? "run" : "create");
+  std::reverse(args.begin(), args.end());  // CLI11 takes the arguments reversed
+  app.parse(args);
+  return flags;
+}
+
+ExecFlags ParseExec(std::vector<std::string> args) {
+  CLI::App app{"test", "berth"};
+  ExecFlags flags;
+  DefineExecFlags(app.add_subcommand("exec"), flags);
+  args.insert(args.begin(), "exec");
+  std::reverse(args.begin(), args.end());
+  app.parse(args);
+  return flags;
+}
+
+v1::ContainerConfig Config(const std::vector<std::string>& args,
+                           std::map<std::string, std::string> env = {}) {
+  absl::StatusOr<v1::ContainerConfig> config =
+      BuildContainerConfig(ParseRun(args), FakeEnv(std::move(env)), "/home/me/project");
+  EXPECT_TRUE(config.ok()) << config.status();
+  return config.ok() ? *config : v1::ContainerConfig();
+}
+
+std::vector<std::string> Strings(const google::protobuf::RepeatedPtrField<std::string>& r) {
+  return {r.begin(), r.end()};
+}
+
+TEST(RunFlags, CommandStartsAtTheFirstPositional) {
+  ContainerFlags f = ParseRun({"busybox", "sh", "-c", "ls -l"});
+  EXPECT_EQ(f.image, "busybox");
+  EXPECT_EQ(f.command, (std::vector<std::string>{"sh", "-c", "ls -l"}));
+}
+
+TEST(RunFlags, FlagsAfterTheImageBelongToTheContainer) {
+  ContainerFlags f = ParseRun({"--name", "web", "busybox", "ps", "--name", "x", "-e", "A=1",
+                               "--help", "--", "run"});
+  EXPECT_EQ(f.name, "web");
+  EXPECT_TRUE(f.env.empty());
+  EXPECT_EQ(f.command,
+            (std::vector<std::string>{"ps", "--name", "x", "-e", "A=1", "--help", "--", "run"}));
+}
+
+TEST(RunFlags, CombinedShortFlagsAndRepeatables) {
+  ContainerFlags f = ParseRun({"-dit", "--rm", "-e", "A=1", "-e", "B", "--env=C=3", "-v",
+                               "/a:/b", "-v", "c:/d:ro", "--label", "k=v", "-l", "x", "alpine"});
+  EXPECT_TRUE(f.detach);
+  EXPECT_TRUE(f.interactive);
+  EXPECT_TRUE(f.tty);
+  EXPECT_TRUE(f.auto_remove);
+  EXPECT_EQ(f.env, (std::vector<std::string>{"A=1", "B", "C=3"}));
+  EXPECT_EQ(f.volumes, (std::vector<std::string>{"/a:/b", "c:/d:ro"}));
+  EXPECT_EQ(f.labels, (std::vector<std::string>{"k=v", "x"}));
+  EXPECT_EQ(f.image, "alpine");
+  EXPECT_TRUE(f.command.empty());
+}
+
+TEST(RunFlags, RepeatableTakesOneValueEach) {
+  // `-e A busybox`: busybox is the image, not a second variable.
+  ContainerFlags f = ParseRun({"-e", "A", "busybox", "true"});
+  EXPECT_EQ(f.env, (std::vector<std::string>{"A"}));
+  EXPECT_EQ(f.image, "busybox");
+  EXPECT_EQ(f.command, (std::vector<std::string>{"true"}));
+}
+
+TEST(RunFlags, MinusHIsHostnameAndEntrypointMayBeEmpty) {
+  ContainerFlags f = ParseRun({"-h", "box", "--entrypoint", "", "busybox"});
+  EXPECT_EQ(f.hostname, "box");
+  ASSERT_TRUE(f.entrypoint.has_value());
+  EXPECT_EQ(*f.entrypoint, "");
+  EXPECT_FALSE(ParseRun({"busybox"}).entrypoint.has_value());
+}
+
+TEST(RunFlags, DetachIsRunOnly) {
+  EXPECT_THROW(ParseRun({"-d", "busybox"}, /*is_run=*/false), CLI::ParseError);
+  EXPECT_THROW(ParseRun({}), CLI::ParseError);  // no image
+}
+
+TEST(BuildContainerConfig, EverythingLandsInItsField) {
+  v1::ContainerConfig c = Config(
+      {"--name", "web", "--rm", "-i", "-t", "-e", "A=1", "-e", "HOME", "-e", "UNSET", "-w",
+       "/srv", "-u", "1000:1000", "--hostname", "box", "--memory", "64m", "--cpus", "0.5",
+       "--cpu-shares", "512", "--pids-limit", "100", "--network", "host", "-v", "data:/data:ro",
+       "-v", "/etc/hosts:/etc/hosts", "--label", "app=web", "--label", "tier", "--group-add",
+       "10", "--group-add", "20", "--entrypoint", "/bin/sh", "busybox", "-c", "echo hi"},
+      {{"HOME", "/root"}});
+  EXPECT_EQ(c.name(), "web");
+  EXPECT_EQ(c.image(), "busybox");
+  EXPECT_EQ(Strings(c.entrypoint()), (std::vector<std::string>{"/bin/sh"}));
+  EXPECT_EQ(Strings(c.command()), (std::vector<std::string>{"-c", "echo hi"}));
+  EXPECT_EQ(Strings(c.env()), (std::vector<std::string>{"A=1", "HOME=/root"}));
+  EXPECT_EQ(c.working_dir(), "/srv");
+  EXPECT_EQ(c.user(), "1000:1000");
+  EXPECT_EQ(c.hostname(), "box");
+  EXPECT_EQ(c.labels().at("app"), "web");
+  EXPECT_EQ(c.labels().at("tier"), "");
+  EXPECT_EQ(c.resources().memory_limit_bytes(), 64LL << 20);
+  EXPECT_EQ(c.resources().cpu_millis(), 500);
+  EXPECT_EQ(c.resources().cpu_shares(), 512);
+  EXPECT_EQ(c.resources().pids_limit(), 100);
+  ASSERT_EQ(c.mounts_size(), 2);
+  EXPECT_EQ(c.mounts(0).source(), "/home/me/project/data");
+  EXPECT_EQ(c.mounts(0).destination(), "/data");
+  EXPECT_TRUE(c.mounts(0).read_only());
+  EXPECT_EQ(c.mounts(1).source(), "/etc/hosts");
+  EXPECT_FALSE(c.mounts(1).read_only());
+  EXPECT_EQ(c.network(), v1::NETWORK_HOST);
+  EXPECT_TRUE(c.tty());
+  EXPECT_TRUE(c.open_stdin());
+  EXPECT_TRUE(c.auto_remove());
+  EXPECT_EQ(c.additional_gids_size(), 2);
+  EXPECT_EQ(c.additional_gids(1), 20u);
+}
+
+TEST(BuildContainerConfig, DefaultsAreUnset) {
+  v1::ContainerConfig c = Config({"busybox"});
+  EXPECT_EQ(c.entrypoint_size(), 0);
+  EXPECT_EQ(c.command_size(), 0);
+  EXPECT_EQ(c.resources().memory_limit_bytes(), 0);
+  EXPECT_EQ(c.resources().cpu_millis(), 0);
+  EXPECT_EQ(c.network(), v1::NETWORK_MODE_UNSPECIFIED);
+  EXPECT_FALSE(c.tty());
+  EXPECT_FALSE(c.open_stdin());
+  EXPECT_FALSE(c.auto_remove());
+}
+
+TEST(BuildContainerConfig, EmptyEntrypointClearsTheImages) {
+  v1::ContainerConfig c = Config({"--entrypoint", "", "busybox"});
+  EXPECT_EQ(Strings(c.entrypoint()), (std::vector<std::string>{""}));
+}
+
+TEST(BuildContainerConfig, NegativePidsLimitIsUnlimitedAndNetworkNone) {
+  v1::ContainerConfig c = Config({"--pids-limit", "-1", "--net", "none", "busybox"});
+  EXPECT_EQ(c.resources().pids_limit(), 0);
+  EXPECT_EQ(c.network(), v1::NETWORK_NONE);
+}
+
+TEST(BuildContainerConfig, RejectsBadValues) {
+  auto build = [](std::vector<std::string> args) {
+    return BuildContainerConfig(ParseRun(std::move(args)), FakeEnv({}), "/cwd");
+  };
+  EXPECT_FALSE(build({"--memory", "lots", "busybox"}).ok());
+  EXPECT_FALSE(build({"--cpus", "0.0001", "busybox"}).ok());
+  EXPECT_FALSE(build({"--cpu-shares", "-5", "busybox"}).ok());
+  EXPECT_FALSE(build({"--network", "bridge", "busybox"}).ok());
+  EXPECT_FALSE(build({"-v", "/a", "busybox"}).ok());
+  EXPECT_FALSE(build({"-e", "=x", "busybox"}).ok());
+  EXPECT_FALSE(build({"--label", "=v", "busybox"}).ok());
+}
+
+TEST(ParseVolume, Forms) {
+  v1::Mount m = *ParseVolume("/src/:/dst/", "/cwd");
+  EXPECT_EQ(m.source(), "/src");
+  EXPECT_EQ(m.destination(), "/dst");
+  EXPECT_FALSE(m.read_only());
+  m = *ParseVolume("./a/../b:/x:rw", "/cwd");
+  EXPECT_EQ(m.source(), "/cwd/b");
+  EXPECT_FALSE(m.read_only());
+  m = *ParseVolume("rel:/x:ro", "/cwd/");
+  EXPECT_EQ(m.source(), "/cwd/rel");
+  EXPECT_TRUE(m.read_only());
+  m = *ParseVolume("/:/host", "/cwd");
+  EXPECT_EQ(m.source(), "/");
+}
+
+TEST(ParseVolume, Rejects) {
+  for (const char* bad : {"", "/a", ":/b", "/a:", "/a:b", "/a:/b:rx", "/a:/b:ro:z", "/a:/b:"}) {
+    EXPECT_FALSE(ParseVolume(bad, "/cwd").ok()) << bad;
+  }
+  EXPECT_FALSE(ParseVolume("rel:/x", "").ok());  // no cwd to resolve against
+}
+
+TEST(ResolveEnv, CopiesFromTheEnvironmentLikeDocker) {
+  auto env = FakeEnv({{"PATH", "/bin"}, {"EMPTY", ""}});
+  EXPECT_EQ(*ResolveEnv({"A=1", "PATH", "EMPTY", "MISSING", "B=", "C=x=y"}, env),
+            (std::vector<std::string>{"A=1", "PATH=/bin", "EMPTY=", "B=", "C=x=y"}));
+  EXPECT_FALSE(ResolveEnv({""}, env).ok());
+  EXPECT_FALSE(ResolveEnv({"=1"}, env).ok());
+}
+
+TEST(ExecFlags, ParseAndBuild) {
+  ExecFlags f = ParseExec({"-it", "-e", "TERM", "-e", "X=1", "-w", "/tmp", "-u", "nobody", "web",
+                           "sh", "-c", "echo $X"});
+  EXPECT_EQ(f.id, "web");
+  absl::StatusOr<v1::ProcessSpec> spec = BuildProcessSpec(f, FakeEnv({{"TERM", "xterm"}}));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  EXPECT_EQ(Strings(spec->args()), (std::vector<std::string>{"sh", "-c", "echo $X"}));
+  EXPECT_EQ(Strings(spec->env()), (std::vector<std::string>{"TERM=xterm", "X=1"}));
+  EXPECT_EQ(spec->working_dir(), "/tmp");
+  EXPECT_EQ(spec->user(), "nobody");
+  EXPECT_TRUE(spec->tty());
+  EXPECT_TRUE(spec->stdin());
+}
+
+TEST(ExecFlags, DetachedExecTakesNoStdinAndCommandIsRequired) {
+  ExecFlags f = ParseExec({"-d", "-i", "web", "sleep", "10"});
+  EXPECT_FALSE(BuildProcessSpec(f, FakeEnv({}))->stdin());
+  EXPECT_THROW(ParseExec({"web"}), CLI::ParseError);
+}
+
+}  // namespace
+}  // namespace berth::cli
