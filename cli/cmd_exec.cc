@@ -80,7 +80,8 @@ int Exec(AgentClient& client, const ExecFlags& flags) {
       default:  // the pid, or a message newer than this CLI
         break;
     }
-  } while (stream->Read(&response));
+    // The exit code is the last message; the agent ends the call once we half-close.
+  } while (!got_exit_code && stream->Read(&response));
   (*session)->End();
   writer.WritesDone();
   grpc::Status status = stream->Finish();

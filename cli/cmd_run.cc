@@ -126,7 +126,8 @@ int RunAttached(AgentClient& client, const ContainerFlags& flags, const std::str
   bool got_exit_code = false;
   int exit_code = 0;
   v1::AttachResponse response;
-  while (stream->Read(&response)) {
+  // The exit code is the last message; the agent ends the call once we half-close.
+  while (!got_exit_code && stream->Read(&response)) {
     if (response.has_output()) {
       // A vanished reader (EPIPE) loses output but not the exit code; keep draining.
       WriteAll(FdForStream(response.output().stream()), response.output().data());

@@ -29,7 +29,16 @@ fi
 
 # The reflection client test drives the agent with a real third-party gRPC client from npm.
 here=$(cd "$(dirname "$0")/.." && pwd)
-if [ -f "$here/tests/reflection/package.json" ] && [ ! -d "$here/tests/reflection/node_modules/@grpc/grpc-js" ]; then
-  echo "install-deps: npm install in tests/reflection"
-  (cd "$here/tests/reflection" && npm install --no-audit --no-fund --loglevel=error)
+# The lockfile pins every version, so `npm ci` gives the same tree each time; it runs only
+# when a package is missing or differs from package.json (`npm ls` checks, offline).
+refl="$here/tests/reflection"
+if [ -f "$refl/package.json" ] && { [ ! -d "$refl/node_modules/@grpc/grpc-js" ] ||
+    ! (cd "$refl" && npm ls --depth=0 >/dev/null 2>&1); }; then
+  if [ -f "$refl/package-lock.json" ]; then
+    echo "install-deps: npm ci in tests/reflection"
+    (cd "$refl" && npm ci --no-audit --no-fund --loglevel=error)
+  else
+    echo "install-deps: npm install in tests/reflection"
+    (cd "$refl" && npm install --no-audit --no-fund --loglevel=error)
+  fi
 fi

@@ -8,15 +8,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+
+#include <cerrno>
+
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "runtime/base/file_util.h"
 
@@ -163,7 +171,12 @@ void AgentHarness::Kill(int signal) {
   if (pid_ <= 0) return;
   ::kill(pid_, signal);
   int status;
-  ::waitpid(pid_, &status, 0);
+  bool reaped = Eventually([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, std::chrono::seconds(15));
+  if (!reaped) {
+    ADD_FAILURE() << "berthd (pid " << pid_ << ") did not exit within 15 s of signal " << signal << "; SIGKILL";
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+  }
   pid_ = -1;
 }
 
@@ -171,17 +184,78 @@ AgentHarness::~AgentHarness() {
   if (pid_ <= 0 && ::access(root_.c_str(), F_OK) == 0) Start();
   if (pid_ > 0) {
     grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::ListResponse list;
     if (containers_->List(&ctx, v1::ListRequest{}, &list).ok()) {
-      for (const auto& c : list.containers()) (void)Remove(c.id(), true);
+      for (const auto& c : list.containers()) {
+        absl::Status st = Remove(c.id(), true);
+        // NotFound: an auto_remove container went away meanwhile.
+        if (!st.ok() && !absl::IsNotFound(st)) ADD_FAILURE() << "harness: remove " << c.name() << ": " << st;
+      }
     }
     Kill(SIGTERM);
   }
-  if (cgroups_) (void)cgroups_->Destroy(cgroup_parent_);
+  CheckNothingLeftBehind();
   if (::testing::Test::HasFailure()) {
     std::fprintf(stderr, "---- berthd log (%s) ----\n%s\n", log_path_.c_str(), ReadText(log_path_).c_str());
   }
   (void)RemoveTree(dir_);
+}
+
+void AgentHarness::CheckNothingLeftBehind() {
+  // A container cgroup is <parent>/<id>: any subdirectory of a parent dir is one.
+  auto container_cgroups = [&] {
+    std::vector<std::string> out;
+    for (const std::string& parent : CgroupDirsNamed(cgroup_parent_)) {
+      DIR* d = ::opendir(parent.c_str());
+      if (!d) continue;
+      while (struct dirent* e = ::readdir(d)) {
+        if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+          out.push_back(absl::StrCat(parent, "/", e->d_name));
+        }
+      }
+      ::closedir(d);
+    }
+    return out;
+  };
+  // The shim destroys a container's cgroup and exits just after the exit is recorded: give
+  // that a bounded moment before calling anything a leak.
+  std::vector<pid_t> procs;
+  std::vector<std::string> cgroups;
+  Eventually(
+      [&] {
+        procs = ProcessesMentioning(dir_);
+        cgroups = container_cgroups();
+        return procs.empty() && cgroups.empty();
+      },
+      std::chrono::seconds(5));
+  for (pid_t pid : procs) {
+    std::string cmdline = ReadText(absl::StrCat("/proc/", pid, "/cmdline"));
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    ADD_FAILURE() << "harness: process " << pid << " outlived the agent and its containers: " << cmdline;
+    ::kill(pid, SIGKILL);
+  }
+  for (const std::string& dir : cgroups) {
+    ADD_FAILURE() << "harness: container cgroup left behind: " << dir
+                  << " (cgroup.procs: " << ReadText(dir + "/cgroup.procs") << ")";
+    std::string name = dir.substr(dir.rfind('/') + 1);
+    if (cgroups_) (void)cgroups_->Destroy(absl::StrCat(cgroup_parent_, "/", name));
+  }
+  // The parent itself is the harness's to remove: the agent keeps it while it runs.
+  if (cgroups_) (void)cgroups_->Destroy(cgroup_parent_);
+  // Hierarchies the driver does not manage (or a driver that failed): remove bottom-up.
+  for (const std::string& dir : container_cgroups()) {
+    for (const std::string& pid : absl::StrSplit(ReadText(dir + "/cgroup.procs"), '\n', absl::SkipEmpty())) {
+      ::kill(std::stoi(pid), SIGKILL);
+    }
+    Eventually([&] { return ::rmdir(dir.c_str()) == 0 || errno == ENOENT; }, std::chrono::seconds(5));
+  }
+  for (const std::string& dir : CgroupDirsNamed(cgroup_parent_)) ::rmdir(dir.c_str());
+  std::vector<std::string> left = CgroupDirsNamed(cgroup_parent_);
+  EXPECT_TRUE(left.empty()) << "harness: cgroup dirs of " << cgroup_parent_
+                            << " could not be removed: " << absl::StrJoin(left, ", ");
+  std::vector<pid_t> still = ProcessesMentioning(dir_);
+  EXPECT_TRUE(still.empty()) << "harness: processes naming " << dir_ << " survive SIGKILL: " << absl::StrJoin(still, ", ");
 }
 
 absl::StatusOr<v1::Container> AgentHarness::Create(v1::ContainerConfig config) {
@@ -236,6 +310,110 @@ absl::Status AgentHarness::Remove(const std::string& id, bool force) {
   return FromGrpc(containers_->Remove(&ctx, req, &resp));
 }
 
+absl::StatusOr<CliResult> AgentHarness::RunToExit(v1::ContainerConfig config, int timeout_seconds) {
+  auto c = Run(std::move(config));
+  if (!c.ok()) return c.status();
+  auto wait = Wait(c->id(), timeout_seconds);
+  if (!wait.ok()) return wait.status();
+  v1::LogsRequest req;
+  req.set_id(c->id());
+  auto chunks = LogChunks(req);
+  if (!chunks.ok()) return chunks.status();
+  CliResult result;
+  result.exit_code = wait->exit_code();
+  for (const auto& chunk : *chunks) (chunk.stream() == v1::STDERR ? result.err : result.out) += chunk.data();
+  return result;
+}
+
+absl::StatusOr<v1::Container> AgentHarness::StartContainer(const std::string& id) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  v1::StartRequest req;
+  req.set_id(id);
+  v1::StartResponse resp;
+  auto st = containers_->Start(&ctx, req, &resp);
+  if (!st.ok()) return FromGrpc(st);
+  return resp.container();
+}
+
+absl::StatusOr<v1::Container> AgentHarness::Stop(const std::string& id, std::optional<int> timeout_seconds,
+                                                 int signal) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(90));
+  v1::StopRequest req;
+  req.set_id(id);
+  req.set_signal(signal);
+  if (timeout_seconds) req.set_timeout_seconds(*timeout_seconds);
+  v1::StopResponse resp;
+  auto st = containers_->Stop(&ctx, req, &resp);
+  if (!st.ok()) return FromGrpc(st);
+  return resp.container();
+}
+
+absl::Status AgentHarness::KillContainer(const std::string& id, int signal) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::KillRequest req;
+  req.set_id(id);
+  req.set_signal(signal);
+  v1::KillResponse resp;
+  return FromGrpc(containers_->Kill(&ctx, req, &resp));
+}
+
+absl::Status AgentHarness::Pause(const std::string& id) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::PauseRequest req;
+  req.set_id(id);
+  v1::PauseResponse resp;
+  return FromGrpc(containers_->Pause(&ctx, req, &resp));
+}
+
+absl::Status AgentHarness::Resume(const std::string& id) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::ResumeRequest req;
+  req.set_id(id);
+  v1::ResumeResponse resp;
+  return FromGrpc(containers_->Resume(&ctx, req, &resp));
+}
+
+absl::StatusOr<std::vector<v1::Container>> AgentHarness::List(const std::string& label_selector,
+                                                              const std::vector<v1::ContainerState>& states) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::ListRequest req;
+  req.set_label_selector(label_selector);
+  for (auto s : states) req.add_states(s);
+  v1::ListResponse resp;
+  auto st = containers_->List(&ctx, req, &resp);
+  if (!st.ok()) return FromGrpc(st);
+  return std::vector<v1::Container>(resp.containers().begin(), resp.containers().end());
+}
+
+absl::StatusOr<v1::VersionResponse> AgentHarness::Version() {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::VersionResponse resp;
+  auto st = system_->Version(&ctx, v1::VersionRequest{}, &resp);
+  if (!st.ok()) return FromGrpc(st);
+  return resp;
+}
+
+std::string AgentHarness::CgroupDriverName() {
+  auto v = Version();
+  return v.ok() ? v->cgroup_driver() : "";
+}
+
+bool AgentHarness::WaitForState(const std::string& id, v1::ContainerState state, std::chrono::milliseconds timeout) {
+  return Eventually(
+      [&] {
+        auto c = Inspect(id);
+        return c.ok() && c->state() == state;
+      },
+      timeout);
+}
+
 absl::StatusOr<CliResult> AgentHarness::Exec(const std::string& id, const std::vector<std::string>& args,
                                              const std::string& stdin_data, bool tty) {
   grpc::ClientContext ctx;
@@ -284,6 +462,19 @@ absl::StatusOr<std::string> AgentHarness::Logs(const std::string& id) {
   return text;
 }
 
+absl::StatusOr<std::vector<v1::OutputChunk>> AgentHarness::LogChunks(const v1::LogsRequest& request,
+                                                                     int timeout_seconds) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(timeout_seconds));
+  auto reader = containers_->Logs(&ctx, request);
+  std::vector<v1::OutputChunk> chunks;
+  v1::LogsResponse resp;
+  while (reader->Read(&resp)) chunks.push_back(resp.chunk());
+  auto st = reader->Finish();
+  if (!st.ok()) return FromGrpc(st);
+  return chunks;
+}
+
 CliResult AgentHarness::Cli(const std::vector<std::string>& args, const std::string& stdin_data, int timeout_seconds) {
   std::vector<std::string> argv = {BERTH_CLI_PATH, "--host", "unix://" + socket_};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -294,6 +485,64 @@ std::string AgentHarness::CgroupDir(const std::string& id, const std::string& co
   if (!cgroups_) return "";
   auto dir = cgroups_->Directory(absl::StrCat(cgroup_parent_, "/", id), controller);
   return dir.ok() ? *dir : "";
+}
+
+bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+std::vector<pid_t> ProcessesMentioning(const std::string& needle) {
+  std::vector<pid_t> out;
+  DIR* proc = ::opendir("/proc");
+  if (!proc) return out;
+  while (struct dirent* e = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0' || pid == ::getpid()) continue;
+    // A zombie's cmdline reads empty; a reaped process's not at all.
+    std::string cmdline = ReadText(absl::StrCat("/proc/", pid, "/cmdline"));
+    if (cmdline.find(needle) == std::string::npos) continue;
+    std::string stat = ReadText(absl::StrCat("/proc/", pid, "/stat"));
+    size_t paren = stat.rfind(')');
+    if (paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] == 'Z') continue;
+    out.push_back(static_cast<pid_t>(pid));
+  }
+  ::closedir(proc);
+  return out;
+}
+
+std::vector<std::string> CgroupDirsNamed(const std::string& name) {
+  // "4:memory:/a/b" -> "/a/b"; the candidates are <mount>/<own path>/<name> and <mount>/<name>.
+  std::set<std::string> own = {"/"};
+  for (absl::string_view line : absl::StrSplit(ReadText("/proc/self/cgroup"), '\n', absl::SkipEmpty())) {
+    std::vector<std::string> parts = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    if (parts.size() == 3) own.insert(parts[2]);
+  }
+  std::vector<std::string> out;
+  DIR* d = ::opendir("/sys/fs/cgroup");
+  if (!d) return out;
+  std::set<std::string> seen;
+  auto consider = [&](const std::string& mount) {
+    for (const std::string& path : own) {
+      std::string candidate = absl::StrCat(mount, path == "/" ? "" : path, "/", name);
+      struct stat st;
+      if (::stat(candidate.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && seen.insert(candidate).second) {
+        out.push_back(candidate);
+      }
+    }
+  };
+  consider("/sys/fs/cgroup");  // a pure v2 host mounts the unified hierarchy here
+  while (struct dirent* e = ::readdir(d)) {
+    if ((e->d_type != DT_DIR && e->d_type != DT_LNK) || e->d_name[0] == '.') continue;
+    consider(absl::StrCat("/sys/fs/cgroup/", e->d_name));
+  }
+  ::closedir(d);
+  return out;
 }
 
 }  // namespace berth::testing

@@ -1,12 +1,20 @@
 // A real berthd for integration tests: its own root dir, socket and cgroup parent, started
 // as a child of the test, and everything it made removed at the end (containers, cgroups,
 // files). Tests talk to it with the generated stubs or the real `berth` CLI.
+//
+// At destruction the harness removes every container, stops the agent and then checks that
+// nothing outlived it: a process whose command line names the harness's temp dir (berthd,
+// berth-shim) or a container cgroup below its cgroup parent fails the test, and is killed or
+// removed so that the machine stays clean for the next test.
 #pragma once
 
 #include <signal.h>
 #include <sys/types.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +39,7 @@ class AgentHarness {
 
   // Starts berthd and waits until it answers. Extra flags are appended.
   void Start(const std::vector<std::string>& extra_flags = {});
-  void Kill(int signal = SIGKILL);  // and reaps it
+  void Kill(int signal = SIGKILL);  // and reaps it (SIGKILL after 15 s if it does not exit)
   void Restart() { Kill(); Start(); }
   bool running() const { return pid_ > 0; }
 
@@ -48,19 +56,43 @@ class AgentHarness {
   absl::StatusOr<v1::Container> Inspect(const std::string& id);
   absl::StatusOr<v1::WaitResponse> Wait(const std::string& id, int timeout_seconds = 60);
   absl::Status Remove(const std::string& id, bool force = true);
+  // Run, Wait and Logs: the exit code and the container's stdout and stderr.
+  absl::StatusOr<CliResult> RunToExit(v1::ContainerConfig config, int timeout_seconds = 60);
+  absl::StatusOr<v1::Container> StartContainer(const std::string& id);
+  // `timeout_seconds` unset: the agent's default grace period.
+  absl::StatusOr<v1::Container> Stop(const std::string& id, std::optional<int> timeout_seconds = std::nullopt,
+                                     int signal = 0);
+  absl::Status KillContainer(const std::string& id, int signal);
+  absl::Status Pause(const std::string& id);
+  absl::Status Resume(const std::string& id);
+  absl::StatusOr<std::vector<v1::Container>> List(const std::string& label_selector = "",
+                                                  const std::vector<v1::ContainerState>& states = {});
+  absl::StatusOr<v1::VersionResponse> Version();
+  // "v1" or "v2" as the agent reports it (System.Version); empty if it does not answer.
+  std::string CgroupDriverName();
+  // Polls Inspect until the container is in `state`; false after `timeout`.
+  bool WaitForState(const std::string& id, v1::ContainerState state,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(15));
   // Exec through the API; returns exit code and output.
   absl::StatusOr<CliResult> Exec(const std::string& id, const std::vector<std::string>& args,
                                  const std::string& stdin_data = "", bool tty = false);
   // Complete log text of a container (stdout and stderr interleaved as recorded).
   absl::StatusOr<std::string> Logs(const std::string& id);
+  // Every chunk of a Logs call (follow/tail/since as in `request`; its deadline bounds follow).
+  absl::StatusOr<std::vector<v1::OutputChunk>> LogChunks(const v1::LogsRequest& request, int timeout_seconds = 30);
 
   // Runs the real `berth` CLI against this agent.
   CliResult Cli(const std::vector<std::string>& args, const std::string& stdin_data = "", int timeout_seconds = 60);
 
   // Directory of a container's cgroup in `controller`'s hierarchy.
   std::string CgroupDir(const std::string& id, const std::string& controller) const;
+  // The harness's temp dir (holds root and socket; every shim's command line names it).
+  const std::string& dir() const { return dir_; }
 
  private:
+  // The end-of-test leak checks (see the file comment); adds a failure per leftover.
+  void CheckNothingLeftBehind();
+
   std::string dir_;  // holds root and socket
   std::string root_;
   std::string socket_;
@@ -86,5 +118,15 @@ v1::ContainerConfig Busybox(const std::vector<std::string>& args);
 
 // Reads a small file (cgroup/proc); empty string when missing.
 std::string ReadText(const std::string& path);
+
+// Polls `done` every 20 ms until it holds or `timeout` passed; returns its last value.
+bool Eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = std::chrono::seconds(15));
+
+// Live (non-zombie) processes, other than this one, whose command line contains `needle`.
+std::vector<pid_t> ProcessesMentioning(const std::string& needle);
+
+// Every directory named `name` directly below this process's own cgroup (or the root) in
+// any hierarchy mounted under /sys/fs/cgroup.
+std::vector<std::string> CgroupDirsNamed(const std::string& name);
 
 }  // namespace berth::testing

@@ -1,0 +1,385 @@
+// berth-bench: Berth against crun on this node, side by side, in one run.
+//
+//   1. run-to-exit: `berth run --rm busybox true` through the API (Create, Attach, Start, exit
+//      code, Remove) against `crun run` of the same busybox rootfs;
+//   2. exec: `true` exec'd into a running container, Exec API against `crun exec`;
+//   3. resident memory (VmRSS) of an idle berthd and of one berth-shim.
+//
+// It starts its own berthd (temp --root and --socket, --cgroup-parent berth-bench-<pid>), then
+// moves itself into a private mount namespace for crun: crun 1.8.1 refuses hybrid cgroup hosts,
+// so the controller-less cgroup2 mount is unmounted there, and each cgroup hierarchy is replaced
+// by a bind mount of <own cgroup>/berth-bench-<pid>/crun, so the cgroups crun makes land below
+// the bench's own cgroup. Everything is undone at the end, also after a failure or ^C.
+// Not a test: it asserts nothing about times; it prints them next to the targets.
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "bench/bench_berth.h"
+#include "bench/bench_crun.h"
+#include "bench/bench_host.h"
+#include "bench/bench_proc.h"
+#include "bench/bench_stats.h"
+
+namespace berth::bench {
+namespace {
+
+constexpr double kRunTargetRatio = 2.0;
+constexpr double kExecTargetRatio = 2.0;
+constexpr double kShimTargetMiB = 2.0;
+constexpr char kImage[] = "busybox";
+
+struct Flags {
+  int runs = 50;
+  int warmup = 3;
+  int cli_runs = 10;
+  std::string berthd;
+  std::string cli;
+  bool no_cli = false;
+  std::string crun = "crun";
+  std::string tmpdir = "/tmp";
+  std::string log_level = "info";
+};
+
+// Undo steps, run newest first, exactly once, whatever happened before.
+class CleanupStack {
+ public:
+  ~CleanupStack() { RunAll(); }
+  void Push(std::string what, std::function<bool()> step) { steps_.push_back({std::move(what), std::move(step)}); }
+  // Returns false if some step left something behind.
+  bool RunAll() {
+    bool clean = true;
+    while (!steps_.empty()) {
+      auto [what, step] = std::move(steps_.back());
+      steps_.pop_back();
+      bool ok = false;
+      try {
+        ok = step();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "berth-bench: cleanup (%s): %s\n", what.c_str(), e.what());
+      }
+      if (!ok) {
+        std::fprintf(stderr, "berth-bench: cleanup incomplete: %s\n", what.c_str());
+        clean = false;
+      }
+    }
+    return clean;
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::function<bool()>>> steps_;
+};
+
+std::string FirstLine(std::string text) {
+  size_t nl = text.find('\n');
+  if (nl != std::string::npos) text.resize(nl);
+  return text;
+}
+
+std::string CommandOutput(const std::vector<std::string>& argv, const std::string& scratch) {
+  SpawnOptions io;
+  io.stdout_path = scratch;
+  ::unlink(scratch.c_str());
+  RunToCompletion(argv, io);
+  std::string out = FirstLine(FileTail(scratch, 4096));
+  ::unlink(scratch.c_str());
+  return out;
+}
+
+std::string Fmt(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
+}
+
+std::string Verdict(bool ok) { return ok ? "MET" : "MISSED"; }
+
+void PrintLatencyRow(const char* name, const Summary& berth, const Summary& crun, const char* target, bool has_target,
+                     double target_ratio) {
+  double ratio = crun.median > 0 ? berth.median / crun.median : 0;
+  std::string verdict = has_target ? Verdict(ratio <= target_ratio) : "-";
+  std::printf("  %-34s %9.1f %8.1f   %9.1f %8.1f   %7.2fx   %-8s %s\n", name, berth.median, berth.p95, crun.median,
+              crun.p95, ratio, target, verdict.c_str());
+}
+
+double MiB(long kb) { return static_cast<double>(kb) / 1024.0; }
+
+std::string MemText(const MemoryUse& m) {
+  return Fmt("%.2f MiB", MiB(m.vm_rss_kb)) + " (" + std::to_string(m.vm_rss_kb) + " kB; anon " +
+         std::to_string(m.rss_anon_kb) + " kB, file " + std::to_string(m.rss_file_kb) + " kB, Pss " +
+         std::to_string(m.pss_kb) + " kB)";
+}
+
+int Bench(const Flags& flags, CleanupStack& cleanup) {
+  if (::geteuid() != 0) throw BenchError("must run as root (namespaces, cgroups, mounts)");
+  const std::string berthd = flags.berthd.empty() ? SelfDir() + "/berthd" : flags.berthd;
+  if (::access(berthd.c_str(), X_OK) != 0) throw BenchError("no berthd at " + berthd + " (give --berthd)");
+  const std::string crun_path = FindExecutable(flags.crun);
+  if (crun_path.empty()) {
+    throw BenchError("crun not found (" + flags.crun + "); install it with deploy/install-deps.sh (Debian package crun)");
+  }
+  std::string cli = flags.no_cli ? "" : flags.cli.empty() ? SelfDir() + "/berth" : flags.cli;
+  if (!cli.empty() && ::access(cli.c_str(), X_OK) != 0) {
+    if (!flags.cli.empty()) throw BenchError("no berth CLI at " + cli);
+    cli.clear();  // the default is optional
+  }
+
+  const pid_t self = ::getpid();
+  const std::string tmp = MakeTempDir(flags.tmpdir, "berth-bench-");
+  cleanup.Push("remove " + tmp, [tmp] { return RemoveTree(tmp); });
+
+  // The cgroups of both sides live below <own cgroup>/berth-bench-<pid>: berthd's containers
+  // (its --cgroup-parent) and crun's (in .../crun). Removed last, after both are gone.
+  const std::string cgroup_parent = "berth-bench-" + std::to_string(self);
+  const std::vector<CgroupHierarchy> hierarchies = OwnCgroupHierarchies();
+  if (hierarchies.empty()) throw BenchError("no cgroup hierarchy found for this process");
+  cleanup.Push("cgroups " + cgroup_parent, [hierarchies, cgroup_parent] {
+    bool ok = true;
+    for (const auto& h : hierarchies) ok = KillAndRemoveCgroupTree(h.own_dir + "/" + cgroup_parent) && ok;
+    return ok;
+  });
+
+  // berthd first, outside the private mount namespace the bench enters next.
+  AgentOptions agent_options{berthd, tmp + "/root", tmp + "/berthd.sock", cgroup_parent, tmp + "/berthd.log",
+                             flags.log_level};
+  auto agent = std::make_shared<BerthAgent>(agent_options);
+  agent->Start();
+  cleanup.Push("stop berthd", [agent] {
+    agent->Stop();
+    return true;
+  });
+  agent->WaitServing(std::chrono::seconds(120));
+  const std::string busybox_rootfs = agent_options.root + "/images/busybox/rootfs";
+  if (::access((busybox_rootfs + "/bin/busybox").c_str(), X_OK) != 0) {
+    throw BenchError("berthd built no busybox image at " + busybox_rootfs);
+  }
+
+  // Private mount namespace (before any thread: gRPC starts its threads only below).
+  EnterPrivateMountNamespace();
+  if (std::string hidden = HybridCgroup2MountPoint(); !hidden.empty()) Unmount(hidden);
+  for (const auto& h : hierarchies) {
+    std::string bench_dir = h.own_dir + "/" + cgroup_parent;
+    MakeCgroup(h, bench_dir);
+    std::string crun_dir = bench_dir + "/crun";
+    MakeCgroup(h, crun_dir);
+    BindMount(crun_dir, h.mount_point);
+    cleanup.Push("unmount " + h.mount_point, [mp = h.mount_point] { return TryUnmount(mp); });
+  }
+
+  // crun bundles: run (true) and exec target (sleep), each on its own overlay of the rootfs.
+  auto crun = std::make_shared<Crun>(crun_path, tmp + "/crun-state", tmp + "/crun.log");
+  MakeDir(tmp + "/crun-state", 0700);
+  auto make_bundle = [&](const std::string& name, const std::vector<std::string>& args) {
+    std::string dir = tmp + "/" + name;
+    for (const char* sub : {"", "/rootfs", "/upper", "/work"}) MakeDir(dir + sub);
+    MountOverlay(busybox_rootfs, dir + "/upper", dir + "/work", dir + "/rootfs");
+    cleanup.Push("unmount " + dir + "/rootfs", [dir] { return TryUnmount(dir + "/rootfs"); });
+    crun->MakeBundle(dir, dir + "/rootfs", args, "/" + name);
+    return dir;
+  };
+  const std::string run_bundle = make_bundle("crun-run", {"/bin/true"});
+  const std::string sleep_bundle = make_bundle("crun-sleep", {"/bin/sleep", "3600"});
+  cleanup.Push("crun delete -f", [crun] { return crun->DeleteAll(); });
+
+  auto client = std::make_shared<BerthClient>(agent_options.socket);
+  client->WaitReady(std::chrono::seconds(10));
+  cleanup.Push("remove berth containers", [client] { return client->RemoveAll().empty(); });
+  const std::string version = client->Version();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const MemoryUse agent_fresh = ReadMemoryUse(agent->pid());
+
+  struct utsname uts = {};
+  ::uname(&uts);
+  std::string loadavg = FirstLine(ReadTextFile("/proc/loadavg"));
+  std::printf("berth-bench: Berth vs crun, %d runs each after %d warm-up runs, interleaved\n", flags.runs,
+              flags.warmup);
+  std::printf("  berthd    %s — %s, log level %s\n", berthd.c_str(), version.c_str(), flags.log_level.c_str());
+  std::printf("  crun      %s — %s\n", crun_path.c_str(), CommandOutput({crun_path, "--version"}, tmp + "/out").c_str());
+  std::printf("  host      %s %s, %u cpus, load average %s\n", uts.sysname, uts.release,
+              std::thread::hardware_concurrency(), loadavg.c_str());
+  std::printf("  rootfs    %s (crun: one overlay of it per bundle, mounted once)\n", busybox_rootfs.c_str());
+  std::fflush(stdout);
+
+  // 1. Run to exit.
+  std::vector<double> berth_run, crun_run;
+  std::vector<RunPhases> phases;
+  const int total = flags.warmup + flags.runs;
+  for (int i = 0; i < total; ++i) {
+    ThrowIfInterrupted();
+    auto berth_once = [&] {
+      RunPhases p = client->RunToExit(kImage, {"true"});
+      if (i >= flags.warmup) {
+        berth_run.push_back(p.total);
+        phases.push_back(p);
+      }
+    };
+    auto crun_once = [&] {
+      auto t0 = Clock::now();
+      crun->Run(run_bundle, "bb" + std::to_string(self) + "-run-" + std::to_string(i));
+      double ms = MillisBetween(t0, Clock::now());
+      if (i >= flags.warmup) crun_run.push_back(ms);
+    };
+    // Alternate who goes first, so neither always runs on the other's leftovers.
+    if (i % 2 == 0) {
+      berth_once();
+      crun_once();
+    } else {
+      crun_once();
+      berth_once();
+    }
+  }
+
+  // 2. Exec into running containers.
+  const std::string berth_sleeper = client->RunDetached(kImage, {"sleep", "3600"});
+  const std::string crun_sleeper = "bb" + std::to_string(self) + "-sleep";
+  crun->RunDetached(sleep_bundle, crun_sleeper);
+  std::vector<double> berth_exec, crun_exec;
+  std::vector<ExecPhases> exec_phases;
+  for (int i = 0; i < total; ++i) {
+    ThrowIfInterrupted();
+    auto berth_once = [&] {
+      ExecPhases p = client->Exec(berth_sleeper, {"true"});
+      if (i >= flags.warmup) {
+        berth_exec.push_back(p.total);
+        exec_phases.push_back(p);
+      }
+    };
+    auto crun_once = [&] {
+      auto t0 = Clock::now();
+      crun->Exec(crun_sleeper, {"/bin/true"});
+      double ms = MillisBetween(t0, Clock::now());
+      if (i >= flags.warmup) crun_exec.push_back(ms);
+    };
+    if (i % 2 == 0) {
+      berth_once();
+      crun_once();
+    } else {
+      crun_once();
+      berth_once();
+    }
+  }
+
+  // 3. Memory: berthd now idle again with one container; that container's shim.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const MemoryUse agent_after = ReadMemoryUse(agent->pid());
+  const pid_t init_pid = client->Inspect(berth_sleeper).pid();
+  const pid_t shim_pid = init_pid > 0 ? ParentPid(init_pid) : -1;
+  if (shim_pid <= 0 || CommOf(shim_pid) != "berth-shim") {
+    throw BenchError("cannot find the berth-shim of container " + berth_sleeper + " (init pid " +
+                     std::to_string(init_pid) + ", parent " + std::to_string(shim_pid) + " " + CommOf(shim_pid) + ")");
+  }
+  const MemoryUse shim = ReadMemoryUse(shim_pid);
+
+  // Optional: the CLI as a user runs it (process start, connection, auto-remove by the agent).
+  std::vector<double> cli_run, cli_exec;
+  if (!cli.empty() && flags.cli_runs > 0) {
+    const std::string host = "unix://" + agent_options.socket;
+    SpawnOptions io;
+    io.stderr_path = tmp + "/cli.log";
+    for (int i = 0; i < flags.cli_runs + 1; ++i) {  // one warm-up
+      ThrowIfInterrupted();
+      auto t0 = Clock::now();
+      int st = RunToCompletion({cli, "-H", host, "run", "--rm", kImage, "true"}, io);
+      double ms = MillisBetween(t0, Clock::now());
+      if (!ExitedZero(st)) throw BenchError("berth run --rm failed: " + DescribeWaitStatus(st) + "\n" + FileTail(io.stderr_path));
+      if (i > 0) cli_run.push_back(ms);
+      t0 = Clock::now();
+      st = RunToCompletion({cli, "-H", host, "exec", berth_sleeper, "true"}, io);
+      ms = MillisBetween(t0, Clock::now());
+      if (!ExitedZero(st)) throw BenchError("berth exec failed: " + DescribeWaitStatus(st) + "\n" + FileTail(io.stderr_path));
+      if (i > 0) cli_exec.push_back(ms);
+    }
+  }
+
+  // Report.
+  Summary br = Summarize(berth_run), cr = Summarize(crun_run);
+  Summary be = Summarize(berth_exec), ce = Summarize(crun_exec);
+  std::printf("\nLatency, ms (n=%d each)                  berth              crun        berth/crun\n", flags.runs);
+  std::printf("  %-34s %9s %8s   %9s %8s   %8s   %-8s %s\n", "", "median", "p95", "median", "p95", "(median)", "target",
+              "");
+  PrintLatencyRow("run-to-exit: busybox true", br, cr, "<= 2x", true, kRunTargetRatio);
+  PrintLatencyRow("exec: true in a running container", be, ce, "<= 2x", true, kExecTargetRatio);
+  if (!cli_run.empty()) {
+    Summary lr = Summarize(cli_run), le = Summarize(cli_exec);
+    std::printf("  with the berth CLI as a process (n=%d; `run --rm` returns before the agent removes):\n",
+                flags.cli_runs);
+    PrintLatencyRow("berth run --rm busybox true", lr, cr, "", false, 0);
+    PrintLatencyRow("berth exec <id> true", le, ce, "", false, 0);
+  }
+
+  auto median_of = [](const auto& v, auto field) {
+    std::vector<double> xs;
+    for (const auto& p : v) xs.push_back(p.*field);
+    return Summarize(xs).median;
+  };
+  std::printf("\n  berth run-to-exit, median per step (ms): Create %.1f | Attach %.1f | Start %.1f | to exit code %.1f"
+              " | stream end %.1f | Remove %.1f\n",
+              median_of(phases, &RunPhases::create), median_of(phases, &RunPhases::attach),
+              median_of(phases, &RunPhases::start), median_of(phases, &RunPhases::exit),
+              median_of(phases, &RunPhases::close), median_of(phases, &RunPhases::remove));
+  std::printf("  berth exec, median from the call (ms): pid %.1f | exit code %.1f | stream end %.1f\n",
+              median_of(exec_phases, &ExecPhases::started), median_of(exec_phases, &ExecPhases::exit),
+              median_of(exec_phases, &ExecPhases::total));
+  std::printf("  crun min/max (ms): run %.1f/%.1f, exec %.1f/%.1f; berth min/max: run %.1f/%.1f, exec %.1f/%.1f\n",
+              cr.min, cr.max, ce.min, ce.max, br.min, br.max, be.min, be.max);
+
+  bool shim_ok = MiB(shim.vm_rss_kb) <= kShimTargetMiB;
+  std::printf("\nResident memory (VmRSS)\n");
+  std::printf("  berthd, idle, fresh             %s\n", MemText(agent_fresh).c_str());
+  std::printf("  berthd, idle after the runs     %s\n", MemText(agent_after).c_str());
+  std::printf("  berth-shim, one container       %s  target <= 2 MiB: %s\n", MemText(shim).c_str(),
+              Verdict(shim_ok).c_str());
+  std::printf("  for reference (measured on this host): containerd 37-44 MB idle + 13 MB per shim; conmon 2.4 MB\n");
+
+  double run_ratio = cr.median > 0 ? br.median / cr.median : 0;
+  double exec_ratio = ce.median > 0 ? be.median / ce.median : 0;
+  std::printf("\nTargets: run-to-exit <= 2x crun: %s (%.2fx) | exec <= 2x crun exec: %s (%.2fx) | "
+              "berth-shim <= 2 MiB: %s (%.2f MiB)\n",
+              Verdict(run_ratio <= kRunTargetRatio).c_str(), run_ratio, Verdict(exec_ratio <= kExecTargetRatio).c_str(),
+              exec_ratio, Verdict(shim_ok).c_str(), MiB(shim.vm_rss_kb));
+  std::fflush(stdout);
+  return 0;
+}
+
+}  // namespace
+}  // namespace berth::bench
+
+int main(int argc, char** argv) {
+  using namespace berth::bench;
+  Flags flags;
+  CLI::App app{"berth-bench: Berth against crun (run-to-exit, exec latency, memory)"};
+  app.add_option("--runs", flags.runs, "measured runs per case")->check(CLI::Range(1, 100000));
+  app.add_option("--warmup", flags.warmup, "unmeasured runs first")->check(CLI::Range(0, 1000));
+  app.add_option("--berthd", flags.berthd, "berthd to start (default: next to berth-bench; berth-shim next to it)");
+  app.add_option("--crun", flags.crun, "crun binary");
+  app.add_option("--cli", flags.cli, "berth CLI to time as a process too (default: next to berth-bench, if there)");
+  app.add_flag("--no-cli", flags.no_cli, "skip the CLI rows");
+  app.add_option("--cli-runs", flags.cli_runs, "runs of the CLI rows")->check(CLI::Range(0, 100000));
+  app.add_option("--tmpdir", flags.tmpdir, "where the temp dir goes (overlay upper dirs: not on overlayfs)");
+  app.add_option("--agent-log-level", flags.log_level, "berthd --log-level");
+  CLI11_PARSE(app, argc, argv);
+
+  InstallInterruptHandlers();
+  CleanupStack cleanup;
+  int rc = 1;
+  try {
+    rc = Bench(flags, cleanup);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "berth-bench: %s\n", e.what());
+    rc = 1;
+  }
+  if (!cleanup.RunAll()) {
+    std::fprintf(stderr, "berth-bench: some of what the bench made could not be removed (see above)\n");
+    if (rc == 0) rc = 1;
+  }
+  return rc;
+}

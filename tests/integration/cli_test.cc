@@ -1,0 +1,333 @@
+// The real `berth` binary against a real agent: docker-like commands, their output, exit
+// codes, JSON, stdin, and interactive sessions on a pseudo terminal.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/support/agent_harness.h"
+#include "tests/integration/support/host_checks.h"
+
+extern char** environ;
+
+namespace berth::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr auto kBound = std::chrono::seconds(15);
+
+bool IsIdLine(const std::string& out) {
+  return out.size() == 65 && out.back() == '\n' && IsHexId(out.substr(0, 64));
+}
+
+// The CLI on a pseudo terminal of its own (session leader, pty as controlling terminal), fed
+// a script: wait until the output shows `expect`, then type `send`.
+class PtySession {
+ public:
+  explicit PtySession(const std::vector<std::string>& argv) {
+    master_ = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master_ < 0 || ::grantpt(master_) != 0 || ::unlockpt(master_) != 0) return;
+    const char* slave_name = ::ptsname(master_);
+    if (slave_name == nullptr) return;
+    int slave = ::open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) return;
+    struct winsize ws = {};
+    ws.ws_row = 24;
+    ws.ws_col = 80;
+    ::ioctl(slave, TIOCSWINSZ, &ws);
+    std::vector<std::string> args = argv;
+    std::vector<char*> cargv;
+    for (auto& a : args) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      // Only async-signal-safe calls: the test process has threads.
+      ::setsid();
+      ::ioctl(slave, TIOCSCTTY, 0);
+      ::dup2(slave, 0);
+      ::dup2(slave, 1);
+      ::dup2(slave, 2);
+      ::execve(cargv[0], cargv.data(), environ);
+      ::_exit(127);
+    }
+    ::close(slave);
+  }
+
+  ~PtySession() {
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGKILL);
+      int status;
+      ::waitpid(pid_, &status, 0);
+    }
+    if (master_ >= 0) ::close(master_);
+  }
+
+  bool ok() const { return pid_ > 0; }
+  const std::string& output() const { return output_; }
+
+  // Reads until `text` appears in the output after `from` (bounded); true when it did.
+  bool ReadUntil(const std::string& text, size_t from = 0, std::chrono::seconds bound = kBound) {
+    auto deadline = std::chrono::steady_clock::now() + bound;
+    while (output_.find(text, from) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline || !ReadSome(100)) {
+        return output_.find(text, from) != std::string::npos;
+      }
+    }
+    return true;
+  }
+
+  void Type(const std::string& text) {
+    size_t done = 0;
+    while (done < text.size()) {
+      ssize_t n = ::write(master_, text.data() + done, text.size() - done);
+      if (n <= 0) return;
+      done += static_cast<size_t>(n);
+    }
+  }
+
+  // Reads to the end of the session and reaps the CLI; its exit code, or -1 on timeout.
+  int Finish(std::chrono::seconds bound = kBound) {
+    auto deadline = std::chrono::steady_clock::now() + bound;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int status;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        reaped_ = true;
+        while (ReadSome(0)) {
+        }
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      ReadSome(50);
+    }
+    return -1;
+  }
+
+ private:
+  // One read with a poll of `timeout_ms`; false at EOF/EIO (every slave fd closed).
+  bool ReadSome(int timeout_ms) {
+    struct pollfd p = {master_, POLLIN, 0};
+    int n = ::poll(&p, 1, timeout_ms);
+    if (n <= 0) return n == 0;
+    char buf[4096];
+    ssize_t r = ::read(master_, buf, sizeof(buf));
+    if (r <= 0) return r < 0 && errno == EINTR;
+    output_.append(buf, static_cast<size_t>(r));
+    return true;
+  }
+
+  int master_ = -1;
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  std::string output_;
+};
+
+std::vector<std::string> CliArgv(AgentHarness& agent, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {BERTH_CLI_PATH, "--host", "unix://" + agent.socket()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
+// A shell session on the pty: compute 6*7, see 42, exit; the CLI must exit 0.
+void ExpectShellSession(PtySession& s) {
+  ASSERT_TRUE(s.ok());
+  ASSERT_TRUE(s.ReadUntil("# ")) << "no shell prompt; output: " << s.output();
+  size_t mark = s.output().size();
+  s.Type("echo $((6*7))\n");
+  EXPECT_TRUE(s.ReadUntil("42", mark)) << "output: " << s.output();
+  s.Type("exit\n");
+  EXPECT_EQ(s.Finish(), 0) << "output: " << s.output();
+}
+
+TEST(Cli, RunRmPrintsOutputAndLeavesNothing) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult r = agent.Cli({"run", "--rm", "busybox", "echo", "hello"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello\n");
+  EXPECT_TRUE(WaitUntil([&] { return ListAll(agent).empty(); }, kBound)) << "the --rm container remains";
+  EXPECT_TRUE(WaitUntil([&] { return DirEntries(ContainersDir(agent)).empty(); }, kBound));
+  EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent).empty(); }, kBound));
+}
+
+TEST(Cli, RunPassesTheExitCodeThrough) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult r = agent.Cli({"run", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  auto listed = ListAll(agent);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].state(), v1::EXITED);
+  EXPECT_EQ(listed[0].exit_code(), 3);
+}
+
+TEST(Cli, DetachedContainerLifecycle) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult run = agent.Cli({"run", "-d", "--name", "web", "--memory", "64m", "busybox", "sleep", "1000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_TRUE(IsIdLine(run.out)) << "\"" << run.out << "\"";
+  const std::string id = run.out.substr(0, 64);
+
+  // PID 1 in the container's pid namespace is the container's command.
+  CliResult ps_in = agent.Cli({"exec", "web", "ps"});
+  ASSERT_EQ(ps_in.exit_code, 0) << ps_in.err;
+  bool pid1_is_sleep = false;
+  for (absl::string_view line : absl::StrSplit(ps_in.out, '\n')) {
+    std::vector<std::string> f = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    if (!f.empty() && f[0] == "1") pid1_is_sleep = absl::StrContains(line, "sleep 1000");
+  }
+  EXPECT_TRUE(pid1_is_sleep) << ps_in.out;
+
+  CliResult ps = agent.Cli({"ps"});
+  ASSERT_EQ(ps.exit_code, 0) << ps.err;
+  EXPECT_THAT(ps.out, HasSubstr("CONTAINER ID"));
+  EXPECT_THAT(ps.out, HasSubstr("web"));
+  EXPECT_THAT(ps.out, HasSubstr(id.substr(0, 12)));
+
+  CliResult ps_json = agent.Cli({"ps", "-o", "json"});
+  ASSERT_EQ(ps_json.exit_code, 0) << ps_json.err;
+  auto listed = nlohmann::json::parse(ps_json.out, nullptr, false);
+  ASSERT_FALSE(listed.is_discarded()) << ps_json.out;
+  ASSERT_TRUE(listed.is_array());
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].value("id", ""), id);
+  EXPECT_EQ(listed[0].value("name", ""), "web");
+  EXPECT_EQ(listed[0].value("state", ""), "RUNNING");
+
+  CliResult inspect = agent.Cli({"inspect", "web"});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  auto doc = nlohmann::json::parse(inspect.out, nullptr, false);
+  ASSERT_FALSE(doc.is_discarded()) << inspect.out;
+  ASSERT_TRUE(doc.is_array() && doc.size() == 1) << inspect.out;
+  const auto& c = doc[0];
+  EXPECT_EQ(c.value("state", ""), "RUNNING");
+  ASSERT_TRUE(c.contains("resources")) << inspect.out;
+  const auto& memory = c["resources"]["memory_limit_bytes"];
+  // Protobuf's JSON mapping writes int64 as a string.
+  EXPECT_TRUE(memory == "67108864" || memory == 67108864) << memory;
+  // And the limit is real.
+  EXPECT_EQ(absl::StripAsciiWhitespace(ReadText(agent.CgroupDir(id, "memory") + "/memory.limit_in_bytes")),
+            "67108864");
+
+  CliResult stop = agent.Cli({"stop", "-t", "1", "web"});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
+  CliResult inspect2 = agent.Cli({"inspect", "web"});
+  ASSERT_EQ(inspect2.exit_code, 0) << inspect2.err;
+  auto doc2 = nlohmann::json::parse(inspect2.out, nullptr, false);
+  ASSERT_TRUE(!doc2.is_discarded() && doc2.is_array() && doc2.size() == 1) << inspect2.out;
+  EXPECT_EQ(doc2[0].value("state", ""), "EXITED");
+
+  // Stopped containers are gone from ps, but not from ps -a.
+  CliResult ps_after = agent.Cli({"ps"});
+  EXPECT_THAT(ps_after.out, ::testing::Not(HasSubstr("web")));
+  CliResult ps_all = agent.Cli({"ps", "-a"});
+  EXPECT_THAT(ps_all.out, HasSubstr("web"));
+
+  CliResult rm = agent.Cli({"rm", "web"});
+  EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_TRUE(ListAll(agent).empty());
+  CliResult gone = agent.Cli({"inspect", "web"});
+  EXPECT_EQ(gone.exit_code, 125);
+  EXPECT_THAT(gone.err, HasSubstr("Error:"));
+}
+
+TEST(Cli, LogsPrintsOutput) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult run = agent.Cli({"run", "-d", "--name", "talker", "busybox", "sh", "-c", "echo line1; echo line2 >&2; echo line3"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  auto w = agent.Wait("talker", 30);
+  ASSERT_TRUE(w.ok()) << w.status();
+  CliResult logs = agent.Cli({"logs", "talker"});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_EQ(logs.out, "line1\nline3\n");
+  EXPECT_EQ(logs.err, "line2\n");
+  CliResult tail = agent.Cli({"logs", "-n", "1", "talker"});
+  EXPECT_EQ(tail.exit_code, 0) << tail.err;
+  EXPECT_EQ(tail.out + tail.err, "line3\n");
+}
+
+TEST(Cli, AgentErrorExits125WithMessage) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult r = agent.Cli({"start", "nosuch"});
+  EXPECT_EQ(r.exit_code, 125);
+  EXPECT_THAT(r.err, StartsWith("Error:"));
+  EXPECT_THAT(r.err, HasSubstr("nosuch"));
+  EXPECT_TRUE(r.out.empty()) << r.out;
+
+  CliResult bad = agent.Cli({"run", "--name", "-bad", "busybox", "true"});
+  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_THAT(bad.err, HasSubstr("Error:"));
+  EXPECT_THAT(bad.err, HasSubstr("-bad"));
+  EXPECT_TRUE(ListAll(agent).empty());
+
+  // No agent at all is the CLI's failure too.
+  agent.Kill(SIGKILL);
+  CliResult down = agent.Cli({"ps"}, "", 30);
+  EXPECT_EQ(down.exit_code, 125);
+  EXPECT_THAT(down.err, HasSubstr("Error:"));
+}
+
+TEST(Cli, RunInteractiveCopiesStdin) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult r = agent.Cli({"run", "-i", "--rm", "busybox", "cat"}, "hi\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hi\n");
+  EXPECT_TRUE(WaitUntil([&] { return ListAll(agent).empty(); }, kBound));
+}
+
+TEST(Cli, RunTtyInteractiveShellOnPty) {
+  AgentHarness agent;
+  agent.Start();
+  PtySession session(CliArgv(agent, {"run", "-it", "--name", "shell", "busybox", "sh"}));
+  ExpectShellSession(session);
+  auto c = agent.Inspect("shell");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->state(), v1::EXITED);
+  EXPECT_EQ(c->exit_code(), 0);
+}
+
+TEST(Cli, ExecTtyInteractiveShellOnPty) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult run = agent.Cli({"run", "-d", "--name", "web", "busybox", "sleep", "1000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  PtySession session(CliArgv(agent, {"exec", "-it", "web", "sh"}));
+  ExpectShellSession(session);
+  auto c = agent.Inspect("web");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->state(), v1::RUNNING);
+}
+
+TEST(Cli, VersionShowsApiVersion) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult r = agent.Cli({"version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("berth.v1"));
+  EXPECT_THAT(r.out, HasSubstr("Server:"));
+  EXPECT_THAT(r.out, HasSubstr("Cgroup driver:"));
+}
+
+}  // namespace
+}  // namespace berth::testing

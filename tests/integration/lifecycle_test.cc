@@ -1,0 +1,267 @@
+// The lifecycle of real busybox containers through the gRPC API: create, start, exit codes,
+// stop with a grace period, kill, remove, pause/resume, auto-remove, list filters and lookup
+// by prefix or name.
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/support/agent_harness.h"
+
+namespace berth::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::UnorderedElementsAre;
+
+class Lifecycle : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(agent_.Start()); }
+
+  // Creates and starts a container; the test fails if either step fails.
+  v1::Container MustRun(v1::ContainerConfig config) {
+    auto c = agent_.Run(std::move(config));
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *c : v1::Container{};
+  }
+
+  std::set<std::string> Names(const std::vector<v1::Container>& list) {
+    std::set<std::string> out;
+    for (const auto& c : list) out.insert(c.name());
+    return out;
+  }
+
+  AgentHarness agent_;
+};
+
+TEST_F(Lifecycle, EchoExitsZeroAndLogsItsOutput) {
+  v1::Container c = MustRun(Busybox({"echo", "hello"}));
+  ASSERT_FALSE(c.id().empty());
+  EXPECT_EQ(c.id().size(), 64u);
+  auto wait = agent_.Wait(c.id());
+  ASSERT_TRUE(wait.ok()) << wait.status();
+  EXPECT_EQ(wait->exit_code(), 0);
+  EXPECT_FALSE(wait->oom_killed());
+  EXPECT_EQ(wait->container().state(), v1::EXITED);
+  auto logs = agent_.Logs(c.id());
+  ASSERT_TRUE(logs.ok()) << logs.status();
+  EXPECT_EQ(*logs, "hello\n");
+  auto inspected = agent_.Inspect(c.id());
+  ASSERT_TRUE(inspected.ok()) << inspected.status();
+  EXPECT_EQ(inspected->state(), v1::EXITED);
+  EXPECT_EQ(inspected->exit_code(), 0);
+  EXPECT_EQ(inspected->pid(), 0);
+  EXPECT_TRUE(inspected->has_started_at());
+  EXPECT_TRUE(inspected->has_finished_at());
+}
+
+TEST_F(Lifecycle, WaitReportsTheExitCode) {
+  v1::Container c = MustRun(Busybox({"sh", "-c", "exit 3"}));
+  auto wait = agent_.Wait(c.id());
+  ASSERT_TRUE(wait.ok()) << wait.status();
+  EXPECT_EQ(wait->exit_code(), 3);
+  auto inspected = agent_.Inspect(c.id());
+  ASSERT_TRUE(inspected.ok()) << inspected.status();
+  EXPECT_EQ(inspected->exit_code(), 3);
+}
+
+TEST_F(Lifecycle, StopKillsAfterTheGracePeriodWhenInitIgnoresSigterm) {
+  // PID 1 of a pid namespace ignores signals it has no handler for: SIGTERM does nothing.
+  v1::Container c = MustRun(Busybox({"sleep", "1000"}));
+  auto stopped = agent_.Stop(c.id(), 1);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->state(), v1::EXITED);
+  EXPECT_EQ(stopped->exit_code(), 128 + SIGKILL);
+  auto wait = agent_.Wait(c.id());
+  ASSERT_TRUE(wait.ok()) << wait.status();
+  EXPECT_EQ(wait->exit_code(), 137);
+  EXPECT_FALSE(wait->oom_killed());
+  // Stopping an exited container is a no-op.
+  auto again = agent_.Stop(c.id(), 1);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->exit_code(), 137);
+}
+
+TEST_F(Lifecycle, KillDeliversSigtermToATrap) {
+  v1::Container c =
+      MustRun(Busybox({"sh", "-c", "trap 'exit 42' TERM; echo ready; while true; do sleep 0.1; done"}));
+  // The trap must be installed before the signal arrives, or PID 1 ignores it.
+  ASSERT_TRUE(Eventually([&] {
+    auto logs = agent_.Logs(c.id());
+    return logs.ok() && *logs == "ready\n";
+  })) << "the container never printed ready";
+  ASSERT_TRUE(agent_.KillContainer(c.id(), SIGTERM).ok());
+  auto wait = agent_.Wait(c.id(), 30);
+  ASSERT_TRUE(wait.ok()) << wait.status();
+  EXPECT_EQ(wait->exit_code(), 42);
+  // Killing an exited container is refused.
+  EXPECT_EQ(agent_.KillContainer(c.id(), SIGKILL).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(Lifecycle, RemoveOfARunningContainerNeedsForce) {
+  v1::Container c = MustRun(Busybox({"sleep", "1000"}));
+  absl::Status plain = agent_.Remove(c.id(), /*force=*/false);
+  EXPECT_EQ(plain.code(), absl::StatusCode::kFailedPrecondition) << plain;
+  auto still = agent_.Inspect(c.id());
+  ASSERT_TRUE(still.ok()) << still.status();
+  EXPECT_EQ(still->state(), v1::RUNNING);
+
+  absl::Status forced = agent_.Remove(c.id(), /*force=*/true);
+  ASSERT_TRUE(forced.ok()) << forced;
+  EXPECT_EQ(agent_.Inspect(c.id()).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(::access((agent_.root() + "/containers/" + c.id()).c_str(), F_OK), 0)
+      << "the container's directory outlived its removal";
+  EXPECT_EQ(agent_.Remove(c.id(), true).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(Lifecycle, RemoveOfAnExitedContainerNeedsNoForce) {
+  v1::Container c = MustRun(Busybox({"true"}));
+  ASSERT_TRUE(agent_.Wait(c.id()).ok());
+  ASSERT_TRUE(agent_.Remove(c.id(), /*force=*/false).ok());
+  EXPECT_EQ(agent_.Inspect(c.id()).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(Lifecycle, PauseFreezesTheCgroupAndResumeThawsIt) {
+  v1::Container c = MustRun(Busybox({"sleep", "1000"}));
+  const bool v1_driver = agent_.CgroupDriverName() == "v1";
+  std::string freezer = v1_driver ? agent_.CgroupDir(c.id(), "freezer") : agent_.CgroupDir(c.id(), "");
+  ASSERT_FALSE(freezer.empty());
+
+  ASSERT_TRUE(agent_.Pause(c.id()).ok());
+  auto paused = agent_.Inspect(c.id());
+  ASSERT_TRUE(paused.ok()) << paused.status();
+  EXPECT_EQ(paused->state(), v1::PAUSED);
+  if (v1_driver) {
+    EXPECT_EQ(ReadText(freezer + "/freezer.state"), "FROZEN\n");
+  } else {
+    EXPECT_THAT(ReadText(freezer + "/cgroup.events"), HasSubstr("frozen 1"));
+  }
+  auto exec = agent_.Exec(c.id(), {"true"});
+  EXPECT_EQ(exec.status().code(), absl::StatusCode::kFailedPrecondition) << exec.status();
+  EXPECT_EQ(agent_.Pause(c.id()).code(), absl::StatusCode::kFailedPrecondition);
+
+  ASSERT_TRUE(agent_.Resume(c.id()).ok());
+  auto resumed = agent_.Inspect(c.id());
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->state(), v1::RUNNING);
+  if (v1_driver) {
+    EXPECT_EQ(ReadText(freezer + "/freezer.state"), "THAWED\n");
+  } else {
+    EXPECT_THAT(ReadText(freezer + "/cgroup.events"), HasSubstr("frozen 0"));
+  }
+  EXPECT_EQ(agent_.Resume(c.id()).code(), absl::StatusCode::kFailedPrecondition);
+  auto works = agent_.Exec(c.id(), {"true"});
+  ASSERT_TRUE(works.ok()) << works.status();
+  EXPECT_EQ(works->exit_code, 0);
+}
+
+TEST_F(Lifecycle, StopOfAPausedContainerEndsIt) {
+  v1::Container c = MustRun(Busybox({"sleep", "1000"}));
+  ASSERT_TRUE(agent_.Pause(c.id()).ok());
+  auto stopped = agent_.Stop(c.id(), 1);
+  ASSERT_TRUE(stopped.ok()) << stopped.status();
+  EXPECT_EQ(stopped->state(), v1::EXITED);
+  EXPECT_EQ(stopped->exit_code(), 137);
+}
+
+TEST_F(Lifecycle, StartTwiceIsRefused) {
+  auto created = agent_.Create(Busybox({"sleep", "1000"}));
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->state(), v1::CREATED);
+  auto started = agent_.StartContainer(created->id());
+  ASSERT_TRUE(started.ok()) << started.status();
+  EXPECT_EQ(started->state(), v1::RUNNING);
+  EXPECT_GT(started->pid(), 0);
+  auto again = agent_.StartContainer(created->id());
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition) << again.status();
+
+  // Nor can an exited container be started again.
+  v1::Container done = MustRun(Busybox({"true"}));
+  ASSERT_TRUE(agent_.Wait(done.id()).ok());
+  EXPECT_EQ(agent_.StartContainer(done.id()).status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(Lifecycle, AutoRemoveContainerDisappearsAfterExit) {
+  auto config = Busybox({"echo", "bye"});
+  config.set_auto_remove(true);
+  v1::Container c = MustRun(config);
+  ASSERT_FALSE(c.id().empty());
+  EXPECT_TRUE(Eventually([&] { return agent_.Inspect(c.id()).status().code() == absl::StatusCode::kNotFound; }))
+      << "auto_remove container still there: " << agent_.Inspect(c.id()).status();
+  EXPECT_TRUE(Eventually([&] { return ::access((agent_.root() + "/containers/" + c.id()).c_str(), F_OK) != 0; }))
+      << "its directory is still there";
+  auto list = agent_.List();
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_TRUE(list->empty());
+}
+
+TEST_F(Lifecycle, ListFiltersByLabelSelectorAndState) {
+  auto web = Busybox({"sleep", "1000"});
+  web.set_name("web");
+  (*web.mutable_labels())["app"] = "web";
+  (*web.mutable_labels())["tier"] = "front";
+  auto db = Busybox({"sleep", "1000"});
+  db.set_name("db");
+  (*db.mutable_labels())["app"] = "db";
+  auto plain = Busybox({"sleep", "1000"});
+  plain.set_name("plain");
+  ASSERT_TRUE(agent_.Run(web).ok());
+  ASSERT_TRUE(agent_.Create(db).ok());  // stays CREATED
+  v1::Container done = MustRun(plain);
+  ASSERT_TRUE(agent_.Stop(done.id(), 0).ok());  // EXITED
+
+  auto names = [&](const std::string& selector, const std::vector<v1::ContainerState>& states = {}) {
+    auto list = agent_.List(selector, states);
+    EXPECT_TRUE(list.ok()) << selector << ": " << list.status();
+    return list.ok() ? Names(*list) : std::set<std::string>{};
+  };
+  EXPECT_THAT(names(""), UnorderedElementsAre("web", "db", "plain"));
+  EXPECT_THAT(names("app=web"), UnorderedElementsAre("web"));
+  EXPECT_THAT(names("app"), UnorderedElementsAre("web", "db"));
+  EXPECT_THAT(names("app!=web"), UnorderedElementsAre("db", "plain"));
+  EXPECT_THAT(names("app=web,tier=front"), UnorderedElementsAre("web"));
+  EXPECT_THAT(names("app=db,tier=front"), ::testing::IsEmpty());
+  EXPECT_THAT(names("", {v1::RUNNING}), UnorderedElementsAre("web"));
+  EXPECT_THAT(names("", {v1::CREATED}), UnorderedElementsAre("db"));
+  EXPECT_THAT(names("", {v1::EXITED}), UnorderedElementsAre("plain"));
+  EXPECT_THAT(names("", {v1::RUNNING, v1::EXITED}), UnorderedElementsAre("web", "plain"));
+  EXPECT_THAT(names("app", {v1::CREATED}), UnorderedElementsAre("db"));
+  EXPECT_EQ(agent_.List("=x").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(Lifecycle, ContainersAreFoundByUniquePrefixAndByName) {
+  auto config = Busybox({"sleep", "1000"});
+  config.set_name("lookup-me");
+  v1::Container c = MustRun(config);
+  ASSERT_EQ(c.name(), "lookup-me");
+  for (const std::string& ref : {c.id(), c.id().substr(0, 12), c.id().substr(0, 5), std::string("lookup-me")}) {
+    auto found = agent_.Inspect(ref);
+    ASSERT_TRUE(found.ok()) << ref << ": " << found.status();
+    EXPECT_EQ(found->id(), c.id()) << ref;
+  }
+  // Every verb takes the same references.
+  auto exec = agent_.Exec("lookup-me", {"true"});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  EXPECT_EQ(exec->exit_code, 0);
+  EXPECT_EQ(agent_.Inspect("lookup-m").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(agent_.Inspect("no-such-container").status().code(), absl::StatusCode::kNotFound);
+  std::string other_prefix = c.id()[0] == 'f' ? "0" : "f";
+  EXPECT_EQ(agent_.Inspect(other_prefix + c.id().substr(1, 11)).status().code(), absl::StatusCode::kNotFound);
+
+  // A second container may not take the name.
+  auto clash = agent_.Create(config);
+  EXPECT_EQ(clash.status().code(), absl::StatusCode::kAlreadyExists) << clash.status();
+  // Once removed, the name is free again.
+  ASSERT_TRUE(agent_.Remove("lookup-me", true).ok());
+  auto reused = agent_.Create(config);
+  ASSERT_TRUE(reused.ok()) << reused.status();
+  EXPECT_NE(reused->id(), c.id());
+}
+
+}  // namespace
+}  // namespace berth::testing

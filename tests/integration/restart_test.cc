@@ -1,0 +1,301 @@
+// Agent restarts: SIGKILL berthd while containers run (and while they are being created), start
+// it again, and check that it serves the same containers, learned the exits that happened
+// while it was away, and removed whatever a crash left half-made.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <google/protobuf/util/time_util.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/support/agent_harness.h"
+#include "tests/integration/support/host_checks.h"
+
+namespace berth::testing {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+using ::testing::HasSubstr;
+
+constexpr auto kExitBound = std::chrono::seconds(15);
+
+TEST(Restart, ContainersSurviveAgentSigkill) {
+  AgentHarness agent;
+  agent.Start();
+  auto web_config = Busybox({"sleep", "1000"});
+  web_config.set_name("web");
+  auto web = agent.Run(web_config);
+  ASSERT_TRUE(web.ok()) << web.status();
+  auto brief_config = Busybox({"sh", "-c", "echo before; sleep 2; echo after; exit 7"});
+  brief_config.set_name("brief");
+  auto brief = agent.Run(brief_config);
+  ASSERT_TRUE(brief.ok()) << brief.status();
+  ASSERT_GT(web->pid(), 0);
+  ASSERT_GT(brief->pid(), 0);
+
+  const int64_t kill_ns = absl::GetCurrentTimeNanos();
+  agent.Kill(SIGKILL);
+  // The agent is not the containers' parent: both still run without it.
+  EXPECT_TRUE(PidRunning(web->pid()));
+  ASSERT_TRUE(PidRunning(brief->pid())) << "brief exited before the agent was killed; the test proves nothing";
+
+  // brief ends while no agent runs; its shim records the exit.
+  ASSERT_TRUE(WaitUntil([&] { return !PidRunning(brief->pid()); }, kExitBound)) << "brief did not exit";
+  EXPECT_TRUE(PidRunning(web->pid()));
+
+  agent.Start();
+  auto web_after = agent.Inspect("web");
+  ASSERT_TRUE(web_after.ok()) << web_after.status();
+  EXPECT_EQ(web_after->state(), v1::RUNNING);
+  EXPECT_EQ(web_after->pid(), web->pid());
+  EXPECT_EQ(web_after->id(), web->id());
+
+  auto brief_after = agent.Inspect("brief");
+  ASSERT_TRUE(brief_after.ok()) << brief_after.status();
+  EXPECT_EQ(brief_after->state(), v1::EXITED);
+  EXPECT_EQ(brief_after->exit_code(), 7);
+  EXPECT_GT(TimeUtil::TimestampToNanoseconds(brief_after->finished_at()), kill_ns);
+  EXPECT_GE(TimeUtil::TimestampToNanoseconds(brief_after->finished_at()),
+            TimeUtil::TimestampToNanoseconds(brief_after->started_at()));
+  EXPECT_TRUE(brief_after->error().empty()) << brief_after->error();
+
+  // Output written while the agent was away was logged by the shim.
+  auto brief_logs = agent.Logs("brief");
+  ASSERT_TRUE(brief_logs.ok()) << brief_logs.status();
+  EXPECT_EQ(*brief_logs, "before\nafter\n");
+  auto brief_wait = agent.Wait("brief", 10);
+  ASSERT_TRUE(brief_wait.ok()) << brief_wait.status();
+  EXPECT_EQ(brief_wait->exit_code(), 7);
+
+  auto listed = ListAll(agent);
+  std::set<std::string> names;
+  for (const auto& c : listed) names.insert(c.name());
+  EXPECT_EQ(names, (std::set<std::string>{"web", "brief"}));
+
+  // The reconnected web serves exec and logs.
+  auto exec = agent.Exec("web", {"sh", "-c", "echo from-exec; echo to-log > /proc/1/fd/1"});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  EXPECT_EQ(exec->exit_code, 0);
+  EXPECT_EQ(exec->out, "from-exec\n");
+  std::string web_logs;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        auto l = agent.Logs("web");
+        if (l.ok()) web_logs = *l;
+        return web_logs == "to-log\n";
+      },
+      std::chrono::seconds(10)))
+      << "web logs: " << web_logs;
+
+  // Stop goes through the reconnected exit watcher; Wait then reports the exit.
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    v1::StopRequest req;
+    req.set_id("web");
+    req.set_timeout_seconds(1);
+    v1::StopResponse resp;
+    auto st = agent.containers().Stop(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(resp.container().state(), v1::EXITED);
+  }
+  auto web_wait = agent.Wait("web", 10);
+  ASSERT_TRUE(web_wait.ok()) << web_wait.status();
+  EXPECT_EQ(web_wait->exit_code(), 128 + SIGKILL);  // sleep as PID 1 ignores SIGTERM
+  EXPECT_EQ(web_wait->container().state(), v1::EXITED);
+  EXPECT_FALSE(PidRunning(web->pid()));
+
+  for (const auto& c : listed) EXPECT_TRUE(agent.Remove(c.id(), false).ok()) << c.name();
+  EXPECT_TRUE(ListAll(agent).empty());
+  EXPECT_TRUE(ContainerDirIds(agent).empty());
+  EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent).empty(); }, kExitBound));
+}
+
+TEST(Restart, SecondRestartKeepsRecordedExit) {
+  // An exit applied at one restart stays recorded at the next (the record was persisted).
+  AgentHarness agent;
+  agent.Start();
+  auto c = agent.Run(Busybox({"sh", "-c", "exit 3"}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto w = agent.Wait(c->id(), 20);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(w->exit_code(), 3);
+  agent.Restart();
+  agent.Restart();
+  auto after = agent.Inspect(c->id());
+  ASSERT_TRUE(after.ok()) << after.status();
+  EXPECT_EQ(after->state(), v1::EXITED);
+  EXPECT_EQ(after->exit_code(), 3);
+  EXPECT_EQ(TimeUtil::TimestampToNanoseconds(after->finished_at()),
+            TimeUtil::TimestampToNanoseconds(w->container().finished_at()));
+}
+
+TEST(Restart, CreatedContainerWithoutRecordIsRemoved) {
+  AgentHarness agent;
+  agent.Start();
+  auto kept = agent.Create(Busybox({"sleep", "1000"}));
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  auto crashed = agent.Create(Busybox({"sleep", "1000"}));
+  ASSERT_TRUE(crashed.ok()) << crashed.status();
+  const std::string id = crashed->id();
+  const pid_t shim_pid = ShimPidFromState(agent, id);
+  ASSERT_GT(shim_pid, 0);
+  ASSERT_TRUE(PidRunning(shim_pid));
+  ASSERT_TRUE(PidRunning(crashed->pid()));
+  const std::string pids_cgroup = agent.CgroupDir(id, "pids");
+  const std::string memory_cgroup = agent.CgroupDir(id, "memory");
+  ASSERT_FALSE(pids_cgroup.empty());
+  ASSERT_EQ(::access(pids_cgroup.c_str(), F_OK), 0) << pids_cgroup;
+
+  agent.Kill(SIGKILL);
+  // Model a crash after the shim made the container but before the record was written.
+  const std::string dir = ContainersDir(agent) + "/" + id;
+  ASSERT_EQ(::unlink((dir + "/container.json").c_str()), 0);
+  agent.Start();
+
+  EXPECT_NE(::access(dir.c_str(), F_OK), 0) << dir << " still exists";
+  EXPECT_TRUE(WaitUntil([&] { return !PidRunning(shim_pid); }, kExitBound)) << "shim " << shim_pid << " lives";
+  EXPECT_TRUE(WaitUntil([&] { return !PidRunning(crashed->pid()); }, kExitBound)) << "init lives";
+  EXPECT_NE(::access(pids_cgroup.c_str(), F_OK), 0) << pids_cgroup;
+  EXPECT_NE(::access(memory_cgroup.c_str(), F_OK), 0) << memory_cgroup;
+  EXPECT_EQ(agent.Inspect(id).status().code(), absl::StatusCode::kNotFound);
+
+  // The other container is untouched and still startable.
+  auto listed = ListAll(agent);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].id(), kept->id());
+  EXPECT_EQ(listed[0].state(), v1::CREATED);
+  EXPECT_EQ(ContainerDirIds(agent), std::set<std::string>{kept->id()});
+  EXPECT_EQ(ContainerCgroupIds(agent), std::set<std::string>{kept->id()});
+  grpc::ClientContext ctx;
+  v1::StartRequest req;
+  req.set_id(kept->id());
+  v1::StartResponse resp;
+  auto st = agent.containers().Start(&ctx, req, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(resp.container().state(), v1::RUNNING);
+}
+
+TEST(Restart, TrashAndUnknownCgroupsAreCollected) {
+  AgentHarness agent;
+  agent.Start();
+  auto c = agent.Run(Busybox({"sleep", "1000"}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  agent.Kill(SIGKILL);
+  // An interrupted removal: the directory was renamed to .trash-<id> (its shim still runs,
+  // as Remove renames only after the exit, so end it the documented way first).
+  const pid_t shim_pid = ShimPidFromState(agent, c->id());
+  ASSERT_GT(shim_pid, 0);
+  ASSERT_EQ(::kill(shim_pid, SIGTERM), 0);
+  ASSERT_TRUE(WaitUntil([&] { return !PidRunning(c->pid()); }, kExitBound));
+  const std::string dir = ContainersDir(agent) + "/" + c->id();
+  const std::string trash = ContainersDir(agent) + "/.trash-" + c->id();
+  ASSERT_EQ(::rename(dir.c_str(), trash.c_str()), 0);
+  agent.Start();
+  EXPECT_NE(::access(trash.c_str(), F_OK), 0);
+  EXPECT_TRUE(DirEntries(ContainersDir(agent)).empty());
+  EXPECT_TRUE(ListAll(agent).empty());
+  EXPECT_TRUE(ContainerCgroupIds(agent).empty());
+}
+
+// Creates (and starts) containers one after another until the agent stops answering or
+// `limit` were made.
+struct CreateLoop {
+  std::atomic<int> created{0};
+  std::atomic<bool> stop{false};
+  std::atomic<bool> done{false};
+  std::vector<std::string> errors;
+  std::thread thread;
+
+  void Begin(AgentHarness& agent, int limit) {
+    thread = std::thread([this, &agent, limit] {
+      for (int i = 0; i < limit && !stop; ++i) {
+        auto c = agent.Run(Busybox({"sleep", "1000"}));
+        if (!c.ok()) {
+          errors.push_back(std::string(c.status().message()));
+          break;
+        }
+        ++created;
+      }
+      done = true;
+    });
+  }
+};
+
+TEST(Restart, SigkillDuringCreatesLeavesOnlyUsableContainers) {
+  AgentHarness agent;
+  agent.Start();
+  // Several rounds, each killing at a different moment of a Create.
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(::testing::Message() << "round " << round);
+    CreateLoop loop;
+    const int before = static_cast<int>(ListAll(agent).size());
+    loop.Begin(agent, 40);
+    ASSERT_TRUE(WaitUntil([&] { return loop.created >= 2 || loop.done; }, std::chrono::seconds(60)));
+    // Land somewhere inside the next Create (a Run takes some tens of ms here).
+    std::this_thread::sleep_for(std::chrono::milliseconds(3 + 7 * round));
+    agent.Kill(SIGKILL);
+    loop.stop = true;
+    loop.thread.join();
+    agent.Start();
+
+    // Every container dir is a recorded container, and every recorded container is listed.
+    auto listed = ListAll(agent);
+    std::set<std::string> listed_ids;
+    for (const auto& c : listed) listed_ids.insert(c.id());
+    EXPECT_GE(static_cast<int>(listed.size()), before + loop.created.load());
+    EXPECT_EQ(ContainerDirIds(agent), listed_ids);
+    for (const auto& id : ContainerDirIds(agent)) {
+      EXPECT_EQ(::access((ContainersDir(agent) + "/" + id + "/container.json").c_str(), F_OK), 0) << id;
+    }
+    // No cgroup for a container the agent does not know (a shim of the interrupted Create may
+    // still be finishing: give it a moment to go away).
+    for (const char* controller : {"pids", "memory"}) {
+      EXPECT_TRUE(WaitUntil(
+          [&] {
+            for (const auto& id : ContainerCgroupIds(agent, controller)) {
+              if (!listed_ids.count(id)) return false;
+            }
+            return true;
+          },
+          kExitBound))
+          << controller << " cgroup of an unknown container remains";
+    }
+    // Each is usable: a running one answers exec, a created one starts.
+    for (const auto& c : listed) {
+      SCOPED_TRACE(c.id());
+      if (c.state() == v1::CREATED) {
+        grpc::ClientContext ctx;
+        v1::StartRequest req;
+        req.set_id(c.id());
+        v1::StartResponse resp;
+        auto st = agent.containers().Start(&ctx, req, &resp);
+        EXPECT_TRUE(st.ok()) << st.error_message();
+      }
+      auto i = agent.Inspect(c.id());
+      ASSERT_TRUE(i.ok()) << i.status();
+      EXPECT_EQ(i->state(), v1::RUNNING);
+      auto exec = agent.Exec(c.id(), {"echo", "ok"});
+      ASSERT_TRUE(exec.ok()) << exec.status();
+      EXPECT_EQ(exec->out, "ok\n");
+    }
+  }
+  // And each can be removed, leaving nothing.
+  for (const auto& c : ListAll(agent)) EXPECT_TRUE(agent.Remove(c.id(), true).ok()) << c.id();
+  EXPECT_TRUE(ListAll(agent).empty());
+  EXPECT_TRUE(DirEntries(ContainersDir(agent)).empty());
+  EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent).empty(); }, kExitBound));
+  EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent, "memory").empty(); }, kExitBound));
+}
+
+}  // namespace
+}  // namespace berth::testing

@@ -1,0 +1,560 @@
+// Drives berthd with a third-party gRPC client that knows nothing about Berth: the
+// services are listed and described through server reflection (grpc.reflection.v1alpha,
+// via the npm package grpc-reflection-js), the berth.v1 client is built at run time from
+// the descriptors the server sent, and every method is called. No .proto file is read.
+//
+// Needs root (cgroups, namespaces). Environment:
+//   BERTHD_PATH      berthd binary (required); berth-shim is found next to it
+//   BERTH_SHIM_PATH  optional: passed as --shim
+//   BERTH_REFL_KEEP  optional: keep the temp dir (for debugging)
+// Exit status 0 only when every check passed; the last line says PASS or FAIL.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+let grpc, protoLoader, ReflectionClient, descriptorExt;
+try {
+  grpc = require('@grpc/grpc-js');
+  protoLoader = require('@grpc/proto-loader');
+  ({ Client: ReflectionClient } = require('grpc-reflection-js'));
+  // The descriptor extension of the protobufjs copy grpc-reflection-js itself uses.
+  descriptorExt = require(require.resolve('protobufjs/ext/descriptor', {
+    paths: [path.dirname(require.resolve('grpc-reflection-js'))],
+  }));
+} catch (e) {
+  process.stdout.write(`# ${e.message.split('\n')[0]}\n# the npm packages are missing: run deploy/install-deps.sh ` +
+    `(it runs npm ci in tests/reflection)\nreflection test: FAIL (0 checks passed)\n`);
+  process.exit(1);
+}
+
+const CALL_TIMEOUT_MS = 30_000;
+const OVERALL_TIMEOUT_MS = Number(process.env.BERTH_REFL_TIMEOUT_MS || 240_000);
+
+const berthdPath = process.env.BERTHD_PATH;
+const shimPath = process.env.BERTH_SHIM_PATH || '';
+const cgroupParent = `berth-refl-${process.pid}`;
+const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-refl-'));
+const rootDir = path.join(tmpDir, 'root');
+const socketPath = path.join(tmpDir, 'berth.sock');
+const agentLog = path.join(tmpDir, 'berthd.log');
+
+let agent = null;         // ChildProcess of berthd
+let agentExited = null;   // Promise resolved with the exit code
+const agentCgroupPaths = new Set();
+let containers = null;    // dynamic berth.v1.Containers client
+const clients = [];
+let passed = 0;
+
+function log(msg) {
+  process.stdout.write(`${msg}\n`);
+}
+
+async function check(name, fn) {
+  try {
+    const r = await fn();
+    passed++;
+    log(`ok ${passed} - ${name}`);
+    return r;
+  } catch (e) {
+    log(`not ok - ${name}`);
+    throw e;
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+    }),
+  ]);
+}
+
+const deadline = () => new Date(Date.now() + CALL_TIMEOUT_MS);
+
+function unary(client, method, request) {
+  return new Promise((resolve, reject) => {
+    client[method](request, { deadline: deadline() }, (err, resp) => (err ? reject(err) : resolve(resp)));
+  });
+}
+
+async function expectGrpcError(promise, code) {
+  try {
+    await promise;
+  } catch (e) {
+    assert.equal(e.code, code, `expected gRPC status ${code}, got ${e.code}: ${e.details}`);
+    return e;
+  }
+  assert.fail(`expected gRPC status ${code}, the call succeeded`);
+}
+
+// Collects a server stream (or the response side of a bidi stream) until it ends.
+function collect(call) {
+  return new Promise((resolve, reject) => {
+    const out = [];
+    call.on('data', (m) => out.push(m));
+    call.on('error', reject);
+    call.on('end', () => resolve(out));
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+// Agent lifecycle and cleanup
+
+async function startAgent() {
+  assert.ok(berthdPath, 'BERTHD_PATH must name the berthd binary');
+  assert.ok(fs.existsSync(berthdPath), `no berthd at ${berthdPath}`);
+  const args = ['--root', rootDir, '--socket', socketPath, '--cgroup-parent', cgroupParent, '--log-level', 'debug'];
+  if (shimPath) args.push('--shim', shimPath);
+  const out = fs.openSync(agentLog, 'a');
+  agent = spawn(berthdPath, args, { stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  agentExited = new Promise((resolve) => agent.on('exit', (code, signal) => resolve(code ?? signal)));
+  let exited = false;
+  agentExited.then(() => { exited = true; });
+  try {
+    for (const line of fs.readFileSync(`/proc/${agent.pid}/cgroup`, 'utf8').trim().split('\n')) {
+      agentCgroupPaths.add(line.split(':').slice(2).join(':'));
+    }
+  } catch { /* it may already be gone; /proc/self/cgroup is used too */ }
+  for (let i = 0; i < 300 && !fs.existsSync(socketPath); i++) {
+    if (exited) break;
+    await sleep(50);
+  }
+  assert.ok(!exited, `berthd exited early; its log:\n${readLog()}`);
+  assert.ok(fs.existsSync(socketPath), `berthd made no socket at ${socketPath} within 15 s`);
+}
+
+function readLog() {
+  try {
+    return fs.readFileSync(agentLog, 'utf8').split('\n').slice(-40).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function stopAgent() {
+  if (!agent || agent.exitCode !== null || agent.signalCode !== null) return;
+  process.kill(agent.pid, 'SIGTERM');
+  const code = await Promise.race([agentExited, sleep(10_000).then(() => 'timeout')]);
+  if (code === 'timeout') {
+    log(`# berthd (pid ${agent.pid}) ignored SIGTERM for 10 s: SIGKILL`);
+    process.kill(agent.pid, 'SIGKILL');
+    await agentExited;
+  } else if (code !== 0) {
+    log(`# berthd exited with ${code} after SIGTERM`);
+  }
+}
+
+// Shims outlive berthd by design; after a failed run one of ours may be left. They are
+// recognised by our own temp root in their command line and ended by PID.
+function killLeftoverShims() {
+  for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let cmdline;
+    try {
+      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (path.basename(cmdline[0] || '') !== 'berth-shim') continue;
+    if (!cmdline.some((a) => a.startsWith(rootDir))) continue;
+    log(`# killing leftover berth-shim pid ${pid}`);
+    try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+
+// Every cgroup dir named after our parent: directly under each hierarchy, and below the
+// cgroup the agent (and this process) runs in, per hierarchy (e.g. a nested memory path).
+function cgroupParentDirs() {
+  const bases = ['/sys/fs/cgroup'];
+  try {
+    for (const d of fs.readdirSync('/sys/fs/cgroup', { withFileTypes: true })) {
+      if (d.isDirectory()) bases.push(path.join('/sys/fs/cgroup', d.name));
+    }
+  } catch { return []; }
+  const own = new Set(['/', ...agentCgroupPaths]);
+  try {
+    for (const line of fs.readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n')) {
+      own.add(line.split(':').slice(2).join(':'));
+    }
+  } catch { /* no cgroups */ }
+  const found = new Set();
+  for (const b of bases) {
+    for (const o of own) {
+      const dir = path.join(b, o, cgroupParent);
+      try {
+        if (fs.statSync(dir).isDirectory()) found.add(dir);
+      } catch { /* absent */ }
+    }
+  }
+  return [...found];
+}
+
+async function removeCgroupTree(dir) {
+  let children = [];
+  try {
+    children = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory());
+  } catch {
+    return;
+  }
+  for (const c of children) await removeCgroupTree(path.join(dir, c.name));
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      fs.rmdirSync(dir);
+      return;
+    } catch (e) {
+      if (e.code === 'ENOENT') return;
+      if (e.code !== 'EBUSY') throw e;
+    }
+    // Still populated: these processes are in a cgroup only this run created.
+    try {
+      for (const pid of fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean)) {
+        try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+      }
+    } catch { /* no procs file */ }
+    await sleep(100);
+  }
+  fs.rmdirSync(dir);
+}
+
+async function cleanup() {
+  const problems = [];
+  const step = async (what, fn) => {
+    try {
+      await fn();
+    } catch (e) {
+      problems.push(`${what}: ${e.message || e}`);
+    }
+  };
+  if (containers) {
+    await step('remove containers', async () => {
+      const { containers: all } = await unary(containers, 'List', {});
+      for (const c of all) await unary(containers, 'Remove', { id: c.id, force: true });
+    });
+  }
+  for (const c of clients) c.close();
+  await step('stop berthd', stopAgent);
+  await step('kill leftover shims', async () => killLeftoverShims());
+  await step('remove cgroups', async () => {
+    for (const dir of cgroupParentDirs()) await removeCgroupTree(dir);
+    const left = cgroupParentDirs();
+    if (left.length) throw new Error(`left behind: ${left.join(' ')}`);
+  });
+  await step('remove temp dir', async () => {
+    if (process.env.BERTH_REFL_KEEP) {
+      log(`# kept ${tmpDir}`);
+      return;
+    }
+    // Mounts a crashed container may have left below the temp dir go first (detached).
+    const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+      .map((l) => l.split(' ')[4]).filter((m) => m && (m === tmpDir || m.startsWith(`${tmpDir}/`)))
+      .sort((a, b) => b.length - a.length);
+    for (const m of mounts) spawnSync('umount', ['-l', m]);
+    fs.rmSync(tmpDir, { recursive: true, force: true });
+  });
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reflection: list, describe, build clients
+
+const target = () => `unix://${socketPath}`;
+const insecure = () => grpc.credentials.createInsecure();
+
+function describeService(root, fullName) {
+  const svc = root.lookupService(fullName);
+  svc.resolveAll();
+  return svc.methodsArray.map((m) => ({
+    name: m.name,
+    request: m.resolvedRequestType.fullName.replace(/^\./, ''),
+    response: m.resolvedResponseType.fullName.replace(/^\./, ''),
+    clientStreaming: !!m.requestStream,
+    serverStreaming: !!m.responseStream,
+  }));
+}
+
+function signature(m) {
+  const s = (stream, t) => (stream ? `stream ${t}` : t);
+  return `rpc ${m.name}(${s(m.clientStreaming, m.request)}) returns (${s(m.serverStreaming, m.response)})`;
+}
+
+// The protobufjs Root grpc-reflection-js built from the server's FileDescriptorProtos,
+// turned back into a FileDescriptorSet and handed to @grpc/proto-loader.
+function packageFromRoot(root) {
+  const set = root.toDescriptor('proto3');
+  const bytes = descriptorExt.FileDescriptorSet.encode(set).finish();
+  return protoLoader.loadFileDescriptorSetFromBuffer(Buffer.from(bytes), {
+    keepCase: true,
+    longs: String,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+  });
+}
+
+function lookup(pkgObject, fullName) {
+  const ctor = fullName.split('.').reduce((o, k) => (o ? o[k] : undefined), pkgObject);
+  assert.equal(typeof ctor, 'function', `no client constructor for ${fullName} in the loaded package`);
+  return ctor;
+}
+
+function makeClient(pkgObject, fullName) {
+  const Ctor = lookup(pkgObject, fullName);
+  const c = new Ctor(target(), insecure());
+  clients.push(c);
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------
+
+const EXPECTED_CONTAINERS_METHODS = {
+  Create: [false, false], Start: [false, false], Stop: [false, false], Kill: [false, false],
+  Remove: [false, false], Inspect: [false, false], List: [false, false], Wait: [false, false],
+  Pause: [false, false], Resume: [false, false], Exec: [true, true], Attach: [true, true],
+  Logs: [false, true],
+};
+
+async function run() {
+  await check(`berthd starts (root ${rootDir}, cgroup parent ${cgroupParent})`, startAgent);
+
+  const reflection = new ReflectionClient(target(), insecure());
+  clients.push(reflection.grpcClient);
+
+  const services = await check('reflection lists the services', async () => {
+    const list = await withTimeout(reflection.listServices(), CALL_TIMEOUT_MS, 'ListServices');
+    log(`# services: ${list.join(', ')}`);
+    for (const s of ['berth.v1.Containers', 'berth.v1.System', 'grpc.health.v1.Health',
+      'grpc.reflection.v1alpha.ServerReflection']) {
+      assert.ok(list.includes(s), `ListServices lacks ${s}: ${list.join(', ')}`);
+    }
+    return list;
+  });
+
+  // Describe every listed service from the descriptors the server sends for its name.
+  const roots = {};
+  for (const s of services) {
+    roots[s] = await check(`reflection describes ${s}`, async () => {
+      const root = await withTimeout(reflection.fileContainingSymbol(s), CALL_TIMEOUT_MS, `describe ${s}`);
+      const methods = describeService(root, s);
+      assert.ok(methods.length > 0, `${s} has no methods`);
+      for (const m of methods) log(`#   ${s}: ${signature(m)}`);
+      return root;
+    });
+  }
+
+  await check('berth.v1.Containers descriptor has every method with its streaming shape', () => {
+    const methods = describeService(roots['berth.v1.Containers'], 'berth.v1.Containers');
+    const got = Object.fromEntries(methods.map((m) => [m.name, [m.clientStreaming, m.serverStreaming]]));
+    assert.deepEqual(got, EXPECTED_CONTAINERS_METHODS);
+    const root = roots['berth.v1.Containers'];
+    // Dependencies came along: google.protobuf.Timestamp is resolvable, fields are typed.
+    assert.equal(root.lookupType('berth.v1.Container').fields.created_at.resolvedType.fullName,
+      '.google.protobuf.Timestamp');
+    assert.ok(root.lookupType('berth.v1.StopRequest').fields.timeout_seconds, 'StopRequest.timeout_seconds');
+  });
+
+  // Dynamic clients: proto-loader from the reflected descriptor sets.
+  const berthPkg = await check('build berth.v1 clients from the reflected descriptors', () =>
+    grpc.loadPackageDefinition(packageFromRoot(roots['berth.v1.Containers'])));
+  containers = makeClient(berthPkg, 'berth.v1.Containers');
+  const systemPkg = grpc.loadPackageDefinition(packageFromRoot(roots['berth.v1.System']));
+  const system = makeClient(systemPkg, 'berth.v1.System');
+  const healthPkg = await check('build the health client from the reflected descriptors', () =>
+    grpc.loadPackageDefinition(packageFromRoot(roots['grpc.health.v1.Health'])));
+  const health = makeClient(healthPkg, 'grpc.health.v1.Health');
+
+  await check('Health/Check answers SERVING', async () => {
+    const r = await unary(health, 'Check', { service: '' });
+    assert.equal(r.status, 'SERVING');
+  });
+
+  await check('System/Version', async () => {
+    const r = await unary(system, 'Version', {});
+    log(`#   version=${r.version} api=${r.api_version} cgroups=${r.cgroup_driver} kernel=${r.kernel}`);
+    assert.equal(r.api_version, 'berth.v1');
+    assert.ok(r.version.length > 0);
+    assert.ok(['v1', 'v2'].includes(r.cgroup_driver), r.cgroup_driver);
+  });
+
+  const labels = { suite: 'reflection', run: String(process.pid) };
+  const create = async (name, command, extra = {}) => {
+    const r = await unary(containers, 'Create', {
+      config: { name, image: 'busybox', command, labels, ...extra },
+    });
+    assert.match(r.container.id, /^[0-9a-f]{64}$/);
+    assert.equal(r.container.name, name);
+    assert.equal(r.container.state, 'CREATED');
+    return r.container;
+  };
+
+  // A container that prints and exits 3.
+  const c1 = await check('Containers/Create (sh -c "echo hi; exit 3")', () =>
+    create('refl-exit3', ['sh', '-c', 'echo hi; exit 3']));
+  await check('Containers/Start', async () => {
+    const r = await unary(containers, 'Start', { id: c1.id });
+    assert.equal(r.container.id, c1.id);
+    assert.ok(['RUNNING', 'EXITED'].includes(r.container.state), r.container.state);
+  });
+  await check('Containers/Wait returns exit code 3', async () => {
+    const r = await unary(containers, 'Wait', { id: c1.id });
+    assert.equal(r.exit_code, 3);
+    assert.equal(r.container.state, 'EXITED');
+    assert.equal(r.container.exit_code, 3);
+  });
+  await check('Containers/Logs streams "hi"', async () => {
+    const msgs = await withTimeout(collect(containers.Logs({ id: c1.id }, { deadline: deadline() })),
+      CALL_TIMEOUT_MS, 'Logs');
+    assert.ok(msgs.length >= 1, 'no log chunks');
+    const text = msgs.map((m) => m.chunk.data.toString()).join('');
+    assert.match(text, /^hi\n/m);
+    assert.ok(msgs.every((m) => m.chunk.stream === 'STDOUT'), 'all chunks from stdout');
+    assert.ok(Number(msgs[0].chunk.time.seconds) > 0, 'chunks carry a time');
+  });
+
+  // A long-running container for Exec, Inspect, Pause, Resume, Stop.
+  const c2 = await check('Containers/Create + Start (sleep 60)', async () => {
+    const c = await create('refl-sleep', ['sleep', '60']);
+    const r = await unary(containers, 'Start', { id: c.name });
+    assert.equal(r.container.state, 'RUNNING');
+    assert.ok(r.container.pid > 0);
+    return c;
+  });
+  await check('Containers/Exec (bidi stream) runs echo x', async () => {
+    const call = containers.Exec({ deadline: deadline() });
+    const done = withTimeout(collect(call), CALL_TIMEOUT_MS, 'Exec');
+    call.write({ id: c2.id, start: { args: ['echo', 'x'] } });
+    call.end();
+    const msgs = await done;
+    assert.equal(msgs[0].msg, 'pid', `first message should carry the pid: ${JSON.stringify(msgs[0])}`);
+    assert.ok(msgs[0].pid > 0);
+    const out = msgs.filter((m) => m.msg === 'output' && m.output.stream === 'STDOUT')
+      .map((m) => m.output.data.toString()).join('');
+    assert.equal(out, 'x\n');
+    const last = msgs[msgs.length - 1];
+    assert.equal(last.msg, 'exit_code', `last message should carry the exit code: ${JSON.stringify(last)}`);
+    assert.equal(last.exit_code, 0);
+  });
+
+  // Attach (bidi): attach before start, feed stdin, read the output and exit code.
+  const c3 = await check('Containers/Attach (bidi stream) with stdin', async () => {
+    const c = await create('refl-attach', ['sh', '-c', 'read line; echo got:$line'], { open_stdin: true });
+    const call = containers.Attach({ deadline: deadline() });
+    const done = withTimeout(collect(call), CALL_TIMEOUT_MS, 'Attach');
+    const attached = new Promise((resolve) => call.on('metadata', resolve));
+    call.write({ id: c.id, stdin: true });
+    await withTimeout(attached, CALL_TIMEOUT_MS, 'Attach initial metadata');
+    await unary(containers, 'Start', { id: c.id });
+    call.write({ id: c.id, stdin_data: Buffer.from('hello\n') });
+    call.write({ id: c.id, close_stdin: true });
+    call.end();
+    const msgs = await done;
+    const out = msgs.filter((m) => m.msg === 'output').map((m) => m.output.data.toString()).join('');
+    assert.equal(out, 'got:hello\n');
+    const last = msgs[msgs.length - 1];
+    assert.equal(last.msg, 'exit_code', JSON.stringify(last));
+    assert.equal(last.exit_code, 0);
+    return c;
+  });
+
+  await check('Containers/List by label selector and by state', async () => {
+    const all = await unary(containers, 'List', { label_selector: `suite=reflection,run=${process.pid}` });
+    assert.deepEqual(all.containers.map((c) => c.name).sort(), ['refl-attach', 'refl-exit3', 'refl-sleep']);
+    const running = await unary(containers, 'List', { states: ['RUNNING'] });
+    assert.deepEqual(running.containers.map((c) => c.id), [c2.id]);
+  });
+  await check('Containers/Inspect', async () => {
+    const { container: c } = await unary(containers, 'Inspect', { id: c2.id.slice(0, 12) });
+    assert.equal(c.id, c2.id);
+    assert.equal(c.state, 'RUNNING');
+    assert.deepEqual(c.command, ['sleep', '60']);
+    assert.equal(c.labels.suite, 'reflection');
+    assert.equal(c.config.image, 'busybox');
+    assert.ok(Number(c.started_at.seconds) > 0);
+  });
+  await check('Containers/Pause', async () => {
+    await unary(containers, 'Pause', { id: c2.id });
+    const { container: c } = await unary(containers, 'Inspect', { id: c2.id });
+    assert.equal(c.state, 'PAUSED');
+  });
+  await check('Containers/Resume', async () => {
+    await unary(containers, 'Resume', { id: c2.id });
+    const { container: c } = await unary(containers, 'Inspect', { id: c2.id });
+    assert.equal(c.state, 'RUNNING');
+  });
+  await check('Containers/Stop (1 s grace)', async () => {
+    const r = await unary(containers, 'Stop', { id: c2.id, timeout_seconds: 1 });
+    assert.equal(r.container.state, 'EXITED');
+  });
+
+  const c4 = await check('Containers/Kill on another container', async () => {
+    const c = await create('refl-kill', ['sleep', '60']);
+    await unary(containers, 'Start', { id: c.id });
+    await unary(containers, 'Kill', { id: c.id, signal: 9 });
+    const r = await unary(containers, 'Wait', { id: c.id });
+    assert.equal(r.container.state, 'EXITED');
+    assert.equal(r.exit_code, 137);
+    return c;
+  });
+
+  await check('Containers/Remove', async () => {
+    for (const c of [c1, c2, c3, c4]) {
+      await unary(containers, 'Remove', { id: c.id });
+      await expectGrpcError(unary(containers, 'Inspect', { id: c.id }), grpc.status.NOT_FOUND);
+    }
+    const left = await unary(containers, 'List', {});
+    assert.equal(left.containers.length, 0);
+  });
+
+  await check('Containers/Inspect of an unknown id fails with NOT_FOUND (5)', async () => {
+    const e = await expectGrpcError(unary(containers, 'Inspect', { id: 'no-such-container' }),
+      grpc.status.NOT_FOUND);
+    assert.equal(e.code, 5);
+  });
+}
+
+// ---------------------------------------------------------------------------------------
+
+let failure = null;
+const watchdog = setTimeout(() => {
+  failure = failure || new Error(`the test did not finish within ${OVERALL_TIMEOUT_MS} ms`);
+  finish();
+}, OVERALL_TIMEOUT_MS);
+
+let finishing = null;
+function finish() {
+  finishing = finishing || (async () => {
+    clearTimeout(watchdog);
+    const agentLogTail = readLog();  // the temp dir holding it goes in cleanup
+    const problems = await cleanup();
+    for (const p of problems) log(`# cleanup: ${p}`);
+    if (failure) {
+      log(`# error: ${failure.stack || failure}`);
+      log(`# berthd log (tail):\n${agentLogTail.replace(/^/gm, '#   ')}`);
+    }
+    const ok = !failure && problems.length === 0;
+    log(ok ? `reflection test: PASS (${passed} checks)` : `reflection test: FAIL (${passed} checks passed)`);
+    process.exit(ok ? 0 : 1);
+  })();
+  return finishing;
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    failure = failure || new Error(`interrupted by ${sig}`);
+    finish();
+  });
+}
+
+try {
+  await run();
+} catch (e) {
+  failure = failure || e;
+}
+await finish();
