@@ -21,6 +21,7 @@
 #include "agent/containers_service.h"
 #include "agent/image_store.h"
 #include "agent/logging.h"
+#include "grpc/health/v1/health.pb.h"
 #include "runtime/base/file_util.h"
 #include "runtime/cgroup/cgroup_driver.h"
 
@@ -116,6 +117,9 @@ int main(int argc, char** argv) {
   berth::agent::ContainersService containers(manager);
   berth::agent::SystemService system(manager);
   grpc::EnableDefaultHealthCheckService(true);
+  // The built-in health service has no protobuf descriptors; touching our generated
+  // grpc.health.v1 keeps it linked, so reflection can describe the service too.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort("unix:" + config.socket, grpc::InsecureServerCredentials());

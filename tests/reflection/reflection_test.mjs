@@ -1,7 +1,9 @@
 // Drives berthd with a third-party gRPC client that knows nothing about Berth: the
 // services are listed and described through server reflection (grpc.reflection.v1alpha,
 // via the npm package grpc-reflection-js), the berth.v1 client is built at run time from
-// the descriptors the server sent, and every method is called. No .proto file is read.
+// the descriptors the server sent, and every method is called (berth.v1.Containers,
+// berth.v1.System, grpc.health.v1.Health; ServerReflectionInfo by the reflection client
+// itself). No .proto file is read.
 //
 // Needs root (cgroups, namespaces). Environment:
 //   BERTHD_PATH      berthd binary (required); berth-shim is found next to it
@@ -16,15 +18,17 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-let grpc, protoLoader, ReflectionClient, descriptorExt;
+let grpc, protoLoader, ReflectionClient, reflectionPb, protobuf, descriptorExt;
 try {
   grpc = require('@grpc/grpc-js');
   protoLoader = require('@grpc/proto-loader');
   ({ Client: ReflectionClient } = require('grpc-reflection-js'));
-  // The descriptor extension of the protobufjs copy grpc-reflection-js itself uses.
-  descriptorExt = require(require.resolve('protobufjs/ext/descriptor', {
-    paths: [path.dirname(require.resolve('grpc-reflection-js'))],
-  }));
+  // grpc-reflection-js's own reflection messages, for raw descriptor requests on its stub.
+  reflectionPb = require('grpc-reflection-js/build/src/reflection_pb');
+  // The protobufjs copy grpc-reflection-js itself uses, with its descriptor extension.
+  const from = { paths: [path.dirname(require.resolve('grpc-reflection-js'))] };
+  protobuf = require(require.resolve('protobufjs', from));
+  descriptorExt = require(require.resolve('protobufjs/ext/descriptor', from));
 } catch (e) {
   process.stdout.write(`# ${e.message.split('\n')[0]}\n# the npm packages are missing: run deploy/install-deps.sh ` +
     `(it runs npm ci in tests/reflection)\nreflection test: FAIL (0 checks passed)\n`);
@@ -48,6 +52,7 @@ const agentCgroupPaths = new Set();
 let containers = null;    // dynamic berth.v1.Containers client
 const clients = [];
 let passed = 0;
+let agentLogTail = '';
 
 function log(msg) {
   process.stdout.write(`${msg}\n`);
@@ -76,6 +81,9 @@ function withTimeout(promise, ms, what) {
     }),
   ]);
 }
+
+let toMapField = (obj) => obj;
+const fromMapField = (v) => (Array.isArray(v) ? Object.fromEntries(v.map((e) => [e.key, e.value])) : v);
 
 const deadline = () => new Date(Date.now() + CALL_TIMEOUT_MS);
 
@@ -128,7 +136,7 @@ async function startAgent() {
     if (exited) break;
     await sleep(50);
   }
-  assert.ok(!exited, `berthd exited early; its log:\n${readLog()}`);
+  assert.ok(!exited, `berthd exited early (status ${agent.exitCode ?? agent.signalCode}); its log:\n${readLog()}`);
   assert.ok(fs.existsSync(socketPath), `berthd made no socket at ${socketPath} within 15 s`);
 }
 
@@ -233,17 +241,34 @@ async function cleanup() {
       problems.push(`${what}: ${e.message || e}`);
     }
   };
-  if (containers) {
-    await step('remove containers', async () => {
-      const { containers: all } = await unary(containers, 'List', {});
-      for (const c of all) await unary(containers, 'Remove', { id: c.id, force: true });
-    });
-  }
+  // The test's own clients go first, so a run cut short by the watchdog makes no more
+  // containers while these are removed (on a client of its own).
   for (const c of clients) c.close();
+  if (containers) {
+    const cleaner = new containers.constructor(target(), insecure());
+    await step('remove containers', async () => {
+      // A Create still in flight when the run was cut short lands a moment later: list
+      // again until a list comes back empty.
+      for (let round = 0; round < 5; round++) {
+        const { containers: all } = await unary(cleaner, 'List', {});
+        if (all.length === 0) break;
+        for (const c of all) {
+          await unary(cleaner, 'Remove', { id: c.id, force: true }).catch((e) => {
+            if (e.code !== grpc.status.NOT_FOUND) throw e;  // removed meanwhile
+          });
+        }
+        await sleep(200);
+      }
+    });
+    cleaner.close();
+  }
   await step('stop berthd', stopAgent);
+  agentLogTail = readLog();  // the temp dir holding it goes below
   await step('kill leftover shims', async () => killLeftoverShims());
   await step('remove cgroups', async () => {
-    for (const dir of cgroupParentDirs()) await removeCgroupTree(dir);
+    const dirs = cgroupParentDirs();
+    for (const dir of dirs) await removeCgroupTree(dir);
+    log(`# removed ${dirs.length} cgroup dirs named ${cgroupParent}${dirs.length ? `: ${dirs.join(' ')}` : ''}`);
     const left = cgroupParentDirs();
     if (left.length) throw new Error(`left behind: ${left.join(' ')}`);
   });
@@ -285,12 +310,56 @@ function signature(m) {
   return `rpc ${m.name}(${s(m.clientStreaming, m.request)}) returns (${s(m.serverStreaming, m.response)})`;
 }
 
-// The protobufjs Root grpc-reflection-js built from the server's FileDescriptorProtos,
-// turned back into a FileDescriptorSet and handed to @grpc/proto-loader.
-function packageFromRoot(root) {
-  const set = root.toDescriptor('proto3');
-  const bytes = descriptorExt.FileDescriptorSet.encode(set).finish();
-  return protoLoader.loadFileDescriptorSetFromBuffer(Buffer.from(bytes), {
+// One ServerReflectionInfo exchange on grpc-reflection-js's stub: the serialized
+// FileDescriptorProtos the server answers with.
+function reflectFiles(reflection, setRequest, what) {
+  return withTimeout(new Promise((resolve, reject) => {
+    const call = reflection.grpcClient.serverReflectionInfo(new grpc.Metadata(), { deadline: deadline() });
+    const files = [];
+    call.on('data', (resp) => {
+      if (resp.hasErrorResponse()) {
+        const e = resp.getErrorResponse();
+        reject(new Error(`reflection ${what}: error ${e.getErrorCode()} ${e.getErrorMessage()}`));
+      } else if (resp.hasFileDescriptorResponse()) {
+        files.push(...resp.getFileDescriptorResponse().getFileDescriptorProtoList_asU8());
+      } else {
+        reject(new Error(`reflection ${what}: unexpected answer`));
+      }
+    });
+    call.on('error', reject);
+    call.on('end', () => resolve(files));
+    const req = new reflectionPb.ServerReflectionRequest();
+    setRequest(req);
+    call.write(req);
+    call.end();
+  }), CALL_TIMEOUT_MS, `reflection ${what}`);
+}
+
+// The FileDescriptorSet of `symbol` exactly as the server sent it: the file defining the
+// symbol plus every file it imports (asked for by name), bytes untouched.
+async function descriptorSetFor(reflection, symbol) {
+  const files = new Map();  // file name -> serialized FileDescriptorProto
+  const add = (list) => {
+    for (const bytes of list) {
+      const fd = descriptorExt.FileDescriptorProto.decode(bytes);
+      if (!files.has(fd.name)) files.set(fd.name, { bytes, deps: fd.dependency || [] });
+    }
+  };
+  add(await reflectFiles(reflection, (r) => r.setFileContainingSymbol(symbol), `symbol ${symbol}`));
+  for (;;) {
+    const missing = [...files.values()].flatMap((f) => f.deps).filter((d) => !files.has(d));
+    if (missing.length === 0) break;
+    add(await reflectFiles(reflection, (r) => r.setFileByFilename(missing[0]), `file ${missing[0]}`));
+    assert.ok(files.has(missing[0]), `the server did not send ${missing[0]}`);
+  }
+  const w = protobuf.Writer.create();
+  for (const f of files.values()) w.uint32(10).bytes(f.bytes);  // FileDescriptorSet.file = 1
+  return { names: [...files.keys()], bytes: Buffer.from(w.finish()) };
+}
+
+// @grpc/proto-loader builds the package definition from the serialized descriptor set.
+function packageFromDescriptorSet(set) {
+  return protoLoader.loadFileDescriptorSetFromBuffer(set.bytes, {
     keepCase: true,
     longs: String,
     enums: String,
@@ -360,21 +429,49 @@ async function run() {
     assert.ok(root.lookupType('berth.v1.StopRequest').fields.timeout_seconds, 'StopRequest.timeout_seconds');
   });
 
-  // Dynamic clients: proto-loader from the reflected descriptor sets.
-  const berthPkg = await check('build berth.v1 clients from the reflected descriptors', () =>
-    grpc.loadPackageDefinition(packageFromRoot(roots['berth.v1.Containers'])));
+  // Dynamic clients: the descriptor set fetched by symbol, loaded by @grpc/proto-loader.
+  const berthPkg = await check('build berth.v1 clients from the descriptor set of berth.v1.Containers', async () => {
+    const set = await descriptorSetFor(reflection, 'berth.v1.Containers');
+    log(`#   files: ${set.names.join(', ')}`);
+    assert.ok(set.names.includes('google/protobuf/timestamp.proto'), 'imports came along');
+    const pkg = grpc.loadPackageDefinition(packageFromDescriptorSet(set));
+    assert.ok(pkg.berth.v1.ContainerConfig.type.field.some((f) => f.name === 'labels'));
+    return pkg;
+  });
+  // A map field is, in the descriptor, a repeated entry message with key and value;
+  // protobufjs 7 (under @grpc/proto-loader 0.8) builds it from descriptors as exactly that,
+  // protobufjs 8 as a plain object. Ask the serializer which shape this one takes.
+  const createDef = berthPkg.berth.v1.Containers.service.Create;
+  let mapsAsEntries = true;
+  try {
+    createDef.requestSerialize({ config: { labels: [{ key: 'k', value: 'v' }] } });
+  } catch {
+    mapsAsEntries = false;
+  }
+  log(`#   map fields as ${mapsAsEntries ? 'repeated {key, value} entries' : 'objects'}`);
+  toMapField = (obj) => (mapsAsEntries ? Object.entries(obj).map(([key, value]) => ({ key, value })) : obj);
   containers = makeClient(berthPkg, 'berth.v1.Containers');
-  const systemPkg = grpc.loadPackageDefinition(packageFromRoot(roots['berth.v1.System']));
-  const system = makeClient(systemPkg, 'berth.v1.System');
-  const healthPkg = await check('build the health client from the reflected descriptors', () =>
-    grpc.loadPackageDefinition(packageFromRoot(roots['grpc.health.v1.Health'])));
-  const health = makeClient(healthPkg, 'grpc.health.v1.Health');
+  const system = makeClient(berthPkg, 'berth.v1.System');
+  const health = await check('build the health client from the descriptor set of grpc.health.v1.Health', async () => {
+    const set = await descriptorSetFor(reflection, 'grpc.health.v1.Health');
+    return makeClient(grpc.loadPackageDefinition(packageFromDescriptorSet(set)), 'grpc.health.v1.Health');
+  });
 
   await check('Health/Check answers SERVING', async () => {
     const r = await unary(health, 'Check', { service: '' });
     assert.equal(r.status, 'SERVING');
   });
 
+  await check('Health/Watch (server stream) sends SERVING first', async () => {
+    const call = health.Watch({ service: '' }, { deadline: deadline() });
+    const first = await withTimeout(new Promise((resolve, reject) => {
+      call.on('data', resolve);
+      call.on('error', reject);
+    }), CALL_TIMEOUT_MS, 'Health/Watch');
+    assert.equal(first.status, 'SERVING');
+    call.on('error', () => {});  // the CANCELLED status that follows
+    call.cancel();
+  });
   await check('System/Version', async () => {
     const r = await unary(system, 'Version', {});
     log(`#   version=${r.version} api=${r.api_version} cgroups=${r.cgroup_driver} kernel=${r.kernel}`);
@@ -386,7 +483,7 @@ async function run() {
   const labels = { suite: 'reflection', run: String(process.pid) };
   const create = async (name, command, extra = {}) => {
     const r = await unary(containers, 'Create', {
-      config: { name, image: 'busybox', command, labels, ...extra },
+      config: { name, image: 'busybox', command, labels: toMapField(labels), ...extra },
     });
     assert.match(r.container.id, /^[0-9a-f]{64}$/);
     assert.equal(r.container.name, name);
@@ -474,7 +571,7 @@ async function run() {
     assert.equal(c.id, c2.id);
     assert.equal(c.state, 'RUNNING');
     assert.deepEqual(c.command, ['sleep', '60']);
-    assert.equal(c.labels.suite, 'reflection');
+    assert.deepEqual(fromMapField(c.labels), labels);
     assert.equal(c.config.image, 'busybox');
     assert.ok(Number(c.started_at.seconds) > 0);
   });
@@ -531,7 +628,6 @@ let finishing = null;
 function finish() {
   finishing = finishing || (async () => {
     clearTimeout(watchdog);
-    const agentLogTail = readLog();  // the temp dir holding it goes in cleanup
     const problems = await cleanup();
     for (const p of problems) log(`# cleanup: ${p}`);
     if (failure) {
