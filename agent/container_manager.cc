@@ -171,7 +171,10 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   for (const std::string* d : {&paths.dir, &paths.bundle, &paths.rootfs, &paths.upper, &paths.work}) {
     if (made.ok()) made = MakeDirs(*d, 0700);
   }
-  if (made.ok()) made = WriteFileAtomic(paths.bundle + "/config.json", spec::SerializeSpec(*spec), 0600);
+  if (made.ok()) {
+    made = WriteFileAtomic(paths.bundle + "/config.json", spec::SerializeSpec(*spec), 0600,
+                           Durability::kProcessCrashSafe);
+  }
   if (!made.ok()) {
     undo_dir();
     release_name();
@@ -211,7 +214,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     *c.mutable_created_at() = Now();
     c.set_log_path(paths.log);
     if (auto st = ProcessStartTime(*init_pid); st.ok()) entry->pid_start_time = *st;
-    if (absl::Status st = Persist(*entry); !st.ok()) {
+    if (absl::Status st = SaveRecord(entry->paths.record, entry->record, Durability::kDurable); !st.ok()) {
       // Without a record the container must not exist: undo it.
       ::kill(*init_pid, SIGKILL);
       for (int i = 0; i < 100 && ::access((paths.dir + "/" + shim::kShimSocketName).c_str(), F_OK) == 0; ++i) {

@@ -7,13 +7,13 @@
 
 namespace berth::agent {
 
-absl::Status SaveRecord(const std::string& path, const v1::Container& container) {
+absl::Status SaveRecord(const std::string& path, const v1::Container& container, Durability durability) {
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   options.preserve_proto_field_names = true;
   auto st = google::protobuf::util::MessageToJsonString(container, &json, options);
   if (!st.ok()) return absl::InternalError(absl::StrCat("encode container record: ", st.ToString()));
-  return WriteFileAtomic(path, json, 0600);
+  return WriteFileAtomic(path, json, 0600, durability);
 }
 
 absl::StatusOr<v1::Container> LoadRecord(const std::string& path) {

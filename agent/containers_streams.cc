@@ -7,9 +7,10 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include <google/protobuf/util/time_util.h>
@@ -65,11 +66,32 @@ struct InputSink {
   }
 };
 
+// Set by the reader thread when the client's side of the stream has ended.
+class ReaderDone {
+ public:
+  void Set() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool WaitFor(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, timeout, [this] { return done_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
+
 // Joins the reader thread; a client that never half-closes is cancelled after a grace
-// period so the handler can return.
-void JoinReader(std::thread& reader, std::atomic<bool>& reader_done, grpc::ServerContext* ctx) {
-  for (int i = 0; i < 50 && !reader_done.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  if (!reader_done.load()) ctx->TryCancel();
+// period so the handler can return. Wakes as soon as the reader ends (no polling: an exec
+// that ends before the reader thread ran must not pay a sleep).
+void JoinReader(std::thread& reader, ReaderDone& reader_done, grpc::ServerContext* ctx) {
+  if (!reader_done.WaitFor(std::chrono::seconds(1))) ctx->TryCancel();
   reader.join();
 }
 
@@ -107,7 +129,7 @@ grpc::Status ContainersService::Exec(grpc::ServerContext* ctx,
   started.set_pid(handle->pid);
   stream->Write(started);
 
-  std::atomic<bool> reader_done{false};
+  ReaderDone reader_done;
   std::thread reader([&] {
     v1::ExecRequest req;
     while (stream->Read(&req)) {
@@ -116,7 +138,7 @@ grpc::Status ContainersService::Exec(grpc::ServerContext* ctx,
       if (req.has_close_stdin() && req.close_stdin()) input.Close();
     }
     if (!input.tty) input.fd.Reset();
-    reader_done = true;
+    reader_done.Set();
   });
 
   int exit_code = -1;
@@ -181,7 +203,7 @@ grpc::Status ContainersService::Attach(grpc::ServerContext* ctx,
   if (first.has_resize() && input.tty && input.fd) Resize(input.fd.get(), first.resize());
   if (first.has_stdin_data()) input.Data(first.stdin_data());
 
-  std::atomic<bool> reader_done{false};
+  ReaderDone reader_done;
   std::thread reader([&] {
     v1::AttachRequest req;
     while (stream->Read(&req)) {
@@ -190,7 +212,7 @@ grpc::Status ContainersService::Attach(grpc::ServerContext* ctx,
       if (req.has_close_stdin() && req.close_stdin()) input.Close();
     }
     if (!input.tty) input.fd.Reset();
-    reader_done = true;
+    reader_done.Set();
   });
 
   int exit_code = -1;

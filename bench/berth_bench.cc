@@ -302,7 +302,8 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   // Report.
   Summary br = Summarize(berth_run), cr = Summarize(crun_run);
   Summary be = Summarize(berth_exec), ce = Summarize(crun_exec);
-  std::printf("\nLatency, ms (n=%d each)                  berth              crun        berth/crun\n", flags.runs);
+  std::printf("\n  %-34s %18s   %18s   %8s\n", ("Latency in ms, n=" + std::to_string(flags.runs) + " each").c_str(),
+              "------ berth -----", "------ crun ------", "berth/crun");
   std::printf("  %-34s %9s %8s   %9s %8s   %8s   %-8s %s\n", "", "median", "p95", "median", "p95", "(median)", "target",
               "");
   PrintLatencyRow("run-to-exit: busybox true", br, cr, "<= 2x", true, kRunTargetRatio);

@@ -44,7 +44,7 @@ absl::Status WriteExisting(const std::string& path, absl::string_view data) {
   return absl::OkStatus();
 }
 
-absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, int mode) {
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, int mode, Durability durability) {
   std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
   {
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
@@ -60,7 +60,7 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, in
       }
       done += static_cast<size_t>(n);
     }
-    if (::fsync(fd.get()) != 0) {
+    if (durability == Durability::kDurable && ::fsync(fd.get()) != 0) {
       absl::Status st = ErrnoToStatus(absl::StrCat("fsync ", tmp));
       ::unlink(tmp.c_str());
       return st;
@@ -71,6 +71,7 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, in
     ::unlink(tmp.c_str());
     return st;
   }
+  if (durability != Durability::kDurable) return absl::OkStatus();
   std::string dir = path.substr(0, path.find_last_of('/'));
   if (dir.empty()) dir = "/";
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));

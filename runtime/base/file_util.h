@@ -14,8 +14,19 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 // Writes `data` to `path` in one write(2) without creating or truncating (cgroup and proc files).
 absl::Status WriteExisting(const std::string& path, absl::string_view data);
 
-// Write temp, fsync, rename over `path`, fsync the directory: a crash leaves old or new, never torn.
-absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, int mode = 0644);
+// How far a replacement must reach before WriteFileAtomic returns.
+enum class Durability {
+  // fsync the file and the directory: survives a power loss (records that must never be lost,
+  // e.g. that a container exists).
+  kDurable,
+  // rename only: a crash of any process leaves old or new, never torn. For state that a host
+  // crash makes meaningless anyway (what a process is doing now), where fsync costs ms per step.
+  kProcessCrashSafe,
+};
+
+// Write temp, (fsync), rename over `path`, (fsync the directory).
+absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, int mode = 0644,
+                             Durability durability = Durability::kDurable);
 
 // mkdir -p with `mode` for the directories it makes.
 absl::Status MakeDirs(const std::string& path, int mode = 0755);

@@ -245,7 +245,9 @@ absl::StatusOr<ShimState> ReadStateFile(const std::string& state_dir) {
 }
 
 absl::Status WriteStateFile(const std::string& state_dir, const ShimState& state) {
-  return WriteFileAtomic(absl::StrCat(state_dir, "/", kStateFileName), EncodeState(state), 0644);
+  // The state of live processes: a host crash ends them anyway, so no fsync on each step.
+  return WriteFileAtomic(absl::StrCat(state_dir, "/", kStateFileName), EncodeState(state), 0644,
+                         Durability::kProcessCrashSafe);
 }
 
 }  // namespace berth::shim
