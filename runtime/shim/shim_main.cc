@@ -33,16 +33,18 @@ namespace {
 
 constexpr int kReportFd = kShimReportFd;
 
-// Writes the whole line; the pipe's reader may be gone (SIGPIPE is ignored by then).
-void Report(int fd, const std::string& line) {
-  if (fd < 0) return;
+// Writes the whole line; false when it could not be delivered because the pipe's reader is
+// gone (SIGPIPE is ignored by then). Without a pipe there is nobody to tell: true.
+bool Report(int fd, const std::string& line) {
+  if (fd < 0) return true;
   size_t done = 0;
   while (done < line.size()) {
     ssize_t n = ::write(fd, line.data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
+    if (n <= 0) return false;
     done += static_cast<size_t>(n);
   }
+  return true;
 }
 
 void ReportError(int fd, const absl::Status& status) {
@@ -173,7 +175,12 @@ int Main(int argc, char** argv) {
     ReportError(report_fd, server.status());
     return 1;
   }
-  Report(report_fd, absl::StrCat("ok ", (*server)->container_pid(), "\n"));
+  if (!Report(report_fd, absl::StrCat("ok ", (*server)->container_pid(), "\n"))) {
+    // The agent died or gave up on this launch: it will never record this container, and its
+    // recovery may already have run. Undo it (the server's destructor kills init and removes
+    // the cgroup, state.json and shim.sock) rather than run a container nobody knows.
+    return 1;
+  }
   if (report_fd >= 0) ::close(report_fd);
 
   (*server)->Run();

@@ -32,7 +32,8 @@
 // the pipe: "ok <container pid>\n" once the container waits at its start gate, state.json says
 // "created" and shim.sock listens, or "error <absl::StatusCode as int> <message>\n" after
 // removing everything it made (then it exits 1). EOF without a line: the shim died. Read up to
-// the newline, not to EOF: until the container's process execs, it too holds the pipe.
+// the newline, not to EOF: until the container's process execs, it too holds the pipe. A shim
+// whose "ok" line finds no reader (the agent died or gave up) removes everything and exits 1.
 // Stop: SIGTERM (or SIGINT) to shim_pid SIGKILLs the container and takes the normal exit path
 // (state.json "exited", cgroup and shim.sock removed). Never SIGKILL the shim: that leaves the
 // cgroup behind.

@@ -260,9 +260,15 @@ TEST(Cli, LogsPrintsOutput) {
   EXPECT_EQ(logs.exit_code, 0) << logs.err;
   EXPECT_EQ(logs.out, "line1\nline3\n");
   EXPECT_EQ(logs.err, "line2\n");
-  CliResult tail = agent.Cli({"logs", "-n", "1", "talker"});
+  // Lines of one stream keep their order; --tail counts from the end.
+  CliResult counter = agent.Cli({"run", "--name", "counter", "busybox", "sh", "-c", "echo a; echo b; echo c"});
+  ASSERT_EQ(counter.exit_code, 0) << counter.err;
+  CliResult tail = agent.Cli({"logs", "-n", "2", "counter"});
   EXPECT_EQ(tail.exit_code, 0) << tail.err;
-  EXPECT_EQ(tail.out + tail.err, "line3\n");
+  EXPECT_EQ(tail.out, "b\nc\n");
+  CliResult missing = agent.Cli({"logs", "nosuch"});
+  EXPECT_EQ(missing.exit_code, 125);
+  EXPECT_THAT(missing.err, HasSubstr("nosuch"));
 }
 
 TEST(Cli, AgentErrorExits125WithMessage) {

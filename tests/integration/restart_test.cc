@@ -1,11 +1,16 @@
 // Agent restarts: SIGKILL berthd while containers run (and while they are being created), start
 // it again, and check that it serves the same containers, learned the exits that happened
 // while it was away, and removed whatever a crash left half-made.
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <set>
 #include <string>
 #include <thread>
@@ -15,16 +20,16 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/time/clock.h"
-#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/support/agent_harness.h"
 #include "tests/integration/support/host_checks.h"
+
+extern char** environ;
 
 namespace berth::testing {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-using ::testing::HasSubstr;
 
 constexpr auto kExitBound = std::chrono::seconds(15);
 
@@ -185,6 +190,64 @@ TEST(Restart, CreatedContainerWithoutRecordIsRemoved) {
   EXPECT_EQ(resp.container().state(), v1::RUNNING);
 }
 
+// The agent dies (or gives up) while a shim is still creating its container: nobody will
+// read the shim's report, so no record of this container will ever exist. Recovery may already
+// have run by the time the shim is done, so the shim itself must undo the container rather
+// than keep it running unsupervised. Modelled by launching a shim whose report pipe has no
+// reader.
+TEST(Restart, ShimWhoseReportNobodyReadsUndoesItsContainer) {
+  AgentHarness agent;
+  agent.Start();
+  // A valid bundle, taken from a container the agent made, moved to an id of our own.
+  auto model = agent.Create(Busybox({"sleep", "1000"}));
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::string id(64, 'e');
+  const std::string dir = ContainersDir(agent) + "/" + id;
+  std::string config = ReadText(ContainersDir(agent) + "/" + model->id() + "/bundle/config.json");
+  ASSERT_FALSE(config.empty());
+  for (size_t p = config.find(model->id()); p != std::string::npos; p = config.find(model->id(), p)) {
+    config.replace(p, model->id().size(), id);
+  }
+  for (const char* sub : {"", "/bundle", "/rootfs", "/upper", "/work"}) {
+    ASSERT_EQ(::mkdir((dir + sub).c_str(), 0700), 0) << dir + sub;
+  }
+  {
+    std::ofstream out(dir + "/bundle/config.json");
+    out << config;
+  }
+
+  int report[2];
+  ASSERT_EQ(::pipe2(report, O_CLOEXEC), 0);
+  ::close(report[0]);  // the agent that would read the report is gone
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, report[1], 3);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  std::vector<std::string> args = {BERTH_SHIM_PATH, "--id", id, "--bundle", dir + "/bundle",
+                                   "--state-dir", dir, "--log", dir + "/container.log"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t first = -1;
+  int rc = ::posix_spawn(&first, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(report[1]);
+  ASSERT_EQ(rc, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(first, &status, 0), first);  // the shim detaches: its first process exits
+
+  EXPECT_TRUE(WaitUntil([&] { return ProcessesMentioning(id).empty(); }, std::chrono::seconds(10)))
+      << "the shim keeps an unrecorded container running";
+  EXPECT_TRUE(ContainerCgroupIds(agent).count(id) == 0) << "its cgroup remains";
+  EXPECT_NE(::access((dir + "/state.json").c_str(), F_OK), 0);
+  EXPECT_NE(::access((dir + "/shim.sock").c_str(), F_OK), 0);
+
+  // What remains is a directory without a record, which the next start removes.
+  agent.Restart();
+  EXPECT_NE(::access(dir.c_str(), F_OK), 0);
+  EXPECT_EQ(ContainerDirIds(agent), std::set<std::string>{model->id()});
+}
+
 TEST(Restart, TrashAndUnknownCgroupsAreCollected) {
   AgentHarness agent;
   agent.Start();
@@ -200,7 +263,15 @@ TEST(Restart, TrashAndUnknownCgroupsAreCollected) {
   const std::string dir = ContainersDir(agent) + "/" + c->id();
   const std::string trash = ContainersDir(agent) + "/.trash-" + c->id();
   ASSERT_EQ(::rename(dir.c_str(), trash.c_str()), 0);
+  // And a cgroup of a container id the agent never recorded.
+  const std::string unknown(64, 'd');
+  std::vector<std::string> unknown_dirs;
+  for (const char* controller : {"pids", "memory"}) {
+    unknown_dirs.push_back(agent.CgroupDir(unknown, controller));
+    ASSERT_EQ(::mkdir(unknown_dirs.back().c_str(), 0755), 0) << unknown_dirs.back();
+  }
   agent.Start();
+  for (const auto& d : unknown_dirs) EXPECT_NE(::access(d.c_str(), F_OK), 0) << d;
   EXPECT_NE(::access(trash.c_str(), F_OK), 0);
   EXPECT_TRUE(DirEntries(ContainersDir(agent)).empty());
   EXPECT_TRUE(ListAll(agent).empty());
