@@ -83,7 +83,9 @@ absl::StatusOr<ExecHandle> ContainerManager::Exec(const std::string& ref, const 
   if (!conn.ok()) return Annotate(conn.status(), absl::StrCat("exec in container ", e.name));
   auto reply = shim::ReceiveMessage(conn->get());
   if (!reply.ok()) return Annotate(reply.status(), absl::StrCat("exec in container ", e.name));
-  if (reply->type == shim::MsgType::kError) return shim::DecodeError(reply->payload);
+  if (reply->type == shim::MsgType::kError) {
+    return Annotate(shim::DecodeError(reply->payload), absl::StrCat("container ", e.name));
+  }
   if (reply->type != shim::MsgType::kExecStarted) return absl::InternalError("exec: unexpected reply from the shim");
   ExecHandle handle;
   handle.connection = std::move(*conn);

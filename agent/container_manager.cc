@@ -171,6 +171,14 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   for (const std::string* d : {&paths.dir, &paths.bundle, &paths.rootfs, &paths.upper, &paths.work}) {
     if (made.ok()) made = MakeDirs(*d, 0700);
   }
+  // The overlay's root takes the upper dir's mode: give it the image root's (0755), or the
+  // container's "/" is 0700 and only root can reach any file in it. The container dir
+  // (0700) still keeps host users out.
+  if (made.ok()) {
+    struct stat image_root;
+    mode_t mode = ::stat(image->rootfs.c_str(), &image_root) == 0 ? (image_root.st_mode & 07777) : 0755;
+    if (::chmod(paths.upper.c_str(), mode) != 0) made = ErrnoToStatus(absl::StrCat("chmod ", paths.upper));
+  }
   if (made.ok()) {
     made = WriteFileAtomic(paths.bundle + "/config.json", spec::SerializeSpec(*spec), 0600,
                            Durability::kProcessCrashSafe);

@@ -271,7 +271,7 @@ absl::Status ExecProcess(const spec::Process& process) {
     }
   }
   if (denied) err = EACCES;
-  return SysError(err, absl::StrCat("exec ", name));
+  return SysError(err, absl::StrCat("exec ", name, " (searched PATH ", path_var, ")"));
 }
 
 }  // namespace berth::container_internal

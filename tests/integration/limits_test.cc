@@ -58,7 +58,9 @@ TEST_F(Limits, MemoryLimitIsWrittenToTheCgroup) {
     EXPECT_EQ(CgroupFile(id, "memory", "memory.limit_in_bytes"), "67108864");
     // Where swap is accounted, memory+swap is capped at the same value: no swap beyond it.
     std::string memsw = CgroupFile(id, "memory", "memory.memsw.limit_in_bytes");
-    if (!memsw.empty()) EXPECT_EQ(memsw, "67108864");
+    if (!memsw.empty()) {
+      EXPECT_EQ(memsw, "67108864");
+    }
   } else {
     EXPECT_EQ(CgroupFile(id, "memory", "memory.max"), "67108864");
   }
@@ -105,7 +107,9 @@ TEST_F(Limits, CpuSharesAreWritten) {
 }
 
 TEST_F(Limits, PidsLimitStopsAForkLoop) {
-  auto config = Busybox({"sh", "-c", "for i in $(seq 40); do sleep 30 & done; echo spawned; exec sleep 1000"});
+  // A shell whose fork fails gives up ("can't fork") and exits, so the loop runs in a child
+  // shell; its sleeps, orphaned, stay with PID 1, which then becomes `sleep` without a fork.
+  auto config = Busybox({"sh", "-c", "sh -c 'for i in $(seq 40); do sleep 30 & done'; echo spawned; exec sleep 1000"});
   config.mutable_resources()->set_pids_limit(10);
   auto c = agent_.Run(config);
   ASSERT_TRUE(c.ok()) << c.status();
@@ -126,7 +130,9 @@ TEST_F(Limits, PidsLimitStopsAForkLoop) {
       << "the shell reported no failed fork";
   // Exec cannot get past the limit either; it is refused with an error, not hung.
   auto exec = agent_.Exec(c->id(), {"true"});
-  if (exec.ok()) EXPECT_NE(exec->exit_code, 0);
+  if (exec.ok()) {
+    EXPECT_NE(exec->exit_code, 0);
+  }
 }
 
 TEST_F(Limits, MemoryHogIsOomKilled) {

@@ -124,6 +124,9 @@ CliResult RunProgram(const std::vector<std::string>& argv, const std::string& st
 }
 
 AgentHarness::AgentHarness() {
+  // An idle gRPC client notices a closed connection only on its backup poll; poll often
+  // (read once, at gRPC's initialisation, so it only helps if set before the first channel).
+  ::setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", /*overwrite=*/0);
   char tmpl[] = "/tmp/berth-it-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
   root_ = dir_ + "/root";
@@ -149,26 +152,47 @@ void AgentHarness::Start(const std::vector<std::string>& extra_flags) {
   int rc = posix_spawn(&pid_, BERTHD_PATH, &fa, nullptr, cargv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   ASSERT_EQ(rc, 0) << "spawn berthd";
-  channel_ = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
-  containers_ = v1::Containers::NewStub(channel_);
-  system_ = v1::System::NewStub(channel_);
-  for (int i = 0; i < 300; ++i) {
+  // A channel makes progress on a connection attempt only while a call polls it (or on
+  // gRPC's backup poll), and a call on a channel in TRANSIENT_FAILURE fails at once. So wait
+  // for the socket first and ask with wait_for_ready so the call itself drives the connection.
+  auto exited = [&] {
     int status;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      FAIL() << "berthd exited at start:\n" << ReadText(log_path_);
-    }
+    if (::waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    pid_ = -1;
+    return true;
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (::access(socket_.c_str(), F_OK) != 0 && std::chrono::steady_clock::now() < deadline) {
+    if (exited()) FAIL() << "berthd exited at start:\n" << ReadText(log_path_);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  Connect();
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (exited()) FAIL() << "berthd exited at start:\n" << ReadText(log_path_);
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+    ctx.set_wait_for_ready(true);
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
     v1::VersionResponse resp;
     if (system_->Version(&ctx, v1::VersionRequest{}, &resp).ok()) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   FAIL() << "berthd did not answer within 15 s:\n" << ReadText(log_path_);
 }
 
+void AgentHarness::Connect() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  channel_ = grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args);
+  containers_ = v1::Containers::NewStub(channel_);
+  system_ = v1::System::NewStub(channel_);
+}
+
 void AgentHarness::Kill(int signal) {
   if (pid_ <= 0) return;
+  // A graceful server shutdown waits until every client hung up, and an idle client reads
+  // the server's GOAWAY only on its next backup poll (5 s by default): hang up first. The
+  // fresh channel does not connect until it is used.
+  Connect();
   ::kill(pid_, signal);
   int status;
   bool reaped = Eventually([&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; }, std::chrono::seconds(15));
@@ -245,21 +269,22 @@ void AgentHarness::CheckNothingLeftBehind() {
   if (cgroups_) (void)cgroups_->Destroy(cgroup_parent_);
   // Hierarchies the driver does not manage (or a driver that failed): remove bottom-up.
   for (const std::string& dir : container_cgroups()) {
-    for (const std::string& pid : absl::StrSplit(ReadText(dir + "/cgroup.procs"), '\n', absl::SkipEmpty())) {
-      ::kill(std::stoi(pid), SIGKILL);
-    }
+    std::vector<std::string> pids = absl::StrSplit(ReadText(dir + "/cgroup.procs"), '\n', absl::SkipEmpty());
+    for (const std::string& pid : pids) ::kill(std::stoi(pid), SIGKILL);
     Eventually([&] { return ::rmdir(dir.c_str()) == 0 || errno == ENOENT; }, std::chrono::seconds(5));
   }
   for (const std::string& dir : CgroupDirsNamed(cgroup_parent_)) ::rmdir(dir.c_str());
   std::vector<std::string> left = CgroupDirsNamed(cgroup_parent_);
   EXPECT_TRUE(left.empty()) << "harness: cgroup dirs of " << cgroup_parent_
                             << " could not be removed: " << absl::StrJoin(left, ", ");
-  std::vector<pid_t> still = ProcessesMentioning(dir_);
+  std::vector<pid_t> still;
+  Eventually([&] { return (still = ProcessesMentioning(dir_)).empty(); }, std::chrono::seconds(5));
   EXPECT_TRUE(still.empty()) << "harness: processes naming " << dir_ << " survive SIGKILL: " << absl::StrJoin(still, ", ");
 }
 
 absl::StatusOr<v1::Container> AgentHarness::Create(v1::ContainerConfig config) {
   grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   v1::CreateRequest req;
   *req.mutable_config() = std::move(config);
   v1::CreateResponse resp;
@@ -272,6 +297,7 @@ absl::StatusOr<v1::Container> AgentHarness::Run(v1::ContainerConfig config) {
   auto c = Create(std::move(config));
   if (!c.ok()) return c;
   grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   v1::StartRequest req;
   req.set_id(c->id());
   v1::StartResponse resp;
@@ -282,6 +308,7 @@ absl::StatusOr<v1::Container> AgentHarness::Run(v1::ContainerConfig config) {
 
 absl::StatusOr<v1::Container> AgentHarness::Inspect(const std::string& id) {
   grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::InspectRequest req;
   req.set_id(id);
   v1::InspectResponse resp;
@@ -303,6 +330,7 @@ absl::StatusOr<v1::WaitResponse> AgentHarness::Wait(const std::string& id, int t
 
 absl::Status AgentHarness::Remove(const std::string& id, bool force) {
   grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
   v1::RemoveRequest req;
   req.set_id(id);
   req.set_force(force);

@@ -39,7 +39,9 @@ class AgentHarness {
 
   // Starts berthd and waits until it answers. Extra flags are appended.
   void Start(const std::vector<std::string>& extra_flags = {});
-  void Kill(int signal = SIGKILL);  // and reaps it (SIGKILL after 15 s if it does not exit)
+  // Signals berthd and reaps it (SIGKILL after 15 s if it does not exit). Like Start, it
+  // replaces the channel and stubs: do not keep containers()/system() references across it.
+  void Kill(int signal = SIGKILL);
   void Restart() { Kill(); Start(); }
   bool running() const { return pid_ > 0; }
 
@@ -90,6 +92,8 @@ class AgentHarness {
   const std::string& dir() const { return dir_; }
 
  private:
+  // A new channel to socket_ (and stubs on it); it connects when first used.
+  void Connect();
   // The end-of-test leak checks (see the file comment); adds a failure per leftover.
   void CheckNothingLeftBehind();
 
