@@ -132,12 +132,18 @@ absl::Status CheckRlimitsAllowed(const std::vector<spec::Rlimit>& rlimits) {
 }
 
 void ResetSignals() {
-  struct sigaction dfl = {};
-  dfl.sa_handler = SIG_DFL;
-  sigemptyset(&dfl.sa_mask);
+  // The raw syscall, not sigaction(3): glibc refuses the signals it reserves (32, 33) with
+  // EINVAL, yet an ignored disposition inherited from whoever started the agent would
+  // survive exec and reach the container.
+  struct KernelSigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    uint64_t mask;
+  } dfl = {SIG_DFL, 0, nullptr, 0};
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
-    ::sigaction(sig, &dfl, nullptr);  // EINVAL for the few glibc reserves: fine
+    ::syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(dfl.mask));
   }
   sigset_t none;
   sigemptyset(&none);
