@@ -15,7 +15,6 @@ struct AgentConfig {
   std::string log_level = "info";
   std::string log_format = "text";  // text | json
   std::string shim_path;            // default: berth-shim next to berthd
-  std::string default_image = "busybox";
   std::string busybox_path = "/bin/busybox";  // where the default image's binary comes from
 };
 

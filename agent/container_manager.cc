@@ -403,6 +403,7 @@ absl::StatusOr<v1::Container> ContainerManager::Stop(const std::string& ref, int
   if (paused) {
     (void)cgroups_.Thaw(e.cgroups_path);
     e.record.set_state(v1::RUNNING);
+    (void)Persist(e);
   }
   int timeout_ms = timeout_seconds < 0 ? -1 : timeout_seconds * 1000;
   if (!WaitExited(e, lock, timeout_ms)) {

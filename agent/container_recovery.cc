@@ -1,6 +1,5 @@
 // ContainerManager start-up: reconcile the durable records with what really runs, and
 // remove whatever a crash left half-made.
-#include <dirent.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -21,23 +20,9 @@
 
 namespace berth::agent {
 
-namespace {
-std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(d);
-  return names;
-}
-}  // namespace
-
 absl::Status ContainerManager::Recover() {
   if (absl::Status st = MakeDirs(ContainersDir(), 0700); !st.ok()) return st;
-  for (const std::string& name : ListDir(ContainersDir())) {
+  for (const std::string& name : ListDirectory(ContainersDir())) {
     if (absl::StartsWith(name, ".trash-")) {
       (void)RemoveTree(ContainersDir() + "/" + name);
       continue;
@@ -120,7 +105,7 @@ void ContainerManager::CollectUnknownCgroups() {
   for (const char* controller : {"pids", "memory", "cpu", "freezer"}) {
     auto dir = cgroups_.Directory(options_.cgroup_parent, controller);
     if (!dir.ok()) continue;
-    for (const std::string& name : ListDir(*dir)) {
+    for (const std::string& name : ListDirectory(*dir)) {
       if (!IsFullId(name)) continue;
       bool known;
       {

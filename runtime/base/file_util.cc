@@ -94,6 +94,18 @@ absl::Status MakeDirs(const std::string& path, int mode) {
   return absl::OkStatus();
 }
 
+std::vector<std::string> ListDirectory(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return names;
+  while (struct dirent* e = ::readdir(d)) {
+    absl::string_view n(e->d_name);
+    if (n != "." && n != "..") names.emplace_back(n);
+  }
+  ::closedir(d);
+  return names;
+}
+
 namespace {
 absl::Status RemoveAt(int parent_fd, const char* name, dev_t dev) {
   struct stat st;

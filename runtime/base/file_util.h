@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 #include "absl/strings/string_view.h"
 
 #include "absl/status/status.h"
@@ -30,6 +31,10 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, in
 
 // mkdir -p with `mode` for the directories it makes.
 absl::Status MakeDirs(const std::string& path, int mode = 0755);
+
+// Names in `dir` other than "." and ".."; empty when it cannot be read (a missing dir is
+// the common case for callers that scan for leftovers).
+std::vector<std::string> ListDirectory(const std::string& dir);
 
 // rm -rf that never crosses into another filesystem (refuses to descend into mount points).
 absl::Status RemoveTree(const std::string& path);

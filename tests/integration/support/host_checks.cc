@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gtest/gtest.h"
+#include "runtime/base/file_util.h"
 
 namespace berth::testing {
 
@@ -25,17 +26,7 @@ const bool kFastBackupPoll = [] {
 }();
 }  // namespace
 
-std::vector<std::string> DirEntries(const std::string& dir) {
-  std::vector<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (struct dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") names.push_back(n);
-  }
-  ::closedir(d);
-  return names;
-}
+std::vector<std::string> DirEntries(const std::string& dir) { return ListDirectory(dir); }
 
 bool PidRunning(pid_t pid) {
   if (pid <= 0) return false;
