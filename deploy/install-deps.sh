@@ -8,7 +8,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev
   libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev googletest
-  nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libcap-dev libseccomp-dev
+  nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libcap-dev libseccomp-dev libmnl-dev libnftables-dev
   busybox-static crun iproute2 procps util-linux nodejs npm
 )
 
