@@ -17,7 +17,14 @@ ContainerPaths ContainerPaths::For(const std::string& containers_dir, const std:
   p.work = p.dir + "/work";
   p.log = p.dir + "/container.log";
   p.record = p.dir + "/container.json";
+  p.hosts = p.dir + "/hosts";
+  p.hostname = p.dir + "/hostname";
+  p.resolv_conf = p.dir + "/resolv.conf";
   return p;
+}
+
+std::string HostnameFor(const v1::ContainerConfig& config, const std::string& id) {
+  return config.hostname().empty() ? id.substr(0, 12) : config.hostname();
 }
 
 namespace {
@@ -59,7 +66,8 @@ absl::Status CheckMount(const v1::Mount& m, int index) {
 }  // namespace
 
 absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const Image& image, const std::string& id,
-                                     const std::string& cgroups_path, const ContainerPaths& paths) {
+                                     const std::string& cgroups_path, const ContainerPaths& paths,
+                                     const SpecNetwork& network) {
   spec::Spec s = spec::DefaultSpec();
 
   // Docker's rule: --entrypoint replaces the image's entrypoint and drops its cmd.
@@ -86,7 +94,7 @@ absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const Im
 
   std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
   for (const auto& e : image.config.env) MergeEnv(env, e);
-  std::string hostname = config.hostname().empty() ? id.substr(0, 12) : config.hostname();
+  std::string hostname = HostnameFor(config, id);
   MergeEnv(env, "HOSTNAME=" + hostname);
   if (config.tty()) MergeEnv(env, "TERM=xterm");
   for (int i = 0; i < config.env_size(); ++i) {
@@ -122,8 +130,23 @@ absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const Im
   s.annotations[spec::kAnnotationOverlayWork] = paths.work;
   s.annotations["dev.berth.container.id"] = id;
 
-  if (config.network() == v1::NETWORK_HOST) {
+  if (network.host) {
     std::erase_if(s.linux.namespaces, [](const spec::Namespace& ns) { return ns.type == "network"; });
+  } else if (!network.join_netns.empty()) {
+    for (auto& ns : s.linux.namespaces) {
+      if (ns.type == "network") ns.path = network.join_netns;
+    }
+  }
+  for (auto [source, destination] : {std::pair{&network.hosts, "/etc/hosts"},
+                                     {&network.hostname, "/etc/hostname"},
+                                     {&network.resolv_conf, "/etc/resolv.conf"}}) {
+    if (source->empty()) continue;
+    spec::Mount mount;
+    mount.destination = destination;
+    mount.type = "bind";
+    mount.source = *source;
+    mount.options = {"bind", "rw", "nosuid", "nodev", "noexec"};
+    s.mounts.push_back(std::move(mount));
   }
 
   for (int i = 0; i < config.mounts_size(); ++i) {

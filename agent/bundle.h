@@ -20,13 +20,27 @@ struct ContainerPaths {
   std::string work;
   std::string log;     // CRI log
   std::string record;  // container.json, the agent's durable record
+  std::string hosts;        // bind-mounted at /etc/hosts
+  std::string hostname;     // at /etc/hostname
+  std::string resolv_conf;  // at /etc/resolv.conf
 
   static ContainerPaths For(const std::string& containers_dir, const std::string& id);
+};
+
+// How the container's network namespace is made, decided before the spec is built.
+struct SpecNetwork {
+  bool host = false;       // share the node's network namespace
+  std::string join_netns;  // path of another container's netns to join ("container:" mode)
+  // Files bind-mounted over /etc/hosts, /etc/hostname, /etc/resolv.conf (empty: none).
+  std::string hosts, hostname, resolv_conf;
 };
 
 // Checks and builds; every error is INVALID_ARGUMENT naming the field.
 absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const Image& image,
                                      const std::string& id, const std::string& cgroups_path,
-                                     const ContainerPaths& paths);
+                                     const ContainerPaths& paths, const SpecNetwork& network = {});
+
+// The hostname a container gets: its config's, else the first 12 hex digits of its id.
+std::string HostnameFor(const v1::ContainerConfig& config, const std::string& id);
 
 }  // namespace berth::agent

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/network/ipv4.h"
 
 namespace berth::agent {
 
@@ -31,6 +32,36 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
                             {"busybox_path", &base.busybox_path}}) {
     if (absl::Status st = take(key, *field); !st.ok()) return st;
   }
+  if (absl::Status st = take("bridge", base.bridge); !st.ok()) return st;
+  if (absl::Status st = take("bridge_cidr", base.bridge_cidr); !st.ok()) return st;
+  if (const toml::node* node = table.get("mtu")) {
+    auto value = node->value<int64_t>();
+    if (!value) return absl::InvalidArgumentError(absl::StrCat("config ", path, ": mtu must be an integer"));
+    base.mtu = static_cast<int>(*value);
+  }
+  for (auto [key, field] : {std::pair<const char*, bool*>{"outbound_nat", &base.outbound_nat},
+                            {"ip_forward", &base.ip_forward}}) {
+    if (const toml::node* node = table.get(key)) {
+      auto value = node->value<bool>();
+      if (!value) return absl::InvalidArgumentError(absl::StrCat("config ", path, ": ", key, " must be true or false"));
+      *field = *value;
+    }
+  }
+  for (auto [key, field] : {std::pair<const char*, std::vector<std::string>*>{"dns", &base.dns},
+                            {"dns_search", &base.dns_search}}) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) continue;
+    const toml::array* array = node->as_array();
+    if (array == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("config ", path, ": ", key, " must be an array of strings"));
+    }
+    field->clear();
+    for (const toml::node& item : *array) {
+      auto value = item.value<std::string>();
+      if (!value) return absl::InvalidArgumentError(absl::StrCat("config ", path, ": ", key, " must be an array of strings"));
+      field->push_back(*value);
+    }
+  }
   return base;
 }
 
@@ -47,6 +78,26 @@ absl::Status ValidateConfig(const AgentConfig& config) {
   }
   if (config.log_format != "text" && config.log_format != "json") {
     return absl::InvalidArgumentError(absl::StrCat("log_format must be text or json, got \"", config.log_format, "\""));
+  }
+  if (config.bridge.empty() || config.bridge.size() > 15 ||
+      config.bridge.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+          std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bridge must be 1 to 15 letters, digits, '_', '.' or '-', got \"", config.bridge, "\""));
+  }
+  auto cidr = net::ParseIpv4Prefix(config.bridge_cidr, "bridge_cidr");
+  if (!cidr.ok()) return cidr.status();
+  if (cidr->length < 8 || cidr->length > 30 || cidr->address == cidr->Network().address ||
+      cidr->address == cidr->Broadcast()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "bridge_cidr must be the gateway's address in a /8../30 subnet (e.g. 10.88.0.1/16), got \"", config.bridge_cidr,
+        "\""));
+  }
+  if (config.mtu != 0 && (config.mtu < 68 || config.mtu > 65535)) {
+    return absl::InvalidArgumentError(absl::StrCat("mtu must be 68..65535 (or 0 for the default), got ", config.mtu));
+  }
+  for (const auto& d : config.dns) {
+    if (auto a = net::ParseIpv4(d, "dns"); !a.ok()) return a.status();
   }
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   for (const char* level : kLevels) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -16,10 +17,20 @@ struct AgentConfig {
   std::string log_format = "text";  // text | json
   std::string shim_path;            // default: berth-shim next to berthd
   std::string busybox_path = "/bin/busybox";  // where the default image's binary comes from
+
+  // Networking. The default network "bridge" is `bridge` with address `bridge_cidr`.
+  std::string bridge = "berth0";
+  std::string bridge_cidr = "10.88.0.1/16";  // the gateway's address and the subnet's length
+  int mtu = 0;                               // 0: the kernel's default (1500)
+  std::vector<std::string> dns;              // nameservers; empty: the node's non-loopback ones
+  std::vector<std::string> dns_search;       // search domains; empty: the node's
+  bool outbound_nat = false;  // masquerade container traffic leaving the node (Docker does)
+  bool ip_forward = true;     // set net.ipv4.ip_forward=1 in the agent's netns at start
 };
 
 // Reads `path` (TOML: keys root, socket, cgroup_parent, log_level, log_format, shim_path,
-// busybox_path at top level) over `base`.
+// busybox_path, bridge, bridge_cidr, mtu, dns, dns_search, outbound_nat, ip_forward at top
+// level) over `base`.
 absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig base);
 
 // Rejects values the agent cannot work with, naming the key.

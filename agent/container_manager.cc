@@ -87,10 +87,12 @@ absl::StatusOr<std::function<bool(const v1::Container&)>> ParseSelector(const st
 
 }  // namespace
 
-ContainerManager::ContainerManager(ManagerOptions options, CgroupDriver& cgroups, ImageStore& images)
+ContainerManager::ContainerManager(ManagerOptions options, CgroupDriver& cgroups, ImageStore& images,
+                                   NetworkManager& networks)
     : options_(std::move(options)),
       cgroups_(cgroups),
       images_(images),
+      networks_(networks),
       watcher_([this](const std::string& id) { OnExit(id); }) {
   removals_thread_ = std::thread([this] { RunAutoRemovals(); });
 }
@@ -158,8 +160,18 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
 
   ContainerPaths paths = ContainerPaths::For(ContainersDir(), id);
   const std::string cgroups_path = CgroupsPathFor(id);
-  auto spec = BuildSpec(config, *image, id, cgroups_path, paths);
+  auto plan = PlanNetwork(config, id);
+  if (!plan.ok()) {
+    release_name();
+    return plan.status();
+  }
+  auto release_network = [&] { networks_.Release(id, plan->settings); };
+  plan->spec.hosts = paths.hosts;
+  plan->spec.hostname = paths.hostname;
+  plan->spec.resolv_conf = paths.resolv_conf;
+  auto spec = BuildSpec(config, *image, id, cgroups_path, paths, plan->spec);
   if (!spec.ok()) {
+    release_network();
     release_name();
     return spec.status();
   }
@@ -179,22 +191,42 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     mode_t mode = ::stat(image->rootfs.c_str(), &image_root) == 0 ? (image_root.st_mode & 07777) : 0755;
     if (::chmod(paths.upper.c_str(), mode) != 0) made = ErrnoToStatus(absl::StrCat("chmod ", paths.upper));
   }
+  if (made.ok()) made = WriteEtcFiles(config, id, name, paths, plan->settings);
   if (made.ok()) {
     made = WriteFileAtomic(paths.bundle + "/config.json", spec::SerializeSpec(*spec), 0600,
                            Durability::kProcessCrashSafe);
   }
   if (!made.ok()) {
     undo_dir();
+    release_network();
     release_name();
-    return Annotate(made, "create container");
+    return absl::IsInvalidArgument(made) ? made : Annotate(made, "create container");
   }
 
   auto init_pid = LaunchShim({options_.shim_path, id, paths.bundle, paths.dir, paths.log, config.open_stdin()});
   if (!init_pid.ok()) {
     undo_dir();
+    release_network();
     release_name();
     spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, init_pid.status().message());
     return Annotate(init_pid.status(), absl::StrCat("create container ", name));
+  }
+  // Undoes a launched container that must not exist after all.
+  auto undo_launched = [&] {
+    ::kill(*init_pid, SIGKILL);
+    for (int i = 0; i < 100 && ::access((paths.dir + "/" + shim::kShimSocketName).c_str(), F_OK) == 0; ++i) {
+      ::usleep(20000);
+    }
+    undo_dir();
+    release_network();
+    release_name();
+  };
+  if (plan->settings.mode() == "bridge") {
+    if (absl::Status st = networks_.Connect(id, plan->settings, *init_pid); !st.ok()) {
+      undo_launched();
+      spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, st.message());
+      return Annotate(st, absl::StrCat("create container ", name));
+    }
   }
 
   auto entry = std::make_shared<Entry>();
@@ -221,15 +253,11 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     c.set_pid(*init_pid);
     *c.mutable_created_at() = Now();
     c.set_log_path(paths.log);
+    *c.mutable_network_settings() = plan->settings;
     if (auto st = ProcessStartTime(*init_pid); st.ok()) entry->pid_start_time = *st;
     if (absl::Status st = SaveRecord(entry->paths.record, entry->record, Durability::kDurable); !st.ok()) {
       // Without a record the container must not exist: undo it.
-      ::kill(*init_pid, SIGKILL);
-      for (int i = 0; i < 100 && ::access((paths.dir + "/" + shim::kShimSocketName).c_str(), F_OK) == 0; ++i) {
-        ::usleep(20000);
-      }
-      undo_dir();
-      release_name();
+      undo_launched();
       return Annotate(st, "create container: write record");
     }
   }
@@ -277,6 +305,7 @@ void ContainerManager::ApplyExit(Entry& entry) {
   }
   c.set_state(v1::EXITED);
   c.set_pid(0);
+  networks_.Unpublish(c.id());  // an exited container's ports are free for others
   if (absl::Status st = Persist(entry); !st.ok()) {
     spdlog::error("persist exit id={} error=\"{}\"", c.id(), st.message());
   }
@@ -438,11 +467,13 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
   if (!entry.ok()) return entry.status();
   Entry& e = **entry;
   std::string id, name;
+  v1::NetworkSettings network;
   {
     std::unique_lock<std::mutex> lock(e.mu);
     if (e.removed) return absl::NotFoundError(absl::StrCat("no such container: ", ref));
     id = e.id;
     name = e.name;
+    network = e.record.network_settings();
     if (IsLive(e.record.state()) && !force) {
       return absl::FailedPreconditionError(absl::StrCat("container ", name, " is ", StateName(e.record.state()),
                                                         ": stop it first or remove with force"));
@@ -466,6 +497,9 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
     by_id_.erase(id);
     names_.erase(name);
   }
+  // After the rename: a crash from here on leaves a lease whose container has no record,
+  // which start-up reconciliation frees.
+  networks_.Release(id, network);
   if (absl::Status st = RemoveTree(trash); !st.ok()) spdlog::warn("remove id={} error=\"{}\"", id, st.message());
   (void)cgroups_.Destroy(e.cgroups_path);  // normally gone with the shim; make sure
   spdlog::info("container removed id={} name={}", id, name);

@@ -20,6 +20,7 @@
 #include "agent/bundle.h"
 #include "agent/exit_watcher.h"
 #include "agent/image_store.h"
+#include "agent/network_manager.h"
 #include "berth/v1/containers.pb.h"
 #include "runtime/base/unique_fd.h"
 #include "runtime/cgroup/cgroup_driver.h"
@@ -30,6 +31,9 @@ struct ManagerOptions {
   std::string root;           // <root>/containers holds one dir per container
   std::string shim_path;      // berth-shim
   std::string cgroup_parent;  // container cgroup = <cgroup_parent>/<id>
+  std::vector<std::string> dns;         // resolv.conf defaults (the agent's config)
+  std::vector<std::string> dns_search;
+  std::string node_resolv_conf = "/etc/resolv.conf";
 };
 
 // A process started by Exec: `connection` later carries kExit; `fds` per shim_protocol.h.
@@ -51,7 +55,7 @@ struct AttachHandle {
 
 class ContainerManager {
  public:
-  ContainerManager(ManagerOptions options, CgroupDriver& cgroups, ImageStore& images);
+  ContainerManager(ManagerOptions options, CgroupDriver& cgroups, ImageStore& images, NetworkManager& networks);
   ~ContainerManager();
 
   // Loads every record, reconnects to live shims, records exits that happened while the
@@ -95,6 +99,17 @@ class ContainerManager {
     bool starting ABSL_GUARDED_BY(mu) = false;  // a Start talks to the shim without the lock
   };
 
+  // The network side of a Create: the namespace to make or join, the /etc files, and for
+  // bridge networks a reserved address and ports (undone with NetworkManager::Release).
+  struct NetworkPlan {
+    SpecNetwork spec;
+    v1::NetworkSettings settings;
+  };
+  absl::StatusOr<NetworkPlan> PlanNetwork(const v1::ContainerConfig& config, const std::string& id);
+  // Writes the container's hosts, hostname and resolv.conf files.
+  absl::Status WriteEtcFiles(const v1::ContainerConfig& config, const std::string& id, const std::string& name,
+                             const ContainerPaths& paths, const v1::NetworkSettings& settings);
+
   absl::StatusOr<std::shared_ptr<Entry>> Find(const std::string& ref);
   std::string ContainersDir() const;
   std::string CgroupsPathFor(const std::string& id) const;
@@ -114,11 +129,14 @@ class ContainerManager {
   void RecoverOne(const std::string& id);
   void RemoveOrphan(const std::string& id);
   void CollectUnknownCgroups();
+  // Frees addresses, veths and published ports that no recovered container owns.
+  void ReconcileNetworks();
   void RunAutoRemovals();
 
   ManagerOptions options_;
   CgroupDriver& cgroups_;
   ImageStore& images_;
+  NetworkManager& networks_;
 
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Entry>> by_id_ ABSL_GUARDED_BY(mu_);

@@ -35,9 +35,26 @@ absl::Status ContainerManager::Recover() {
     }
   }
   CollectUnknownCgroups();
+  ReconcileNetworks();
   std::lock_guard<std::mutex> lock(mu_);
   spdlog::info("recovered containers count={}", by_id_.size());
   return absl::OkStatus();
+}
+
+void ContainerManager::ReconcileNetworks() {
+  std::map<std::string, v1::NetworkSettings> containers;
+  std::vector<std::string> running;
+  std::vector<std::shared_ptr<Entry>> entries;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, e] : by_id_) entries.push_back(e);
+  }
+  for (const auto& e : entries) {
+    std::lock_guard<std::mutex> lock(e->mu);
+    containers[e->id] = e->record.network_settings();
+    if (e->record.state() != v1::EXITED) running.push_back(e->id);
+  }
+  networks_.Reconcile(containers, running);
 }
 
 void ContainerManager::RemoveOrphan(const std::string& id) {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <optional>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +22,8 @@
 #include "agent/containers_service.h"
 #include "agent/image_store.h"
 #include "agent/logging.h"
+#include "agent/network_manager.h"
+#include "agent/networks_service.h"
 #include "grpc/health/v1/health.pb.h"
 #include "runtime/base/file_util.h"
 #include "runtime/cgroup/cgroup_driver.h"
@@ -68,6 +71,17 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
   app.add_option("--log-format", log_format, "text|json");
   app.add_option("--shim", shim, "path of berth-shim (default: next to berthd)");
+  std::string bridge, bridge_cidr;
+  std::optional<int> mtu;
+  std::vector<std::string> dns, dns_search;
+  bool outbound_nat = false, no_ip_forward = false;
+  app.add_option("--bridge", bridge, "bridge of the default network (default berth0)");
+  app.add_option("--bridge-cidr", bridge_cidr, "gateway address/length of the default network (default 10.88.0.1/16)");
+  app.add_option("--mtu", mtu, "MTU of bridges and container interfaces (default: the kernel's)");
+  app.add_option("--dns", dns, "nameserver for containers' /etc/resolv.conf (repeatable)");
+  app.add_option("--dns-search", dns_search, "search domain for containers' /etc/resolv.conf (repeatable)");
+  app.add_flag("--outbound-nat", outbound_nat, "masquerade container traffic that leaves the node");
+  app.add_flag("--no-ip-forward", no_ip_forward, "do not set net.ipv4.ip_forward=1");
   CLI11_PARSE(app, argc, argv);
 
   if (!config_file.empty()) {
@@ -83,6 +97,14 @@ int main(int argc, char** argv) {
                              {&log_format, &config.log_format}, {&shim, &config.shim_path}}) {
     if (!flag->empty()) *field = *flag;
   }
+  for (auto [flag, field] : {std::pair{&bridge, &config.bridge}, {&bridge_cidr, &config.bridge_cidr}}) {
+    if (!flag->empty()) *field = *flag;
+  }
+  if (mtu) config.mtu = *mtu;
+  if (!dns.empty()) config.dns = dns;
+  if (!dns_search.empty()) config.dns_search = dns_search;
+  if (outbound_nat) config.outbound_nat = true;
+  if (no_ip_forward) config.ip_forward = false;
   if (config.shim_path.empty()) config.shim_path = DefaultShimPath();
   if (auto st = berth::agent::ValidateConfig(config); !st.ok()) {
     std::fprintf(stderr, "berthd: %s\n", std::string(st.message()).c_str());
@@ -111,10 +133,21 @@ int main(int argc, char** argv) {
   berth::agent::ImageStore images(config.root + "/images");
   if (auto st = images.EnsureBusybox(config.busybox_path); !st.ok()) return Fail(std::string(st.message()));
 
-  berth::agent::ContainerManager manager({config.root, config.shim_path, config.cgroup_parent}, **cgroups, images);
+  berth::agent::NetworkManager networks({config.root, config.bridge, config.bridge_cidr, config.mtu,
+                                         config.outbound_nat, config.ip_forward});
+  if (auto st = networks.Init(); !st.ok()) return Fail(absl::StrCat("networks: ", st.message()));
+
+  berth::agent::ManagerOptions manager_options;
+  manager_options.root = config.root;
+  manager_options.shim_path = config.shim_path;
+  manager_options.cgroup_parent = config.cgroup_parent;
+  manager_options.dns = config.dns;
+  manager_options.dns_search = config.dns_search;
+  berth::agent::ContainerManager manager(manager_options, **cgroups, images, networks);
   if (auto st = manager.Recover(); !st.ok()) return Fail(absl::StrCat("recover: ", st.message()));
 
   berth::agent::ContainersService containers(manager);
+  berth::agent::NetworksService networks_service(networks);
   berth::agent::SystemService system(manager);
   grpc::EnableDefaultHealthCheckService(true);
   // The built-in health service has no protobuf descriptors; touching our generated
@@ -125,6 +158,7 @@ int main(int argc, char** argv) {
   builder.AddListeningPort("unix:" + config.socket, grpc::InsecureServerCredentials());
   builder.RegisterService(&containers);
   builder.RegisterService(&system);
+  builder.RegisterService(&networks_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Fail(absl::StrCat("cannot serve on ", config.socket));
   ::chmod(config.socket.c_str(), 0660);

@@ -117,14 +117,39 @@ TEST_F(BundleTest, ResourcesBecomeCgroupLimits) {
   c.mutable_resources()->set_memory_limit_bytes(64 << 20);
   c.mutable_resources()->set_cpu_millis(500);
   c.mutable_resources()->set_pids_limit(20);
-  c.set_network(v1::NETWORK_HOST);
   auto s = Build(c);
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(*s->linux.resources.memory_limit, 64 << 20);
   EXPECT_EQ(*s->linux.resources.cpu_quota, 50000);
   EXPECT_EQ(*s->linux.resources.cpu_period, 100000u);
   EXPECT_EQ(*s->linux.resources.pids_limit, 20);
-  EXPECT_FALSE(s->HasNamespace("network"));
+}
+
+TEST_F(BundleTest, NetworkPlanPicksTheNamespaceAndMountsTheEtcFiles) {
+  v1::ContainerConfig c;
+  auto host = BuildSpec(c, image_, std::string(64, 'a'), "berth/x", paths_, SpecNetwork{.host = true});
+  ASSERT_TRUE(host.ok()) << host.status();
+  EXPECT_FALSE(host->HasNamespace("network"));
+
+  SpecNetwork join;
+  join.join_netns = "/proc/1234/ns/net";
+  join.hosts = "/state/hosts";
+  join.hostname = "/state/hostname";
+  join.resolv_conf = "/state/resolv.conf";
+  auto joined = BuildSpec(c, image_, std::string(64, 'a'), "berth/x", paths_, join);
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  bool found = false;
+  for (const auto& ns : joined->linux.namespaces) {
+    if (ns.type == "network") found = ns.path == "/proc/1234/ns/net";
+  }
+  EXPECT_TRUE(found);
+  std::map<std::string, std::string> binds;
+  for (const auto& m : joined->mounts) {
+    if (m.type == "bind") binds[m.destination] = m.source;
+  }
+  EXPECT_EQ(binds["/etc/hosts"], "/state/hosts");
+  EXPECT_EQ(binds["/etc/hostname"], "/state/hostname");
+  EXPECT_EQ(binds["/etc/resolv.conf"], "/state/resolv.conf");
 }
 
 TEST_F(BundleTest, NoCommandAnywhereIsInvalid) {

@@ -54,5 +54,40 @@ TEST(AgentConfigTest, ValidationNamesTheKey) {
   EXPECT_FALSE(ValidateConfig(c).ok());
 }
 
+TEST(AgentConfigTest, NetworkKeys) {
+  std::string path = WriteTemp(
+      "bridge = \"br-test\"\nbridge_cidr = \"10.77.0.1/24\"\nmtu = 1400\ndns = [\"192.0.2.53\"]\n"
+      "dns_search = [\"example.internal\"]\noutbound_nat = true\nip_forward = false\n");
+  auto c = LoadConfigFile(path, AgentConfig{});
+  std::remove(path.c_str());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->bridge, "br-test");
+  EXPECT_EQ(c->bridge_cidr, "10.77.0.1/24");
+  EXPECT_EQ(c->mtu, 1400);
+  EXPECT_EQ(c->dns, std::vector<std::string>{"192.0.2.53"});
+  EXPECT_EQ(c->dns_search, std::vector<std::string>{"example.internal"});
+  EXPECT_TRUE(c->outbound_nat);
+  EXPECT_FALSE(c->ip_forward);
+  EXPECT_TRUE(ValidateConfig(*c).ok());
+}
+
+TEST(AgentConfigTest, NetworkValidationNamesTheKey) {
+  for (auto [cidr, why] : {std::pair{"10.88.0.0/16", "network address"}, {"10.88.0.1", "no length"},
+                           {"10.88.0.1/31", "too small"}, {"300.1.1.1/16", "bad address"}}) {
+    AgentConfig c;
+    c.bridge_cidr = cidr;
+    EXPECT_NE(ValidateConfig(c).message().find("bridge_cidr"), absl::string_view::npos) << why;
+  }
+  AgentConfig c;
+  c.bridge = "a-very-long-bridge-name";
+  EXPECT_NE(ValidateConfig(c).message().find("bridge"), absl::string_view::npos);
+  c = AgentConfig{};
+  c.dns = {"not-an-ip"};
+  EXPECT_NE(ValidateConfig(c).message().find("dns"), absl::string_view::npos);
+  c = AgentConfig{};
+  c.mtu = 10;
+  EXPECT_NE(ValidateConfig(c).message().find("mtu"), absl::string_view::npos);
+}
+
 }  // namespace
 }  // namespace berth::agent

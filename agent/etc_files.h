@@ -1,0 +1,31 @@
+// The three files every container gets in /etc, written into its state dir and bind-mounted:
+// hosts (localhost, its own name and address, --add-host entries), hostname, resolv.conf.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace berth::agent {
+
+struct HostsEntry {
+  std::string address;
+  std::string names;  // space-separated
+};
+
+// Checks "name:ip" lines (extra_hosts); INVALID_ARGUMENT naming the bad one.
+absl::StatusOr<std::vector<HostsEntry>> ParseExtraHosts(const std::vector<std::string>& extra_hosts);
+
+// `own` is the container's address line (empty address: none, as for "none" mode).
+std::string RenderHosts(const HostsEntry& own, const std::vector<HostsEntry>& extra);
+
+// Nameservers and search domains: the container's when given, else the agent's, else those
+// of the node's /etc/resolv.conf (`node_resolv`), minus loopback nameservers, which cannot
+// answer from inside another network namespace. No nameserver at all is valid.
+// INVALID_ARGUMENT for a nameserver that is not an IPv4 address.
+absl::StatusOr<std::string> RenderResolvConf(const std::vector<std::string>& dns,
+                                             const std::vector<std::string>& dns_search,
+                                             const std::string& node_resolv);
+
+}  // namespace berth::agent

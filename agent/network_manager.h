@@ -1,0 +1,105 @@
+// The node's container networking: the networks (default "bridge" from the agent's config,
+// plus those made through the API) with their Linux bridges, each container's address and
+// veth pair, and the published ports in the agent's nftables table. The kernel work is
+// runtime/network's; this class decides what should exist and keeps it so across crashes.
+// Thread-safe. Runs in the agent's network namespace and never leaves it.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "agent/network_store.h"
+#include "berth/v1/networks.pb.h"
+#include "runtime/network/firewall.h"
+
+namespace berth::agent {
+
+struct NetworkOptions {
+  std::string root;                // networks live in <root>/networks
+  std::string bridge = "berth0";   // the default network's bridge
+  std::string bridge_cidr = "10.88.0.1/16";
+  int mtu = 0;
+  bool outbound_nat = false;
+  bool ip_forward = true;
+};
+
+inline constexpr char kDefaultNetworkName[] = "bridge";
+
+// Host end of a container's veth pair: "bth" + the first 12 hex digits of its id.
+std::string HostInterfaceFor(const std::string& container_id);
+// Bridge of a network made through the API: "bbr" + the first 12 hex digits of its id.
+std::string BridgeFor(const std::string& network_id);
+
+class NetworkManager {
+ public:
+  explicit NetworkManager(NetworkOptions options);
+  ~NetworkManager();  // finishes the pending veth deletions
+
+  // Loads the networks, (re)defines the default one from the options, makes every bridge,
+  // sets ip_forward. Call before serving.
+  absl::Status Init();
+
+  absl::StatusOr<v1::Network> CreateNetwork(const v1::CreateNetworkRequest& request);
+  std::vector<v1::Network> ListNetworks() const;
+  absl::StatusOr<v1::Network> InspectNetwork(const std::string& ref) const;
+  absl::Status RemoveNetwork(const std::string& ref);
+
+  // For a new container on network `network_ref` (empty: the default): checks and reserves
+  // its ports and leases an address. The result is what Inspect will show. Undo: Release.
+  absl::StatusOr<v1::NetworkSettings> Reserve(const std::string& container_id, const std::string& network_ref,
+                                              const std::vector<v1::PortMapping>& ports);
+  // Creates the veth pair into the netns of `init_pid` and publishes the ports.
+  absl::Status Connect(const std::string& container_id, const v1::NetworkSettings& settings, int init_pid);
+  // The container exited: its ports stop being published (and are free for others).
+  void Unpublish(const std::string& container_id);
+  // Everything of the container goes: veth, ports, address lease. Safe to repeat. The veth
+  // is deleted in the background: the kernel takes 25-40 ms (an RCU grace period) per
+  // deletion, which Remove need not wait for; its name and address are free already.
+  void Release(const std::string& container_id, const v1::NetworkSettings& settings);
+
+  // Start-up reconciliation with the containers that exist (`containers`: id -> settings;
+  // `running`: those whose ports should be published): frees leases, veths and ports that
+  // nothing owns, restores leases of recorded containers that a host crash lost (leases are
+  // only process-crash safe; the container record is the durable copy), and rewrites the
+  // firewall.
+  void Reconcile(const std::map<std::string, v1::NetworkSettings>& containers, const std::vector<std::string>& running);
+
+ private:
+  struct Reservation {
+    std::vector<net::PublishedPort> ports;
+    bool published = false;  // only published ports are in the firewall
+  };
+  absl::StatusOr<std::vector<net::PublishedPort>> CheckPorts(const std::string& container_id,
+                                                             const std::vector<v1::PortMapping>& ports,
+                                                             net::Ipv4Address container_ip)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status EnsureNetworkBridge(const v1::Network& network);
+  // Renders the table from the networks and published ports, and applies it.
+  absl::Status SyncFirewall();
+
+  NetworkOptions options_;
+  NetworkStore store_;
+
+  std::mutex mu_;  // guards reservations_ and serialises network create/remove
+  std::map<std::string, Reservation> reservations_ ABSL_GUARDED_BY(mu_);
+
+  std::mutex firewall_mu_;  // one libnftables transaction at a time
+  absl::StatusOr<net::Firewall> firewall_ ABSL_GUARDED_BY(firewall_mu_);
+
+  void RunVethReaper();
+  std::mutex reaper_mu_;
+  std::condition_variable reaper_cv_;
+  std::deque<std::string> doomed_veths_ ABSL_GUARDED_BY(reaper_mu_);
+  bool stopping_ ABSL_GUARDED_BY(reaper_mu_) = false;
+  std::thread reaper_;
+};
+
+}  // namespace berth::agent

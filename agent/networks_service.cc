@@ -1,0 +1,34 @@
+#include "agent/networks_service.h"
+
+#include "agent/grpc_status.h"
+
+namespace berth::agent {
+
+grpc::Status NetworksService::Create(grpc::ServerContext*, const v1::CreateNetworkRequest* req,
+                                     v1::CreateNetworkResponse* resp) {
+  auto n = networks_.CreateNetwork(*req);
+  if (!n.ok()) return ToGrpcStatus(n.status());
+  *resp->mutable_network() = *n;
+  return grpc::Status::OK;
+}
+
+grpc::Status NetworksService::List(grpc::ServerContext*, const v1::ListNetworksRequest*,
+                                   v1::ListNetworksResponse* resp) {
+  for (auto& n : networks_.ListNetworks()) *resp->add_networks() = std::move(n);
+  return grpc::Status::OK;
+}
+
+grpc::Status NetworksService::Inspect(grpc::ServerContext*, const v1::InspectNetworkRequest* req,
+                                      v1::InspectNetworkResponse* resp) {
+  auto n = networks_.InspectNetwork(req->id());
+  if (!n.ok()) return ToGrpcStatus(n.status());
+  *resp->mutable_network() = *n;
+  return grpc::Status::OK;
+}
+
+grpc::Status NetworksService::Remove(grpc::ServerContext*, const v1::RemoveNetworkRequest* req,
+                                     v1::RemoveNetworkResponse*) {
+  return ToGrpcStatus(networks_.RemoveNetwork(req->id()));
+}
+
+}  // namespace berth::agent
