@@ -10,7 +10,9 @@ AgentClient::AgentClient(std::string target)
     : target_(std::move(target)),
       channel_(grpc::CreateChannel(target_, grpc::InsecureChannelCredentials())),
       containers_(berth::v1::Containers::NewStub(channel_)),
-      system_(berth::v1::System::NewStub(channel_)) {}
+      system_(berth::v1::System::NewStub(channel_)),
+      networks_(berth::v1::Networks::NewStub(channel_)),
+      health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
 int ReportRpcError(const grpc::Status& status, const AgentClient& client) {
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {

@@ -9,6 +9,8 @@
 
 #include "absl/status/status.h"
 #include "berth/v1/containers.grpc.pb.h"
+#include "berth/v1/networks.grpc.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 
 namespace berth::cli {
 
@@ -20,6 +22,8 @@ class AgentClient {
 
   berth::v1::Containers::Stub& containers() { return *containers_; }
   berth::v1::System::Stub& system() { return *system_; }
+  berth::v1::Networks::Stub& networks() { return *networks_; }
+  grpc::health::v1::Health::Stub& health() { return *health_; }
   const std::string& target() const { return target_; }
 
  private:
@@ -27,6 +31,8 @@ class AgentClient {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<berth::v1::Containers::Stub> containers_;
   std::unique_ptr<berth::v1::System::Stub> system_;
+  std::unique_ptr<berth::v1::Networks::Stub> networks_;
+  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 
 // Prints "Error: <message>" to stderr and returns kExitCliError. An unreachable agent is named

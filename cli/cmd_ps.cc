@@ -1,15 +1,23 @@
 // `berth ps`: list containers as a table, ids only (-q), or protobuf JSON (-o json).
-#include <algorithm>
+// `ps --all-nodes` asks every node of the --cluster at once and adds a NODE column; a node that
+// does not answer is a warning, and the others are still listed (exit 125 only when none
+// answered).
+#include <chrono>
 #include <iostream>
 #include <memory>
+#include <thread>
+
+#include <nlohmann/json.hpp>
 
 #include "absl/time/clock.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/flag_definitions.h"
+#include "cli/host_target.h"
 #include "cli/human_format.h"
 #include "cli/json_output.h"
 #include "cli/ps_filters.h"
+#include "cli/ps_table.h"
 #include "cli/table.h"
 
 namespace berth::cli {
@@ -17,30 +25,40 @@ namespace {
 
 namespace v1 = berth::v1;
 
+// How long --all-nodes waits for one node.
+constexpr auto kNodeDeadline = std::chrono::seconds(10);
+
 struct PsOptions {
   bool all = false;
   bool quiet = false;
   bool no_trunc = false;
+  bool all_nodes = false;
   std::vector<std::string> filters;
   std::string format = "table";
 };
+
+// The containers of one agent that pass every filter, newest first.
+grpc::Status ListMatching(AgentClient& client, const PsQuery& query, bool with_deadline,
+                          v1::ListResponse* response,
+                          std::vector<const v1::Container*>* matching) {
+  grpc::ClientContext ctx;
+  if (with_deadline) ctx.set_deadline(std::chrono::system_clock::now() + kNodeDeadline);
+  grpc::Status status = client.containers().List(&ctx, query.request, response);
+  if (!status.ok()) return status;
+  for (const v1::Container& c : response->containers()) {
+    if (MatchesClientFilters(query, c)) matching->push_back(&c);
+  }
+  SortNewestFirst(*matching);
+  return status;
+}
 
 int Ps(AgentClient& client, const PsOptions& o) {
   absl::StatusOr<PsQuery> query = BuildPsQuery(o.all, o.filters);
   if (!query.ok()) return ReportError(query.status());
   v1::ListResponse response;
-  grpc::ClientContext ctx;
-  grpc::Status status = client.containers().List(&ctx, query->request, &response);
-  if (!status.ok()) return ReportRpcError(status, client);
-
   std::vector<const v1::Container*> containers;
-  for (const v1::Container& c : response.containers()) {
-    if (MatchesClientFilters(*query, c)) containers.push_back(&c);
-  }
-  // Newest first, as docker lists them.
-  std::stable_sort(containers.begin(), containers.end(), [](const auto* a, const auto* b) {
-    return TimeFromProto(a->created_at()) > TimeFromProto(b->created_at());
-  });
+  grpc::Status status = ListMatching(client, *query, false, &response, &containers);
+  if (!status.ok()) return ReportRpcError(status, client);
 
   if (o.quiet) {
     for (const v1::Container* c : containers) {
@@ -55,15 +73,92 @@ int Ps(AgentClient& client, const PsOptions& o) {
     std::cout << *json;
     return kExitOk;
   }
-  const absl::Time now = absl::Now();
-  std::vector<std::vector<std::string>> rows = {
-      {"CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES"}};
-  for (const v1::Container* c : containers) {
-    rows.push_back({o.no_trunc ? c->id() : ShortId(c->id()), c->image(),
-                    CommandText(*c, /*truncate=*/!o.no_trunc), CreatedText(*c, now),
-                    StatusText(*c, now), c->name()});
+  std::vector<PsEntry> entries;
+  for (const v1::Container* c : containers) entries.push_back({"", c});
+  std::cout << FormatTable(PsTableRows(entries, /*with_node=*/false, o.no_trunc, absl::Now()));
+  return kExitOk;
+}
+
+// One node's answer to --all-nodes.
+struct NodeListing {
+  std::string target;
+  grpc::Status status;
+  v1::ListResponse response;
+  std::vector<const v1::Container*> containers;
+};
+
+int PsAllNodes(const Inventory& cluster, const PsOptions& o) {
+  absl::StatusOr<PsQuery> query = BuildPsQuery(o.all, o.filters);
+  if (!query.ok()) return ReportError(query.status());
+  std::vector<NodeListing> listings(cluster.nodes.size());
+  {
+    std::vector<std::thread> askers;
+    for (size_t i = 0; i < cluster.nodes.size(); ++i) {
+      absl::StatusOr<std::string> target = ResolveHostTarget(cluster.nodes[i].socket);
+      if (!target.ok()) {
+        listings[i].status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                          std::string(target.status().message()));
+        continue;
+      }
+      listings[i].target = *target;
+      askers.emplace_back([&listing = listings[i], &q = *query] {
+        AgentClient client(listing.target);
+        listing.status =
+            ListMatching(client, q, /*with_deadline=*/true, &listing.response, &listing.containers);
+      });
+    }
+    for (std::thread& t : askers) t.join();
   }
-  std::cout << FormatTable(rows);
+
+  size_t answered = 0;
+  for (size_t i = 0; i < listings.size(); ++i) {
+    const NodeListing& l = listings[i];
+    if (l.status.ok()) {
+      ++answered;
+      continue;
+    }
+    std::cerr << "Warning: node " << cluster.nodes[i].name;
+    if (!l.target.empty()) std::cerr << " (" << l.target << ")";
+    std::cerr << " did not answer: " << l.status.error_message() << "\n";
+  }
+  if (answered == 0) return ReportError("no node of the cluster answered");
+
+  if (o.quiet) {
+    for (const NodeListing& l : listings) {
+      for (const v1::Container* c : l.containers) {
+        std::cout << (o.no_trunc ? c->id() : ShortId(c->id())) << "\n";
+      }
+    }
+    return kExitOk;
+  }
+  if (o.format == "json") {
+    // {"node-1": [containers...], ...}: the node is not part of the Container message.
+    std::string compact = "{";
+    bool first = true;
+    for (size_t i = 0; i < listings.size(); ++i) {
+      if (!listings[i].status.ok()) continue;
+      if (!first) compact += ',';
+      first = false;
+      compact += nlohmann::json(cluster.nodes[i].name).dump() + ":[";
+      for (size_t j = 0; j < listings[i].containers.size(); ++j) {
+        absl::StatusOr<std::string> json = MessageToJson(*listings[i].containers[j]);
+        if (!json.ok()) return ReportError(json.status());
+        if (j > 0) compact += ',';
+        compact += *json;
+      }
+      compact += ']';
+    }
+    compact += '}';
+    std::cout << PrettyJson(compact) << "\n";
+    return kExitOk;
+  }
+  std::vector<PsEntry> entries;
+  for (size_t i = 0; i < listings.size(); ++i) {
+    for (const v1::Container* c : listings[i].containers) {
+      entries.push_back({cluster.nodes[i].name, c});
+    }
+  }
+  std::cout << FormatTable(PsTableRows(entries, /*with_node=*/true, o.no_trunc, absl::Now()));
   return kExitOk;
 }
 
@@ -75,12 +170,17 @@ void AddPsCommand(CLI::App& app, CommandTable& table) {
   cmd->add_flag("-a,--all", o->all, "Show every container, not only running and paused ones");
   cmd->add_flag("-q,--quiet", o->quiet, "Only print container ids");
   cmd->add_flag("--no-trunc", o->no_trunc, "Do not shorten ids and commands");
+  cmd->add_flag("--all-nodes", o->all_nodes,
+                "List the containers of every node of the --cluster, with a NODE column");
   AddRepeatable(cmd, "-f,--filter", o->filters,
                 "label=k=v, label=k, status=created|running|paused|exited, name=..., id=...");
   cmd->add_option("-o,--output", o->format, "Output format: table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
   table.Add(cmd, [o](AgentClient& client) { return Ps(client, *o); });
+  table.AddAllNodes(
+      cmd, [o] { return o->all_nodes; },
+      [o](const Inventory& cluster) { return PsAllNodes(cluster, *o); });
 }
 
 }  // namespace berth::cli

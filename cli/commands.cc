@@ -3,12 +3,24 @@
 namespace berth::cli {
 
 void CommandTable::Add(CLI::App* command, CommandAction action) {
-  entries_.emplace_back(command, std::move(action));
+  entries_.push_back(Entry{command, std::move(action), nullptr, nullptr});
 }
 
-const CommandAction* CommandTable::Parsed() const {
-  for (const auto& [command, action] : entries_) {
-    if (command->parsed()) return &action;
+void CommandTable::AddAllNodes(CLI::App* command, std::function<bool()> applies,
+                               AllNodesAction action) {
+  for (Entry& entry : entries_) {
+    if (entry.command == command) {
+      entry.all_nodes = std::move(applies);
+      entry.all_nodes_action = std::move(action);
+      return;
+    }
+  }
+  entries_.push_back(Entry{command, nullptr, std::move(applies), std::move(action)});
+}
+
+const CommandTable::Entry* CommandTable::Parsed() const {
+  for (const Entry& entry : entries_) {
+    if (entry.command->parsed()) return &entry;
   }
   return nullptr;
 }

@@ -10,27 +10,42 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/agent_client.h"
+#include "cli/inventory.h"
 
 namespace berth::cli {
 
 using CommandAction = std::function<int(AgentClient& client)>;
+// A command run against every node of a cluster (ps --all-nodes).
+using AllNodesAction = std::function<int(const Inventory& cluster)>;
 
 class CommandTable {
  public:
+  struct Entry {
+    CLI::App* command = nullptr;
+    CommandAction action;             // with the one agent the global options chose
+    std::function<bool()> all_nodes;  // after parsing: does this run use every node instead?
+    AllNodesAction all_nodes_action;
+  };
+
   void Add(CLI::App* command, CommandAction action);
-  // The action of the subcommand that was parsed, or nullptr.
-  const CommandAction* Parsed() const;
+  // Lets an added command run on every node of the cluster when `applies()` holds.
+  void AddAllNodes(CLI::App* command, std::function<bool()> applies, AllNodesAction action);
+  // The entry of the subcommand that was parsed, or nullptr.
+  const Entry* Parsed() const;
 
  private:
-  std::vector<std::pair<CLI::App*, CommandAction>> entries_;
+  std::vector<Entry> entries_;
 };
 
 void AddRunCommands(CLI::App& app, CommandTable& table);        // run, create
 void AddExecCommand(CLI::App& app, CommandTable& table);        // exec
 void AddLifecycleCommands(CLI::App& app, CommandTable& table);  // start stop kill rm pause unpause wait
-void AddPsCommand(CLI::App& app, CommandTable& table);          // ps
+void AddPsCommand(CLI::App& app, CommandTable& table);          // ps (and ps --all-nodes)
 void AddInspectCommand(CLI::App& app, CommandTable& table);     // inspect
 void AddLogsCommand(CLI::App& app, CommandTable& table);        // logs
+void AddPortCommand(CLI::App& app, CommandTable& table);        // port
+void AddNetworkCommands(CLI::App& app, CommandTable& table);    // network create ls inspect rm
+void AddSystemCommands(CLI::App& app, CommandTable& table);     // system health
 void AddVersionCommand(CLI::App& app, CommandTable& table);     // version
 
 }  // namespace berth::cli

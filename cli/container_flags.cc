@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "absl/status/status.h"
+#include "cli/network_flags.h"
 #include "cli/units.h"
 
 namespace berth::cli {
@@ -147,14 +148,23 @@ absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerF
     *config.add_mounts() = *std::move(mount);
   }
 
-  if (flags.network.empty() || flags.network == "default") {
-    config.set_network(berth::v1::NETWORK_MODE_UNSPECIFIED);
-  } else if (flags.network == "none") {
-    config.set_network(berth::v1::NETWORK_NONE);
-  } else if (flags.network == "host") {
-    config.set_network(berth::v1::NETWORK_HOST);
-  } else {
-    return absl::InvalidArgumentError("--network " + flags.network + ": expected none or host");
+  absl::StatusOr<std::string> network = NetworkModeFromFlag(flags.network);
+  if (!network.ok()) return network.status();
+  config.set_network(*network);
+  absl::StatusOr<std::vector<berth::v1::PortMapping>> ports = ParsePublishes(flags.publish);
+  if (!ports.ok()) return ports.status();
+  for (berth::v1::PortMapping& port : *ports) *config.add_ports() = std::move(port);
+  for (const std::string& entry : flags.add_hosts) {
+    if (absl::Status s = ValidateExtraHost(entry); !s.ok()) return s;
+    config.add_extra_hosts(entry);
+  }
+  for (const std::string& server : flags.dns) {
+    if (absl::Status s = ValidateDnsServer(server); !s.ok()) return s;
+    config.add_dns(server);
+  }
+  for (const std::string& domain : flags.dns_search) {
+    if (absl::Status s = ValidateDnsSearch(domain); !s.ok()) return s;
+    config.add_dns_search(domain);
   }
 
   config.set_tty(flags.tty);

@@ -38,7 +38,12 @@ struct ContainerFlags {
   std::string cpus;    // "" means unlimited
   int64_t cpu_shares = 0;
   int64_t pids_limit = 0;  // 0 or negative: unlimited
-  std::string network;     // "", "default", "none" or "host"
+  // "" (the agent's default, bridge), bridge, none, host, container:<ref> or a network name.
+  std::string network;
+  std::vector<std::string> publish;     // -p [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]
+  std::vector<std::string> add_hosts;   // --add-host name:ip
+  std::vector<std::string> dns;         // --dns IP
+  std::vector<std::string> dns_search;  // --dns-search DOMAIN
   std::optional<std::string> entrypoint;  // set when --entrypoint was given, even as ""
   std::string image;
   std::vector<std::string> command;  // everything after IMAGE

@@ -26,7 +26,14 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
   cmd->add_option("--cpus", f.cpus, "Number of CPUs (0.5 is half a CPU)");
   cmd->add_option("-c,--cpu-shares", f.cpu_shares, "CPU shares (relative weight)");
   cmd->add_option("--pids-limit", f.pids_limit, "Maximum number of processes (-1: unlimited)");
-  cmd->add_option("--network,--net", f.network, "Network: none or host");
+  cmd->add_option("--network,--net", f.network,
+                  "Network: bridge (default), none, host, container:<name|id>, or a network's "
+                  "name");
+  AddRepeatable(cmd, "-p,--publish", f.publish,
+                "Publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]");
+  AddRepeatable(cmd, "--add-host", f.add_hosts, "Add a line to /etc/hosts: NAME:IP");
+  AddRepeatable(cmd, "--dns", f.dns, "Nameserver for /etc/resolv.conf");
+  AddRepeatable(cmd, "--dns-search", f.dns_search, "Search domain for /etc/resolv.conf");
   AddRepeatable(cmd, "-v,--volume", f.volumes, "Bind mount SRC:DST[:ro|rw]");
   AddRepeatable(cmd, "-l,--label", f.labels, "Set a label: key=value");
   cmd->add_option("--group-add", f.group_add, "Additional group id")

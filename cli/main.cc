@@ -1,5 +1,6 @@
 // berth: the command line of the Berth node agent. Flags become berth.v1 requests; responses
 // become tables, JSON or a container's own output and exit code.
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -10,6 +11,7 @@
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
 #include "cli/host_target.h"
+#include "cli/inventory.h"
 #include "cli/signal_router.h"
 
 #ifndef BERTH_VERSION
@@ -24,11 +26,19 @@ int main(int argc, char** argv) {
   CLI::App app{"Run and manage containers on a Berth node agent.", "berth"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("berth version ") + BERTH_VERSION);
+  // The environment variables are read below rather than by CLI11, so that a flag can be told
+  // from a variable (a flag beats a variable; see ChooseAgentTarget).
   std::string host;
-  app.add_option("-H,--host", host,
-                 "Agent address: unix:///path/to.sock or host:port (default " +
-                     std::string(kDefaultHost) + ")")
-      ->envname("BERTH_HOST");
+  std::string cluster;
+  std::string node;
+  CLI::Option* host_flag = app.add_option(
+      "-H,--host", host,
+      "Agent address: unix:///path/to.sock or host:port (env BERTH_HOST; default " +
+          std::string(kDefaultHost) + ")");
+  CLI::Option* cluster_flag = app.add_option(
+      "--cluster", cluster, "Cluster inventory.json (deploy/test-cluster) (env BERTH_CLUSTER)");
+  CLI::Option* node_flag = app.add_option(
+      "--node", node, "Talk to this node of the --cluster (env BERTH_NODE)");
 
   CommandTable table;
   AddRunCommands(app, table);
@@ -37,24 +47,57 @@ int main(int argc, char** argv) {
   AddPsCommand(app, table);
   AddInspectCommand(app, table);
   AddLogsCommand(app, table);
+  AddPortCommand(app, table);
+  AddNetworkCommands(app, table);
+  AddSystemCommands(app, table);
   AddVersionCommand(app, table);
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (app.get_subcommands().empty() && !app.remaining().empty() &&
-        !app.remaining().front().empty() && app.remaining().front().front() != '-') {
-      return ReportError("unknown command '" + app.remaining().front() +
-                         "' (see berth --help)");
+    // The deepest command that was parsed; an unknown word where it expects a subcommand
+    // ("berth frob", "berth network frob") is named as such.
+    CLI::App* deepest = &app;
+    std::string path = "berth";
+    while (!deepest->get_subcommands().empty()) {
+      deepest = deepest->get_subcommands().front();
+      path += " " + deepest->get_name();
+    }
+    const std::vector<std::string> rest = deepest->remaining();
+    if (!deepest->get_subcommands({}).empty() && !rest.empty() && !rest.front().empty() &&
+        rest.front().front() != '-') {
+      return ReportError("unknown command '" + rest.front() + "' (see " + path + " --help)");
     }
     const int rc = app.exit(e);  // prints help, version or the usage error
     return rc == 0 ? kExitOk : kExitCliError;
   }
 
-  absl::StatusOr<std::string> target = ResolveHostTarget(host);
+  auto from_env = [](const char* name) {
+    const char* value = std::getenv(name);
+    return value == nullptr ? std::string() : std::string(value);
+  };
+  TargetSettings settings;
+  settings.host_from_flag = host_flag->count() > 0;
+  settings.host = settings.host_from_flag ? host : from_env("BERTH_HOST");
+  settings.cluster_from_flag = cluster_flag->count() > 0;
+  settings.cluster = settings.cluster_from_flag ? cluster : from_env("BERTH_CLUSTER");
+  settings.node_from_flag = node_flag->count() > 0;
+  settings.node = settings.node_from_flag ? node : from_env("BERTH_NODE");
+
+  const CommandTable::Entry* entry = table.Parsed();
+  if (entry == nullptr) return ReportError("no command given");  // require_subcommand prevents it
+  if (entry->all_nodes && entry->all_nodes()) {
+    absl::StatusOr<Inventory> inventory = ChooseAllNodes(settings, LoadInventory);
+    if (!inventory.ok()) return ReportError(inventory.status());
+    try {
+      return entry->all_nodes_action(*inventory);
+    } catch (const std::exception& e) {
+      return ReportError(e.what());
+    }
+  }
+  absl::StatusOr<std::string> target = ChooseAgentTarget(settings, LoadInventory);
   if (!target.ok()) return ReportError(target.status());
-  const CommandAction* action = table.Parsed();
-  if (action == nullptr) return ReportError("no command given");  // require_subcommand prevents it
+  const CommandAction* action = &entry->action;
 
   try {
     AgentClient client(*target);

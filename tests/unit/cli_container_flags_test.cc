@@ -135,7 +135,7 @@ TEST(BuildContainerConfig, EverythingLandsInItsField) {
   EXPECT_TRUE(c.mounts(0).read_only());
   EXPECT_EQ(c.mounts(1).source(), "/etc/hosts");
   EXPECT_FALSE(c.mounts(1).read_only());
-  EXPECT_EQ(c.network(), v1::NETWORK_HOST);
+  EXPECT_EQ(c.network(), "host");
   EXPECT_TRUE(c.tty());
   EXPECT_TRUE(c.open_stdin());
   EXPECT_TRUE(c.auto_remove());
@@ -149,7 +149,11 @@ TEST(BuildContainerConfig, DefaultsAreUnset) {
   EXPECT_EQ(c.command_size(), 0);
   EXPECT_EQ(c.resources().memory_limit_bytes(), 0);
   EXPECT_EQ(c.resources().cpu_millis(), 0);
-  EXPECT_EQ(c.network(), v1::NETWORK_MODE_UNSPECIFIED);
+  EXPECT_EQ(c.network(), "");  // the agent's default (bridge)
+  EXPECT_EQ(c.ports_size(), 0);
+  EXPECT_EQ(c.extra_hosts_size(), 0);
+  EXPECT_EQ(c.dns_size(), 0);
+  EXPECT_EQ(c.dns_search_size(), 0);
   EXPECT_FALSE(c.tty());
   EXPECT_FALSE(c.open_stdin());
   EXPECT_FALSE(c.auto_remove());
@@ -163,7 +167,7 @@ TEST(BuildContainerConfig, EmptyEntrypointClearsTheImages) {
 TEST(BuildContainerConfig, NegativePidsLimitIsUnlimitedAndNetworkNone) {
   v1::ContainerConfig c = Config({"--pids-limit", "-1", "--net", "none", "busybox"});
   EXPECT_EQ(c.resources().pids_limit(), 0);
-  EXPECT_EQ(c.network(), v1::NETWORK_NONE);
+  EXPECT_EQ(c.network(), "none");
 }
 
 TEST(BuildContainerConfig, RejectsBadValues) {
@@ -173,10 +177,59 @@ TEST(BuildContainerConfig, RejectsBadValues) {
   EXPECT_FALSE(build({"--memory", "lots", "busybox"}).ok());
   EXPECT_FALSE(build({"--cpus", "0.0001", "busybox"}).ok());
   EXPECT_FALSE(build({"--cpu-shares", "-5", "busybox"}).ok());
-  EXPECT_FALSE(build({"--network", "bridge", "busybox"}).ok());
+  EXPECT_FALSE(build({"--network", "container:", "busybox"}).ok());
+  EXPECT_FALSE(build({"-p", "80", "busybox"}).ok());
+  EXPECT_FALSE(build({"-p", "70000:80", "busybox"}).ok());
+  EXPECT_FALSE(build({"-p", "8080:80", "-p", "8080:81", "busybox"}).ok());
+  EXPECT_FALSE(build({"--add-host", "db", "busybox"}).ok());
+  EXPECT_FALSE(build({"--add-host", "db:notanip", "busybox"}).ok());
+  EXPECT_FALSE(build({"--dns", "dns.example", "busybox"}).ok());
+  EXPECT_FALSE(build({"--dns-search", "a b", "busybox"}).ok());
   EXPECT_FALSE(build({"-v", "/a", "busybox"}).ok());
   EXPECT_FALSE(build({"-e", "=x", "busybox"}).ok());
   EXPECT_FALSE(build({"--label", "=v", "busybox"}).ok());
+}
+
+TEST(BuildContainerConfig, NetworkIsPassedThrough) {
+  for (const char* network : {"bridge", "none", "host", "container:web", "backend", "3f2a9c"}) {
+    EXPECT_EQ(Config({"--network", network, "busybox"}).network(), network);
+  }
+  EXPECT_EQ(Config({"--net=backend", "busybox"}).network(), "backend");
+  EXPECT_EQ(Config({"--network", "default", "busybox"}).network(), "");
+}
+
+TEST(BuildContainerConfig, PublishAddHostAndDns) {
+  v1::ContainerConfig c = Config({"-p", "8080:80", "--publish", "127.0.0.1:5353:53/udp",
+                                  "--publish=9000:9000/TCP", "--add-host", "db:10.0.0.5", "--add-host",
+                                  "v6:fd00::1", "--dns", "1.1.1.1", "--dns", "2001:4860:4860::8888",
+                                  "--dns-search", "example.com", "--dns-search", "corp",
+                                  "busybox", "-p", "1:1"});
+  ASSERT_EQ(c.ports_size(), 3);
+  EXPECT_EQ(c.ports(0).protocol(), "tcp");
+  EXPECT_EQ(c.ports(0).host_ip(), "");
+  EXPECT_EQ(c.ports(0).host_port(), 8080u);
+  EXPECT_EQ(c.ports(0).container_port(), 80u);
+  EXPECT_EQ(c.ports(1).protocol(), "udp");
+  EXPECT_EQ(c.ports(1).host_ip(), "127.0.0.1");
+  EXPECT_EQ(c.ports(1).host_port(), 5353u);
+  EXPECT_EQ(c.ports(1).container_port(), 53u);
+  EXPECT_EQ(c.ports(2).protocol(), "tcp");
+  EXPECT_EQ(Strings(c.extra_hosts()), (std::vector<std::string>{"db:10.0.0.5", "v6:fd00::1"}));
+  EXPECT_EQ(Strings(c.dns()), (std::vector<std::string>{"1.1.1.1", "2001:4860:4860::8888"}));
+  EXPECT_EQ(Strings(c.dns_search()), (std::vector<std::string>{"example.com", "corp"}));
+  // "-p 1:1" after the image belongs to the container's command.
+  EXPECT_EQ(Strings(c.command()), (std::vector<std::string>{"-p", "1:1"}));
+}
+
+TEST(RunFlags, PublishTakesOneValueEach) {
+  ContainerFlags f = ParseRun({"-p", "80:80", "busybox"});
+  EXPECT_EQ(f.publish, (std::vector<std::string>{"80:80"}));
+  EXPECT_EQ(f.image, "busybox");
+  f = ParseRun({"--dns", "1.1.1.1", "--dns-search", "x", "--add-host", "a:1.2.3.4", "busybox"});
+  EXPECT_EQ(f.dns, (std::vector<std::string>{"1.1.1.1"}));
+  EXPECT_EQ(f.dns_search, (std::vector<std::string>{"x"}));
+  EXPECT_EQ(f.add_hosts, (std::vector<std::string>{"a:1.2.3.4"}));
+  EXPECT_EQ(f.image, "busybox");
 }
 
 TEST(ParseVolume, Forms) {

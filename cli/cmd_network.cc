@@ -1,0 +1,143 @@
+// `berth network create|ls|inspect|rm`: the agent's networks (berth.v1.Networks). Like the
+// container verbs, inspect and rm try every name, report the failures, and exit 125 if any.
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/container_flags.h"
+#include "cli/exit_codes.h"
+#include "cli/flag_definitions.h"
+#include "cli/human_format.h"
+#include "cli/json_output.h"
+#include "cli/network_table.h"
+#include "cli/table.h"
+
+namespace berth::cli {
+namespace {
+
+namespace v1 = berth::v1;
+
+struct CreateOptions {
+  std::string name;
+  std::string subnet;
+  std::string gateway;
+  std::vector<std::string> labels;
+};
+
+int Create(AgentClient& client, const CreateOptions& o) {
+  v1::CreateNetworkRequest request;
+  request.set_name(o.name);
+  request.set_subnet(o.subnet);
+  request.set_gateway(o.gateway);
+  absl::StatusOr<std::map<std::string, std::string>> labels = ParseLabels(o.labels);
+  if (!labels.ok()) return ReportError(labels.status());
+  request.mutable_labels()->insert(labels->begin(), labels->end());
+  v1::CreateNetworkResponse response;
+  grpc::ClientContext ctx;
+  grpc::Status status = client.networks().Create(&ctx, request, &response);
+  if (!status.ok()) return ReportRpcError(status, client);
+  std::cout << response.network().id() << std::endl;
+  return kExitOk;
+}
+
+struct LsOptions {
+  bool quiet = false;
+  bool no_trunc = false;
+};
+
+int List(AgentClient& client, const LsOptions& o) {
+  v1::ListNetworksResponse response;
+  grpc::ClientContext ctx;
+  grpc::Status status = client.networks().List(&ctx, v1::ListNetworksRequest(), &response);
+  if (!status.ok()) return ReportRpcError(status, client);
+  std::vector<const v1::Network*> networks;
+  for (const v1::Network& n : response.networks()) networks.push_back(&n);
+  if (o.quiet) {
+    SortByName(networks);
+    for (const v1::Network* n : networks) {
+      std::cout << (o.no_trunc ? n->id() : ShortId(n->id())) << "\n";
+    }
+    return kExitOk;
+  }
+  std::cout << FormatTable(NetworkTableRows(networks, o.no_trunc));
+  return kExitOk;
+}
+
+int Inspect(AgentClient& client, const std::vector<std::string>& names) {
+  int rc = kExitOk;
+  std::vector<v1::Network> found;
+  for (const std::string& name : names) {
+    v1::InspectNetworkRequest request;
+    request.set_id(name);
+    v1::InspectNetworkResponse response;
+    grpc::ClientContext ctx;
+    grpc::Status status = client.networks().Inspect(&ctx, request, &response);
+    if (status.ok()) {
+      found.push_back(std::move(*response.mutable_network()));
+    } else {
+      rc = ReportRpcError(status, client);
+    }
+  }
+  std::vector<const google::protobuf::Message*> messages;
+  for (const v1::Network& n : found) messages.push_back(&n);
+  absl::StatusOr<std::string> json = MessagesToJsonArray(messages);
+  if (!json.ok()) return ReportError(json.status());
+  std::cout << *json;
+  return rc;
+}
+
+int Remove(AgentClient& client, const std::vector<std::string>& names) {
+  int rc = kExitOk;
+  for (const std::string& name : names) {
+    v1::RemoveNetworkRequest request;
+    request.set_id(name);
+    v1::RemoveNetworkResponse response;
+    grpc::ClientContext ctx;
+    grpc::Status status = client.networks().Remove(&ctx, request, &response);
+    if (status.ok()) {
+      std::cout << name << std::endl;
+    } else {
+      rc = ReportRpcError(status, client);
+    }
+  }
+  return rc;
+}
+
+}  // namespace
+
+void AddNetworkCommands(CLI::App& app, CommandTable& table) {
+  CLI::App* network = app.add_subcommand("network", "Manage networks");
+  network->require_subcommand(1);
+  {
+    auto o = std::make_shared<CreateOptions>();
+    CLI::App* cmd = network->add_subcommand("create", "Create a bridge network (prints its id)");
+    cmd->add_option("--subnet", o->subnet, "Subnet in CIDR form (default: the next free /24)");
+    cmd->add_option("--gateway", o->gateway, "Gateway address (default: the subnet's first)");
+    AddRepeatable(cmd, "-l,--label", o->labels, "Set a label: key=value");
+    cmd->add_option("name", o->name, "Network name")->required();
+    table.Add(cmd, [o](AgentClient& client) { return Create(client, *o); });
+  }
+  {
+    auto o = std::make_shared<LsOptions>();
+    CLI::App* cmd = network->add_subcommand("ls", "List networks");
+    cmd->alias("list");
+    cmd->add_flag("-q,--quiet", o->quiet, "Only print network ids");
+    cmd->add_flag("--no-trunc", o->no_trunc, "Do not shorten ids");
+    table.Add(cmd, [o](AgentClient& client) { return List(client, *o); });
+  }
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    CLI::App* cmd = network->add_subcommand("inspect", "Show networks in detail, as JSON");
+    cmd->add_option("networks", *names, "Network names, ids or id prefixes")->required();
+    table.Add(cmd, [names](AgentClient& client) { return Inspect(client, *names); });
+  }
+  {
+    auto names = std::make_shared<std::vector<std::string>>();
+    CLI::App* cmd = network->add_subcommand("rm", "Remove networks");
+    cmd->alias("remove");
+    cmd->add_option("networks", *names, "Network names, ids or id prefixes")->required();
+    table.Add(cmd, [names](AgentClient& client) { return Remove(client, *names); });
+  }
+}
+
+}  // namespace berth::cli
