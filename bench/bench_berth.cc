@@ -105,9 +105,11 @@ std::string BerthClient::Version() {
   return resp.version() + " (api " + resp.api_version() + ", cgroups " + resp.cgroup_driver() + ")";
 }
 
-std::string BerthClient::Create(const std::string& image, const std::vector<std::string>& command) {
+std::string BerthClient::Create(const std::string& image, const std::vector<std::string>& command,
+                                const std::string& network) {
   v1::CreateRequest req;
   req.mutable_config()->set_image(image);
+  if (!network.empty()) req.mutable_config()->set_network(network);
   for (const auto& c : command) req.mutable_config()->add_command(c);
   v1::CreateResponse resp;
   grpc::ClientContext ctx;
@@ -147,10 +149,11 @@ v1::Container BerthClient::Inspect(const std::string& id) {
   return resp.container();
 }
 
-RunPhases BerthClient::RunToExit(const std::string& image, const std::vector<std::string>& command) {
+RunPhases BerthClient::RunToExit(const std::string& image, const std::vector<std::string>& command,
+                                 const std::string& network) {
   RunPhases p;
   auto t0 = Clock::now();
-  const std::string id = Create(image, command);
+  const std::string id = Create(image, command, network);
   auto t1 = Clock::now();
 
   grpc::ClientContext ctx;
@@ -200,6 +203,13 @@ std::string BerthClient::RunDetached(const std::string& image, const std::vector
   std::string id = Create(image, command);
   Start(id);
   return id;
+}
+
+double BerthClient::TimedCreate(const std::string& image, const std::vector<std::string>& command,
+                                const std::string& network, std::string* id) {
+  auto t0 = Clock::now();
+  *id = Create(image, command, network);
+  return MillisBetween(t0, Clock::now());
 }
 
 ExecPhases BerthClient::Exec(const std::string& id, const std::vector<std::string>& args) {

@@ -73,9 +73,15 @@ class BerthClient {
   // lost), Start, read the attach stream to the exit code; then Remove, so the container is
   // gone when the call returns (the agent's auto-remove would do it after). Throws unless the
   // command exits 0.
-  RunPhases RunToExit(const std::string& image, const std::vector<std::string>& command);
+  // `network`: ContainerConfig.network ("none" matches crun's default spec: a netns with lo).
+  RunPhases RunToExit(const std::string& image, const std::vector<std::string>& command,
+                      const std::string& network = "");
   // Create + Start, detached; returns the id.
   std::string RunDetached(const std::string& image, const std::vector<std::string>& command);
+  // Create alone, timed until it returns (ms); `network` is ContainerConfig.network ("bridge",
+  // "none", ...). The container stays created (not started) until Remove; its id in `*id`.
+  double TimedCreate(const std::string& image, const std::vector<std::string>& command, const std::string& network,
+                     std::string* id);
   // One non-interactive exec; throws unless it exits 0.
   ExecPhases Exec(const std::string& id, const std::vector<std::string>& args);
   berth::v1::Container Inspect(const std::string& id);
@@ -86,7 +92,8 @@ class BerthClient {
   std::vector<std::string> RemoveAll();
 
  private:
-  std::string Create(const std::string& image, const std::vector<std::string>& command);
+  std::string Create(const std::string& image, const std::vector<std::string>& command,
+                     const std::string& network = "");
   void Start(const std::string& id);
 
   std::shared_ptr<grpc::Channel> channel_;

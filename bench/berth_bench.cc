@@ -1,15 +1,25 @@
 // berth-bench: Berth against crun on this node, side by side, in one run.
 //
 //   1. run-to-exit: `berth run --rm busybox true` through the API (Create, Attach, Start, exit
-//      code, Remove) against `crun run` of the same busybox rootfs;
+//      code, Remove) against `crun run` of the same busybox rootfs. Like for like, Berth runs
+//      with network "none" (crun's default spec also gives a netns with only lo); a third arm
+//      runs Berth with its default bridge network, reported without a crun counterpart;
 //   2. exec: `true` exec'd into a running container, Exec API against `crun exec`;
-//   3. resident memory (VmRSS) of an idle berthd and of one berth-shim.
+//   3. resident memory (VmRSS) of an idle berthd and of one berth-shim;
+//   4. network setup per container: Create with network "bridge" against "none" (the
+//      difference is Berth's network part), runtime/network's AttachContainer alone, in
+//      process, and the `ip` baseline (the same netns, veth pair, address and routes made by
+//      10 `ip` processes).
 //
-// It starts its own berthd (temp --root and --socket, --cgroup-parent berth-bench-<pid>), then
-// moves itself into a private mount namespace for crun: crun 1.8.1 refuses hybrid cgroup hosts,
-// so the controller-less cgroup2 mount is unmounted there, and each cgroup hierarchy is replaced
-// by a bind mount of <own cgroup>/berth-bench-<pid>/crun, so the cgroups crun makes land below
-// the bench's own cgroup. Everything is undone at the end, also after a failure or ^C.
+// First of all, before any thread or child, the bench moves into a network namespace of its
+// own: its berthd, the bridges and veths, crun and the `ip` baseline all live there, and go
+// with it; the machine's own network is never touched. It starts its own berthd (temp --root
+// and --socket, --cgroup-parent berth-bench-<pid>), then moves itself into a private mount
+// namespace for crun: crun 1.8.1 refuses hybrid cgroup hosts, so the controller-less cgroup2
+// mount is unmounted there, and each cgroup hierarchy is replaced by a bind mount of
+// <own cgroup>/berth-bench-<pid>/crun, so the cgroups crun makes land below the bench's own
+// cgroup. `ip netns` gets a tmpfs on /run/netns in that namespace, so its entries never show
+// in the machine's /run/netns. Everything is undone at the end, also after a failure or ^C.
 // Not a test: it asserts nothing about times; it prints them next to the targets.
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -26,6 +36,7 @@
 #include "bench/bench_berth.h"
 #include "bench/bench_crun.h"
 #include "bench/bench_host.h"
+#include "bench/bench_net.h"
 #include "bench/bench_proc.h"
 #include "bench/bench_stats.h"
 
@@ -35,6 +46,7 @@ namespace {
 constexpr double kRunTargetRatio = 2.0;
 constexpr double kExecTargetRatio = 2.0;
 constexpr double kShimTargetMiB = 2.0;
+constexpr double kNetworkTargetMs = 5.0;  // Berth's network part per container, median
 constexpr char kImage[] = "busybox";
 
 struct Flags {
@@ -44,6 +56,8 @@ struct Flags {
   std::string berthd;
   std::string cli;
   bool no_cli = false;
+  bool no_network = false;
+  std::string ip = "ip";
   std::string crun = "crun";
   std::string tmpdir = "/tmp";
   std::string log_level = "info";
@@ -189,6 +203,16 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   const std::string sleep_bundle = make_bundle("crun-sleep", {"/bin/sleep", "3600"});
   cleanup.Push("crun delete -f", [crun] { return crun->DeleteAll(); });
 
+  // Network setup: the bench bridge and a /run/netns of the bench's own for `ip netns`.
+  std::shared_ptr<NetworkSetupBench> netbench;
+  if (!flags.no_network) {
+    std::string ip_path = FindExecutable(flags.ip);
+    if (ip_path.empty()) std::fprintf(stderr, "berth-bench: no `%s` found: the ip baseline is skipped\n", flags.ip.c_str());
+    netbench = std::make_shared<NetworkSetupBench>(ip_path, tmp, std::to_string(self));
+    cleanup.Push("network bench: bridge, links, netns, /run/netns mount", [netbench] { return netbench->Cleanup(); });
+    netbench->Init();
+  }
+
   auto client = std::make_shared<BerthClient>(agent_options.socket);
   client->WaitReady(std::chrono::seconds(10));
   cleanup.Push("remove berth containers", [client] { return client->RemoveAll().empty(); });
@@ -206,19 +230,34 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   std::printf("  host      %s %s, %u cpus, load average %s\n", uts.sysname, uts.release,
               std::thread::hardware_concurrency(), loadavg.c_str());
   std::printf("  rootfs    %s (crun: one overlay of it per bundle, mounted once)\n", busybox_rootfs.c_str());
+  std::string net_line = "the bench's own netns (berthd's bridge berth0";
+  if (netbench) {
+    net_line += ", bench bridge " + netbench->bridge() + "); ip: ";
+    net_line += netbench->has_ip()
+                    ? netbench->ip_path() + " — " + CommandOutput({netbench->ip_path(), "-V"}, tmp + "/out")
+                    : "none, baseline skipped";
+  } else {
+    net_line += "); network rows skipped";
+  }
+  std::printf("  network   %s\n", net_line.c_str());
   std::fflush(stdout);
 
   // 1. Run to exit.
-  std::vector<double> berth_run, crun_run;
-  std::vector<RunPhases> phases;
+  std::vector<double> berth_run, crun_run, bridge_run;
+  std::vector<RunPhases> phases, bridge_phases;
   const int total = flags.warmup + flags.runs;
   for (int i = 0; i < total; ++i) {
     ThrowIfInterrupted();
     auto berth_once = [&] {
-      RunPhases p = client->RunToExit(kImage, {"true"});
+      RunPhases p = client->RunToExit(kImage, {"true"}, "none");
       if (i >= flags.warmup) {
         berth_run.push_back(p.total);
         phases.push_back(p);
+      }
+      RunPhases b = client->RunToExit(kImage, {"true"}, "bridge");
+      if (i >= flags.warmup) {
+        bridge_run.push_back(b.total);
+        bridge_phases.push_back(b);
       }
     };
     auto crun_once = [&] {
@@ -299,6 +338,45 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
     }
   }
 
+  // 4. Network setup per container, the four kinds interleaved (each iteration starts with
+  // another one, so none always runs on another's leftovers).
+  std::vector<double> create_bridge, create_none, paired_diff, attach, netns_attach, ip_setup;
+  if (netbench) {
+    for (int i = 0; i < total; ++i) {
+      ThrowIfInterrupted();
+      const bool keep = i >= flags.warmup;
+      double bridge_ms = -1, none_ms = -1;
+      auto create_once = [&](const char* network, double* ms) {
+        std::string id;
+        *ms = client->TimedCreate(kImage, {"true"}, network, &id);
+        client->Remove(id, /*force=*/true);  // not timed
+      };
+      std::function<void()> kinds[] = {
+          [&] { create_once("bridge", &bridge_ms); },
+          [&] { create_once("none", &none_ms); },
+          [&] {
+            AttachTiming t = netbench->AttachOnce(i);
+            if (keep) {
+              attach.push_back(t.attach);
+              netns_attach.push_back(t.create_netns + t.attach);
+            }
+          },
+          [&] {
+            if (!netbench->has_ip()) return;
+            double ms = netbench->IpOnce(i);
+            if (keep) ip_setup.push_back(ms);
+          },
+      };
+      constexpr int kKinds = sizeof(kinds) / sizeof(kinds[0]);
+      for (int k = 0; k < kKinds; ++k) kinds[(i + k) % kKinds]();
+      if (keep) {
+        create_bridge.push_back(bridge_ms);
+        create_none.push_back(none_ms);
+        paired_diff.push_back(bridge_ms - none_ms);
+      }
+    }
+  }
+
   // Report.
   Summary br = Summarize(berth_run), cr = Summarize(crun_run);
   Summary be = Summarize(berth_exec), ce = Summarize(crun_exec);
@@ -306,7 +384,8 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
               "------ berth -----", "------ crun ------", "berth/crun");
   std::printf("  %-34s %9s %8s   %9s %8s   %8s   %-8s %s\n", "", "median", "p95", "median", "p95", "(median)", "target",
               "");
-  PrintLatencyRow("run-to-exit: busybox true", br, cr, "<= 2x", true, kRunTargetRatio);
+  PrintLatencyRow("run-to-exit: busybox true (net none)", br, cr, "<= 2x", true, kRunTargetRatio);
+  PrintLatencyRow("  same, berth on the bridge network", Summarize(bridge_run), cr, "", false, 0);
   PrintLatencyRow("exec: true in a running container", be, ce, "<= 2x", true, kExecTargetRatio);
   if (!cli_run.empty()) {
     Summary lr = Summarize(cli_run), le = Summarize(cli_exec);
@@ -326,11 +405,46 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
               median_of(phases, &RunPhases::create), median_of(phases, &RunPhases::attach),
               median_of(phases, &RunPhases::start), median_of(phases, &RunPhases::exit),
               median_of(phases, &RunPhases::close), median_of(phases, &RunPhases::remove));
+  std::printf("  berth run-to-exit on the bridge, median per step (ms): Create %.1f | Start %.1f | Remove %.1f\n",
+              median_of(bridge_phases, &RunPhases::create), median_of(bridge_phases, &RunPhases::start),
+              median_of(bridge_phases, &RunPhases::remove));
   std::printf("  berth exec, median from the call (ms): pid %.1f | exit code %.1f | stream end %.1f\n",
               median_of(exec_phases, &ExecPhases::started), median_of(exec_phases, &ExecPhases::exit),
               median_of(exec_phases, &ExecPhases::total));
   std::printf("  crun min/max (ms): run %.1f/%.1f, exec %.1f/%.1f; berth min/max: run %.1f/%.1f, exec %.1f/%.1f\n",
               cr.min, cr.max, ce.min, ce.max, br.min, br.max, be.min, be.max);
+
+  Summary cb = Summarize(create_bridge), cn = Summarize(create_none), pd = Summarize(paired_diff);
+  Summary at = Summarize(attach), na = Summarize(netns_attach), ip = Summarize(ip_setup);
+  const double net_part = cb.median - cn.median;
+  const bool net_ok = net_part <= kNetworkTargetMs;
+  if (netbench) {
+    auto vs_ip = [&](double ms) { return ip.n > 0 && ip.median > 0 ? Fmt("%7.3fx", ms / ip.median) : "      -"; };
+    auto row = [&](const char* name, const Summary& s, const std::string& p95, const std::string& target) {
+      std::printf("  %-52s %8.2f %8s   %8s   %s\n", name, s.median, p95.c_str(), vs_ip(s.median).c_str(),
+                  target.c_str());
+    };
+    std::printf("\nNetwork setup per container (ms, n=%d each, interleaved; in the bench's own netns)\n", flags.runs);
+    std::printf("  %-52s %8s %8s   %8s   %s\n", "", "median", "p95", "/ip (med)", "target");
+    row("berth Create, network \"bridge\" (gRPC Create)", cb, Fmt("%.2f", cb.p95), "");
+    row("berth Create, network \"none\"", cn, Fmt("%.2f", cn.p95), "");
+    Summary part;
+    part.median = net_part;
+    row("Berth's network part (median bridge - median none)", part, "-",
+        "<= 5 ms: " + Verdict(net_ok));
+    row("  bridge - none, paired per iteration", pd, Fmt("%.2f", pd.p95), "");
+    row("AttachContainer alone, in-process (veth..route)", at, Fmt("%.2f", at.p95), "");
+    row("CreateNetns + AttachContainer, in-process", na, Fmt("%.2f", na.p95), "");
+    if (ip.n > 0) {
+      row("ip baseline: netns+veth+addr+routes, 10 `ip` procs", ip, Fmt("%.2f", ip.p95), "(issue: 40-80 ms)");
+    } else {
+      std::printf("  ip baseline: skipped (no ip binary)\n");
+    }
+    std::printf("  min/max (ms): create bridge %.2f/%.2f, none %.2f/%.2f, attach %.2f/%.2f, ip %.2f/%.2f\n", cb.min,
+                cb.max, cn.min, cn.max, at.min, at.max, ip.min, ip.max);
+    std::printf("  (the network part is a difference of two medians: on a busy host it is noisy, even below 0; "
+                "AttachContainer alone is its floor)\n");
+  }
 
   bool shim_ok = MiB(shim.vm_rss_kb) <= kShimTargetMiB;
   std::printf("\nResident memory (VmRSS)\n");
@@ -346,6 +460,10 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
               "berth-shim <= 2 MiB: %s (%.2f MiB)\n",
               Verdict(run_ratio <= kRunTargetRatio).c_str(), run_ratio, Verdict(exec_ratio <= kExecTargetRatio).c_str(),
               exec_ratio, Verdict(shim_ok).c_str(), MiB(shim.vm_rss_kb));
+  if (netbench) {
+    std::printf("         network part per container <= 5 ms (median): %s (%.2f ms; %s of the ip baseline)\n",
+                Verdict(net_ok).c_str(), net_part, ip.n > 0 ? Fmt("%.3fx", net_part / ip.median).c_str() : "no ratio");
+  }
   std::fflush(stdout);
   return 0;
 }
@@ -363,10 +481,24 @@ int main(int argc, char** argv) {
   app.add_option("--crun", flags.crun, "crun binary");
   app.add_option("--cli", flags.cli, "berth CLI to time as a process too (default: next to berth-bench, if there)");
   app.add_flag("--no-cli", flags.no_cli, "skip the CLI rows");
+  app.add_flag("--no-network", flags.no_network, "skip the network setup rows");
+  app.add_option("--ip", flags.ip, "ip (iproute2) binary of the network baseline");
   app.add_option("--cli-runs", flags.cli_runs, "runs of the CLI rows")->check(CLI::Range(0, 100000));
   app.add_option("--tmpdir", flags.tmpdir, "where the temp dir goes (overlay upper dirs: not on overlayfs)");
   app.add_option("--agent-log-level", flags.log_level, "berthd --log-level");
   CLI11_PARSE(app, argc, argv);
+
+  // The bench's own network namespace, before anything else (no thread or child exists yet).
+  if (::geteuid() != 0) {
+    std::fprintf(stderr, "berth-bench: must run as root (namespaces, cgroups, mounts)\n");
+    return 1;
+  }
+  try {
+    EnterPrivateNetworkNamespace();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "berth-bench: %s\n", e.what());
+    return 1;
+  }
 
   InstallInterruptHandlers();
   CleanupStack cleanup;

@@ -159,29 +159,41 @@ TEST_F(Isolation, ProcKcoreIsMasked) {
 
 TEST_F(Isolation, NetworkNoneHasOnlyLoopback) {
   auto config = Busybox({"cat", "/proc/net/dev"});
-  config.set_network(v1::NETWORK_NONE);
+  config.set_network("none");
   CliResult r = MustRunToExit(config);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(InterfaceNames(r.out), std::set<std::string>{"lo"}) << r.out;
 
-  // The agent's default is none too.
+  // The agent's default is the bridge: loopback and eth0.
   CliResult d = MustRunToExit(Busybox({"cat", "/proc/net/dev"}));
-  EXPECT_EQ(InterfaceNames(d.out), std::set<std::string>{"lo"}) << d.out;
+  EXPECT_EQ(InterfaceNames(d.out), (std::set<std::string>{"eth0", "lo"})) << d.out;
 }
 
-TEST_F(Isolation, NetworkHostSeesTheHostsInterfaces) {
-  std::set<std::string> host = InterfaceNames(ReadText("/proc/net/dev"));
+TEST_F(Isolation, NetworkHostSharesTheAgentsNamespace) {
+  // "host" is the node's namespace, which for a harness agent is its test host.
+  std::string host_net_dev;
+  ASSERT_TRUE(agent_
+                  .RunInHostNetns([&] {
+                    host_net_dev = ReadText("/proc/thread-self/net/dev");
+                    return absl::OkStatus();
+                  })
+                  .ok());
+  std::set<std::string> host = InterfaceNames(host_net_dev);
   ASSERT_FALSE(host.empty());
   auto config = Busybox({"sh", "-c", "readlink /proc/self/ns/net; cat /proc/net/dev"});
-  config.set_network(v1::NETWORK_HOST);
+  config.set_network("host");
   CliResult r = MustRunToExit(config);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   size_t first_newline = r.out.find('\n');
   ASSERT_NE(first_newline, std::string::npos) << r.out;
   EXPECT_EQ(InterfaceNames(r.out.substr(first_newline + 1)), host) << r.out;
   char buf[128] = {};
-  ASSERT_GT(::readlink("/proc/self/ns/net", buf, sizeof(buf) - 1), 0);
-  EXPECT_EQ(r.out.substr(0, first_newline), std::string(buf)) << "not the host's network namespace";
+  std::string test_host = absl::StrCat("/proc/self/fd/", agent_.netns_fd());
+  ASSERT_GT(::readlink(test_host.c_str(), buf, sizeof(buf) - 1), 0);
+  EXPECT_EQ(r.out.substr(0, first_newline), std::string(buf)) << "not the agent's network namespace";
+  char own[128] = {};
+  ASSERT_GT(::readlink("/proc/self/ns/net", own, sizeof(own) - 1), 0);
+  EXPECT_NE(std::string(buf), std::string(own)) << "the harness's agent runs in the machine's own namespace";
 }
 
 TEST_F(Isolation, ReadOnlyBindMountIsVisibleButNotWritable) {

@@ -2,8 +2,12 @@
 // services are listed and described through server reflection (grpc.reflection.v1alpha,
 // via the npm package grpc-reflection-js), the berth.v1 client is built at run time from
 // the descriptors the server sent, and every method is called (berth.v1.Containers,
-// berth.v1.System, grpc.health.v1.Health; ServerReflectionInfo by the reflection client
-// itself). No .proto file is read.
+// berth.v1.System, berth.v1.Networks, grpc.health.v1.Health; ServerReflectionInfo by the
+// reflection client itself). No .proto file is read.
+//
+// berthd runs in a network namespace of its own (`unshare --net`, util-linux), so the bridge,
+// veths and nftables rules its containers get never touch the machine's network; they go with
+// the namespace when berthd and its shims are gone.
 //
 // Needs root (cgroups, namespaces). Environment:
 //   BERTHD_PATH      berthd binary (required); berth-shim is found next to it
@@ -122,7 +126,8 @@ async function startAgent() {
   const args = ['--root', rootDir, '--socket', socketPath, '--cgroup-parent', cgroupParent, '--log-level', 'debug'];
   if (shimPath) args.push('--shim', shimPath);
   const out = fs.openSync(agentLog, 'a');
-  agent = spawn(berthdPath, args, { stdio: ['ignore', out, out] });
+  // unshare execs berthd in place: agent.pid is berthd's pid.
+  agent = spawn('unshare', ['--net', '--', berthdPath, ...args], { stdio: ['ignore', out, out] });
   fs.closeSync(out);
   agentExited = new Promise((resolve) => agent.on('exit', (code, signal) => resolve(code ?? signal)));
   let exited = false;
@@ -138,6 +143,8 @@ async function startAgent() {
   }
   assert.ok(!exited, `berthd exited early (status ${agent.exitCode ?? agent.signalCode}); its log:\n${readLog()}`);
   assert.ok(fs.existsSync(socketPath), `berthd made no socket at ${socketPath} within 15 s`);
+  const agentNetns = fs.readlinkSync(`/proc/${agent.pid}/ns/net`);
+  assert.notEqual(agentNetns, fs.readlinkSync('/proc/self/ns/net'), 'berthd runs in the machine\'s own netns');
 }
 
 function readLog() {
@@ -383,6 +390,10 @@ function makeClient(pkgObject, fullName) {
 
 // ---------------------------------------------------------------------------------------
 
+const EXPECTED_NETWORKS_METHODS = {
+  Create: [false, false], List: [false, false], Inspect: [false, false], Remove: [false, false],
+};
+
 const EXPECTED_CONTAINERS_METHODS = {
   Create: [false, false], Start: [false, false], Stop: [false, false], Kill: [false, false],
   Remove: [false, false], Inspect: [false, false], List: [false, false], Wait: [false, false],
@@ -399,7 +410,7 @@ async function run() {
   const services = await check('reflection lists the services', async () => {
     const list = await withTimeout(reflection.listServices(), CALL_TIMEOUT_MS, 'ListServices');
     log(`# services: ${list.join(', ')}`);
-    for (const s of ['berth.v1.Containers', 'berth.v1.System', 'grpc.health.v1.Health',
+    for (const s of ['berth.v1.Containers', 'berth.v1.System', 'berth.v1.Networks', 'grpc.health.v1.Health',
       'grpc.reflection.v1alpha.ServerReflection']) {
       assert.ok(list.includes(s), `ListServices lacks ${s}: ${list.join(', ')}`);
     }
@@ -429,11 +440,19 @@ async function run() {
     assert.ok(root.lookupType('berth.v1.StopRequest').fields.timeout_seconds, 'StopRequest.timeout_seconds');
   });
 
+  await check('berth.v1.Networks descriptor has every method, all unary', () => {
+    const methods = describeService(roots['berth.v1.Networks'], 'berth.v1.Networks');
+    const got = Object.fromEntries(methods.map((m) => [m.name, [m.clientStreaming, m.serverStreaming]]));
+    assert.deepEqual(got, EXPECTED_NETWORKS_METHODS);
+    assert.ok(roots['berth.v1.Networks'].lookupType('berth.v1.Network').fields.subnet, 'Network.subnet');
+  });
+
   // Dynamic clients: the descriptor set fetched by symbol, loaded by @grpc/proto-loader.
   const berthPkg = await check('build berth.v1 clients from the descriptor set of berth.v1.Containers', async () => {
     const set = await descriptorSetFor(reflection, 'berth.v1.Containers');
     log(`#   files: ${set.names.join(', ')}`);
     assert.ok(set.names.includes('google/protobuf/timestamp.proto'), 'imports came along');
+    assert.ok(set.names.includes('berth/v1/networks.proto'), 'networks.proto came along (containers.proto imports it)');
     const pkg = grpc.loadPackageDefinition(packageFromDescriptorSet(set));
     assert.ok(pkg.berth.v1.ContainerConfig.type.field.some((f) => f.name === 'labels'));
     return pkg;
@@ -452,6 +471,7 @@ async function run() {
   toMapField = (obj) => (mapsAsEntries ? Object.entries(obj).map(([key, value]) => ({ key, value })) : obj);
   containers = makeClient(berthPkg, 'berth.v1.Containers');
   const system = makeClient(berthPkg, 'berth.v1.System');
+  const networks = makeClient(berthPkg, 'berth.v1.Networks');
   const health = await check('build the health client from the descriptor set of grpc.health.v1.Health', async () => {
     const set = await descriptorSetFor(reflection, 'grpc.health.v1.Health');
     return makeClient(grpc.loadPackageDefinition(packageFromDescriptorSet(set)), 'grpc.health.v1.Health');
@@ -574,6 +594,9 @@ async function run() {
     assert.deepEqual(fromMapField(c.labels), labels);
     assert.equal(c.config.image, 'busybox');
     assert.ok(Number(c.started_at.seconds) > 0);
+    assert.equal(c.network_settings.mode, 'bridge');
+    assert.equal(c.network_settings.network, 'bridge');
+    assert.match(c.network_settings.ip_address, /^\d+\.\d+\.\d+\.\d+$/);
   });
   await check('Containers/Pause', async () => {
     await unary(containers, 'Pause', { id: c2.id });
@@ -598,6 +621,62 @@ async function run() {
     assert.equal(r.container.state, 'EXITED');
     assert.equal(r.exit_code, 137);
     return c;
+  });
+
+  // The Networks service: the default network, then one of our own with a container on it.
+  await check('Networks/List has the default network', async () => {
+    const r = await unary(networks, 'List', {});
+    const def = r.networks.find((n) => n.is_default);
+    assert.ok(def, `no default network in ${JSON.stringify(r.networks)}`);
+    assert.equal(def.name, 'bridge');
+    assert.match(def.id, /^[0-9a-f]{64}$/);
+    assert.equal(def.driver, 'bridge');
+  });
+  const net = await check('Networks/Create (10.98.0.0/24, labels)', async () => {
+    const r = await unary(networks, 'Create', { name: 'refl-net', subnet: '10.98.0.0/24', labels: toMapField(labels) });
+    assert.match(r.network.id, /^[0-9a-f]{64}$/);
+    assert.equal(r.network.name, 'refl-net');
+    assert.equal(r.network.subnet, '10.98.0.0/24');
+    assert.equal(r.network.gateway, '10.98.0.1');
+    assert.equal(r.network.is_default, false);
+    assert.deepEqual(fromMapField(r.network.labels), labels);
+    return r.network;
+  });
+  await check('Networks/Create of an overlapping subnet fails with FAILED_PRECONDITION (9)', async () => {
+    await expectGrpcError(unary(networks, 'Create', { name: 'refl-overlap', subnet: '10.98.0.128/25' }),
+      grpc.status.FAILED_PRECONDITION);
+  });
+  const c5 = await check('Containers/Create on the network, with a published port', async () => {
+    const c = await create('refl-net-box', ['sleep', '60'], {
+      network: 'refl-net',
+      ports: [{ protocol: 'tcp', host_port: 18999, container_port: 80 }],
+    });
+    await unary(containers, 'Start', { id: c.id });
+    const { container: got } = await unary(containers, 'Inspect', { id: c.id });
+    const ns = got.network_settings;
+    assert.equal(ns.mode, 'bridge');
+    assert.equal(ns.network, 'refl-net');
+    assert.equal(ns.network_id, net.id);
+    assert.match(ns.ip_address, /^10\.98\.0\.\d+$/);
+    assert.equal(ns.gateway, '10.98.0.1');
+    assert.equal(ns.ports.length, 1);
+    assert.equal(ns.ports[0].host_port, 18999);
+    return got;
+  });
+  await check('Networks/Inspect (by name) lists the container', async () => {
+    const r = await unary(networks, 'Inspect', { id: 'refl-net' });
+    assert.equal(r.network.id, net.id);
+    assert.deepEqual(r.network.containers, [c5.id]);
+  });
+  await check('Networks/Remove of a network in use fails with FAILED_PRECONDITION (9)', async () => {
+    await expectGrpcError(unary(networks, 'Remove', { id: net.id }), grpc.status.FAILED_PRECONDITION);
+  });
+  await check('Networks/Remove once its container is removed', async () => {
+    await unary(containers, 'Remove', { id: c5.id, force: true });
+    await unary(networks, 'Remove', { id: net.id });
+    await expectGrpcError(unary(networks, 'Inspect', { id: net.id }), grpc.status.NOT_FOUND);
+    const r = await unary(networks, 'List', {});
+    assert.deepEqual(r.networks.map((n) => n.name), ['bridge']);
   });
 
   await check('Containers/Remove', async () => {

@@ -2,8 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,10 +27,84 @@
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "runtime/base/file_util.h"
+#include "runtime/network/netns.h"
+#include "runtime/network/rtnetlink.h"
+#include "tests/integration/support/network_support.h"
 
 extern char** environ;
 
 namespace berth::testing {
+
+namespace {
+
+// Starts argv[0] with `in`/`out`/`err` (when >= 0) as its stdin/stdout/stderr, inside the
+// network namespace `netns_fd` when that is >= 0. fork rather than posix_spawn because setns
+// has to happen between the two; the child only makes async-signal-safe calls. Every fd of
+// ours is O_CLOEXEC, so the netns fd and the pipes' other ends do not reach the program.
+// Returns the pid, or -1 with `error` set (the child's errno travels back on a CLOEXEC pipe).
+pid_t SpawnProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env, int in, int out,
+                   int err, int netns_fd, std::string* error) {
+  std::vector<std::string> args = argv;
+  std::vector<char*> cargv;
+  for (auto& a : args) cargv.push_back(a.data());
+  cargv.push_back(nullptr);
+  std::vector<std::string> env_store = env;
+  std::vector<char*> envp;
+  for (auto& e : env_store) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) {
+    *error = absl::StrCat("pipe: ", std::strerror(errno));
+    return -1;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    *error = absl::StrCat("fork: ", std::strerror(errno));
+    ::close(report[0]);
+    ::close(report[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int stage = 0;
+    if ((in >= 0 && ::dup2(in, 0) < 0) || (out >= 0 && ::dup2(out, 1) < 0) || (err >= 0 && ::dup2(err, 2) < 0)) {
+      stage = 1;
+    } else if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) {
+      stage = 2;
+    } else {
+      ::execve(cargv[0], cargv.data(), envp.data());
+      stage = 3;
+    }
+    int msg[2] = {stage, errno};
+    (void)!::write(report[1], msg, sizeof(msg));
+    ::_exit(127);
+  }
+  ::close(report[1]);
+  int msg[2] = {0, 0};
+  ssize_t n;
+  do {
+    n = ::read(report[0], msg, sizeof(msg));
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n == static_cast<ssize_t>(sizeof(msg))) {
+    int status;
+    ::waitpid(pid, &status, 0);
+    static const char* kStage[] = {"", "dup2", "setns", "exec"};
+    *error = absl::StrCat(kStage[msg[0] & 3], " ", argv[0], ": ", std::strerror(msg[1]));
+    return -1;
+  }
+  return pid;
+}
+
+std::vector<std::string> CurrentEnvironment() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  return env;
+}
+
+}  // namespace
 
 absl::Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
@@ -52,36 +126,22 @@ v1::ContainerConfig Busybox(const std::vector<std::string>& args) {
 }
 
 CliResult RunProgram(const std::vector<std::string>& argv, const std::string& stdin_data, int timeout_seconds,
-                     const std::vector<std::string>& extra_env) {
+                     const std::vector<std::string>& extra_env, int netns_fd) {
   CliResult result;
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC)) return result;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  std::vector<std::string> env_store;
-  for (char** e = environ; *e; ++e) env_store.emplace_back(*e);
-  for (const auto& e : extra_env) env_store.push_back(e);
-  std::vector<char*> envp;
-  for (auto& e : env_store) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargv;
-  for (auto& a : args) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  pid_t pid;
-  int rc = posix_spawn(&pid, cargv[0], &fa, nullptr, cargv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
+  std::vector<std::string> env = CurrentEnvironment();
+  env.insert(env.end(), extra_env.begin(), extra_env.end());
+  std::string spawn_error;
+  pid_t pid = SpawnProcess(argv, env, in[0], out[1], err[1], netns_fd, &spawn_error);
   ::close(in[0]);
   ::close(out[1]);
   ::close(err[1]);
-  if (rc != 0) {
+  if (pid < 0) {
     ::close(in[1]);
     ::close(out[0]);
     ::close(err[0]);
-    result.err = absl::StrCat("spawn ", argv[0], ": ", std::strerror(rc));
+    result.err = absl::StrCat("spawn: ", spawn_error);
     return result;
   }
   std::thread writer([fd = in[1], data = stdin_data] {
@@ -136,22 +196,32 @@ AgentHarness::AgentHarness() {
   cgroup_parent_ = absl::StrCat("berth-it-", ::getpid(), "-", counter++);
   auto driver = DetectCgroupDriver();
   if (driver.ok()) cgroups_ = std::move(*driver);
+  // The test host. Like a real machine it has its loopback up (published ports answer on
+  // 127.0.0.1); it has no other link until the agent or a test makes one.
+  absl::StatusOr<UniqueFd> netns = net::CreateNetns();
+  if (!netns.ok()) {
+    ADD_FAILURE() << "harness: create the test host network namespace: " << netns.status();
+    return;
+  }
+  netns_ = std::move(*netns);
+  ::fcntl(netns_.get(), F_SETFD, FD_CLOEXEC);
+  absl::StatusOr<net::Rtnl> rtnl = net::Rtnl::OpenIn(netns_.get());
+  absl::Status lo = rtnl.ok() ? rtnl->SetUp("lo") : rtnl.status();
+  if (!lo.ok()) ADD_FAILURE() << "harness: bring lo up in the test host: " << lo;
 }
 
 void AgentHarness::Start(const std::vector<std::string>& extra_flags) {
+  // Never in the machine's own namespace: without a test host there is no agent.
+  ASSERT_TRUE(netns_.valid()) << "harness: no test host network namespace";
   std::vector<std::string> argv = {BERTHD_PATH, "--root", root_, "--socket", socket_, "--cgroup-parent",
                                    cgroup_parent_, "--log-level", "debug"};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
-  std::vector<char*> cargv;
-  for (auto& a : argv) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 2, log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  int rc = posix_spawn(&pid_, BERTHD_PATH, &fa, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ASSERT_EQ(rc, 0) << "spawn berthd";
+  UniqueFd log(::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+  ASSERT_TRUE(log.valid() && null.valid()) << "open " << log_path_ << ": " << std::strerror(errno);
+  std::string spawn_error;
+  pid_ = SpawnProcess(argv, CurrentEnvironment(), -1, null.get(), log.get(), netns_.get(), &spawn_error);
+  ASSERT_GT(pid_, 0) << "spawn berthd in the test host: " << spawn_error;
   // A channel makes progress on a connection attempt only while a call polls it (or on
   // gRPC's backup poll), and a call on a channel in TRANSIENT_FAILURE fails at once. So wait
   // for the socket first and ask with wait_for_ready so the call itself drives the connection.
@@ -173,7 +243,12 @@ void AgentHarness::Start(const std::vector<std::string>& extra_flags) {
     ctx.set_wait_for_ready(true);
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
     v1::VersionResponse resp;
-    if (system_->Version(&ctx, v1::VersionRequest{}, &resp).ok()) return;
+    if (system_->Version(&ctx, v1::VersionRequest{}, &resp).ok()) {
+      // Copied first: extra_flags may be last_flags_ itself.
+      std::vector<std::string> flags = extra_flags;
+      last_flags_ = std::move(flags);
+      return;
+    }
   }
   FAIL() << "berthd did not answer within 15 s:\n" << ReadText(log_path_);
 }
@@ -185,6 +260,7 @@ void AgentHarness::Connect() {
   channel_ = grpc::CreateCustomChannel("unix:" + socket_, grpc::InsecureChannelCredentials(), args);
   containers_ = v1::Containers::NewStub(channel_);
   system_ = v1::System::NewStub(channel_);
+  networks_ = v1::Networks::NewStub(channel_);
 }
 
 void AgentHarness::Kill(int signal) {
@@ -205,21 +281,31 @@ void AgentHarness::Kill(int signal) {
 }
 
 AgentHarness::~AgentHarness() {
-  if (pid_ <= 0 && ::access(root_.c_str(), F_OK) == 0) Start();
+  bool started = ::access(root_.c_str(), F_OK) == 0;
+  // A restart for the clean-up uses the flags of the last start (the same bridge and subnet).
+  if (pid_ <= 0 && started) Start(last_flags_);
+  bool all_removed = !started;
   if (pid_ > 0) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
     v1::ListResponse list;
     if (containers_->List(&ctx, v1::ListRequest{}, &list).ok()) {
+      all_removed = true;
       for (const auto& c : list.containers()) {
         absl::Status st = Remove(c.id(), true);
         // NotFound: an auto_remove container went away meanwhile.
-        if (!st.ok() && !absl::IsNotFound(st)) ADD_FAILURE() << "harness: remove " << c.name() << ": " << st;
+        if (!st.ok() && !absl::IsNotFound(st)) {
+          ADD_FAILURE() << "harness: remove " << c.name() << ": " << st;
+          all_removed = false;
+        }
       }
     }
     Kill(SIGTERM);
   }
   CheckNothingLeftBehind();
+  // Only meaningful once the agent removed every container (otherwise a failure is reported
+  // above already). The namespace, and whatever is left in it, goes with netns_.
+  if (all_removed && netns_.valid()) CheckNoNetworkLeftovers();
   if (::testing::Test::HasFailure()) {
     std::fprintf(stderr, "---- berthd log (%s) ----\n%s\n", log_path_.c_str(), ReadText(log_path_).c_str());
   }
@@ -280,6 +366,82 @@ void AgentHarness::CheckNothingLeftBehind() {
   std::vector<pid_t> still;
   Eventually([&] { return (still = ProcessesMentioning(dir_)).empty(); }, std::chrono::seconds(5));
   EXPECT_TRUE(still.empty()) << "harness: processes naming " << dir_ << " survive SIGKILL: " << absl::StrJoin(still, ", ");
+}
+
+void AgentHarness::CheckNoNetworkLeftovers() {
+  std::vector<std::string> veths, leases, dnat;
+  std::string nft_error;
+  // A removed container's veth and rules go synchronously in the agent, but the kernel may
+  // finish deleting a link of a dying namespace a moment later: a bounded moment.
+  Eventually(
+      [&] {
+        veths = LinkNamesWithPrefix(netns_.get(), "bth");
+        leases = LeaseFiles(root_);
+        absl::StatusOr<std::string> nft = NftTable(netns_.get());
+        nft_error = nft.ok() ? "" : nft.status().ToString();
+        dnat = nft.ok() ? DnatRules(*nft) : std::vector<std::string>{};
+        return veths.empty() && leases.empty() && dnat.empty() && nft_error.empty();
+      },
+      std::chrono::seconds(5));
+  EXPECT_TRUE(veths.empty()) << "harness: container veths left in the test host: " << absl::StrJoin(veths, ", ");
+  EXPECT_TRUE(leases.empty()) << "harness: address leases left under " << root_
+                              << "/networks: " << absl::StrJoin(leases, ", ");
+  EXPECT_TRUE(dnat.empty()) << "harness: DNAT rules left in table ip berth:\n" << absl::StrJoin(dnat, "\n");
+  EXPECT_TRUE(nft_error.empty()) << "harness: list table ip berth in the test host: " << nft_error;
+}
+
+absl::Status AgentHarness::RunInHostNetns(const std::function<absl::Status()>& fn) const {
+  if (!netns_.valid()) return absl::FailedPreconditionError("no test host network namespace");
+  return net::RunInNetns(netns_.get(), fn);
+}
+
+CliResult AgentHarness::RunInHost(const std::vector<std::string>& argv, int timeout_seconds,
+                                  const std::string& stdin_data) const {
+  if (!netns_.valid()) return CliResult{.exit_code = -1, .out = "", .err = "no test host network namespace"};
+  return RunProgram(argv, stdin_data, timeout_seconds, {}, netns_.get());
+}
+
+absl::StatusOr<v1::Network> AgentHarness::CreateNetwork(const std::string& name, const std::string& subnet,
+                                                        const std::string& gateway) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::CreateNetworkRequest req;
+  req.set_name(name);
+  req.set_subnet(subnet);
+  req.set_gateway(gateway);
+  v1::CreateNetworkResponse resp;
+  auto st = networks_->Create(&ctx, req, &resp);
+  if (!st.ok()) return FromGrpc(st);
+  return resp.network();
+}
+
+absl::StatusOr<v1::Network> AgentHarness::InspectNetwork(const std::string& id) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::InspectNetworkRequest req;
+  req.set_id(id);
+  v1::InspectNetworkResponse resp;
+  auto st = networks_->Inspect(&ctx, req, &resp);
+  if (!st.ok()) return FromGrpc(st);
+  return resp.network();
+}
+
+absl::StatusOr<std::vector<v1::Network>> AgentHarness::ListNetworks() {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::ListNetworksResponse resp;
+  auto st = networks_->List(&ctx, v1::ListNetworksRequest{}, &resp);
+  if (!st.ok()) return FromGrpc(st);
+  return std::vector<v1::Network>(resp.networks().begin(), resp.networks().end());
+}
+
+absl::Status AgentHarness::RemoveNetwork(const std::string& id) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::RemoveNetworkRequest req;
+  req.set_id(id);
+  v1::RemoveNetworkResponse resp;
+  return FromGrpc(networks_->Remove(&ctx, req, &resp));
 }
 
 absl::StatusOr<v1::Container> AgentHarness::Create(v1::ContainerConfig config) {

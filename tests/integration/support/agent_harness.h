@@ -2,10 +2,16 @@
 // as a child of the test, and everything it made removed at the end (containers, cgroups,
 // files). Tests talk to it with the generated stubs or the real `berth` CLI.
 //
+// berthd runs in a "test host": a fresh network namespace the harness makes and holds for its
+// whole life (Restart re-enters the same one), so no test touches the machine's own network.
+// Bridges, veths and nftables rules of the agent all live there and vanish with it.
+//
 // At destruction the harness removes every container, stops the agent and then checks that
 // nothing outlived it: a process whose command line names the harness's temp dir (berthd,
 // berth-shim) or a container cgroup below its cgroup parent fails the test, and is killed or
-// removed so that the machine stays clean for the next test.
+// removed so that the machine stays clean for the next test. Once every container is removed,
+// a veth named bth* in the test host, a lease file under <root>/networks/*/leases or a DNAT
+// rule in the agent's nftables table (ip berth) fails the test as well.
 #pragma once
 
 #include <signal.h>
@@ -20,6 +26,8 @@
 
 #include "absl/status/statusor.h"
 #include "berth/v1/containers.grpc.pb.h"
+#include "berth/v1/networks.grpc.pb.h"
+#include "runtime/base/unique_fd.h"
 #include "runtime/cgroup/cgroup_driver.h"
 
 namespace berth::testing {
@@ -37,16 +45,22 @@ class AgentHarness {
   AgentHarness(const AgentHarness&) = delete;
   AgentHarness& operator=(const AgentHarness&) = delete;
 
-  // Starts berthd and waits until it answers. Extra flags are appended.
+  // Starts berthd inside the test host and waits until it answers. Extra flags are appended.
   void Start(const std::vector<std::string>& extra_flags = {});
   // Signals berthd and reaps it (SIGKILL after 15 s if it does not exit). Like Start, it
   // replaces the channel and stubs: do not keep containers()/system() references across it.
   void Kill(int signal = SIGKILL);
-  void Restart() { Kill(); Start(); }
+  // Kill (SIGKILL) and Start again in the same test host with the flags of the last start.
+  void Restart() {
+    Kill();
+    std::vector<std::string> flags = last_flags_;
+    Start(flags);
+  }
   bool running() const { return pid_ > 0; }
 
   v1::Containers::Stub& containers() { return *containers_; }
   v1::System::Stub& system() { return *system_; }
+  v1::Networks::Stub& networks() { return *networks_; }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
   const std::string& socket() const { return socket_; }
   const std::string& root() const { return root_; }
@@ -86,6 +100,22 @@ class AgentHarness {
   // Runs the real `berth` CLI against this agent.
   CliResult Cli(const std::vector<std::string>& args, const std::string& stdin_data = "", int timeout_seconds = 60);
 
+  // The test host: the network namespace berthd (and so every shim and bridge/host-mode
+  // container) runs in. Owned by the harness; valid for its whole life.
+  int netns_fd() const { return netns_.get(); }
+  // Runs `fn` on a helper thread inside the test host namespace.
+  absl::Status RunInHostNetns(const std::function<absl::Status()>& fn) const;
+  // Runs a program inside the test host namespace (like RunProgram).
+  CliResult RunInHost(const std::vector<std::string>& argv, int timeout_seconds = 30,
+                      const std::string& stdin_data = "") const;
+
+  // The Networks service.
+  absl::StatusOr<v1::Network> CreateNetwork(const std::string& name, const std::string& subnet = "",
+                                            const std::string& gateway = "");
+  absl::StatusOr<v1::Network> InspectNetwork(const std::string& id);
+  absl::StatusOr<std::vector<v1::Network>> ListNetworks();
+  absl::Status RemoveNetwork(const std::string& id);
+
   // Directory of a container's cgroup in `controller`'s hierarchy.
   std::string CgroupDir(const std::string& id, const std::string& controller) const;
   // The harness's temp dir (holds root and socket; every shim's command line names it).
@@ -96,6 +126,8 @@ class AgentHarness {
   void Connect();
   // The end-of-test leak checks (see the file comment); adds a failure per leftover.
   void CheckNothingLeftBehind();
+  // The network part of the checks: bth* veths, lease files, DNAT rules.
+  void CheckNoNetworkLeftovers();
 
   std::string dir_;  // holds root and socket
   std::string root_;
@@ -107,15 +139,18 @@ class AgentHarness {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Containers::Stub> containers_;
   std::unique_ptr<v1::System::Stub> system_;
+  std::unique_ptr<v1::Networks::Stub> networks_;
+  UniqueFd netns_;
   std::unique_ptr<CgroupDriver> cgroups_;
 };
 
 // Grpc status code of a failed call, for assertions.
 absl::Status FromGrpc(const grpc::Status& status);
 
-// Runs a program with stdin, collecting stdout/stderr; kills it after the timeout.
+// Runs a program with stdin, collecting stdout/stderr; kills it after the timeout. With
+// `netns_fd` >= 0 it runs inside that network namespace (fork, setns, exec).
 CliResult RunProgram(const std::vector<std::string>& argv, const std::string& stdin_data, int timeout_seconds,
-                     const std::vector<std::string>& extra_env = {});
+                     const std::vector<std::string>& extra_env = {}, int netns_fd = -1);
 
 // A minimal v1::ContainerConfig for busybox running `args`.
 v1::ContainerConfig Busybox(const std::vector<std::string>& args);

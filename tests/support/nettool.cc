@@ -1,0 +1,290 @@
+// berth-nettool: a tiny static TCP/UDP probe for the integration tests. It runs inside
+// busybox containers (bind-mounted read-only at /nettool), in the test host namespace and in
+// peer namespaces, where busybox nc cannot do UDP. Every mode prints what it saw on stdout,
+// one line per event, and exits 0 only when the exchange it was asked for happened.
+//
+//   udp-recv PORT                   print the first datagram received on PORT and exit
+//   udp-send IP PORT MSG            send one datagram
+//   udp-serve PORT                  answer every datagram with "MSG from SRC-IP" (forever)
+//   udp-ask IP PORT MSG [SECS]      send MSG every 100 ms until an answer arrives; print it
+//   tcp-serve PORT                  per connection: read to EOF, answer "MSG from SRC-IP"
+//   tcp-ask IP PORT MSG [SECS]      connect (retrying while refused), send MSG, half-close,
+//                                   print the answer
+//   tcp-connect IP PORT [SECS]      exit 0 when a connection is accepted within SECS
+//
+// SECS defaults to 5. A server prints "listening PORT" once its socket is bound.
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace {
+
+int Usage() {
+  fprintf(stderr,
+          "usage: berth-nettool udp-recv PORT | udp-send IP PORT MSG | udp-serve PORT |\n"
+          "       udp-ask IP PORT MSG [SECS] | tcp-serve PORT | tcp-ask IP PORT MSG [SECS] |\n"
+          "       tcp-connect IP PORT [SECS]\n");
+  return 2;
+}
+
+int Fail(const char* what) {
+  fprintf(stderr, "berth-nettool: %s: %s\n", what, strerror(errno));
+  return 1;
+}
+
+double Now() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+bool ParsePort(const char* text, uint16_t* port) {
+  char* end = nullptr;
+  long v = strtol(text, &end, 10);
+  if (*text == '\0' || *end != '\0' || v < 1 || v > 65535) return false;
+  *port = static_cast<uint16_t>(v);
+  return true;
+}
+
+bool ParseAddress(const char* ip, const char* port_text, sockaddr_in* out) {
+  memset(out, 0, sizeof(*out));
+  out->sin_family = AF_INET;
+  uint16_t port;
+  if (!ParsePort(port_text, &port) || inet_pton(AF_INET, ip, &out->sin_addr) != 1) return false;
+  out->sin_port = htons(port);
+  return true;
+}
+
+std::string AddressText(const sockaddr_in& a) {
+  char buf[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &a.sin_addr, buf, sizeof(buf));
+  return buf;
+}
+
+int BoundSocket(int type, const char* port_text) {
+  uint16_t port;
+  if (!ParsePort(port_text, &port)) {
+    errno = EINVAL;
+    return -1;
+  }
+  int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in a = {};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return -1;
+  if (type == SOCK_STREAM && listen(fd, 64) != 0) return -1;
+  printf("listening %u\n", port);
+  fflush(stdout);
+  return fd;
+}
+
+void SetReceiveTimeout(int fd, double seconds) {
+  if (seconds < 0.01) seconds = 0.01;
+  timeval tv;
+  tv.tv_sec = static_cast<time_t>(seconds);
+  tv.tv_usec = static_cast<suseconds_t>((seconds - static_cast<double>(tv.tv_sec)) * 1e6);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+int UdpRecv(const char* port) {
+  int fd = BoundSocket(SOCK_DGRAM, port);
+  if (fd < 0) return Fail("bind");
+  char buf[65536];
+  sockaddr_in from;
+  socklen_t len = sizeof(from);
+  ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
+  if (n < 0) return Fail("recvfrom");
+  printf("%.*s from %s\n", static_cast<int>(n), buf, AddressText(from).c_str());
+  return 0;
+}
+
+int UdpSend(const char* ip, const char* port, const char* msg) {
+  sockaddr_in to;
+  if (!ParseAddress(ip, port, &to)) return Usage();
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Fail("socket");
+  if (sendto(fd, msg, strlen(msg), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)) < 0) return Fail("sendto");
+  return 0;
+}
+
+int UdpServe(const char* port) {
+  int fd = BoundSocket(SOCK_DGRAM, port);
+  if (fd < 0) return Fail("bind");
+  char buf[65536];
+  for (;;) {
+    sockaddr_in from;
+    socklen_t len = sizeof(from);
+    ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Fail("recvfrom");
+    }
+    std::string answer = std::string(buf, static_cast<size_t>(n)) + " from " + AddressText(from);
+    printf("%s\n", answer.c_str());
+    fflush(stdout);
+    sendto(fd, answer.data(), answer.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+  }
+}
+
+int UdpAsk(const char* ip, const char* port, const char* msg, double seconds) {
+  sockaddr_in to;
+  if (!ParseAddress(ip, port, &to)) return Usage();
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Fail("socket");
+  // Not connected: an ICMP port-unreachable (the server not bound yet) must not end the try.
+  double deadline = Now() + seconds;
+  char buf[65536];
+  while (Now() < deadline) {
+    sendto(fd, msg, strlen(msg), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+    double next = Now() + 0.1;
+    while (Now() < next) {
+      struct pollfd p = {fd, POLLIN, 0};
+      int wait_ms = static_cast<int>((next - Now()) * 1000) + 1;
+      if (poll(&p, 1, wait_ms) <= 0) continue;
+      ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n < 0) continue;  // ECONNREFUSED from an earlier datagram
+      printf("%.*s\n", static_cast<int>(n), buf);
+      return 0;
+    }
+  }
+  fprintf(stderr, "berth-nettool: no answer from %s:%s within %.1f s\n", ip, port, seconds);
+  return 1;
+}
+
+int TcpServe(const char* port) {
+  int fd = BoundSocket(SOCK_STREAM, port);
+  if (fd < 0) return Fail("listen");
+  for (;;) {
+    sockaddr_in from;
+    socklen_t len = sizeof(from);
+    int c = accept4(fd, reinterpret_cast<sockaddr*>(&from), &len, SOCK_CLOEXEC);
+    if (c < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return Fail("accept");
+    }
+    // A client that never half-closes must not stall the others for long.
+    SetReceiveTimeout(c, 5);
+    std::string msg;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = read(c, buf, sizeof(buf));
+      if (n <= 0) break;
+      msg.append(buf, static_cast<size_t>(n));
+    }
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    std::string answer = msg + " from " + AddressText(from);
+    printf("%s\n", answer.c_str());
+    fflush(stdout);
+    answer += "\n";
+    (void)!write(c, answer.data(), answer.size());
+    close(c);
+  }
+}
+
+// A connected TCP socket, retrying while the connection is refused, until the deadline; -1
+// when none was made (the last error is printed).
+int ConnectBefore(const sockaddr_in& to, double deadline) {
+  const char* last = "timed out";
+  while (Now() < deadline) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+      Fail("socket");
+      return -1;
+    }
+    int rc = connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof(to));
+    if (rc != 0 && errno == EINPROGRESS) {
+      struct pollfd p = {fd, POLLOUT, 0};
+      int wait_ms = static_cast<int>((deadline - Now()) * 1000) + 1;
+      if (poll(&p, 1, wait_ms) > 0) {
+        int err = 0;
+        socklen_t len = sizeof(err);
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        rc = err == 0 ? 0 : -1;
+        errno = err;
+      } else {
+        errno = ETIMEDOUT;
+      }
+    }
+    if (rc == 0) {
+      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+      return fd;
+    }
+    last = strerror(errno);
+    close(fd);
+    usleep(100 * 1000);
+  }
+  fprintf(stderr, "berth-nettool: connect %s:%u: %s\n", AddressText(to).c_str(), ntohs(to.sin_port), last);
+  return -1;
+}
+
+int TcpAsk(const char* ip, const char* port, const char* msg, double seconds) {
+  sockaddr_in to;
+  if (!ParseAddress(ip, port, &to)) return Usage();
+  double deadline = Now() + seconds;
+  int fd = ConnectBefore(to, deadline);
+  if (fd < 0) return 1;
+  std::string line = std::string(msg) + "\n";
+  if (write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) return Fail("write");
+  shutdown(fd, SHUT_WR);
+  SetReceiveTimeout(fd, deadline - Now() + 1);
+  std::string answer;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  if (answer.empty()) {
+    fprintf(stderr, "berth-nettool: no answer from %s:%s\n", ip, port);
+    return 1;
+  }
+  printf("%s", answer.c_str());
+  return 0;
+}
+
+int TcpConnect(const char* ip, const char* port, double seconds) {
+  sockaddr_in to;
+  if (!ParseAddress(ip, port, &to)) return Usage();
+  int fd = ConnectBefore(to, Now() + seconds);
+  if (fd < 0) return 1;
+  printf("connected\n");
+  return 0;
+}
+
+double Seconds(int argc, char** argv, int index) {
+  if (argc <= index) return 5;
+  double v = atof(argv[index]);
+  return v > 0 ? v : 5;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  if (argc < 3) return Usage();
+  std::string mode = argv[1];
+  if (mode == "udp-recv" && argc == 3) return UdpRecv(argv[2]);
+  if (mode == "udp-send" && argc == 5) return UdpSend(argv[2], argv[3], argv[4]);
+  if (mode == "udp-serve" && argc == 3) return UdpServe(argv[2]);
+  if (mode == "udp-ask" && (argc == 5 || argc == 6)) return UdpAsk(argv[2], argv[3], argv[4], Seconds(argc, argv, 5));
+  if (mode == "tcp-serve" && argc == 3) return TcpServe(argv[2]);
+  if (mode == "tcp-ask" && (argc == 5 || argc == 6)) return TcpAsk(argv[2], argv[3], argv[4], Seconds(argc, argv, 5));
+  if (mode == "tcp-connect" && (argc == 4 || argc == 5)) return TcpConnect(argv[2], argv[3], Seconds(argc, argv, 4));
+  return Usage();
+}
