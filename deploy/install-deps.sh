@@ -9,6 +9,8 @@ packages=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev
   libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev googletest
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libcap-dev libseccomp-dev libmnl-dev libnftables-dev
+  libarchive-dev libcurl4-openssl-dev libssl-dev
+  docker-registry skopeo umoci apache2-utils openssl
   busybox-static crun iproute2 procps util-linux nodejs npm
 )
 
@@ -25,6 +27,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Debian's docker-registry package starts a registry on :5000 for every address. The tests
+# start their own on 127.0.0.1 only; Berth needs no registry service on the node.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-enabled docker-registry >/dev/null 2>&1; then
+  echo "install-deps: disabling the docker-registry service the package enabled"
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
 fi
 
 # The reflection client test drives the agent with a real third-party gRPC client from npm.

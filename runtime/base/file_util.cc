@@ -1,5 +1,7 @@
 #include "runtime/base/file_util.h"
 
+#include <ftw.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -153,6 +155,20 @@ absl::Status RemoveTree(const std::string& path) {
     return ErrnoToStatus(absl::StrCat("stat ", path));
   }
   return Annotate(RemoveAt(AT_FDCWD, path.c_str(), st.st_dev), absl::StrCat("remove ", path));
+}
+
+namespace {
+thread_local int64_t g_tree_bytes = 0;
+int AddAllocated(const char*, const struct stat* st, int, struct FTW*) {
+  g_tree_bytes += static_cast<int64_t>(st->st_blocks) * 512;
+  return 0;
+}
+}  // namespace
+
+int64_t DirectorySize(const std::string& path) {
+  g_tree_bytes = 0;
+  if (::nftw(path.c_str(), AddAllocated, 64, FTW_PHYS | FTW_MOUNT) != 0) return g_tree_bytes;
+  return g_tree_bytes;
 }
 
 }  // namespace berth

@@ -1,6 +1,7 @@
 // Small file helpers: whole-file reads and atomic, durable replacement of small files.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 #include "absl/strings/string_view.h"
@@ -35,6 +36,10 @@ absl::Status MakeDirs(const std::string& path, int mode = 0755);
 // Names in `dir` other than "." and ".."; empty when it cannot be read (a missing dir is
 // the common case for callers that scan for leftovers).
 std::vector<std::string> ListDirectory(const std::string& dir);
+
+// Bytes allocated on disk for `path` and everything below it (du); 0 when missing. Does not
+// follow symlinks or cross into other filesystems.
+int64_t DirectorySize(const std::string& path);
 
 // rm -rf that never crosses into another filesystem (refuses to descend into mount points).
 absl::Status RemoveTree(const std::string& path);

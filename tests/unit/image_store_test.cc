@@ -1,0 +1,156 @@
+// ImageStore without an agent: the default image built and imported, export → import keeping
+// digests, tags, removal with and without users, garbage collection of blobs and layers.
+#include "agent/image/image_store.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/image/archive.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "runtime/base/file_util.h"
+
+namespace berth::image {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+class ImageStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::access("/bin/busybox", X_OK) != 0) GTEST_SKIP() << "needs Debian's busybox-static";
+    char tmpl[] = "/tmp/berth-imagestore-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    store_ = std::make_unique<ImageStore>(dir_ + "/images", RegistryOptions{});
+    ASSERT_TRUE(store_->Init().ok());
+    ASSERT_TRUE(store_->EnsureBusybox("/bin/busybox").ok());
+  }
+  void TearDown() override {
+    store_.reset();
+    if (!dir_.empty()) (void)RemoveTree(dir_);
+  }
+  std::vector<std::string> LayerDirs() {
+    std::vector<std::string> out;
+    for (const auto& n : ListDirectory(dir_ + "/images/layers")) out.push_back(n);
+    return out;
+  }
+
+  std::string dir_;
+  std::unique_ptr<ImageStore> store_;
+};
+
+TEST_F(ImageStoreTest, DefaultImageIsARealOciImageWithOneUnpackedLayer) {
+  auto image = store_->Get("busybox");
+  ASSERT_TRUE(image.ok()) << image.status();
+  EXPECT_EQ(image->name, "docker.io/library/busybox:latest");
+  EXPECT_EQ(image->config.config.cmd, std::vector<std::string>{"sh"});
+  ASSERT_EQ(image->layers.size(), 1u);
+  struct stat st;
+  EXPECT_EQ(::stat((image->layers[0] + "/bin/busybox").c_str(), &st), 0);
+  EXPECT_TRUE(store_->content().Has(image->manifest_digest));
+  // By id and id prefix too; the same binary gives the same digests.
+  EXPECT_EQ(store_->Get(image->id)->manifest_digest, image->manifest_digest);
+  EXPECT_EQ(store_->Get(image->id.substr(7, 12))->manifest_digest, image->manifest_digest);
+  ImageStore again(dir_ + "/other", RegistryOptions{});
+  ASSERT_TRUE(again.Init().ok());
+  ASSERT_TRUE(again.EnsureBusybox("/bin/busybox").ok());
+  EXPECT_EQ(again.Get("busybox")->manifest_digest, image->manifest_digest);
+  EXPECT_EQ(store_->Get("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(ImageStoreTest, ExportThenImportKeepsTheDigest) {
+  auto image = store_->Get("busybox");
+  ASSERT_TRUE(image.ok());
+  const std::string tar = dir_ + "/busybox.tar";
+  ASSERT_TRUE(store_->Export({"busybox"}, tar).ok());
+  ImageStore fresh(dir_ + "/fresh", RegistryOptions{});
+  ASSERT_TRUE(fresh.Init().ok());
+  auto imported = fresh.Import(tar);
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  ASSERT_EQ(imported->size(), 1u);
+  EXPECT_EQ((*imported)[0].manifest_digest, image->manifest_digest);
+  EXPECT_EQ((*imported)[0].id, image->id);
+  EXPECT_EQ(fresh.Get("busybox:latest")->id, image->id);
+}
+
+TEST_F(ImageStoreTest, TagsShareContentAndRemovalFreesItOnlyWhenUnused) {
+  auto tagged = store_->Tag("busybox", "example.com/team/tool:v1");
+  ASSERT_TRUE(tagged.ok()) << tagged.status();
+  EXPECT_EQ(tagged->names.size(), 2u);
+  EXPECT_EQ(LayerDirs().size(), 1u);
+  const std::string id = tagged->id;
+
+  // In use by a container: the last name cannot go without force.
+  auto in_use = [&] { return std::set<std::string>{id}; };
+  auto untag = store_->Remove("example.com/team/tool:v1", false, in_use);
+  ASSERT_TRUE(untag.ok()) << untag.status();  // another name remains: just untagged
+  EXPECT_THAT(untag->untagged, Contains("example.com/team/tool:v1"));
+  EXPECT_EQ(store_->Remove("busybox", false, in_use).status().code(), absl::StatusCode::kFailedPrecondition);
+  // Forced: the name goes, the content stays for the container.
+  auto forced = store_->Remove("busybox", true, in_use);
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  EXPECT_THAT(forced->deleted, IsEmpty());
+  EXPECT_EQ(LayerDirs().size(), 1u);
+  EXPECT_TRUE(store_->List().empty());
+  // Once no container uses it, prune frees blobs and layers.
+  int64_t reclaimed = 0;
+  auto pruned = store_->Prune([] { return std::set<std::string>{}; }, &reclaimed);
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_THAT(pruned->deleted, Contains(id));
+  EXPECT_GT(reclaimed, 0);
+  EXPECT_THAT(LayerDirs(), IsEmpty());
+  EXPECT_THAT(store_->content().List(), IsEmpty());
+}
+
+TEST_F(ImageStoreTest, ImportOfALayerEscapingTheRootIsRefusedAndLeavesNothing) {
+  // A layout whose only layer has "../escape": valid digests everywhere, hostile content.
+  const std::string work = dir_ + "/evil";
+  ASSERT_TRUE(MakeDirs(work).ok());
+  ASSERT_TRUE(WriteTar(work + "/layer.tar", {{"../escape", TarEntry::Kind::kFile, "", "gotcha\n"}}).ok());
+  auto layer = ReadFile(work + "/layer.tar");
+  ASSERT_TRUE(layer.ok());
+  std::string layer_digest = Sha256Of(*layer);
+  std::string config = R"({"architecture":"amd64","os":"linux","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[")" +
+                       layer_digest + R"("]}})";
+  std::string config_digest = Sha256Of(config);
+  std::string manifest = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+                         config_digest + R"(","size":)" + std::to_string(config.size()) +
+                         R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" + layer_digest +
+                         R"(","size":)" + std::to_string(layer->size()) + "}]}";
+  std::string manifest_digest = Sha256Of(manifest);
+  std::string index = R"({"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+                      manifest_digest + R"(","size":)" + std::to_string(manifest.size()) +
+                      R"(,"annotations":{"org.opencontainers.image.ref.name":"evil:latest"}}]})";
+  using Kind = TarEntry::Kind;
+  ASSERT_TRUE(WriteTar(work + "/evil.tar",
+                       {{"oci-layout", Kind::kFile, "", R"({"imageLayoutVersion":"1.0.0"})"},
+                        {"index.json", Kind::kFile, "", index},
+                        {"blobs/sha256/" + DigestHex(layer_digest), Kind::kFile, work + "/layer.tar"},
+                        {"blobs/sha256/" + DigestHex(config_digest), Kind::kFile, "", config},
+                        {"blobs/sha256/" + DigestHex(manifest_digest), Kind::kFile, "", manifest}})
+                  .ok());
+  const auto layers_before = LayerDirs();
+  auto imported = store_->Import(work + "/evil.tar");
+  ASSERT_FALSE(imported.ok());
+  EXPECT_EQ(imported.status().code(), absl::StatusCode::kInvalidArgument) << imported.status();
+  EXPECT_THAT(std::string(imported.status().message()), HasSubstr("escape"));
+  EXPECT_EQ(LayerDirs(), layers_before);
+  EXPECT_EQ(store_->Get("evil").status().code(), absl::StatusCode::kNotFound);
+  struct stat st;
+  EXPECT_NE(::stat((dir_ + "/images/escape").c_str(), &st), 0);
+  EXPECT_NE(::stat((dir_ + "/images/layers/escape").c_str(), &st), 0);
+}
+
+TEST_F(ImageStoreTest, ArchivesThatAreNeitherLayoutNorDockerSaveAreInvalid) {
+  ASSERT_TRUE(WriteTar(dir_ + "/junk.tar", {{"hello.txt", TarEntry::Kind::kFile, "", "hi"}}).ok());
+  EXPECT_EQ(store_->Import(dir_ + "/junk.tar").status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/notatar", "definitely not a tar").ok());
+  EXPECT_FALSE(store_->Import(dir_ + "/notatar").ok());
+}
+
+}  // namespace
+}  // namespace berth::image
