@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/user_lookup.h"
 
 namespace berth::agent {
 
@@ -65,7 +66,7 @@ absl::Status CheckMount(const v1::Mount& m, int index) {
 
 }  // namespace
 
-absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const Image& image, const std::string& id,
+absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const image::Image& image, const std::string& id,
                                      const std::string& cgroups_path, const ContainerPaths& paths,
                                      const SpecNetwork& network) {
   spec::Spec s = spec::DefaultSpec();
@@ -79,21 +80,22 @@ absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const Im
     argv.assign(config.entrypoint().begin(), config.entrypoint().end());
     argv.insert(argv.end(), config.command().begin(), config.command().end());
   } else {
-    argv = image.config.entrypoint;
+    argv = image.config.config.entrypoint;
     if (!config.command().empty()) {
       argv.insert(argv.end(), config.command().begin(), config.command().end());
     } else {
-      argv.insert(argv.end(), image.config.cmd.begin(), image.config.cmd.end());
+      argv.insert(argv.end(), image.config.config.cmd.begin(), image.config.config.cmd.end());
     }
   }
   if (argv.empty() || argv[0].empty()) {
     return absl::InvalidArgumentError(
-        absl::StrCat("no command: image ", image.name, " has no entrypoint or cmd; give one in command"));
+        absl::StrCat("no command: image ", image.name.empty() ? image.id : image.name,
+                     " has no entrypoint or cmd; give one in command"));
   }
   s.process.args = argv;
 
   std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
-  for (const auto& e : image.config.env) MergeEnv(env, e);
+  for (const auto& e : image.config.config.env) MergeEnv(env, e);
   std::string hostname = HostnameFor(config, id);
   MergeEnv(env, "HOSTNAME=" + hostname);
   if (config.tty()) MergeEnv(env, "TERM=xterm");
@@ -107,15 +109,16 @@ absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const Im
   s.process.env = env;
 
   std::string cwd = !config.working_dir().empty() ? config.working_dir()
-                    : !image.config.working_dir.empty() ? image.config.working_dir
+                    : !image.config.config.working_dir.empty() ? image.config.config.working_dir
                                                          : "/";
   if (cwd[0] != '/' || HasDotDot(cwd)) {
     return absl::InvalidArgumentError(absl::StrCat("working_dir must be an absolute path without \"..\", got \"", cwd, "\""));
   }
   s.process.cwd = cwd;
 
-  const std::string& user = !config.user().empty() ? config.user() : image.config.user;
-  auto resolved = ResolveUser(image.rootfs, user);
+  const std::string& user = !config.user().empty() ? config.user() : image.config.config.user;
+  std::vector<std::string> top_first(image.layers.rbegin(), image.layers.rend());
+  auto resolved = ResolveUser(top_first, user);
   if (!resolved.ok()) return resolved.status();
   s.process.user.uid = resolved->uid;
   s.process.user.gid = resolved->gid;
@@ -125,7 +128,9 @@ absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const Im
   s.process.terminal = config.tty();
   s.hostname = hostname;
   s.root.path = paths.rootfs;
-  s.annotations[spec::kAnnotationOverlayLower] = image.rootfs;
+  if (image.layers.empty()) return absl::FailedPreconditionError(absl::StrCat("image ", image.name, " has no layers"));
+  // overlayfs lists lower dirs topmost first.
+  s.annotations[spec::kAnnotationOverlayLower] = absl::StrJoin(top_first, ":");
   s.annotations[spec::kAnnotationOverlayUpper] = paths.upper;
   s.annotations[spec::kAnnotationOverlayWork] = paths.work;
   s.annotations["dev.berth.container.id"] = id;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
-#include "agent/image_store.h"
+#include "agent/image/image_store.h"
 #include "berth/v1/containers.pb.h"
 #include "runtime/spec/spec.h"
 
@@ -36,7 +36,7 @@ struct SpecNetwork {
 };
 
 // Checks and builds; every error is INVALID_ARGUMENT naming the field.
-absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const Image& image,
+absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const image::Image& image,
                                      const std::string& id, const std::string& cgroups_path,
                                      const ContainerPaths& paths, const SpecNetwork& network = {});
 

@@ -47,8 +47,29 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
       *field = *value;
     }
   }
+  if (absl::Status st = take("auth_file", base.auth_file); !st.ok()) return st;
+  if (const toml::node* node = table.get("registry_mirrors")) {
+    const toml::table* mirrors = node->as_table();
+    if (mirrors == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("config ", path, ": registry_mirrors must be a table of host = [urls]"));
+    }
+    base.registry_mirrors.clear();
+    for (const auto& [host, urls] : *mirrors) {
+      const toml::array* list = urls.as_array();
+      if (list == nullptr) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("config ", path, ": registry_mirrors.", std::string(host.str()), " must be an array of URLs"));
+      }
+      for (const toml::node& url : *list) {
+        auto value = url.value<std::string>();
+        if (!value) return absl::InvalidArgumentError(absl::StrCat("config ", path, ": registry_mirrors entries must be strings"));
+        base.registry_mirrors[std::string(host.str())].push_back(*value);
+      }
+    }
+  }
   for (auto [key, field] : {std::pair<const char*, std::vector<std::string>*>{"dns", &base.dns},
-                            {"dns_search", &base.dns_search}}) {
+                            {"dns_search", &base.dns_search},
+                            {"insecure_registries", &base.insecure_registries}}) {
     const toml::node* node = table.get(key);
     if (node == nullptr) continue;
     const toml::array* array = node->as_array();

@@ -1,6 +1,7 @@
 // The agent's configuration: flags over a TOML file over defaults.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,11 +27,17 @@ struct AgentConfig {
   std::vector<std::string> dns_search;       // search domains; empty: the node's
   bool outbound_nat = false;  // masquerade container traffic leaving the node (Docker does)
   bool ip_forward = true;     // set net.ipv4.ip_forward=1 in the agent's netns at start
+
+  // Registries. Loopback registries may always answer over plain HTTP.
+  std::vector<std::string> insecure_registries;  // "host[:port]": plain HTTP / unverified TLS allowed
+  std::map<std::string, std::vector<std::string>> registry_mirrors;  // registry host → endpoints
+  std::string auth_file;  // Docker's config.json format; also read: ~/.config/berth/auth.json
 };
 
 // Reads `path` (TOML: keys root, socket, cgroup_parent, log_level, log_format, shim_path,
-// busybox_path, bridge, bridge_cidr, mtu, dns, dns_search, outbound_nat, ip_forward at top
-// level) over `base`.
+// busybox_path, bridge, bridge_cidr, mtu, dns, dns_search, outbound_nat, ip_forward,
+// insecure_registries, auth_file at top level; a [registry_mirrors] table of host = [urls])
+// over `base`.
 absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig base);
 
 // Rejects values the agent cannot work with, naming the key.

@@ -2,6 +2,8 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "agent/user_lookup.h"
 #include "agent/container_manager.h"
 #include "agent/shim_client.h"
 #include "runtime/base/errno_status.h"
@@ -34,8 +36,9 @@ absl::StatusOr<nlohmann::json> ExecProcessJson(const spec::Spec& container, cons
   spec::User user = container.process.user;
   if (!p.user().empty()) {
     auto lower = container.annotations.find(spec::kAnnotationOverlayLower);
-    std::string rootfs = lower != container.annotations.end() ? lower->second : container.root.path;
-    auto resolved = ResolveUser(rootfs, p.user());
+    std::vector<std::string> layers =
+        lower != container.annotations.end() ? absl::StrSplit(lower->second, ':') : std::vector<std::string>{container.root.path};
+    auto resolved = ResolveUser(layers, p.user());
     if (!resolved.ok()) return resolved.status();
     user = {resolved->uid, resolved->gid, resolved->additional_gids};
   }

@@ -87,7 +87,7 @@ absl::StatusOr<std::function<bool(const v1::Container&)>> ParseSelector(const st
 
 }  // namespace
 
-ContainerManager::ContainerManager(ManagerOptions options, CgroupDriver& cgroups, ImageStore& images,
+ContainerManager::ContainerManager(ManagerOptions options, CgroupDriver& cgroups, image::ImageStore& images,
                                    NetworkManager& networks)
     : options_(std::move(options)),
       cgroups_(cgroups),
@@ -188,7 +188,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   // (0700) still keeps host users out.
   if (made.ok()) {
     struct stat image_root;
-    mode_t mode = ::stat(image->rootfs.c_str(), &image_root) == 0 ? (image_root.st_mode & 07777) : 0755;
+    mode_t mode = ::stat(image->layers.back().c_str(), &image_root) == 0 ? (image_root.st_mode & 07777) : 0755;
     if (::chmod(paths.upper.c_str(), mode) != 0) made = ErrnoToStatus(absl::StrCat("chmod ", paths.upper));
   }
   if (made.ok()) made = WriteEtcFiles(config, id, name, paths, plan->settings);
@@ -239,13 +239,16 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     v1::Container& c = entry->record;
     c.set_id(id);
     c.set_name(name);
-    c.set_image(image->name);
+    c.set_image(config.image());  // as the user wrote it, as Docker shows it
+    c.set_image_id(image->id);
     for (const auto& a : spec->process.args) c.add_command(a);
     for (const auto& e : spec->process.env) c.add_env(e);
     c.set_working_dir(spec->process.cwd);
     c.set_user(absl::StrCat(spec->process.user.uid, ":", spec->process.user.gid));
     c.set_hostname(spec->hostname);
-    c.mutable_labels()->insert(config.labels().begin(), config.labels().end());
+    // The image's labels, then the container's over them (Docker's rule).
+    for (const auto& [k, v] : image->config.config.labels) (*c.mutable_labels())[k] = v;
+    for (const auto& [k, v] : config.labels()) (*c.mutable_labels())[k] = v;
     *c.mutable_resources() = config.resources();
     *c.mutable_config() = config;
     c.mutable_config()->set_name(name);
@@ -267,7 +270,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     names_[name] = id;
   }
   WatchShim(entry);
-  spdlog::info("container created id={} name={} image={} pid={}", id, name, image->name, *init_pid);
+  spdlog::info("container created id={} name={} image={} pid={}", id, name, config.image(), *init_pid);
   std::lock_guard<std::mutex> el(entry->mu);
   return entry->record;
 }
@@ -579,6 +582,37 @@ absl::StatusOr<std::string> ContainerManager::LogPath(const std::string& ref) {
   auto entry = Find(ref);
   if (!entry.ok()) return entry.status();
   return (*entry)->paths.log;
+}
+
+std::set<std::string> ContainerManager::ImagesInUse() {
+  std::set<std::string> out;
+  for (const auto& [id, count] : ImageUseCounts()) out.insert(id);
+  return out;
+}
+
+std::map<std::string, int> ContainerManager::ImageUseCounts() {
+  std::vector<std::shared_ptr<Entry>> entries;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, e] : by_id_) entries.push_back(e);
+  }
+  std::map<std::string, int> out;
+  for (const auto& e : entries) {
+    std::lock_guard<std::mutex> lock(e->mu);
+    if (!e->removed && !e->record.image_id().empty()) ++out[e->record.image_id()];
+  }
+  return out;
+}
+
+std::pair<int, int64_t> ContainerManager::ContainersDiskUsage() {
+  std::vector<std::shared_ptr<Entry>> entries;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, e] : by_id_) entries.push_back(e);
+  }
+  int64_t bytes = 0;
+  for (const auto& e : entries) bytes += DirectorySize(e->paths.upper) + DirectorySize(e->paths.log);
+  return {static_cast<int>(entries.size()), bytes};
 }
 
 bool ContainerManager::HasExited(const std::string& id) {

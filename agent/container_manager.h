@@ -19,7 +19,7 @@
 #include "absl/status/statusor.h"
 #include "agent/bundle.h"
 #include "agent/exit_watcher.h"
-#include "agent/image_store.h"
+#include "agent/image/image_store.h"
 #include "agent/network_manager.h"
 #include "berth/v1/containers.pb.h"
 #include "runtime/base/unique_fd.h"
@@ -55,7 +55,7 @@ struct AttachHandle {
 
 class ContainerManager {
  public:
-  ContainerManager(ManagerOptions options, CgroupDriver& cgroups, ImageStore& images, NetworkManager& networks);
+  ContainerManager(ManagerOptions options, CgroupDriver& cgroups, image::ImageStore& images, NetworkManager& networks);
   ~ContainerManager();
 
   // Loads every record, reconnects to live shims, records exits that happened while the
@@ -84,6 +84,13 @@ class ContainerManager {
   bool HasExited(const std::string& id);
 
   std::string_view cgroup_driver_name() const;
+
+  // Ids of the images that existing containers were created from (their layers must stay).
+  std::set<std::string> ImagesInUse();
+  // How many existing containers use each image id.
+  std::map<std::string, int> ImageUseCounts();
+  // Containers and the bytes of their writable layers and logs.
+  std::pair<int, int64_t> ContainersDiskUsage();
 
  private:
   struct Entry {
@@ -135,7 +142,7 @@ class ContainerManager {
 
   ManagerOptions options_;
   CgroupDriver& cgroups_;
-  ImageStore& images_;
+  image::ImageStore& images_;
   NetworkManager& networks_;
 
   std::mutex mu_;

@@ -84,4 +84,18 @@ grpc::Status SystemService::Version(grpc::ServerContext*, const v1::VersionReque
   return grpc::Status::OK;
 }
 
+grpc::Status SystemService::DiskUsage(grpc::ServerContext*, const v1::DiskUsageRequest*,
+                                      v1::DiskUsageResponse* resp) {
+  image::Usage u = images_.DiskUsage([this] { return manager_.ImagesInUse(); });
+  auto [containers, container_bytes] = manager_.ContainersDiskUsage();
+  resp->set_images(u.images);
+  resp->set_images_size(u.images_size);
+  resp->set_layers(u.layers);
+  resp->set_layers_size(u.layers_size);
+  resp->set_containers(containers);
+  resp->set_containers_size(container_bytes);
+  resp->set_reclaimable_size(u.reclaimable);
+  return grpc::Status::OK;
+}
+
 }  // namespace berth::agent

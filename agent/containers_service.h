@@ -32,11 +32,13 @@ class ContainersService final : public v1::Containers::Service {
 
 class SystemService final : public v1::System::Service {
  public:
-  explicit SystemService(ContainerManager& manager) : manager_(manager) {}
+  SystemService(ContainerManager& manager, image::ImageStore& images) : manager_(manager), images_(images) {}
   grpc::Status Version(grpc::ServerContext*, const v1::VersionRequest*, v1::VersionResponse*) override;
+  grpc::Status DiskUsage(grpc::ServerContext*, const v1::DiskUsageRequest*, v1::DiskUsageResponse*) override;
 
  private:
   ContainerManager& manager_;
+  image::ImageStore& images_;
 };
 
 }  // namespace berth::agent

@@ -20,7 +20,8 @@
 #include "agent/config.h"
 #include "agent/container_manager.h"
 #include "agent/containers_service.h"
-#include "agent/image_store.h"
+#include "agent/image/image_store.h"
+#include "agent/images_service.h"
 #include "agent/logging.h"
 #include "agent/network_manager.h"
 #include "agent/networks_service.h"
@@ -75,6 +76,11 @@ int main(int argc, char** argv) {
   std::optional<int> mtu;
   std::vector<std::string> dns, dns_search;
   bool outbound_nat = false, no_ip_forward = false;
+  std::vector<std::string> insecure_registries, mirrors;
+  std::string auth_file;
+  app.add_option("--insecure-registry", insecure_registries, "host[:port] allowed over plain HTTP or unverified TLS (repeatable)");
+  app.add_option("--registry-mirror", mirrors, "HOST=URL: try URL first for images of registry HOST (repeatable)");
+  app.add_option("--auth-file", auth_file, "registry credentials, Docker's config.json format");
   app.add_option("--bridge", bridge, "bridge of the default network (default berth0)");
   app.add_option("--bridge-cidr", bridge_cidr, "gateway address/length of the default network (default 10.88.0.1/16)");
   app.add_option("--mtu", mtu, "MTU of bridges and container interfaces (default: the kernel's)");
@@ -105,6 +111,16 @@ int main(int argc, char** argv) {
   if (!dns_search.empty()) config.dns_search = dns_search;
   if (outbound_nat) config.outbound_nat = true;
   if (no_ip_forward) config.ip_forward = false;
+  for (const auto& r : insecure_registries) config.insecure_registries.push_back(r);
+  for (const auto& m : mirrors) {
+    size_t eq = m.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
+      std::fprintf(stderr, "berthd: --registry-mirror wants HOST=URL, got \"%s\"\n", m.c_str());
+      return 2;
+    }
+    config.registry_mirrors[m.substr(0, eq)].push_back(m.substr(eq + 1));
+  }
+  if (!auth_file.empty()) config.auth_file = auth_file;
   if (config.shim_path.empty()) config.shim_path = DefaultShimPath();
   if (auto st = berth::agent::ValidateConfig(config); !st.ok()) {
     std::fprintf(stderr, "berthd: %s\n", std::string(st.message()).c_str());
@@ -130,8 +146,17 @@ int main(int argc, char** argv) {
 
   auto cgroups = berth::DetectCgroupDriver();
   if (!cgroups.ok()) return Fail(absl::StrCat("cgroups: ", cgroups.status().message()));
-  berth::agent::ImageStore images(config.root + "/images");
+  berth::image::RegistryOptions registry;
+  registry.insecure_registries = config.insecure_registries;
+  registry.mirrors = config.registry_mirrors;
+  if (const char* home = std::getenv("HOME")) registry.auth_files.push_back(std::string(home) + "/.config/berth/auth.json");
+  if (!config.auth_file.empty()) registry.auth_files.push_back(config.auth_file);
+  berth::image::ImageStore images(config.root + "/images", registry);
+  if (auto st = images.Init(); !st.ok()) return Fail(absl::StrCat("images: ", st.message()));
   if (auto st = images.EnsureBusybox(config.busybox_path); !st.ok()) return Fail(std::string(st.message()));
+  const std::string scratch = config.root + "/tmp";
+  (void)berth::RemoveTree(scratch);  // uploads and exports a crash interrupted
+  if (auto st = berth::MakeDirs(scratch, 0700); !st.ok()) return Fail(std::string(st.message()));
 
   berth::agent::NetworkManager networks({config.root, config.bridge, config.bridge_cidr, config.mtu,
                                          config.outbound_nat, config.ip_forward});
@@ -148,7 +173,8 @@ int main(int argc, char** argv) {
 
   berth::agent::ContainersService containers(manager);
   berth::agent::NetworksService networks_service(networks);
-  berth::agent::SystemService system(manager);
+  berth::agent::SystemService system(manager, images);
+  berth::agent::ImagesService images_service(images, manager, scratch);
   grpc::EnableDefaultHealthCheckService(true);
   // The built-in health service has no protobuf descriptors; touching our generated
   // grpc.health.v1 keeps it linked, so reflection can describe the service too.
@@ -159,6 +185,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&containers);
   builder.RegisterService(&system);
   builder.RegisterService(&networks_service);
+  builder.RegisterService(&images_service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Fail(absl::StrCat("cannot serve on ", config.socket));
   ::chmod(config.socket.c_str(), 0660);

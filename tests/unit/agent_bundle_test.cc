@@ -1,7 +1,7 @@
 #include <sys/stat.h>
 
 #include "agent/bundle.h"
-#include "agent/image_store.h"
+#include "agent/image/image_store.h"
 #include "gtest/gtest.h"
 #include "runtime/base/file_util.h"
 
@@ -14,16 +14,16 @@ class BundleTest : public ::testing::Test {
     char tmpl[] = "/tmp/berth-bundle-test-XXXXXX";
     dir_ = mkdtemp(tmpl);
     image_.name = "img";
-    image_.rootfs = dir_ + "/rootfs";
-    ASSERT_TRUE(MakeDirs(image_.rootfs + "/etc").ok());
-    ASSERT_TRUE(WriteFileAtomic(image_.rootfs + "/etc/passwd",
+    image_.layers = {dir_ + "/rootfs"};
+    ASSERT_TRUE(MakeDirs(image_.layers[0] + "/etc").ok());
+    ASSERT_TRUE(WriteFileAtomic(image_.layers[0] + "/etc/passwd",
                                 "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n")
                     .ok());
-    ASSERT_TRUE(WriteFileAtomic(image_.rootfs + "/etc/group", "root:x:0:\napp:x:1000:\nstaff:x:50:app,other\n").ok());
-    image_.config.entrypoint = {"/entry"};
-    image_.config.cmd = {"default-arg"};
-    image_.config.env = {"PATH=/image/bin", "FOO=image"};
-    image_.config.working_dir = "/srv";
+    ASSERT_TRUE(WriteFileAtomic(image_.layers[0] + "/etc/group", "root:x:0:\napp:x:1000:\nstaff:x:50:app,other\n").ok());
+    image_.config.config.entrypoint = {"/entry"};
+    image_.config.config.cmd = {"default-arg"};
+    image_.config.config.env = {"PATH=/image/bin", "FOO=image"};
+    image_.config.config.working_dir = "/srv";
     paths_ = ContainerPaths::For(dir_ + "/containers", std::string(64, 'a'));
   }
   void TearDown() override { (void)RemoveTree(dir_); }
@@ -33,7 +33,7 @@ class BundleTest : public ::testing::Test {
   }
 
   std::string dir_;
-  Image image_;
+  image::Image image_;
   ContainerPaths paths_;
 };
 
@@ -45,7 +45,7 @@ TEST_F(BundleTest, ImageDefaultsApply) {
   EXPECT_EQ(s->process.cwd, "/srv");
   EXPECT_EQ(s->hostname, std::string(12, 'a'));
   EXPECT_EQ(s->linux.cgroups_path, "berth/x");
-  EXPECT_EQ(s->annotations.at(spec::kAnnotationOverlayLower), image_.rootfs);
+  EXPECT_EQ(s->annotations.at(spec::kAnnotationOverlayLower), image_.layers[0]);
   EXPECT_EQ(s->annotations.at(spec::kAnnotationOverlayUpper), paths_.upper);
   EXPECT_TRUE(s->HasNamespace("network"));
 }
@@ -153,9 +153,26 @@ TEST_F(BundleTest, NetworkPlanPicksTheNamespaceAndMountsTheEtcFiles) {
 }
 
 TEST_F(BundleTest, NoCommandAnywhereIsInvalid) {
-  image_.config.entrypoint.clear();
-  image_.config.cmd.clear();
+  image_.config.config.entrypoint.clear();
+  image_.config.config.cmd.clear();
   EXPECT_EQ(Build(v1::ContainerConfig{}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(BundleTest, LayersStackTopmostFirstAndUsersComeFromTheTopmostPasswd) {
+  // A second layer above the first with its own /etc/passwd: its users win.
+  const std::string upper_layer = dir_ + "/layer2";
+  ASSERT_TRUE(MakeDirs(upper_layer + "/etc").ok());
+  ASSERT_TRUE(WriteFileAtomic(upper_layer + "/etc/passwd", "root:x:0:0::/root:/bin/sh\nsvc:x:4242:4243::/:/bin/sh\n").ok());
+  image_.layers.push_back(upper_layer);
+  v1::ContainerConfig c;
+  c.set_user("svc");
+  auto s = Build(c);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->annotations.at(spec::kAnnotationOverlayLower), upper_layer + ":" + dir_ + "/rootfs");
+  EXPECT_EQ(s->process.user.uid, 4242u);
+  EXPECT_EQ(s->process.user.gid, 4243u);
+  c.set_user("app");  // only in the lower layer's passwd, which the upper one replaced
+  EXPECT_EQ(Build(c).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
