@@ -12,6 +12,7 @@ AgentClient::AgentClient(std::string target)
       containers_(berth::v1::Containers::NewStub(channel_)),
       system_(berth::v1::System::NewStub(channel_)),
       networks_(berth::v1::Networks::NewStub(channel_)),
+      images_(berth::v1::Images::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
 int ReportRpcError(const grpc::Status& status, const AgentClient& client) {

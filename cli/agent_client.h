@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "berth/v1/containers.grpc.pb.h"
+#include "berth/v1/images.grpc.pb.h"
 #include "berth/v1/networks.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -23,6 +24,7 @@ class AgentClient {
   berth::v1::Containers::Stub& containers() { return *containers_; }
   berth::v1::System::Stub& system() { return *system_; }
   berth::v1::Networks::Stub& networks() { return *networks_; }
+  berth::v1::Images::Stub& images() { return *images_; }
   grpc::health::v1::Health::Stub& health() { return *health_; }
   const std::string& target() const { return target_; }
 
@@ -32,6 +34,7 @@ class AgentClient {
   std::unique_ptr<berth::v1::Containers::Stub> containers_;
   std::unique_ptr<berth::v1::System::Stub> system_;
   std::unique_ptr<berth::v1::Networks::Stub> networks_;
+  std::unique_ptr<berth::v1::Images::Stub> images_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 

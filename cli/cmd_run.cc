@@ -14,7 +14,10 @@
 #include "cli/container_flags.h"
 #include "cli/exit_codes.h"
 #include "cli/flag_definitions.h"
+#include "cli/image_format.h"
+#include "cli/image_pull.h"
 #include "cli/output.h"
+#include "cli/pull_progress.h"
 #include "cli/stream_input.h"
 #include "cli/terminal.h"
 #include "cli/terminal_session.h"
@@ -146,10 +149,24 @@ int RunAttached(AgentClient& client, const ContainerFlags& flags, const std::str
   return WaitForExitCode(client, id);
 }
 
+// Pulls for run/create; the progress goes to stderr so stdout keeps only the container's id
+// or output (docker does the same).
+grpc::Status PullForContainer(AgentClient& client, const std::string& image) {
+  v1::Image pulled;
+  return PullWithProgress(client, image, STDERR_FILENO, /*quiet=*/false, &pulled);
+}
+
+grpc::Status Create(AgentClient& client, const v1::CreateRequest& request, v1::CreateResponse* response) {
+  grpc::ClientContext ctx;
+  return client.containers().Create(&ctx, request, response);
+}
+
 int CreateOrRun(AgentClient& client, const ContainerFlags& f, bool is_run) {
   if (is_run && !f.detach && f.tty && f.interactive && !IsTerminal(STDIN_FILENO)) {
     return ReportError("the input device is not a TTY");
   }
+  absl::StatusOr<PullPolicy> policy = ParsePullPolicy(f.pull);
+  if (!policy.ok()) return ReportError(policy.status());
   absl::StatusOr<v1::ContainerConfig> config =
       BuildContainerConfig(f, ProcessEnvLookup(), CurrentDirectory());
   if (!config.ok()) return ReportError(config.status());
@@ -157,9 +174,18 @@ int CreateOrRun(AgentClient& client, const ContainerFlags& f, bool is_run) {
   v1::CreateRequest request;
   *request.mutable_config() = *std::move(config);
   v1::CreateResponse response;
+  if (*policy == PullPolicy::kAlways) {
+    grpc::Status status = PullForContainer(client, f.image);
+    if (!status.ok()) return ReportRpcError(status, client);
+  }
   {
-    grpc::ClientContext ctx;
-    grpc::Status status = client.containers().Create(&ctx, request, &response);
+    grpc::Status status = Create(client, request, &response);
+    if (!status.ok() && *policy == PullPolicy::kMissing &&
+        IsImageNotFound(static_cast<absl::StatusCode>(status.error_code()), status.error_message())) {
+      std::cerr << "Unable to find image '" << FamiliarReference(f.image) << "' locally" << std::endl;
+      status = PullForContainer(client, f.image);
+      if (status.ok()) status = Create(client, request, &response);
+    }
     if (!status.ok()) return ReportRpcError(status, client);
   }
   const std::string id = response.container().id();

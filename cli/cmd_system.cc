@@ -1,12 +1,15 @@
 // `berth system health`: the standard grpc.health.v1.Health/Check of the agent. Prints the
 // serving status; exits 0 only for SERVING, 1 for any other answer, 125 when the agent cannot
 // be asked (unreachable, no health service).
+// `berth system df`: System.DiskUsage as a table (images, layers, containers).
 #include <chrono>
 #include <iostream>
 #include <memory>
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/image_format.h"
+#include "cli/table.h"
 
 namespace berth::cli {
 namespace {
@@ -34,6 +37,15 @@ int Health(AgentClient& client, const HealthOptions& o) {
   return response.status() == HealthCheckResponse::SERVING ? kExitOk : kExitNotServing;
 }
 
+int DiskUsage(AgentClient& client) {
+  berth::v1::DiskUsageResponse response;
+  grpc::ClientContext ctx;
+  grpc::Status status = client.system().DiskUsage(&ctx, berth::v1::DiskUsageRequest(), &response);
+  if (!status.ok()) return ReportRpcError(status, client);
+  std::cout << FormatTable(DiskUsageRows(response));
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddSystemCommands(CLI::App& app, CommandTable& table) {
@@ -46,6 +58,8 @@ void AddSystemCommands(CLI::App& app, CommandTable& table) {
   health->add_option("-t,--timeout", o->timeout_seconds, "Seconds to wait for the answer")
       ->capture_default_str();
   table.Add(health, [o](AgentClient& client) { return Health(client, *o); });
+  CLI::App* df = system->add_subcommand("df", "Show the disk space of images, layers and containers");
+  table.Add(df, [](AgentClient& client) { return DiskUsage(client); });
 }
 
 }  // namespace berth::cli

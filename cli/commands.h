@@ -45,7 +45,8 @@ void AddInspectCommand(CLI::App& app, CommandTable& table);     // inspect
 void AddLogsCommand(CLI::App& app, CommandTable& table);        // logs
 void AddPortCommand(CLI::App& app, CommandTable& table);        // port
 void AddNetworkCommands(CLI::App& app, CommandTable& table);    // network create ls inspect rm
-void AddSystemCommands(CLI::App& app, CommandTable& table);     // system health
+void AddImageCommands(CLI::App& app, CommandTable& table);      // pull images image rmi tag
+void AddSystemCommands(CLI::App& app, CommandTable& table);     // system health df
 void AddVersionCommand(CLI::App& app, CommandTable& table);     // version
 
 }  // namespace berth::cli

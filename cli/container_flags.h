@@ -45,6 +45,7 @@ struct ContainerFlags {
   std::vector<std::string> dns;         // --dns IP
   std::vector<std::string> dns_search;  // --dns-search DOMAIN
   std::optional<std::string> entrypoint;  // set when --entrypoint was given, even as ""
+  std::string pull = "missing";           // --pull missing|always|never (ParsePullPolicy)
   std::string image;
   std::vector<std::string> command;  // everything after IMAGE
 };

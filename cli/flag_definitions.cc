@@ -42,6 +42,10 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
   cmd->add_option_function<std::string>(
       "--entrypoint", [&f](const std::string& value) { f.entrypoint = value; },
       "Override the image's entrypoint (\"\" clears it)");
+  cmd->add_option("--pull", f.pull,
+                  "Pull the image before creating: missing (when not on the node), always, never")
+      ->check(CLI::IsMember({"missing", "always", "never"}))
+      ->capture_default_str();
   cmd->add_option("image", f.image, "Image")->required();
   cmd->add_option("command", f.command, "Command and its arguments");
   cmd->positionals_at_end(true);

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -129,6 +130,19 @@ std::string Quote(std::string_view s) {
   }
   out += '"';
   return out;
+}
+
+std::string HumanSize(int64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  double size = bytes < 0 ? 0 : static_cast<double>(bytes);
+  size_t unit = 0;
+  while (size >= 1000.0 && unit + 1 < std::size(kUnits)) {
+    size /= 1000.0;
+    ++unit;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g%s", size, kUnits[unit]);
+  return buf;
 }
 
 std::string FormatLogTimestamp(absl::Time t) {

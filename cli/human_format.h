@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -43,6 +44,10 @@ std::string Ellipsis(std::string_view s, size_t max_width);
 
 // Double-quoted with \" \\ and control characters escaped.
 std::string Quote(std::string_view s);
+
+// Bytes in docker's decimal units with four significant digits: "0B", "999B", "1.5kB",
+// "30MB", "4.295GB" (units.HumanSize). Negative sizes read as 0B.
+std::string HumanSize(int64_t bytes);
 
 // "2024-01-02T03:04:05.000000000Z": fixed width so log lines align.
 std::string FormatLogTimestamp(absl::Time t);
