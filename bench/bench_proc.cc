@@ -86,8 +86,20 @@ pid_t Spawn(const std::vector<std::string>& argv, const SpawnOptions& options) {
     posix_spawnattr_setpgroup(&attr, 0);
   }
   posix_spawnattr_setflags(&attr, flags);
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry = *e;
+    std::string name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const auto& o : options.env) replaced = replaced || o.substr(0, o.find('=')) == name;
+    if (!replaced) env_strings.push_back(std::move(entry));
+  }
+  env_strings.insert(env_strings.end(), options.env.begin(), options.env.end());
+  std::vector<char*> cenv;
+  for (auto& e : env_strings) cenv.push_back(e.data());
+  cenv.push_back(nullptr);
   pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, args[0].c_str(), &actions, &attr, cargs.data(), environ);
+  int rc = ::posix_spawnp(&pid, args[0].c_str(), &actions, &attr, cargs.data(), cenv.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) throw BenchError("cannot start " + args[0] + ": " + ErrnoText(rc));

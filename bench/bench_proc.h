@@ -25,6 +25,8 @@ struct SpawnOptions {
   std::string stderr_path = "/dev/null";  // opened for append
   std::string cwd;                        // empty: the bench's
   bool own_process_group = false;         // so a ^C at the terminal reaches only the bench
+  // "NAME=VALUE" entries set on top of the bench's environment (replacing a NAME it has).
+  std::vector<std::string> env;
 };
 
 // argv[0] is the program path (absolute, or looked up in PATH).

@@ -9,7 +9,12 @@
 //   4. network setup per container: Create with network "bridge" against "none" (the
 //      difference is Berth's network part), runtime/network's AttachContainer alone, in
 //      process, and the `ip` baseline (the same netns, veth pair, address and routes made by
-//      10 `ip` processes).
+//      10 `ip` processes);
+//   5. images (bench_images.h; skipped with --no-images): Images.Pull of a two-layer image
+//      with a ~100 MB layer from a docker-registry the bench starts on 127.0.0.1, against
+//      `skopeo copy` to an OCI layout + `umoci unpack`, each from nothing every run; and
+//      Containers.Create from that cached image against busybox. Runs last, after the rest
+//      is printed.
 //
 // First of all, before any thread or child, the bench moves into a network namespace of its
 // own: its berthd, the bridges and veths, crun and the `ip` baseline all live there, and go
@@ -34,8 +39,10 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/bench_berth.h"
+#include "runtime/base/file_util.h"
 #include "bench/bench_crun.h"
 #include "bench/bench_host.h"
+#include "bench/bench_images.h"
 #include "bench/bench_net.h"
 #include "bench/bench_proc.h"
 #include "bench/bench_stats.h"
@@ -61,6 +68,13 @@ struct Flags {
   std::string crun = "crun";
   std::string tmpdir = "/tmp";
   std::string log_level = "info";
+  bool no_images = false;
+  int image_runs = 5;
+  int image_create_runs = 20;
+  int image_layer_mb = 100;
+  std::string registry = "docker-registry";
+  std::string skopeo = "skopeo";
+  std::string umoci = "umoci";
 };
 
 // Undo steps, run newest first, exactly once, whatever happened before.
@@ -171,9 +185,13 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
     return true;
   });
   agent->WaitServing(std::chrono::seconds(120));
-  const std::string busybox_rootfs = agent_options.root + "/images/busybox/rootfs";
+  // The default image has one layer: crun runs on the same unpacked directory.
+  std::string busybox_rootfs;
+  for (const std::string& name : berth::ListDirectory(agent_options.root + "/images/layers")) {
+    if (!name.empty() && name[0] != '.') busybox_rootfs = agent_options.root + "/images/layers/" + name;
+  }
   if (::access((busybox_rootfs + "/bin/busybox").c_str(), X_OK) != 0) {
-    throw BenchError("berthd built no busybox image at " + busybox_rootfs);
+    throw BenchError("berthd built no busybox image layer below " + agent_options.root + "/images/layers");
   }
 
   // Private mount namespace (before any thread: gRPC starts its threads only below).
@@ -217,6 +235,25 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   client->WaitReady(std::chrono::seconds(10));
   cleanup.Push("remove berth containers", [client] { return client->RemoveAll().empty(); });
   const std::string version = client->Version();
+
+  // Images (run last): the tools are looked up now, so a missing one fails before the rest.
+  std::shared_ptr<ImagesBench> images;
+  if (!flags.no_images) {
+    ImagesBenchOptions o;
+    o.socket = agent_options.socket;
+    o.store_dir = agent_options.root + "/images";
+    o.work_dir = tmp + "/images";
+    o.runs = flags.image_runs;
+    o.warmup = flags.warmup > 0 ? 1 : 0;
+    o.create_runs = flags.image_create_runs;
+    o.layer_mb = flags.image_layer_mb;
+    o.registry = flags.registry;
+    o.skopeo = flags.skopeo;
+    o.umoci = flags.umoci;
+    images = std::make_shared<ImagesBench>(o, client);
+    images->CheckTools();
+    cleanup.Push("images bench: containers, image, registry, " + o.work_dir, [images] { return images->Cleanup(); });
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const MemoryUse agent_fresh = ReadMemoryUse(agent->pid());
 
@@ -465,6 +502,17 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
                 Verdict(net_ok).c_str(), net_part, ip.n > 0 ? Fmt("%.3fx", net_part / ip.median).c_str() : "no ratio");
   }
   std::fflush(stdout);
+
+  // 5. Images, last: building the test image and pushing it take a while.
+  if (images) {
+    std::printf("\nImages: building a test image with a %d MB random layer, pushing it to a local registry...\n",
+                flags.image_layer_mb);
+    std::fflush(stdout);
+    images->Prepare();
+    ImagesResult result = images->Measure();
+    ImagesBench::Print(result, flags.image_runs, flags.image_create_runs);
+    std::fflush(stdout);
+  }
   return 0;
 }
 
@@ -474,7 +522,8 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
 int main(int argc, char** argv) {
   using namespace berth::bench;
   Flags flags;
-  CLI::App app{"berth-bench: Berth against crun (run-to-exit, exec latency, memory)"};
+  CLI::App app{"berth-bench: Berth against crun (run-to-exit, exec latency, memory, network) and skopeo + umoci "
+               "(image pull + unpack)"};
   app.add_option("--runs", flags.runs, "measured runs per case")->check(CLI::Range(1, 100000));
   app.add_option("--warmup", flags.warmup, "unmeasured runs first")->check(CLI::Range(0, 1000));
   app.add_option("--berthd", flags.berthd, "berthd to start (default: next to berth-bench; berth-shim next to it)");
@@ -486,6 +535,16 @@ int main(int argc, char** argv) {
   app.add_option("--cli-runs", flags.cli_runs, "runs of the CLI rows")->check(CLI::Range(0, 100000));
   app.add_option("--tmpdir", flags.tmpdir, "where the temp dir goes (overlay upper dirs: not on overlayfs)");
   app.add_option("--agent-log-level", flags.log_level, "berthd --log-level");
+  app.add_flag("--no-images", flags.no_images, "skip the image pull and create-from-image rows");
+  app.add_option("--image-runs", flags.image_runs, "measured pulls per side (each from nothing)")
+      ->check(CLI::Range(1, 1000));
+  app.add_option("--image-create-runs", flags.image_create_runs, "Creates per image from the cached image")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--image-layer-mb", flags.image_layer_mb, "size of the test image's random layer, MB (10^6 bytes)")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--registry", flags.registry, "docker-registry binary (Debian's distribution registry)");
+  app.add_option("--skopeo", flags.skopeo, "skopeo binary of the pull baseline");
+  app.add_option("--umoci", flags.umoci, "umoci binary of the unpack baseline");
   CLI11_PARSE(app, argc, argv);
 
   // The bench's own network namespace, before anything else (no thread or child exists yet).

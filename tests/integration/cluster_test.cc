@@ -212,8 +212,11 @@ TEST_F(ClusterTest, TcpBetweenContainersOfDifferentNodes) {
   ASSERT_TRUE(Listening("node-3", "sink", 7000));
 
   const std::string line = "hello from node-1 to " + ip;
+  // A few tries: on a loaded machine the first SYN can be lost while the new veths and routes
+  // settle (a refused or timed-out connect does not use up the one-shot listener).
   CliResult send = Cli("node-1", {"run", "--rm", "busybox", "sh", "-c",
-                                  "echo '" + line + "' | nc -w 5 " + ip + " 7000"});
+                                  "for i in 1 2 3 4 5; do echo '" + line + "' | nc -w 5 " + ip +
+                                      " 7000 && exit 0; sleep 1; done; exit 1"});
   EXPECT_EQ(send.exit_code, 0) << Describe(send);
   EXPECT_TRUE(LogsContain("node-3", "sink", line)) << Describe(Cli("node-3", {"logs", "sink"}));
 }
@@ -229,9 +232,10 @@ TEST_F(ClusterTest, PublishedPortIsReachableFromAnotherNode) {
 
   // From node-4's network namespace (not a container) to node-2's underlay address.
   const std::string line = "hello through 10.99.0.2:8080";
-  CliResult send = RunProgram({"/usr/bin/nsenter", "--net=" + NodeField(4, "netns_path"), Busybox(),
-                               "nc", "-w", "5", "10.99.0.2", "8080"},
-                              line + "\n", 30);
+  CliResult send = RunProgram({"/usr/bin/nsenter", "--net=" + NodeField(4, "netns_path"), Busybox(), "sh", "-c",
+                               "for i in 1 2 3 4 5; do echo '" + line + "' | " + Busybox() +
+                                   " nc -w 5 10.99.0.2 8080 && exit 0; sleep 1; done; exit 1"},
+                              "", 60);
   EXPECT_EQ(send.exit_code, 0) << Describe(send);
   EXPECT_TRUE(LogsContain("node-2", "web", line)) << Describe(Cli("node-2", {"logs", "web"}));
 }

@@ -223,7 +223,7 @@ TEST_F(Isolation, WritableBindMountWritesReachTheHost) {
 }
 
 TEST_F(Isolation, WritesLandInTheUpperDirNotTheImage) {
-  const std::string image = agent_.root() + "/images/busybox/rootfs";
+  const std::string image = agent_.BusyboxLayerDir();
   const std::string image_passwd = ReadText(image + "/etc/passwd");
   ASSERT_FALSE(image_passwd.empty()) << "no " << image << "/etc/passwd";
   auto c = agent_.Run(Busybox({"sh", "-c", "echo fresh > /marker.txt && echo extra:x:9:9::/:/bin/sh >> /etc/passwd && rm /bin/ls"}));

@@ -2,8 +2,8 @@
 // services are listed and described through server reflection (grpc.reflection.v1alpha,
 // via the npm package grpc-reflection-js), the berth.v1 client is built at run time from
 // the descriptors the server sent, and every method is called (berth.v1.Containers,
-// berth.v1.System, berth.v1.Networks, grpc.health.v1.Health; ServerReflectionInfo by the
-// reflection client itself). No .proto file is read.
+// berth.v1.System, berth.v1.Networks, berth.v1.Images, grpc.health.v1.Health;
+// ServerReflectionInfo by the reflection client itself). No .proto file is read.
 //
 // berthd runs in a network namespace of its own (`unshare --net`, util-linux), so the bridge,
 // veths and nftables rules its containers get never touch the machine's network; they go with
@@ -394,6 +394,11 @@ const EXPECTED_NETWORKS_METHODS = {
   Create: [false, false], List: [false, false], Inspect: [false, false], Remove: [false, false],
 };
 
+const EXPECTED_IMAGES_METHODS = {
+  Pull: [false, true], Import: [true, false], Export: [false, true], List: [false, false],
+  Inspect: [false, false], Remove: [false, false], Tag: [false, false], Prune: [false, false],
+};
+
 const EXPECTED_CONTAINERS_METHODS = {
   Create: [false, false], Start: [false, false], Stop: [false, false], Kill: [false, false],
   Remove: [false, false], Inspect: [false, false], List: [false, false], Wait: [false, false],
@@ -410,8 +415,8 @@ async function run() {
   const services = await check('reflection lists the services', async () => {
     const list = await withTimeout(reflection.listServices(), CALL_TIMEOUT_MS, 'ListServices');
     log(`# services: ${list.join(', ')}`);
-    for (const s of ['berth.v1.Containers', 'berth.v1.System', 'berth.v1.Networks', 'grpc.health.v1.Health',
-      'grpc.reflection.v1alpha.ServerReflection']) {
+    for (const s of ['berth.v1.Containers', 'berth.v1.System', 'berth.v1.Networks', 'berth.v1.Images',
+      'grpc.health.v1.Health', 'grpc.reflection.v1alpha.ServerReflection']) {
       assert.ok(list.includes(s), `ListServices lacks ${s}: ${list.join(', ')}`);
     }
     return list;
@@ -447,6 +452,16 @@ async function run() {
     assert.ok(roots['berth.v1.Networks'].lookupType('berth.v1.Network').fields.subnet, 'Network.subnet');
   });
 
+  await check('berth.v1.Images descriptor has every method with its streaming shape', () => {
+    const methods = describeService(roots['berth.v1.Images'], 'berth.v1.Images');
+    const got = Object.fromEntries(methods.map((m) => [m.name, [m.clientStreaming, m.serverStreaming]]));
+    assert.deepEqual(got, EXPECTED_IMAGES_METHODS);
+    const root = roots['berth.v1.Images'];
+    assert.equal(root.lookupType('berth.v1.Image').fields.created_at.resolvedType.fullName,
+      '.google.protobuf.Timestamp');
+    assert.ok(root.lookupType('berth.v1.PullResponse').oneofs.event, 'PullResponse.event oneof');
+  });
+
   // Dynamic clients: the descriptor set fetched by symbol, loaded by @grpc/proto-loader.
   const berthPkg = await check('build berth.v1 clients from the descriptor set of berth.v1.Containers', async () => {
     const set = await descriptorSetFor(reflection, 'berth.v1.Containers');
@@ -472,6 +487,12 @@ async function run() {
   containers = makeClient(berthPkg, 'berth.v1.Containers');
   const system = makeClient(berthPkg, 'berth.v1.System');
   const networks = makeClient(berthPkg, 'berth.v1.Networks');
+  const images = await check('build the berth.v1.Images client from the descriptor set of berth.v1.Images', async () => {
+    const set = await descriptorSetFor(reflection, 'berth.v1.Images');
+    log(`#   files: ${set.names.join(', ')}`);
+    assert.ok(set.names.includes('berth/v1/images.proto'));
+    return makeClient(grpc.loadPackageDefinition(packageFromDescriptorSet(set)), 'berth.v1.Images');
+  });
   const health = await check('build the health client from the descriptor set of grpc.health.v1.Health', async () => {
     const set = await descriptorSetFor(reflection, 'grpc.health.v1.Health');
     return makeClient(grpc.loadPackageDefinition(packageFromDescriptorSet(set)), 'grpc.health.v1.Health');
@@ -498,6 +519,87 @@ async function run() {
     assert.equal(r.api_version, 'berth.v1');
     assert.ok(r.version.length > 0);
     assert.ok(['v1', 'v2'].includes(r.cgroup_driver), r.cgroup_driver);
+  });
+
+  await check('System/DiskUsage counts the default image and its layer', async () => {
+    const r = await unary(system, 'DiskUsage', {});
+    log(`#   images=${r.images} (${r.images_size} B) layers=${r.layers} (${r.layers_size} B) ` +
+      `containers=${r.containers} reclaimable=${r.reclaimable_size} B`);
+    assert.equal(r.images, 1);
+    assert.ok(Number(r.images_size) > 0);
+    assert.equal(r.layers, 1);
+    assert.ok(Number(r.layers_size) > 0);
+    assert.equal(r.containers, 0);
+  });
+
+  const busybox = await check('Images/List has the default busybox image', async () => {
+    const r = await unary(images, 'List', {});
+    const b = r.images.find((i) => i.names.includes('busybox:latest'));
+    assert.ok(b, `no busybox:latest in ${JSON.stringify(r.images.map((i) => i.names))}`);
+    assert.match(b.id, /^sha256:[0-9a-f]{64}$/);
+    assert.match(b.manifest_digest, /^sha256:[0-9a-f]{64}$/);
+    assert.ok(Number(b.size) > 0);
+    return b;
+  });
+  await check('Images/Inspect busybox (by name and by id prefix)', async () => {
+    const { image } = await unary(images, 'Inspect', { reference: 'busybox' });
+    assert.equal(image.id, busybox.id);
+    assert.equal(image.os, 'linux');
+    assert.equal(image.layers.length, 1);
+    assert.equal(image.diff_ids.length, 1);
+    assert.deepEqual(image.cmd, ['sh']);
+    const byId = await unary(images, 'Inspect', { reference: busybox.id.slice(7, 19) });
+    assert.equal(byId.image.id, busybox.id);
+    await expectGrpcError(unary(images, 'Inspect', { reference: 'refl/no-such-image:v1' }), grpc.status.NOT_FOUND);
+  });
+  await check('Images/Tag busybox as refl/busybox:tagged', async () => {
+    const { image } = await unary(images, 'Tag', { source: 'busybox', target: 'refl/busybox:tagged' });
+    assert.equal(image.id, busybox.id);
+    assert.ok(image.names.includes('refl/busybox:tagged'), JSON.stringify(image.names));
+    assert.ok(image.names.includes('busybox:latest'), JSON.stringify(image.names));
+  });
+  await check('Images/Remove of the tag untags it and deletes nothing', async () => {
+    const r = await unary(images, 'Remove', { reference: 'refl/busybox:tagged' });
+    assert.deepEqual(r.untagged, ['refl/busybox:tagged']);
+    assert.deepEqual(r.deleted, []);
+    await expectGrpcError(unary(images, 'Inspect', { reference: 'refl/busybox:tagged' }), grpc.status.NOT_FOUND);
+  });
+  const exported = await check('Images/Export (server stream) of busybox: an OCI layout tar', async () => {
+    const msgs = await withTimeout(collect(images.Export({ references: ['busybox'] }, { deadline: deadline() })),
+      CALL_TIMEOUT_MS, 'Export');
+    const tar = Buffer.concat(msgs.map((m) => m.chunk));
+    log(`#   ${msgs.length} chunks, ${tar.length} bytes`);
+    assert.ok(tar.length > 1024);
+    assert.equal(tar.length % 512, 0, 'a tar is made of 512-byte blocks');
+    for (const name of ['oci-layout', 'index.json', `blobs/sha256/${busybox.manifest_digest.slice(7)}`]) {
+      assert.ok(tar.includes(Buffer.from(name)), `the tar has no ${name}`);
+    }
+    return tar;
+  });
+  await check('Images/Import (client stream) of the exported bytes gives busybox back', async () => {
+    const r = await withTimeout(new Promise((resolve, reject) => {
+      const call = images.Import({ deadline: deadline() }, (err, resp) => (err ? reject(err) : resolve(resp)));
+      for (let off = 0; off < exported.length; off += 64 * 1024) call.write({ chunk: exported.subarray(off, off + 64 * 1024) });
+      call.end();
+    }), CALL_TIMEOUT_MS, 'Import');
+    assert.equal(r.images.length, 1);
+    assert.equal(r.images[0].id, busybox.id);
+    assert.equal(r.images[0].manifest_digest, busybox.manifest_digest);
+    assert.ok(r.images[0].names.includes('busybox:latest'), JSON.stringify(r.images[0].names));
+  });
+  await check('Images/Import of bytes that are no image archive fails with INVALID_ARGUMENT (3)', async () => {
+    await expectGrpcError(withTimeout(new Promise((resolve, reject) => {
+      const call = images.Import({ deadline: deadline() }, (err, resp) => (err ? reject(err) : resolve(resp)));
+      call.write({ chunk: Buffer.from('not a tar') });
+      call.end();
+    }), CALL_TIMEOUT_MS, 'Import'), grpc.status.INVALID_ARGUMENT);
+  });
+  await check('Images/Pull from a registry nobody runs fails with UNAVAILABLE (14) or NOT_FOUND (5)', async () => {
+    const call = images.Pull({ reference: '127.0.0.1:1/refl/none:v1' }, { deadline: deadline() });
+    const e = await withTimeout(collect(call).then(() => null, (err) => err), CALL_TIMEOUT_MS, 'Pull');
+    assert.ok(e, 'the pull succeeded');
+    assert.ok([grpc.status.UNAVAILABLE, grpc.status.NOT_FOUND].includes(e.code), `code ${e.code}: ${e.details}`);
+    log(`#   ${e.code}: ${e.details}`);
   });
 
   const labels = { suite: 'reflection', run: String(process.pid) };
@@ -679,6 +781,15 @@ async function run() {
     assert.deepEqual(r.networks.map((n) => n.name), ['bridge']);
   });
 
+  await check('Images/Prune keeps busybox while containers use it', async () => {
+    const r = await unary(images, 'Prune', {});
+    assert.deepEqual(r.deleted, []);
+    const { image } = await unary(images, 'Inspect', { reference: 'busybox' });
+    assert.equal(image.containers, 4);
+    const du = await unary(system, 'DiskUsage', {});
+    assert.equal(du.containers, 4);
+  });
+
   await check('Containers/Remove', async () => {
     for (const c of [c1, c2, c3, c4]) {
       await unary(containers, 'Remove', { id: c.id });
@@ -692,6 +803,17 @@ async function run() {
     const e = await expectGrpcError(unary(containers, 'Inspect', { id: 'no-such-container' }),
       grpc.status.NOT_FOUND);
     assert.equal(e.code, 5);
+  });
+
+  await check('Images/Prune without containers removes busybox and frees its bytes', async () => {
+    const r = await unary(images, 'Prune', {});
+    assert.deepEqual(r.deleted, [busybox.id]);
+    assert.ok(Number(r.reclaimed_bytes) > 0, `reclaimed ${r.reclaimed_bytes}`);
+    const { images: left } = await unary(images, 'List', {});
+    assert.equal(left.length, 0);
+    const du = await unary(system, 'DiskUsage', {});
+    assert.equal(du.images, 0);
+    assert.equal(du.layers, 0);
   });
 }
 

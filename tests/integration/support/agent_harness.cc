@@ -671,6 +671,14 @@ CliResult AgentHarness::Cli(const std::vector<std::string>& args, const std::str
   return RunProgram(argv, stdin_data, timeout_seconds);
 }
 
+std::string AgentHarness::BusyboxLayerDir() const {
+  std::vector<std::string> layers;
+  for (const std::string& name : ListDirectory(root_ + "/images/layers")) {
+    if (!name.empty() && name[0] != '.') layers.push_back(root_ + "/images/layers/" + name);
+  }
+  return layers.size() == 1 ? layers[0] : "";
+}
+
 std::string AgentHarness::CgroupDir(const std::string& id, const std::string& controller) const {
   if (!cgroups_) return "";
   auto dir = cgroups_->Directory(absl::StrCat(cgroup_parent_, "/", id), controller);

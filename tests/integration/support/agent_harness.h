@@ -118,6 +118,8 @@ class AgentHarness {
 
   // Directory of a container's cgroup in `controller`'s hierarchy.
   std::string CgroupDir(const std::string& id, const std::string& controller) const;
+  // The unpacked layer of the default busybox image (it has exactly one).
+  std::string BusyboxLayerDir() const;
   // The harness's temp dir (holds root and socket; every shim's command line names it).
   const std::string& dir() const { return dir_; }
 
