@@ -185,17 +185,18 @@ absl::StatusOr<std::string> ImageStore::ResolveName(const std::string& ref) {
   return absl::NotFoundError(absl::StrCat("image ", parsed->Familiar(), " not found; pull or import it first"));
 }
 
+absl::StatusOr<std::pair<std::string, std::string>> ImageStore::Lookup(const std::string& ref) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto name = ResolveName(ref);
+  if (!name.ok()) return name.status();
+  return std::make_pair(*name, refs_.at(*name));
+}
+
 absl::StatusOr<Image> ImageStore::Get(const std::string& ref) {
   std::shared_lock<std::shared_mutex> gc(gc_mu_);
-  std::string name, digest;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto resolved = ResolveName(ref);
-    if (!resolved.ok()) return resolved.status();
-    name = *resolved;
-    digest = refs_.at(name);
-  }
-  return Load(name, digest);
+  auto found = Lookup(ref);
+  if (!found.ok()) return found.status();
+  return Load(found->first, found->second);
 }
 
 absl::StatusOr<Image> ImageStore::Load(const std::string& name, const std::string& manifest_digest) {
@@ -538,14 +539,9 @@ absl::Status ImageStore::Export(const std::vector<std::string>& refs, const std:
   nlohmann::json manifests = nlohmann::json::array();
   std::set<std::string> blobs;
   for (const std::string& ref : refs) {
-    std::string name, digest;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      auto resolved = ResolveName(ref);
-      if (!resolved.ok()) return resolved.status();
-      name = *resolved;
-      digest = refs_.at(name);
-    }
+    auto found = Lookup(ref);
+    if (!found.ok()) return found.status();
+    const auto& [name, digest] = *found;
     auto image = Load(name, digest);
     if (!image.ok()) return image.status();
     auto manifest_json = content_.ReadVerified(digest);

@@ -118,6 +118,8 @@ class ImageStore {
   int64_t CollectGarbage();
   std::shared_ptr<std::mutex> KeyLock(const std::string& key);
   absl::StatusOr<std::string> ResolveName(const std::string& ref) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ResolveName under the lock: the reference's key in refs_ and its manifest digest.
+  absl::StatusOr<std::pair<std::string, std::string>> Lookup(const std::string& ref);
 
   const std::string dir_;
   ContentStore content_;

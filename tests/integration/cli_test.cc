@@ -22,8 +22,8 @@
 #include "gtest/gtest.h"
 #include "tests/integration/support/agent_harness.h"
 #include "tests/integration/support/host_checks.h"
+#include "tests/integration/support/pty_session.h"
 
-extern char** environ;
 
 namespace berth::testing {
 namespace {
@@ -36,106 +36,6 @@ constexpr auto kBound = std::chrono::seconds(15);
 bool IsIdLine(const std::string& out) {
   return out.size() == 65 && out.back() == '\n' && IsHexId(out.substr(0, 64));
 }
-
-// The CLI on a pseudo terminal of its own (session leader, pty as controlling terminal), fed
-// a script: wait until the output shows `expect`, then type `send`.
-class PtySession {
- public:
-  explicit PtySession(const std::vector<std::string>& argv) {
-    master_ = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master_ < 0 || ::grantpt(master_) != 0 || ::unlockpt(master_) != 0) return;
-    const char* slave_name = ::ptsname(master_);
-    if (slave_name == nullptr) return;
-    int slave = ::open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (slave < 0) return;
-    struct winsize ws = {};
-    ws.ws_row = 24;
-    ws.ws_col = 80;
-    ::ioctl(slave, TIOCSWINSZ, &ws);
-    std::vector<std::string> args = argv;
-    std::vector<char*> cargv;
-    for (auto& a : args) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      // Only async-signal-safe calls: the test process has threads.
-      ::setsid();
-      ::ioctl(slave, TIOCSCTTY, 0);
-      ::dup2(slave, 0);
-      ::dup2(slave, 1);
-      ::dup2(slave, 2);
-      ::execve(cargv[0], cargv.data(), environ);
-      ::_exit(127);
-    }
-    ::close(slave);
-  }
-
-  ~PtySession() {
-    if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGKILL);
-      int status;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (master_ >= 0) ::close(master_);
-  }
-
-  bool ok() const { return pid_ > 0; }
-  const std::string& output() const { return output_; }
-
-  // Reads until `text` appears in the output after `from` (bounded); true when it did.
-  bool ReadUntil(const std::string& text, size_t from = 0, std::chrono::seconds bound = kBound) {
-    auto deadline = std::chrono::steady_clock::now() + bound;
-    while (output_.find(text, from) == std::string::npos) {
-      if (std::chrono::steady_clock::now() > deadline || !ReadSome(100)) {
-        return output_.find(text, from) != std::string::npos;
-      }
-    }
-    return true;
-  }
-
-  void Type(const std::string& text) {
-    size_t done = 0;
-    while (done < text.size()) {
-      ssize_t n = ::write(master_, text.data() + done, text.size() - done);
-      if (n <= 0) return;
-      done += static_cast<size_t>(n);
-    }
-  }
-
-  // Reads to the end of the session and reaps the CLI; its exit code, or -1 on timeout.
-  int Finish(std::chrono::seconds bound = kBound) {
-    auto deadline = std::chrono::steady_clock::now() + bound;
-    while (std::chrono::steady_clock::now() < deadline) {
-      int status;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        reaped_ = true;
-        while (ReadSome(0)) {
-        }
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      }
-      ReadSome(50);
-    }
-    return -1;
-  }
-
- private:
-  // One read with a poll of `timeout_ms`; false at EOF/EIO (every slave fd closed).
-  bool ReadSome(int timeout_ms) {
-    struct pollfd p = {master_, POLLIN, 0};
-    int n = ::poll(&p, 1, timeout_ms);
-    if (n <= 0) return n == 0;
-    char buf[4096];
-    ssize_t r = ::read(master_, buf, sizeof(buf));
-    if (r <= 0) return r < 0 && errno == EINTR;
-    output_.append(buf, static_cast<size_t>(r));
-    return true;
-  }
-
-  int master_ = -1;
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  std::string output_;
-};
 
 std::vector<std::string> CliArgv(AgentHarness& agent, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {BERTH_CLI_PATH, "--host", "unix://" + agent.socket()};

@@ -24,11 +24,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/support/agent_harness.h"
+#include "tests/integration/support/pty_session.h"
 #include "tests/integration/support/image_support.h"
 #include "tests/integration/support/oci_builder.h"
 #include "tests/integration/support/registry_support.h"
 
-extern char** environ;
 
 namespace berth::testing {
 namespace {
@@ -41,60 +41,6 @@ using ::testing::StartsWith;
 
 std::vector<std::string> Lines(const std::string& text) {
   return absl::StrSplit(text, '\n', absl::SkipEmpty());
-}
-
-// Runs argv on a pseudo terminal of its own (80x24) until it exits; everything it wrote.
-struct PtyResult {
-  int exit_code = -1;
-  std::string out;
-};
-PtyResult RunOnPty(const std::vector<std::string>& argv, int timeout_seconds = 60) {
-  PtyResult result;
-  int master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0) return result;
-  int slave = ::open(::ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
-  struct winsize ws = {};
-  ws.ws_row = 24;
-  ws.ws_col = 80;
-  ::ioctl(slave, TIOCSWINSZ, &ws);
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargv;
-  for (auto& a : args) cargv.push_back(a.data());
-  cargv.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::setsid();
-    ::ioctl(slave, TIOCSCTTY, 0);
-    ::dup2(slave, 0);
-    ::dup2(slave, 1);
-    ::dup2(slave, 2);
-    ::execve(cargv[0], cargv.data(), environ);
-    ::_exit(127);
-  }
-  ::close(slave);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
-  char buf[4096];
-  for (;;) {
-    struct pollfd p = {master, POLLIN, 0};
-    ::poll(&p, 1, 100);
-    if (p.revents & POLLIN) {
-      ssize_t n = ::read(master, buf, sizeof(buf));
-      if (n > 0) {
-        result.out.append(buf, static_cast<size_t>(n));
-        continue;
-      }
-    }
-    if (p.revents & (POLLHUP | POLLERR)) break;
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid, SIGKILL);
-      break;
-    }
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ::close(master);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
 }
 
 class ImagesCliTest : public ::testing::Test {
@@ -162,17 +108,20 @@ TEST_F(ImagesCliTest, PullPrintsALineOnEachStatusChangeThenTheDigestAndName) {
 TEST_F(ImagesCliTest, PullOnATerminalRedrawsOneLinePerLayer) {
   const Image image = DerivedImage(busybox_, {File("big.bin", RandomBytes(4 << 20))});
   ASSERT_TRUE(registry_->PushImage("t/tty", "v1", image).ok());
-  PtyResult r = RunOnPty(CliArgv({"pull", Ref("t/tty:v1")}));
-  ASSERT_EQ(r.exit_code, 0) << r.out;
+  PtySession pty(CliArgv({"pull", Ref("t/tty:v1")}));
+  ASSERT_TRUE(pty.ok());
+  const int exit_code = pty.Finish(std::chrono::seconds(60));
+  const std::string out = pty.output();
+  ASSERT_EQ(exit_code, 0) << out;
   // Lines are redrawn in place: cursor up, clear line, back down.
-  EXPECT_THAT(r.out, HasSubstr("\x1b[2K"));
-  EXPECT_TRUE(std::regex_search(r.out, std::regex("\x1b\\[[0-9]+A"))) << r.out;
-  EXPECT_TRUE(std::regex_search(r.out, std::regex("\x1b\\[[0-9]+B"))) << r.out;
+  EXPECT_THAT(out, HasSubstr("\x1b[2K"));
+  EXPECT_TRUE(std::regex_search(out, std::regex("\x1b\\[[0-9]+A"))) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex("\x1b\\[[0-9]+B"))) << out;
   const std::string short_layer = DigestHex(image.layers[1].digest()).substr(0, 12);
-  EXPECT_THAT(r.out, HasSubstr(short_layer + ": Pull complete"));
-  EXPECT_THAT(r.out, HasSubstr("Digest: " + image.manifest_digest() + "\r\n" + Ref("t/tty:v1") + "\r\n"));
+  EXPECT_THAT(out, HasSubstr(short_layer + ": Pull complete"));
+  EXPECT_THAT(out, HasSubstr("Digest: " + image.manifest_digest() + "\r\n" + Ref("t/tty:v1") + "\r\n"));
   // No line is wider than the terminal.
-  for (const std::string& line : std::vector<std::string>(absl::StrSplit(r.out, absl::ByAnyChar("\r\n")))) {
+  for (const std::string& line : std::vector<std::string>(absl::StrSplit(out, absl::ByAnyChar("\r\n")))) {
     std::string visible = std::regex_replace(line, std::regex("\x1b\\[[0-9]*[A-Za-z]"), "");
     EXPECT_LT(visible.size(), 80u) << visible;
   }
