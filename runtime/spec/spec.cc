@@ -187,6 +187,11 @@ absl::Status Read(const Json& v, const std::string& field, Namespace* out);
 absl::Status Read(const Json& v, const std::string& field, IdMapping* out);
 absl::Status Read(const Json& v, const std::string& field, LinuxResources* out);
 absl::Status Read(const Json& v, const std::string& field, Linux* out);
+absl::Status Read(const Json& v, const std::string& field, Device* out);
+absl::Status Read(const Json& v, const std::string& field, DeviceRule* out);
+absl::Status Read(const Json& v, const std::string& field, SeccompArg* out);
+absl::Status Read(const Json& v, const std::string& field, SeccompSyscall* out);
+absl::Status Read(const Json& v, const std::string& field, Seccomp* out);
 
 template <typename T>
   requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
@@ -248,6 +253,31 @@ absl::Status Get(const Json& obj, const char* key, const std::string& parent, T*
   return Read(*v, Child(parent, key), out);
 }
 
+// Parts of the OCI runtime spec Berth does not implement. Asking for one is refused, naming
+// the field: silently running a container without it would be worse. Empty values (null, "",
+// [], {}, false, 0) ask for nothing and pass.
+bool IsEmptyValue(const Json& v) {
+  if (v.is_object()) {
+    for (const auto& [key, member] : v.items()) {
+      if (!IsEmptyValue(member)) return false;
+    }
+    return true;
+  }
+  return v.is_null() || (v.is_string() && v.get<std::string>().empty()) ||
+         (v.is_array() && v.empty()) || (v.is_boolean() && !v.get<bool>()) ||
+         (v.is_number() && v == 0);
+}
+
+absl::Status RefuseUnsupported(const Json& obj, const std::string& parent,
+                               std::initializer_list<std::pair<const char*, const char*>> keys) {
+  for (const auto& [key, why] : keys) {
+    auto it = obj.find(key);
+    if (it == obj.end() || IsEmptyValue(*it)) continue;
+    return FieldError(Child(parent, key), absl::StrCat("is not supported by Berth (", why, ")"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Read(const Json& v, const std::string& field, ConsoleSize* out) {
   RETURN_IF_ERROR(ExpectObject(v, field));
   RETURN_IF_ERROR(Get(v, "height", field, &out->height));
@@ -256,8 +286,10 @@ absl::Status Read(const Json& v, const std::string& field, ConsoleSize* out) {
 
 absl::Status Read(const Json& v, const std::string& field, User* out) {
   RETURN_IF_ERROR(ExpectObject(v, field));
+  RETURN_IF_ERROR(RefuseUnsupported(v, field, {{"username", "a Windows field"}}));
   RETURN_IF_ERROR(Get(v, "uid", field, &out->uid));
   RETURN_IF_ERROR(Get(v, "gid", field, &out->gid));
+  RETURN_IF_ERROR(Get(v, "umask", field, &out->umask));
   return Get(v, "additionalGids", field, &out->additional_gids);
 }
 
@@ -279,6 +311,13 @@ absl::Status Read(const Json& v, const std::string& field, Rlimit* out) {
 
 absl::Status Read(const Json& v, const std::string& field, Process* out) {
   RETURN_IF_ERROR(ExpectObject(v, field));
+  RETURN_IF_ERROR(RefuseUnsupported(v, field,
+                                    {{"apparmorProfile", "AppArmor is not available"},
+                                     {"selinuxLabel", "SELinux is not available"},
+                                     {"commandLine", "a Windows field"},
+                                     {"ioPriority", "not implemented"},
+                                     {"scheduler", "not implemented"},
+                                     {"execCPUAffinity", "not implemented"}}));
   RETURN_IF_ERROR(Get(v, "terminal", field, &out->terminal));
   RETURN_IF_ERROR(Get(v, "consoleSize", field, &out->console_size));
   RETURN_IF_ERROR(Get(v, "user", field, &out->user));
@@ -293,6 +332,7 @@ absl::Status Read(const Json& v, const std::string& field, Process* out) {
   RETURN_IF_ERROR(Get(v, "cwd", field, &out->cwd));
   RETURN_IF_ERROR(Get(v, "capabilities", field, &out->capabilities));
   RETURN_IF_ERROR(Get(v, "rlimits", field, &out->rlimits));
+  RETURN_IF_ERROR(Get(v, "oomScoreAdj", field, &out->oom_score_adj));
   return Get(v, "noNewPrivileges", field, &out->no_new_privileges);
 }
 
@@ -307,7 +347,9 @@ absl::Status Read(const Json& v, const std::string& field, Mount* out) {
   RETURN_IF_ERROR(Get(v, "destination", field, &out->destination));
   RETURN_IF_ERROR(Get(v, "type", field, &out->type));
   RETURN_IF_ERROR(Get(v, "source", field, &out->source));
-  return Get(v, "options", field, &out->options);
+  RETURN_IF_ERROR(Get(v, "options", field, &out->options));
+  RETURN_IF_ERROR(Get(v, "uidMappings", field, &out->uid_mappings));
+  return Get(v, "gidMappings", field, &out->gid_mappings);
 }
 
 absl::Status Read(const Json& v, const std::string& field, Namespace* out) {
@@ -331,15 +373,48 @@ void UnlimitedIsUnset(std::optional<int64_t>* value) {
 
 absl::Status Read(const Json& v, const std::string& field, LinuxResources* out) {
   RETURN_IF_ERROR(ExpectObject(v, field));
+  RETURN_IF_ERROR(RefuseUnsupported(v, field,
+                                    {{"blockIO", "not implemented"},
+                                     {"hugepageLimits", "not implemented"},
+                                     {"network", "not implemented"},
+                                     {"rdma", "not implemented"},
+                                     {"unified", "not implemented"}}));
   if (const Json* memory = Member(v, "memory"); memory != nullptr) {
     const std::string memory_field = Child(field, "memory");
     RETURN_IF_ERROR(ExpectObject(*memory, memory_field));
+    RETURN_IF_ERROR(RefuseUnsupported(*memory, memory_field,
+                                      {{"reservation", "not implemented"},
+                                       {"kernel", "deprecated by the kernel"},
+                                       {"kernelTCP", "deprecated by the kernel"},
+                                       {"swappiness", "not implemented"},
+                                       {"disableOOMKiller", "not implemented"},
+                                       {"useHierarchy", "not implemented"},
+                                       {"checkBeforeUpdate", "not implemented"}}));
     RETURN_IF_ERROR(Get(*memory, "limit", memory_field, &out->memory_limit));
     UnlimitedIsUnset(&out->memory_limit);
+    // Berth gives a container no swap beyond its memory limit: memory+swap equal to the
+    // limit (or unlimited with no limit) says exactly that; anything else is refused.
+    if (const Json* swap = Member(*memory, "swap"); swap != nullptr) {
+      std::optional<int64_t> swap_value;
+      RETURN_IF_ERROR(Read(*swap, Child(memory_field, "swap"), &swap_value));
+      UnlimitedIsUnset(&swap_value);
+      if (swap_value != out->memory_limit) {
+        return FieldError(Child(memory_field, "swap"),
+                          "is not supported by Berth unless it equals memory.limit (containers get "
+                          "no swap beyond their memory limit)");
+      }
+    }
   }
   if (const Json* cpu = Member(v, "cpu"); cpu != nullptr) {
     const std::string cpu_field = Child(field, "cpu");
     RETURN_IF_ERROR(ExpectObject(*cpu, cpu_field));
+    RETURN_IF_ERROR(RefuseUnsupported(*cpu, cpu_field,
+                                      {{"realtimeRuntime", "not implemented"},
+                                       {"realtimePeriod", "not implemented"},
+                                       {"cpus", "not implemented"},
+                                       {"mems", "not implemented"},
+                                       {"idle", "not implemented"},
+                                       {"burst", "not implemented"}}));
     RETURN_IF_ERROR(Get(*cpu, "shares", cpu_field, &out->cpu_shares));
     RETURN_IF_ERROR(Get(*cpu, "quota", cpu_field, &out->cpu_quota));
     RETURN_IF_ERROR(Get(*cpu, "period", cpu_field, &out->cpu_period));
@@ -350,11 +425,70 @@ absl::Status Read(const Json& v, const std::string& field, LinuxResources* out) 
     RETURN_IF_ERROR(ExpectObject(*pids, pids_field));
     RETURN_IF_ERROR(Get(*pids, "limit", pids_field, &out->pids_limit));
   }
-  return absl::OkStatus();
+  return Get(v, "devices", field, &out->devices);
+}
+
+absl::Status Read(const Json& v, const std::string& field, Device* out) {
+  RETURN_IF_ERROR(ExpectObject(v, field));
+  RETURN_IF_ERROR(Get(v, "path", field, &out->path));
+  RETURN_IF_ERROR(Get(v, "type", field, &out->type));
+  RETURN_IF_ERROR(Get(v, "major", field, &out->major));
+  RETURN_IF_ERROR(Get(v, "minor", field, &out->minor));
+  RETURN_IF_ERROR(Get(v, "fileMode", field, &out->file_mode));
+  RETURN_IF_ERROR(Get(v, "uid", field, &out->uid));
+  return Get(v, "gid", field, &out->gid);
+}
+
+absl::Status Read(const Json& v, const std::string& field, DeviceRule* out) {
+  RETURN_IF_ERROR(ExpectObject(v, field));
+  if (Member(v, "allow") == nullptr) return FieldError(Child(field, "allow"), "is required");
+  RETURN_IF_ERROR(Get(v, "allow", field, &out->allow));
+  RETURN_IF_ERROR(Get(v, "type", field, &out->type));
+  RETURN_IF_ERROR(Get(v, "major", field, &out->major));
+  RETURN_IF_ERROR(Get(v, "minor", field, &out->minor));
+  // -1 is how runc's own specs spell "any".
+  if (out->major == -1) out->major.reset();
+  if (out->minor == -1) out->minor.reset();
+  return Get(v, "access", field, &out->access);
+}
+
+absl::Status Read(const Json& v, const std::string& field, SeccompArg* out) {
+  RETURN_IF_ERROR(ExpectObject(v, field));
+  RETURN_IF_ERROR(Get(v, "index", field, &out->index));
+  RETURN_IF_ERROR(Get(v, "value", field, &out->value));
+  RETURN_IF_ERROR(Get(v, "valueTwo", field, &out->value_two));
+  return Get(v, "op", field, &out->op);
+}
+
+absl::Status Read(const Json& v, const std::string& field, SeccompSyscall* out) {
+  RETURN_IF_ERROR(ExpectObject(v, field));
+  RETURN_IF_ERROR(Get(v, "names", field, &out->names));
+  RETURN_IF_ERROR(Get(v, "action", field, &out->action));
+  RETURN_IF_ERROR(Get(v, "errnoRet", field, &out->errno_ret));
+  return Get(v, "args", field, &out->args);
+}
+
+absl::Status Read(const Json& v, const std::string& field, Seccomp* out) {
+  RETURN_IF_ERROR(ExpectObject(v, field));
+  RETURN_IF_ERROR(RefuseUnsupported(v, field,
+                                    {{"listenerPath", "seccomp user notification"},
+                                     {"listenerMetadata", "seccomp user notification"}}));
+  RETURN_IF_ERROR(Get(v, "defaultAction", field, &out->default_action));
+  RETURN_IF_ERROR(Get(v, "defaultErrnoRet", field, &out->default_errno_ret));
+  RETURN_IF_ERROR(Get(v, "architectures", field, &out->architectures));
+  RETURN_IF_ERROR(Get(v, "flags", field, &out->flags));
+  return Get(v, "syscalls", field, &out->syscalls);
 }
 
 absl::Status Read(const Json& v, const std::string& field, Linux* out) {
   RETURN_IF_ERROR(ExpectObject(v, field));
+  RETURN_IF_ERROR(RefuseUnsupported(v, field,
+                                    {{"timeOffsets", "not implemented"},
+                                     {"intelRdt", "not implemented"},
+                                     {"mountLabel", "SELinux is not available"},
+                                     {"personality", "not implemented"},
+                                     {"memoryPolicy", "not implemented"},
+                                     {"netDevices", "not implemented"}}));
   RETURN_IF_ERROR(Get(v, "namespaces", field, &out->namespaces));
   RETURN_IF_ERROR(Get(v, "uidMappings", field, &out->uid_mappings));
   RETURN_IF_ERROR(Get(v, "gidMappings", field, &out->gid_mappings));
@@ -363,15 +497,24 @@ absl::Status Read(const Json& v, const std::string& field, Linux* out) {
   RETURN_IF_ERROR(Get(v, "maskedPaths", field, &out->masked_paths));
   RETURN_IF_ERROR(Get(v, "readonlyPaths", field, &out->readonly_paths));
   RETURN_IF_ERROR(Get(v, "rootfsPropagation", field, &out->rootfs_propagation));
+  RETURN_IF_ERROR(Get(v, "devices", field, &out->devices));
+  RETURN_IF_ERROR(Get(v, "seccomp", field, &out->seccomp));
   return Get(v, "sysctl", field, &out->sysctl);
 }
 
 absl::Status Read(const Json& v, Spec* out) {
   RETURN_IF_ERROR(ExpectObject(v, "config.json"));
+  RETURN_IF_ERROR(RefuseUnsupported(v, "",
+                                    {{"hooks", "lifecycle hooks are not implemented yet"},
+                                     {"solaris", "a Solaris field"},
+                                     {"windows", "a Windows field"},
+                                     {"vm", "virtual-machine containers"},
+                                     {"zos", "a z/OS field"}}));
   RETURN_IF_ERROR(Get(v, "ociVersion", "", &out->oci_version));
   RETURN_IF_ERROR(Get(v, "process", "", &out->process));
   RETURN_IF_ERROR(Get(v, "root", "", &out->root));
   RETURN_IF_ERROR(Get(v, "hostname", "", &out->hostname));
+  RETURN_IF_ERROR(Get(v, "domainname", "", &out->domainname));
   RETURN_IF_ERROR(Get(v, "mounts", "", &out->mounts));
   RETURN_IF_ERROR(Get(v, "linux", "", &out->linux));
   return Get(v, "annotations", "", &out->annotations);
@@ -423,6 +566,14 @@ absl::Status ValidateProcess(const Process& process) {
   if (process.args.empty()) return FieldError("process.args", "must be a non-empty array of strings");
   if (process.args[0].empty()) return FieldError("process.args[0]", "must not be empty");
   RETURN_IF_ERROR(CheckAbsolute("process.cwd", process.cwd));
+  if (process.user.umask.has_value() && *process.user.umask > 0777) {
+    return FieldError("process.user.umask", absl::StrCat(*process.user.umask, " is above 0777"));
+  }
+  if (process.oom_score_adj.has_value() &&
+      (*process.oom_score_adj < -1000 || *process.oom_score_adj > 1000)) {
+    return FieldError("process.oomScoreAdj",
+                      absl::StrCat(*process.oom_score_adj, " is outside [-1000, 1000]"));
+  }
   for (size_t i = 0; i < process.env.size(); ++i) {
     const std::string& entry = process.env[i];
     const size_t eq = entry.find('=');
@@ -506,8 +657,134 @@ const char* SysctlNamespace(std::string key) {
   return nullptr;
 }
 
+constexpr const char* kSeccompActions[] = {
+    "SCMP_ACT_KILL",  "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP",
+    "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE",        "SCMP_ACT_ALLOW",       "SCMP_ACT_LOG",
+};
+constexpr const char* kSeccompOps[] = {
+    "SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE",        "SCMP_CMP_EQ",
+    "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ",
+};
+constexpr const char* kSeccompArches[] = {
+    "SCMP_ARCH_X86",     "SCMP_ARCH_X86_64",      "SCMP_ARCH_X32",       "SCMP_ARCH_ARM",
+    "SCMP_ARCH_AARCH64", "SCMP_ARCH_MIPS",        "SCMP_ARCH_MIPS64",    "SCMP_ARCH_MIPS64N32",
+    "SCMP_ARCH_MIPSEL",  "SCMP_ARCH_MIPSEL64",    "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC",
+    "SCMP_ARCH_PPC64",   "SCMP_ARCH_PPC64LE",     "SCMP_ARCH_S390",      "SCMP_ARCH_S390X",
+    "SCMP_ARCH_PARISC",  "SCMP_ARCH_PARISC64",    "SCMP_ARCH_RISCV64",
+};
+constexpr const char* kSeccompFlags[] = {
+    "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+};
+
+template <size_t N>
+bool OneOf(const char* const (&names)[N], const std::string& value) {
+  for (const char* name : names) {
+    if (value == name) return true;
+  }
+  return false;
+}
+
+template <size_t N>
+std::string Known(const char* const (&names)[N]) {
+  return absl::StrCat("known: ", absl::StrJoin(names, ", "));
+}
+
+absl::Status ValidateSeccompAction(const std::string& field, const std::string& action,
+                                   const std::optional<uint32_t>& errno_ret) {
+  if (action == "SCMP_ACT_NOTIFY") {
+    return FieldError(field, "SCMP_ACT_NOTIFY is not supported by Berth (no seccomp listener)");
+  }
+  if (!OneOf(kSeccompActions, action)) {
+    return FieldError(field,
+                      absl::StrCat("unknown action ", Quote(action), " (", Known(kSeccompActions), ")"));
+  }
+  if (errno_ret.has_value() && action != "SCMP_ACT_ERRNO" && action != "SCMP_ACT_TRACE") {
+    return FieldError(field, absl::StrCat("an errno return needs SCMP_ACT_ERRNO or SCMP_ACT_TRACE, not ",
+                                          action));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateSeccomp(const Seccomp& seccomp, const std::string& field) {
+  RETURN_IF_ERROR(ValidateSeccompAction(Child(field, "defaultAction"), seccomp.default_action,
+                                        seccomp.default_errno_ret));
+  for (size_t i = 0; i < seccomp.architectures.size(); ++i) {
+    if (!OneOf(kSeccompArches, seccomp.architectures[i])) {
+      return FieldError(Index(Child(field, "architectures"), i),
+                        absl::StrCat("unknown architecture ", Quote(seccomp.architectures[i]), " (",
+                                     Known(kSeccompArches), ")"));
+    }
+  }
+  for (size_t i = 0; i < seccomp.flags.size(); ++i) {
+    if (!OneOf(kSeccompFlags, seccomp.flags[i])) {
+      return FieldError(Index(Child(field, "flags"), i),
+                        absl::StrCat("unknown flag ", Quote(seccomp.flags[i]), " (",
+                                     Known(kSeccompFlags), ")"));
+    }
+  }
+  for (size_t i = 0; i < seccomp.syscalls.size(); ++i) {
+    const SeccompSyscall& rule = seccomp.syscalls[i];
+    const std::string rule_field = Index(Child(field, "syscalls"), i);
+    if (rule.names.empty()) return FieldError(rule_field + ".names", "must not be empty");
+    for (size_t n = 0; n < rule.names.size(); ++n) {
+      if (rule.names[n].empty()) return FieldError(Index(rule_field + ".names", n), "must not be empty");
+    }
+    RETURN_IF_ERROR(ValidateSeccompAction(rule_field + ".action", rule.action, rule.errno_ret));
+    for (size_t a = 0; a < rule.args.size(); ++a) {
+      const SeccompArg& arg = rule.args[a];
+      const std::string arg_field = Index(rule_field + ".args", a);
+      if (arg.index > 5) {
+        return FieldError(arg_field + ".index", absl::StrCat(arg.index, " is not a syscall argument (0..5)"));
+      }
+      if (!OneOf(kSeccompOps, arg.op)) {
+        return FieldError(arg_field + ".op",
+                          absl::StrCat("unknown operator ", Quote(arg.op), " (", Known(kSeccompOps), ")"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+absl::Status ValidateDevices(const Linux& linux) {
+  for (size_t i = 0; i < linux.devices.size(); ++i) {
+    const Device& d = linux.devices[i];
+    const std::string field = Index("linux.devices", i);
+    RETURN_IF_ERROR(CheckAbsoluteClean(field + ".path", d.path));
+    if (d.type != "c" && d.type != "b" && d.type != "u" && d.type != "p") {
+      return FieldError(field + ".type", absl::StrCat("must be c, b, u or p, got ", Quote(d.type)));
+    }
+    if (d.major < 0 || d.minor < 0 || d.major > 0xfff || d.minor > 0xfffff) {
+      return FieldError(field, absl::StrCat("device number ", d.major, ":", d.minor, " is out of range"));
+    }
+    if (d.file_mode.has_value() && (*d.file_mode & ~07777u) != 0) {
+      return FieldError(field + ".fileMode", absl::StrCat(*d.file_mode, " has bits beyond 07777"));
+    }
+  }
+  for (size_t i = 0; i < linux.resources.devices.size(); ++i) {
+    const DeviceRule& r = linux.resources.devices[i];
+    const std::string field = Index("linux.resources.devices", i);
+    if (r.type != "a" && r.type != "c" && r.type != "b") {
+      return FieldError(field + ".type", absl::StrCat("must be a, c or b, got ", Quote(r.type)));
+    }
+    if (r.access.empty() || r.access.find_first_not_of("rwm") != std::string::npos) {
+      return FieldError(field + ".access",
+                        absl::StrCat("must be a non-empty combination of r, w and m, got ", Quote(r.access)));
+    }
+    if ((r.major.has_value() && *r.major < 0) || (r.minor.has_value() && *r.minor < 0)) {
+      return FieldError(field, "major and minor must be >= 0, or -1 (or unset) for any");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateLinux(const Spec& spec) {
   const Linux& linux = spec.linux;
+  RETURN_IF_ERROR(ValidateDevices(linux));
+  if (linux.seccomp.has_value()) RETURN_IF_ERROR(ValidateSeccomp(*linux.seccomp, "linux.seccomp"));
   std::set<std::string> seen;
   for (size_t i = 0; i < linux.namespaces.size(); ++i) {
     const Namespace& ns = linux.namespaces[i];
@@ -645,6 +922,7 @@ OrderedJson ProcessJson(const Process& p) {
     out["consoleSize"] = {{"height", p.console_size->height}, {"width", p.console_size->width}};
   }
   OrderedJson user = {{"uid", p.user.uid}, {"gid", p.user.gid}};
+  if (p.user.umask.has_value()) user["umask"] = *p.user.umask;
   if (!p.user.additional_gids.empty()) user["additionalGids"] = p.user.additional_gids;
   out["user"] = std::move(user);
   if (!p.args.empty()) out["args"] = StringArray(p.args);
@@ -668,6 +946,7 @@ OrderedJson ProcessJson(const Process& p) {
     out["rlimits"] = std::move(rlimits);
   }
   if (p.no_new_privileges) out["noNewPrivileges"] = true;
+  if (p.oom_score_adj.has_value()) out["oomScoreAdj"] = *p.oom_score_adj;
   return out;
 }
 
@@ -682,6 +961,39 @@ OrderedJson ResourcesJson(const LinuxResources& r) {
     out["cpu"] = std::move(cpu);
   }
   if (r.pids_limit.has_value()) out["pids"] = {{"limit", *r.pids_limit}};
+  if (!r.devices.empty()) {
+    OrderedJson devices = OrderedJson::array();
+    for (const DeviceRule& d : r.devices) {
+      OrderedJson entry = {{"allow", d.allow}, {"type", d.type}};
+      if (d.major.has_value()) entry["major"] = *d.major;
+      if (d.minor.has_value()) entry["minor"] = *d.minor;
+      entry["access"] = d.access;
+      devices.push_back(std::move(entry));
+    }
+    out["devices"] = std::move(devices);
+  }
+  return out;
+}
+
+OrderedJson SeccompJson(const Seccomp& sc) {
+  OrderedJson out = {{"defaultAction", sc.default_action}};
+  if (sc.default_errno_ret.has_value()) out["defaultErrnoRet"] = *sc.default_errno_ret;
+  if (!sc.architectures.empty()) out["architectures"] = StringArray(sc.architectures);
+  if (!sc.flags.empty()) out["flags"] = StringArray(sc.flags);
+  OrderedJson syscalls = OrderedJson::array();
+  for (const SeccompSyscall& rule : sc.syscalls) {
+    OrderedJson entry = {{"names", StringArray(rule.names)}, {"action", rule.action}};
+    if (rule.errno_ret.has_value()) entry["errnoRet"] = *rule.errno_ret;
+    if (!rule.args.empty()) {
+      OrderedJson args = OrderedJson::array();
+      for (const SeccompArg& a : rule.args) {
+        args.push_back({{"index", a.index}, {"value", a.value}, {"valueTwo", a.value_two}, {"op", a.op}});
+      }
+      entry["args"] = std::move(args);
+    }
+    syscalls.push_back(std::move(entry));
+  }
+  if (!syscalls.empty()) out["syscalls"] = std::move(syscalls);
   return out;
 }
 
@@ -706,6 +1018,18 @@ OrderedJson LinuxJson(const Linux& l) {
   if (!l.readonly_paths.empty()) out["readonlyPaths"] = StringArray(l.readonly_paths);
   if (!l.rootfs_propagation.empty()) out["rootfsPropagation"] = l.rootfs_propagation;
   if (!l.sysctl.empty()) out["sysctl"] = StringMap(l.sysctl);
+  if (!l.devices.empty()) {
+    OrderedJson devices = OrderedJson::array();
+    for (const Device& d : l.devices) {
+      OrderedJson entry = {{"path", d.path}, {"type", d.type}, {"major", d.major}, {"minor", d.minor}};
+      if (d.file_mode.has_value()) entry["fileMode"] = *d.file_mode;
+      if (d.uid.has_value()) entry["uid"] = *d.uid;
+      if (d.gid.has_value()) entry["gid"] = *d.gid;
+      devices.push_back(std::move(entry));
+    }
+    out["devices"] = std::move(devices);
+  }
+  if (l.seccomp.has_value()) out["seccomp"] = SeccompJson(*l.seccomp);
   return out;
 }
 
@@ -741,6 +1065,22 @@ absl::StatusOr<Spec> ParseSpec(const std::string& json_text) {
   }
 }
 
+absl::StatusOr<Seccomp> ParseSeccomp(const std::string& json_text, const std::string& field) {
+  try {
+    Json doc = Json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) return FieldError(field, "is not valid JSON");
+    Seccomp seccomp;
+    RETURN_IF_ERROR(Read(doc, field, &seccomp));
+    return seccomp;
+  } catch (const std::exception& e) {
+    return FieldError(field, e.what());
+  }
+}
+
+std::string SerializeSeccomp(const Seccomp& seccomp) {
+  return SeccompJson(seccomp).dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+}
+
 absl::Status ValidateSpec(const Spec& spec) {
   if (spec.oci_version.empty()) return FieldError("ociVersion", "must be set (e.g. \"1.0.2\")");
   if (!absl::StartsWith(spec.oci_version, "1.")) {
@@ -762,9 +1102,27 @@ absl::Status ValidateSpec(const Spec& spec) {
                                                  "linux.namespaces"));
     }
   }
+  if (!spec.domainname.empty()) {
+    if (!ValidHostname(spec.domainname)) {
+      return FieldError("domainname", absl::StrCat(Quote(spec.domainname), " is not a valid domain name"));
+    }
+    if (!OwnsNamespace(spec, "uts")) {
+      return FieldError("domainname", "requires a new \"uts\" namespace in linux.namespaces");
+    }
+  }
   for (size_t i = 0; i < spec.mounts.size(); ++i) {
-    RETURN_IF_ERROR(CheckAbsoluteClean(Index("mounts", i) + ".destination",
-                                       spec.mounts[i].destination));
+    const Mount& m = spec.mounts[i];
+    const std::string field = Index("mounts", i);
+    RETURN_IF_ERROR(CheckAbsoluteClean(field + ".destination", m.destination));
+    if (m.uid_mappings.empty() != m.gid_mappings.empty()) {
+      return FieldError(field, "uidMappings and gidMappings go together");
+    }
+    if (!m.uid_mappings.empty() &&
+        (m.uid_mappings != spec.linux.uid_mappings || m.gid_mappings != spec.linux.gid_mappings)) {
+      return FieldError(field + ".uidMappings",
+                        "Berth idmaps a mount with the container's own linux.uidMappings and "
+                        "linux.gidMappings only; give those (or the \"idmap\" option)");
+    }
   }
   return ValidateLinux(spec);
 }
@@ -777,6 +1135,7 @@ std::string SerializeSpec(const Spec& spec) {
   if (spec.root.readonly) root["readonly"] = true;
   doc["root"] = std::move(root);
   if (!spec.hostname.empty()) doc["hostname"] = spec.hostname;
+  if (!spec.domainname.empty()) doc["domainname"] = spec.domainname;
   if (!spec.mounts.empty()) {
     OrderedJson mounts = OrderedJson::array();
     for (const Mount& m : spec.mounts) {
@@ -784,6 +1143,8 @@ std::string SerializeSpec(const Spec& spec) {
       if (!m.type.empty()) entry["type"] = m.type;
       if (!m.source.empty()) entry["source"] = m.source;
       if (!m.options.empty()) entry["options"] = StringArray(m.options);
+      if (!m.uid_mappings.empty()) entry["uidMappings"] = Mappings(m.uid_mappings);
+      if (!m.gid_mappings.empty()) entry["gidMappings"] = Mappings(m.gid_mappings);
       mounts.push_back(std::move(entry));
     }
     doc["mounts"] = std::move(mounts);
@@ -822,23 +1183,20 @@ Spec DefaultSpec() {
 
   // process.cwd "/", terminal and noNewPrivileges false, user 0:0 are the struct defaults.
   spec.process.env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
-  const std::vector<std::string> docker_caps = {
-      "CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",     "CAP_MKNOD",
-      "CAP_NET_RAW", "CAP_SETGID",      "CAP_SETUID",           "CAP_SETFCAP",    "CAP_SETPCAP",
-      "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-  };
   Capabilities caps;
-  caps.bounding = docker_caps;
-  caps.effective = docker_caps;
-  caps.permitted = docker_caps;
+  caps.bounding = DefaultCapabilities();
+  caps.effective = caps.bounding;
+  caps.permitted = caps.bounding;
   spec.process.capabilities = std::move(caps);
+  // setuid binaries and file capabilities gain nothing (see docs/security.md).
+  spec.process.no_new_privileges = true;
 
   // Relative, like `runc spec`: LoadBundle resolves it against the bundle directory.
   spec.root.path = "rootfs";
 
   spec.mounts = {
       {"/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}},
-      {"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}},
+      {"/dev", "tmpfs", "tmpfs", {"nosuid", "nodev", "strictatime", "mode=755", "size=65536k"}},
       {"/dev/pts",
        "devpts",
        "devpts",
@@ -852,9 +1210,9 @@ Spec DefaultSpec() {
     spec.linux.namespaces.push_back({type, ""});
   }
   spec.linux.masked_paths = {
-      "/proc/asound",        "/proc/acpi",        "/proc/kcore",       "/proc/keys",
-      "/proc/latency_stats", "/proc/timer_list",  "/proc/timer_stats", "/proc/sched_debug",
-      "/proc/scsi",          "/sys/firmware",     "/sys/devices/virtual/powercap",
+      "/proc/asound",     "/proc/acpi",          "/proc/interrupts",  "/proc/kcore",
+      "/proc/keys",       "/proc/latency_stats", "/proc/timer_list",  "/proc/timer_stats",
+      "/proc/sched_debug", "/proc/scsi",         "/sys/firmware",     "/sys/devices/virtual/powercap",
   };
   spec.linux.readonly_paths = {
       "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
@@ -880,6 +1238,26 @@ absl::StatusOr<int> NamespaceCloneFlag(const std::string& type) {
     return entry->value;
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown namespace type ", Quote(type)));
+}
+
+std::vector<DeviceRule> DefaultDeviceRules() {
+  std::vector<DeviceRule> rules = {
+      {false, "a", std::nullopt, std::nullopt, "rwm"},
+      {true, "c", std::nullopt, std::nullopt, "m"},
+      {true, "b", std::nullopt, std::nullopt, "m"},
+      {true, "c", 136, std::nullopt, "rwm"},  // /dev/pts/*
+  };
+  for (auto [major, minor] : std::initializer_list<std::pair<int64_t, int64_t>>{
+           {1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 1}, {5, 2}}) {
+    rules.push_back({true, "c", major, minor, "rwm"});
+  }
+  return rules;
+}
+
+std::vector<std::string> DefaultCapabilities() {
+  return {"CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FOWNER",  "CAP_FSETID",
+          "CAP_KILL",   "CAP_SETGID",       "CAP_SETUID",  "CAP_SETPCAP",
+          "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_SETFCAP"};
 }
 
 std::vector<std::string> AllCapabilityNames() {

@@ -19,6 +19,7 @@ struct User {
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::vector<uint32_t> additional_gids;
+  std::optional<uint32_t> umask;  // unset: the runtime's 022
 
   bool operator==(const User&) const = default;
 };
@@ -54,6 +55,7 @@ struct Process {
   std::optional<Capabilities> capabilities;
   std::vector<Rlimit> rlimits;
   bool no_new_privileges = false;
+  std::optional<int> oom_score_adj;  // written to /proc/self/oom_score_adj before exec
 
   bool operator==(const Process&) const = default;
 };
@@ -65,11 +67,23 @@ struct Root {
   bool operator==(const Root&) const = default;
 };
 
+struct IdMapping {
+  uint32_t container_id = 0;
+  uint32_t host_id = 0;
+  uint32_t size = 0;
+
+  bool operator==(const IdMapping&) const = default;
+};
+
 struct Mount {
   std::string destination;
   std::string type;
   std::string source;
   std::vector<std::string> options;
+  // An idmapped bind (OCI 1.1). Berth supports them equal to the container's own mappings,
+  // which is also what the "idmap" option alone asks for.
+  std::vector<IdMapping> uid_mappings;
+  std::vector<IdMapping> gid_mappings;
 
   bool operator==(const Mount&) const = default;
 };
@@ -81,12 +95,58 @@ struct Namespace {
   bool operator==(const Namespace&) const = default;
 };
 
-struct IdMapping {
-  uint32_t container_id = 0;
-  uint32_t host_id = 0;
-  uint32_t size = 0;
+// linux.devices[]: a device node made in the container's /dev.
+struct Device {
+  std::string path;  // absolute, inside the container
+  std::string type;  // "c", "b", "u" (unbuffered char) or "p" (fifo)
+  int64_t major = 0;
+  int64_t minor = 0;
+  std::optional<uint32_t> file_mode;  // permission bits; default 0666
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
 
-  bool operator==(const IdMapping&) const = default;
+  bool operator==(const Device&) const = default;
+};
+
+// linux.resources.devices[]: the device cgroup. Rules are read in order and the last one
+// that matches an access decides it; with no match the access is denied.
+struct DeviceRule {
+  bool allow = false;
+  std::string type = "a";       // "a" (all), "c" or "b"
+  std::optional<int64_t> major;  // unset (or -1 in JSON): any
+  std::optional<int64_t> minor;
+  std::string access = "rwm";   // any of r, w, m
+
+  bool operator==(const DeviceRule&) const = default;
+};
+
+// linux.seccomp, in the OCI runtime spec's shape.
+struct SeccompArg {
+  uint32_t index = 0;  // 0..5
+  uint64_t value = 0;
+  uint64_t value_two = 0;
+  std::string op;  // SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT, _MASKED_EQ
+
+  bool operator==(const SeccompArg&) const = default;
+};
+
+struct SeccompSyscall {
+  std::vector<std::string> names;
+  std::string action;                  // SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, ...
+  std::optional<uint32_t> errno_ret;   // for SCMP_ACT_ERRNO / SCMP_ACT_TRACE; default EPERM
+  std::vector<SeccompArg> args;        // all must hold
+
+  bool operator==(const SeccompSyscall&) const = default;
+};
+
+struct Seccomp {
+  std::string default_action;
+  std::optional<uint32_t> default_errno_ret;
+  std::vector<std::string> architectures;  // SCMP_ARCH_X86_64, ...
+  std::vector<std::string> flags;          // SECCOMP_FILTER_FLAG_LOG, ..._SPEC_ALLOW
+  std::vector<SeccompSyscall> syscalls;
+
+  bool operator==(const Seccomp&) const = default;
 };
 
 // OCI's -1 ("unlimited") for memory.limit and cpu.quota reads as unset, so a set value is
@@ -97,6 +157,7 @@ struct LinuxResources {
   std::optional<uint64_t> cpu_period;
   std::optional<uint64_t> cpu_shares;
   std::optional<int64_t> pids_limit;
+  std::vector<DeviceRule> devices;
 
   bool operator==(const LinuxResources&) const = default;
 };
@@ -111,6 +172,8 @@ struct Linux {
   std::vector<std::string> readonly_paths;
   std::string rootfs_propagation;  // default "private"
   std::map<std::string, std::string> sysctl;
+  std::vector<Device> devices;
+  std::optional<Seccomp> seccomp;
 
   bool operator==(const Linux&) const = default;
 };
@@ -120,6 +183,7 @@ struct Spec {
   Process process;
   Root root;
   std::string hostname;
+  std::string domainname;
   std::vector<Mount> mounts;
   Linux linux;
   std::map<std::string, std::string> annotations;
@@ -139,6 +203,14 @@ inline constexpr char kAnnotationOverlayWork[] = "dev.berth.overlay.workdir";
 // Parses config.json text. Errors are INVALID_ARGUMENT naming the JSON field.
 absl::StatusOr<Spec> ParseSpec(const std::string& json_text);
 
+// Parses a linux.seccomp object alone (JSON text); errors name fields below `field`
+// ("linux.seccomp.syscalls[2].action: ..."). Used for seccomp profile documents too.
+absl::StatusOr<Seccomp> ParseSeccomp(const std::string& json_text, const std::string& field);
+// Known actions, operators, architectures and flags; an errno only with ERRNO/TRACE.
+absl::Status ValidateSeccomp(const Seccomp& seccomp, const std::string& field);
+// The linux.seccomp object as JSON text (what ParseSeccomp reads back).
+std::string SerializeSeccomp(const Seccomp& seccomp);
+
 // Reads <bundle>/config.json, parses and validates it, and resolves a relative root.path
 // against the (absolute) bundle directory, so later chdirs cannot change what it names.
 absl::StatusOr<Spec> LoadBundle(const std::string& bundle_dir);
@@ -154,15 +226,26 @@ absl::Status ValidateSpec(const Spec& spec);
 // and empty lists are omitted; ParseSpec(SerializeSpec(s)) == s.
 std::string SerializeSpec(const Spec& spec);
 
-// The Docker-compatible default: namespaces (pid, mount, ipc, uts, network, cgroup), /proc,
-// /dev (tmpfs), /dev/pts, /dev/shm, /dev/mqueue, /sys (ro), the default capability set,
-// masked and read-only /proc paths. Callers fill process, root, hostname and resources.
+// The hardened default: namespaces (pid, mount, ipc, uts, network, cgroup), /proc, /dev
+// (tmpfs, nodev), /dev/pts, /dev/shm, /dev/mqueue, /sys (ro), the default capability set,
+// no_new_privs, masked and read-only /proc paths. Callers fill process, root, hostname and
+// resources.
 Spec DefaultSpec();
 
 // Lookups the runtime needs when applying a validated spec. INVALID_ARGUMENT for unknown names.
 absl::StatusOr<int> RlimitResource(const std::string& type);      // "RLIMIT_NOFILE" -> RLIMIT_NOFILE
 absl::StatusOr<int> CapabilityNumber(const std::string& name);    // "CAP_CHOWN" -> 0
 absl::StatusOr<int> NamespaceCloneFlag(const std::string& type);  // "network" -> CLONE_NEWNET
+
+// The capabilities a container gets by default: Podman's eleven (no NET_RAW, MKNOD or
+// AUDIT_WRITE), in number order.
+std::vector<std::string> DefaultCapabilities();
+
+// The device cgroup rules every container starts from, before linux.resources.devices (which
+// come after and so win): deny everything, allow making nodes (moot without CAP_MKNOD), and
+// allow the default nodes of /dev (null, zero, full, random, urandom, tty, console, ptmx and
+// the pts devices).
+std::vector<DeviceRule> DefaultDeviceRules();
 
 // Every capability name Linux defines (0..40, CAP_CHOWN .. CAP_CHECKPOINT_RESTORE), in number order.
 std::vector<std::string> AllCapabilityNames();
