@@ -20,6 +20,17 @@ namespace berth {
 
 class CgroupKernel;
 
+// One rule of the device cgroup (v1 devices.allow/deny; v2 a BPF_CGROUP_DEVICE program).
+struct CgroupDeviceRule {
+  bool allow = false;
+  char type = 'a';          // 'a' (any), 'c' or 'b'
+  int64_t major = -1;       // -1: any
+  int64_t minor = -1;       // -1: any
+  std::string access = "rwm";  // any non-empty subset of "rwm"
+
+  bool operator==(const CgroupDeviceRule&) const = default;
+};
+
 // Apply writes the whole set: an unset field restores the kernel default (no limit, shares
 // 1024 / weight 100, period 100000 us), so an update must pass every value it wants to keep.
 struct CgroupResources {
@@ -28,6 +39,9 @@ struct CgroupResources {
   std::optional<uint64_t> cpu_period_us;
   std::optional<uint64_t> cpu_shares;  // v1 scale 2..262144; v2 maps it onto cpu.weight 1..10000
   std::optional<int64_t> pids_limit;   // unset or <= 0: no limit
+  // The device cgroup: rules in order, the last one matching an access decides, no match
+  // denies. Unset: the device cgroup is left as the kernel made it (inherits the parent's).
+  std::optional<std::vector<CgroupDeviceRule>> devices;
 };
 
 struct CgroupStats {
@@ -49,6 +63,9 @@ class CgroupDriver {
   virtual absl::Status AddProcess(const std::string& path, pid_t pid) = 0;
   virtual absl::Status Freeze(const std::string& path) = 0;  // returns once frozen
   virtual absl::Status Thaw(const std::string& path) = 0;
+  // Hands the cgroup to a container's root (a user namespace's uid/gid 0 on the node): the
+  // directory and the files that move processes and enable controllers below it.
+  virtual absl::Status Delegate(const std::string& path, uid_t uid, gid_t gid) = 0;
   virtual absl::StatusOr<CgroupStats> Stats(const std::string& path) = 0;
   virtual absl::StatusOr<std::vector<pid_t>> Processes(const std::string& path) = 0;
   // Thaws, SIGKILLs every process, waits (bounded) until the cgroup is empty, removes it in

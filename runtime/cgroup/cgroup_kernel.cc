@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
+#include "runtime/cgroup/device_filter.h"
 
 namespace berth {
 
@@ -53,6 +54,16 @@ absl::StatusOr<std::string> LinuxCgroupKernel::Read(const std::string& file) {
 
 absl::Status LinuxCgroupKernel::Write(const std::string& file, absl::string_view data) {
   return WriteExisting(file, data);
+}
+
+absl::Status LinuxCgroupKernel::SetDeviceProgram(const std::string& dir,
+                                                 const std::vector<struct bpf_insn>& program) {
+  return ReplaceDeviceFilter(dir, program);
+}
+
+absl::Status LinuxCgroupKernel::Chown(const std::string& path, uid_t uid, gid_t gid) {
+  if (::chown(path.c_str(), uid, gid) != 0) return ErrnoToStatus(absl::StrCat("chown ", path));
+  return absl::OkStatus();
 }
 
 absl::Status LinuxCgroupKernel::Kill(pid_t pid, int signal) {

@@ -1,5 +1,5 @@
 // CgroupDriverV1: one directory per container in every v1 hierarchy Berth uses, the limits
-// written to the per-controller files.
+// written to the per-controller files, device rules to devices.allow and devices.deny.
 #include <signal.h>
 
 #include <algorithm>
@@ -20,6 +20,7 @@
 #include "runtime/cgroup/cgroup_common.h"
 #include "runtime/cgroup/cgroup_driver.h"
 #include "runtime/cgroup/cgroup_kernel.h"
+#include "runtime/cgroup/device_filter.h"
 
 namespace berth {
 namespace {
@@ -36,6 +37,120 @@ constexpr uint64_t kDefaultShares = 1024;
 
 bool Has(const CgroupMountV1& m, absl::string_view controller) {
   return std::find(m.controllers.begin(), m.controllers.end(), controller) != m.controllers.end();
+}
+
+// One write to devices.allow (allow) or devices.deny.
+struct DeviceWriteV1 {
+  bool allow = false;
+  std::string line;
+};
+
+// The kernel's view of a v1 device cgroup: a default and a list of exceptions to it
+// (security/device_cgroup.c). Used to refuse rule lists the kernel would not enforce as
+// written: it removes an exception only on a write naming the same type and major:minor,
+// so "allow c *:* rwm" then "deny c 1:3 rwm" would leave c 1:3 allowed.
+class DeviceCgroupV1Model {
+ public:
+  explicit DeviceCgroupV1Model(bool default_allow) { Reset(default_allow); }
+
+  void Reset(bool default_allow) {
+    default_allow_ = default_allow;
+    exceptions_.clear();
+  }
+
+  // `type` is 'c' or 'b'; `access` bits 1 (m), 2 (r), 4 (w).
+  absl::Status Apply(size_t index, bool allow, char type, int64_t major, int64_t minor,
+                     uint32_t access) {
+    // An allow in a default-deny cgroup (or a deny in a default-allow one) adds an exception.
+    if (allow != default_allow_) {
+      for (Exception& e : exceptions_) {
+        if (e.type == type && e.major == major && e.minor == minor) {
+          e.access |= access;
+          return absl::OkStatus();
+        }
+      }
+      exceptions_.push_back({type, major, minor, access});
+      return absl::OkStatus();
+    }
+    for (auto it = exceptions_.begin(); it != exceptions_.end();) {
+      bool overlaps = it->type == type && (it->major == -1 || major == -1 || it->major == major) &&
+                      (it->minor == -1 || minor == -1 || it->minor == minor) &&
+                      (it->access & access) != 0;
+      if (!overlaps) {
+        ++it;
+        continue;
+      }
+      if (it->major != major || it->minor != minor) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "device rule ", index, " cannot be expressed on cgroup v1: it would not undo the ",
+            default_allow_ ? "deny" : "allow", " of ",
+            DeviceLine(it->type, it->major, it->minor, it->access),
+            " that earlier rules made (v1 only removes an entry naming the same devices)"));
+      }
+      it->access &= ~access;
+      it = it->access == 0 ? exceptions_.erase(it) : it + 1;
+    }
+    return absl::OkStatus();
+  }
+
+  // The kernel's format: "c 1:3 rwm", "*" for any.
+  static std::string DeviceLine(char type, int64_t major, int64_t minor, uint32_t access) {
+    auto number = [](int64_t n) { return n == -1 ? std::string("*") : absl::StrCat(n); };
+    std::string bits;
+    if (access & 2) bits += 'r';
+    if (access & 4) bits += 'w';
+    if (access & 1) bits += 'm';
+    return absl::StrCat(std::string(1, type), " ", number(major), ":", number(minor), " ", bits);
+  }
+
+ private:
+  struct Exception {
+    char type;
+    int64_t major;
+    int64_t minor;
+    uint32_t access;
+  };
+  bool default_allow_ = false;
+  std::vector<Exception> exceptions_;
+};
+
+// Access bits as DeviceCgroupV1Model counts them (the kernel's ACC_MKNOD/READ/WRITE).
+uint32_t AccessBitsV1(absl::string_view access) {
+  uint32_t bits = 0;
+  for (char c : access) bits |= c == 'm' ? 1 : c == 'r' ? 2 : c == 'w' ? 4 : 0;
+  return bits;
+}
+
+// The writes that make a v1 device cgroup follow `rules`: a reset ("a" to devices.deny, or
+// to devices.allow when the list starts by allowing everything, which that write then
+// stands for), then one write per rule in order. v1 has no atomic swap, so re-applying to a
+// running container denies it, for the length of these writes, devices its list allows.
+absl::StatusOr<std::vector<DeviceWriteV1>> DeviceWritesV1(
+    const std::vector<CgroupDeviceRule>& rules) {
+  RETURN_IF_ERROR(ValidateDeviceRules(rules));
+  bool starts_with_all = !rules.empty() && IsDeviceWildcardRule(rules.front());
+  bool default_allow = starts_with_all && rules.front().allow;
+  std::vector<DeviceWriteV1> out = {{default_allow, "a"}};
+  DeviceCgroupV1Model model(default_allow);
+  for (size_t i = starts_with_all ? 1 : 0; i < rules.size(); ++i) {
+    const CgroupDeviceRule& r = rules[i];
+    if (IsDeviceWildcardRule(r)) {
+      // The kernel reads any line starting with "a" as this reset; earlier rules are moot.
+      out.push_back({r.allow, "a *:* rwm"});
+      model.Reset(r.allow);
+      continue;
+    }
+    // Since the kernel reads any "a ..." line as "a", a narrower type-a rule is written as
+    // its c and b halves.
+    std::vector<char> types =
+        r.type == 'a' ? std::vector<char>{'c', 'b'} : std::vector<char>{r.type};
+    uint32_t access = AccessBitsV1(r.access);
+    for (char type : types) {
+      RETURN_IF_ERROR(model.Apply(i, r.allow, type, r.major, r.minor, access));
+      out.push_back({r.allow, DeviceCgroupV1Model::DeviceLine(type, r.major, r.minor, access)});
+    }
+  }
+  return out;
 }
 
 class CgroupDriverV1 : public CgroupDriver {
@@ -58,9 +173,19 @@ class CgroupDriverV1 : public CgroupDriver {
 
   absl::Status Apply(const std::string& path, const CgroupResources& r) override {
     ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
-    absl::Status st = ApplyMemory(p, r);
+    // Device rules are checked (and their hierarchy found) before anything is written, so a
+    // bad list changes nothing.
+    std::vector<std::pair<std::string, std::string>> device_writes;
+    absl::Status st = r.devices ? PlanDevices(p, *r.devices, device_writes) : absl::OkStatus();
+    if (st.ok()) st = ApplyMemory(p, r);
     if (st.ok()) st = ApplyCpu(p, r);
     if (st.ok()) st = ApplyPids(p, r);
+    // A failed write stops here with the list half-written: after the usual deny-all reset
+    // that means fewer devices open than asked, not more.
+    for (const auto& [file, line] : device_writes) {
+      if (!st.ok()) break;
+      st = kernel_->Write(file, line);
+    }
     return Annotate(st, absl::StrCat("apply limits to cgroup ", path));
   }
 
@@ -91,6 +216,18 @@ class CgroupDriverV1 : public CgroupDriver {
   absl::Status Thaw(const std::string& path) override {
     ASSIGN_OR_RETURN(std::string state, FreezerState(path));
     return Annotate(kernel_->Write(state, "THAWED"), absl::StrCat("thaw cgroup ", path));
+  }
+
+  absl::Status Delegate(const std::string& path, uid_t uid, gid_t gid) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    for (const CgroupMountV1& h : hierarchies_) {
+      std::string dir = Dir(h, p);
+      for (const std::string& target : {dir, JoinCgroupDir(dir, "cgroup.procs"), JoinCgroupDir(dir, "tasks")}) {
+        absl::Status st = kernel_->Chown(target, uid, gid);
+        if (!st.ok()) return Annotate(st, absl::StrCat("delegate cgroup ", path));
+      }
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<CgroupStats> Stats(const std::string& path) override {
@@ -268,6 +405,17 @@ class CgroupDriverV1 : public CgroupDriver {
     if (h == nullptr) return absl::OkStatus();
     return kernel_->Write(JoinCgroupDir(Dir(*h, p), "pids.max"),
                           limited ? absl::StrCat(*r.pids_limit) : "max");
+  }
+
+  absl::Status PlanDevices(const CgroupPath& p, const std::vector<CgroupDeviceRule>& rules,
+                           std::vector<std::pair<std::string, std::string>>& writes) const {
+    ASSIGN_OR_RETURN(std::vector<DeviceWriteV1> lines, DeviceWritesV1(rules));
+    ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("devices", true));
+    std::string dir = Dir(*h, p);
+    for (const DeviceWriteV1& w : lines) {
+      writes.emplace_back(JoinCgroupDir(dir, w.allow ? "devices.allow" : "devices.deny"), w.line);
+    }
+    return absl::OkStatus();
   }
 
   absl::Status ReadStats(const CgroupPath& p, CgroupStats& stats) {

@@ -1,11 +1,13 @@
 // CgroupDriverV2: one directory per container in the unified hierarchy; controllers are
-// delegated level by level through cgroup.subtree_control.
+// delegated level by level through cgroup.subtree_control. Device rules become a
+// BPF_CGROUP_DEVICE program attached to the directory (it needs no controller).
 #include <signal.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -20,6 +22,7 @@
 #include "runtime/cgroup/cgroup_common.h"
 #include "runtime/cgroup/cgroup_driver.h"
 #include "runtime/cgroup/cgroup_kernel.h"
+#include "runtime/cgroup/device_filter.h"
 
 namespace berth {
 namespace {
@@ -56,9 +59,19 @@ class CgroupDriverV2 : public CgroupDriver {
   absl::Status Apply(const std::string& path, const CgroupResources& r) override {
     ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
     std::string dir = Dir(p);
+    // Built (and so validated) before anything is written, so a bad rule list changes nothing.
+    std::optional<std::vector<bpf_insn>> device_program;
+    if (r.devices) {
+      absl::StatusOr<std::vector<bpf_insn>> built = BuildDeviceFilter(*r.devices);
+      if (!built.ok()) {
+        return Annotate(built.status(), absl::StrCat("apply limits to cgroup ", path));
+      }
+      device_program = *std::move(built);
+    }
     absl::Status st = ApplyMemory(dir, r);
     if (st.ok()) st = ApplyCpu(dir, r);
     if (st.ok()) st = ApplyPids(dir, r);
+    if (st.ok() && device_program) st = kernel_->SetDeviceProgram(dir, *device_program);
     return Annotate(st, absl::StrCat("apply limits to cgroup ", path));
   }
 
@@ -90,6 +103,18 @@ class CgroupDriverV2 : public CgroupDriver {
     ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
     return Annotate(kernel_->Write(JoinCgroupDir(Dir(p), "cgroup.freeze"), "0"),
                     absl::StrCat("thaw cgroup ", path));
+  }
+
+  absl::Status Delegate(const std::string& path, uid_t uid, gid_t gid) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    std::string dir = Dir(p);
+    // The files cgroups(7) names for delegation.
+    for (const char* name : {"", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control"}) {
+      std::string target = *name ? JoinCgroupDir(dir, name) : dir;
+      absl::Status st = kernel_->Chown(target, uid, gid);
+      if (!st.ok()) return Annotate(st, absl::StrCat("delegate cgroup ", path));
+    }
+    return absl::OkStatus();
   }
 
   absl::StatusOr<CgroupStats> Stats(const std::string& path) override {

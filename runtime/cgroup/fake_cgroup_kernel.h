@@ -8,9 +8,12 @@
 // pid (refused with ENOSPC into an empty v1 cpuset, EBUSY by v2's no-internal-process rule),
 // subtree_control only enables offered controllers, memsw must stay >= the memory limit,
 // freezing and cgroup.kill take effect, SIGKILL empties a pid from every cgroup, and rmdir
-// refuses a cgroup with processes or children. Time is a counter that SleepFor advances.
+// refuses a cgroup with processes or children. v1 devices.allow/devices.deny take lines in
+// the kernel's syntax (EINVAL otherwise; they are write-only, so the record is `writes`); a
+// v2 device program is kept per directory. Time is a counter that SleepFor advances.
 #pragma once
 
+#include <linux/bpf.h>
 #include <signal.h>
 #include <sys/types.h>
 
@@ -78,6 +81,10 @@ class FakeCgroupKernel : public CgroupKernel {
   std::set<pid_t> unkillable;      // pids SIGKILL does not remove
   std::vector<std::pair<std::string, std::string>> writes;  // (file, data), in order
   std::vector<std::pair<pid_t, int>> kills;                 // (pid, signal), in order
+  // The device program attached to each v2 directory (SetDeviceProgram replaces it).
+  std::map<std::string, std::vector<struct bpf_insn>> device_programs;
+  // chown()s of delegated cgroups: path -> (uid, gid).
+  std::map<std::string, std::pair<uid_t, gid_t>> owners;
   absl::Time now = absl::UnixEpoch();
 
   // A control file's content without surrounding whitespace; "<missing>" when absent.
@@ -114,6 +121,8 @@ class FakeCgroupKernel : public CgroupKernel {
     }
     if (!Procs(dir).empty()) return ErrnoStatus(EBUSY, absl::StrCat("rmdir ", dir));
     fs::remove_all(dir);  // the kernel drops the control files with the directory
+    // ... and detaches the directory's programs.
+    device_programs.erase(dir);
     return absl::OkStatus();
   }
 
@@ -209,6 +218,10 @@ class FakeCgroupKernel : public CgroupKernel {
       Put(file, (value == "FROZEN" && freeze_gets_stuck ? "FREEZING" : value) + "\n");
       return absl::OkStatus();
     }
+    if (name == "devices.allow" || name == "devices.deny") {
+      if (!IsDeviceLine(value)) return fail(EINVAL);
+      return absl::OkStatus();  // write-only files: nothing to read back
+    }
     if (name == "memory.limit_in_bytes" || name == "memory.memsw.limit_in_bytes") {
       int64_t bytes = 0;
       if (!absl::SimpleAtoi(value, &bytes)) return fail(EINVAL);
@@ -226,6 +239,22 @@ class FakeCgroupKernel : public CgroupKernel {
       return absl::OkStatus();
     }
     Put(file, value + "\n");
+    return absl::OkStatus();
+  }
+
+  absl::Status SetDeviceProgram(const std::string& dir,
+                                const std::vector<struct bpf_insn>& program) override {
+    const Hierarchy* h = HierarchyOf(dir);
+    if (h == nullptr || !h->v2 || !std::filesystem::is_directory(dir)) {
+      return ErrnoStatus(ENOENT, absl::StrCat("open ", dir));
+    }
+    device_programs[dir] = program;
+    return absl::OkStatus();
+  }
+
+  absl::Status Chown(const std::string& path, uid_t uid, gid_t gid) override {
+    if (!std::filesystem::exists(path)) return ErrnoStatus(ENOENT, absl::StrCat("chown ", path));
+    owners[path] = {uid, gid};
     return absl::OkStatus();
   }
 
@@ -256,6 +285,21 @@ class FakeCgroupKernel : public CgroupKernel {
   }
   static std::vector<std::string> Words(absl::string_view text) {
     return absl::StrSplit(text, absl::ByAnyChar(" \n"), absl::SkipEmpty());
+  }
+
+  // "a" (the kernel ignores the rest of such a line), or "c|b MAJOR|*:MINOR|* ACCESS".
+  static bool IsDeviceLine(absl::string_view line) {
+    if (!line.empty() && line[0] == 'a') return true;
+    std::vector<std::string> parts = absl::StrSplit(line, ' ');
+    if (parts.size() != 3 || (parts[0] != "c" && parts[0] != "b")) return false;
+    std::vector<std::string> numbers = absl::StrSplit(parts[1], ':');
+    if (numbers.size() != 2) return false;
+    for (const std::string& n : numbers) {
+      uint32_t value = 0;
+      if (n != "*" && !absl::SimpleAtoi(n, &value)) return false;
+    }
+    return !parts[2].empty() && parts[2].size() <= 3 &&
+           parts[2].find_first_not_of("rwm") == std::string::npos;
   }
 
   static void Put(const std::string& file, absl::string_view content) {
@@ -304,7 +348,9 @@ class FakeCgroupKernel : public CgroupKernel {
     if (controller == "cpuset") return {{"cpuset.cpus", "\n"}, {"cpuset.mems", "\n"}};
     if (controller == "pids") return {{"pids.max", "max\n"}, {"pids.current", "0\n"}};
     if (controller == "freezer") return {{"freezer.state", "THAWED\n"}};
-    if (controller == "devices") return {{"devices.list", "a *:* rwm\n"}};
+    if (controller == "devices") {
+      return {{"devices.list", "a *:* rwm\n"}, {"devices.allow", ""}, {"devices.deny", ""}};
+    }
     if (controller == "blkio") return {{"blkio.weight", "500\n"}};
     return {};
   }

@@ -1,22 +1,31 @@
 // The cgroup drivers on this machine's real cgroupfs. Needs root; skips otherwise. Every
 // cgroup it makes is named berth-test-<pid>-<n>, sits below this process's own cgroup, and
 // is removed again (TearDown destroys it even after a failure).
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/open_in_cgroup.h"
+#include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
+#include "runtime/base/status_macros.h"
+#include "runtime/base/unique_fd.h"
 #include "runtime/cgroup/cgroup_driver.h"
 
 namespace berth {
@@ -73,6 +82,8 @@ class Child {
   pid_t pid_ = -1;
   int go_ = -1;
 };
+
+using ::berth::testing::OpenErrnosFrom;
 
 std::string UniqueName() {
   static std::atomic<int> n{0};
@@ -225,6 +236,32 @@ TEST_F(CgroupRealV1Test, MemoryLimitCanBeRaisedLoweredAndLifted) {
   r.memory_limit_bytes.reset();
   ASSERT_TRUE(driver_->Apply(name_, r).ok());
   EXPECT_GT(std::stoll(Trimmed(mem)), 1LL << 60);
+}
+
+TEST_F(CgroupRealV1Test, DeviceRulesLetOnlyTheAllowedDevicesOpen) {
+  if (!driver_->Directory(name_, "devices").ok()) GTEST_SKIP() << "no v1 devices hierarchy";
+  ASSERT_TRUE(driver_->Create(name_).ok());
+  CgroupResources r;
+  r.devices = std::vector<CgroupDeviceRule>{{false, 'a', -1, -1, "rwm"}, {true, 'c', 1, 3, "rwm"}};
+  absl::Status applied = driver_->Apply(name_, r);
+  ASSERT_TRUE(applied.ok()) << applied;
+  EXPECT_EQ(Trimmed(File("devices", name_, "devices.list")), "c 1:3 rwm");
+  absl::StatusOr<std::vector<int>> errs = OpenErrnosFrom(
+      {"/dev/null", "/dev/full"}, [&](pid_t pid) { return driver_->AddProcess(name_, pid); });
+  ASSERT_TRUE(errs.ok()) << errs.status();
+  EXPECT_EQ((*errs)[0], 0) << std::strerror((*errs)[0]);
+  EXPECT_EQ((*errs)[1], EPERM) << std::strerror((*errs)[1]);
+
+  // Applying again with /dev/full allowed as well opens it.
+  r.devices->push_back({true, 'c', 1, 7, "rw"});
+  applied = driver_->Apply(name_, r);
+  ASSERT_TRUE(applied.ok()) << applied;
+  errs = OpenErrnosFrom({"/dev/null", "/dev/full"},
+                        [&](pid_t pid) { return driver_->AddProcess(name_, pid); });
+  ASSERT_TRUE(errs.ok()) << errs.status();
+  EXPECT_EQ((*errs)[0], 0) << std::strerror((*errs)[0]);
+  EXPECT_EQ((*errs)[1], 0) << std::strerror((*errs)[1]);
+  // TearDown destroys the cgroup.
 }
 
 TEST(CgroupRealDetectTest, DetectsAUsableDriverOnThisHost) {

@@ -211,6 +211,150 @@ TEST_F(CgroupV1Test, ApplyErrorsNameTheFile) {
   EXPECT_THAT(std::string(st.message()), HasSubstr("No such file"));
 }
 
+CgroupDeviceRule Allow(char type, int64_t major, int64_t minor, std::string access = "rwm") {
+  return {true, type, major, minor, std::move(access)};
+}
+CgroupDeviceRule Deny(char type, int64_t major, int64_t minor, std::string access = "rwm") {
+  return {false, type, major, minor, std::move(access)};
+}
+
+class CgroupV1DevicesTest : public CgroupV1Test {
+ protected:
+  // Applies `rules` to c1 and returns the devices.allow/devices.deny writes it made, as
+  // "allow LINE" / "deny LINE", in order.
+  absl::StatusOr<std::vector<std::string>> ApplyDevices(std::vector<CgroupDeviceRule> rules) {
+    CgroupResources r;
+    r.devices = std::move(rules);
+    kernel_->writes.clear();
+    absl::Status st = driver_->Apply("c1", r);
+    if (!st.ok()) return st;
+    return DeviceWrites();
+  }
+  std::vector<std::string> DeviceWrites() {
+    std::vector<std::string> out;
+    std::string dir = Dir("devices", "c1");
+    for (const auto& [file, data] : kernel_->writes) {
+      if (file == dir + "/devices.allow") out.push_back("allow " + data);
+      if (file == dir + "/devices.deny") out.push_back("deny " + data);
+    }
+    return out;
+  }
+};
+
+TEST_F(CgroupV1DevicesTest, ApplyResetsToDenyAllThenWritesEachRuleInOrder) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  absl::StatusOr<std::vector<std::string>> writes =
+      ApplyDevices({Deny('a', -1, -1), Allow('c', 1, 3), Allow('c', 1, 5, "rw"),
+                    Allow('c', 136, -1, "wr"), Allow('b', -1, -1, "m"), Deny('c', 1, 5, "w")});
+  ASSERT_TRUE(writes.ok()) << writes.status();
+  // The leading deny-all is the reset itself; access is written in the kernel's rwm order.
+  EXPECT_THAT(*writes, ElementsAre("deny a", "allow c 1:3 rwm", "allow c 1:5 rw",
+                                   "allow c 136:* rw", "allow b *:* m", "deny c 1:5 w"));
+}
+
+TEST_F(CgroupV1DevicesTest, AListNotStartingWithAWildcardStillStartsFromDenyAll) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  EXPECT_THAT(*ApplyDevices({Allow('c', 1, 3, "r")}), ElementsAre("deny a", "allow c 1:3 r"));
+  EXPECT_THAT(*ApplyDevices({}), ElementsAre("deny a"));  // no rule: nothing matches
+}
+
+TEST_F(CgroupV1DevicesTest, AListStartingWithAllowAllStartsFromAllowAll) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  absl::StatusOr<std::vector<std::string>> writes =
+      ApplyDevices({Allow('a', -1, -1, "mwr"), Deny('c', 1, 7, "w"), Deny('b', -1, -1)});
+  ASSERT_TRUE(writes.ok()) << writes.status();
+  EXPECT_THAT(*writes, ElementsAre("allow a", "deny c 1:7 w", "deny b *:* rwm"));
+}
+
+TEST_F(CgroupV1DevicesTest, AWildcardRuleLaterInTheListResetsAgain) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  absl::StatusOr<std::vector<std::string>> writes = ApplyDevices(
+      {Allow('c', 1, 3), Allow('a', -1, -1), Deny('c', 1, 7), Deny('a', -1, -1), Allow('c', 1, 5)});
+  ASSERT_TRUE(writes.ok()) << writes.status();
+  EXPECT_THAT(*writes, ElementsAre("deny a", "allow c 1:3 rwm", "allow a *:* rwm", "deny c 1:7 rwm",
+                                   "deny a *:* rwm", "allow c 1:5 rwm"));
+}
+
+// The kernel reads any line that starts with "a" as "every device, every access".
+TEST_F(CgroupV1DevicesTest, ANarrowerTypeARuleIsWrittenAsItsCharAndBlockHalves) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  absl::StatusOr<std::vector<std::string>> writes =
+      ApplyDevices({Deny('a', -1, -1), Allow('a', 1, 3, "rw"), Allow('a', -1, -1, "m")});
+  ASSERT_TRUE(writes.ok()) << writes.status();
+  EXPECT_THAT(*writes, ElementsAre("deny a", "allow c 1:3 rw", "allow b 1:3 rw", "allow c *:* m",
+                                   "allow b *:* m"));
+}
+
+TEST_F(CgroupV1DevicesTest, ADenyTheKernelCouldNotEnforceIsRefused) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  // v1 would keep "c *:* rwm" and so leave c 1:3 open.
+  absl::StatusOr<std::vector<std::string>> writes =
+      ApplyDevices({Deny('a', -1, -1), Allow('c', -1, -1), Deny('c', 1, 3)});
+  EXPECT_TRUE(absl::IsInvalidArgument(writes.status())) << writes.status();
+  EXPECT_THAT(std::string(writes.status().message()), HasSubstr("device rule 2"));
+  EXPECT_THAT(std::string(writes.status().message()), HasSubstr("cgroup v1"));
+  EXPECT_THAT(DeviceWrites(), ::testing::IsEmpty());
+  // Likewise an allow that would not lift an earlier wildcard deny.
+  writes = ApplyDevices({Allow('a', -1, -1), Deny('c', 1, -1), Allow('c', 1, 3)});
+  EXPECT_TRUE(absl::IsInvalidArgument(writes.status())) << writes.status();
+  // Naming the same devices is fine: the kernel then takes the access bits away.
+  writes = ApplyDevices({Deny('a', -1, -1), Allow('c', 1, 3), Deny('c', 1, 3, "w")});
+  ASSERT_TRUE(writes.ok()) << writes.status();
+  EXPECT_THAT(*writes, ElementsAre("deny a", "allow c 1:3 rwm", "deny c 1:3 w"));
+  // So is a deny that overlaps nothing allowed.
+  writes = ApplyDevices({Deny('a', -1, -1), Allow('c', 1, 3), Deny('b', -1, -1)});
+  ASSERT_TRUE(writes.ok()) << writes.status();
+}
+
+TEST_F(CgroupV1DevicesTest, InvalidRulesAreRefusedBeforeAnythingIsWritten) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  for (const CgroupDeviceRule& bad :
+       {Allow('x', 1, 3), Allow('c', 1, 3, ""), Allow('c', 1, 3, "rwx"), Allow('c', -2, 3),
+        Allow('c', 1, int64_t{1} << 32)}) {
+    r.devices = {Deny('a', -1, -1), bad};
+    kernel_->writes.clear();
+    absl::Status st = driver_->Apply("c1", r);
+    EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+    EXPECT_THAT(std::string(st.message()), HasSubstr("device rule 1"));
+    EXPECT_THAT(kernel_->writes, ::testing::IsEmpty());
+  }
+}
+
+TEST_F(CgroupV1DevicesTest, UnsetDevicesLeavesTheDeviceCgroupAlone) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.pids_limit = 5;
+  kernel_->writes.clear();
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_THAT(DeviceWrites(), ::testing::IsEmpty());
+  EXPECT_FALSE(kernel_->writes.empty());
+}
+
+TEST_F(CgroupV1DevicesTest, DevicesWithoutADevicesHierarchyFailAndWriteNothing) {
+  MakeDriver({"memory", "cpu", "pids"});
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.devices = std::vector<CgroupDeviceRule>{Allow('c', 1, 3)};
+  kernel_->writes.clear();
+  absl::Status st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("devices"));
+  EXPECT_THAT(kernel_->writes, ::testing::IsEmpty());
+  r.devices.reset();  // without device rules the same host is fine
+  EXPECT_TRUE(driver_->Apply("c1", r).ok());
+}
+
 TEST_F(CgroupV1Test, AddProcessJoinsEveryHierarchy) {
   MakeDriver();
   ASSERT_TRUE(driver_->Create("c1").ok());

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "runtime/cgroup/cgroup_driver.h"
+#include "runtime/cgroup/device_filter.h"
 #include "runtime/cgroup/fake_cgroup_kernel.h"
 
 namespace berth {
@@ -21,6 +22,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Pair;
+using ::testing::SizeIs;
 
 constexpr int64_t kMiB = 1024 * 1024;
 
@@ -161,6 +163,105 @@ TEST_F(CgroupV2Test, ApplyFailsOnlyForLimitsOfControllersNotEnabled) {
   absl::Status st = driver_->Apply("c1", r);
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("cpu.max"));
+}
+
+CgroupDeviceRule Allow(char type, int64_t major, int64_t minor, std::string access = "rwm") {
+  return {true, type, major, minor, std::move(access)};
+}
+CgroupDeviceRule Deny(char type, int64_t major, int64_t minor, std::string access = "rwm") {
+  return {false, type, major, minor, std::move(access)};
+}
+
+// The verdict of the program the fake recorded for `path`.
+class CgroupV2DevicesTest : public CgroupV2Test {
+ protected:
+  bool Allowed(const std::string& path, char type, uint32_t major, uint32_t minor,
+               const std::string& access) {
+    auto it = kernel_->device_programs.find(Dir(path));
+    EXPECT_NE(it, kernel_->device_programs.end()) << "no device program for " << path;
+    if (it == kernel_->device_programs.end()) return false;
+    absl::StatusOr<bool> allowed = EvaluateDeviceFilter(it->second, type, major, minor, access);
+    EXPECT_TRUE(allowed.ok()) << allowed.status();
+    return allowed.value_or(false);
+  }
+};
+
+TEST_F(CgroupV2DevicesTest, ApplyAttachesAProgramThatFollowsTheRules) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.pids_limit = 10;
+  r.devices =
+      std::vector<CgroupDeviceRule>{Deny('a', -1, -1), Allow('c', 1, 3), Allow('c', 1, 5, "rw"),
+                                    Allow('c', 136, -1, "rw"), Deny('c', 136, 2)};
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_EQ(Value("c1", "pids.max"), "10");
+  EXPECT_TRUE(Allowed("c1", 'c', 1, 3, "rwm"));
+  EXPECT_TRUE(Allowed("c1", 'c', 1, 5, "rw"));
+  EXPECT_FALSE(Allowed("c1", 'c', 1, 5, "m"));    // partial access
+  EXPECT_FALSE(Allowed("c1", 'c', 1, 7, "r"));    // not listed
+  EXPECT_FALSE(Allowed("c1", 'b', 1, 3, "r"));    // wrong type
+  EXPECT_TRUE(Allowed("c1", 'c', 136, 0, "w"));   // minor wildcard
+  EXPECT_FALSE(Allowed("c1", 'c', 136, 2, "w"));  // a later deny wins
+
+  // Applying again replaces the program.
+  r.devices = std::vector<CgroupDeviceRule>{Allow('a', -1, -1), Deny('c', 1, 3, "w")};
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_THAT(kernel_->device_programs, SizeIs(1));
+  EXPECT_TRUE(Allowed("c1", 'c', 1, 7, "rw"));
+  EXPECT_TRUE(Allowed("c1", 'b', 8, 0, "m"));
+  EXPECT_TRUE(Allowed("c1", 'c', 1, 3, "r"));
+  EXPECT_TRUE(Allowed("c1", 'c', 1, 3, "rw"));  // "w" alone is what the deny names
+  EXPECT_FALSE(Allowed("c1", 'c', 1, 3, "w"));
+
+  // An empty list denies everything.
+  r.devices = std::vector<CgroupDeviceRule>{};
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_FALSE(Allowed("c1", 'c', 1, 3, "r"));
+}
+
+TEST_F(CgroupV2DevicesTest, UnsetDevicesAttachesNothing) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());
+  EXPECT_THAT(kernel_->device_programs, IsEmpty());
+}
+
+TEST_F(CgroupV2DevicesTest, DevicesNeedNoController) {
+  MakeDriver("");
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.devices = std::vector<CgroupDeviceRule>{Allow('c', 1, 3)};
+  absl::Status st = driver_->Apply("c1", r);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_TRUE(Allowed("c1", 'c', 1, 3, "rw"));
+}
+
+TEST_F(CgroupV2DevicesTest, InvalidRulesAreRefusedBeforeAnythingIsWritten) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.devices =
+      std::vector<CgroupDeviceRule>{Deny('a', -1, -1), Allow('c', 1, 3), Allow('c', 1, 5, "rwx")};
+  kernel_->writes.clear();
+  absl::Status st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("device rule 2"));
+  EXPECT_THAT(kernel_->writes, IsEmpty());
+  EXPECT_THAT(kernel_->device_programs, IsEmpty());
+  EXPECT_EQ(Value("c1", "memory.max"), "max");
+}
+
+TEST_F(CgroupV2DevicesTest, ApplyToAMissingCgroupFailsAndDestroyDropsTheProgram) {
+  MakeDriver();
+  CgroupResources r;
+  r.devices = std::vector<CgroupDeviceRule>{Allow('c', 1, 3)};
+  EXPECT_TRUE(absl::IsNotFound(driver_->Apply("never-created", r)));
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Destroy("c1").ok());
+  EXPECT_THAT(kernel_->device_programs, IsEmpty());
 }
 
 TEST(CpuSharesToWeightTest, MapsTheV1RangeOntoTheV2Range) {
