@@ -6,7 +6,9 @@
 
 #include <cstdint>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "runtime/base/unique_fd.h"
 
 namespace berth {
 
@@ -14,5 +16,14 @@ absl::StatusOr<uint64_t> ProcessStartTime(pid_t pid);
 
 // True when `pid` runs and started at `start_time` (not a reused pid). Zombies count as gone.
 bool ProcessAlive(pid_t pid, uint64_t start_time);
+
+// Sends `signal` to the process `pid` + `start_time` and to no other: through a pidfd taken
+// before the start time is checked, so a pid reused in between is never signalled. A process
+// that is already gone is not an error. `start_time` 0 skips the check (a child not yet reaped).
+absl::Status SignalProcess(pid_t pid, uint64_t start_time, int signal);
+
+// Opens /proc/<pid>/ns/<name> of that process only: if it exited at any point during the open
+// (its pid could then name another process), FAILED_PRECONDITION.
+absl::StatusOr<UniqueFd> OpenNamespaceOf(pid_t pid, uint64_t start_time, const char* name);
 
 }  // namespace berth

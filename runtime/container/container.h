@@ -9,12 +9,17 @@
 //   2 clone(namespaces) -> child blocks until the parent says "cgroup joined"; then it joins
 //     the namespaces that have a path (a pid namespace with a path is entered by the parent
 //     around clone) and unshares its cgroup namespace, so that its own cgroup is the root
-//   3 (user namespaces, later: parent writes uid/gid maps here)
-//   4 child: rootfs (overlay or bind root, mounts, /dev, pivot_root, masked/ro paths),
-//     hostname, loopback up in a new netns, rlimits, user/groups, capabilities,
-//     no_new_privs -> sends "ready" (or an error)
-//   5 child blocks on the start gate; Start() sends "go"; child execs (exec failure is
-//     reported back on the socket, which is CLOEXEC so success closes it)
+//   3 with a new user namespace: the parent writes the uid/gid maps, hands the cgroup to the
+//     container's root, idmaps the image layers and binds that ask for it and builds the
+//     root on them; "cgroup joined" then carries the root (SCM_RIGHTS)
+//   4 child: rootfs (the parent's detached root and binds attached, other mounts, /dev,
+//     pivot_root, masked/ro paths), hostname, loopback up in a new netns, sysctls, rlimits,
+//     user/groups, capabilities, no_new_privs -> sends "ready" (or an error)
+//   5 child blocks on the start gate; Start() sends "go"; child loads its seccomp filter and
+//     execs (exec failure is reported back on the socket, which is CLOEXEC so success closes
+//     it)
+// The child is non-dumpable from clone to execve: nothing in the container can ptrace it or
+// take its fds while it still is a copy of its parent.
 // The caller must be single-threaded (berth-shim is): clone/setns from a threaded process
 // is what the architecture forbids.
 #pragma once
@@ -29,6 +34,10 @@
 #include "runtime/base/unique_fd.h"
 #include "runtime/cgroup/cgroup_driver.h"
 #include "runtime/spec/spec.h"
+
+namespace berth::seccomp {
+struct Program;
+}
 
 namespace berth {
 
@@ -58,22 +67,28 @@ class CreatedContainer {
 // above the caller's own is refused up front (FAILED_PRECONDITION) unless the caller has
 // CAP_SYS_RESOURCE. An empty linux.cgroupsPath means no cgroup (allowed only without
 // resources). `cgroups` must outlive the returned object; after a successful Start() the
-// caller reaps init (waitpid on pid()) and destroys the cgroup itself.
-absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainer(const spec::Spec& spec,
-                                                                  const ContainerStdio& stdio,
-                                                                  CgroupDriver& cgroups);
+// caller reaps init (waitpid on pid()) and destroys the cgroup itself. linux.seccomp is
+// compiled here unless the caller passes it compiled (`seccomp`, which must outlive Start).
+// The device cgroup always denies what the default /dev nodes and linux.resources.devices do
+// not allow (a node in linux.devices needs its own rule there, as with runc).
+absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainer(
+    const spec::Spec& spec, const ContainerStdio& stdio, CgroupDriver& cgroups,
+    const seccomp::Program* seccomp = nullptr);
 
 struct ExecOptions {
   pid_t container_pid = 0;   // init of the target container
   std::string cgroups_path;  // the container's linux.cgroupsPath ("" = do not join one)
   spec::Process process;     // args, env, cwd, user, terminal, rlimits, capabilities
   ContainerStdio stdio;
+  const seccomp::Program* seccomp = nullptr;  // the container's filter: loaded before execve
 };
 
 // Forks a helper that joins the container's cgroup and namespaces (read from
 // /proc/<container_pid>/ns/*), forks the process itself inside the pid namespace, and exits
 // with the process's status (a signal N becomes exit code 128+N). Returns the helper's pid:
 // reap it to learn the exit code. Errors before the exec are returned (not exit codes).
+// The helper keeps no fd of the caller's but its stdio and channel, and it and the process
+// are non-dumpable until the process's execve.
 absl::StatusOr<pid_t> ExecInContainer(const ExecOptions& options, CgroupDriver& cgroups);
 
 // Exit code from a waitpid status: WEXITSTATUS, or 128 + signal.

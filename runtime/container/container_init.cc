@@ -1,5 +1,6 @@
 #include "runtime/container/container_init.h"
 
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,15 +19,27 @@ constexpr int kParentGone = 125;
 // Steps 2-4: from "cgroup joined" to just before "ready".
 absl::Status PrepareInit(const InitArgs& args) {
   const spec::Spec& spec = *args.spec;
+  if (args.plan->new_user) {
+    // The maps are written: become the namespace's root, so that what the setup creates
+    // (directories, device files) belongs to a mapped id.
+    if (::setresgid(0, 0, 0) != 0) return SysError("setresgid 0 in the user namespace");
+    if (::setresuid(0, 0, 0) != 0) return SysError("setresuid 0 in the user namespace");
+  }
   RETURN_IF_ERROR(JoinNamespaces(*args.plan));
 
   RootfsContext rootfs;
   rootfs.new_net = args.plan->new_net;
+  rootfs.user_namespace = args.plan->new_user || args.plan->joins_user;
+  rootfs.mounts = args.mounts;
   if (spec.process.terminal) rootfs.terminal_fd = args.stdio->terminal;
   RETURN_IF_ERROR(SetupRootfs(spec, rootfs));
 
   if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
     return SysError(absl::StrCat("sethostname ", spec.hostname));
+  }
+  if (!spec.domainname.empty() &&
+      ::setdomainname(spec.domainname.data(), spec.domainname.size()) != 0) {
+    return SysError(absl::StrCat("setdomainname ", spec.domainname));
   }
   if (args.plan->new_net) RETURN_IF_ERROR(BringUpLoopback());
   // Before the read-only paths: /proc/sys is usually one of them.
@@ -37,8 +50,13 @@ absl::Status PrepareInit(const InitArgs& args) {
   RETURN_IF_ERROR(
       SetupStdio(*args.stdio, spec.process.terminal, spec.process.console_size, args.devnull_fd));
   RETURN_IF_ERROR(ApplyRlimits(spec.process.rlimits));
+  if (spec.process.oom_score_adj) RETURN_IF_ERROR(SetOomScoreAdj(*spec.process.oom_score_adj));
+  // Without no_new_privs, only CAP_SYS_ADMIN may load a filter: load it while we still have
+  // it (runc does the same), so the rest of the setup already runs under it.
+  RETURN_IF_ERROR(LoadSeccompEarlyUnlessNoNewPrivs(spec.process, args.seccomp));
   RETURN_IF_ERROR(SwitchUserAndCapabilities(spec.process.user, spec.process.capabilities));
   if (spec.process.no_new_privileges) RETURN_IF_ERROR(SetNoNewPrivileges());
+  ::umask(spec.process.user.umask.value_or(022));
   return absl::OkStatus();
 }
 
@@ -51,17 +69,23 @@ absl::Status PrepareInit(const InitArgs& args) {
 
 void RunContainerInit(const InitArgs& args) {
   SyncChannel& channel = *args.channel;
+  // Until execve, this process is a copy of the monitor: nothing in the container may ptrace
+  // it, read its memory or take its fds (pidfd_getfd). execve makes the new program dumpable.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   ResetSignals();
   // Holding the parent's end would hide the parent's death from our own reads.
   args.parent_channel->Close();
   ::umask(022);
   if (absl::Status st = channel.MoveAbove(3); !st.ok()) Fail(channel, st, 1);
 
-  // Step 2: wait until the parent has put us into the cgroup.
-  absl::Status joined =
-      ExpectMessage(channel, SyncKind::kCgroupJoined, absl::CancelledError("parent gone"));
+  // Step 2/3: wait until the parent has put us into the cgroup (and written the id maps and
+  // sent the root file system, with a user namespace).
+  std::vector<UniqueFd> fds;
+  absl::Status joined = ExpectMessage(channel, SyncKind::kCgroupJoined,
+                                      absl::CancelledError("parent gone"), &fds);
   if (absl::IsCancelled(joined)) ::_exit(kParentGone);
   if (!joined.ok()) Fail(channel, joined, 1);
+  if (!fds.empty()) args.mounts->root = std::move(fds[0]);
 
   if (absl::Status st = PrepareInit(args); !st.ok()) Fail(channel, st, 1);
 
@@ -72,7 +96,8 @@ void RunContainerInit(const InitArgs& args) {
   if (!go.ok()) Fail(channel, go, 1);
 
   // Returns only on failure; on success the CLOEXEC channel closes and the parent sees EOF.
-  absl::Status exec = ExecProcess(args.spec->process);
+  absl::Status exec =
+      ExecProcess(args.spec->process, args.spec->process.no_new_privileges ? args.seccomp : nullptr);
   Fail(channel, exec, 127);
 }
 

@@ -5,8 +5,13 @@
 
 #include "runtime/container/container.h"
 #include "runtime/container/namespaces.h"
+#include "runtime/container/prepared_mounts.h"
 #include "runtime/container/sync_channel.h"
 #include "runtime/spec/spec.h"
+
+namespace berth::seccomp {
+struct Program;
+}
 
 namespace berth::container_internal {
 
@@ -14,6 +19,8 @@ struct InitArgs {
   const spec::Spec* spec = nullptr;
   const ContainerStdio* stdio = nullptr;
   NamespacePlan* plan = nullptr;
+  PreparedMounts* mounts = nullptr;
+  const seccomp::Program* seccomp = nullptr;  // loaded last, right before execve
   SyncChannel* channel = nullptr;         // the child's end
   SyncChannel* parent_channel = nullptr;  // the parent's end, closed at once
   int devnull_fd = -1;                    // the host's /dev/null, for stdio fds of -1

@@ -15,7 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
@@ -43,6 +45,7 @@ absl::Status PrepareProcess(const ExecOptions& options, int devnull_fd) {
   RETURN_IF_ERROR(
       container_internal::SetupStdio(options.stdio, p.terminal, p.console_size, devnull_fd));
   RETURN_IF_ERROR(container_internal::ApplyRlimits(p.rlimits));
+  RETURN_IF_ERROR(container_internal::LoadSeccompEarlyUnlessNoNewPrivs(p, options.seccomp));
   RETURN_IF_ERROR(container_internal::SwitchUserAndCapabilities(p.user, p.capabilities));
   if (p.no_new_privileges) RETURN_IF_ERROR(container_internal::SetNoNewPrivileges());
   return absl::OkStatus();
@@ -68,13 +71,32 @@ void ForwardSignal(int sig) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   if (absl::Status st = PrepareProcess(options, devnull_fd); !st.ok()) Fail(channel, st, 127);
   if (!channel.Send(SyncKind::kReady).ok()) ::_exit(125);
-  absl::Status exec = container_internal::ExecProcess(options.process);
+  absl::Status exec = container_internal::ExecProcess(
+      options.process, options.process.no_new_privileges ? options.seccomp : nullptr);
   Fail(channel, exec, 127);
+}
+
+// Closes every fd but `keep` (the helper's stdio sources, the channel, /dev/null): the
+// caller's sockets, log and epoll fds must not sit in a process that enters the container.
+void CloseAllBut(std::vector<int> keep) {
+  std::sort(keep.begin(), keep.end());
+  unsigned next = 0;
+  for (int fd : keep) {
+    if (fd < 0 || static_cast<unsigned>(fd) < next) continue;
+    if (static_cast<unsigned>(fd) > next) ::syscall(SYS_close_range, next, static_cast<unsigned>(fd) - 1, 0U);
+    next = static_cast<unsigned>(fd) + 1;
+  }
+  ::syscall(SYS_close_range, next, ~0U, 0U);
 }
 
 // C: the helper that joins and waits.
 [[noreturn]] void RunHelper(const ExecOptions& options, CgroupDriver& cgroups, SyncChannel& channel,
                             int devnull_fd) {
+  // A copy of the caller until the process execs: not to be ptraced or robbed of fds by
+  // anything in the container it is about to join.
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  CloseAllBut({0, 1, 2, channel.fd(), devnull_fd, options.stdio.stdin_fd, options.stdio.stdout_fd,
+               options.stdio.stderr_fd, options.stdio.terminal});
   container_internal::ResetSignals();  // waitpid needs SIGCHLD not ignored
   if (absl::Status st = channel.MoveAbove(3); !st.ok()) Fail(channel, st, 1);
   if (!options.cgroups_path.empty()) {

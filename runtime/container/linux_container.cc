@@ -16,8 +16,11 @@
 #include "runtime/container/container_init.h"
 #include "runtime/container/mount_options.h"
 #include "runtime/container/namespaces.h"
+#include "runtime/container/prepared_mounts.h"
 #include "runtime/container/process_setup.h"
 #include "runtime/container/sync_channel.h"
+#include "runtime/container/user_namespace.h"
+#include "runtime/seccomp/seccomp_filter.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -39,6 +42,38 @@ absl::Status CheckRuntimeSpec(const spec::Spec& spec, const NamespacePlan& plan,
     return absl::InvalidArgumentError(
         "linux.namespaces: a new mount namespace (without a path) is required");
   }
+  if (plan.joins_user) {
+    // The namespaces clone() makes would belong to the node's user namespace, not the
+    // joined one, and the container's root could not set them up.
+    return absl::InvalidArgumentError(
+        "linux.namespaces: joining an existing user namespace (a \"user\" entry with a path) is "
+        "not supported; ask for a new one with linux.uidMappings and linux.gidMappings");
+  }
+  if (plan.new_user && (!container_internal::HostIdOf(0, spec.linux.uid_mappings) ||
+                        !container_internal::HostIdOf(0, spec.linux.gid_mappings))) {
+    return absl::InvalidArgumentError(
+        "linux.uidMappings: a new user namespace must map the container's root (id 0) in both "
+        "linux.uidMappings and linux.gidMappings");
+  }
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    const spec::Mount& m = spec.mounts[i];
+    container_internal::MountOptions opts = container_internal::ParseMountOptions(m.options);
+    if (!container_internal::IsBindMount(m)) {
+      if (opts.idmap) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("mounts[", i, "].options: \"idmap\" applies to bind mounts only"));
+      }
+      continue;
+    }
+    if (!opts.data.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("mounts[", i, "].options: \"", opts.data.substr(0, 200),
+                                                     "\" is not an option of a bind mount"));
+    }
+    if ((opts.idmap || !m.uid_mappings.empty()) && !plan.new_user) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "mounts[", i, "]: an idmapped bind needs the container to have a user namespace"));
+    }
+  }
   if (!spec.hostname.empty() && !plan.has_uts) {
     return absl::InvalidArgumentError("hostname: setting it needs a uts namespace");
   }
@@ -52,21 +87,29 @@ absl::Status CheckRuntimeSpec(const spec::Spec& spec, const NamespacePlan& plan,
       container_internal::ParsePropagation(spec.linux.rootfs_propagation);
   if (!propagation.ok()) return propagation.status();
   const spec::LinuxResources& r = spec.linux.resources;
-  bool has_resources =
-      r.memory_limit || r.cpu_quota || r.cpu_period || r.cpu_shares || r.pids_limit;
+  bool has_resources = r.memory_limit || r.cpu_quota || r.cpu_period || r.cpu_shares ||
+                       r.pids_limit || !r.devices.empty();
   if (spec.linux.cgroups_path.empty() && has_resources) {
     return absl::InvalidArgumentError("linux.cgroupsPath: resources need a cgroup path");
   }
   return absl::OkStatus();
 }
 
-CgroupResources ToCgroupResources(const spec::LinuxResources& r) {
+CgroupResources ToCgroupResources(const spec::Spec& spec) {
+  const spec::LinuxResources& r = spec.linux.resources;
   CgroupResources out;
   out.memory_limit_bytes = r.memory_limit;
   out.cpu_quota_us = r.cpu_quota;
   out.cpu_period_us = r.cpu_period;
   out.cpu_shares = r.cpu_shares;
   out.pids_limit = r.pids_limit;
+  std::vector<CgroupDeviceRule> devices;
+  std::vector<spec::DeviceRule> rules = spec::DefaultDeviceRules();
+  rules.insert(rules.end(), r.devices.begin(), r.devices.end());
+  for (const spec::DeviceRule& d : rules) {
+    devices.push_back({d.allow, d.type[0], d.major.value_or(-1), d.minor.value_or(-1), d.access});
+  }
+  out.devices = std::move(devices);
   return out;
 }
 
@@ -116,7 +159,9 @@ class LinuxCreatedContainer final : public CreatedContainer {
     return absl::OkStatus();
   }
 
-  absl::Status SendCgroupJoined() { return channel_.Send(SyncKind::kCgroupJoined); }
+  absl::Status SendCgroupJoined(const std::vector<int>& fds) {
+    return channel_.Send(SyncKind::kCgroupJoined, fds);
+  }
 
  private:
   absl::Status StartImpl() {
@@ -151,13 +196,39 @@ class LinuxCreatedContainer final : public CreatedContainer {
   bool reaped_ = false;
 };
 
-absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(const spec::Spec& spec,
-                                                                      const ContainerStdio& stdio,
-                                                                      CgroupDriver& cgroups) {
+// Step 3, with a user namespace: the id maps, the cgroup handed to the container's root,
+// and the mounts that need the namespace (idmapped layers and binds, the root built on them).
+absl::Status SetUpUserNamespace(const spec::Spec& spec, pid_t pid, CgroupDriver& cgroups,
+                                container_internal::PreparedMounts& mounts) {
+  RETURN_IF_ERROR(container_internal::WriteIdMappings(pid, spec.linux.uid_mappings,
+                                                      spec.linux.gid_mappings));
+  uint32_t root_uid = *container_internal::HostIdOf(0, spec.linux.uid_mappings);
+  uint32_t root_gid = *container_internal::HostIdOf(0, spec.linux.gid_mappings);
+  if (!spec.linux.cgroups_path.empty()) {
+    RETURN_IF_ERROR(Annotate(cgroups.Delegate(spec.linux.cgroups_path, root_uid, root_gid),
+                             "delegate the cgroup to the container's root"));
+  }
+  ASSIGN_OR_RETURN(UniqueFd userns, container_internal::OpenUserNamespace(pid));
+  return container_internal::FinishInUserNamespace(spec, userns.get(), mounts);
+}
+
+absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(
+    const spec::Spec& spec, const ContainerStdio& stdio, CgroupDriver& cgroups,
+    const seccomp::Program* precompiled) {
   RETURN_IF_ERROR(spec::ValidateSpec(spec));
   ASSIGN_OR_RETURN(NamespacePlan plan, container_internal::PlanNamespaces(spec));
   RETURN_IF_ERROR(CheckRuntimeSpec(spec, plan, stdio));
   RETURN_IF_ERROR(container_internal::CheckRlimitsAllowed(spec.process.rlimits));
+
+  // Compiled here, where allocation is free; the child only loads it.
+  std::optional<seccomp::Program> compiled;
+  const seccomp::Program* filter = precompiled;
+  if (filter == nullptr && spec.linux.seccomp.has_value()) {
+    absl::StatusOr<seccomp::Program> program = seccomp::Compile(*spec.linux.seccomp);
+    if (!program.ok()) return Annotate(program.status(), "linux.seccomp");
+    compiled = std::move(*program);
+    filter = &*compiled;
+  }
 
   // Opened here, in the host's mount namespace, for stdio fds of -1.
   UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
@@ -172,9 +243,13 @@ absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(const spec
   if (!cgroup_path.empty()) {
     RETURN_IF_ERROR(Annotate(cgroups.Create(cgroup_path), "create cgroup"));
     cgroup_made = true;
-    RETURN_IF_ERROR(Annotate(cgroups.Apply(cgroup_path, ToCgroupResources(spec.linux.resources)),
+    RETURN_IF_ERROR(Annotate(cgroups.Apply(cgroup_path, ToCgroupResources(spec)),
                              "apply cgroup resources"));
   }
+
+  // The root and the binds, as detached mounts the child attaches (see prepared_mounts.h).
+  ASSIGN_OR_RETURN(container_internal::PreparedMounts mounts,
+                   container_internal::PrepareMounts(spec, plan.new_user));
 
   SyncChannel parent_end, child_end;
   RETURN_IF_ERROR(SyncChannel::MakePair(&parent_end, &child_end));
@@ -194,6 +269,8 @@ absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(const spec
       args.spec = &spec;
       args.stdio = &stdio;
       args.plan = &plan;
+      args.mounts = &mounts;
+      args.seccomp = filter;
       args.channel = &child_end;
       args.parent_channel = &parent_end;
       args.devnull_fd = devnull.get();
@@ -212,18 +289,23 @@ absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(const spec
     RETURN_IF_ERROR(
         Annotate(cgroups.AddProcess(cgroup_path, static_cast<pid_t>(pid)), "add init to cgroup"));
   }
-  RETURN_IF_ERROR(container->SendCgroupJoined());
+  std::vector<int> fds;
+  if (plan.new_user) {
+    RETURN_IF_ERROR(SetUpUserNamespace(spec, static_cast<pid_t>(pid), cgroups, mounts));
+    fds.push_back(mounts.root.get());
+  }
+  RETURN_IF_ERROR(container->SendCgroupJoined(fds));
   RETURN_IF_ERROR(container->AwaitReady());
   return std::unique_ptr<CreatedContainer>(std::move(container));
 }
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainer(const spec::Spec& spec,
-                                                                  const ContainerStdio& stdio,
-                                                                  CgroupDriver& cgroups) {
+absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainer(
+    const spec::Spec& spec, const ContainerStdio& stdio, CgroupDriver& cgroups,
+    const seccomp::Program* seccomp) {
   absl::StatusOr<std::unique_ptr<CreatedContainer>> created =
-      CreateContainerImpl(spec, stdio, cgroups);
+      CreateContainerImpl(spec, stdio, cgroups, seccomp);
   if (!created.ok()) return Annotate(created.status(), "create container");
   return created;
 }

@@ -82,6 +82,8 @@ MountOptions ParseMountOptions(const std::vector<std::string>& options) {
     } else if (opt == "rbind") {
       out.bind = true;
       out.recursive = true;
+    } else if (opt == "idmap" || opt == "ridmap") {
+      out.idmap = true;
     } else if (!opt.empty()) {
       if (!out.data.empty()) out.data += ',';
       out.data += opt;

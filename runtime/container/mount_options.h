@@ -14,6 +14,7 @@ struct MountOptions {
   unsigned long propagation = 0;  // MS_PRIVATE|MS_REC, MS_SLAVE, ... or 0
   bool bind = false;              // "bind" or "rbind"
   bool recursive = false;         // "rbind"
+  bool idmap = false;             // "idmap" or "ridmap": map ids with the container's user namespace
   std::string data;               // filesystem options, comma-joined ("mode=755,size=65536k")
 };
 

@@ -48,11 +48,14 @@ absl::StatusOr<NamespacePlan> PlanNamespaces(const spec::Spec& spec) {
   for (const spec::Namespace& ns : spec.linux.namespaces) {
     absl::StatusOr<int> flag = spec::NamespaceCloneFlag(ns.type);
     if (!flag.ok()) return Annotate(flag.status(), "linux.namespaces");
-    if (*flag == CLONE_NEWUSER) {
-      // The uid/gid map step of the protocol is not implemented yet.
-      return absl::UnimplementedError("linux.namespaces: user namespaces are not supported yet");
-    }
     if (*flag == CLONE_NEWUTS) plan.has_uts = true;
+    if (*flag == CLONE_NEWUSER) {
+      if (ns.path.empty()) {
+        plan.new_user = true;
+      } else {
+        plan.joins_user = true;
+      }
+    }
     if (ns.path.empty()) {
       if (*flag == CLONE_NEWCGROUP) {
         plan.unshare_cgroup = true;
@@ -127,8 +130,9 @@ absl::Status JoinNamespacesOf(pid_t pid) {
   // Mount last: setns(mnt) changes root and cwd, and /proc/<pid> must still be the host's
   // while the fds are opened (they all are before the first setns).
   static constexpr Entry kEntries[] = {
-      {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
-      {"net", CLONE_NEWNET},       {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS},
+      {"user", CLONE_NEWUSER}, {"cgroup", CLONE_NEWCGROUP}, {"ipc", CLONE_NEWIPC},
+      {"uts", CLONE_NEWUTS},   {"net", CLONE_NEWNET},       {"pid", CLONE_NEWPID},
+      {"mnt", CLONE_NEWNS},
   };
   struct Open {
     const Entry* entry;

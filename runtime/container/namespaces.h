@@ -37,6 +37,8 @@ struct NamespacePlan {
   bool new_mount = false;
   bool new_net = false;
   bool new_uts = false;
+  bool new_user = false;    // CLONE_NEWUSER: the parent writes the id maps (step 3)
+  bool joins_user = false;  // a user namespace with a path
   bool has_uts = false;  // new or joined
 };
 
@@ -64,9 +66,10 @@ class PidNamespaceForChildren {
 // ip link set lo up, in the calling process's network namespace.
 absl::Status BringUpLoopback();
 
-// For exec: opens /proc/<pid>/ns/{cgroup,ipc,uts,net,pid,mnt}, keeps those whose inode
-// differs from the caller's own, and setns()es them (mount last: it moves root and cwd).
-// The pid namespace only applies to the caller's children.
+// For exec: opens /proc/<pid>/ns/{user,cgroup,ipc,uts,net,pid,mnt}, keeps those whose inode
+// differs from the caller's own, and setns()es them (user first: it grants the rights over
+// the others; mount last: it moves root and cwd). The pid namespace only applies to the
+// caller's children.
 absl::Status JoinNamespacesOf(pid_t pid);
 
 // Writes linux.sysctl ("net.ipv4.ip_forward" -> /proc/sys/net/ipv4/ip_forward) through the

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 #include "absl/strings/match.h"
@@ -22,6 +23,7 @@
 #include "runtime/base/file_util.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/container/sync_channel.h"
+#include "runtime/seccomp/seccomp_filter.h"
 
 namespace berth::container_internal {
 
@@ -196,13 +198,41 @@ absl::Status ApplyRlimits(const std::vector<spec::Rlimit>& rlimits) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// getcwd(2) names a directory outside the caller's root "(unreachable)/..." (or fails):
+// that is how a working directory leaked from the node looks from inside.
+absl::Status CheckCwdInsideRoot(const std::string& dir) {
+  char buf[PATH_MAX];
+  if (::getcwd(buf, sizeof(buf)) == nullptr) {
+    if (errno == ERANGE) return absl::OkStatus();  // too deep to name, but named from our root
+    return SysError(absl::StrCat("cwd ", dir, " is outside the container's root"));
+  }
+  if (buf[0] != '/') {
+    return SysError(EPERM, absl::StrCat("cwd ", dir, " is outside the container's root"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ChangeDirectory(const std::string& cwd, bool create) {
   const std::string& dir = cwd.empty() ? std::string("/") : cwd;
-  if (::chdir(dir.c_str()) == 0) return absl::OkStatus();
+  if (::chdir(dir.c_str()) == 0) return CheckCwdInsideRoot(dir);
   if (errno != ENOENT || !create) return SysError(absl::StrCat("chdir ", dir));
   absl::Status made = MakeDirs(dir, 0755);
   if (!made.ok()) return SysError(EACCES, absl::StrCat("create cwd ", dir, ": ", made.message()));
   if (::chdir(dir.c_str()) != 0) return SysError(absl::StrCat("chdir ", dir));
+  return CheckCwdInsideRoot(dir);
+}
+
+absl::Status SetOomScoreAdj(int value) {
+  UniqueFd fd(::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC));
+  if (!fd) return SysError("open /proc/self/oom_score_adj");
+  std::string text = absl::StrCat(value);
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return SysError(absl::StrCat("set oom_score_adj ", value));
+  }
   return absl::OkStatus();
 }
 
@@ -229,12 +259,18 @@ absl::Status SwitchUserAndCapabilities(const spec::User& user,
   return absl::OkStatus();
 }
 
+absl::Status LoadSeccompEarlyUnlessNoNewPrivs(const spec::Process& process, const seccomp::Program* seccomp) {
+  if (process.no_new_privileges || seccomp == nullptr) return absl::OkStatus();
+  if (int err = seccomp::LoadOrErrno(*seccomp); err != 0) return SysError(err, "load seccomp filter");
+  return absl::OkStatus();
+}
+
 absl::Status SetNoNewPrivileges() {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return SysError("set no_new_privs");
   return absl::OkStatus();
 }
 
-absl::Status ExecProcess(const spec::Process& process) {
+absl::Status ExecProcess(const spec::Process& process, const seccomp::Program* seccomp) {
   if (process.args.empty()) return SysError(EINVAL, "process.args is empty");
   std::vector<char*> argv;
   for (const std::string& a : process.args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -250,6 +286,10 @@ absl::Status ExecProcess(const spec::Process& process) {
   // Only the sync fd (already CLOEXEC) and 0-2 are meant to survive into the process.
   if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
     return SysError("close_range");
+  }
+  // Last: from here on only execve (and, on failure, the error report) must be allowed.
+  if (seccomp != nullptr) {
+    if (int err = seccomp::LoadOrErrno(*seccomp); err != 0) return SysError(err, "load seccomp filter");
   }
   const std::string& name = process.args[0];
   if (name.find('/') != std::string::npos) {

@@ -12,6 +12,10 @@
 #include "runtime/container/container.h"
 #include "runtime/spec/spec.h"
 
+namespace berth::seccomp {
+struct Program;
+}
+
 namespace berth::container_internal {
 
 // Parent side, before any clone: a hard limit above the caller's own needs
@@ -30,8 +34,13 @@ absl::Status SetupStdio(const ContainerStdio& stdio, bool terminal,
 
 absl::Status ApplyRlimits(const std::vector<spec::Rlimit>& rlimits);
 
-// chdir to `cwd`, creating it first when `create` (Docker creates a missing WORKDIR).
+// chdir to `cwd`, creating it first when `create` (Docker creates a missing WORKDIR). The
+// result must be inside the process's root: a working directory reached through an fd of the
+// node's (the CVE-2024-21626 class) shows as unreachable and is refused.
 absl::Status ChangeDirectory(const std::string& cwd, bool create);
+
+// /proc/self/oom_score_adj.
+absl::Status SetOomScoreAdj(int value);
 
 // Groups, gid, uid and capabilities, in the order the kernel needs: bounding set dropped
 // while still root, ids changed keeping permitted capabilities, then effective/permitted/
@@ -41,9 +50,14 @@ absl::Status SwitchUserAndCapabilities(const spec::User& user,
 
 absl::Status SetNoNewPrivileges();
 
-// Marks every fd >= 3 close-on-exec and execs process.args with process.env, looking
-// args[0] up on the env's PATH when it has no '/'. Returns only on failure
-// ("exec <name>: No such file or directory" is NOT_FOUND).
-absl::Status ExecProcess(const spec::Process& process);
+// With process.no_new_privileges the filter is loaded last, by ExecProcess. Without it the
+// kernel lets only CAP_SYS_ADMIN load a filter, so it is loaded here, before the capability
+// switch; ExecProcess then gets none.
+absl::Status LoadSeccompEarlyUnlessNoNewPrivs(const spec::Process& process, const seccomp::Program* seccomp);
+
+// Marks every fd >= 3 close-on-exec, loads `seccomp` (when given) as the very last step, and
+// execs process.args with process.env, looking args[0] up on the env's PATH when it has no
+// '/'. Returns only on failure ("exec <name>: No such file or directory" is NOT_FOUND).
+absl::Status ExecProcess(const spec::Process& process, const seccomp::Program* seccomp = nullptr);
 
 }  // namespace berth::container_internal

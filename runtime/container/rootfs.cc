@@ -19,6 +19,7 @@
 #include "runtime/base/file_util.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/container/dev_setup.h"
+#include "runtime/container/mount_api.h"
 #include "runtime/container/mount_options.h"
 #include "runtime/container/path_in_root.h"
 #include "runtime/container/sync_channel.h"
@@ -39,31 +40,6 @@ unsigned long CurrentMountFlags(const std::string& path) {
   if (st.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
   if (st.f_flag & ST_RELATIME) flags |= MS_RELATIME;
   return flags;
-}
-
-absl::Status MountRoot(const spec::Spec& spec) {
-  const std::string& root = spec.root.path;
-  auto lower = spec.annotations.find(spec::kAnnotationOverlayLower);
-  if (lower == spec.annotations.end()) {
-    if (::mount(root.c_str(), root.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
-      return SysError(absl::StrCat("bind rootfs ", root));
-    }
-    return absl::OkStatus();
-  }
-  auto upper = spec.annotations.find(spec::kAnnotationOverlayUpper);
-  auto work = spec.annotations.find(spec::kAnnotationOverlayWork);
-  bool has_upper = upper != spec.annotations.end() && !upper->second.empty();
-  bool has_work = work != spec.annotations.end() && !work->second.empty();
-  if (has_upper != has_work) {
-    return SysError(EINVAL, absl::StrCat("overlay rootfs: ", spec::kAnnotationOverlayUpper, " and ",
-                                         spec::kAnnotationOverlayWork, " go together"));
-  }
-  std::string data = absl::StrCat("lowerdir=", lower->second);
-  if (has_upper) absl::StrAppend(&data, ",upperdir=", upper->second, ",workdir=", work->second);
-  if (::mount("overlay", root.c_str(), "overlay", 0, data.c_str()) != 0) {
-    return SysError(absl::StrCat("mount overlay on ", root, " (", data, ")"));
-  }
-  return absl::OkStatus();
 }
 
 // The v1/v2 cgroup hierarchies as mounted on the host, for a "cgroup" mount in the spec.
@@ -132,36 +108,31 @@ absl::Status MountCgroupTree(int root_fd, const spec::Mount& m, const MountOptio
   return absl::OkStatus();
 }
 
-absl::Status MountOne(int root_fd, const spec::Mount& m, const RootfsContext& context) {
-  MountOptions opts = ParseMountOptions(m.options);
-  bool bind = opts.bind || m.type == "bind";
-  std::string what =
-      absl::StrCat("mount ", bind ? "bind " + m.source : m.type, " on ", m.destination);
-  LeafKind leaf = LeafKind::kDirectory;
-  if (bind) {
-    struct stat st;
-    if (::stat(m.source.c_str(), &st) != 0) {
-      return SysError(absl::StrCat(what, ": source ", m.source));
-    }
-    if (!S_ISDIR(st.st_mode)) leaf = LeafKind::kFile;
+// A bind the parent prepared as a detached mount: attached onto a target made inside the root.
+absl::Status AttachBind(int root_fd, const spec::Mount& m, int bind_fd, const MountOptions& opts) {
+  std::string what = absl::StrCat("mount bind ", m.source, " on ", m.destination);
+  struct stat st;
+  if (::fstat(bind_fd, &st) != 0) return SysError(what);
+  absl::StatusOr<UniqueFd> target =
+      MakePathInRoot(root_fd, m.destination, S_ISDIR(st.st_mode) ? LeafKind::kDirectory : LeafKind::kFile);
+  if (!target.ok()) return WithContext(target.status(), what);
+  RETURN_IF_ERROR(AttachMount(bind_fd, target->get(), what));
+  if (opts.propagation != 0 &&
+      ::mount(nullptr, FdPath(bind_fd).c_str(), nullptr, opts.propagation, nullptr) != 0) {
+    return SysError(absl::StrCat(what, ": set propagation"));
   }
-  absl::StatusOr<UniqueFd> target = MakePathInRoot(root_fd, m.destination, leaf);
+  return absl::OkStatus();
+}
+
+absl::Status MountOne(int root_fd, const spec::Mount& m, int bind_fd, const RootfsContext& context) {
+  MountOptions opts = ParseMountOptions(m.options);
+  if (bind_fd >= 0) return AttachBind(root_fd, m, bind_fd, opts);
+  std::string what = absl::StrCat("mount ", m.type, " on ", m.destination);
+  absl::StatusOr<UniqueFd> target = MakePathInRoot(root_fd, m.destination, LeafKind::kDirectory);
   if (!target.ok()) return WithContext(target.status(), what);
   std::string target_path = FdPath(target->get());
 
-  if (bind) {
-    unsigned long flags = MS_BIND | (opts.recursive ? MS_REC : 0);
-    if (::mount(m.source.c_str(), target_path.c_str(), nullptr, flags, nullptr) != 0) {
-      return SysError(what);
-    }
-    if (opts.flags & ~MS_REMOUNT) {
-      // A bind ignores every flag but MS_REC; "ro", "nosuid", ... need a remount of the
-      // new mount, reached afresh (the old fd names the mount point underneath).
-      absl::StatusOr<UniqueFd> mounted = OpenInRoot(root_fd, m.destination);
-      if (!mounted.ok()) return WithContext(mounted.status(), what);
-      RETURN_IF_ERROR(RemountBind(FdPath(mounted->get()), opts.flags & ~MS_REMOUNT, what));
-    }
-  } else if (m.type == "cgroup") {
+  if (m.type == "cgroup") {
     RETURN_IF_ERROR(MountCgroupTree(root_fd, m, opts, target_path));
   } else {
     const std::string& source = m.source.empty() ? m.type : m.source;
@@ -237,33 +208,64 @@ absl::Status SetupRootfs(const spec::Spec& spec, const RootfsContext& context) {
   if (::mount(nullptr, "/", nullptr, *propagation, nullptr) != 0) {
     return SysError("set propagation of /");
   }
-  RETURN_IF_ERROR(MountRoot(spec));
-  UniqueFd root(::open(spec.root.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root) return SysError(absl::StrCat("open rootfs ", spec.root.path));
-  for (const spec::Mount& m : spec.mounts) {
-    RETURN_IF_ERROR(MountOne(root.get(), m, context));
+  PreparedMounts& mounts = *context.mounts;
+  {
+    UniqueFd target(::open(spec.root.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!target) {
+      int err = errno;
+      return SysError(err, absl::StrCat("open rootfs ", spec.root.path,
+                                        err == EACCES && context.user_namespace
+                                            ? " (the container's root, an unprivileged id on the node, needs search "
+                                              "permission on every directory up to it)"
+                                            : ""));
+    }
+    RETURN_IF_ERROR(AttachMount(mounts.root.get(), target.get(),
+                                absl::StrCat("attach rootfs on ", spec.root.path)));
   }
-  if (MountsFreshDev(spec)) RETURN_IF_ERROR(PopulateDev(root.get(), context.terminal_fd));
-  return PivotRoot(root.get());
+  // The attached mount's own fd names the new root; root.path is never resolved again.
+  const int root = mounts.root.get();
+  for (size_t i = 0; i < spec.mounts.size(); ++i) {
+    int bind_fd = i < mounts.binds.size() ? mounts.binds[i].get() : -1;
+    RETURN_IF_ERROR(MountOne(root, spec.mounts[i], bind_fd, context));
+  }
+  if (MountsFreshDev(spec)) {
+    RETURN_IF_ERROR(PopulateDev(root, context.terminal_fd, context.user_namespace));
+  }
+  RETURN_IF_ERROR(MakeDevices(root, spec.linux.devices, context.user_namespace));
+  return PivotRoot(root);
 }
 
 absl::Status FinishRootfs(const spec::Spec& spec) {
+  UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return SysError("open /");
   for (const std::string& path : spec.linux.masked_paths) {
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0) {
-      if (errno == ENOENT) continue;
-      return SysError(absl::StrCat("mask ", path));
+    absl::StatusOr<UniqueFd> target = OpenInRoot(root.get(), path);
+    if (!target.ok()) {
+      if (ErrnoOf(target.status()) == ENOENT) continue;
+      return WithContext(target.status(), absl::StrCat("mask ", path));
     }
-    int rc = S_ISDIR(st.st_mode) ? ::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY, nullptr)
-                                 : ::mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr);
-    if (rc != 0 && errno != ENOENT) return SysError(absl::StrCat("mask ", path));
+    struct stat st;
+    if (::fstat(target->get(), &st) != 0) return SysError(absl::StrCat("mask ", path));
+    std::string at = FdPath(target->get());
+    int rc = S_ISDIR(st.st_mode) ? ::mount("tmpfs", at.c_str(), "tmpfs", MS_RDONLY, nullptr)
+                                 : ::mount("/dev/null", at.c_str(), nullptr, MS_BIND, nullptr);
+    if (rc != 0) return SysError(absl::StrCat("mask ", path));
   }
   for (const std::string& path : spec.linux.readonly_paths) {
-    if (::mount(path.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
-      if (errno == ENOENT) continue;
+    absl::StatusOr<UniqueFd> target = OpenInRoot(root.get(), path);
+    if (!target.ok()) {
+      if (ErrnoOf(target.status()) == ENOENT) continue;
+      return WithContext(target.status(), absl::StrCat("read-only path ", path));
+    }
+    std::string at = FdPath(target->get());
+    if (::mount(at.c_str(), at.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
       return SysError(absl::StrCat("bind read-only path ", path));
     }
-    RETURN_IF_ERROR(RemountBind(path, MS_RDONLY | CurrentMountFlags(path),
+    // The bind went on top of the object the fd names: reach the new mount afresh.
+    absl::StatusOr<UniqueFd> bound = OpenInRoot(root.get(), path);
+    if (!bound.ok()) return WithContext(bound.status(), absl::StrCat("read-only path ", path));
+    std::string bound_at = FdPath(bound->get());
+    RETURN_IF_ERROR(RemountBind(bound_at, MS_RDONLY | CurrentMountFlags(bound_at),
                                 absl::StrCat("read-only path ", path)));
   }
   if (spec.root.readonly) {

@@ -1,20 +1,26 @@
 // The container's root filesystem, built by the child inside its new mount namespace:
-// propagation, the root itself (overlay from the dev.berth.overlay.* annotations, else a bind
-// of root.path onto itself), spec.mounts in order, /dev, pivot_root; afterwards masked and
-// read-only paths and a read-only root. Everything mounted here lives only in the
-// container's mount namespace and goes away with it: no host mount is left behind.
+// propagation, the root itself (a detached mount the parent prepared, attached onto
+// root.path), spec.mounts in order (binds the parent prepared, other types mounted here),
+// /dev, pivot_root; afterwards masked and read-only paths and a read-only root. Everything
+// mounted here lives only in the container's mount namespace and goes away with it: no host
+// mount is left behind. Every target is opened inside the root (openat2 RESOLVE_IN_ROOT |
+// RESOLVE_NO_MAGICLINKS) and mounted on through that fd, so a symlink in the image can never
+// put a mount on the node's tree.
 #pragma once
 
 #include <string>
 
 #include "absl/status/status.h"
+#include "runtime/container/prepared_mounts.h"
 #include "runtime/spec/spec.h"
 
 namespace berth::container_internal {
 
 struct RootfsContext {
-  bool new_net = false;  // a fresh sysfs may be mounted; else /sys is bound read-only
-  int terminal_fd = -1;  // bound onto /dev/console when >= 0
+  bool new_net = false;         // a fresh sysfs may be mounted; else /sys is bound read-only
+  bool user_namespace = false;  // device nodes cannot be made: the node's are bound
+  int terminal_fd = -1;         // bound onto /dev/console when >= 0
+  PreparedMounts* mounts = nullptr;
 };
 
 // Before pivot_root: everything up to and including pivot_root. cwd is "/" afterwards.

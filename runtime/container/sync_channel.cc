@@ -65,8 +65,10 @@ absl::Status SyncChannel::MakePair(SyncChannel* a, SyncChannel* b) {
 
 namespace {
 
+constexpr size_t kMaxFds = 8;
+
 absl::Status SendPacket(int fd, SyncKind kind, int err, absl::StatusCode code,
-                        absl::string_view text) {
+                        absl::string_view text, const std::vector<int>& fds = {}) {
   if (text.size() > kMaxText) text = text.substr(0, kMaxText);
   WireHeader header{static_cast<uint32_t>(kind), err, static_cast<int32_t>(code),
                     static_cast<uint32_t>(text.size())};
@@ -74,6 +76,17 @@ absl::Status SendPacket(int fd, SyncKind kind, int err, absl::StatusCode code,
   struct msghdr msg = {};
   msg.msg_iov = iov;
   msg.msg_iovlen = text.empty() ? 1 : 2;
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
+  if (!fds.empty()) {
+    if (fds.size() > kMaxFds) return SysError(EINVAL, "too many fds for one sync message");
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    struct cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
+    cmsg->cmsg_level = SOL_SOCKET;
+    cmsg->cmsg_type = SCM_RIGHTS;
+    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(cmsg), fds.data(), sizeof(int) * fds.size());
+  }
   ssize_t n;
   do {
     n = ::sendmsg(fd, &msg, MSG_NOSIGNAL);
@@ -84,8 +97,8 @@ absl::Status SendPacket(int fd, SyncKind kind, int err, absl::StatusCode code,
 
 }  // namespace
 
-absl::Status SyncChannel::Send(SyncKind kind) {
-  return SendPacket(fd_.get(), kind, 0, absl::StatusCode::kOk, "");
+absl::Status SyncChannel::Send(SyncKind kind, const std::vector<int>& fds) {
+  return SendPacket(fd_.get(), kind, 0, absl::StatusCode::kOk, "", fds);
 }
 
 absl::Status SyncChannel::SendError(const absl::Status& status) {
@@ -95,10 +108,29 @@ absl::Status SyncChannel::SendError(const absl::Status& status) {
 
 absl::StatusOr<std::optional<SyncMessage>> SyncChannel::Receive() {
   char buf[sizeof(WireHeader) + kMaxText];
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
+  struct iovec iov = {buf, sizeof(buf)};
+  struct msghdr mh = {};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof(control);
   ssize_t n;
   do {
-    n = ::recv(fd_.get(), buf, sizeof(buf), 0);
+    n = ::recvmsg(fd_.get(), &mh, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
+  std::vector<UniqueFd> fds;
+  if (n >= 0) {
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c != nullptr; c = CMSG_NXTHDR(&mh, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int received;
+        std::memcpy(&received, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        fds.emplace_back(received);
+      }
+    }
+  }
   if (n < 0) {
     if (errno == ECONNRESET) return std::nullopt;
     return SysError("receive sync message");
@@ -115,6 +147,7 @@ absl::StatusOr<std::optional<SyncMessage>> SyncChannel::Receive() {
   SyncMessage msg;
   msg.kind = static_cast<SyncKind>(header.kind);
   msg.err = header.err;
+  msg.fds = std::move(fds);
   if (msg.kind == SyncKind::kError) {
     absl::StatusCode code = static_cast<absl::StatusCode>(header.code);
     if (code == absl::StatusCode::kOk) code = absl::StatusCode::kInternal;
@@ -135,7 +168,7 @@ absl::Status SyncChannel::MoveAbove(int min_fd) {
 }
 
 absl::Status ExpectMessage(SyncChannel& channel, SyncKind expected,
-                           const absl::Status& eof_status) {
+                           const absl::Status& eof_status, std::vector<UniqueFd>* fds) {
   absl::StatusOr<std::optional<SyncMessage>> msg = channel.Receive();
   if (!msg.ok()) return msg.status();
   if (!msg->has_value()) return eof_status;
@@ -145,6 +178,7 @@ absl::Status ExpectMessage(SyncChannel& channel, SyncKind expected,
                                             static_cast<uint32_t>(expected), ", got ",
                                             static_cast<uint32_t>((*msg)->kind)));
   }
+  if (fds != nullptr) *fds = std::move((*msg)->fds);
   return absl::OkStatus();
 }
 

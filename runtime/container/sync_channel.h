@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -25,6 +26,7 @@ struct SyncMessage {
   SyncKind kind = SyncKind::kError;
   int err = 0;          // the errno behind a kError, 0 when none
   absl::Status status;  // a kError's status (code + text); OK otherwise
+  std::vector<UniqueFd> fds;  // passed with the message (SCM_RIGHTS), CLOEXEC
 };
 
 // ErrnoStatus(err, what) that also remembers `err`, so the errno survives the trip to the
@@ -44,7 +46,7 @@ class SyncChannel {
   // A connected pair, both ends CLOEXEC.
   static absl::Status MakePair(SyncChannel* a, SyncChannel* b);
 
-  absl::Status Send(SyncKind kind);
+  absl::Status Send(SyncKind kind, const std::vector<int>& fds = {});
   // Sends kError carrying `status` (which must not be OK) and its errno.
   absl::Status SendError(const absl::Status& status);
   // One message; nullopt when the peer is gone (closed, exited or exec'd).
@@ -62,7 +64,8 @@ class SyncChannel {
 };
 
 // Receives one message and requires it to be `expected`. A kError becomes its status; EOF
-// becomes `eof_status`.
-absl::Status ExpectMessage(SyncChannel& channel, SyncKind expected, const absl::Status& eof_status);
+// becomes `eof_status`. The fds that came with it go to `fds` when given.
+absl::Status ExpectMessage(SyncChannel& channel, SyncKind expected, const absl::Status& eof_status,
+                           std::vector<UniqueFd>* fds = nullptr);
 
 }  // namespace berth::container_internal

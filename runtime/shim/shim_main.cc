@@ -1,11 +1,12 @@
 // berth-shim: the per-container monitor.
 //
-//   berth-shim --id ID --bundle DIR --state-dir DIR --log FILE [--stdin]
+//   berth-shim --id ID --bundle DIR --state-dir DIR --log FILE [--stdin] [--preserve-fds N]
 //
-// The agent starts it with fd 3 = the write end of a report pipe. The shim detaches (new
+// The agent starts it with fd 3 = the write end of a report pipe, and fds 4 .. 3+N that the
+// bundle names as /proc/self/fd/<n> (a namespace to join, opened by the agent). The shim detaches (new
 // session, one fork so the agent is not its parent: the first process exits 0 at once), creates
 // the container, then writes one line to fd 3 and closes it:
-//   ok <container pid>\n                 the container waits at its start gate; shim.sock listens
+//   ok <container pid> <its start time>\n   the container waits at its start gate; shim.sock listens
 //   error <absl code as int> <message>\n  nothing is left behind; the shim exits 1
 // Without a pipe at fd 3 (a manual run) there is no report. See shim_server.h for the rest.
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/unique_fd.h"
@@ -99,21 +101,29 @@ absl::StatusOr<ShimOptions> ParseArgs(int argc, char** argv) {
       value = arg.substr(eq + 1);
       arg.resize(eq);
     }
-    std::string* field = arg == "--id"          ? &options.id
-                         : arg == "--bundle"    ? &options.bundle
-                         : arg == "--state-dir" ? &options.state_dir
-                         : arg == "--log"       ? &options.log_path
-                                                : nullptr;
+    std::string preserve_fds;
+    std::string* field = arg == "--id"             ? &options.id
+                         : arg == "--bundle"       ? &options.bundle
+                         : arg == "--state-dir"    ? &options.state_dir
+                         : arg == "--log"          ? &options.log_path
+                         : arg == "--preserve-fds" ? &preserve_fds
+                                                   : nullptr;
     if (field == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown argument ", arg,
-          "; usage: berth-shim --id ID --bundle DIR --state-dir DIR --log FILE [--stdin]"));
+          "; usage: berth-shim --id ID --bundle DIR --state-dir DIR --log FILE [--stdin] "
+          "[--preserve-fds N]"));
     }
     if (eq == std::string::npos) {
       if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat("missing value for ", arg));
       value = argv[++i];
     }
     *field = value;
+    if (field == &preserve_fds &&
+        (!absl::SimpleAtoi(preserve_fds, &options.preserve_fds) || options.preserve_fds < 0 ||
+         options.preserve_fds > 16)) {
+      return absl::InvalidArgumentError(absl::StrCat("--preserve-fds wants 0..16, got ", preserve_fds));
+    }
   }
   if (options.id.empty()) return absl::InvalidArgumentError("--id is required");
   if (absl::Status st = MakeAbsolute(options.bundle, "--bundle"); !st.ok()) return st;
@@ -123,15 +133,34 @@ absl::StatusOr<ShimOptions> ParseArgs(int argc, char** argv) {
 }
 
 // Whatever else the agent let us inherit must not live as long as the shim, nor reach the
-// container.
-void CloseInheritedFds(int report_fd) {
-  ::syscall(SYS_close_range, static_cast<unsigned>(kReportFd + 1), ~0U, 0U);
+// container. The preserved fds (4 ..) stay, close-on-exec.
+void CloseInheritedFds(int report_fd, int preserve_fds) {
+  unsigned first_closed = static_cast<unsigned>(kReportFd + 1 + preserve_fds);
+  for (int fd = kReportFd + 1; fd < static_cast<int>(first_closed); ++fd) {
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
+  ::syscall(SYS_close_range, first_closed, ~0U, 0U);
   if (report_fd != kReportFd) ::close(kReportFd);
 }
 
+// --preserve-fds N, read before the arguments are parsed properly: fds must be closed first.
+int PreserveFdsArgument(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    int n = 0;
+    if (arg == "--preserve-fds" && i + 1 < argc && absl::SimpleAtoi(argv[i + 1], &n)) return n;
+    if (arg.rfind("--preserve-fds=", 0) == 0 && absl::SimpleAtoi(arg.substr(15), &n)) return n;
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
+  // Started from a sealed memfd copy, the kernel names us after the fd ("5"): keep the name
+  // people and tools look for in ps and /proc.
+  ::prctl(PR_SET_NAME, "berth-shim", 0, 0, 0);
   const int report_fd = ReportFd();
-  CloseInheritedFds(report_fd);
+  int preserve = PreserveFdsArgument(argc, argv);
+  CloseInheritedFds(report_fd, preserve >= 0 && preserve <= 16 ? preserve : 0);
   NullStdio();
 
   auto options = ParseArgs(argc, argv);
@@ -175,7 +204,8 @@ int Main(int argc, char** argv) {
     ReportError(report_fd, server.status());
     return 1;
   }
-  if (!Report(report_fd, absl::StrCat("ok ", (*server)->container_pid(), "\n"))) {
+  if (!Report(report_fd, absl::StrCat("ok ", (*server)->container_pid(), " ",
+                                      (*server)->container_start_time(), "\n"))) {
     // The agent died or gave up on this launch: it will never record this container, and its
     // recovery may already have run. Undo it (the server's destructor kills init and removes
     // the cgroup, state.json and shim.sock) rather than run a container nobody knows.

@@ -22,6 +22,7 @@
 #include "runtime/base/file_util.h"
 #include "runtime/base/proc_util.h"
 #include "runtime/base/status_macros.h"
+#include "runtime/seccomp/compiled_program.h"
 #include "runtime/shim/shim_stdio.h"
 
 namespace berth::shim {
@@ -143,6 +144,18 @@ absl::Status ShimServer::Init(UniqueFd signal_fd) {
   ASSIGN_OR_RETURN(state_.shim_start_time, ProcessStartTime(state_.shim_pid));
 
   ASSIGN_OR_RETURN(spec_, spec::LoadBundle(options_.bundle));
+  if (spec_.linux.seccomp.has_value()) {
+    // The agent's compiled copy when it matches config.json exactly; else compile it here.
+    const std::string source = spec::SerializeSeccomp(*spec_.linux.seccomp);
+    if (auto bytes = ReadFile(absl::StrCat(options_.bundle, "/", seccomp::kCompiledProgramFile)); bytes.ok()) {
+      seccomp_ = seccomp::DecodeProgram(*bytes, source);
+    }
+    if (!seccomp_) {
+      absl::StatusOr<seccomp::Program> program = seccomp::Compile(*spec_.linux.seccomp);
+      if (!program.ok()) return Annotate(program.status(), "linux.seccomp");
+      seccomp_ = std::move(*program);
+    }
+  }
   ASSIGN_OR_RETURN(cgroups_, DetectCgroupDriver());
   RETURN_IF_ERROR(MakeDirs(options_.state_dir, 0700));
 
@@ -154,9 +167,12 @@ absl::Status ShimServer::Init(UniqueFd signal_fd) {
   terminal_ = spec_.process.terminal;
   ASSIGN_OR_RETURN(ProcessStdio io,
                    MakeProcessStdio(terminal_, options_.stdin, spec_.process.console_size));
-  ASSIGN_OR_RETURN(container_, CreateContainer(spec_, io.ChildView(), *cgroups_));
+  ASSIGN_OR_RETURN(container_, CreateContainer(spec_, io.ChildView(), *cgroups_,
+                                               seccomp_ ? &*seccomp_ : nullptr));
   io.CloseChildEnds();
   init_pid_ = container_->pid();
+  // The namespaces the agent passed in have been joined (or copied into the child's plan).
+  for (int fd = kShimReportFd + 1; fd <= kShimReportFd + options_.preserve_fds; ++fd) ::close(fd);
 
   if (terminal_) {
     // The master stays blocking: attach hands duplicates of it to the agent, and O_NONBLOCK
@@ -505,6 +521,7 @@ absl::Status ShimServer::DoExec(uint64_t key, Connection& conn, const std::strin
   exec.cgroups_path = spec_.linux.cgroups_path;
   exec.process = std::move(req.process);
   exec.stdio = io.ChildView();
+  exec.seccomp = seccomp_ ? &*seccomp_ : nullptr;
   absl::StatusOr<pid_t> helper = ExecInContainer(exec, *cgroups_);
   io.CloseChildEnds();
   if (!helper.ok()) return helper.status();

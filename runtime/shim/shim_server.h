@@ -22,6 +22,7 @@
 #include "runtime/cgroup/cgroup_driver.h"
 #include "runtime/container/container.h"
 #include "runtime/shim/cri_log.h"
+#include "runtime/seccomp/seccomp_filter.h"
 #include "runtime/shim/shim_protocol.h"
 #include "runtime/spec/spec.h"
 
@@ -33,6 +34,7 @@ struct ShimOptions {
   std::string state_dir;  // absolute; gets shim.sock and state.json
   std::string log_path;   // the CRI log file, appended to
   bool stdin = false;     // give the container a stdin pipe (attach hands it over once)
+  int preserve_fds = 0;   // fds 4 .. 3+N the bundle may name (closed once the container exists)
 };
 
 class ShimServer {
@@ -46,6 +48,7 @@ class ShimServer {
   ~ShimServer();
 
   pid_t container_pid() const { return init_pid_; }
+  uint64_t container_start_time() const { return state_.pid_start_time; }
 
   // Serves until the container has exited, its output is drained, state.json says "exited" and
   // every waiter was told; then closes every connection and removes shim.sock.
@@ -90,6 +93,8 @@ class ShimServer {
 
   ShimOptions options_;
   spec::Spec spec_;
+  // Compiled once; loaded by init and by every exec'd process.
+  std::optional<seccomp::Program> seccomp_;
   std::unique_ptr<CgroupDriver> cgroups_;
   std::unique_ptr<CreatedContainer> container_;
   std::optional<crilog::LogWriter> log_;
