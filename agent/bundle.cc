@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/user_lookup.h"
+#include "runtime/base/quote.h"
 
 namespace berth::agent {
 
@@ -47,19 +48,24 @@ bool HasDotDot(const std::string& path) {
          absl::EndsWith(path, "/..");
 }
 
-absl::Status CheckMount(const v1::Mount& m, int index) {
+absl::Status CheckMount(const v1::Mount& m, int index, bool user_namespace) {
   std::string field = absl::StrCat("mounts[", index, "]");
   if (m.source().empty() || m.source()[0] != '/' || HasDotDot(m.source())) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ".source must be an absolute host path without \"..\", got \"",
-                                                   m.source(), "\""));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".source must be an absolute host path without \"..\", got ", Quoted(m.source())));
   }
   if (m.destination().empty() || m.destination()[0] != '/' || HasDotDot(m.destination()) || m.destination() == "/") {
     return absl::InvalidArgumentError(absl::StrCat(
-        field, ".destination must be an absolute container path other than / without \"..\", got \"", m.destination(), "\""));
+        field, ".destination must be an absolute container path other than / without \"..\", got ",
+        Quoted(m.destination())));
   }
   struct stat st;
   if (::stat(m.source().c_str(), &st) != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ".source ", m.source(), " does not exist on the node"));
+    return absl::InvalidArgumentError(absl::StrCat(field, ".source ", Quoted(m.source()), " does not exist on the node"));
+  }
+  if (m.idmap() && !user_namespace) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".idmap needs a user namespace (--userns=auto); without one ids are the node's anyway"));
   }
   return absl::OkStatus();
 }
@@ -68,7 +74,8 @@ absl::Status CheckMount(const v1::Mount& m, int index) {
 
 absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const image::Image& image, const std::string& id,
                                      const std::string& cgroups_path, const ContainerPaths& paths,
-                                     const SpecNetwork& network) {
+                                     const SpecNetwork& network, const SecurityInputs& security,
+                                     v1::EffectiveSecurity* effective) {
   spec::Spec s = spec::DefaultSpec();
 
   // Docker's rule: --entrypoint replaces the image's entrypoint and drops its cmd.
@@ -154,14 +161,16 @@ absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const im
     s.mounts.push_back(std::move(mount));
   }
 
+  const bool user_namespace = security.userns_first_host_id.has_value();
   for (int i = 0; i < config.mounts_size(); ++i) {
     const v1::Mount& m = config.mounts(i);
-    if (absl::Status st = CheckMount(m, i); !st.ok()) return st;
+    if (absl::Status st = CheckMount(m, i, user_namespace); !st.ok()) return st;
     spec::Mount mount;
     mount.destination = m.destination();
     mount.type = "bind";
     mount.source = m.source();
     mount.options = {"rbind", m.read_only() ? "ro" : "rw", "nosuid", "nodev"};
+    if (m.idmap()) mount.options.push_back("idmap");
     s.mounts.push_back(std::move(mount));
   }
 
@@ -177,6 +186,11 @@ absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const im
   if (r.cpu_shares() > 0) s.linux.resources.cpu_shares = static_cast<uint64_t>(r.cpu_shares());
   if (r.pids_limit() > 0) s.linux.resources.pids_limit = r.pids_limit();
   s.linux.cgroups_path = cgroups_path;
+
+  SecurityInputs inputs = security;
+  inputs.private_network = !network.host && network.join_netns.empty();
+  v1::EffectiveSecurity ignored;
+  if (absl::Status st = ApplySecurity(config, inputs, s, effective ? effective : &ignored); !st.ok()) return st;
 
   if (absl::Status st = spec::ValidateSpec(s); !st.ok()) return st;
   return s;

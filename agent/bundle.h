@@ -6,6 +6,7 @@
 
 #include "absl/status/statusor.h"
 #include "agent/image/image_store.h"
+#include "agent/security_spec.h"
 #include "berth/v1/containers.pb.h"
 #include "runtime/spec/spec.h"
 
@@ -35,10 +36,13 @@ struct SpecNetwork {
   std::string hosts, hostname, resolv_conf;
 };
 
-// Checks and builds; every error is INVALID_ARGUMENT naming the field.
+// Checks and builds; every error is INVALID_ARGUMENT naming the field. `effective` (when
+// given) gets the security settings the container really has.
 absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const image::Image& image,
                                      const std::string& id, const std::string& cgroups_path,
-                                     const ContainerPaths& paths, const SpecNetwork& network = {});
+                                     const ContainerPaths& paths, const SpecNetwork& network = {},
+                                     const SecurityInputs& security = {},
+                                     v1::EffectiveSecurity* effective = nullptr);
 
 // The hostname a container gets: its config's, else the first 12 hex digits of its id.
 std::string HostnameFor(const v1::ContainerConfig& config, const std::string& id);

@@ -1,5 +1,7 @@
 #include "agent/config.h"
 
+#include "agent/userns_pool.h"
+
 #include <toml++/toml.h>
 
 #include "absl/strings/match.h"
@@ -29,7 +31,10 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
                             {"log_level", &base.log_level},
                             {"log_format", &base.log_format},
                             {"shim_path", &base.shim_path},
-                            {"busybox_path", &base.busybox_path}}) {
+                            {"busybox_path", &base.busybox_path},
+                            {"init_path", &base.init_path},
+                            {"userns_pool", &base.userns_pool},
+                            {"default_userns", &base.default_userns}}) {
     if (absl::Status st = take(key, *field); !st.ok()) return st;
   }
   if (absl::Status st = take("bridge", base.bridge); !st.ok()) return st;
@@ -120,6 +125,11 @@ absl::Status ValidateConfig(const AgentConfig& config) {
   for (const auto& d : config.dns) {
     if (auto a = net::ParseIpv4(d, "dns"); !a.ok()) return a.status();
   }
+  if (config.default_userns != "host" && config.default_userns != "auto") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("default_userns must be host or auto, got \"", config.default_userns.substr(0, 64), "\""));
+  }
+  if (auto pool = ParseUsernsPoolRange(config.userns_pool); !pool.ok()) return pool.status();
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   for (const char* level : kLevels) {
     if (config.log_level == level) return absl::OkStatus();

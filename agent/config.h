@@ -1,7 +1,9 @@
 // The agent's configuration: flags over a TOML file over defaults.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,12 @@ struct AgentConfig {
   std::string log_format = "text";  // text | json
   std::string shim_path;            // default: berth-shim next to berthd
   std::string busybox_path = "/bin/busybox";  // where the default image's binary comes from
+  std::string init_path;  // berth-init for --init; default: next to berthd
+
+  // User namespaces. `--userns=auto` ranges come from this pool: "first:count" host ids,
+  // handed out 65536 at a time.
+  std::string userns_pool = "100000:6553600";
+  std::string default_userns = "host";  // "host" or "auto": what an empty --userns means
 
   // Networking. The default network "bridge" is `bridge` with address `bridge_cidr`.
   std::string bridge = "berth0";
@@ -35,7 +43,7 @@ struct AgentConfig {
 };
 
 // Reads `path` (TOML: keys root, socket, cgroup_parent, log_level, log_format, shim_path,
-// busybox_path, bridge, bridge_cidr, mtu, dns, dns_search, outbound_nat, ip_forward,
+// busybox_path, init_path, userns_pool, default_userns, bridge, bridge_cidr, mtu, dns, dns_search, outbound_nat, ip_forward,
 // insecure_registries, auth_file at top level; a [registry_mirrors] table of host = [urls])
 // over `base`.
 absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig base);

@@ -54,11 +54,16 @@ absl::StatusOr<nlohmann::json> ExecProcessJson(const spec::Spec& container, cons
   j["noNewPrivileges"] = container.process.no_new_privileges;
   if (container.process.capabilities) {
     const auto& c = *container.process.capabilities;
-    j["capabilities"] = {{"bounding", c.bounding},
-                         {"effective", c.effective},
-                         {"inheritable", c.inheritable},
-                         {"permitted", c.permitted},
-                         {"ambient", c.ambient}};
+    // The container's set, in effect for root only (as for the container's own process).
+    std::vector<std::string> in_effect = user.uid == 0 ? c.bounding : std::vector<std::string>{};
+    j["capabilities"] = {{"bounding", c.bounding}, {"effective", in_effect}, {"permitted", in_effect}};
+  }
+  if (!container.process.rlimits.empty()) {
+    nlohmann::json rlimits = nlohmann::json::array();
+    for (const spec::Rlimit& r : container.process.rlimits) {
+      rlimits.push_back({{"type", r.type}, {"hard", r.hard}, {"soft", r.soft}});
+    }
+    j["rlimits"] = rlimits;
   }
   return j;
 }

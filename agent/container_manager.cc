@@ -22,6 +22,7 @@
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/proc_util.h"
+#include "runtime/seccomp/compiled_program.h"
 #include "runtime/shim/shim_protocol.h"
 #include "runtime/spec/spec.h"
 
@@ -160,16 +161,43 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
 
   ContainerPaths paths = ContainerPaths::For(ContainersDir(), id);
   const std::string cgroups_path = CgroupsPathFor(id);
+  auto userns = UsernsMode(config, options_.default_userns);
+  if (!userns.ok()) {
+    release_name();
+    return userns.status();
+  }
+  SecurityInputs security;
+  security.init_path = options_.init_path;
+  if (*userns == "auto") {
+    if (options_.userns_pool == nullptr) {
+      release_name();
+      return absl::FailedPreconditionError("--userns=auto: this agent has no userns_pool configured");
+    }
+    auto first = options_.userns_pool->Allocate(id);
+    if (!first.ok()) {
+      release_name();
+      return first.status();
+    }
+    security.userns_first_host_id = *first;
+  }
+  auto release_userns = [&] {
+    if (security.userns_first_host_id) (void)options_.userns_pool->Release(id);
+  };
   auto plan = PlanNetwork(config, id);
   if (!plan.ok()) {
+    release_userns();
     release_name();
     return plan.status();
   }
-  auto release_network = [&] { networks_.Release(id, plan->settings); };
+  auto release_network = [&] {
+    networks_.Release(id, plan->settings);
+    release_userns();
+  };
   plan->spec.hosts = paths.hosts;
   plan->spec.hostname = paths.hostname;
   plan->spec.resolv_conf = paths.resolv_conf;
-  auto spec = BuildSpec(config, *image, id, cgroups_path, paths, plan->spec);
+  v1::EffectiveSecurity effective;
+  auto spec = BuildSpec(config, *image, id, cgroups_path, paths, plan->spec, security, &effective);
   if (!spec.ok()) {
     release_network();
     release_name();
@@ -192,6 +220,28 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     if (::chmod(paths.upper.c_str(), mode) != 0) made = ErrnoToStatus(absl::StrCat("chmod ", paths.upper));
   }
   if (made.ok()) made = WriteEtcFiles(config, id, name, paths, plan->settings);
+  if (made.ok() && security.userns_first_host_id) {
+    // The container's root (an unprivileged id on the node) attaches its root file system on
+    // rootfs/ itself, so the path must be traversable for it; nothing here can be listed.
+    const uint32_t root_id = *security.userns_first_host_id;
+    if (::chmod(paths.dir.c_str(), 0711) != 0 || ::chown(paths.rootfs.c_str(), root_id, root_id) != 0) {
+      made = ErrnoToStatus(absl::StrCat("prepare ", paths.dir, " for a user namespace"));
+    }
+  }
+  if (made.ok() && security.userns_first_host_id) {
+    // The container's root may edit its /etc files, as it could without a user namespace.
+    for (const std::string* f : {&paths.hosts, &paths.hostname, &paths.resolv_conf}) {
+      if (made.ok() && ::chown(f->c_str(), *security.userns_first_host_id, *security.userns_first_host_id) != 0) {
+        made = ErrnoToStatus(absl::StrCat("chown ", *f));
+      }
+    }
+  }
+  if (made.ok() && spec->linux.seccomp) {
+    absl::StatusOr<std::string> program = seccomp_.Encoded(*spec->linux.seccomp);
+    made = program.ok() ? WriteFileAtomic(absl::StrCat(paths.bundle, "/", seccomp::kCompiledProgramFile), *program,
+                                          0600, Durability::kProcessCrashSafe)
+                        : program.status();
+  }
   if (made.ok()) {
     made = WriteFileAtomic(paths.bundle + "/config.json", spec::SerializeSpec(*spec), 0600,
                            Durability::kProcessCrashSafe);
@@ -203,17 +253,22 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     return absl::IsInvalidArgument(made) ? made : Annotate(made, "create container");
   }
 
-  auto init_pid = LaunchShim({options_.shim_path, id, paths.bundle, paths.dir, paths.log, config.open_stdin()});
-  if (!init_pid.ok()) {
+  ShimLaunch launch{options_.shim_path, id, paths.bundle, paths.dir, paths.log, config.open_stdin()};
+  launch.exec_fd = options_.shim_exec_fd;
+  if (plan->netns) launch.inherit_fds.push_back(plan->netns.get());
+  auto launched = LaunchShim(launch);
+  plan->netns.Reset();
+  if (!launched.ok()) {
     undo_dir();
     release_network();
     release_name();
-    spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, init_pid.status().message());
-    return Annotate(init_pid.status(), absl::StrCat("create container ", name));
+    spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, launched.status().message());
+    return Annotate(launched.status(), absl::StrCat("create container ", name));
   }
+  const pid_t* init_pid = &launched->init_pid;
   // Undoes a launched container that must not exist after all.
   auto undo_launched = [&] {
-    ::kill(*init_pid, SIGKILL);
+    (void)SignalProcess(launched->init_pid, launched->init_start_time, SIGKILL);
     for (int i = 0; i < 100 && ::access((paths.dir + "/" + shim::kShimSocketName).c_str(), F_OK) == 0; ++i) {
       ::usleep(20000);
     }
@@ -257,7 +312,8 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     *c.mutable_created_at() = Now();
     c.set_log_path(paths.log);
     *c.mutable_network_settings() = plan->settings;
-    if (auto st = ProcessStartTime(*init_pid); st.ok()) entry->pid_start_time = *st;
+    *c.mutable_security() = effective;
+    entry->pid_start_time = launched->init_start_time;
     if (absl::Status st = SaveRecord(entry->paths.record, entry->record, Durability::kDurable); !st.ok()) {
       // Without a record the container must not exist: undo it.
       undo_launched();
@@ -300,7 +356,7 @@ void ContainerManager::ApplyExit(Entry& entry) {
   } else {
     // The monitor died without recording an exit: nothing can report this container any
     // more, so end it and free its cgroup rather than leave an unsupervised process.
-    if (state.ok() && ProcessAlive(state->pid, state->pid_start_time)) ::kill(state->pid, SIGKILL);
+    if (state.ok()) (void)SignalProcess(state->pid, state->pid_start_time, SIGKILL);
     (void)cgroups_.Destroy(entry.cgroups_path);
     c.set_exit_code(255);
     c.set_error("the container's monitor (berth-shim) exited unexpectedly; exit status unknown");
@@ -389,18 +445,8 @@ absl::StatusOr<v1::Container> ContainerManager::Start(const std::string& ref) {
 absl::Status ContainerManager::SignalInit(Entry& e, int signal) {
   int pid = e.record.pid();
   if (pid <= 0) return absl::FailedPreconditionError(absl::StrCat("container ", e.record.name(), " has no process"));
-  // A pidfd pins the process: after the start-time check no reused pid can be signalled.
-  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pidfd < 0) {
-    if (errno == ESRCH) return absl::OkStatus();  // already gone; the exit is on its way
-    return ErrnoToStatus(absl::StrCat("pidfd_open ", pid));
-  }
-  UniqueFd guard(pidfd);
-  if (e.pid_start_time != 0 && !ProcessAlive(pid, e.pid_start_time)) return absl::OkStatus();
-  if (::syscall(SYS_pidfd_send_signal, pidfd, signal, nullptr, 0) != 0 && errno != ESRCH) {
-    return ErrnoToStatus(absl::StrCat("signal ", signal, " to container ", e.record.name()));
-  }
-  return absl::OkStatus();
+  // Already gone is fine: the exit is on its way.
+  return Annotate(SignalProcess(pid, e.pid_start_time, signal), absl::StrCat("container ", e.record.name()));
 }
 
 bool ContainerManager::WaitExited(Entry& e, std::unique_lock<std::mutex>& lock, int timeout_ms) {
@@ -503,6 +549,7 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
   // After the rename: a crash from here on leaves a lease whose container has no record,
   // which start-up reconciliation frees.
   networks_.Release(id, network);
+  if (options_.userns_pool != nullptr) (void)options_.userns_pool->Release(id);
   if (absl::Status st = RemoveTree(trash); !st.ok()) spdlog::warn("remove id={} error=\"{}\"", id, st.message());
   (void)cgroups_.Destroy(e.cgroups_path);  // normally gone with the shim; make sure
   spdlog::info("container removed id={} name={}", id, name);

@@ -21,6 +21,8 @@
 #include "agent/exit_watcher.h"
 #include "agent/image/image_store.h"
 #include "agent/network_manager.h"
+#include "agent/seccomp_cache.h"
+#include "agent/userns_pool.h"
 #include "berth/v1/containers.pb.h"
 #include "runtime/base/unique_fd.h"
 #include "runtime/cgroup/cgroup_driver.h"
@@ -34,6 +36,10 @@ struct ManagerOptions {
   std::vector<std::string> dns;         // resolv.conf defaults (the agent's config)
   std::vector<std::string> dns_search;
   std::string node_resolv_conf = "/etc/resolv.conf";
+  std::string init_path;                 // berth-init, bind-mounted for --init
+  std::string default_userns = "host";   // what an empty security.userns means
+  UsernsPool* userns_pool = nullptr;     // ranges for --userns=auto (required for it)
+  int shim_exec_fd = -1;                 // a sealed copy of shim_path to execute, or -1
 };
 
 // A process started by Exec: `connection` later carries kExit; `fds` per shim_protocol.h.
@@ -111,6 +117,7 @@ class ContainerManager {
   struct NetworkPlan {
     SpecNetwork spec;
     v1::NetworkSettings settings;
+    UniqueFd netns;  // container: mode: the other container's netns, passed to the shim
   };
   absl::StatusOr<NetworkPlan> PlanNetwork(const v1::ContainerConfig& config, const std::string& id);
   // Writes the container's hosts, hostname and resolv.conf files.
@@ -155,6 +162,8 @@ class ContainerManager {
   std::deque<std::string> removals_ ABSL_GUARDED_BY(removals_mu_);
   bool stopping_ ABSL_GUARDED_BY(removals_mu_) = false;
   std::thread removals_thread_;
+
+  SeccompCache seccomp_;
 
   ExitWatcher watcher_;  // last: its thread calls OnExit, so it stops first
 };

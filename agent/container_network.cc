@@ -8,6 +8,8 @@
 #include "agent/etc_files.h"
 #include "agent/logging.h"
 #include "runtime/base/file_util.h"
+#include "runtime/base/proc_util.h"
+#include "runtime/base/quote.h"
 
 namespace berth::agent {
 
@@ -31,7 +33,7 @@ absl::StatusOr<ContainerManager::NetworkPlan> ContainerManager::PlanNetwork(cons
     auto target = Find(ref);
     if (!target.ok()) {
       if (absl::IsNotFound(target.status())) {
-        return absl::NotFoundError(absl::StrCat("network container:", ref, ": no such container"));
+        return absl::NotFoundError(absl::StrCat("network container:", Quoted(ref), ": no such container"));
       }
       return target.status();
     }
@@ -44,7 +46,15 @@ absl::StatusOr<ContainerManager::NetworkPlan> ContainerManager::PlanNetwork(cons
     if (t.network_settings().mode() == "host") {
       plan.spec.host = true;  // its namespace is the node's
     } else {
-      plan.spec.join_netns = absl::StrCat("/proc/", t.pid(), "/ns/net");
+      // Opened here, from that very process (a reused pid cannot hand over a stranger's
+      // namespace), and passed to the shim as its fd 4.
+      auto netns = OpenNamespaceOf(t.pid(), (*target)->pid_start_time, "net");
+      if (!netns.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("network container:", Quoted(ref), ": ", netns.status().message()));
+      }
+      plan.netns = std::move(*netns);
+      plan.spec.join_netns = "/proc/self/fd/4";
     }
     plan.settings = t.network_settings();
     plan.settings.set_mode("container");

@@ -1,6 +1,7 @@
 // ContainerManager start-up: reconcile the durable records with what really runs, and
 // remove whatever a crash left half-made.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <google/protobuf/util/time_util.h>
@@ -14,6 +15,7 @@
 #include "agent/container_record.h"
 #include "agent/ids.h"
 #include "agent/shim_client.h"
+#include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/proc_util.h"
 #include "runtime/shim/shim_protocol.h"
@@ -21,7 +23,9 @@
 namespace berth::agent {
 
 absl::Status ContainerManager::Recover() {
-  if (absl::Status st = MakeDirs(ContainersDir(), 0700); !st.ok()) return st;
+  // 0711: containers with a user namespace reach their own directory as an unprivileged id.
+  if (absl::Status st = MakeDirs(ContainersDir(), 0711); !st.ok()) return st;
+  if (::chmod(ContainersDir().c_str(), 0711) != 0) return ErrnoToStatus(absl::StrCat("chmod ", ContainersDir()));
   for (const std::string& name : ListDirectory(ContainersDir())) {
     if (absl::StartsWith(name, ".trash-")) {
       (void)RemoveTree(ContainersDir() + "/" + name);
@@ -36,6 +40,12 @@ absl::Status ContainerManager::Recover() {
   }
   CollectUnknownCgroups();
   ReconcileNetworks();
+  if (options_.userns_pool != nullptr) {
+    std::set<std::string> known;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, e] : by_id_) known.insert(id);
+    options_.userns_pool->Reconcile(known);
+  }
   std::lock_guard<std::mutex> lock(mu_);
   spdlog::info("recovered containers count={}", by_id_.size());
   return absl::OkStatus();
@@ -61,8 +71,8 @@ void ContainerManager::RemoveOrphan(const std::string& id) {
   ContainerPaths paths = ContainerPaths::For(ContainersDir(), id);
   auto state = shim::ReadStateFile(paths.dir);
   if (state.ok()) {
-    if (ProcessAlive(state->shim_pid, state->shim_start_time)) ::kill(state->shim_pid, SIGKILL);
-    if (ProcessAlive(state->pid, state->pid_start_time)) ::kill(state->pid, SIGKILL);
+    (void)SignalProcess(state->shim_pid, state->shim_start_time, SIGKILL);
+    (void)SignalProcess(state->pid, state->pid_start_time, SIGKILL);
   }
   (void)cgroups_.Destroy(CgroupsPathFor(id));
   (void)RemoveTree(paths.dir);

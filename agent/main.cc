@@ -25,20 +25,23 @@
 #include "agent/logging.h"
 #include "agent/network_manager.h"
 #include "agent/networks_service.h"
+#include "agent/userns_pool.h"
 #include "grpc/health/v1/health.pb.h"
 #include "runtime/base/file_util.h"
+#include "runtime/base/sealed_copy.h"
 #include "runtime/cgroup/cgroup_driver.h"
 
 namespace {
 
-std::string DefaultShimPath() {
+// A program installed next to berthd (berth-shim, berth-init).
+std::string Sibling(const std::string& name) {
   char exe[PATH_MAX];
   ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n <= 0) return "berth-shim";
+  if (n <= 0) return name;
   exe[n] = '\0';
   std::string dir(exe);
   dir.resize(dir.find_last_of('/'));
-  return dir + "/berth-shim";
+  return dir + "/" + name;
 }
 
 // A socket file left by a dead agent is removed; one a live agent answers on is not.
@@ -72,6 +75,10 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
   app.add_option("--log-format", log_format, "text|json");
   app.add_option("--shim", shim, "path of berth-shim (default: next to berthd)");
+  std::string init_path, userns_pool_flag, default_userns;
+  app.add_option("--init-path", init_path, "path of berth-init for --init (default: next to berthd)");
+  app.add_option("--userns-pool", userns_pool_flag, "FIRST:COUNT host ids for --userns=auto (default 100000:6553600)");
+  app.add_option("--default-userns", default_userns, "host|auto: the user namespace of containers that do not ask");
   std::string bridge, bridge_cidr;
   std::optional<int> mtu;
   std::vector<std::string> dns, dns_search;
@@ -103,7 +110,9 @@ int main(int argc, char** argv) {
                              {&log_format, &config.log_format}, {&shim, &config.shim_path}}) {
     if (!flag->empty()) *field = *flag;
   }
-  for (auto [flag, field] : {std::pair{&bridge, &config.bridge}, {&bridge_cidr, &config.bridge_cidr}}) {
+  for (auto [flag, field] : {std::pair{&bridge, &config.bridge}, {&bridge_cidr, &config.bridge_cidr},
+                             {&init_path, &config.init_path}, {&userns_pool_flag, &config.userns_pool},
+                             {&default_userns, &config.default_userns}}) {
     if (!flag->empty()) *field = *flag;
   }
   if (mtu) config.mtu = *mtu;
@@ -121,7 +130,8 @@ int main(int argc, char** argv) {
     config.registry_mirrors[m.substr(0, eq)].push_back(m.substr(eq + 1));
   }
   if (!auth_file.empty()) config.auth_file = auth_file;
-  if (config.shim_path.empty()) config.shim_path = DefaultShimPath();
+  if (config.shim_path.empty()) config.shim_path = Sibling("berth-shim");
+  if (config.init_path.empty()) config.init_path = Sibling("berth-init");
   if (auto st = berth::agent::ValidateConfig(config); !st.ok()) {
     std::fprintf(stderr, "berthd: %s\n", std::string(st.message()).c_str());
     return 2;
@@ -137,6 +147,11 @@ int main(int argc, char** argv) {
   ::signal(SIGPIPE, SIG_IGN);
 
   if (auto st = berth::MakeDirs(config.root, 0711); !st.ok()) return Fail(std::string(st.message()));
+  // Containers with a user namespace reach their own directories below the root as
+  // unprivileged ids: it must be searchable (it cannot be listed).
+  if (struct stat st; ::stat(config.root.c_str(), &st) == 0 && (st.st_mode & 0111) != 0111) {
+    ::chmod(config.root.c_str(), (st.st_mode & 07777) | 0111);
+  }
   std::string socket_dir = config.socket.substr(0, config.socket.find_last_of('/'));
   if (auto st = berth::MakeDirs(socket_dir.empty() ? "/" : socket_dir, 0755); !st.ok()) {
     return Fail(std::string(st.message()));
@@ -162,9 +177,20 @@ int main(int argc, char** argv) {
                                          config.outbound_nat, config.ip_forward});
   if (auto st = networks.Init(); !st.ok()) return Fail(absl::StrCat("networks: ", st.message()));
 
+  auto pool_range = berth::agent::ParseUsernsPoolRange(config.userns_pool);
+  if (!pool_range.ok()) return Fail(std::string(pool_range.status().message()));
+  auto userns_pool = berth::agent::UsernsPool::Open(config.root + "/userns", pool_range->start, pool_range->size);
+  if (!userns_pool.ok()) return Fail(absl::StrCat("userns pool: ", userns_pool.status().message()));
+  auto sealed_shim = berth::SealedCopy(config.shim_path);
+  if (!sealed_shim.ok()) return Fail(absl::StrCat("berth-shim: ", sealed_shim.status().message()));
+
   berth::agent::ManagerOptions manager_options;
   manager_options.root = config.root;
   manager_options.shim_path = config.shim_path;
+  manager_options.shim_exec_fd = sealed_shim->get();
+  manager_options.init_path = config.init_path;
+  manager_options.default_userns = config.default_userns;
+  manager_options.userns_pool = &*userns_pool;
   manager_options.cgroup_parent = config.cgroup_parent;
   manager_options.dns = config.dns;
   manager_options.dns_search = config.dns_search;

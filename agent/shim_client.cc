@@ -10,6 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "runtime/base/errno_status.h"
 
@@ -21,7 +22,7 @@ namespace {
 constexpr int kLaunchTimeoutMs = 60000;
 }
 
-absl::StatusOr<pid_t> LaunchShim(const ShimLaunch& launch) {
+absl::StatusOr<LaunchedShim> LaunchShim(const ShimLaunch& launch) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoToStatus("pipe for shim report");
   UniqueFd rd(fds[0]);
@@ -33,13 +34,27 @@ absl::StatusOr<pid_t> LaunchShim(const ShimLaunch& launch) {
   std::vector<std::string> args = {launch.shim_path, "--id",  launch.id,        "--bundle", launch.bundle,
                                    "--state-dir",    launch.state_dir, "--log", launch.log_path};
   if (launch.open_stdin) args.push_back("--stdin");
+  if (!launch.inherit_fds.empty()) {
+    args.push_back("--preserve-fds");
+    args.push_back(absl::StrCat(launch.inherit_fds.size()));
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
+  // The inherited fds are first copied above every target number, so that no dup2 below
+  // overwrites a source that is still to be copied.
+  std::vector<UniqueFd> staged;
+  for (int fd : launch.inherit_fds) {
+    staged.emplace_back(::fcntl(fd, F_DUPFD_CLOEXEC, 64));
+    if (!staged.back()) return ErrnoToStatus("stage an fd for the shim");
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, wr.get(), 3);  // dup2 clears CLOEXEC on fd 3
+  for (size_t i = 0; i < staged.size(); ++i) {
+    posix_spawn_file_actions_adddup2(&actions, staged[i].get(), 4 + static_cast<int>(i));
+  }
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
   posix_spawnattr_t attr;
@@ -52,7 +67,10 @@ absl::StatusOr<pid_t> LaunchShim(const ShimLaunch& launch) {
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
   pid_t pid = 0;
-  int rc = ::posix_spawn(&pid, launch.shim_path.c_str(), &actions, &attr, argv.data(), environ);
+  // From a sealed copy when there is one: what runs next to the container can then never be
+  // written through /proc/<pid>/exe (the CVE-2019-5736 class).
+  std::string exec_path = launch.exec_fd >= 0 ? absl::StrCat("/proc/self/fd/", launch.exec_fd) : launch.shim_path;
+  int rc = ::posix_spawn(&pid, exec_path.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) return ErrnoStatus(rc, absl::StrCat("start ", launch.shim_path));
@@ -82,8 +100,12 @@ absl::StatusOr<pid_t> LaunchShim(const ShimLaunch& launch) {
   }
   absl::string_view line = absl::StripAsciiWhitespace(report);
   if (absl::ConsumePrefix(&line, "ok ")) {
-    int init_pid = 0;
-    if (absl::SimpleAtoi(line, &init_pid) && init_pid > 0) return init_pid;
+    std::vector<absl::string_view> fields = absl::StrSplit(line, ' ');
+    LaunchedShim launched;
+    if (fields.size() == 2 && absl::SimpleAtoi(fields[0], &launched.init_pid) && launched.init_pid > 0 &&
+        absl::SimpleAtoi(fields[1], &launched.init_start_time)) {
+      return launched;
+    }
   } else if (absl::ConsumePrefix(&line, "error ")) {
     size_t sp = line.find(' ');
     int code = 0;

@@ -22,11 +22,21 @@ struct ShimLaunch {
   std::string state_dir;
   std::string log_path;
   bool open_stdin = false;
+  // Passed as the shim's fds 4, 5, ... (--preserve-fds); the bundle names them
+  // /proc/self/fd/4, ...
+  std::vector<int> inherit_fds;
+  // The binary to execute, when not shim_path itself (a sealed copy: runtime/base/sealed_copy.h).
+  int exec_fd = -1;
 };
 
-// Starts berth-shim and waits for its report: the container's init pid once it exists and
+struct LaunchedShim {
+  pid_t init_pid = 0;
+  uint64_t init_start_time = 0;
+};
+
+// Starts berth-shim and waits for its report: the container's init once it exists and
 // waits at the start gate, or the status the shim reported.
-absl::StatusOr<pid_t> LaunchShim(const ShimLaunch& launch);
+absl::StatusOr<LaunchedShim> LaunchShim(const ShimLaunch& launch);
 
 // One request on a fresh connection, for requests with a single reply (kStart, kState).
 absl::StatusOr<shim::Message> ShimRequest(const std::string& state_dir, shim::MsgType type,

@@ -1,50 +1,39 @@
 #include "agent/user_lookup.h"
 
-#include <sys/stat.h>
-#include <sys/xattr.h>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "runtime/base/file_util.h"
+#include "agent/layer_fs.h"
+#include "runtime/base/errno_status.h"
 
 namespace berth::agent {
 
 namespace {
-// Lines of an /etc/passwd-style file, split at ':'.
-std::vector<std::vector<std::string>> ReadColonFile(const std::string& path) {
-  std::vector<std::vector<std::string>> rows;
-  auto text = ReadFile(path);
-  if (!text.ok()) return rows;
+// /etc/passwd and /etc/group are image content: read inside the layer stack (symlinks stay in
+// it), regular files only, and capped. Real ones are a few KiB.
+constexpr size_t kMaxEtcFileBytes = 4 << 20;
+
+using Rows = std::vector<std::vector<std::string>>;
+
+// Lines of an /etc/passwd-style file in the image, split at ':'. None when the image has no
+// such file (as a missing file always meant "no users"); an error when it has something there
+// that cannot be read as one (a FIFO, a device, a huge file, a symlink loop).
+absl::StatusOr<Rows> ReadColonFile(const LayerStack* stack, const std::string& path) {
+  Rows rows;
+  if (stack == nullptr) return rows;
+  auto text = stack->ReadFile(path, kMaxEtcFileBytes);
+  if (!text.ok()) {
+    if (absl::IsNotFound(text.status())) return rows;
+    return Annotate(text.status(), absl::StrCat("read the image's ", path));
+  }
   for (absl::string_view line : absl::StrSplit(*text, '\n', absl::SkipEmpty())) {
     if (absl::StartsWith(line, "#")) continue;
     rows.push_back(absl::StrSplit(line, ':'));
   }
   return rows;
-}
-// The path of `relative` in the topmost layer that has it; empty when none has it or a layer
-// above deleted it (an overlay whiteout, a 0:0 character device, at it or at a parent; or an
-// opaque parent directory, which hides everything of the layers below).
-std::string FindInLayers(const std::vector<std::string>& layers, const std::string& relative) {
-  for (const std::string& layer : layers) {
-    std::string path = layer;
-    std::vector<std::string> parts = absl::StrSplit(relative, '/', absl::SkipEmpty());
-    for (size_t i = 0; i < parts.size(); ++i) {
-      path += "/" + parts[i];
-      struct stat st;
-      if (::lstat(path.c_str(), &st) != 0) break;  // not in this layer: look below
-      if (S_ISCHR(st.st_mode) && st.st_rdev == 0) return "";
-      if (i + 1 == parts.size()) return path;
-      char value[2] = {0, 0};
-      if (::lgetxattr(path.c_str(), "trusted.overlay.opaque", value, sizeof(value)) == 1 && value[0] == 'y') {
-        std::string rest = path;
-        for (size_t j = i + 1; j < parts.size(); ++j) rest += "/" + parts[j];
-        return ::lstat(rest.c_str(), &st) == 0 ? rest : "";
-      }
-    }
-  }
-  return "";
 }
 }  // namespace
 
@@ -53,8 +42,18 @@ absl::StatusOr<ResolvedUser> ResolveUser(const std::vector<std::string>& layers,
   if (user.empty()) return out;
   std::vector<std::string> parts = absl::StrSplit(user, absl::MaxSplits(':', 1));
   const std::string& who = parts[0];
-  auto passwd = ReadColonFile(FindInLayers(layers, "etc/passwd"));
-  auto groups = ReadColonFile(FindInLayers(layers, "etc/group"));
+  std::optional<LayerStack> stack;
+  if (!layers.empty()) {
+    auto opened = LayerStack::Open(layers);
+    if (!opened.ok()) return opened.status();
+    stack = std::move(*opened);
+  }
+  auto passwd_rows = ReadColonFile(stack ? &*stack : nullptr, "/etc/passwd");
+  if (!passwd_rows.ok()) return passwd_rows.status();
+  auto group_rows = ReadColonFile(stack ? &*stack : nullptr, "/etc/group");
+  if (!group_rows.ok()) return group_rows.status();
+  const Rows& passwd = *passwd_rows;
+  const Rows& groups = *group_rows;
   std::string user_name;
   if (absl::SimpleAtoi(who, &out.uid)) {
     for (const auto& row : passwd) {

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "absl/status/status.h"
 #include "cli/network_flags.h"
@@ -80,11 +82,20 @@ absl::StatusOr<berth::v1::Mount> ParseVolume(std::string_view spec, const std::s
   mount.set_source(CleanPath(source));
   mount.set_destination(CleanPath(dst));
   if (parts.size() == 3) {
-    if (parts[2] == "ro") {
-      mount.set_read_only(true);
-    } else if (parts[2] != "rw") {
-      return absl::InvalidArgumentError("invalid volume '" + text + "': unknown mode '" +
-                                        parts[2] + "' (ro or rw)");
+    size_t begin = 0;
+    while (begin <= parts[2].size()) {
+      size_t comma = parts[2].find(',', begin);
+      const std::string opt = parts[2].substr(begin, comma - begin);
+      if (opt == "ro") {
+        mount.set_read_only(true);
+      } else if (opt == "idmap") {
+        mount.set_idmap(true);
+      } else if (opt != "rw") {
+        return absl::InvalidArgumentError("invalid volume '" + text + "': unknown option '" + opt +
+                                          "' (ro, rw, idmap)");
+      }
+      if (comma == std::string::npos) break;
+      begin = comma + 1;
     }
   }
   return mount;
@@ -171,6 +182,14 @@ absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerF
   config.set_open_stdin(flags.interactive);
   for (uint32_t gid : flags.group_add) config.add_additional_gids(gid);
   config.set_auto_remove(flags.auto_remove);
+  absl::Status security = ApplySecurityFlags(flags.security, config, [](const std::string& path) -> absl::StatusOr<std::string> {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return absl::NotFoundError("cannot read " + path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  });
+  if (!security.ok()) return security;
   return config;
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "berth/v1/containers.pb.h"
+#include "cli/security_flags.h"
 
 namespace berth::cli {
 
@@ -46,6 +47,7 @@ struct ContainerFlags {
   std::vector<std::string> dns_search;  // --dns-search DOMAIN
   std::optional<std::string> entrypoint;  // set when --entrypoint was given, even as ""
   std::string pull = "missing";           // --pull missing|always|never (ParsePullPolicy)
+  SecurityFlags security;
   std::string image;
   std::vector<std::string> command;  // everything after IMAGE
 };
@@ -73,7 +75,8 @@ absl::StatusOr<berth::v1::ProcessSpec> BuildProcessSpec(const ExecFlags& flags,
 absl::StatusOr<std::vector<std::string>> ResolveEnv(const std::vector<std::string>& entries,
                                                     const EnvLookup& env);
 
-// "SRC:DST[:ro|rw]"; a relative SRC is made absolute against `cwd`.
+// "SRC:DST[:OPTS]" with OPTS a comma list of ro, rw and idmap; a relative SRC is made
+// absolute against `cwd`.
 absl::StatusOr<berth::v1::Mount> ParseVolume(std::string_view spec, const std::string& cwd);
 
 // "k=v" -> {k, v}; "k" -> {k, ""}.

@@ -34,7 +34,7 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
   AddRepeatable(cmd, "--add-host", f.add_hosts, "Add a line to /etc/hosts: NAME:IP");
   AddRepeatable(cmd, "--dns", f.dns, "Nameserver for /etc/resolv.conf");
   AddRepeatable(cmd, "--dns-search", f.dns_search, "Search domain for /etc/resolv.conf");
-  AddRepeatable(cmd, "-v,--volume", f.volumes, "Bind mount SRC:DST[:ro|rw]");
+  AddRepeatable(cmd, "-v,--volume", f.volumes, "Bind mount SRC:DST[:ro|rw][,idmap]");
   AddRepeatable(cmd, "-l,--label", f.labels, "Set a label: key=value");
   cmd->add_option("--group-add", f.group_add, "Additional group id")
       ->allow_extra_args(false)
@@ -46,6 +46,22 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
                   "Pull the image before creating: missing (when not on the node), always, never")
       ->check(CLI::IsMember({"missing", "always", "never"}))
       ->capture_default_str();
+  SecurityFlags& s = f.security;
+  AddRepeatable(cmd, "--security-opt", s.security_opts,
+                "Security option: seccomp=PROFILE.json, seccomp=unconfined, no-new-privileges=false");
+  AddRepeatable(cmd, "--cap-add", s.cap_add, "Add a capability (NET_RAW, SYS_PTRACE, ALL, ...)");
+  AddRepeatable(cmd, "--cap-drop", s.cap_drop, "Drop a capability (CHOWN, ALL, ...)");
+  cmd->add_flag("--privileged", s.privileged,
+                "All capabilities, no seccomp, every device, writable /sys: no isolation of the node");
+  cmd->add_option("--userns", s.userns, "User namespace: auto (own id range) or host")
+      ->check(CLI::IsMember({"auto", "host"}));
+  cmd->add_flag("--read-only", s.read_only, "Mount the container's root file system read-only");
+  AddRepeatable(cmd, "--device", s.devices, "Add a node device: HOST[:CONTAINER][:rwm]");
+  AddRepeatable(cmd, "--tmpfs", s.tmpfs, "Mount a tmpfs: DEST[:size=64m,mode=1777,...]");
+  AddRepeatable(cmd, "--ulimit", s.ulimits, "Resource limit: NAME=SOFT[:HARD] (nofile=1024:2048)");
+  AddRepeatable(cmd, "--sysctl", s.sysctls, "Namespaced kernel parameter: KEY=VALUE");
+  cmd->add_option("--shm-size", s.shm_size, "Size of /dev/shm (64m)");
+  cmd->add_flag("--init", s.init, "Run a tiny init as PID 1 that reaps zombies and forwards signals");
   cmd->add_option("image", f.image, "Image")->required();
   cmd->add_option("command", f.command, "Command and its arguments");
   cmd->positionals_at_end(true);
