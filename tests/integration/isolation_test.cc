@@ -28,9 +28,11 @@ using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-class Isolation : public ::testing::Test {
+// Every test runs twice: containers without a user namespace, and with --userns=auto as
+// the agent's default (root in the container an unprivileged id on the node).
+class Isolation : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { ASSERT_NO_FATAL_FAILURE(agent_.Start()); }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(agent_.Start({"--default-userns", GetParam()})); }
 
   // Runs `config` to its exit; fails the test if any call fails.
   CliResult MustRunToExit(v1::ContainerConfig config) {
@@ -43,6 +45,7 @@ class Isolation : public ::testing::Test {
   std::string HostTempDir() {
     char tmpl[] = "/tmp/berth-isolation-XXXXXX";
     std::string dir = ::mkdtemp(tmpl);
+    ::chmod(dir.c_str(), 0777);  // reachable by a container root that is an unprivileged id
     host_dirs_.push_back(dir);
     return dir;
   }
@@ -66,13 +69,13 @@ std::set<std::string> InterfaceNames(const std::string& net_dev) {
   return names;
 }
 
-TEST_F(Isolation, UsersProcessIsPid1) {
+TEST_P(Isolation, UsersProcessIsPid1) {
   CliResult r = MustRunToExit(Busybox({"sh", "-c", "echo $$"}));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "1\n");
 }
 
-TEST_F(Isolation, OnlyTheContainersProcessesAreVisible) {
+TEST_P(Isolation, OnlyTheContainersProcessesAreVisible) {
   // A new pid namespace with its own /proc: the shell globs it without forking and finds
   // itself alone.
   CliResult r = MustRunToExit(Busybox({"sh", "-c", "echo /proc/[0-9]*"}));
@@ -80,7 +83,7 @@ TEST_F(Isolation, OnlyTheContainersProcessesAreVisible) {
   EXPECT_EQ(r.out, "/proc/1\n");
 }
 
-TEST_F(Isolation, HostnameComesFromTheConfig) {
+TEST_P(Isolation, HostnameComesFromTheConfig) {
   auto config = Busybox({"hostname"});
   config.set_hostname("berth-iso-host");
   CliResult r = MustRunToExit(config);
@@ -96,7 +99,7 @@ TEST_F(Isolation, HostnameComesFromTheConfig) {
   EXPECT_EQ(*logs, c->id().substr(0, 12) + "\n");
 }
 
-TEST_F(Isolation, CgroupNamespaceHidesTheHostPath) {
+TEST_P(Isolation, CgroupNamespaceHidesTheHostPath) {
   CliResult r = MustRunToExit(Busybox({"cat", "/proc/self/cgroup"}));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   ASSERT_FALSE(r.out.empty());
@@ -105,7 +108,7 @@ TEST_F(Isolation, CgroupNamespaceHidesTheHostPath) {
   }
 }
 
-TEST_F(Isolation, NamespacesDifferFromTheHosts) {
+TEST_P(Isolation, NamespacesDifferFromTheHosts) {
   const std::vector<std::string> kinds = {"ipc", "uts", "net", "mnt", "pid", "cgroup"};
   std::string script;
   for (const auto& k : kinds) absl::StrAppend(&script, "readlink /proc/self/ns/", k, "; ");
@@ -124,7 +127,7 @@ TEST_F(Isolation, NamespacesDifferFromTheHosts) {
   }
 }
 
-TEST_F(Isolation, HostFilesystemIsNotReachable) {
+TEST_P(Isolation, HostFilesystemIsNotReachable) {
   std::string host_dir = HostTempDir();
   std::string marker = host_dir + "/host-only-marker";
   ASSERT_TRUE(WriteFileAtomic(marker, "secret\n").ok());
@@ -139,14 +142,14 @@ TEST_F(Isolation, HostFilesystemIsNotReachable) {
   EXPECT_THAT(r.out, ContainsRegex(" / / [^\n]* - overlay "));
 }
 
-TEST_F(Isolation, SysIsReadOnly) {
+TEST_P(Isolation, SysIsReadOnly) {
   CliResult r = MustRunToExit(Busybox({"sh", "-c", "touch /sys/x && echo wrote; grep ' /sys ' /proc/self/mounts"}));
   EXPECT_THAT(r.out, Not(HasSubstr("wrote")));
   EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
   EXPECT_THAT(r.out, ContainsRegex("sysfs /sys sysfs ro[,\\s]"));
 }
 
-TEST_F(Isolation, ProcKcoreIsMasked) {
+TEST_P(Isolation, ProcKcoreIsMasked) {
   CliResult r = MustRunToExit(Busybox({"sh", "-c", "cat /proc/kcore | wc -c; cat /proc/sys/kernel/hostname"}));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
@@ -157,7 +160,7 @@ TEST_F(Isolation, ProcKcoreIsMasked) {
   EXPECT_NE(w.exit_code, 0);
 }
 
-TEST_F(Isolation, NetworkNoneHasOnlyLoopback) {
+TEST_P(Isolation, NetworkNoneHasOnlyLoopback) {
   auto config = Busybox({"cat", "/proc/net/dev"});
   config.set_network("none");
   CliResult r = MustRunToExit(config);
@@ -169,7 +172,7 @@ TEST_F(Isolation, NetworkNoneHasOnlyLoopback) {
   EXPECT_EQ(InterfaceNames(d.out), (std::set<std::string>{"eth0", "lo"})) << d.out;
 }
 
-TEST_F(Isolation, NetworkHostSharesTheAgentsNamespace) {
+TEST_P(Isolation, NetworkHostSharesTheAgentsNamespace) {
   // "host" is the node's namespace, which for a harness agent is its test host.
   std::string host_net_dev;
   ASSERT_TRUE(agent_
@@ -196,7 +199,7 @@ TEST_F(Isolation, NetworkHostSharesTheAgentsNamespace) {
   EXPECT_NE(std::string(buf), std::string(own)) << "the harness's agent runs in the machine's own namespace";
 }
 
-TEST_F(Isolation, ReadOnlyBindMountIsVisibleButNotWritable) {
+TEST_P(Isolation, ReadOnlyBindMountIsVisibleButNotWritable) {
   std::string host_dir = HostTempDir();
   ASSERT_TRUE(WriteFileAtomic(host_dir + "/hello.txt", "from the host\n").ok());
   auto config = Busybox({"sh", "-c", "cat /data/hello.txt; echo change > /data/new.txt && echo wrote"});
@@ -211,7 +214,7 @@ TEST_F(Isolation, ReadOnlyBindMountIsVisibleButNotWritable) {
   EXPECT_NE(::access((host_dir + "/new.txt").c_str(), F_OK), 0) << "a read-only mount was written";
 }
 
-TEST_F(Isolation, WritableBindMountWritesReachTheHost) {
+TEST_P(Isolation, WritableBindMountWritesReachTheHost) {
   std::string host_dir = HostTempDir();
   auto config = Busybox({"sh", "-c", "echo from-container > /data/out.txt"});
   v1::Mount* m = config.add_mounts();
@@ -222,7 +225,7 @@ TEST_F(Isolation, WritableBindMountWritesReachTheHost) {
   EXPECT_EQ(ReadText(host_dir + "/out.txt"), "from-container\n");
 }
 
-TEST_F(Isolation, WritesLandInTheUpperDirNotTheImage) {
+TEST_P(Isolation, WritesLandInTheUpperDirNotTheImage) {
   const std::string image = agent_.BusyboxLayerDir();
   const std::string image_passwd = ReadText(image + "/etc/passwd");
   ASSERT_FALSE(image_passwd.empty()) << "no " << image << "/etc/passwd";
@@ -249,7 +252,7 @@ TEST_F(Isolation, WritesLandInTheUpperDirNotTheImage) {
   EXPECT_THAT(r.out, HasSubstr("0\n/bin/ls\n"));
 }
 
-TEST_F(Isolation, UserFromTheConfigIsApplied) {
+TEST_P(Isolation, UserFromTheConfigIsApplied) {
   auto config = Busybox({"id"});
   config.set_user("65534:65534");
   CliResult r = MustRunToExit(config);
@@ -276,7 +279,7 @@ TEST_F(Isolation, UserFromTheConfigIsApplied) {
   EXPECT_EQ(c.out, "CapEff:\t0000000000000000\n");
 }
 
-TEST_F(Isolation, EnvAndWorkingDirFromTheConfig) {
+TEST_P(Isolation, EnvAndWorkingDirFromTheConfig) {
   auto config = Busybox({"sh", "-c", "echo \"$FOO|$BAR\"; pwd; echo $PATH"});
   config.add_env("FOO=bar");
   config.add_env("BAR=with spaces=and equals");
@@ -293,17 +296,22 @@ TEST_F(Isolation, EnvAndWorkingDirFromTheConfig) {
   EXPECT_EQ(m.out, "/srv/app\n");
 }
 
-TEST_F(Isolation, CapabilitiesAreDockersDefaultSet) {
+TEST_P(Isolation, CapabilitiesAreTheDefaultEleven) {
   CliResult r = MustRunToExit(Busybox({"grep", "-E", "^Cap(Eff|Prm|Bnd|Amb)", "/proc/self/status"}));
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("CapEff:\t00000000a80425fb\n"));
-  EXPECT_THAT(r.out, HasSubstr("CapPrm:\t00000000a80425fb\n"));
-  EXPECT_THAT(r.out, HasSubstr("CapBnd:\t00000000a80425fb\n"));
+  // Podman's eleven: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
+  // NET_BIND_SERVICE SYS_CHROOT SETFCAP.
+  EXPECT_THAT(r.out, HasSubstr("CapEff:\t00000000800405fb\n"));
+  EXPECT_THAT(r.out, HasSubstr("CapPrm:\t00000000800405fb\n"));
+  EXPECT_THAT(r.out, HasSubstr("CapBnd:\t00000000800405fb\n"));
   EXPECT_THAT(r.out, HasSubstr("CapAmb:\t0000000000000000\n"));
   // Without CAP_SYS_ADMIN, mounting fails.
   CliResult m = MustRunToExit(Busybox({"mount", "-t", "tmpfs", "none", "/tmp"}));
   EXPECT_NE(m.exit_code, 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Userns, Isolation, ::testing::Values("host", "auto"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace
 }  // namespace berth::testing

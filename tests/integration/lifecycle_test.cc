@@ -19,9 +19,11 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::UnorderedElementsAre;
 
-class Lifecycle : public ::testing::Test {
+// Every test runs twice: containers without a user namespace, and with --userns=auto as
+// the agent's default (root in the container an unprivileged id on the node).
+class Lifecycle : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { ASSERT_NO_FATAL_FAILURE(agent_.Start()); }
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(agent_.Start({"--default-userns", GetParam()})); }
 
   // Creates and starts a container; the test fails if either step fails.
   v1::Container MustRun(v1::ContainerConfig config) {
@@ -39,7 +41,7 @@ class Lifecycle : public ::testing::Test {
   AgentHarness agent_;
 };
 
-TEST_F(Lifecycle, EchoExitsZeroAndLogsItsOutput) {
+TEST_P(Lifecycle, EchoExitsZeroAndLogsItsOutput) {
   v1::Container c = MustRun(Busybox({"echo", "hello"}));
   ASSERT_FALSE(c.id().empty());
   EXPECT_EQ(c.id().size(), 64u);
@@ -60,7 +62,7 @@ TEST_F(Lifecycle, EchoExitsZeroAndLogsItsOutput) {
   EXPECT_TRUE(inspected->has_finished_at());
 }
 
-TEST_F(Lifecycle, WaitReportsTheExitCode) {
+TEST_P(Lifecycle, WaitReportsTheExitCode) {
   v1::Container c = MustRun(Busybox({"sh", "-c", "exit 3"}));
   auto wait = agent_.Wait(c.id());
   ASSERT_TRUE(wait.ok()) << wait.status();
@@ -70,7 +72,7 @@ TEST_F(Lifecycle, WaitReportsTheExitCode) {
   EXPECT_EQ(inspected->exit_code(), 3);
 }
 
-TEST_F(Lifecycle, StopKillsAfterTheGracePeriodWhenInitIgnoresSigterm) {
+TEST_P(Lifecycle, StopKillsAfterTheGracePeriodWhenInitIgnoresSigterm) {
   // PID 1 of a pid namespace ignores signals it has no handler for: SIGTERM does nothing.
   v1::Container c = MustRun(Busybox({"sleep", "1000"}));
   auto stopped = agent_.Stop(c.id(), 1);
@@ -87,7 +89,7 @@ TEST_F(Lifecycle, StopKillsAfterTheGracePeriodWhenInitIgnoresSigterm) {
   EXPECT_EQ(again->exit_code(), 137);
 }
 
-TEST_F(Lifecycle, KillDeliversSigtermToATrap) {
+TEST_P(Lifecycle, KillDeliversSigtermToATrap) {
   v1::Container c =
       MustRun(Busybox({"sh", "-c", "trap 'exit 42' TERM; echo ready; while true; do sleep 0.1; done"}));
   // The trap must be installed before the signal arrives, or PID 1 ignores it.
@@ -103,7 +105,7 @@ TEST_F(Lifecycle, KillDeliversSigtermToATrap) {
   EXPECT_EQ(agent_.KillContainer(c.id(), SIGKILL).code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(Lifecycle, RemoveOfARunningContainerNeedsForce) {
+TEST_P(Lifecycle, RemoveOfARunningContainerNeedsForce) {
   v1::Container c = MustRun(Busybox({"sleep", "1000"}));
   absl::Status plain = agent_.Remove(c.id(), /*force=*/false);
   EXPECT_EQ(plain.code(), absl::StatusCode::kFailedPrecondition) << plain;
@@ -119,14 +121,14 @@ TEST_F(Lifecycle, RemoveOfARunningContainerNeedsForce) {
   EXPECT_EQ(agent_.Remove(c.id(), true).code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(Lifecycle, RemoveOfAnExitedContainerNeedsNoForce) {
+TEST_P(Lifecycle, RemoveOfAnExitedContainerNeedsNoForce) {
   v1::Container c = MustRun(Busybox({"true"}));
   ASSERT_TRUE(agent_.Wait(c.id()).ok());
   ASSERT_TRUE(agent_.Remove(c.id(), /*force=*/false).ok());
   EXPECT_EQ(agent_.Inspect(c.id()).status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(Lifecycle, PauseFreezesTheCgroupAndResumeThawsIt) {
+TEST_P(Lifecycle, PauseFreezesTheCgroupAndResumeThawsIt) {
   v1::Container c = MustRun(Busybox({"sleep", "1000"}));
   const bool v1_driver = agent_.CgroupDriverName() == "v1";
   std::string freezer = v1_driver ? agent_.CgroupDir(c.id(), "freezer") : agent_.CgroupDir(c.id(), "");
@@ -160,7 +162,7 @@ TEST_F(Lifecycle, PauseFreezesTheCgroupAndResumeThawsIt) {
   EXPECT_EQ(works->exit_code, 0);
 }
 
-TEST_F(Lifecycle, StopOfAPausedContainerEndsIt) {
+TEST_P(Lifecycle, StopOfAPausedContainerEndsIt) {
   v1::Container c = MustRun(Busybox({"sleep", "1000"}));
   ASSERT_TRUE(agent_.Pause(c.id()).ok());
   auto stopped = agent_.Stop(c.id(), 1);
@@ -169,7 +171,7 @@ TEST_F(Lifecycle, StopOfAPausedContainerEndsIt) {
   EXPECT_EQ(stopped->exit_code(), 137);
 }
 
-TEST_F(Lifecycle, StartTwiceIsRefused) {
+TEST_P(Lifecycle, StartTwiceIsRefused) {
   auto created = agent_.Create(Busybox({"sleep", "1000"}));
   ASSERT_TRUE(created.ok()) << created.status();
   EXPECT_EQ(created->state(), v1::CREATED);
@@ -186,7 +188,7 @@ TEST_F(Lifecycle, StartTwiceIsRefused) {
   EXPECT_EQ(agent_.StartContainer(done.id()).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
-TEST_F(Lifecycle, AutoRemoveContainerDisappearsAfterExit) {
+TEST_P(Lifecycle, AutoRemoveContainerDisappearsAfterExit) {
   auto config = Busybox({"echo", "bye"});
   config.set_auto_remove(true);
   v1::Container c = MustRun(config);
@@ -200,7 +202,7 @@ TEST_F(Lifecycle, AutoRemoveContainerDisappearsAfterExit) {
   EXPECT_TRUE(list->empty());
 }
 
-TEST_F(Lifecycle, ListFiltersByLabelSelectorAndState) {
+TEST_P(Lifecycle, ListFiltersByLabelSelectorAndState) {
   auto web = Busybox({"sleep", "1000"});
   web.set_name("web");
   (*web.mutable_labels())["app"] = "web";
@@ -234,7 +236,7 @@ TEST_F(Lifecycle, ListFiltersByLabelSelectorAndState) {
   EXPECT_EQ(agent_.List("=x").status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(Lifecycle, ContainersAreFoundByUniquePrefixAndByName) {
+TEST_P(Lifecycle, ContainersAreFoundByUniquePrefixAndByName) {
   auto config = Busybox({"sleep", "1000"});
   config.set_name("lookup-me");
   v1::Container c = MustRun(config);
@@ -262,6 +264,9 @@ TEST_F(Lifecycle, ContainersAreFoundByUniquePrefixAndByName) {
   ASSERT_TRUE(reused.ok()) << reused.status();
   EXPECT_NE(reused->id(), c.id());
 }
+
+INSTANTIATE_TEST_SUITE_P(Userns, Lifecycle, ::testing::Values("host", "auto"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace
 }  // namespace berth::testing

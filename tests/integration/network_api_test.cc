@@ -229,6 +229,7 @@ TEST_F(NetworkApi, NetworkInUseCannotBeRemovedUntilItsContainerIs) {
   ASSERT_TRUE(net.ok()) << net.status();
   auto config = Busybox({"sleep", "300"});
   config.set_network("busy");
+  config.mutable_security()->add_cap_add("NET_RAW");  // busybox's ping needs a raw socket
   auto c = agent_.Run(config);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_TRUE(absl::IsFailedPrecondition(agent_.RemoveNetwork("busy")));

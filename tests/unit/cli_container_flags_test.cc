@@ -284,3 +284,94 @@ TEST(ExecFlags, DetachedExecTakesNoStdinAndCommandIsRequired) {
 
 }  // namespace
 }  // namespace berth::cli
+
+namespace berth::cli {
+namespace {
+
+v1::ContainerConfig ConfigOf(const std::vector<std::string>& args) {
+  absl::StatusOr<v1::ContainerConfig> config = BuildContainerConfig(ParseRun(args), FakeEnv({}), "/work");
+  EXPECT_TRUE(config.ok()) << config.status();
+  return config.ok() ? *config : v1::ContainerConfig{};
+}
+
+TEST(SecurityFlags, EveryFlagLandsInItsField) {
+  v1::ContainerConfig c = ConfigOf(
+      {"--cap-add", "NET_ADMIN", "--cap-drop", "ALL", "--privileged", "--userns", "auto", "--read-only",
+       "--device", "/dev/fuse:/dev/f:rw", "--tmpfs", "/run:size=64m,mode=1777", "--ulimit", "nofile=1024:2048",
+       "--sysctl", "net.ipv4.ip_forward=1", "--shm-size", "128m", "--init", "--security-opt",
+       "seccomp=unconfined", "--security-opt", "no-new-privileges=false", "-v", "/a:/b:ro,idmap", "busybox"});
+  const v1::SecurityOptions& s = c.security();
+  EXPECT_EQ(s.cap_add(0), "NET_ADMIN");
+  EXPECT_EQ(s.cap_drop(0), "ALL");
+  EXPECT_TRUE(s.privileged());
+  EXPECT_EQ(s.userns(), "auto");
+  EXPECT_TRUE(s.read_only_rootfs());
+  EXPECT_EQ(s.seccomp_profile(), "unconfined");
+  ASSERT_TRUE(s.has_no_new_privileges());
+  EXPECT_FALSE(s.no_new_privileges());
+  ASSERT_EQ(s.devices_size(), 1);
+  EXPECT_EQ(s.devices(0).host_path(), "/dev/fuse");
+  EXPECT_EQ(s.devices(0).container_path(), "/dev/f");
+  EXPECT_EQ(s.devices(0).permissions(), "rw");
+  ASSERT_EQ(c.tmpfs_size(), 1);
+  EXPECT_EQ(c.tmpfs(0).destination(), "/run");
+  EXPECT_EQ(c.tmpfs(0).options(0), "size=67108864");
+  EXPECT_EQ(c.tmpfs(0).options(1), "mode=1777");
+  ASSERT_EQ(c.ulimits_size(), 1);
+  EXPECT_EQ(c.ulimits(0).soft(), 1024);
+  EXPECT_EQ(c.ulimits(0).hard(), 2048);
+  EXPECT_EQ(c.sysctls().at("net.ipv4.ip_forward"), "1");
+  EXPECT_EQ(c.shm_size_bytes(), 128 << 20);
+  EXPECT_TRUE(c.init());
+  ASSERT_EQ(c.mounts_size(), 1);
+  EXPECT_TRUE(c.mounts(0).read_only());
+  EXPECT_TRUE(c.mounts(0).idmap());
+}
+
+TEST(SecurityFlags, DefaultsAskForNothing) {
+  v1::ContainerConfig c = ConfigOf({"busybox"});
+  EXPECT_FALSE(c.security().has_no_new_privileges());
+  EXPECT_TRUE(c.security().seccomp_profile().empty());
+  EXPECT_FALSE(c.security().privileged());
+  EXPECT_EQ(c.shm_size_bytes(), 0);
+}
+
+TEST(SecurityFlags, SeccompFileIsReadOnTheClient) {
+  v1::ContainerConfig config;
+  SecurityFlags flags;
+  flags.security_opts = {"seccomp=/p.json"};
+  absl::Status st = ApplySecurityFlags(flags, config, [](const std::string& path) -> absl::StatusOr<std::string> {
+    if (path == "/p.json") return std::string("{\"defaultAction\":\"SCMP_ACT_ALLOW\"}");
+    return absl::NotFoundError("no");
+  });
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(config.security().seccomp_profile(), "{\"defaultAction\":\"SCMP_ACT_ALLOW\"}");
+  flags.security_opts = {"seccomp=/missing.json"};
+  EXPECT_FALSE(ApplySecurityFlags(flags, config, [](const std::string&) -> absl::StatusOr<std::string> {
+                 return absl::NotFoundError("cannot read /missing.json");
+               }).ok());
+}
+
+TEST(SecurityFlags, BadValuesNameTheFlag) {
+  for (const auto& [flag, value] : std::vector<std::pair<std::string, std::string>>{
+           {"--device", "relative/dev"}, {"--device", "/dev/a:/dev/b:rwx"}, {"--tmpfs", "run"},
+           {"--ulimit", "nofile"}, {"--ulimit", "nofile=lots"}, {"--sysctl", "novalue"},
+           {"--shm-size", "huge"}, {"--security-opt", "apparmor=unconfined"}, {"--security-opt", "label=disable"},
+           {"--security-opt", "no-new-privileges=maybe"}}) {
+    absl::StatusOr<v1::ContainerConfig> config =
+        BuildContainerConfig(ParseRun({flag, value, "busybox"}), FakeEnv({}), "/work");
+    ASSERT_FALSE(config.ok()) << flag << " " << value;
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << flag;
+    EXPECT_NE(config.status().message().find(flag), std::string::npos) << config.status();
+  }
+}
+
+TEST(SecurityFlags, DeviceForms) {
+  EXPECT_EQ(ParseDevice("/dev/fuse")->container_path(), "");
+  EXPECT_EQ(ParseDevice("/dev/fuse:r")->permissions(), "r");
+  EXPECT_EQ(ParseDevice("/dev/fuse:/dev/x")->container_path(), "/dev/x");
+  EXPECT_EQ(ParseUlimit("core=-1")->hard(), -1);
+}
+
+}  // namespace
+}  // namespace berth::cli

@@ -189,6 +189,8 @@ AgentHarness::AgentHarness() {
   ::setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", /*overwrite=*/0);
   char tmpl[] = "/tmp/berth-it-XXXXXX";
   dir_ = ::mkdtemp(tmpl);
+  // Containers with a user namespace reach their own directory below it as unprivileged ids.
+  ::chmod(dir_.c_str(), 0711);
   root_ = dir_ + "/root";
   socket_ = dir_ + "/berth.sock";
   log_path_ = dir_ + "/berthd.log";

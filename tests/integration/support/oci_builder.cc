@@ -1,5 +1,7 @@
 #include "tests/integration/support/oci_builder.h"
 
+#include <cstdio>
+
 #include <archive.h>
 #include <archive_entry.h>
 #include <openssl/evp.h>
@@ -46,6 +48,10 @@ TarItem Dir(std::string path, mode_t mode) { return TarItem{std::move(path), Tar
 TarItem Symlink(std::string path, std::string target) {
   return TarItem{std::move(path), TarItem::Type::kSymlink, std::move(target), 0777};
 }
+TarItem BlockDevice(std::string path, unsigned major, unsigned minor) {
+  return TarItem{std::move(path), TarItem::Type::kBlockDevice, absl::StrCat(major, ":", minor), 0666};
+}
+
 TarItem Hardlink(std::string path, std::string target) {
   return TarItem{std::move(path), TarItem::Type::kHardlink, std::move(target), 0644};
 }
@@ -77,6 +83,15 @@ std::string MakeTar(const std::vector<TarItem>& items) {
         archive_entry_set_perm(e, 0777);
         archive_entry_set_symlink(e, item.data.c_str());
         break;
+      case TarItem::Type::kBlockDevice: {
+        unsigned major = 0, minor = 0;
+        std::sscanf(item.data.c_str(), "%u:%u", &major, &minor);
+        archive_entry_set_filetype(e, AE_IFBLK);
+        archive_entry_set_perm(e, item.mode);
+        archive_entry_set_rdevmajor(e, major);
+        archive_entry_set_rdevminor(e, minor);
+        break;
+      }
       case TarItem::Type::kHardlink:
         archive_entry_set_filetype(e, AE_IFREG);
         archive_entry_set_perm(e, item.mode);

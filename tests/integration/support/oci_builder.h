@@ -30,10 +30,10 @@ std::string Sha256Digest(std::string_view data);
 std::string DigestHex(std::string_view digest);
 
 struct TarItem {
-  enum class Type { kFile, kDir, kSymlink, kHardlink };
+  enum class Type { kFile, kDir, kSymlink, kHardlink, kBlockDevice };
   std::string path;     // as written in the archive, unchecked
   Type type = Type::kFile;
-  std::string data;     // a file's content; a link's target
+  std::string data;     // a file's content; a link's target; a device's "major:minor"
   mode_t mode = 0644;
   uid_t uid = 0;
   gid_t gid = 0;
@@ -42,6 +42,7 @@ TarItem File(std::string path, std::string data, mode_t mode = 0644);
 TarItem Dir(std::string path, mode_t mode = 0755);
 TarItem Symlink(std::string path, std::string target);
 TarItem Hardlink(std::string path, std::string target);
+TarItem BlockDevice(std::string path, unsigned major, unsigned minor);
 
 // A pax tar of the items, in order (no end-of-archive surprises: libarchive's writer).
 std::string MakeTar(const std::vector<TarItem>& items);
