@@ -106,9 +106,10 @@ std::string BerthClient::Version() {
 }
 
 std::string BerthClient::Create(const std::string& image, const std::vector<std::string>& command,
-                                const std::string& network) {
+                                const std::string& network, const v1::SecurityOptions& security) {
   v1::CreateRequest req;
   req.mutable_config()->set_image(image);
+  *req.mutable_config()->mutable_security() = security;
   if (!network.empty()) req.mutable_config()->set_network(network);
   for (const auto& c : command) req.mutable_config()->add_command(c);
   v1::CreateResponse resp;
@@ -150,10 +151,10 @@ v1::Container BerthClient::Inspect(const std::string& id) {
 }
 
 RunPhases BerthClient::RunToExit(const std::string& image, const std::vector<std::string>& command,
-                                 const std::string& network) {
+                                 const std::string& network, const v1::SecurityOptions& security) {
   RunPhases p;
   auto t0 = Clock::now();
-  const std::string id = Create(image, command, network);
+  const std::string id = Create(image, command, network, security);
   auto t1 = Clock::now();
 
   grpc::ClientContext ctx;
@@ -199,8 +200,9 @@ RunPhases BerthClient::RunToExit(const std::string& image, const std::vector<std
   return p;
 }
 
-std::string BerthClient::RunDetached(const std::string& image, const std::vector<std::string>& command) {
-  std::string id = Create(image, command);
+std::string BerthClient::RunDetached(const std::string& image, const std::vector<std::string>& command,
+                                     const v1::SecurityOptions& security) {
+  std::string id = Create(image, command, "", security);
   Start(id);
   return id;
 }

@@ -74,10 +74,12 @@ class BerthClient {
   // gone when the call returns (the agent's auto-remove would do it after). Throws unless the
   // command exits 0.
   // `network`: ContainerConfig.network ("none" matches crun's default spec: a netns with lo).
+  // `security`: the container's SecurityOptions (default: the hardened defaults).
   RunPhases RunToExit(const std::string& image, const std::vector<std::string>& command,
-                      const std::string& network = "");
+                      const std::string& network = "", const berth::v1::SecurityOptions& security = {});
   // Create + Start, detached; returns the id.
-  std::string RunDetached(const std::string& image, const std::vector<std::string>& command);
+  std::string RunDetached(const std::string& image, const std::vector<std::string>& command,
+                          const berth::v1::SecurityOptions& security = {});
   // Create alone, timed until it returns (ms); `network` is ContainerConfig.network ("bridge",
   // "none", ...). The container stays created (not started) until Remove; its id in `*id`.
   double TimedCreate(const std::string& image, const std::vector<std::string>& command, const std::string& network,
@@ -93,7 +95,7 @@ class BerthClient {
 
  private:
   std::string Create(const std::string& image, const std::vector<std::string>& command,
-                     const std::string& network = "");
+                     const std::string& network = "", const berth::v1::SecurityOptions& security = {});
   void Start(const std::string& id);
 
   std::shared_ptr<grpc::Channel> channel_;

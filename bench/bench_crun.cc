@@ -28,7 +28,7 @@ void Crun::Invoke(const std::vector<std::string>& args, const std::string& what,
 }
 
 void Crun::MakeBundle(const std::string& bundle_dir, const std::string& rootfs, const std::vector<std::string>& args,
-                      const std::string& cgroups_path) {
+                      const std::string& cgroups_path, const std::string& seccomp_json) {
   Invoke({"spec"}, "spec", bundle_dir);
   const std::string path = bundle_dir + "/config.json";
   nlohmann::json config = nlohmann::json::parse(ReadTextFile(path), nullptr, /*allow_exceptions=*/false);
@@ -38,6 +38,10 @@ void Crun::MakeBundle(const std::string& bundle_dir, const std::string& rootfs, 
   config["root"]["path"] = rootfs;
   config["root"]["readonly"] = false;
   config["linux"]["cgroupsPath"] = cgroups_path;
+  if (!seccomp_json.empty()) {
+    config["linux"]["seccomp"] = nlohmann::json::parse(seccomp_json);
+    config["process"]["noNewPrivileges"] = true;
+  }
   WriteTextFile(path, config.dump(2));
 }
 

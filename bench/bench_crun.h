@@ -15,8 +15,9 @@ class Crun {
 
   // `crun spec` in `bundle_dir`, then: args, no terminal, root = `rootfs` (writable),
   // linux.cgroupsPath = `cgroups_path`.
+  // `seccomp_json` (when not empty) becomes linux.seccomp, with process.noNewPrivileges.
   void MakeBundle(const std::string& bundle_dir, const std::string& rootfs, const std::vector<std::string>& args,
-                  const std::string& cgroups_path);
+                  const std::string& cgroups_path, const std::string& seccomp_json = "");
 
   // `crun run` in the foreground: returns when the container exited and was deleted. Throws
   // unless it exits 0.

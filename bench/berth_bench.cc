@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +40,7 @@
 #include <CLI/CLI.hpp>
 
 #include "bench/bench_berth.h"
+#include "bench/bench_hardening.h"
 #include "runtime/base/file_util.h"
 #include "bench/bench_crun.h"
 #include "bench/bench_host.h"
@@ -69,6 +71,7 @@ struct Flags {
   std::string tmpdir = "/tmp";
   std::string log_level = "info";
   bool no_images = false;
+  bool no_hardening = false;
   int image_runs = 5;
   int image_create_runs = 20;
   int image_layer_mb = 100;
@@ -218,6 +221,16 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
     return dir;
   };
   const std::string run_bundle = make_bundle("crun-run", {"/bin/true"});
+  // The same, with Berth's default filter and no_new_privs: the hardening rows.
+  std::string seccomp_bundle;
+  if (!flags.no_hardening) {
+    std::string dir = tmp + "/crun-seccomp";
+    for (const char* sub : {"", "/rootfs", "/upper", "/work"}) MakeDir(dir + sub);
+    MountOverlay(busybox_rootfs, dir + "/upper", dir + "/work", dir + "/rootfs");
+    cleanup.Push("unmount " + dir + "/rootfs", [dir] { return TryUnmount(dir + "/rootfs"); });
+    crun->MakeBundle(dir, dir + "/rootfs", {"/bin/true"}, "/crun-seccomp", DefaultSeccompJson());
+    seccomp_bundle = dir;
+  }
   const std::string sleep_bundle = make_bundle("crun-sleep", {"/bin/sleep", "3600"});
   cleanup.Push("crun delete -f", [crun] { return crun->DeleteAll(); });
 
@@ -341,6 +354,23 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
       crun_once();
       berth_once();
     }
+  }
+
+  // 2b. What the hardened defaults cost.
+  std::optional<HardeningResult> hardening;
+  if (!flags.no_hardening) {
+    HardeningInputs h;
+    h.client = client;
+    h.crun = crun;
+    h.crun_plain_bundle = run_bundle;
+    h.crun_seccomp_bundle = seccomp_bundle;
+    h.crun_sleeper = crun_sleeper;
+    h.shim_path = SelfDir() + "/berth-shim";
+    h.scratch = tmp;
+    h.runs = flags.runs;
+    h.warmup = flags.warmup;
+    h.id_prefix = "bb" + std::to_string(self);
+    hardening = MeasureHardening(h);
   }
 
   // 3. Memory: berthd now idle again with one container; that container's shim.
@@ -483,6 +513,8 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
                 "AttachContainer alone is its floor)\n");
   }
 
+  if (hardening) PrintHardening(*hardening, flags.runs);
+
   bool shim_ok = MiB(shim.vm_rss_kb) <= kShimTargetMiB;
   std::printf("\nResident memory (VmRSS)\n");
   std::printf("  berthd, idle, fresh             %s\n", MemText(agent_fresh).c_str());
@@ -536,6 +568,7 @@ int main(int argc, char** argv) {
   app.add_option("--tmpdir", flags.tmpdir, "where the temp dir goes (overlay upper dirs: not on overlayfs)");
   app.add_option("--agent-log-level", flags.log_level, "berthd --log-level");
   app.add_flag("--no-images", flags.no_images, "skip the image pull and create-from-image rows");
+  app.add_flag("--no-hardening", flags.no_hardening, "skip the rows on what the hardened defaults cost");
   app.add_option("--image-runs", flags.image_runs, "measured pulls per side (each from nothing)")
       ->check(CLI::Range(1, 1000));
   app.add_option("--image-create-runs", flags.image_create_runs, "Creates per image from the cached image")
