@@ -5,7 +5,10 @@
 #include <toml++/toml.h>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/base/quote.h"
 #include "runtime/network/ipv4.h"
 
 namespace berth::agent {
@@ -27,6 +30,10 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
   };
   for (auto [key, field] : {std::pair<const char*, std::string*>{"root", &base.root},
                             {"socket", &base.socket},
+                            {"socket_group", &base.socket_group},
+                            {"tls_cert", &base.tls_cert},
+                            {"tls_key", &base.tls_key},
+                            {"tls_client_ca", &base.tls_client_ca},
                             {"cgroup_parent", &base.cgroup_parent},
                             {"log_level", &base.log_level},
                             {"log_format", &base.log_format},
@@ -39,10 +46,21 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
   }
   if (absl::Status st = take("bridge", base.bridge); !st.ok()) return st;
   if (absl::Status st = take("bridge_cidr", base.bridge_cidr); !st.ok()) return st;
-  if (const toml::node* node = table.get("mtu")) {
-    auto value = node->value<int64_t>();
-    if (!value) return absl::InvalidArgumentError(absl::StrCat("config ", path, ": mtu must be an integer"));
-    base.mtu = static_cast<int>(*value);
+  for (auto [key, field] : {std::pair<const char*, int64_t*>{"audit_max_bytes", &base.audit_max_bytes}}) {
+    if (const toml::node* node = table.get(key)) {
+      auto value = node->value<int64_t>();
+      if (!value) return absl::InvalidArgumentError(absl::StrCat("config ", path, ": ", key, " must be an integer"));
+      *field = *value;
+    }
+  }
+  for (auto [key, field] : {std::pair<const char*, int*>{"mtu", &base.mtu},
+                            {"max_calls_per_identity", &base.max_calls_per_identity},
+                            {"audit_files", &base.audit_files}}) {
+    if (const toml::node* node = table.get(key)) {
+      auto value = node->value<int64_t>();
+      if (!value) return absl::InvalidArgumentError(absl::StrCat("config ", path, ": ", key, " must be an integer"));
+      *field = static_cast<int>(*value);
+    }
   }
   for (auto [key, field] : {std::pair<const char*, bool*>{"outbound_nat", &base.outbound_nat},
                             {"ip_forward", &base.ip_forward}}) {
@@ -69,6 +87,55 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
         auto value = url.value<std::string>();
         if (!value) return absl::InvalidArgumentError(absl::StrCat("config ", path, ": registry_mirrors entries must be strings"));
         base.registry_mirrors[std::string(host.str())].push_back(*value);
+      }
+    }
+  }
+  auto string_list = [&](const toml::table& in, const std::string& prefix, const char* key,
+                         std::vector<std::string>* field) -> absl::Status {
+    const toml::node* node = in.get(key);
+    if (node == nullptr) return absl::OkStatus();
+    const toml::array* array = node->as_array();
+    auto bad = absl::InvalidArgumentError(absl::StrCat("config ", path, ": ", prefix, key, " must be an array of strings"));
+    if (array == nullptr) return bad;
+    field->clear();
+    for (const toml::node& item : *array) {
+      auto value = item.value<std::string>();
+      if (!value) return bad;
+      field->push_back(*value);
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status st = string_list(table, "", "listen", &base.listen); !st.ok()) return st;
+  if (const toml::node* node = table.get("authz")) {
+    const toml::table* authz = node->as_table();
+    if (authz == nullptr) return absl::InvalidArgumentError(absl::StrCat("config ", path, ": authz must be a table"));
+    for (auto [key, field] : {std::pair<const char*, std::vector<std::string>*>{"admin", &base.authz.admin},
+                              {"operator", &base.authz.operators},
+                              {"viewer", &base.authz.viewers},
+                              {"bind_mount_roots", &base.authz.bind_mount_roots}}) {
+      if (absl::Status st = string_list(*authz, "authz.", key, field); !st.ok()) return st;
+    }
+    for (const auto& [key, value] : *authz) {
+      std::string k(key.str());
+      if (k == "admin" || k == "operator" || k == "viewer" || k == "bind_mount_roots") continue;
+      if (k != "uids") {
+        return absl::InvalidArgumentError(absl::StrCat("config ", path, ": authz.", k,
+                                                       " is not a setting (admin, operator, viewer, uids, "
+                                                       "bind_mount_roots)"));
+      }
+      const toml::table* uids = value.as_table();
+      if (uids == nullptr) {
+        return absl::InvalidArgumentError(absl::StrCat("config ", path, ": authz.uids must be a table like {1000 = \"viewer\"}"));
+      }
+      base.authz.uids.clear();
+      for (const auto& [uid_key, role] : *uids) {
+        uint32_t uid = 0;
+        auto role_name = role.value<std::string>();
+        if (!absl::SimpleAtoi(absl::string_view(uid_key.str().data(), uid_key.str().size()), &uid) || !role_name) {
+          return absl::InvalidArgumentError(absl::StrCat("config ", path, ": authz.uids entries are UID = \"role\", got ",
+                                                         std::string(uid_key.str()).substr(0, 64)));
+        }
+        base.authz.uids[uid] = *role_name;
       }
     }
   }
@@ -130,12 +197,43 @@ absl::Status ValidateConfig(const AgentConfig& config) {
         absl::StrCat("default_userns must be host or auto, got \"", config.default_userns.substr(0, 64), "\""));
   }
   if (auto pool = ParseUsernsPoolRange(config.userns_pool); !pool.ok()) return pool.status();
+  for (const std::string& l : config.listen) {
+    if (!absl::StartsWith(l, "tcp://") || l.size() <= 6 || l.rfind(':') <= 6) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("listen must be tcp://ADDR:PORT (e.g. tcp://10.0.0.5:7443), got ", Quoted(l)));
+    }
+  }
+  if (!config.listen.empty() && (config.tls_cert.empty() || config.tls_key.empty() || config.tls_client_ca.empty())) {
+    std::vector<std::string> missing;
+    if (config.tls_cert.empty()) missing.push_back("tls_cert (--tls-cert)");
+    if (config.tls_key.empty()) missing.push_back("tls_key (--tls-key)");
+    if (config.tls_client_ca.empty()) missing.push_back("tls_client_ca (--tls-client-ca)");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a TCP listener needs mutual TLS, and ", absl::StrJoin(missing, ", "),
+        " is not set: Berth serves no plaintext TCP and no TLS without client certificates"));
+  }
+  for (const auto& [uid, role] : config.authz.uids) {
+    if (role != "admin" && role != "operator" && role != "viewer") {
+      return absl::InvalidArgumentError(absl::StrCat("authz.uids: uid ", uid, " has role ", Quoted(role),
+                                                     "; roles are admin, operator and viewer"));
+    }
+  }
+  for (const std::string& root : config.authz.bind_mount_roots) {
+    if (root.empty() || root[0] != '/') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("authz.bind_mount_roots entries must be absolute paths, got ", Quoted(root)));
+    }
+  }
+  if (config.max_calls_per_identity < 1) return absl::InvalidArgumentError("max_calls_per_identity must be at least 1");
+  if (config.audit_max_bytes < 4096 || config.audit_files < 1) {
+    return absl::InvalidArgumentError("audit_max_bytes must be at least 4096 and audit_files at least 1");
+  }
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   for (const char* level : kLevels) {
     if (config.log_level == level) return absl::OkStatus();
   }
-  return absl::InvalidArgumentError(absl::StrCat("log_level must be one of trace, debug, info, warn, error, critical, off; got \"",
-                                                 config.log_level, "\""));
+  return absl::InvalidArgumentError(absl::StrCat("log_level must be one of trace, debug, info, warn, error, critical, off; got ",
+                                                 Quoted(config.log_level)));
 }
 
 }  // namespace berth::agent

@@ -11,9 +11,26 @@
 
 namespace berth::agent {
 
+// Who may call what (docs/remote-access.md). Identities are a TCP client certificate's URI
+// SAN (else its CN); Unix-socket callers are their uid (0 is always admin).
+struct AuthzConfig {
+  std::vector<std::string> admin, operators, viewers;  // TOML keys admin, operator, viewer
+  std::map<uint32_t, std::string> uids;                // uid -> "admin" | "operator" | "viewer"
+  // Operators may bind-mount host paths below these only (none: no bind mounts at all).
+  std::vector<std::string> bind_mount_roots;
+};
+
 struct AgentConfig {
   std::string root = "/var/lib/berth";
   std::string socket = "/run/berth/berth.sock";
+  std::string socket_group;  // set: the socket is 0660 for this group; else 0600 (root only)
+  // TCP listeners ("tcp://ADDR:PORT"), always mutual TLS with these three files.
+  std::vector<std::string> listen;
+  std::string tls_cert, tls_key, tls_client_ca;
+  AuthzConfig authz;
+  int max_calls_per_identity = 128;  // concurrent calls; beyond it RESOURCE_EXHAUSTED
+  int64_t audit_max_bytes = 16 << 20;  // ROOT/audit.log rotates at this size...
+  int audit_files = 5;                 // ...keeping this many old files
   // Relative: below the agent's own cgroup in each hierarchy; absolute: from the root.
   std::string cgroup_parent = "berth";
   std::string log_level = "info";
@@ -42,7 +59,9 @@ struct AgentConfig {
   std::string auth_file;  // Docker's config.json format; also read: ~/.config/berth/auth.json
 };
 
-// Reads `path` (TOML: keys root, socket, cgroup_parent, log_level, log_format, shim_path,
+// Reads `path` (TOML: keys root, socket, socket_group, listen, tls_cert, tls_key,
+// tls_client_ca, max_calls_per_identity, audit_max_bytes, audit_files, an [authz] table
+// (admin, operator, viewer, uids, bind_mount_roots), cgroup_parent, log_level, log_format, shim_path,
 // busybox_path, init_path, userns_pool, default_userns, bridge, bridge_cidr, mtu, dns, dns_search, outbound_nat, ip_forward,
 // insecure_registries, auth_file at top level; a [registry_mirrors] table of host = [urls])
 // over `base`.

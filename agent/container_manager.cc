@@ -591,7 +591,7 @@ absl::StatusOr<v1::Container> ContainerManager::Wait(const std::string& ref, con
   if (!entry.ok()) return entry.status();
   Entry& e = **entry;
   std::unique_lock<std::mutex> lock(e.mu);
-  while (!WaitExited(e, lock, 200)) {
+  while (!WaitExited(e, lock, 50)) {
     if (cancelled()) return absl::CancelledError("wait cancelled by the client");
   }
   return e.record;

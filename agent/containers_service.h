@@ -2,6 +2,8 @@
 // The streaming calls (Exec, Attach, Logs) live in containers_streams.cc.
 #pragma once
 
+#include "agent/call_gate.h"
+
 #include "agent/container_manager.h"
 #include "berth/v1/containers.grpc.pb.h"
 
@@ -9,7 +11,7 @@ namespace berth::agent {
 
 class ContainersService final : public v1::Containers::Service {
  public:
-  explicit ContainersService(ContainerManager& manager) : manager_(manager) {}
+  ContainersService(ContainerManager& manager, CallGate& gate) : manager_(manager), gate_(gate) {}
 
   grpc::Status Create(grpc::ServerContext*, const v1::CreateRequest*, v1::CreateResponse*) override;
   grpc::Status Start(grpc::ServerContext*, const v1::StartRequest*, v1::StartResponse*) override;
@@ -28,17 +30,20 @@ class ContainersService final : public v1::Containers::Service {
 
  private:
   ContainerManager& manager_;
+  CallGate& gate_;
 };
 
 class SystemService final : public v1::System::Service {
  public:
-  SystemService(ContainerManager& manager, image::ImageStore& images) : manager_(manager), images_(images) {}
+  SystemService(ContainerManager& manager, image::ImageStore& images, CallGate& gate)
+      : manager_(manager), images_(images), gate_(gate) {}
   grpc::Status Version(grpc::ServerContext*, const v1::VersionRequest*, v1::VersionResponse*) override;
   grpc::Status DiskUsage(grpc::ServerContext*, const v1::DiskUsageRequest*, v1::DiskUsageResponse*) override;
 
  private:
   ContainerManager& manager_;
   image::ImageStore& images_;
+  CallGate& gate_;
 };
 
 }  // namespace berth::agent

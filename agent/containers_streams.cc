@@ -99,8 +99,11 @@ void JoinReader(std::thread& reader, ReaderDone& reader_done, grpc::ServerContex
 
 grpc::Status ContainersService::Exec(grpc::ServerContext* ctx,
                                      grpc::ServerReaderWriter<v1::ExecResponse, v1::ExecRequest>* stream) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   v1::ExecRequest first;
   if (!stream->Read(&first)) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "exec: no request received");
+  gate_.SetTarget(ctx, first.id());
   if (!first.has_start()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "exec: the first message must carry start (the process)");
   }
@@ -190,8 +193,11 @@ grpc::Status ContainersService::Exec(grpc::ServerContext* ctx,
 
 grpc::Status ContainersService::Attach(grpc::ServerContext* ctx,
                                        grpc::ServerReaderWriter<v1::AttachResponse, v1::AttachRequest>* stream) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   v1::AttachRequest first;
   if (!stream->Read(&first)) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "attach: no request received");
+  gate_.SetTarget(ctx, first.id());
   auto handle = manager_.Attach(first.id(), first.stdin());
   if (!handle.ok()) return ToGrpcStatus(handle.status());
   // Tells the client that output is now captured: `berth run` starts the container only then.
@@ -227,6 +233,13 @@ grpc::Status ContainersService::Attach(grpc::ServerContext* ctx,
       exit_code = j.is_discarded() ? 255 : j.value("exit_code", 255);
       break;
     }
+    if (msg->type == shim::MsgType::kDropped) {
+      auto j = nlohmann::json::parse(msg->payload, nullptr, false);
+      v1::AttachResponse dropped;
+      dropped.set_dropped_bytes(j.is_discarded() ? 0 : j.value("bytes", int64_t{0}));
+      if (!stream->Write(dropped)) break;
+      continue;
+    }
     if (msg->type != shim::MsgType::kStdout && msg->type != shim::MsgType::kStderr) continue;
     v1::AttachResponse resp;
     resp.mutable_output()->set_stream(msg->type == shim::MsgType::kStdout ? v1::STDOUT : v1::STDERR);
@@ -250,6 +263,9 @@ grpc::Status ContainersService::Attach(grpc::ServerContext* ctx,
 
 grpc::Status ContainersService::Logs(grpc::ServerContext* ctx, const v1::LogsRequest* req,
                                      grpc::ServerWriter<v1::LogsResponse>* writer) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  gate_.SetTarget(ctx, req->id());
   auto container = manager_.Inspect(req->id());
   if (!container.ok()) return ToGrpcStatus(container.status());
   auto path = manager_.LogPath(container->id());

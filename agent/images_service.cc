@@ -61,6 +61,9 @@ v1::Image ImagesService::ToProto(const image::Image& image, const std::map<std::
 
 grpc::Status ImagesService::Pull(grpc::ServerContext* ctx, const v1::PullRequest* req,
                                  grpc::ServerWriter<v1::PullResponse>* writer) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  gate_.SetTarget(ctx, req->reference());
   if (req->reference().empty()) return ToGrpcStatus(absl::InvalidArgumentError("reference is required"));
   std::mutex mu;  // layers report from several threads; one write at a time
   std::map<std::string, std::pair<std::string, int64_t>> last;  // digest → (status, bytes) last sent
@@ -80,7 +83,7 @@ grpc::Status ImagesService::Pull(grpc::ServerContext* ctx, const v1::PullRequest
     l->set_status(e.status);
     writer->Write(resp);
   };
-  auto image = images_.Pull(req->reference(), progress);
+  auto image = images_.Pull(req->reference(), progress, [ctx] { return ctx->IsCancelled(); });
   if (!image.ok()) return ToGrpcStatus(image.status());
   v1::PullResponse resp;
   *resp.mutable_image() = ToProto(*image, containers_.ImageUseCounts());
@@ -91,6 +94,8 @@ grpc::Status ImagesService::Pull(grpc::ServerContext* ctx, const v1::PullRequest
 
 grpc::Status ImagesService::Import(grpc::ServerContext* ctx, grpc::ServerReader<v1::ImportRequest>* reader,
                                    v1::ImportResponse* resp) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   const std::string path = ScratchPath("upload");
   UniqueFd out(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!out) return ToGrpcStatus(ErrnoToStatus(absl::StrCat("create ", path)));
@@ -124,6 +129,8 @@ grpc::Status ImagesService::Import(grpc::ServerContext* ctx, grpc::ServerReader<
 
 grpc::Status ImagesService::Export(grpc::ServerContext* ctx, const v1::ExportRequest* req,
                                    grpc::ServerWriter<v1::ExportResponse>* writer) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   const std::string path = ScratchPath("export");
   std::vector<std::string> refs(req->references().begin(), req->references().end());
   if (absl::Status st = images_.Export(refs, path); !st.ok()) return ToGrpcStatus(st);
@@ -142,22 +149,30 @@ grpc::Status ImagesService::Export(grpc::ServerContext* ctx, const v1::ExportReq
   return grpc::Status::OK;
 }
 
-grpc::Status ImagesService::List(grpc::ServerContext*, const v1::ListImagesRequest*, v1::ListImagesResponse* resp) {
+grpc::Status ImagesService::List(grpc::ServerContext* ctx, const v1::ListImagesRequest*, v1::ListImagesResponse* resp) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   auto uses = containers_.ImageUseCounts();
   for (const auto& i : images_.List()) *resp->add_images() = ToProto(i, uses);
   return grpc::Status::OK;
 }
 
-grpc::Status ImagesService::Inspect(grpc::ServerContext*, const v1::InspectImageRequest* req,
+grpc::Status ImagesService::Inspect(grpc::ServerContext* ctx, const v1::InspectImageRequest* req,
                                     v1::InspectImageResponse* resp) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  gate_.SetTarget(ctx, req->reference());
   auto image = images_.Get(req->reference());
   if (!image.ok()) return ToGrpcStatus(image.status());
   *resp->mutable_image() = ToProto(*image, containers_.ImageUseCounts());
   return grpc::Status::OK;
 }
 
-grpc::Status ImagesService::Remove(grpc::ServerContext*, const v1::RemoveImageRequest* req,
+grpc::Status ImagesService::Remove(grpc::ServerContext* ctx, const v1::RemoveImageRequest* req,
                                    v1::RemoveImageResponse* resp) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  gate_.SetTarget(ctx, req->reference());
   auto result = images_.Remove(req->reference(), req->force(), [this] { return containers_.ImagesInUse(); });
   if (!result.ok()) return ToGrpcStatus(result.status());
   for (const auto& u : result->untagged) resp->add_untagged(u);
@@ -165,14 +180,19 @@ grpc::Status ImagesService::Remove(grpc::ServerContext*, const v1::RemoveImageRe
   return grpc::Status::OK;
 }
 
-grpc::Status ImagesService::Tag(grpc::ServerContext*, const v1::TagImageRequest* req, v1::TagImageResponse* resp) {
+grpc::Status ImagesService::Tag(grpc::ServerContext* ctx, const v1::TagImageRequest* req, v1::TagImageResponse* resp) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  gate_.SetTarget(ctx, req->source());
   auto image = images_.Tag(req->source(), req->target());
   if (!image.ok()) return ToGrpcStatus(image.status());
   *resp->mutable_image() = ToProto(*image, containers_.ImageUseCounts());
   return grpc::Status::OK;
 }
 
-grpc::Status ImagesService::Prune(grpc::ServerContext*, const v1::PruneImagesRequest*, v1::PruneImagesResponse* resp) {
+grpc::Status ImagesService::Prune(grpc::ServerContext* ctx, const v1::PruneImagesRequest*, v1::PruneImagesResponse* resp) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   int64_t reclaimed = 0;
   auto result = images_.Prune([this] { return containers_.ImagesInUse(); }, &reclaimed);
   if (!result.ok()) return ToGrpcStatus(result.status());

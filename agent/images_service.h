@@ -1,6 +1,8 @@
 // berth.v1.Images over gRPC: streams and conversions at the edge of image::ImageStore.
 #pragma once
 
+#include "agent/call_gate.h"
+
 #include "agent/container_manager.h"
 #include "agent/image/image_store.h"
 #include "berth/v1/images.grpc.pb.h"
@@ -10,8 +12,8 @@ namespace berth::agent {
 class ImagesService final : public v1::Images::Service {
  public:
   // `scratch_dir`: where uploads and exports are staged (the agent's <root>/tmp).
-  ImagesService(image::ImageStore& images, ContainerManager& containers, std::string scratch_dir)
-      : images_(images), containers_(containers), scratch_dir_(std::move(scratch_dir)) {}
+  ImagesService(image::ImageStore& images, ContainerManager& containers, std::string scratch_dir, CallGate& gate)
+      : images_(images), containers_(containers), scratch_dir_(std::move(scratch_dir)), gate_(gate) {}
 
   grpc::Status Pull(grpc::ServerContext*, const v1::PullRequest*, grpc::ServerWriter<v1::PullResponse>*) override;
   grpc::Status Import(grpc::ServerContext*, grpc::ServerReader<v1::ImportRequest>*, v1::ImportResponse*) override;
@@ -29,6 +31,7 @@ class ImagesService final : public v1::Images::Service {
   image::ImageStore& images_;
   ContainerManager& containers_;
   std::string scratch_dir_;
+  CallGate& gate_;
 };
 
 }  // namespace berth::agent

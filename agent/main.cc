@@ -13,10 +13,10 @@
 #include <CLI/CLI.hpp>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "agent/config.h"
 #include "agent/container_manager.h"
 #include "agent/containers_service.h"
@@ -24,6 +24,11 @@
 #include "agent/images_service.h"
 #include "agent/logging.h"
 #include "agent/network_manager.h"
+#include "agent/audit_log.h"
+#include "agent/authz.h"
+#include "agent/call_gate.h"
+#include "agent/health_service.h"
+#include "agent/listeners.h"
 #include "agent/networks_service.h"
 #include "agent/userns_pool.h"
 #include "grpc/health/v1/health.pb.h"
@@ -75,6 +80,13 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
   app.add_option("--log-format", log_format, "text|json");
   app.add_option("--shim", shim, "path of berth-shim (default: next to berthd)");
+  std::string socket_group, tls_cert, tls_key, tls_client_ca;
+  std::vector<std::string> listen;
+  app.add_option("--socket-group", socket_group, "make the socket 0660 for this group (default: 0600, root only)");
+  app.add_option("--listen", listen, "tcp://ADDR:PORT to serve on with mutual TLS (repeatable)");
+  app.add_option("--tls-cert", tls_cert, "the agent's TLS certificate (PEM) for --listen");
+  app.add_option("--tls-key", tls_key, "its private key (PEM)");
+  app.add_option("--tls-client-ca", tls_client_ca, "CA that signs the client certificates it accepts (PEM)");
   std::string init_path, userns_pool_flag, default_userns;
   app.add_option("--init-path", init_path, "path of berth-init for --init (default: next to berthd)");
   app.add_option("--userns-pool", userns_pool_flag, "FIRST:COUNT host ids for --userns=auto (default 100000:6553600)");
@@ -112,10 +124,13 @@ int main(int argc, char** argv) {
   }
   for (auto [flag, field] : {std::pair{&bridge, &config.bridge}, {&bridge_cidr, &config.bridge_cidr},
                              {&init_path, &config.init_path}, {&userns_pool_flag, &config.userns_pool},
-                             {&default_userns, &config.default_userns}}) {
+                             {&default_userns, &config.default_userns}, {&socket_group, &config.socket_group},
+                             {&tls_cert, &config.tls_cert}, {&tls_key, &config.tls_key},
+                             {&tls_client_ca, &config.tls_client_ca}}) {
     if (!flag->empty()) *field = *flag;
   }
   if (mtu) config.mtu = *mtu;
+  if (!listen.empty()) config.listen = listen;
   if (!dns.empty()) config.dns = dns;
   if (!dns_search.empty()) config.dns_search = dns_search;
   if (outbound_nat) config.outbound_nat = true;
@@ -143,6 +158,7 @@ int main(int argc, char** argv) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
@@ -157,7 +173,6 @@ int main(int argc, char** argv) {
     return Fail(std::string(st.message()));
   }
   if (SocketInUse(config.socket)) return Fail(absl::StrCat("another agent serves on ", config.socket));
-  ::unlink(config.socket.c_str());
 
   auto cgroups = berth::DetectCgroupDriver();
   if (!cgroups.ok()) return Fail(absl::StrCat("cgroups: ", cgroups.status().message()));
@@ -197,35 +212,79 @@ int main(int argc, char** argv) {
   berth::agent::ContainerManager manager(manager_options, **cgroups, images, networks);
   if (auto st = manager.Recover(); !st.ok()) return Fail(absl::StrCat("recover: ", st.message()));
 
-  berth::agent::ContainersService containers(manager);
-  berth::agent::NetworksService networks_service(networks);
-  berth::agent::SystemService system(manager, images);
-  berth::agent::ImagesService images_service(images, manager, scratch);
-  grpc::EnableDefaultHealthCheckService(true);
-  // The built-in health service has no protobuf descriptors; touching our generated
-  // grpc.health.v1 keeps it linked, so reflection can describe the service too.
-  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  berth::agent::AuditLog audit(config.root + "/audit.log", config.audit_max_bytes, config.audit_files);
+  if (auto st = audit.Open(); !st.ok()) return Fail(absl::StrCat("audit log: ", st.message()));
+  berth::agent::Authorizer authz(config.authz);
+  berth::agent::UnixPeers unix_peers;
+  berth::agent::CallGate gate(authz, unix_peers, &audit, config.max_calls_per_identity);
+
+  berth::agent::ContainersService containers(manager, gate);
+  berth::agent::NetworksService networks_service(networks, gate);
+  berth::agent::SystemService system(manager, images, gate);
+  berth::agent::ImagesService images_service(images, manager, scratch, gate);
+  berth::agent::HealthService health(gate);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + config.socket, grpc::InsecureServerCredentials());
+  // Limits no client may push the agent past: message size (Import streams chunks below it),
+  // streams per connection, keepalive pings (a client may not flood them; a dead peer is
+  // noticed).
+  builder.SetMaxReceiveMessageSize(4 << 20);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 128);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 3);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  // A connection without a call for an hour is closed (a client reconnects at its next call).
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS, 3600 * 1000);
+  // Every call of the synchronous server holds a thread: a ceiling for all callers together
+  // (each identity meets max_calls_per_identity in the gate first).
+  grpc::ResourceQuota quota("berthd");
+  quota.SetMaxThreads(1024);
+  builder.SetResourceQuota(quota);
+  for (const std::string& address : config.listen) {
+    auto creds = berth::agent::MutualTlsCredentials(config.tls_cert, config.tls_key, config.tls_client_ca);
+    if (!creds.ok()) return Fail(absl::StrCat("--listen ", address, ": ", creds.status().message()));
+    builder.AddListeningPort(address.substr(std::string("tcp://").size()), *creds);
+  }
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> interceptors;
+  interceptors.push_back(gate.InterceptorFactory());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   builder.RegisterService(&containers);
   builder.RegisterService(&system);
   builder.RegisterService(&networks_service);
   builder.RegisterService(&images_service);
+  builder.RegisterService(&health);
+  auto unix_listener = berth::agent::UnixListener::Open(config.socket, config.socket_group);
+  if (!unix_listener.ok()) return Fail(std::string(unix_listener.status().message()));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server) return Fail(absl::StrCat("cannot serve on ", config.socket));
-  ::chmod(config.socket.c_str(), 0660);
-  spdlog::info("berthd serving socket={} root={} cgroup_driver={} cgroup_parent={}", config.socket, config.root,
-               (*cgroups)->Name(), config.cgroup_parent);
+  if (!server) return Fail("cannot start the gRPC server (is a --listen address in use?)");
+  (*unix_listener)->Serve(server.get(), &unix_peers);
+  spdlog::info("berthd serving socket={} listen={} root={} cgroup_driver={} cgroup_parent={}", config.socket,
+               absl::StrJoin(config.listen, ","), config.root, (*cgroups)->Name(), config.cgroup_parent);
 
   std::thread signal_thread([&] {
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    spdlog::info("signal {}: shutting down (containers keep running)", sig);
-    server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    for (;;) {
+      int sig = 0;
+      sigwait(&stop_signals, &sig);
+      if (sig == SIGHUP) {
+        // The certificate provider re-reads the files by itself; this says whether they are good.
+        if (config.listen.empty()) continue;
+        absl::Status st = berth::agent::CheckTlsFiles(config.tls_cert, config.tls_key, config.tls_client_ca);
+        if (st.ok()) {
+          spdlog::info("SIGHUP: TLS files are valid; new connections get them within a second");
+        } else {
+          spdlog::error("SIGHUP: TLS files are not usable, connections keep the previous ones: {}", st.message());
+        }
+        continue;
+      }
+      spdlog::info("signal {}: shutting down (containers keep running)", sig);
+      (*unix_listener)->Stop();
+      health.Shutdown();
+      server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      return;
+    }
   });
   server->Wait();
   signal_thread.join();
-  ::unlink(config.socket.c_str());
   return 0;
 }

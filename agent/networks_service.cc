@@ -4,30 +4,41 @@
 
 namespace berth::agent {
 
-grpc::Status NetworksService::Create(grpc::ServerContext*, const v1::CreateNetworkRequest* req,
+grpc::Status NetworksService::Create(grpc::ServerContext* ctx, const v1::CreateNetworkRequest* req,
                                      v1::CreateNetworkResponse* resp) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  gate_.SetTarget(ctx, req->name());
   auto n = networks_.CreateNetwork(*req);
   if (!n.ok()) return ToGrpcStatus(n.status());
   *resp->mutable_network() = *n;
   return grpc::Status::OK;
 }
 
-grpc::Status NetworksService::List(grpc::ServerContext*, const v1::ListNetworksRequest*,
+grpc::Status NetworksService::List(grpc::ServerContext* ctx, const v1::ListNetworksRequest*,
                                    v1::ListNetworksResponse* resp) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
   for (auto& n : networks_.ListNetworks()) *resp->add_networks() = std::move(n);
   return grpc::Status::OK;
 }
 
-grpc::Status NetworksService::Inspect(grpc::ServerContext*, const v1::InspectNetworkRequest* req,
+grpc::Status NetworksService::Inspect(grpc::ServerContext* ctx, const v1::InspectNetworkRequest* req,
                                       v1::InspectNetworkResponse* resp) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  gate_.SetTarget(ctx, req->id());
   auto n = networks_.InspectNetwork(req->id());
   if (!n.ok()) return ToGrpcStatus(n.status());
   *resp->mutable_network() = *n;
   return grpc::Status::OK;
 }
 
-grpc::Status NetworksService::Remove(grpc::ServerContext*, const v1::RemoveNetworkRequest* req,
+grpc::Status NetworksService::Remove(grpc::ServerContext* ctx, const v1::RemoveNetworkRequest* req,
                                      v1::RemoveNetworkResponse*) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  gate_.SetTarget(ctx, req->id());
   return ToGrpcStatus(networks_.RemoveNetwork(req->id()));
 }
 

@@ -1,6 +1,8 @@
 // berth.v1.Networks over gRPC: a thin edge over NetworkManager.
 #pragma once
 
+#include "agent/call_gate.h"
+
 #include "agent/network_manager.h"
 #include "berth/v1/networks.grpc.pb.h"
 
@@ -8,7 +10,7 @@ namespace berth::agent {
 
 class NetworksService final : public v1::Networks::Service {
  public:
-  explicit NetworksService(NetworkManager& networks) : networks_(networks) {}
+  NetworksService(NetworkManager& networks, CallGate& gate) : networks_(networks), gate_(gate) {}
 
   grpc::Status Create(grpc::ServerContext*, const v1::CreateNetworkRequest*, v1::CreateNetworkResponse*) override;
   grpc::Status List(grpc::ServerContext*, const v1::ListNetworksRequest*, v1::ListNetworksResponse*) override;
@@ -17,6 +19,7 @@ class NetworksService final : public v1::Networks::Service {
 
  private:
   NetworkManager& networks_;
+  CallGate& gate_;
 };
 
 }  // namespace berth::agent

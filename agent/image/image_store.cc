@@ -63,9 +63,11 @@ absl::Status ParallelFor(size_t n, int parallel, const std::function<absl::Statu
 // A Writer as the registry client's sink.
 class WriterSink : public BlobSink {
  public:
-  WriterSink(ContentStore::Writer& writer, std::function<void(int64_t)> progress)
-      : writer_(writer), progress_(std::move(progress)) {}
+  WriterSink(ContentStore::Writer& writer, std::function<void(int64_t)> progress, std::function<bool()> cancelled)
+      : writer_(writer), progress_(std::move(progress)), cancelled_(std::move(cancelled)) {}
   absl::Status Write(absl::string_view data) override {
+    // A sink error ends the download for good: the registry client does not retry it.
+    if (cancelled_ && cancelled_()) return absl::CancelledError("pull cancelled by the client");
     absl::Status st = writer_.Write(data);
     if (progress_) progress_(writer_.size());
     return st;
@@ -75,6 +77,7 @@ class WriterSink : public BlobSink {
  private:
   ContentStore::Writer& writer_;
   std::function<void(int64_t)> progress_;
+  std::function<bool()> cancelled_;
 };
 
 }  // namespace
@@ -283,7 +286,8 @@ std::vector<Image> ImageStore::List() {
   return out;
 }
 
-absl::Status ImageStore::FetchBlob(const Reference& ref, const Descriptor& blob, const ProgressFn& progress) {
+absl::Status ImageStore::FetchBlob(const Reference& ref, const Descriptor& blob, const ProgressFn& progress,
+                                   const std::function<bool()>& cancelled) {
   auto lock = KeyLock("blob:" + blob.digest);
   std::lock_guard<std::mutex> guard(*lock);  // a concurrent pull of the same blob waits, then finds it
   if (content_.Has(blob.digest)) {
@@ -292,9 +296,12 @@ absl::Status ImageStore::FetchBlob(const Reference& ref, const Descriptor& blob,
   }
   auto writer = content_.NewWriter();
   if (!writer.ok()) return writer.status();
-  WriterSink sink(*writer, [&](int64_t done) {
-    if (progress) progress({blob.digest, done, blob.size, "downloading"});
-  });
+  WriterSink sink(
+      *writer,
+      [&](int64_t done) {
+        if (progress) progress({blob.digest, done, blob.size, "downloading"});
+      },
+      cancelled);
   if (absl::Status st = registry_.GetBlob(ref, blob.digest, sink); !st.ok()) return st;
   auto committed = writer->Commit(blob.digest, blob.size);
   if (!committed.ok()) return Annotate(committed.status(), absl::StrCat("blob from ", ref.registry));
@@ -302,7 +309,8 @@ absl::Status ImageStore::FetchBlob(const Reference& ref, const Descriptor& blob,
   return absl::OkStatus();
 }
 
-absl::StatusOr<Image> ImageStore::Pull(const std::string& text, const ProgressFn& progress) {
+absl::StatusOr<Image> ImageStore::Pull(const std::string& text, const ProgressFn& progress,
+                                       const std::function<bool()>& cancelled) {
   auto ref = ParseReference(text);
   if (!ref.ok()) return ref.status();
   std::shared_lock<std::shared_mutex> gc(gc_mu_);
@@ -325,12 +333,14 @@ absl::StatusOr<Image> ImageStore::Pull(const std::string& text, const ProgressFn
   auto manifest = ParseManifest(chosen.body, chosen.media_type);
   if (!manifest.ok()) return Annotate(manifest.status(), ref->Familiar());
   if (auto st = content_.Put(chosen.body, chosen.digest); !st.ok()) return st.status();
-  if (absl::Status st = FetchBlob(*ref, manifest->config, nullptr); !st.ok()) return Annotate(st, "image config");
+  if (absl::Status st = FetchBlob(*ref, manifest->config, nullptr, cancelled); !st.ok()) {
+    return Annotate(st, "image config");
+  }
   for (const auto& l : manifest->layers) {
     if (progress) progress({l.digest, 0, l.size, "waiting"});
   }
   absl::Status fetched = ParallelFor(manifest->layers.size(), kParallelLayers, [&](size_t i) {
-    return FetchBlob(*ref, manifest->layers[i], progress);
+    return FetchBlob(*ref, manifest->layers[i], progress, cancelled);
   });
   if (!fetched.ok()) return fetched;
   auto config_json = content_.ReadVerified(manifest->config.digest);

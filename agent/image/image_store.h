@@ -78,7 +78,10 @@ class ImageStore {
 
   // Pulls from the registry (or its mirror): index → the linux/amd64 manifest → config and
   // layers (downloaded in parallel, each verified before commit) → unpacked → reference set.
-  absl::StatusOr<Image> Pull(const std::string& ref, const ProgressFn& progress = nullptr);
+  // `cancelled` is asked as data arrives: once it says so, the downloads stop (CANCELLED) and
+  // nothing partial is kept.
+  absl::StatusOr<Image> Pull(const std::string& ref, const ProgressFn& progress = nullptr,
+                             const std::function<bool()>& cancelled = nullptr);
 
   // An OCI image layout or a `docker save` archive (tar, optionally gzip); every image in it
   // with a name gets its reference. `default_name` names an image the archive leaves unnamed.
@@ -107,7 +110,8 @@ class ImageStore {
   absl::StatusOr<std::vector<Image>> ImportDockerArchive(const std::string& dir);
   // Commits a file into the content store, verifying it when `expected_digest` is set.
   absl::StatusOr<std::string> PutFile(const std::string& path, const std::string& expected_digest);
-  absl::Status FetchBlob(const Reference& ref, const Descriptor& blob, const ProgressFn& progress);
+  absl::Status FetchBlob(const Reference& ref, const Descriptor& blob, const ProgressFn& progress,
+                         const std::function<bool()>& cancelled);
   // Names (normalised) pointing at each manifest digest; hidden keep-alive entries excluded.
   std::map<std::string, std::vector<std::string>> NamesByManifest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Unpacks (once) the layer dirs of `manifest`/`config`; returns them lowest first.

@@ -16,7 +16,10 @@
 //                           over once: the first attacher's close is the container's EOF; a pty
 //                           master is duplicated for every attacher); then kStdout / kStderr
 //                           frames (raw bytes, <= 32 KiB) of output from now on; last kExit.
-//                           A client that does not keep up (full socket buffer) is dropped.
+//                           A client that does not keep up (full socket buffer) misses output,
+//                           never the log nor the container: what it missed is counted and
+//                           reported to it as kDropped {"bytes": N} once it can take frames
+//                           again.
 //   kWait                -> kExit {"exit_code", "oom_killed", "finished_at_ns"} once the
 //                           container exited
 //   kState               -> kStateReply (the state.json document)
@@ -64,6 +67,7 @@ enum class MsgType : uint8_t {
   kStderr = 69,
   kExit = 70,
   kStateReply = 71,
+  kDropped = 72,
 };
 
 inline constexpr size_t kMaxPayload = 64 * 1024;

@@ -605,13 +605,32 @@ void ShimServer::CloseOutput(UniqueFd& fd) {
 }
 
 void ShimServer::Broadcast(MsgType type, absl::string_view data) {
-  std::vector<uint64_t> slow;
+  std::vector<uint64_t> gone;
   for (auto& [key, conn] : connections_) {
     if (conn.mode != Mode::kAttach) continue;
-    // Non-blocking: a client whose socket buffer is full is dropped, not waited for.
-    if (!SendMessage(conn.fd.get(), type, data).ok()) slow.push_back(key);
+    // Non-blocking: a client whose socket buffer is full misses this chunk (counted), rather
+    // than holding up the container and every other client.
+    if (conn.dropped_bytes > 0) {
+      nlohmann::json j = {{"bytes", conn.dropped_bytes}};
+      absl::Status told = SendMessage(conn.fd.get(), MsgType::kDropped, j.dump());
+      if (absl::IsResourceExhausted(told)) {
+        conn.dropped_bytes += data.size();
+        continue;
+      }
+      if (!told.ok()) {
+        gone.push_back(key);
+        continue;
+      }
+      conn.dropped_bytes = 0;
+    }
+    absl::Status sent = SendMessage(conn.fd.get(), type, data);
+    if (absl::IsResourceExhausted(sent)) {
+      conn.dropped_bytes += data.size();
+    } else if (!sent.ok()) {
+      gone.push_back(key);
+    }
   }
-  for (uint64_t key : slow) Drop(key);
+  for (uint64_t key : gone) Drop(key);
 }
 
 }  // namespace berth::shim

@@ -60,6 +60,7 @@ class ShimServer {
     UniqueFd fd;
     Mode mode = Mode::kIdle;
     pid_t exec_pid = 0;
+    uint64_t dropped_bytes = 0;  // attach output this client missed, not yet reported
   };
 
   explicit ShimServer(const ShimOptions& options) : options_(options) {}
