@@ -2,26 +2,64 @@
 
 #include <iostream>
 
+#include "absl/strings/str_cat.h"
 #include "cli/exit_codes.h"
+#include "cli/tls_diagnosis.h"
+#include "cli/tls_files.h"
 
 namespace berth::cli {
 
-AgentClient::AgentClient(std::string target)
-    : target_(std::move(target)),
-      channel_(grpc::CreateChannel(target_, grpc::InsecureChannelCredentials())),
+absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::Open(AgentEndpoint endpoint) {
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (endpoint.address.is_tcp()) {
+    absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(endpoint.tls);
+    if (!material.ok()) return material.status();
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = std::move(material->ca_pem);
+    options.pem_private_key = std::move(material->key_pem);
+    options.pem_cert_chain = std::move(material->cert_pem);
+    // gRPC checks the agent's certificate against the host part of the target (an IP address
+    // or a DNS name in its subjectAltName), with TLS 1.2 or newer.
+    credentials = grpc::SslCredentials(options);
+  } else {
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  std::shared_ptr<grpc::Channel> channel =
+      grpc::CreateChannel(endpoint.address.GrpcTarget(), credentials);
+  return std::unique_ptr<AgentClient>(new AgentClient(std::move(endpoint), std::move(channel)));
+}
+
+AgentClient::AgentClient(AgentEndpoint endpoint, std::shared_ptr<grpc::Channel> channel)
+    : endpoint_(std::move(endpoint)),
+      channel_(std::move(channel)),
       containers_(berth::v1::Containers::NewStub(channel_)),
       system_(berth::v1::System::NewStub(channel_)),
       networks_(berth::v1::Networks::NewStub(channel_)),
       images_(berth::v1::Images::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 
-int ReportRpcError(const grpc::Status& status, const AgentClient& client) {
-  if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    std::cerr << "Error: cannot connect to the Berth agent at " << client.target()
-              << " (is berthd running?): " << status.error_message() << "\n";
-  } else {
-    std::cerr << "Error: " << status.error_message() << "\n";
+bool AgentClient::Connected() const {
+  return channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+}
+
+std::string RpcErrorMessage(const grpc::Status& status, const AgentClient& client) {
+  const grpc::StatusCode code = status.error_code();
+  const bool unreachable = code == grpc::StatusCode::UNAVAILABLE ||
+                           code == grpc::StatusCode::DEADLINE_EXCEEDED;
+  // The connection is up: the agent answered, and whatever it said is its own message (an
+  // UNAVAILABLE about a registry it cannot reach is not about us reaching it).
+  if (!unreachable || client.Connected()) return status.error_message();
+  const std::string prefix = "cannot connect to the Berth agent at " + client.address();
+  if (client.endpoint().address.is_tcp()) {
+    const std::string diagnosis =
+        DescribeTlsFailure(client.endpoint().address, client.endpoint().tls);
+    if (!diagnosis.empty()) return prefix + ": " + diagnosis;
   }
+  return absl::StrCat(prefix, " (is berthd running?): ", status.error_message());
+}
+
+int ReportRpcError(const grpc::Status& status, const AgentClient& client) {
+  std::cerr << "Error: " << RpcErrorMessage(status, client) << "\n";
   return kExitCliError;
 }
 

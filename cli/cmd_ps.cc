@@ -14,6 +14,7 @@
 #include "cli/exit_codes.h"
 #include "cli/flag_definitions.h"
 #include "cli/host_target.h"
+#include "cli/inventory.h"
 #include "cli/human_format.h"
 #include "cli/json_output.h"
 #include "cli/ps_filters.h"
@@ -81,8 +82,9 @@ int Ps(AgentClient& client, const PsOptions& o) {
 
 // One node's answer to --all-nodes.
 struct NodeListing {
-  std::string target;
+  std::string address;  // "tcp://10.99.0.2:7443", "unix:///..."
   grpc::Status status;
+  std::string error;    // why it did not answer (RpcErrorMessage, or why it could not be asked)
   v1::ListResponse response;
   std::vector<const v1::Container*> containers;
 };
@@ -94,17 +96,24 @@ int PsAllNodes(const Inventory& cluster, const PsOptions& o) {
   {
     std::vector<std::thread> askers;
     for (size_t i = 0; i < cluster.nodes.size(); ++i) {
-      absl::StatusOr<std::string> target = ResolveHostTarget(cluster.nodes[i].socket);
-      if (!target.ok()) {
-        listings[i].status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                          std::string(target.status().message()));
+      absl::StatusOr<AgentEndpoint> endpoint = NodeEndpoint(cluster, cluster.nodes[i]);
+      if (!endpoint.ok()) {
+        listings[i].status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "");
+        listings[i].error = std::string(endpoint.status().message());
         continue;
       }
-      listings[i].target = *target;
-      askers.emplace_back([&listing = listings[i], &q = *query] {
-        AgentClient client(listing.target);
-        listing.status =
-            ListMatching(client, q, /*with_deadline=*/true, &listing.response, &listing.containers);
+      listings[i].address = endpoint->address.Uri();
+      // Each node on its own thread, diagnosis of a TLS failure included.
+      askers.emplace_back([&listing = listings[i], &q = *query, endpoint = *std::move(endpoint)] {
+        absl::StatusOr<std::unique_ptr<AgentClient>> client = AgentClient::Open(endpoint);
+        if (!client.ok()) {
+          listing.status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "");
+          listing.error = std::string(client.status().message());
+          return;
+        }
+        listing.status = ListMatching(**client, q, /*with_deadline=*/true, &listing.response,
+                                      &listing.containers);
+        if (!listing.status.ok()) listing.error = RpcErrorMessage(listing.status, **client);
       });
     }
     for (std::thread& t : askers) t.join();
@@ -118,8 +127,8 @@ int PsAllNodes(const Inventory& cluster, const PsOptions& o) {
       continue;
     }
     std::cerr << "Warning: node " << cluster.nodes[i].name;
-    if (!l.target.empty()) std::cerr << " (" << l.target << ")";
-    std::cerr << " did not answer: " << l.status.error_message() << "\n";
+    if (!l.address.empty()) std::cerr << " (" << l.address << ")";
+    std::cerr << " did not answer: " << l.error << "\n";
   }
   if (answered == 0) return ReportError("no node of the cluster answered");
 

@@ -3,6 +3,7 @@
 // run without -d: Create, then Attach *before* Start so not a byte of output is lost, then Start,
 // then copy output until the agent's exit code, and exit with it.
 #include <chrono>
+#include <cstdio>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -128,12 +129,15 @@ int RunAttached(AgentClient& client, const ContainerFlags& flags, const std::str
 
   bool got_exit_code = false;
   int exit_code = 0;
+  int64_t dropped = 0;  // output the agent skipped while we were not reading fast enough
   v1::AttachResponse response;
   // The exit code is the last message; the agent ends the call once we half-close.
   while (!got_exit_code && stream->Read(&response)) {
     if (response.has_output()) {
       // A vanished reader (EPIPE) loses output but not the exit code; keep draining.
       WriteAll(FdForStream(response.output().stream()), response.output().data());
+    } else if (response.msg_case() == v1::AttachResponse::kDroppedBytes) {
+      dropped += response.dropped_bytes();
     } else if (response.msg_case() == v1::AttachResponse::kExitCode) {
       got_exit_code = true;
       exit_code = response.exit_code();
@@ -143,6 +147,11 @@ int RunAttached(AgentClient& client, const ContainerFlags& flags, const std::str
   writer.WritesDone();
   grpc::Status status = stream->Finish();
   session->reset();   // terminal restored before any message of ours is printed
+  if (dropped > 0) {
+    std::fprintf(stderr, "Warning: %lld bytes of the container's output were not shown (this client fell behind)%s\n",
+                 static_cast<long long>(dropped),
+                 flags.auto_remove ? "" : ("; `berth logs " + id + "` has all of it").c_str());
+  }
 
   if (got_exit_code) return exit_code;
   if (!status.ok()) return ReportRpcError(status, client);

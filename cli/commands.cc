@@ -3,7 +3,11 @@
 namespace berth::cli {
 
 void CommandTable::Add(CLI::App* command, CommandAction action) {
-  entries_.push_back(Entry{command, std::move(action), nullptr, nullptr});
+  entries_.push_back(Entry{command, std::move(action), nullptr, nullptr, nullptr});
+}
+
+void CommandTable::AddLocal(CLI::App* command, LocalAction action) {
+  entries_.push_back(Entry{command, nullptr, nullptr, nullptr, std::move(action)});
 }
 
 void CommandTable::AddAllNodes(CLI::App* command, std::function<bool()> applies,
@@ -15,7 +19,7 @@ void CommandTable::AddAllNodes(CLI::App* command, std::function<bool()> applies,
       return;
     }
   }
-  entries_.push_back(Entry{command, nullptr, std::move(applies), std::move(action)});
+  entries_.push_back(Entry{command, nullptr, std::move(applies), std::move(action), nullptr});
 }
 
 const CommandTable::Entry* CommandTable::Parsed() const {

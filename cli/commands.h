@@ -11,12 +11,16 @@
 
 #include "cli/agent_client.h"
 #include "cli/inventory.h"
+#include "cli/target_choice.h"
 
 namespace berth::cli {
 
 using CommandAction = std::function<int(AgentClient& client)>;
 // A command run against every node of a cluster (ps --all-nodes).
 using AllNodesAction = std::function<int(const Inventory& cluster)>;
+// A command that needs no agent (context ...): it runs before any agent is chosen, so a broken
+// current context cannot keep `context use default` from repairing it.
+using LocalAction = std::function<int()>;
 
 class CommandTable {
  public:
@@ -25,9 +29,11 @@ class CommandTable {
     CommandAction action;             // with the one agent the global options chose
     std::function<bool()> all_nodes;  // after parsing: does this run use every node instead?
     AllNodesAction all_nodes_action;
+    LocalAction local;                // set: the command talks to no agent
   };
 
   void Add(CLI::App* command, CommandAction action);
+  void AddLocal(CLI::App* command, LocalAction action);
   // Lets an added command run on every node of the cluster when `applies()` holds.
   void AddAllNodes(CLI::App* command, std::function<bool()> applies, AllNodesAction action);
   // The entry of the subcommand that was parsed, or nullptr.
@@ -48,5 +54,6 @@ void AddNetworkCommands(CLI::App& app, CommandTable& table);    // network creat
 void AddImageCommands(CLI::App& app, CommandTable& table);      // pull images image rmi tag
 void AddSystemCommands(CLI::App& app, CommandTable& table);     // system health df
 void AddVersionCommand(CLI::App& app, CommandTable& table);     // version
+void AddContextCommands(CLI::App& app, CommandTable& table);    // context create ls use rm inspect
 
 }  // namespace berth::cli

@@ -11,7 +11,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "cli/host_target.h"
 
 namespace berth::cli {
 namespace {
@@ -28,6 +27,23 @@ absl::Status OptionalString(const Json& object, const char* key, std::string_vie
   }
   *out = it->get<std::string>();
   return absl::OkStatus();
+}
+
+std::string RelativeTo(const std::string& base_dir, const std::string& path) {
+  return (std::filesystem::path(base_dir) / path).lexically_normal().string();
+}
+
+// "tls": {"ca": ..., "cert": ..., "key": ...}, all three.
+absl::StatusOr<TlsFiles> ParseTls(const Json& json, const std::string& base_dir) {
+  if (!json.is_object()) return absl::InvalidArgumentError("\"tls\" must be an object");
+  TlsFiles tls;
+  for (auto [key, field] : {std::pair{"ca", &tls.ca}, std::pair{"cert", &tls.cert},
+                            std::pair{"key", &tls.key}}) {
+    if (absl::Status s = OptionalString(json, key, "tls", field); !s.ok()) return s;
+    if (field->empty()) return absl::InvalidArgumentError(absl::StrCat("tls.", key, " is missing"));
+    if (field->front() != '/') *field = RelativeTo(base_dir, *field);
+  }
+  return tls;
 }
 
 absl::StatusOr<InventoryNode> ParseNode(const Json& json, size_t index,
@@ -47,7 +63,20 @@ absl::StatusOr<InventoryNode> ParseNode(const Json& json, size_t index,
     return absl::InvalidArgumentError(absl::StrCat(where, " (", node.name, "): socket is missing"));
   }
   if (node.socket.front() != '/' && node.socket.find("://") == std::string::npos) {
-    node.socket = (std::filesystem::path(base_dir) / node.socket).lexically_normal().string();
+    node.socket = RelativeTo(base_dir, node.socket);
+  }
+  if (absl::Status s = OptionalString(json, "endpoint", where, &node.endpoint); !s.ok()) return s;
+  if (!node.endpoint.empty()) {
+    absl::StatusOr<HostAddress> endpoint = ParseHostAddress(node.endpoint);
+    if (!endpoint.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, " (", node.name, "): endpoint: ",
+                                                     endpoint.status().message()));
+    }
+    if (!endpoint->is_tcp()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, " (", node.name,
+                                                     "): the endpoint must be tcp://ADDRESS:PORT"));
+    }
+    node.endpoint = endpoint->Uri();
   }
   if (auto it = json.find("pid"); it != json.end() && !it->is_null()) {
     if (!it->is_number_integer()) {
@@ -71,6 +100,19 @@ absl::StatusOr<Inventory> ParseInventory(std::string_view text, const std::strin
     return absl::InvalidArgumentError("\"nodes\" must be an array");
   }
   if (nodes->empty()) return absl::InvalidArgumentError("the cluster has no nodes");
+  if (auto tls = json.find("tls"); tls != json.end() && !tls->is_null()) {
+    absl::StatusOr<TlsFiles> files = ParseTls(*tls, base_dir);
+    if (!files.ok()) return files.status();
+    inventory.tls = *std::move(files);
+  }
+  if (auto underlay = json.find("underlay"); underlay != json.end() && underlay->is_object()) {
+    std::string netns;
+    if (absl::Status s = OptionalString(*underlay, "netns", "underlay", &netns); !s.ok()) return s;
+    if (netns.find('/') != std::string::npos || netns == "." || netns == "..") {
+      return absl::InvalidArgumentError("underlay.netns must be a name in /run/netns");
+    }
+    if (!netns.empty()) inventory.underlay_netns_path = "/run/netns/" + netns;
+  }
   std::set<std::string> names;
   for (size_t i = 0; i < nodes->size(); ++i) {
     absl::StatusOr<InventoryNode> node = ParseNode((*nodes)[i], i, base_dir);
@@ -121,65 +163,14 @@ absl::StatusOr<const InventoryNode*> FindNode(const Inventory& inventory, std::s
                                           " (nodes: ", NodeNames(inventory), ")"));
 }
 
-absl::StatusOr<std::string> ChooseAgentTarget(const TargetSettings& s, const InventoryLoader& load) {
-  const bool host_set = !s.host.empty();
-  const bool node_set = !s.node.empty();
-  const bool cluster_set = !s.cluster.empty();
-  if (host_set && node_set && s.host_from_flag == s.node_from_flag) {
-    return absl::InvalidArgumentError(
-        s.host_from_flag ? "-H/--host and --node cannot be used together"
-                         : "BERTH_HOST and BERTH_NODE are both set: unset one, or choose with "
-                           "-H or --node");
+absl::StatusOr<AgentEndpoint> NodeEndpoint(const Inventory& inventory, const InventoryNode& node) {
+  const std::string where = inventory.path.empty() ? std::string() : " of " + inventory.path;
+  if (!node.endpoint.empty() && inventory.tls.complete()) {
+    absl::StatusOr<AgentEndpoint> endpoint = MakeEndpoint(node.endpoint, inventory.tls, "node " + node.name + where);
+    if (endpoint.ok()) endpoint->netns_path = inventory.underlay_netns_path;
+    return endpoint;
   }
-  if (host_set && s.host_from_flag && s.cluster_from_flag) {
-    return absl::InvalidArgumentError("-H/--host and --cluster cannot be used together");
-  }
-  // The flag beats the environment; between two variables, a node beats a host only when the
-  // cluster was named on the command line.
-  bool use_node = node_set && (!host_set || s.node_from_flag);
-  bool use_cluster = false;
-  if (!use_node && !node_set) {
-    use_cluster = cluster_set && (!host_set || (!s.host_from_flag && s.cluster_from_flag));
-  }
-  if (!use_node && !use_cluster) return ResolveHostTarget(s.host);
-
-  if (!cluster_set) {
-    return absl::InvalidArgumentError("--node " + s.node +
-                                      " needs a cluster: give --cluster FILE (or BERTH_CLUSTER)");
-  }
-  absl::StatusOr<Inventory> inventory = load(s.cluster);
-  if (!inventory.ok()) return inventory.status();
-  const InventoryNode* node = nullptr;
-  if (use_node) {
-    absl::StatusOr<const InventoryNode*> found = FindNode(*inventory, s.node);
-    if (!found.ok()) return found.status();
-    node = *found;
-  } else if (inventory->nodes.size() == 1) {
-    node = &inventory->nodes.front();
-  } else {
-    return absl::InvalidArgumentError("the cluster " + s.cluster +
-                                      " has several nodes: choose one with --node NAME (nodes: " +
-                                      NodeNames(*inventory) + ")");
-  }
-  absl::StatusOr<std::string> target = ResolveHostTarget(node->socket);
-  if (!target.ok()) {
-    return absl::InvalidArgumentError("node " + node->name + ": " +
-                                      std::string(target.status().message()));
-  }
-  return target;
-}
-
-absl::StatusOr<Inventory> ChooseAllNodes(const TargetSettings& s, const InventoryLoader& load) {
-  if (s.cluster.empty()) {
-    return absl::InvalidArgumentError("--all-nodes needs --cluster FILE (or BERTH_CLUSTER)");
-  }
-  if (!s.host.empty() && s.host_from_flag) {
-    return absl::InvalidArgumentError("--all-nodes and -H/--host cannot be used together");
-  }
-  if (!s.node.empty() && s.node_from_flag) {
-    return absl::InvalidArgumentError("--all-nodes and --node cannot be used together");
-  }
-  return load(s.cluster);
+  return MakeEndpoint(node.socket, TlsFiles{}, "node " + node.name + where);
 }
 
 }  // namespace berth::cli
