@@ -1,7 +1,9 @@
 // A four-node cluster on one machine (deploy/test-cluster) driven through the real CLI with
 // --cluster/--node: TCP between containers of different nodes, a published port reached from
 // another node, `ps --all-nodes`, and a `down` that leaves nothing behind (namespaces,
-// processes, cgroups, files) even when a node's agent was killed.
+// processes, cgroups, files) even when a node's agent was killed. Every call goes over TCP
+// with mutual TLS to the node's underlay address, dialled from the underlay namespace (the
+// CLI moves there itself), never from the node's own namespace or through its socket.
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runtime/base/file_util.h"
 #include "tests/integration/support/agent_harness.h"
 
 namespace berth::testing {
@@ -202,6 +205,47 @@ TEST_F(ClusterTest, InventoryDescribesEveryNode) {
                               "", 30);
   EXPECT_EQ(both.exit_code, 125);
   EXPECT_THAT(both.err, HasSubstr("cannot be used together"));
+}
+
+// The CLI's calls arrive over TCP + mTLS from the underlay (the audit log says who and from
+// where), and a certificate without a role gets nothing from any node.
+TEST_F(ClusterTest, EveryCallGoesOverMutualTlsFromTheUnderlay) {
+  ASSERT_TRUE(inventory_.contains("tls")) << inventory_.dump();
+  for (int i = 1; i <= kNodes; ++i) {
+    EXPECT_EQ(NodeField(i, "endpoint"), absl::StrCat("tcp://10.99.0.", i, ":7443"));
+  }
+  const std::string underlay = inventory_["underlay"]["address"].get<std::string>();
+  CliResult run = Cli("node-2", {"run", "-d", "--name", "audited", "busybox", "sleep", "60"});
+  ASSERT_EQ(run.exit_code, 0) << Describe(run);
+  bool found = false;
+  const std::string audit = ReadText(NodeField(2, "root") + "/audit.log");
+  for (absl::string_view line : absl::StrSplit(audit, '\n', absl::SkipEmpty())) {
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || j["method"] != "/berth.v1.Containers/Create") continue;
+    found = true;
+    EXPECT_EQ(j["identity"], "spiffe://berth/admin") << line;
+    EXPECT_EQ(j["code"], "OK") << line;
+    EXPECT_TRUE(absl::StartsWith(j["peer"].get<std::string>(), "ipv4:" + underlay + ":")) << line;
+  }
+  EXPECT_TRUE(found) << "no Create in node-2's audit log:\n" << audit;
+
+  // The same inventory with a client certificate of the cluster's CA that no node names.
+  const std::string tls = dir_ + "/tls";
+  CliResult made = RunProgram({RepoRoot() + "/deploy/berth-tls", "client", tls, "stranger"}, "", 60);
+  ASSERT_EQ(made.exit_code, 0) << Describe(made);
+  nlohmann::json stranger = inventory_;
+  stranger["tls"]["cert"] = tls + "/stranger.pem";
+  stranger["tls"]["key"] = tls + "/stranger-key.pem";
+  const std::string stranger_path = dir_ + "/stranger-inventory.json";
+  ASSERT_TRUE(WriteFileAtomic(stranger_path, stranger.dump()).ok());
+  CliResult denied = RunProgram({BERTH_CLI_PATH, "--cluster", stranger_path, "--node", "node-1", "ps"}, "", 60);
+  EXPECT_NE(denied.exit_code, 0) << Describe(denied);
+  EXPECT_THAT(denied.err, HasSubstr("spiffe://berth/stranger")) << Describe(denied);
+  CliResult all = RunProgram({BERTH_CLI_PATH, "--cluster", stranger_path, "ps", "--all-nodes"}, "", 60);
+  for (int i = 1; i <= kNodes; ++i) {
+    EXPECT_THAT(all.err, HasSubstr(absl::StrCat("Warning: node node-", i))) << Describe(all);
+  }
+  EXPECT_THAT(all.out, Not(HasSubstr("audited")));
 }
 
 TEST_F(ClusterTest, TcpBetweenContainersOfDifferentNodes) {

@@ -426,6 +426,58 @@ TEST_F(ImagesPullTest, AgentKilledDuringAPullLeavesNothingPartial) {
   }
 }
 
+// A client that cancels its Pull stops the download: the agent closes its connection to the
+// registry (no byte passes the proxy after), keeps nothing partial, and answers CANCELLED.
+TEST_F(ImagesPullTest, CancelledPullStopsDownloading) {
+  ASSERT_NO_FATAL_FAILURE(StartRegistry());
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  const Image image = DerivedImage(busybox_, {File("big.bin", RandomBytes(30 << 20))});
+  ASSERT_TRUE(registry_->PushImage("t/cancel", "v1", image).ok());
+  const std::string big = image.layers[1].digest();
+  ThrottledProxy proxy(agent_.netns_fd(), registry_->port(), 4 << 20);
+  ASSERT_TRUE(proxy.ok());
+  const std::string ref = absl::StrCat(proxy.host(), "/t/cancel:v1");
+  const std::set<std::string> layers_before = LayerDirs(agent_.root());
+
+  auto stub = v1::Images::NewStub(agent_.channel());
+  grpc::ClientContext ctx;
+  v1::PullRequest request;
+  request.set_reference(ref);
+  auto reader = stub->Pull(&ctx, request);
+  v1::PullResponse response;
+  bool cancelled = false;
+  while (reader->Read(&response)) {
+    const v1::LayerProgress& e = response.layer();
+    if (!cancelled && e.digest() == big && e.status() == "downloading" && e.done() > (1 << 20)) {
+      ctx.TryCancel();
+      cancelled = true;
+    }
+  }
+  grpc::Status st = reader->Finish();
+  ASSERT_TRUE(cancelled) << "the big layer never started downloading";
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::CANCELLED);
+  // The agent notices at its next chunk; once the proxy stops sending, it stays stopped.
+  uint64_t sent = proxy.bytes_sent();
+  EXPECT_TRUE(Eventually(
+      [&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        uint64_t now = proxy.bytes_sent();
+        bool still = now == sent;
+        sent = now;
+        return still;
+      },
+      std::chrono::seconds(10)))
+      << "the download goes on after the cancel";
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(proxy.bytes_sent(), sent);
+  EXPECT_LT(sent, uint64_t{30} << 20) << "the whole layer came down anyway";
+  EXPECT_TRUE(Eventually([&] { return IngestFiles(agent_.root()).empty(); }, std::chrono::seconds(10)))
+      << ::testing::PrintToString(IngestFiles(agent_.root()));
+  EXPECT_FALSE(HasBlob(agent_.root(), big));
+  EXPECT_EQ(LayerDirs(agent_.root()), layers_before);
+  EXPECT_EQ(InspectImage(agent_, ref).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(ImagesPullTest, TwoPullsOfOneImageAtOnceBothSucceed) {
   ASSERT_NO_FATAL_FAILURE(StartRegistry());
   ASSERT_NO_FATAL_FAILURE(StartAgent());

@@ -9,9 +9,17 @@
 // veths and nftables rules its containers get never touch the machine's network; they go with
 // the namespace when berthd and its shims are gone.
 //
+// With BERTH_REFL_TLS=1 every call goes over TCP with mutual TLS instead: berthd listens on
+// 127.0.0.1:7443 with certificates from deploy/berth-tls, and the client presents one whose
+// identity the agent's [authz] table makes admin. Then the caller runs the whole script in a
+// fresh network namespace (CTest: `unshare --net`), berthd shares it, and the script also
+// checks the handshake refusals and an unknown identity.
+//
 // Needs root (cgroups, namespaces). Environment:
 //   BERTHD_PATH      berthd binary (required); berth-shim is found next to it
 //   BERTH_SHIM_PATH  optional: passed as --shim
+//   BERTH_REFL_TLS   optional: 1 for TCP + mutual TLS (run inside a network namespace of its own)
+//   BERTH_TLS_TOOL   with BERTH_REFL_TLS: deploy/berth-tls (default: ./deploy/berth-tls)
 //   BERTH_REFL_KEEP  optional: keep the temp dir (for debugging)
 // Exit status 0 only when every check passed; the last line says PASS or FAIL.
 import assert from 'node:assert/strict';
@@ -49,6 +57,11 @@ const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-refl-'));
 const rootDir = path.join(tmpDir, 'root');
 const socketPath = path.join(tmpDir, 'berth.sock');
 const agentLog = path.join(tmpDir, 'berthd.log');
+const useTls = process.env.BERTH_REFL_TLS === '1';
+const tlsTool = process.env.BERTH_TLS_TOOL || path.resolve('deploy/berth-tls');
+const tlsDir = path.join(tmpDir, 'tls');
+const TLS_PORT = 7443;
+const CLIENT_IDENTITY = 'spiffe://berth/reflection-client';
 
 let agent = null;         // ChildProcess of berthd
 let agentExited = null;   // Promise resolved with the exit code
@@ -125,9 +138,13 @@ async function startAgent() {
   assert.ok(fs.existsSync(berthdPath), `no berthd at ${berthdPath}`);
   const args = ['--root', rootDir, '--socket', socketPath, '--cgroup-parent', cgroupParent, '--log-level', 'debug'];
   if (shimPath) args.push('--shim', shimPath);
+  if (useTls) args.push(...makeTls());
   const out = fs.openSync(agentLog, 'a');
-  // unshare execs berthd in place: agent.pid is berthd's pid.
-  agent = spawn('unshare', ['--net', '--', berthdPath, ...args], { stdio: ['ignore', out, out] });
+  // unshare execs berthd in place: agent.pid is berthd's pid. With TLS the whole script
+  // already runs in a namespace of its own, which berthd shares so 127.0.0.1 reaches it.
+  agent = useTls
+    ? spawn(berthdPath, args, { stdio: ['ignore', out, out] })
+    : spawn('unshare', ['--net', '--', berthdPath, ...args], { stdio: ['ignore', out, out] });
   fs.closeSync(out);
   agentExited = new Promise((resolve) => agent.on('exit', (code, signal) => resolve(code ?? signal)));
   let exited = false;
@@ -144,7 +161,29 @@ async function startAgent() {
   assert.ok(!exited, `berthd exited early (status ${agent.exitCode ?? agent.signalCode}); its log:\n${readLog()}`);
   assert.ok(fs.existsSync(socketPath), `berthd made no socket at ${socketPath} within 15 s`);
   const agentNetns = fs.readlinkSync(`/proc/${agent.pid}/ns/net`);
-  assert.notEqual(agentNetns, fs.readlinkSync('/proc/self/ns/net'), 'berthd runs in the machine\'s own netns');
+  // With TLS this script's parent (CTest) is in the machine's namespace, and berthd shares ours.
+  const machineNetns = fs.readlinkSync(useTls ? `/proc/${process.ppid}/ns/net` : '/proc/self/ns/net');
+  assert.notEqual(agentNetns, machineNetns, 'berthd runs in the machine\'s own netns');
+}
+
+function berthTls(...args) {
+  const r = spawnSync(tlsTool, args, { encoding: 'utf8' });
+  assert.equal(r.status, 0, `${tlsTool} ${args.join(' ')}: ${r.stderr || r.error}`);
+}
+
+// A CA, the agent's server certificate, an admin client (named in [authz]) and a stranger
+// (not named); another CA's client. Returns berthd's TLS flags.
+function makeTls() {
+  berthTls('init', tlsDir);
+  berthTls('server', tlsDir, 'agent', '--ip', '127.0.0.1');
+  berthTls('client', tlsDir, 'reflection-client');
+  berthTls('client', tlsDir, 'stranger');
+  berthTls('init', path.join(tmpDir, 'other-ca'));
+  berthTls('client', path.join(tmpDir, 'other-ca'), 'reflection-client');
+  const config = path.join(tmpDir, 'berthd.toml');
+  fs.writeFileSync(config, `[authz]\nadmin = ["${CLIENT_IDENTITY}"]\n`);
+  return ['--config', config, '--listen', `tcp://127.0.0.1:${TLS_PORT}`, '--tls-cert', path.join(tlsDir, 'agent.pem'),
+    '--tls-key', path.join(tlsDir, 'agent-key.pem'), '--tls-client-ca', path.join(tlsDir, 'ca.pem')];
 }
 
 function readLog() {
@@ -252,7 +291,7 @@ async function cleanup() {
   // containers while these are removed (on a client of its own).
   for (const c of clients) c.close();
   if (containers) {
-    const cleaner = new containers.constructor(target(), insecure());
+    const cleaner = new containers.constructor(target(), credentials());
     await step('remove containers', async () => {
       // A Create still in flight when the run was cut short lands a moment later: list
       // again until a list comes back empty.
@@ -297,8 +336,16 @@ async function cleanup() {
 // ---------------------------------------------------------------------------------------
 // Reflection: list, describe, build clients
 
-const target = () => `unix://${socketPath}`;
-const insecure = () => grpc.credentials.createInsecure();
+const target = () => (useTls ? `127.0.0.1:${TLS_PORT}` : `unix://${socketPath}`);
+// The credentials of every client: mutual TLS as CLIENT_IDENTITY, or plaintext on the socket.
+// `who`/`caDir` pick another client certificate (for the refusal checks); null: none at all.
+function credentials(who = 'reflection-client', caDir = tlsDir) {
+  if (!useTls) return grpc.credentials.createInsecure();
+  const ca = fs.readFileSync(path.join(tlsDir, 'ca.pem'));
+  if (who === null) return grpc.credentials.createSsl(ca);
+  return grpc.credentials.createSsl(ca, fs.readFileSync(path.join(caDir, `${who}-key.pem`)),
+    fs.readFileSync(path.join(caDir, `${who}.pem`)));
+}
 
 function describeService(root, fullName) {
   const svc = root.lookupService(fullName);
@@ -383,7 +430,7 @@ function lookup(pkgObject, fullName) {
 
 function makeClient(pkgObject, fullName) {
   const Ctor = lookup(pkgObject, fullName);
-  const c = new Ctor(target(), insecure());
+  const c = new Ctor(target(), credentials());
   clients.push(c);
   return c;
 }
@@ -409,7 +456,7 @@ const EXPECTED_CONTAINERS_METHODS = {
 async function run() {
   await check(`berthd starts (root ${rootDir}, cgroup parent ${cgroupParent})`, startAgent);
 
-  const reflection = new ReflectionClient(target(), insecure());
+  const reflection = new ReflectionClient(target(), credentials());
   clients.push(reflection.grpcClient);
 
   const services = await check('reflection lists the services', async () => {
@@ -513,6 +560,30 @@ async function run() {
     call.on('error', () => {});  // the CANCELLED status that follows
     call.cancel();
   });
+
+  if (useTls) {
+    // The same health client, but presenting other certificates (or none).
+    const HealthCtor = health.constructor;
+    const checkAs = (creds) => {
+      const c = new HealthCtor(target(), creds);
+      clients.push(c);
+      return unary(c, 'Check', { service: '' });
+    };
+    await check('mTLS: a client without a certificate is refused at the handshake (UNAVAILABLE)', async () => {
+      await expectGrpcError(checkAs(credentials(null)), grpc.status.UNAVAILABLE);
+    });
+    await check('mTLS: a certificate from another CA is refused at the handshake (UNAVAILABLE)', async () => {
+      await expectGrpcError(checkAs(credentials('reflection-client', path.join(tmpDir, 'other-ca'))),
+        grpc.status.UNAVAILABLE);
+    });
+    await check('mTLS: plaintext on the TLS port fails (UNAVAILABLE)', async () => {
+      await expectGrpcError(checkAs(grpc.credentials.createInsecure()), grpc.status.UNAVAILABLE);
+    });
+    await check('mTLS: an identity with no role gets PERMISSION_DENIED naming it', async () => {
+      const e = await expectGrpcError(checkAs(credentials('stranger')), grpc.status.PERMISSION_DENIED);
+      assert.match(e.details, /spiffe:\/\/berth\/stranger/);
+    });
+  }
   await check('System/Version', async () => {
     const r = await unary(system, 'Version', {});
     log(`#   version=${r.version} api=${r.api_version} cgroups=${r.cgroup_driver} kernel=${r.kernel}`);

@@ -1,5 +1,6 @@
-// berth CLI: the cluster inventory (deploy/test-cluster's inventory.json), node lookup, and the
-// choice between -H/--host, --cluster and --node (flags and environment).
+// berth CLI: the cluster inventory (deploy/test-cluster's inventory.json): nodes, their sockets
+// and TCP endpoints, the TLS files, node lookup. (Choosing between -H, --cluster/--node and
+// contexts: cli_target_choice_test.cc.)
 #include <unistd.h>
 
 #include <cstdlib>
@@ -12,6 +13,7 @@
 
 #include "cli/host_target.h"
 #include "cli/inventory.h"
+#include "cli/tls_files.h"
 
 namespace berth::cli {
 namespace {
@@ -107,111 +109,75 @@ TEST(LoadInventory, FromAFile) {
   EXPECT_EQ(inv.status().code(), absl::StatusCode::kNotFound);
 }
 
-// A loader that serves kThreeNodes for "inv.json" and a one-node cluster for "one.json".
-InventoryLoader FakeLoader(int* loads = nullptr) {
-  return [loads](const std::string& path) -> absl::StatusOr<Inventory> {
-    if (loads != nullptr) ++*loads;
-    absl::StatusOr<Inventory> inv;
-    if (path == "inv.json") {
-      inv = ParseInventory(kThreeNodes, "/base");
-    } else if (path == "one.json") {
-      inv = ParseInventory(R"({"nodes": [{"name": "solo", "socket": "/solo.sock"}]})", "/");
-    } else {
-      return absl::NotFoundError("cannot read cluster inventory " + path);
-    }
-    if (inv.ok()) inv->path = path;
-    return inv;
-  };
-}
+constexpr char kTlsCluster[] = R"({
+  "dir": "/tmp/c",
+  "tls": {"ca": "/tmp/c/tls/ca.pem", "cert": "/tmp/c/tls/admin.pem", "key": "tls/admin-key.pem"},
+  "underlay": {"netns": "berthc-abc123-ul", "bridge": "ul0", "address": "10.99.0.254"},
+  "nodes": [
+    {"name": "node-1", "socket": "/tmp/c/node-1/berth.sock", "endpoint": "tcp://10.99.0.1:7443"},
+    {"name": "node-2", "socket": "/tmp/c/node-2/berth.sock", "endpoint": "10.99.0.2:7443/"},
+    {"name": "node-3", "socket": "/tmp/c/node-3/berth.sock"}
+  ]
+})";
 
-TargetSettings Settings(std::string host, bool host_flag, std::string cluster, bool cluster_flag,
-                        std::string node, bool node_flag) {
-  TargetSettings s;
-  s.host = std::move(host);
-  s.host_from_flag = host_flag;
-  s.cluster = std::move(cluster);
-  s.cluster_from_flag = cluster_flag;
-  s.node = std::move(node);
-  s.node_from_flag = node_flag;
-  return s;
-}
-
-std::string Target(const TargetSettings& s) {
-  absl::StatusOr<std::string> t = ChooseAgentTarget(s, FakeLoader());
-  return t.ok() ? *t : "error: " + std::string(t.status().message());
-}
-
-TEST(ChooseAgentTarget, HostOrDefault) {
-  int loads = 0;
-  EXPECT_EQ(*ChooseAgentTarget(Settings("", false, "", false, "", false), FakeLoader(&loads)),
-            kDefaultHost);
-  EXPECT_EQ(Target(Settings("/a.sock", true, "", false, "", false)), "unix:///a.sock");
-  EXPECT_EQ(Target(Settings("/a.sock", false, "", false, "", false)), "unix:///a.sock");
-  EXPECT_EQ(loads, 0);  // no cluster, nothing read
-}
-
-TEST(ChooseAgentTarget, NodeOfTheCluster) {
-  EXPECT_EQ(Target(Settings("", false, "inv.json", true, "node-2", true)),
-            "unix:///tmp/berth-cluster/node-2/berth.sock");
-  EXPECT_EQ(Target(Settings("", false, "inv.json", false, "node-3", false)),
-            "unix:///base/node-3/berth.sock");
-  // One node: no --node needed.
-  EXPECT_EQ(Target(Settings("", false, "one.json", true, "", false)), "unix:///solo.sock");
-}
-
-TEST(ChooseAgentTarget, Errors) {
-  EXPECT_EQ(Target(Settings("/a.sock", true, "inv.json", true, "node-1", true)),
-            "error: -H/--host and --node cannot be used together");
-  EXPECT_EQ(Target(Settings("/a.sock", true, "inv.json", true, "", false)),
-            "error: -H/--host and --cluster cannot be used together");
-  EXPECT_THAT(Target(Settings("/a.sock", false, "inv.json", false, "node-1", false)),
-              HasSubstr("BERTH_HOST and BERTH_NODE are both set"));
-  EXPECT_THAT(Target(Settings("", false, "", false, "node-1", true)),
-              HasSubstr("needs a cluster: give --cluster FILE"));
-  EXPECT_EQ(Target(Settings("", false, "inv.json", true, "node-9", true)),
-            "error: unknown node 'node-9' in inv.json (nodes: node-1, node-2, node-3)");
-  EXPECT_THAT(Target(Settings("", false, "inv.json", true, "", false)),
-              HasSubstr("choose one with --node NAME (nodes: node-1, node-2, node-3)"));
-  EXPECT_THAT(Target(Settings("", false, "missing.json", true, "node-1", true)),
-              HasSubstr("cannot read cluster inventory missing.json"));
-}
-
-TEST(ChooseAgentTarget, AFlagBeatsTheEnvironment) {
-  // --node over BERTH_HOST; -H over BERTH_NODE.
-  EXPECT_EQ(Target(Settings("/env.sock", false, "inv.json", false, "node-1", true)),
-            "unix:///tmp/berth-cluster/node-1/berth.sock");
-  EXPECT_EQ(Target(Settings("/flag.sock", true, "inv.json", false, "node-1", false)),
-            "unix:///flag.sock");
-  // --cluster (one node) over BERTH_HOST; BERTH_HOST over BERTH_CLUSTER.
-  EXPECT_EQ(Target(Settings("/env.sock", false, "one.json", true, "", false)),
-            "unix:///solo.sock");
-  EXPECT_EQ(Target(Settings("/env.sock", false, "one.json", false, "", false)),
-            "unix:///env.sock");
-}
-
-TEST(ChooseAllNodes, NeedsAClusterAndNoSingleTarget) {
-  absl::StatusOr<Inventory> inv =
-      ChooseAllNodes(Settings("", false, "inv.json", true, "", false), FakeLoader());
+TEST(ParseInventory, EndpointsAndTls) {
+  absl::StatusOr<Inventory> inv = ParseInventory(kTlsCluster, "/tmp/c");
   ASSERT_TRUE(inv.ok()) << inv.status();
-  EXPECT_EQ(inv->nodes.size(), 3u);
-  // Variables for a single target do not get in the way.
-  EXPECT_TRUE(ChooseAllNodes(Settings("/h", false, "inv.json", false, "node-1", false),
-                             FakeLoader())
-                  .ok());
-  EXPECT_THAT(std::string(ChooseAllNodes(Settings("", false, "", false, "", false), FakeLoader())
-                              .status()
-                              .message()),
-              HasSubstr("--all-nodes needs --cluster"));
-  EXPECT_THAT(std::string(ChooseAllNodes(Settings("", false, "inv.json", true, "node-1", true),
-                                         FakeLoader())
-                              .status()
-                              .message()),
-              HasSubstr("--all-nodes and --node"));
-  EXPECT_THAT(std::string(ChooseAllNodes(Settings("/h", true, "inv.json", true, "", false),
-                                         FakeLoader())
-                              .status()
-                              .message()),
-              HasSubstr("--all-nodes and -H/--host"));
+  // A relative TLS path is relative to the inventory's directory, like a socket.
+  EXPECT_EQ(inv->tls, (TlsFiles{"/tmp/c/tls/ca.pem", "/tmp/c/tls/admin.pem",
+                                "/tmp/c/tls/admin-key.pem"}));
+  EXPECT_EQ(inv->nodes[0].endpoint, "tcp://10.99.0.1:7443");
+  EXPECT_EQ(inv->nodes[1].endpoint, "tcp://10.99.0.2:7443");  // normalised
+  EXPECT_EQ(inv->nodes[2].endpoint, "");
+  // Without "tls" there are no files.
+  EXPECT_TRUE(ParseInventory(kThreeNodes, "/")->tls.empty());
+}
+
+TEST(ParseInventory, RejectsBadEndpointsAndTls) {
+  const std::map<std::string, std::string> bad = {
+      {R"({"nodes": [{"name": "a", "socket": "/s", "endpoint": "unix:///x.sock"}]})",
+       "nodes[0] (a): the endpoint must be tcp://ADDRESS:PORT"},
+      {R"({"nodes": [{"name": "a", "socket": "/s", "endpoint": "10.0.0.1"}]})",
+       "nodes[0] (a): endpoint: invalid agent address \"10.0.0.1\""},
+      {R"({"nodes": [{"name": "a", "socket": "/s", "endpoint": 7443}]})",
+       "nodes[0].endpoint must be a string"},
+      {R"({"tls": "x", "nodes": [{"name": "a", "socket": "/s"}]})", "\"tls\" must be an object"},
+      {R"({"tls": {"ca": "/ca", "cert": "/c"}, "nodes": [{"name": "a", "socket": "/s"}]})",
+       "tls.key is missing"},
+      {R"({"tls": {"ca": 1, "cert": "/c", "key": "/k"}, "nodes": [{"name": "a", "socket": "/s"}]})",
+       "tls.ca must be a string"},
+      {R"({"underlay": {"netns": "../../etc"}, "nodes": [{"name": "a", "socket": "/s"}]})",
+       "underlay.netns must be a name in /run/netns"},
+  };
+  for (const auto& [json, message] : bad) {
+    absl::StatusOr<Inventory> inv = ParseInventory(json, "/x");
+    ASSERT_FALSE(inv.ok()) << json;
+    EXPECT_THAT(std::string(inv.status().message()), HasSubstr(message)) << json;
+  }
+}
+
+TEST(NodeEndpoint, TcpWithTheInventorysTlsElseTheSocket) {
+  Inventory inv = *ParseInventory(kTlsCluster, "/tmp/c");
+  inv.path = "/tmp/c/inventory.json";
+  absl::StatusOr<AgentEndpoint> e = NodeEndpoint(inv, inv.nodes[0]);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->address.Uri(), "tcp://10.99.0.1:7443");
+  EXPECT_EQ(e->address.host, "10.99.0.1");  // the name checked against the agent's certificate
+  EXPECT_EQ(e->tls, inv.tls);
+  EXPECT_EQ(e->origin, "node node-1 of /tmp/c/inventory.json");
+  // Dialled from the underlay namespace, where the endpoints are.
+  EXPECT_EQ(e->netns_path, "/run/netns/berthc-abc123-ul");
+  // No endpoint: the unix socket, no TLS, no namespace to enter.
+  e = NodeEndpoint(inv, inv.nodes[2]);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->address.Uri(), "unix:///tmp/c/node-3/berth.sock");
+  EXPECT_TRUE(e->tls.empty());
+  EXPECT_EQ(e->netns_path, "");
+  // An endpoint but no TLS files in the inventory: the socket, as before TCP existed.
+  inv.tls = TlsFiles{};
+  e = NodeEndpoint(inv, inv.nodes[0]);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->address.Uri(), "unix:///tmp/c/node-1/berth.sock");
 }
 
 }  // namespace

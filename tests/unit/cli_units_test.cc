@@ -1,4 +1,10 @@
-// berth CLI: memory sizes, CPU counts, --since, --tail, signal names, --host.
+// berth CLI: memory sizes, CPU counts, --since, --tail, signal names, --host addresses and the
+// TLS files they need.
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "absl/time/time.h"
@@ -113,21 +119,99 @@ TEST(ParseSignal, RejectsUnknown) {
   }
 }
 
-TEST(ResolveHostTarget, Forms) {
-  EXPECT_EQ(*ResolveHostTarget(""), "unix:///run/berth/berth.sock");
-  EXPECT_EQ(*ResolveHostTarget("unix:///tmp/b.sock"), "unix:///tmp/b.sock");
-  EXPECT_EQ(*ResolveHostTarget("/tmp/b.sock"), "unix:///tmp/b.sock");
-  EXPECT_EQ(*ResolveHostTarget("tcp://10.0.0.1:7443"), "dns:///10.0.0.1:7443");
-  EXPECT_EQ(*ResolveHostTarget("node1:7443"), "dns:///node1:7443");
-  EXPECT_EQ(*ResolveHostTarget("[::1]:7443"), "dns:///[::1]:7443");
-  EXPECT_EQ(*ResolveHostTarget("ipv4:127.0.0.1:7443"), "ipv4:127.0.0.1:7443");
+std::string Uri(std::string_view host) {
+  absl::StatusOr<HostAddress> a = ParseHostAddress(host);
+  return a.ok() ? a->Uri() : "error: " + std::string(a.status().message());
 }
 
-TEST(ResolveHostTarget, RejectsBadForms) {
-  for (const char* bad : {"unix://", "http://node1:80", "node1", "node1:", ":7443", "node1:port",
-                          "::1:7443"}) {
-    EXPECT_FALSE(ResolveHostTarget(bad).ok()) << bad;
+TEST(ParseHostAddress, Forms) {
+  EXPECT_EQ(Uri(""), "unix:///run/berth/berth.sock");
+  EXPECT_EQ(Uri("unix:///tmp/b.sock"), "unix:///tmp/b.sock");
+  EXPECT_EQ(Uri("/tmp/b.sock"), "unix:///tmp/b.sock");
+  EXPECT_EQ(Uri("tcp://10.0.0.1:7443"), "tcp://10.0.0.1:7443");
+  EXPECT_EQ(Uri("tcp://10.0.0.1:7443/"), "tcp://10.0.0.1:7443");
+  EXPECT_EQ(Uri("node1:7443"), "tcp://node1:7443");
+  EXPECT_EQ(Uri("tcp://node-1.example.internal:1"), "tcp://node-1.example.internal:1");
+  EXPECT_EQ(Uri("[::1]:7443"), "tcp://[::1]:7443");
+
+  HostAddress unix_socket = *ParseHostAddress("unix:///tmp/b.sock");
+  EXPECT_FALSE(unix_socket.is_tcp());
+  EXPECT_EQ(unix_socket.socket_path, "/tmp/b.sock");
+  EXPECT_EQ(unix_socket.GrpcTarget(), "unix:///tmp/b.sock");
+
+  HostAddress v4 = *ParseHostAddress("tcp://10.0.0.1:7443");
+  EXPECT_TRUE(v4.is_tcp());
+  EXPECT_EQ(v4.host, "10.0.0.1");
+  EXPECT_EQ(v4.port, 7443);
+  EXPECT_TRUE(v4.host_is_ip());
+  EXPECT_EQ(v4.HostPort(), "10.0.0.1:7443");
+  EXPECT_EQ(v4.GrpcTarget(), "dns:///10.0.0.1:7443");
+
+  HostAddress v6 = *ParseHostAddress("tcp://[fd00::5]:7443");
+  EXPECT_EQ(v6.host, "fd00::5");  // the name TLS checks: no brackets
+  EXPECT_TRUE(v6.host_is_ip());
+  EXPECT_EQ(v6.GrpcTarget(), "dns:///[fd00::5]:7443");
+
+  HostAddress name = *ParseHostAddress("node1:7443");
+  EXPECT_EQ(name.host, "node1");
+  EXPECT_FALSE(name.host_is_ip());
+}
+
+TEST(ParseHostAddress, RejectsBadForms) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"unix://", "missing socket path"},
+      {"unix://relative.sock", "must be absolute"},
+      {"http://node1:80", "unsupported scheme"},
+      {"ipv4:127.0.0.1:7443", "unsupported scheme"},
+      {"dns:///node1:7443", "unsupported scheme"},
+      {"node1", "the port is missing"},
+      {"node1:", "the port is missing"},
+      {":7443", "the host is missing"},
+      {"node1:port", "port must be a number"},
+      {"node1:0", "port must be a number"},
+      {"node1:65536", "port must be a number"},
+      {"::1:7443", "unsupported scheme"},
+      {"[nope]:7443", "IPv6"},
+      {"tcp://[::1]", "the port is missing"},
+      {"no de:7443", "not a host name"},
+      {"-node:7443", "not a host name"},
+  };
+  for (const auto& [host, message] : bad) {
+    absl::StatusOr<HostAddress> a = ParseHostAddress(host);
+    ASSERT_FALSE(a.ok()) << host;
+    EXPECT_THAT(std::string(a.status().message()), ::testing::HasSubstr(message)) << host;
+    EXPECT_THAT(std::string(a.status().message()), ::testing::HasSubstr("\"" + host + "\""));
   }
+}
+
+TEST(MakeEndpoint, TcpNeedsAllThreeTlsFilesAndUnixNone) {
+  const TlsFiles all{"/ca.pem", "/cert.pem", "/key.pem"};
+  absl::StatusOr<AgentEndpoint> e = MakeEndpoint("tcp://node:7443", all, "--host");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->tls, all);
+  EXPECT_EQ(e->origin, "--host");
+  e = MakeEndpoint("/run/b.sock", TlsFiles{}, "BERTH_HOST");
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->address.Uri(), "unix:///run/b.sock");
+
+  e = MakeEndpoint("tcp://node:7443", TlsFiles{}, "--host");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().message(),
+            "--host: tcp://node:7443 needs mutual TLS (there is no plaintext TCP): missing "
+            "--tlscacert (BERTH_TLS_CACERT), --tlscert (BERTH_TLS_CERT), --tlskey (BERTH_TLS_KEY)");
+  e = MakeEndpoint("node:7443", TlsFiles{"/ca.pem", "", "/key.pem"}, "BERTH_HOST");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().message(),
+            "BERTH_HOST: tcp://node:7443 needs mutual TLS (there is no plaintext TCP): missing "
+            "--tlscert (BERTH_TLS_CERT)");
+  e = MakeEndpoint("unix:///b.sock", TlsFiles{"", "/cert.pem", ""}, "--host");
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().message(),
+            "--host: unix:///b.sock is a local socket and TLS files are only for tcp:// "
+            "addresses: drop --tlscert (BERTH_TLS_CERT)");
+  e = MakeEndpoint("http://x:1", all, "--host");
+  ASSERT_FALSE(e.ok());
+  EXPECT_THAT(std::string(e.status().message()), ::testing::StartsWith("--host: invalid agent address"));
 }
 
 }  // namespace

@@ -130,7 +130,14 @@ CliResult RunProgram(const std::vector<std::string>& argv, const std::string& st
   CliResult result;
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) || ::pipe2(out, O_CLOEXEC) || ::pipe2(err, O_CLOEXEC)) return result;
-  std::vector<std::string> env = CurrentEnvironment();
+  // An extra NAME=value replaces the inherited NAME: getenv() would return the first of two.
+  std::vector<std::string> env;
+  for (const std::string& inherited : CurrentEnvironment()) {
+    std::string name = inherited.substr(0, inherited.find('=') + 1);
+    bool overridden = std::any_of(extra_env.begin(), extra_env.end(),
+                                  [&](const std::string& e) { return e.compare(0, name.size(), name) == 0; });
+    if (!overridden) env.push_back(inherited);
+  }
   env.insert(env.end(), extra_env.begin(), extra_env.end());
   std::string spawn_error;
   pid_t pid = SpawnProcess(argv, env, in[0], out[1], err[1], netns_fd, &spawn_error);

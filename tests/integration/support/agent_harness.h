@@ -57,6 +57,7 @@ class AgentHarness {
     Start(flags);
   }
   bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
 
   v1::Containers::Stub& containers() { return *containers_; }
   v1::System::Stub& system() { return *system_; }

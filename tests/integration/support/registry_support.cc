@@ -359,6 +359,7 @@ void ThrottledProxy::Pump(int client) {
     if (p[1].revents) {
       ssize_t n = ::recv(upstream, buf.data(), slice, 0);
       if (n <= 0 || !send_all(client, buf.data(), static_cast<size_t>(n))) break;
+      bytes_sent_ += static_cast<uint64_t>(n);
       std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(n) * 1'000'000 /
                                                             static_cast<int64_t>(bytes_per_second_)));
     }

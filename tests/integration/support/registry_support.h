@@ -84,6 +84,8 @@ class ThrottledProxy {
   bool ok() const { return listen_fd_ >= 0; }
   int port() const { return port_; }
   std::string host() const;
+  // Bytes of answers passed on so far, over every connection.
+  uint64_t bytes_sent() const { return bytes_sent_.load(); }
 
  private:
   void AcceptLoop();
@@ -96,6 +98,7 @@ class ThrottledProxy {
   int port_ = 0;
   int stop_pipe_[2] = {-1, -1};
   std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> bytes_sent_{0};
   std::thread acceptor_;
   std::vector<std::thread> pumps_;
 };
