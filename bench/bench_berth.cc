@@ -48,9 +48,11 @@ void BerthAgent::Start() {
   io.stdout_path = options_.log_path;
   io.stderr_path = options_.log_path;
   io.own_process_group = true;
-  pid_ = Spawn({options_.berthd, "--root", options_.root, "--socket", options_.socket, "--cgroup-parent",
-                options_.cgroup_parent, "--log-level", options_.log_level},
-               io);
+  std::vector<std::string> argv = {options_.berthd,         "--root",      options_.root,
+                                   "--socket",              options_.socket, "--cgroup-parent",
+                                   options_.cgroup_parent,  "--log-level", options_.log_level};
+  argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
+  pid_ = Spawn(argv, io);
 }
 
 void BerthAgent::WaitServing(std::chrono::seconds timeout) {
@@ -87,7 +89,10 @@ void BerthAgent::Stop() {
 }
 
 BerthClient::BerthClient(const std::string& socket_path)
-    : channel_(grpc::CreateChannel("unix://" + socket_path, grpc::InsecureChannelCredentials())),
+    : BerthClient(grpc::CreateChannel("unix://" + socket_path, grpc::InsecureChannelCredentials())) {}
+
+BerthClient::BerthClient(std::shared_ptr<grpc::Channel> channel)
+    : channel_(std::move(channel)),
       containers_(v1::Containers::NewStub(channel_)),
       system_(v1::System::NewStub(channel_)) {}
 

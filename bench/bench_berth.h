@@ -22,6 +22,7 @@ struct AgentOptions {
   std::string cgroup_parent;
   std::string log_path;
   std::string log_level;
+  std::vector<std::string> extra_args;  // more berthd flags (--config, --listen, TLS files)
 };
 
 // A berthd started by the bench; Stop() (and the destructor) ends it by its pid.
@@ -65,6 +66,8 @@ struct ExecPhases {
 class BerthClient {
  public:
   explicit BerthClient(const std::string& socket_path);
+  // Over any channel (the bench's TCP + mutual TLS rows).
+  explicit BerthClient(std::shared_ptr<grpc::Channel> channel);
 
   void WaitReady(std::chrono::seconds timeout);
   std::string Version();

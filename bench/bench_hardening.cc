@@ -68,17 +68,6 @@ double TimedLoad(const seccomp::Program& program) {
   return ms;
 }
 
-void Interleaved(int total, int warmup, std::vector<std::function<void(bool keep)>> steps) {
-  for (int i = 0; i < total; ++i) {
-    ThrowIfInterrupted();
-    for (size_t k = 0; k < steps.size(); ++k) steps[(i + k) % steps.size()](i >= warmup);
-  }
-}
-
-void Row(const char* name, const Summary& s, const Summary& base, const char* base_name) {
-  std::printf("  %-48s %8.2f %8.2f   %+7.2f ms vs %s\n", name, s.median, s.p95, s.median - base.median, base_name);
-}
-
 }  // namespace
 
 std::string DefaultSeccompJson() { return spec::SerializeSeccomp(ResolvedDefault()); }
@@ -223,11 +212,11 @@ HardeningResult MeasureHardening(const HardeningInputs& in) {
 void PrintHardening(const HardeningResult& r, int runs) {
   std::printf("\nHardening (ms, n=%d each, interleaved; network none)\n", runs);
   std::printf("  %-48s %8s %8s\n", "", "median", "p95");
-  Row("run-to-exit, berth hardened (default profile+nnp)", r.run_hardened, r.run_neither, "neither");
-  Row("run-to-exit, berth hardened + --userns=auto", r.run_userns, r.run_hardened, "hardened");
-  Row("run-to-exit, berth neither (unconfined, no nnp)", r.run_neither, r.run_neither, "itself");
-  Row("crun run, same default profile + nnp", r.crun_seccomp, r.crun_plain, "crun plain");
-  Row("crun run, no filter", r.crun_plain, r.crun_plain, "itself");
+  PrintDeltaRow("run-to-exit, berth hardened (default profile+nnp)", r.run_hardened, r.run_neither, "neither");
+  PrintDeltaRow("run-to-exit, berth hardened + --userns=auto", r.run_userns, r.run_hardened, "hardened");
+  PrintDeltaRow("run-to-exit, berth neither (unconfined, no nnp)", r.run_neither, r.run_neither, "itself");
+  PrintDeltaRow("crun run, same default profile + nnp", r.crun_seccomp, r.crun_plain, "crun plain");
+  PrintDeltaRow("crun run, no filter", r.crun_plain, r.crun_plain, "itself");
   std::printf("  steps (median ms), Create | Start to exit code: hardened %.2f | %.2f, userns %.2f | %.2f, "
               "neither %.2f | %.2f\n",
               r.create_hardened, r.start_hardened, r.create_userns, r.start_userns, r.create_neither,
@@ -235,15 +224,15 @@ void PrintHardening(const HardeningResult& r, int runs) {
   std::printf("  ratios: hardened berth / crun with the same filter %.2fx; / plain crun %.2fx\n",
               r.crun_seccomp.median > 0 ? r.run_hardened.median / r.crun_seccomp.median : 0,
               r.crun_plain.median > 0 ? r.run_hardened.median / r.crun_plain.median : 0);
-  Row("exec, hardened container", r.exec_hardened, r.exec_neither, "neither");
-  Row("exec, unconfined container", r.exec_neither, r.exec_neither, "itself");
-  Row("crun exec", r.crun_exec, r.crun_exec, "itself");
+  PrintDeltaRow("exec, hardened container", r.exec_hardened, r.exec_neither, "neither");
+  PrintDeltaRow("exec, unconfined container", r.exec_neither, r.exec_neither, "itself");
+  PrintDeltaRow("crun exec", r.crun_exec, r.crun_exec, "itself");
   std::printf("  default filter: %d instructions (x86-64 and i386); compile %.2f ms median (once per profile, "
               "in the agent), load %.3f ms median (per process)\n",
               r.filter_instructions, r.compile_ms.median, r.load_ms.median);
-  Row("launch berth-shim from its path", r.launch_path, r.launch_path, "path");
-  Row("launch from a sealed memfd copy (what Berth does)", r.launch_memfd, r.launch_path, "path");
-  Row("launch from a read-only bind in a private mntns", r.launch_robind, r.launch_path, "path");
+  PrintDeltaRow("launch berth-shim from its path", r.launch_path, r.launch_path, "path");
+  PrintDeltaRow("launch from a sealed memfd copy (what Berth does)", r.launch_memfd, r.launch_path, "path");
+  PrintDeltaRow("launch from a read-only bind in a private mntns", r.launch_robind, r.launch_path, "path");
   const double hard = r.run_hardened.median - r.run_neither.median;
   const double user = r.run_userns.median - r.run_hardened.median;
   std::printf("  targets: hardening adds <= 1 ms to run-to-exit: %s (%+.2f ms) | --userns=auto adds <= 2 ms: %s "

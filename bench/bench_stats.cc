@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+
+#include "bench/bench_proc.h"
 
 namespace berth::bench {
 
@@ -18,6 +21,17 @@ Summary Summarize(std::vector<double> samples_ms) {
   size_t rank = static_cast<size_t>(std::ceil(0.95 * static_cast<double>(s.n)));
   s.p95 = samples_ms[std::clamp<size_t>(rank, 1, s.n) - 1];
   return s;
+}
+
+void Interleaved(int total, int warmup, const std::vector<std::function<void(bool keep)>>& steps) {
+  for (int i = 0; i < total; ++i) {
+    ThrowIfInterrupted();
+    for (size_t k = 0; k < steps.size(); ++k) steps[(i + k) % steps.size()](i >= warmup);
+  }
+}
+
+void PrintDeltaRow(const char* name, const Summary& s, const Summary& base, const char* base_name) {
+  std::printf("  %-48s %8.2f %8.2f   %+7.2f ms vs %s\n", name, s.median, s.p95, s.median - base.median, base_name);
 }
 
 }  // namespace berth::bench

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <vector>
 
 namespace berth::bench {
@@ -23,5 +24,12 @@ struct Summary {
 
 // Empty input gives n = 0 and zeros.
 Summary Summarize(std::vector<double> samples_ms);
+
+// Runs `total` rounds of `steps`, each round starting one step later than the one before, so
+// no step always runs on another's leftovers. `keep` is false in the first `warmup` rounds.
+void Interleaved(int total, int warmup, const std::vector<std::function<void(bool keep)>>& steps);
+
+// "  NAME   median   p95   +D ms vs BASE_NAME" (D: median minus base's median).
+void PrintDeltaRow(const char* name, const Summary& s, const Summary& base, const char* base_name);
 
 }  // namespace berth::bench

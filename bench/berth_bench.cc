@@ -41,6 +41,7 @@
 
 #include "bench/bench_berth.h"
 #include "bench/bench_hardening.h"
+#include "bench/bench_remote.h"
 #include "runtime/base/file_util.h"
 #include "bench/bench_crun.h"
 #include "bench/bench_host.h"
@@ -72,6 +73,8 @@ struct Flags {
   std::string log_level = "info";
   bool no_images = false;
   bool no_hardening = false;
+  bool no_remote = false;
+  std::string tls_tool = BERTH_TLS_TOOL;
   int image_runs = 5;
   int image_create_runs = 20;
   int image_layer_mb = 100;
@@ -181,6 +184,12 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   // berthd first, outside the private mount namespace the bench enters next.
   AgentOptions agent_options{berthd, tmp + "/root", tmp + "/berthd.sock", cgroup_parent, tmp + "/berthd.log",
                              flags.log_level};
+  // The remote rows: berthd also listens on 127.0.0.1 with mutual TLS.
+  std::optional<RemoteSetup> remote_setup;
+  if (!flags.no_remote) {
+    remote_setup = PrepareRemote(flags.tls_tool, tmp);
+    agent_options.extra_args = remote_setup->AgentArgs();
+  }
   auto agent = std::make_shared<BerthAgent>(agent_options);
   agent->Start();
   cleanup.Push("stop berthd", [agent] {
@@ -373,6 +382,18 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
     hardening = MeasureHardening(h);
   }
 
+  // 2c. The API over TCP + mutual TLS beside the Unix socket.
+  std::optional<RemoteResult> remote;
+  if (remote_setup) {
+    RemoteInputs in;
+    in.setup = *remote_setup;
+    in.socket = agent_options.socket;
+    in.sleeper = berth_sleeper;
+    in.runs = flags.runs;
+    in.warmup = flags.warmup;
+    remote = MeasureRemote(in);
+  }
+
   // 3. Memory: berthd now idle again with one container; that container's shim.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   const MemoryUse agent_after = ReadMemoryUse(agent->pid());
@@ -514,6 +535,7 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   }
 
   if (hardening) PrintHardening(*hardening, flags.runs);
+  if (remote) PrintRemote(*remote, flags.runs);
 
   bool shim_ok = MiB(shim.vm_rss_kb) <= kShimTargetMiB;
   std::printf("\nResident memory (VmRSS)\n");
@@ -569,6 +591,9 @@ int main(int argc, char** argv) {
   app.add_option("--agent-log-level", flags.log_level, "berthd --log-level");
   app.add_flag("--no-images", flags.no_images, "skip the image pull and create-from-image rows");
   app.add_flag("--no-hardening", flags.no_hardening, "skip the rows on what the hardened defaults cost");
+  app.add_flag("--no-remote", flags.no_remote, "skip the rows on the API over TCP + mutual TLS");
+  app.add_option("--tls-tool", flags.tls_tool, "deploy/berth-tls, for the remote rows' certificates")
+      ->capture_default_str();
   app.add_option("--image-runs", flags.image_runs, "measured pulls per side (each from nothing)")
       ->check(CLI::Range(1, 1000));
   app.add_option("--image-create-runs", flags.image_create_runs, "Creates per image from the cached image")
