@@ -192,9 +192,7 @@ absl::Status ApplyDevices(const v1::SecurityOptions& sec, spec::Spec& s, v1::Eff
     s.linux.resources.devices.push_back({true, dev.type, dev.major, dev.minor, access});
     effective->add_devices(absl::StrCat(m.host_path(), ":", container_path, ":", access));
   }
-  std::vector<spec::DeviceRule> rules = spec::DefaultDeviceRules();
-  rules.insert(rules.end(), s.linux.resources.devices.begin(), s.linux.resources.devices.end());
-  for (const spec::DeviceRule& r : rules) {
+  for (const spec::DeviceRule& r : spec::DeviceRulesFor(s.linux.resources)) {
     auto number = [](const std::optional<int64_t>& n) { return n ? absl::StrCat(*n) : std::string("*"); };
     effective->add_device_rules(absl::StrCat(r.allow ? "allow " : "deny ", r.type, " ", number(r.major), ":",
                                              number(r.minor), " ", r.access));

@@ -8,7 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
-#include "cli/signal_names.h"
+#include "runtime/base/signal_names.h"
 
 namespace berth::cli {
 namespace {

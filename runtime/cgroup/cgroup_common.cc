@@ -49,10 +49,36 @@ std::string CgroupBaseDir(absl::string_view mount_point, absl::string_view own_p
   return path.absolute ? JoinCgroupDir(mount_point, "") : JoinCgroupDir(mount_point, own_path);
 }
 
+std::string AbsoluteCgroupPath(absl::string_view own_path, const CgroupPath& path) {
+  std::string out = path.absolute ? "" : std::string(own_path);
+  while (!out.empty() && out.back() == '/') out.pop_back();
+  for (const std::string& c : path.components) absl::StrAppend(&out, "/", c);
+  return out;
+}
+
 std::string CgroupDirFor(absl::string_view mount_point, absl::string_view own_path,
                          const CgroupPath& path) {
   return JoinCgroupDir(CgroupBaseDir(mount_point, own_path, path),
                        absl::StrJoin(path.components, "/"));
+}
+
+absl::StatusOr<std::optional<int64_t>> MemoryPlusSwapLimit(const CgroupResources& r) {
+  bool limited = r.memory_limit_bytes.has_value() && *r.memory_limit_bytes > 0;
+  if (!r.memory_swap_bytes.has_value()) {
+    return limited ? std::optional<int64_t>(*r.memory_limit_bytes) : std::nullopt;
+  }
+  int64_t swap = *r.memory_swap_bytes;
+  if (swap < 0) return std::nullopt;
+  if (!limited) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a memory+swap limit (", swap, " bytes) needs a memory limit (-1: unlimited swap)"));
+  }
+  if (swap < *r.memory_limit_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the memory+swap limit (", swap, " bytes) is below the memory limit (",
+                     *r.memory_limit_bytes, " bytes); it counts memory plus swap"));
+  }
+  return swap;
 }
 
 absl::StatusOr<std::string> ReadTrimmed(CgroupKernel& kernel, const std::string& file) {

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "runtime/cgroup/cgroup_driver.h"
 #include "runtime/cgroup/cgroup_kernel.h"
 
 namespace berth {
@@ -38,6 +39,14 @@ std::string CgroupBaseDir(absl::string_view mount_point, absl::string_view own_p
 // The full directory of `path` in that hierarchy.
 std::string CgroupDirFor(absl::string_view mount_point, absl::string_view own_path,
                          const CgroupPath& path);
+
+// `path` from the hierarchy root, given our own cgroup there ("/a/b" + "c" -> "/a/b/c").
+std::string AbsoluteCgroupPath(absl::string_view own_path, const CgroupPath& path);
+
+// The memory+swap limit `r` asks for, in bytes; nullopt: unlimited. memory_swap_bytes when
+// set (negative: unlimited), else the memory limit itself (no swap beyond it).
+// InvalidArgument when a swap limit comes without a memory limit or is below it.
+absl::StatusOr<std::optional<int64_t>> MemoryPlusSwapLimit(const CgroupResources& r);
 
 // Whitespace-trimmed content of a one-value control file.
 absl::StatusOr<std::string> ReadTrimmed(CgroupKernel& kernel, const std::string& file);

@@ -32,12 +32,30 @@ struct CgroupDeviceRule {
 };
 
 // Apply writes the whole set: an unset field restores the kernel default (no limit, shares
-// 1024 / weight 100, period 100000 us), so an update must pass every value it wants to keep.
+// 1024 / weight 100, period 100000 us, no realtime budget, the parent's cpuset, swappiness
+// and OOM-killer setting), so an update must pass every value it wants to keep. Fields marked
+// "v1 only" have no v2 equivalent: the v2 driver refuses them (FailedPrecondition).
 struct CgroupResources {
   std::optional<int64_t> memory_limit_bytes;  // bytes; unset or <= 0: no limit
+  // Soft limit (v1 memory.soft_limit_in_bytes, v2 memory.low); unset or <= 0: none.
+  std::optional<int64_t> memory_reservation_bytes;
+  // Memory plus swap (OCI's meaning); needs memory_limit_bytes and is >= it, else
+  // InvalidArgument. -1: unlimited swap. Unset: no swap beyond the memory limit.
+  std::optional<int64_t> memory_swap_bytes;
+  // v1 only; unset or <= 0: no limit. Kernels that dropped kmem limits ignore it.
+  std::optional<int64_t> memory_kernel_bytes;
+  std::optional<int64_t> memory_kernel_tcp_bytes;  // v1 only; unset or <= 0: no limit
+  std::optional<uint64_t> memory_swappiness;       // v1 only; 0..100
+  std::optional<bool> disable_oom_killer;          // v1 only (v2 accepts false)
   std::optional<int64_t> cpu_quota_us;        // with cpu_period_us: --cpus; unset or <= 0: none
   std::optional<uint64_t> cpu_period_us;
   std::optional<uint64_t> cpu_shares;  // v1 scale 2..262144; v2 maps it onto cpu.weight 1..10000
+  // v1 only (cpu.rt_runtime_us per cpu.rt_period_us); runtime -1: unlimited. Unset: runtime
+  // 0 (no realtime tasks), period 1000000.
+  std::optional<int64_t> cpu_rt_runtime_us;
+  std::optional<uint64_t> cpu_rt_period_us;
+  std::string cpuset_cpus;  // e.g. "0-3,7"; empty: the parent's
+  std::string cpuset_mems;  // memory nodes; empty: the parent's
   std::optional<int64_t> pids_limit;   // unset or <= 0: no limit
   // The device cgroup: rules in order, the last one matching an access decides, no match
   // denies. Unset: the device cgroup is left as the kernel made it (inherits the parent's).
@@ -71,6 +89,11 @@ class CgroupDriver {
   // Thaws, SIGKILLs every process, waits (bounded) until the cgroup is empty, removes it in
   // every hierarchy. Missing directories are not an error.
   virtual absl::Status Destroy(const std::string& path) = 0;
+  // `path` as an absolute cgroupsPath, so that a process in another cgroup (a later
+  // berth-runtime call) finds the same cgroup: a relative path is joined to our own cgroup.
+  // On v1, when this process sits in different cgroups in different hierarchies, no single
+  // absolute path says that: the relative path comes back unchanged.
+  virtual absl::StatusOr<std::string> AbsolutePath(const std::string& path) const = 0;
   // Directory of `path` in the hierarchy of `controller` ("memory", "pids", ...; v2 ignores it).
   virtual absl::StatusOr<std::string> Directory(const std::string& path,
                                                 absl::string_view controller) const = 0;

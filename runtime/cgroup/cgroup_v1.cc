@@ -3,7 +3,10 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <set>
@@ -12,6 +15,7 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -34,9 +38,30 @@ constexpr absl::Duration kFreezeTimeout = absl::Seconds(2);
 constexpr absl::Duration kDestroyTimeout = absl::Seconds(5);
 constexpr uint64_t kDefaultPeriodUs = 100000;
 constexpr uint64_t kDefaultShares = 1024;
+// A new cgroup's realtime budget: none, per the kernel's default period of 1 s.
+constexpr uint64_t kDefaultRtPeriodUs = 1000000;
+// The kernel's Linux-internal ENOTSUPP, which kmem writes leak to userspace on 5.16+.
+constexpr int kKernelEnotsupp = 524;
 
 bool Has(const CgroupMountV1& m, absl::string_view controller) {
   return std::find(m.controllers.begin(), m.controllers.end(), controller) != m.controllers.end();
+}
+
+// Whether `st` came from errno `err` (ErrnoStatus ends its message with strerror).
+bool IsErrno(const absl::Status& st, int err) {
+  return !st.ok() && absl::EndsWith(st.message(), std::strerror(err));
+}
+
+// How v1 shows "no limit" in a byte-limit file: INT64_MAX rounded down to a page. Any value
+// past half of that is no real limit.
+bool IsUnlimitedV1(absl::string_view text) {
+  int64_t value = 0;
+  return absl::SimpleAtoi(text, &value) && value >= std::numeric_limits<int64_t>::max() / 2;
+}
+
+std::string ParentDir(const std::string& dir) {
+  size_t slash = dir.find_last_of('/');
+  return slash == std::string::npos || slash == 0 ? "/" : dir.substr(0, slash);
 }
 
 // One write to devices.allow (allow) or devices.deny.
@@ -177,8 +202,12 @@ class CgroupDriverV1 : public CgroupDriver {
     // bad list changes nothing.
     std::vector<std::pair<std::string, std::string>> device_writes;
     absl::Status st = r.devices ? PlanDevices(p, *r.devices, device_writes) : absl::OkStatus();
+    // Likewise a swap limit the memory limit contradicts.
+    if (st.ok()) st = MemoryPlusSwapLimit(r).status();
     if (st.ok()) st = ApplyMemory(p, r);
     if (st.ok()) st = ApplyCpu(p, r);
+    if (st.ok()) st = ApplyRealtime(p, r);
+    if (st.ok()) st = ApplyCpuset(p, r);
     if (st.ok()) st = ApplyPids(p, r);
     // A failed write stops here with the list half-written: after the usual deny-all reset
     // that means fewer devices open than asked, not more.
@@ -275,6 +304,16 @@ class CgroupDriverV1 : public CgroupDriver {
     return Dir(*h, p);
   }
 
+  absl::StatusOr<std::string> AbsolutePath(const std::string& path) const override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    if (p.absolute || hierarchies_.empty()) return path;
+    for (const CgroupMountV1& h : hierarchies_) {
+      // One absolute path cannot name "below our own" in hierarchies where we sit apart.
+      if (h.own_path != hierarchies_.front().own_path) return path;
+    }
+    return AbsoluteCgroupPath(hierarchies_.front().own_path, p);
+  }
+
  private:
   const CgroupMountV1* Find(absl::string_view controller) const {
     for (const CgroupMountV1& h : hierarchies_) {
@@ -350,28 +389,115 @@ class CgroupDriverV1 : public CgroupDriver {
 
   absl::Status ApplyMemory(const CgroupPath& p, const CgroupResources& r) {
     bool limited = r.memory_limit_bytes.has_value() && *r.memory_limit_bytes > 0;
-    ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("memory", limited));
+    auto positive = [](const std::optional<int64_t>& v) { return v.has_value() && *v > 0; };
+    bool wanted = limited || positive(r.memory_reservation_bytes) ||
+                  (r.memory_swap_bytes.has_value() && *r.memory_swap_bytes >= 0) ||
+                  positive(r.memory_kernel_bytes) || positive(r.memory_kernel_tcp_bytes) ||
+                  r.memory_swappiness.has_value() || r.disable_oom_killer.value_or(false);
+    ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("memory", wanted));
     if (h == nullptr) return absl::OkStatus();
     std::string dir = Dir(*h, p);
+    RETURN_IF_ERROR(ApplyMemoryLimits(dir, r));
+    auto bytes = [&](const std::optional<int64_t>& v) {
+      return positive(v) ? std::optional<std::string>(absl::StrCat(*v)) : std::nullopt;
+    };
+    RETURN_IF_ERROR(WriteOrRestore(JoinCgroupDir(dir, "memory.soft_limit_in_bytes"),
+                                   bytes(r.memory_reservation_bytes), RestoreUnlimited));
+    // Kernel memory limits are deprecated: 5.16+ answer ENOTSUPP/EOPNOTSUPP and do not
+    // enforce them (some configurations say EINVAL). Nothing to enforce is nothing to fail.
+    for (const auto& [name, value] :
+         {std::pair{"memory.kmem.limit_in_bytes", &r.memory_kernel_bytes},
+          std::pair{"memory.kmem.tcp.limit_in_bytes", &r.memory_kernel_tcp_bytes}}) {
+      absl::Status st = WriteOrRestore(JoinCgroupDir(dir, name), bytes(*value), RestoreUnlimited);
+      if (IsErrno(st, EOPNOTSUPP) || IsErrno(st, kKernelEnotsupp) || IsErrno(st, EINVAL)) continue;
+      RETURN_IF_ERROR(st);
+    }
+    // A new cgroup takes swappiness and oom_kill_disable from its parent: that is the default.
+    std::string parent = ParentDir(dir);
+    std::optional<std::string> swappiness;
+    if (r.memory_swappiness) swappiness = absl::StrCat(*r.memory_swappiness);
+    RETURN_IF_ERROR(WriteOrRestore(
+        JoinCgroupDir(dir, "memory.swappiness"), swappiness,
+        [&](absl::string_view current) -> absl::StatusOr<std::optional<std::string>> {
+          ASSIGN_OR_RETURN(std::string inherited,
+                           ReadTrimmed(*kernel_, JoinCgroupDir(parent, "memory.swappiness")));
+          if (current == inherited) return std::nullopt;
+          return inherited;
+        }));
+    std::optional<std::string> disable;
+    if (r.disable_oom_killer) disable = *r.disable_oom_killer ? "1" : "0";
+    return WriteOrRestore(
+        JoinCgroupDir(dir, "memory.oom_control"), disable,
+        [&](absl::string_view current) -> absl::StatusOr<std::optional<std::string>> {
+          ASSIGN_OR_RETURN(std::string parent_oom,
+                           kernel_->Read(JoinCgroupDir(parent, "memory.oom_control")));
+          uint64_t inherited = FlatKeyedValue(parent_oom, "oom_kill_disable").value_or(0);
+          if (FlatKeyedValue(current, "oom_kill_disable") == inherited) return std::nullopt;
+          return absl::StrCat(inherited);
+        });
+  }
+
+  // memory.limit_in_bytes and, with swap accounting, memory.memsw.limit_in_bytes.
+  absl::Status ApplyMemoryLimits(const std::string& dir, const CgroupResources& r) {
+    bool limited = r.memory_limit_bytes.has_value() && *r.memory_limit_bytes > 0;
+    ASSIGN_OR_RETURN(std::optional<int64_t> memsw_limit, MemoryPlusSwapLimit(r));
     std::string mem = JoinCgroupDir(dir, "memory.limit_in_bytes");
     std::string value = limited ? absl::StrCat(*r.memory_limit_bytes) : "-1";
     std::string memsw = JoinCgroupDir(dir, "memory.memsw.limit_in_bytes");
-    // Without swap accounting (no memsw file) swap cannot be capped; the memory limit stands.
-    if (!kernel_->Exists(memsw)) return kernel_->Write(mem, value);
-    // memsw (memory + swap) equal to the memory limit leaves no room for swap. The kernel
-    // insists memsw >= memory at every moment, so raise memsw first and lower it last.
+    if (!kernel_->Exists(memsw)) {
+      // Without swap accounting swap cannot be capped: the memory limit stands alone, which
+      // only a request for some swap (memory+swap above the limit) cannot accept.
+      bool swap_asked = r.memory_swap_bytes.has_value() && *r.memory_swap_bytes >= 0 &&
+                        *r.memory_swap_bytes != *r.memory_limit_bytes;
+      if (swap_asked) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            memsw, " is missing: swap accounting is off, so a memory+swap limit cannot be set"));
+      }
+      return kernel_->Write(mem, value);
+    }
+    // memsw counts memory + swap; equal to the memory limit it leaves no room for swap. The
+    // kernel insists memsw >= memory at every moment, so raise memsw first and lower it last.
     ASSIGN_OR_RETURN(std::string current_text, ReadTrimmed(*kernel_, memsw));
     int64_t current = 0;
     if (!absl::SimpleAtoi(current_text, &current)) {
       return absl::InternalError(absl::StrCat(memsw, ": not a number: \"", current_text, "\""));
     }
-    int64_t target = limited ? *r.memory_limit_bytes : std::numeric_limits<int64_t>::max();
+    std::string memsw_value = memsw_limit ? absl::StrCat(*memsw_limit) : "-1";
+    int64_t target = memsw_limit.value_or(std::numeric_limits<int64_t>::max());
     if (target > current) {
-      RETURN_IF_ERROR(kernel_->Write(memsw, value));
+      RETURN_IF_ERROR(kernel_->Write(memsw, memsw_value));
       return kernel_->Write(mem, value);
     }
     RETURN_IF_ERROR(kernel_->Write(mem, value));
-    return kernel_->Write(memsw, value);
+    return kernel_->Write(memsw, memsw_value);
+  }
+
+  // What puts a control file back to the kernel default, given its current content: the
+  // value to write, or nullopt when it already holds the default.
+  using Restore = std::function<absl::StatusOr<std::optional<std::string>>(absl::string_view)>;
+
+  static absl::StatusOr<std::optional<std::string>> RestoreUnlimited(absl::string_view current) {
+    if (IsUnlimitedV1(current)) return std::nullopt;
+    return std::string("-1");
+  }
+
+  // Asked for (`value` set): writes it, and the file must exist. Not asked: writes what
+  // `restore` says when the file exists, so a new cgroup (already at the defaults) sees no
+  // write at all.
+  absl::Status WriteOrRestore(const std::string& file, const std::optional<std::string>& value,
+                              const Restore& restore) {
+    if (value.has_value()) {
+      if (!kernel_->Exists(file)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat(file, " is missing: this kernel cannot set it"));
+      }
+      return kernel_->Write(file, *value);
+    }
+    if (!kernel_->Exists(file)) return absl::OkStatus();
+    ASSIGN_OR_RETURN(std::string current, ReadTrimmed(*kernel_, file));
+    ASSIGN_OR_RETURN(std::optional<std::string> default_value, restore(current));
+    if (!default_value.has_value()) return absl::OkStatus();
+    return kernel_->Write(file, *default_value);
   }
 
   absl::Status ApplyCpu(const CgroupPath& p, const CgroupResources& r) {
@@ -397,6 +523,62 @@ class CgroupDriverV1 : public CgroupDriver {
     }
     return kernel_->Write(JoinCgroupDir(dir, "cpu.shares"),
                           absl::StrCat(r.cpu_shares.value_or(kDefaultShares)));
+  }
+
+  // cpu.rt_period_us and cpu.rt_runtime_us (kernels with CONFIG_RT_GROUP_SCHED).
+  absl::Status ApplyRealtime(const CgroupPath& p, const CgroupResources& r) {
+    bool wanted = r.cpu_rt_runtime_us.has_value() || r.cpu_rt_period_us.has_value();
+    ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("cpu", wanted));
+    if (h == nullptr) return absl::OkStatus();
+    std::string dir = Dir(*h, p);
+    std::string period_file = JoinCgroupDir(dir, "cpu.rt_period_us");
+    std::string runtime_file = JoinCgroupDir(dir, "cpu.rt_runtime_us");
+    if (!kernel_->Exists(period_file) || !kernel_->Exists(runtime_file)) {
+      if (!wanted) return absl::OkStatus();
+      return absl::FailedPreconditionError(absl::StrCat(
+          period_file, " is missing: this kernel has no realtime group scheduling"));
+    }
+    uint64_t period_us =
+        r.cpu_rt_period_us.value_or(0) > 0 ? *r.cpu_rt_period_us : kDefaultRtPeriodUs;
+    std::string period = absl::StrCat(period_us);
+    std::string runtime = absl::StrCat(r.cpu_rt_runtime_us.value_or(0));
+    ASSIGN_OR_RETURN(std::string current_period, ReadTrimmed(*kernel_, period_file));
+    ASSIGN_OR_RETURN(std::string current_runtime, ReadTrimmed(*kernel_, runtime_file));
+    if (current_period == period && current_runtime == runtime) return absl::OkStatus();
+    // Unasked, no budget is the default whatever the period (a new cgroup takes the
+    // kernel.sched_rt_period_us of its day).
+    if (!wanted && current_runtime == "0") return absl::OkStatus();
+    // As with CFS, the kernel checks runtime/period on each write (against the parent's and
+    // the children's budgets), so when the period first is refused, the runtime goes first.
+    absl::Status st = kernel_->Write(period_file, period);
+    if (absl::IsInvalidArgument(st)) {
+      RETURN_IF_ERROR(kernel_->Write(runtime_file, runtime));
+      return kernel_->Write(period_file, period);
+    }
+    RETURN_IF_ERROR(st);
+    return kernel_->Write(runtime_file, runtime);
+  }
+
+  // cpuset.cpus and cpuset.mems; unset, the parent's (what Create gave the cgroup).
+  absl::Status ApplyCpuset(const CgroupPath& p, const CgroupResources& r) {
+    bool wanted = !r.cpuset_cpus.empty() || !r.cpuset_mems.empty();
+    ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("cpuset", wanted));
+    if (h == nullptr) return absl::OkStatus();
+    std::string dir = Dir(*h, p);
+    for (const auto& [name, asked] :
+         {std::pair<const char*, const std::string*>{"cpuset.cpus", &r.cpuset_cpus},
+          std::pair<const char*, const std::string*>{"cpuset.mems", &r.cpuset_mems}}) {
+      std::string file = JoinCgroupDir(dir, name);
+      std::string value = *asked;
+      if (value.empty()) {
+        ASSIGN_OR_RETURN(value, ReadTrimmed(*kernel_, JoinCgroupDir(ParentDir(dir), name)));
+        ASSIGN_OR_RETURN(std::string current, ReadTrimmed(*kernel_, file));
+        // An empty parent leaves nothing to copy (Create already refused one).
+        if (value.empty() || current == value) continue;
+      }
+      RETURN_IF_ERROR(kernel_->Write(file, value));
+    }
+    return absl::OkStatus();
   }
 
   absl::Status ApplyPids(const CgroupPath& p, const CgroupResources& r) {

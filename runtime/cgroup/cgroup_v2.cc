@@ -28,7 +28,7 @@ namespace berth {
 namespace {
 
 // Controllers handed down to every level Berth creates (when the parent offers them).
-// cpuset and io carry no Berth limit yet but must be delegated before a child can use them.
+// io carries no Berth limit yet but must be delegated before a child can use it.
 constexpr absl::string_view kDelegated[] = {"cpu", "cpuset", "io", "memory", "pids"};
 
 constexpr absl::Duration kFreezeTimeout = absl::Seconds(2);
@@ -68,8 +68,12 @@ class CgroupDriverV2 : public CgroupDriver {
       }
       device_program = *std::move(built);
     }
-    absl::Status st = ApplyMemory(dir, r);
+    // Limits v2 cannot express, and a contradictory swap limit, change nothing either.
+    absl::Status st = RefuseV1Only(r);
+    if (st.ok()) st = MemoryPlusSwapLimit(r).status();
+    if (st.ok()) st = ApplyMemory(dir, r);
     if (st.ok()) st = ApplyCpu(dir, r);
+    if (st.ok()) st = ApplyCpuset(dir, r);
     if (st.ok()) st = ApplyPids(dir, r);
     if (st.ok() && device_program) st = kernel_->SetDeviceProgram(dir, *device_program);
     return Annotate(st, absl::StrCat("apply limits to cgroup ", path));
@@ -158,6 +162,11 @@ class CgroupDriverV2 : public CgroupDriver {
     return Dir(p);
   }
 
+  absl::StatusOr<std::string> AbsolutePath(const std::string& path) const override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    return AbsoluteCgroupPath(mount_.own_path, p);
+  }
+
  private:
   std::string Dir(const CgroupPath& p) const {
     return CgroupDirFor(mount_.mount_point, mount_.own_path, p);
@@ -225,14 +234,50 @@ class CgroupDriverV2 : public CgroupDriver {
     return kernel_->Write(file, value);
   }
 
+  // The v1 knobs with no v2 file: asking for one is refused rather than dropped.
+  static absl::Status RefuseV1Only(const CgroupResources& r) {
+    auto refuse = [](absl::string_view what, absl::string_view why) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, " cannot be set on cgroup v2 (", why, ")"));
+    };
+    if (r.cpu_rt_runtime_us.has_value() || r.cpu_rt_period_us.has_value()) {
+      return refuse("a realtime cpu budget (cpu.realtimeRuntime, cpu.realtimePeriod)",
+                    "v2 has no realtime group scheduling");
+    }
+    if (r.memory_kernel_bytes.has_value()) {
+      return refuse("a kernel memory limit (memory.kernel)",
+                    "v2 counts kernel memory within memory.max");
+    }
+    if (r.memory_kernel_tcp_bytes.has_value()) {
+      return refuse("a TCP buffer memory limit (memory.kernelTCP)",
+                    "v2 counts socket memory within memory.max");
+    }
+    if (r.memory_swappiness.has_value()) {
+      return refuse("memory.swappiness", "v2 has no per-cgroup swappiness");
+    }
+    if (r.disable_oom_killer.value_or(false)) {
+      return refuse("memory.disableOOMKiller", "v2 cannot turn the OOM killer off");
+    }
+    return absl::OkStatus();
+  }
+
   absl::Status ApplyMemory(const std::string& dir, const CgroupResources& r) {
     bool limited = r.memory_limit_bytes.has_value() && *r.memory_limit_bytes > 0;
     RETURN_IF_ERROR(WriteControl(dir, "memory.max",
                                  limited ? absl::StrCat(*r.memory_limit_bytes) : "max", limited));
-    // v2 counts swap apart from memory (memory.swap.max is swap alone, unlike v1 memsw). As
-    // on v1, where memsw = limit, a limited container gets no swap, else swap could carry it
-    // past its limit. The file is absent without swap accounting; then nothing can swap here.
-    return WriteControl(dir, "memory.swap.max", limited ? "0" : "max", false);
+    // v2 counts swap apart from memory (memory.swap.max is swap alone, unlike v1 memsw), so
+    // OCI's memory+swap becomes swap = memory+swap - memory. Unset, as on v1 where memsw =
+    // limit, a limited container gets no swap, else swap could carry it past its limit. The
+    // file is absent without swap accounting: then only a request for some swap fails.
+    ASSIGN_OR_RETURN(std::optional<int64_t> memsw_limit, MemoryPlusSwapLimit(r));
+    std::optional<int64_t> swap_bytes;  // unlimited
+    if (memsw_limit.has_value()) swap_bytes = *memsw_limit - *r.memory_limit_bytes;
+    bool swap_asked = r.memory_swap_bytes.has_value() && swap_bytes.value_or(0) > 0;
+    RETURN_IF_ERROR(WriteControl(dir, "memory.swap.max",
+                                 swap_bytes ? absl::StrCat(*swap_bytes) : "max", swap_asked));
+    bool reserved = r.memory_reservation_bytes.has_value() && *r.memory_reservation_bytes > 0;
+    return WriteControl(dir, "memory.low",
+                        reserved ? absl::StrCat(*r.memory_reservation_bytes) : "0", reserved);
   }
 
   absl::Status ApplyCpu(const std::string& dir, const CgroupResources& r) {
@@ -242,6 +287,25 @@ class CgroupDriverV2 : public CgroupDriver {
     RETURN_IF_ERROR(WriteControl(dir, "cpu.max", max, quota_set || r.cpu_period_us.has_value()));
     uint64_t weight = r.cpu_shares ? CpuSharesToWeight(*r.cpu_shares) : kDefaultWeight;
     return WriteControl(dir, "cpu.weight", absl::StrCat(weight), r.cpu_shares.has_value());
+  }
+
+  // cpuset.cpus and cpuset.mems (when the cpuset controller is enabled here); empty means
+  // the parent's, which is also what a new cgroup starts with, so that needs no write.
+  absl::Status ApplyCpuset(const std::string& dir, const CgroupResources& r) {
+    for (const auto& [name, asked] :
+         {std::pair<const char*, const std::string*>{"cpuset.cpus", &r.cpuset_cpus},
+          std::pair<const char*, const std::string*>{"cpuset.mems", &r.cpuset_mems}}) {
+      std::string file = JoinCgroupDir(dir, name);
+      if (asked->empty()) {
+        if (!kernel_->Exists(file)) continue;
+        ASSIGN_OR_RETURN(std::string current, ReadTrimmed(*kernel_, file));
+        if (current.empty()) continue;
+      }
+      // "\n" rather than nothing: the kernel parses an empty (whitespace-stripped) list as
+      // "inherit", and a zero-length write might not reach it at all.
+      RETURN_IF_ERROR(WriteControl(dir, name, asked->empty() ? "\n" : *asked, !asked->empty()));
+    }
+    return absl::OkStatus();
   }
 
   absl::Status ApplyPids(const std::string& dir, const CgroupResources& r) {

@@ -26,6 +26,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -50,6 +51,22 @@ struct ContainerStdio {
   int terminal = -1;
 };
 
+// What CreateContainer needs beyond the spec when the container outlives its creator (the
+// runc model: `create` exits, a later `start` opens the gate).
+struct CreateOptions {
+  // -1: Start() opens the gate. Otherwise a FIFO opened O_RDWR: init blocks reading one byte
+  // from it, so any process that opens the FIFO for writing and writes a byte starts it.
+  int start_fifo_fd = -1;
+  // With start_fifo_fd: where init writes why its execve failed (nobody reads the channel).
+  int exec_error_fd = -1;
+  // The caller's fds 3 .. 3+preserve_fds-1 are passed on to the process (runc --preserve-fds).
+  int preserve_fds = 0;
+  // With process.terminal and no ContainerStdio::terminal: a connected Unix socket. Init opens
+  // a pty in the container's own /dev/pts (so `tty` names it), makes the slave its terminal
+  // and /dev/console, and sends the master here (SCM_RIGHTS, payload "/dev/pts/N").
+  int console_socket_fd = -1;
+};
+
 class CreatedContainer {
  public:
   virtual ~CreatedContainer() = default;
@@ -57,8 +74,11 @@ class CreatedContainer {
   // Releases the start gate. Returns once the user's process exec'd (or why it could not:
   // e.g. NOT_FOUND for a missing executable).
   virtual absl::Status Start() = 0;
-  // After Start() or to abandon: the destructor of a container never started kills init
-  // and destroys the cgroup; after a successful Start() it only closes fds.
+  // With CreateOptions::start_fifo_fd: hands the container to whoever opens the FIFO. The
+  // destructor then neither kills init nor destroys the cgroup.
+  virtual void Release() = 0;
+  // After Start() or to abandon: the destructor of a container never started (nor released)
+  // kills init and destroys the cgroup; after a successful Start() it only closes fds.
 };
 
 // Validates the spec, then runs the protocol above. On any failure everything made so far
@@ -73,7 +93,7 @@ class CreatedContainer {
 // not allow (a node in linux.devices needs its own rule there, as with runc).
 absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainer(
     const spec::Spec& spec, const ContainerStdio& stdio, CgroupDriver& cgroups,
-    const seccomp::Program* seccomp = nullptr);
+    const seccomp::Program* seccomp = nullptr, const CreateOptions& options = {});
 
 struct ExecOptions {
   pid_t container_pid = 0;   // init of the target container
@@ -81,15 +101,33 @@ struct ExecOptions {
   spec::Process process;     // args, env, cwd, user, terminal, rlimits, capabilities
   ContainerStdio stdio;
   const seccomp::Program* seccomp = nullptr;  // the container's filter: loaded before execve
+  // With process.terminal and no stdio.terminal: as CreateOptions::console_socket_fd, the pty
+  // is opened in the container's /dev/pts and its master sent over this connected socket.
+  int console_socket_fd = -1;
+  int preserve_fds = 0;  // the caller's fds 3 .. 3+preserve_fds-1 reach the process
+  // The helper exits once the process is forked, so the process is reparented to the
+  // caller's subreaper (conmon, containerd's shim: runc's `exec --detach`), which reaps it.
+  bool detach = false;
+  // Called with the process's pid once it is ready, before it execs (a pid file written here
+  // exists before the process can exit, so whoever reaps it can tell it apart). An error
+  // kills the process and is returned.
+  std::function<absl::Status(pid_t process)> before_exec;
+};
+
+struct ExecProcesses {
+  pid_t helper = 0;   // reap it for the exit code; 0 with `detach` (already reaped)
+  pid_t process = 0;  // the process itself, in the caller's pid namespace
 };
 
 // Forks a helper that joins the container's cgroup and namespaces (read from
 // /proc/<container_pid>/ns/*), forks the process itself inside the pid namespace, and exits
 // with the process's status (a signal N becomes exit code 128+N). Returns the helper's pid:
-// reap it to learn the exit code. Errors before the exec are returned (not exit codes).
+// reap it to learn the exit code (the process is the helper's only child). Errors before the exec are returned (not exit codes).
 // The helper keeps no fd of the caller's but its stdio and channel, and it and the process
 // are non-dumpable until the process's execve.
 absl::StatusOr<pid_t> ExecInContainer(const ExecOptions& options, CgroupDriver& cgroups);
+// The same, telling the process's own pid too (and honouring `detach`).
+absl::StatusOr<ExecProcesses> StartExecInContainer(const ExecOptions& options, CgroupDriver& cgroups);
 
 // Exit code from a waitpid status: WEXITSTATUS, or 128 + signal.
 int ExitCodeFromWaitStatus(int status);

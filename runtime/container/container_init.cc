@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/container/process_setup.h"
@@ -31,8 +34,20 @@ absl::Status PrepareInit(const InitArgs& args) {
   rootfs.new_net = args.plan->new_net;
   rootfs.user_namespace = args.plan->new_user || args.plan->joins_user;
   rootfs.mounts = args.mounts;
-  if (spec.process.terminal) rootfs.terminal_fd = args.stdio->terminal;
+  ContainerPty pty;
+  ContainerStdio stdio = *args.stdio;
+  const bool pty_in_container = spec.process.terminal && stdio.terminal < 0;
+  if (pty_in_container) {
+    rootfs.new_pty = &pty;
+  } else if (spec.process.terminal) {
+    rootfs.terminal_fd = stdio.terminal;
+  }
   RETURN_IF_ERROR(SetupRootfs(spec, rootfs));
+  if (pty_in_container) {
+    // The console socket gets the master; the slave is our terminal from here on.
+    RETURN_IF_ERROR(SendPtyMaster(args.options->console_socket_fd, pty));
+    stdio.terminal = pty.slave.get();
+  }
 
   if (!spec.hostname.empty() && ::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) {
     return SysError(absl::StrCat("sethostname ", spec.hostname));
@@ -48,9 +63,11 @@ absl::Status PrepareInit(const InitArgs& args) {
   RETURN_IF_ERROR(ChangeDirectory(spec.process.cwd, /*create=*/true));
 
   RETURN_IF_ERROR(
-      SetupStdio(*args.stdio, spec.process.terminal, spec.process.console_size, args.devnull_fd));
+      SetupStdio(stdio, spec.process.terminal, spec.process.console_size, args.devnull_fd));
   RETURN_IF_ERROR(ApplyRlimits(spec.process.rlimits));
   if (spec.process.oom_score_adj) RETURN_IF_ERROR(SetOomScoreAdj(*spec.process.oom_score_adj));
+  // Before the filter, which may refuse close_range.
+  RETURN_IF_ERROR(MarkFdsCloseOnExec(args.options->preserve_fds));
   // Without no_new_privs, only CAP_SYS_ADMIN may load a filter: load it while we still have
   // it (runc does the same), so the rest of the setup already runs under it.
   RETURN_IF_ERROR(LoadSeccompEarlyUnlessNoNewPrivs(spec.process, args.seccomp));
@@ -65,6 +82,24 @@ absl::Status PrepareInit(const InitArgs& args) {
   ::_exit(code);
 }
 
+// Blocks until someone writes the start byte into the FIFO. Init holds it open for reading
+// and writing, so the read never sees end-of-file while it waits.
+absl::Status AwaitStartFifo(int fifo_fd) {
+  char byte;
+  for (;;) {
+    ssize_t n = ::read(fifo_fd, &byte, 1);
+    if (n == 1) return absl::OkStatus();
+    if (n < 0 && errno == EINTR) continue;
+    return SysError("read the start FIFO");
+  }
+}
+
+void ReportExecError(int fd, const absl::Status& status) {
+  if (fd < 0) return;
+  std::string text(status.message());
+  (void)!::write(fd, text.data(), text.size());
+}
+
 }  // namespace
 
 void RunContainerInit(const InitArgs& args) {
@@ -76,7 +111,9 @@ void RunContainerInit(const InitArgs& args) {
   // Holding the parent's end would hide the parent's death from our own reads.
   args.parent_channel->Close();
   ::umask(022);
-  if (absl::Status st = channel.MoveAbove(3); !st.ok()) Fail(channel, st, 1);
+  const CreateOptions& options = *args.options;
+  // Preserved fds keep their numbers: the channel must not sit among them.
+  if (absl::Status st = channel.MoveAbove(3 + options.preserve_fds); !st.ok()) Fail(channel, st, 1);
 
   // Step 2/3: wait until the parent has put us into the cgroup (and written the id maps and
   // sent the root file system, with a user namespace).
@@ -91,13 +128,21 @@ void RunContainerInit(const InitArgs& args) {
 
   // Step 4 done; step 5: the start gate.
   if (absl::Status st = channel.Send(SyncKind::kReady); !st.ok()) ::_exit(kParentGone);
+  const seccomp::Program* late_filter = args.spec->process.no_new_privileges ? args.seccomp : nullptr;
+  if (options.start_fifo_fd >= 0) {
+    // The creator is gone by the time the gate opens: nobody reads the channel any more.
+    channel.Close();
+    if (absl::Status st = AwaitStartFifo(options.start_fifo_fd); !st.ok()) ::_exit(1);
+    absl::Status exec = ExecProcess(args.spec->process, late_filter, options.preserve_fds, /*fds_marked=*/true);
+    ReportExecError(options.exec_error_fd, exec);
+    ::_exit(127);
+  }
   absl::Status go = ExpectMessage(channel, SyncKind::kGo, absl::CancelledError("parent gone"));
   if (absl::IsCancelled(go)) ::_exit(kParentGone);
   if (!go.ok()) Fail(channel, go, 1);
 
   // Returns only on failure; on success the CLOEXEC channel closes and the parent sees EOF.
-  absl::Status exec =
-      ExecProcess(args.spec->process, args.spec->process.no_new_privileges ? args.seccomp : nullptr);
+  absl::Status exec = ExecProcess(args.spec->process, late_filter, options.preserve_fds, /*fds_marked=*/true);
   Fail(channel, exec, 127);
 }
 

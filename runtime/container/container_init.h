@@ -24,6 +24,7 @@ struct InitArgs {
   SyncChannel* channel = nullptr;         // the child's end
   SyncChannel* parent_channel = nullptr;  // the parent's end, closed at once
   int devnull_fd = -1;                    // the host's /dev/null, for stdio fds of -1
+  const CreateOptions* options = nullptr;  // the start FIFO, preserved fds
 };
 
 [[noreturn]] void RunContainerInit(const InitArgs& args);

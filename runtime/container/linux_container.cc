@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "absl/cleanup/cleanup.h"
@@ -37,10 +38,13 @@ using container_internal::SyncKind;
 
 // What CreateContainer needs beyond ValidateSpec.
 absl::Status CheckRuntimeSpec(const spec::Spec& spec, const NamespacePlan& plan,
-                              const ContainerStdio& stdio) {
-  if (!plan.new_mount) {
+                              const ContainerStdio& stdio, const CreateOptions& options) {
+  // A joined mount namespace (with a path) gets the root file system set up in it, as with
+  // runc; running in the caller's own mount namespace is refused: pivot_root there would move
+  // the node's root.
+  if (!spec.HasNamespace("mount")) {
     return absl::InvalidArgumentError(
-        "linux.namespaces: a new mount namespace (without a path) is required");
+        "linux.namespaces: a \"mount\" namespace (new, or joined by path) is required");
   }
   if (plan.joins_user) {
     // The namespaces clone() makes would belong to the node's user namespace, not the
@@ -65,14 +69,19 @@ absl::Status CheckRuntimeSpec(const spec::Spec& spec, const NamespacePlan& plan,
       }
       continue;
     }
-    if (!opts.data.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("mounts[", i, "].options: \"", opts.data.substr(0, 200),
-                                                     "\" is not an option of a bind mount"));
-    }
+    // Filesystem options (opts.data) on a bind are what the kernel ignores for MS_BIND; runc
+    // and crun pass them on the same way, and shared configs (a tmpfs turned into a bind)
+    // carry them.
     if ((opts.idmap || !m.uid_mappings.empty()) && !plan.new_user) {
       return absl::InvalidArgumentError(absl::StrCat(
           "mounts[", i, "]: an idmapped bind needs the container to have a user namespace"));
     }
+  }
+  if ((!spec.linux.mount_label.empty() || !spec.process.selinux_label.empty()) &&
+      ::access("/sys/fs/selinux/enforce", F_OK) == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        spec.linux.mount_label.empty() ? "process.selinuxLabel" : "linux.mountLabel",
+        ": SELinux is enabled on this node and Berth cannot apply labels; remove the label"));
   }
   if (!spec.hostname.empty() && !plan.has_uts) {
     return absl::InvalidArgumentError("hostname: setting it needs a uts namespace");
@@ -80,15 +89,24 @@ absl::Status CheckRuntimeSpec(const spec::Spec& spec, const NamespacePlan& plan,
   if (spec.root.path.empty() || spec.root.path[0] != '/') {
     return absl::InvalidArgumentError("root.path: must be an absolute path");
   }
+  if (spec.process.terminal && stdio.terminal < 0 && options.console_socket_fd < 0) {
+    return absl::InvalidArgumentError("process.terminal: no terminal fd or console socket was given");
+  }
   if (spec.process.terminal && stdio.terminal < 0) {
-    return absl::InvalidArgumentError("process.terminal: no terminal fd was given");
+    bool has_devpts = std::any_of(spec.mounts.begin(), spec.mounts.end(), [](const spec::Mount& m) {
+      return m.destination == "/dev/pts" && m.type == "devpts";
+    });
+    if (!has_devpts) {
+      return absl::InvalidArgumentError(
+          "process.terminal: the container's terminal is opened in its own /dev/pts, so mounts "
+          "needs a devpts mount at /dev/pts (with \"newinstance\")");
+    }
   }
   absl::StatusOr<unsigned long> propagation =
       container_internal::ParsePropagation(spec.linux.rootfs_propagation);
   if (!propagation.ok()) return propagation.status();
   const spec::LinuxResources& r = spec.linux.resources;
-  bool has_resources = r.memory_limit || r.cpu_quota || r.cpu_period || r.cpu_shares ||
-                       r.pids_limit || !r.devices.empty();
+  bool has_resources = r != spec::LinuxResources{};
   if (spec.linux.cgroups_path.empty() && has_resources) {
     return absl::InvalidArgumentError("linux.cgroupsPath: resources need a cgroup path");
   }
@@ -99,14 +117,22 @@ CgroupResources ToCgroupResources(const spec::Spec& spec) {
   const spec::LinuxResources& r = spec.linux.resources;
   CgroupResources out;
   out.memory_limit_bytes = r.memory_limit;
+  out.memory_reservation_bytes = r.memory_reservation;
+  out.memory_swap_bytes = r.memory_swap;
+  out.memory_kernel_bytes = r.memory_kernel;
+  out.memory_kernel_tcp_bytes = r.memory_kernel_tcp;
+  out.memory_swappiness = r.memory_swappiness;
+  out.disable_oom_killer = r.memory_disable_oom_killer;
   out.cpu_quota_us = r.cpu_quota;
   out.cpu_period_us = r.cpu_period;
   out.cpu_shares = r.cpu_shares;
+  out.cpu_rt_runtime_us = r.cpu_realtime_runtime;
+  out.cpu_rt_period_us = r.cpu_realtime_period;
+  out.cpuset_cpus = r.cpu_cpus;
+  out.cpuset_mems = r.cpu_mems;
   out.pids_limit = r.pids_limit;
   std::vector<CgroupDeviceRule> devices;
-  std::vector<spec::DeviceRule> rules = spec::DefaultDeviceRules();
-  rules.insert(rules.end(), r.devices.begin(), r.devices.end());
-  for (const spec::DeviceRule& d : rules) {
+  for (const spec::DeviceRule& d : spec::DeviceRulesFor(r)) {
     devices.push_back({d.allow, d.type[0], d.major.value_or(-1), d.minor.value_or(-1), d.access});
   }
   out.devices = std::move(devices);
@@ -124,7 +150,7 @@ class LinuxCreatedContainer final : public CreatedContainer {
         cgroup_path_(std::move(cgroup_path)) {}
 
   ~LinuxCreatedContainer() override {
-    if (started_) return;
+    if (started_ || released_) return;
     if (!reaped_) {
       // Through the pidfd: the pid cannot have been reused behind our back.
       ::syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
@@ -137,6 +163,11 @@ class LinuxCreatedContainer final : public CreatedContainer {
   }
 
   pid_t pid() const override { return pid_; }
+
+  void Release() override {
+    released_ = true;
+    channel_.Close();
+  }
 
   absl::Status Start() override {
     if (started_) return absl::FailedPreconditionError("start container: already started");
@@ -165,6 +196,7 @@ class LinuxCreatedContainer final : public CreatedContainer {
 
  private:
   absl::Status StartImpl() {
+    if (released_) return absl::FailedPreconditionError("released to its start FIFO");
     RETURN_IF_ERROR(channel_.Send(SyncKind::kGo));
     absl::StatusOr<std::optional<container_internal::SyncMessage>> msg = channel_.Receive();
     if (!msg.ok()) return msg.status();
@@ -193,6 +225,7 @@ class LinuxCreatedContainer final : public CreatedContainer {
   CgroupDriver& cgroups_;
   std::string cgroup_path_;
   bool started_ = false;
+  bool released_ = false;
   bool reaped_ = false;
 };
 
@@ -214,11 +247,18 @@ absl::Status SetUpUserNamespace(const spec::Spec& spec, pid_t pid, CgroupDriver&
 
 absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(
     const spec::Spec& spec, const ContainerStdio& stdio, CgroupDriver& cgroups,
-    const seccomp::Program* precompiled) {
+    const seccomp::Program* precompiled, const CreateOptions& options) {
   RETURN_IF_ERROR(spec::ValidateSpec(spec));
   ASSIGN_OR_RETURN(NamespacePlan plan, container_internal::PlanNamespaces(spec));
-  RETURN_IF_ERROR(CheckRuntimeSpec(spec, plan, stdio));
+  RETURN_IF_ERROR(CheckRuntimeSpec(spec, plan, stdio, options));
   RETURN_IF_ERROR(container_internal::CheckRlimitsAllowed(spec.process.rlimits));
+  if (options.preserve_fds < 0) return absl::InvalidArgumentError("preserve_fds: must not be negative");
+  for (int fd = 3; fd < 3 + options.preserve_fds; ++fd) {
+    if (::fcntl(fd, F_GETFD) < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("preserve_fds: fd ", fd, " is not open (", options.preserve_fds, " fds from 3 were asked for)"));
+    }
+  }
 
   // Compiled here, where allocation is free; the child only loads it.
   std::optional<seccomp::Program> compiled;
@@ -274,6 +314,7 @@ absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(
       args.channel = &child_end;
       args.parent_channel = &parent_end;
       args.devnull_fd = devnull.get();
+      args.options = &options;
       container_internal::RunContainerInit(args);
     }
   }
@@ -303,9 +344,9 @@ absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(
 
 absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainer(
     const spec::Spec& spec, const ContainerStdio& stdio, CgroupDriver& cgroups,
-    const seccomp::Program* seccomp) {
+    const seccomp::Program* seccomp, const CreateOptions& options) {
   absl::StatusOr<std::unique_ptr<CreatedContainer>> created =
-      CreateContainerImpl(spec, stdio, cgroups, seccomp);
+      CreateContainerImpl(spec, stdio, cgroups, seccomp, options);
   if (!created.ok()) return Annotate(created.status(), "create container");
   return created;
 }

@@ -92,6 +92,14 @@ MountOptions ParseMountOptions(const std::vector<std::string>& options) {
   return out;
 }
 
+std::vector<std::string> MountOptionNames() {
+  std::vector<std::string> names;
+  for (const FlagOption& f : kFlagOptions) names.emplace_back(f.name);
+  for (const PropagationOption& p : kPropagation) names.emplace_back(p.name);
+  for (const char* extra : {"bind", "rbind", "idmap", "ridmap"}) names.emplace_back(extra);
+  return names;
+}
+
 absl::StatusOr<unsigned long> ParsePropagation(const std::string& name) {
   if (name.empty()) return MS_PRIVATE | MS_REC;
   for (const PropagationOption& p : kPropagation) {

@@ -20,6 +20,10 @@ struct MountOptions {
 
 MountOptions ParseMountOptions(const std::vector<std::string>& options);
 
+// Every option name ParseMountOptions knows (flags, propagation, bind, idmap); anything else
+// is passed to the filesystem as data. For `berth-runtime features`.
+std::vector<std::string> MountOptionNames();
+
 // "private", "rslave", ... -> MS_* propagation flags; "" means private recursively.
 absl::StatusOr<unsigned long> ParsePropagation(const std::string& name);
 

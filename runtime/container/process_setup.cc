@@ -126,7 +126,7 @@ absl::Status CheckRlimitsAllowed(const std::vector<spec::Rlimit>& rlimits) {
     }
     if (!can_raise && r.hard > current.rlim_max) {
       return absl::FailedPreconditionError(
-          absl::StrCat(r.type, " hard ", LimitText(r.hard), " exceeds the agent's hard limit ",
+          absl::StrCat(r.type, " hard ", LimitText(r.hard), " exceeds the runtime's own hard limit ",
                        LimitText(current.rlim_max), "; this host lacks CAP_SYS_RESOURCE"));
     }
   }
@@ -270,7 +270,18 @@ absl::Status SetNoNewPrivileges() {
   return absl::OkStatus();
 }
 
-absl::Status ExecProcess(const spec::Process& process, const seccomp::Program* seccomp) {
+absl::Status MarkFdsCloseOnExec(int preserve_fds) {
+  for (int fd = 3; fd < 3 + preserve_fds; ++fd) {
+    if (::fcntl(fd, F_SETFD, 0) != 0) return SysError(absl::StrCat("keep preserved fd ", fd));
+  }
+  if (::syscall(SYS_close_range, static_cast<unsigned>(3 + preserve_fds), ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    return SysError("close_range");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ExecProcess(const spec::Process& process, const seccomp::Program* seccomp,
+                         int preserve_fds, bool fds_marked) {
   if (process.args.empty()) return SysError(EINVAL, "process.args is empty");
   std::vector<char*> argv;
   for (const std::string& a : process.args) argv.push_back(const_cast<char*>(a.c_str()));
@@ -283,10 +294,7 @@ absl::Status ExecProcess(const spec::Process& process, const seccomp::Program* s
   }
   envp.push_back(nullptr);
 
-  // Only the sync fd (already CLOEXEC) and 0-2 are meant to survive into the process.
-  if (::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-    return SysError("close_range");
-  }
+  if (!fds_marked) RETURN_IF_ERROR(MarkFdsCloseOnExec(preserve_fds));
   // Last: from here on only execve (and, on failure, the error report) must be allowed.
   if (seccomp != nullptr) {
     if (int err = seccomp::LoadOrErrno(*seccomp); err != 0) return SysError(err, "load seccomp filter");

@@ -58,6 +58,13 @@ absl::Status LoadSeccompEarlyUnlessNoNewPrivs(const spec::Process& process, cons
 // Marks every fd >= 3 close-on-exec, loads `seccomp` (when given) as the very last step, and
 // execs process.args with process.env, looking args[0] up on the env's PATH when it has no
 // '/'. Returns only on failure ("exec <name>: No such file or directory" is NOT_FOUND).
-absl::Status ExecProcess(const spec::Process& process, const seccomp::Program* seccomp = nullptr);
+// Only 0-2 and fds 3 .. 3+preserve_fds-1 (their close-on-exec flag cleared) survive the
+// next execve; every other fd is marked close-on-exec.
+absl::Status MarkFdsCloseOnExec(int preserve_fds);
+
+// `fds_marked`: MarkFdsCloseOnExec was called already (before a seccomp filter that may
+// refuse close_range); otherwise it is called here.
+absl::Status ExecProcess(const spec::Process& process, const seccomp::Program* seccomp = nullptr,
+                         int preserve_fds = 0, bool fds_marked = false);
 
 }  // namespace berth::container_internal

@@ -1,6 +1,7 @@
 #include "runtime/container/rootfs.h"
 
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -117,6 +118,15 @@ absl::Status AttachBind(int root_fd, const spec::Mount& m, int bind_fd, const Mo
       MakePathInRoot(root_fd, m.destination, S_ISDIR(st.st_mode) ? LeafKind::kDirectory : LeafKind::kFile);
   if (!target.ok()) return WithContext(target.status(), what);
   RETURN_IF_ERROR(AttachMount(bind_fd, target->get(), what));
+  // Mounts are listed (mountinfo) in the order they were made, and the parent made this one
+  // before the container's namespace existed. Once attached it can be copied (a detached
+  // mount cannot be from here), and the copy, made now, takes its place in spec.mounts' order.
+  absl::StatusOr<UniqueFd> copy = CloneMountTree(bind_fd, "", opts.recursive);
+  if (copy.ok()) {
+    if (::umount2(FdPath(bind_fd).c_str(), MNT_DETACH) != 0) return SysError(absl::StrCat(what, ": replace"));
+    RETURN_IF_ERROR(AttachMount(copy->get(), target->get(), what));
+    bind_fd = copy->get();
+  }
   if (opts.propagation != 0 &&
       ::mount(nullptr, FdPath(bind_fd).c_str(), nullptr, opts.propagation, nullptr) != 0) {
     return SysError(absl::StrCat(what, ": set propagation"));
@@ -203,9 +213,11 @@ absl::Status RemountBind(const std::string& path, unsigned long flags, const std
 absl::Status SetupRootfs(const spec::Spec& spec, const RootfsContext& context) {
   absl::StatusOr<unsigned long> propagation = ParsePropagation(spec.linux.rootfs_propagation);
   if (!propagation.ok()) return SysError(EINVAL, propagation.status().message());
-  // Nothing mounted from here on may propagate back to the host (and pivot_root refuses a
-  // shared parent mount).
-  if (::mount(nullptr, "/", nullptr, *propagation, nullptr) != 0) {
+  // Nothing mounted from here on may propagate back to the host, and pivot_root refuses a
+  // shared parent mount and an unbindable old root: those two are set up as rslave and get
+  // their propagation once the container's root is "/" (FinishRootfs), as runc does.
+  const unsigned long kind = *propagation & (MS_SHARED | MS_UNBINDABLE);
+  if (::mount(nullptr, "/", nullptr, kind != 0 ? (MS_SLAVE | MS_REC) : *propagation, nullptr) != 0) {
     return SysError("set propagation of /");
   }
   PreparedMounts& mounts = *context.mounts;
@@ -228,14 +240,25 @@ absl::Status SetupRootfs(const spec::Spec& spec, const RootfsContext& context) {
     int bind_fd = i < mounts.binds.size() ? mounts.binds[i].get() : -1;
     RETURN_IF_ERROR(MountOne(root, spec.mounts[i], bind_fd, context));
   }
+  int terminal_fd = context.terminal_fd;
+  if (context.new_pty != nullptr) {
+    RETURN_IF_ERROR(OpenContainerPty(root, *context.new_pty));
+    terminal_fd = context.new_pty->slave.get();
+  }
   if (MountsFreshDev(spec)) {
-    RETURN_IF_ERROR(PopulateDev(root, context.terminal_fd, context.user_namespace));
+    RETURN_IF_ERROR(PopulateDev(root, terminal_fd, context.user_namespace));
   }
   RETURN_IF_ERROR(MakeDevices(root, spec.linux.devices, context.user_namespace));
   return PivotRoot(root);
 }
 
 absl::Status FinishRootfs(const spec::Spec& spec) {
+  absl::StatusOr<unsigned long> propagation = ParsePropagation(spec.linux.rootfs_propagation);
+  if (!propagation.ok()) return SysError(EINVAL, propagation.status().message());
+  if ((*propagation & (MS_SHARED | MS_UNBINDABLE)) != 0 &&
+      ::mount(nullptr, "/", nullptr, *propagation, nullptr) != 0) {
+    return SysError("set propagation of the container's root");
+  }
   UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return SysError("open /");
   for (const std::string& path : spec.linux.masked_paths) {

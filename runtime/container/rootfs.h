@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "runtime/container/container_pty.h"
 #include "runtime/container/prepared_mounts.h"
 #include "runtime/spec/spec.h"
 
@@ -20,6 +21,9 @@ struct RootfsContext {
   bool new_net = false;         // a fresh sysfs may be mounted; else /sys is bound read-only
   bool user_namespace = false;  // device nodes cannot be made: the node's are bound
   int terminal_fd = -1;         // bound onto /dev/console when >= 0
+  // When set: a new pty is opened in the container's devpts (after the mounts, before /dev
+  // is populated), and its slave becomes /dev/console (terminal_fd is ignored).
+  ContainerPty* new_pty = nullptr;
   PreparedMounts* mounts = nullptr;
 };
 

@@ -192,6 +192,8 @@ absl::Status Read(const Json& v, const std::string& field, DeviceRule* out);
 absl::Status Read(const Json& v, const std::string& field, SeccompArg* out);
 absl::Status Read(const Json& v, const std::string& field, SeccompSyscall* out);
 absl::Status Read(const Json& v, const std::string& field, Seccomp* out);
+absl::Status Read(const Json& v, const std::string& field, Hook* out);
+absl::Status Read(const Json& v, const std::string& field, Hooks* out);
 
 template <typename T>
   requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
@@ -309,16 +311,41 @@ absl::Status Read(const Json& v, const std::string& field, Rlimit* out) {
   return Get(v, "soft", field, &out->soft);
 }
 
+absl::Status Read(const Json& v, const std::string& field, Hook* out) {
+  RETURN_IF_ERROR(ExpectObject(v, field));
+  RETURN_IF_ERROR(Get(v, "path", field, &out->path));
+  RETURN_IF_ERROR(Get(v, "args", field, &out->args));
+  RETURN_IF_ERROR(Get(v, "env", field, &out->env));
+  RETURN_IF_ERROR(Get(v, "timeout", field, &out->timeout));
+  if (out->path.empty() || out->path[0] != '/') {
+    return FieldError(Child(field, "path"), "must be an absolute path");
+  }
+  if (out->timeout.has_value() && *out->timeout <= 0) {
+    return FieldError(Child(field, "timeout"), "must be a positive number of seconds");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Read(const Json& v, const std::string& field, Hooks* out) {
+  RETURN_IF_ERROR(ExpectObject(v, field));
+  RETURN_IF_ERROR(Get(v, "prestart", field, &out->prestart));
+  RETURN_IF_ERROR(Get(v, "createRuntime", field, &out->create_runtime));
+  RETURN_IF_ERROR(Get(v, "createContainer", field, &out->create_container));
+  RETURN_IF_ERROR(Get(v, "startContainer", field, &out->start_container));
+  RETURN_IF_ERROR(Get(v, "poststart", field, &out->poststart));
+  return Get(v, "poststop", field, &out->poststop);
+}
+
 absl::Status Read(const Json& v, const std::string& field, Process* out) {
   RETURN_IF_ERROR(ExpectObject(v, field));
   RETURN_IF_ERROR(RefuseUnsupported(v, field,
                                     {{"apparmorProfile", "AppArmor is not available"},
-                                     {"selinuxLabel", "SELinux is not available"},
                                      {"commandLine", "a Windows field"},
                                      {"ioPriority", "not implemented"},
                                      {"scheduler", "not implemented"},
                                      {"execCPUAffinity", "not implemented"}}));
   RETURN_IF_ERROR(Get(v, "terminal", field, &out->terminal));
+  RETURN_IF_ERROR(Get(v, "selinuxLabel", field, &out->selinux_label));
   RETURN_IF_ERROR(Get(v, "consoleSize", field, &out->console_size));
   RETURN_IF_ERROR(Get(v, "user", field, &out->user));
   if (const Json* args = Member(v, "args"); args != nullptr) {
@@ -371,6 +398,13 @@ void UnlimitedIsUnset(std::optional<int64_t>* value) {
   if (value->has_value() && **value == -1) value->reset();
 }
 
+// OCI tools write 0 for "not set" in fields where 0 would otherwise ask for something odd
+// (a soft limit of nothing, a realtime period of nothing); runc skips them too.
+template <typename T>
+void ZeroIsUnset(std::optional<T>* value) {
+  if (value->has_value() && **value == 0) value->reset();
+}
+
 absl::Status Read(const Json& v, const std::string& field, LinuxResources* out) {
   RETURN_IF_ERROR(ExpectObject(v, field));
   RETURN_IF_ERROR(RefuseUnsupported(v, field,
@@ -383,42 +417,41 @@ absl::Status Read(const Json& v, const std::string& field, LinuxResources* out) 
     const std::string memory_field = Child(field, "memory");
     RETURN_IF_ERROR(ExpectObject(*memory, memory_field));
     RETURN_IF_ERROR(RefuseUnsupported(*memory, memory_field,
-                                      {{"reservation", "not implemented"},
-                                       {"kernel", "deprecated by the kernel"},
-                                       {"kernelTCP", "deprecated by the kernel"},
-                                       {"swappiness", "not implemented"},
-                                       {"disableOOMKiller", "not implemented"},
-                                       {"useHierarchy", "not implemented"},
+                                      {{"useHierarchy", "not implemented"},
                                        {"checkBeforeUpdate", "not implemented"}}));
     RETURN_IF_ERROR(Get(*memory, "limit", memory_field, &out->memory_limit));
     UnlimitedIsUnset(&out->memory_limit);
-    // Berth gives a container no swap beyond its memory limit: memory+swap equal to the
-    // limit (or unlimited with no limit) says exactly that; anything else is refused.
-    if (const Json* swap = Member(*memory, "swap"); swap != nullptr) {
-      std::optional<int64_t> swap_value;
-      RETURN_IF_ERROR(Read(*swap, Child(memory_field, "swap"), &swap_value));
-      UnlimitedIsUnset(&swap_value);
-      if (swap_value != out->memory_limit) {
-        return FieldError(Child(memory_field, "swap"),
-                          "is not supported by Berth unless it equals memory.limit (containers get "
-                          "no swap beyond their memory limit)");
-      }
-    }
+    RETURN_IF_ERROR(Get(*memory, "reservation", memory_field, &out->memory_reservation));
+    UnlimitedIsUnset(&out->memory_reservation);
+    ZeroIsUnset(&out->memory_reservation);
+    // -1 stays: unlimited swap differs from unset (no swap beyond the memory limit).
+    RETURN_IF_ERROR(Get(*memory, "swap", memory_field, &out->memory_swap));
+    RETURN_IF_ERROR(Get(*memory, "kernel", memory_field, &out->memory_kernel));
+    UnlimitedIsUnset(&out->memory_kernel);
+    ZeroIsUnset(&out->memory_kernel);
+    RETURN_IF_ERROR(Get(*memory, "kernelTCP", memory_field, &out->memory_kernel_tcp));
+    UnlimitedIsUnset(&out->memory_kernel_tcp);
+    ZeroIsUnset(&out->memory_kernel_tcp);
+    RETURN_IF_ERROR(Get(*memory, "swappiness", memory_field, &out->memory_swappiness));
+    RETURN_IF_ERROR(
+        Get(*memory, "disableOOMKiller", memory_field, &out->memory_disable_oom_killer));
   }
   if (const Json* cpu = Member(v, "cpu"); cpu != nullptr) {
     const std::string cpu_field = Child(field, "cpu");
     RETURN_IF_ERROR(ExpectObject(*cpu, cpu_field));
     RETURN_IF_ERROR(RefuseUnsupported(*cpu, cpu_field,
-                                      {{"realtimeRuntime", "not implemented"},
-                                       {"realtimePeriod", "not implemented"},
-                                       {"cpus", "not implemented"},
-                                       {"mems", "not implemented"},
-                                       {"idle", "not implemented"},
+                                      {{"idle", "not implemented"},
                                        {"burst", "not implemented"}}));
     RETURN_IF_ERROR(Get(*cpu, "shares", cpu_field, &out->cpu_shares));
     RETURN_IF_ERROR(Get(*cpu, "quota", cpu_field, &out->cpu_quota));
     RETURN_IF_ERROR(Get(*cpu, "period", cpu_field, &out->cpu_period));
     UnlimitedIsUnset(&out->cpu_quota);
+    RETURN_IF_ERROR(Get(*cpu, "realtimeRuntime", cpu_field, &out->cpu_realtime_runtime));
+    ZeroIsUnset(&out->cpu_realtime_runtime);
+    RETURN_IF_ERROR(Get(*cpu, "realtimePeriod", cpu_field, &out->cpu_realtime_period));
+    ZeroIsUnset(&out->cpu_realtime_period);
+    RETURN_IF_ERROR(Get(*cpu, "cpus", cpu_field, &out->cpu_cpus));
+    RETURN_IF_ERROR(Get(*cpu, "mems", cpu_field, &out->cpu_mems));
   }
   if (const Json* pids = Member(v, "pids"); pids != nullptr) {
     const std::string pids_field = Child(field, "pids");
@@ -485,11 +518,11 @@ absl::Status Read(const Json& v, const std::string& field, Linux* out) {
   RETURN_IF_ERROR(RefuseUnsupported(v, field,
                                     {{"timeOffsets", "not implemented"},
                                      {"intelRdt", "not implemented"},
-                                     {"mountLabel", "SELinux is not available"},
                                      {"personality", "not implemented"},
                                      {"memoryPolicy", "not implemented"},
                                      {"netDevices", "not implemented"}}));
   RETURN_IF_ERROR(Get(v, "namespaces", field, &out->namespaces));
+  RETURN_IF_ERROR(Get(v, "mountLabel", field, &out->mount_label));
   RETURN_IF_ERROR(Get(v, "uidMappings", field, &out->uid_mappings));
   RETURN_IF_ERROR(Get(v, "gidMappings", field, &out->gid_mappings));
   RETURN_IF_ERROR(Get(v, "resources", field, &out->resources));
@@ -505,12 +538,12 @@ absl::Status Read(const Json& v, const std::string& field, Linux* out) {
 absl::Status Read(const Json& v, Spec* out) {
   RETURN_IF_ERROR(ExpectObject(v, "config.json"));
   RETURN_IF_ERROR(RefuseUnsupported(v, "",
-                                    {{"hooks", "lifecycle hooks are not implemented yet"},
-                                     {"solaris", "a Solaris field"},
+                                    {{"solaris", "a Solaris field"},
                                      {"windows", "a Windows field"},
                                      {"vm", "virtual-machine containers"},
                                      {"zos", "a z/OS field"}}));
   RETURN_IF_ERROR(Get(v, "ociVersion", "", &out->oci_version));
+  RETURN_IF_ERROR(Get(v, "hooks", "", &out->hooks));
   RETURN_IF_ERROR(Get(v, "process", "", &out->process));
   RETURN_IF_ERROR(Get(v, "root", "", &out->root));
   RETURN_IF_ERROR(Get(v, "hostname", "", &out->hostname));
@@ -781,6 +814,93 @@ absl::Status ValidateDevices(const Linux& linux) {
   return absl::OkStatus();
 }
 
+// A cpuset list as cpuset.cpus/cpuset.mems take it: "N" or "N-M" (N <= M), comma-separated.
+// Empty (unset) passes.
+bool ValidCpuList(absl::string_view list) {
+  if (list.empty()) return true;
+  // Up to 9 digits: far beyond any cpu or node number, and no overflow.
+  auto number = [](absl::string_view text, uint32_t* n) {
+    if (text.empty() || text.size() > 9 ||
+        text.find_first_not_of("0123456789") != absl::string_view::npos) {
+      return false;
+    }
+    *n = 0;
+    for (char c : text) *n = *n * 10 + static_cast<uint32_t>(c - '0');
+    return true;
+  };
+  for (absl::string_view item : absl::StrSplit(list, ',')) {
+    std::pair<absl::string_view, absl::string_view> range =
+        absl::StrSplit(item, absl::MaxSplits('-', 1));
+    uint32_t first = 0, last = 0;
+    if (!number(range.first, &first)) return false;
+    bool is_range = item.find('-') != absl::string_view::npos;
+    if (is_range && (!number(range.second, &last) || last < first)) return false;
+  }
+  return true;
+}
+
+// The linux.resources fields beyond memory.limit, cpu.shares/quota/period and pids.limit.
+absl::Status ValidateMoreResources(const LinuxResources& res) {
+  if (res.memory_reservation.has_value() && *res.memory_reservation < 1) {
+    return FieldError("linux.resources.memory.reservation",
+                      absl::StrCat(*res.memory_reservation, " must be positive (or -1 for none)"));
+  }
+  if (res.memory_swap.has_value() && *res.memory_swap != -1) {
+    if (!res.memory_limit.has_value()) {
+      return FieldError("linux.resources.memory.swap",
+                        absl::StrCat(*res.memory_swap,
+                                     " needs memory.limit (memory+swap caps a limited container; "
+                                     "-1 for unlimited swap)"));
+    }
+    if (*res.memory_swap < *res.memory_limit) {
+      return FieldError("linux.resources.memory.swap",
+                        absl::StrCat(*res.memory_swap, " is below memory.limit ",
+                                     *res.memory_limit,
+                                     " (it counts memory plus swap; -1 for unlimited swap)"));
+    }
+  }
+  if (res.memory_kernel.has_value() && *res.memory_kernel < 1) {
+    return FieldError("linux.resources.memory.kernel",
+                      absl::StrCat(*res.memory_kernel, " must be positive (or -1 for no limit)"));
+  }
+  if (res.memory_kernel_tcp.has_value() && *res.memory_kernel_tcp < 1) {
+    return FieldError("linux.resources.memory.kernelTCP",
+                      absl::StrCat(*res.memory_kernel_tcp,
+                                   " must be positive (or -1 for no limit)"));
+  }
+  if (res.memory_swappiness.has_value() && *res.memory_swappiness > 100) {
+    return FieldError("linux.resources.memory.swappiness",
+                      absl::StrCat(*res.memory_swappiness, " must be within [0, 100]"));
+  }
+  // The kernel keeps the realtime period in nanoseconds and needs runtime <= period.
+  constexpr uint64_t kDefaultRtPeriod = 1000000;
+  constexpr uint64_t kMaxRtPeriod = std::numeric_limits<uint64_t>::max() / 1000;
+  if (res.cpu_realtime_period.has_value() &&
+      (*res.cpu_realtime_period < 1 || *res.cpu_realtime_period > kMaxRtPeriod)) {
+    return FieldError("linux.resources.cpu.realtimePeriod",
+                      absl::StrCat(*res.cpu_realtime_period, " must be within [1, ", kMaxRtPeriod,
+                                   "] microseconds"));
+  }
+  if (res.cpu_realtime_runtime.has_value() && *res.cpu_realtime_runtime != -1) {
+    const uint64_t period = res.cpu_realtime_period.value_or(kDefaultRtPeriod);
+    if (*res.cpu_realtime_runtime < 1 ||
+        static_cast<uint64_t>(*res.cpu_realtime_runtime) > period) {
+      return FieldError("linux.resources.cpu.realtimeRuntime",
+                        absl::StrCat(*res.cpu_realtime_runtime, " must be within [1, ", period,
+                                     "] microseconds (the realtime period), or -1 for no limit"));
+    }
+  }
+  if (!ValidCpuList(res.cpu_cpus)) {
+    return FieldError("linux.resources.cpu.cpus",
+                      absl::StrCat(Quote(res.cpu_cpus), " is not a cpu list like \"0-3,7\""));
+  }
+  if (!ValidCpuList(res.cpu_mems)) {
+    return FieldError("linux.resources.cpu.mems",
+                      absl::StrCat(Quote(res.cpu_mems), " is not a memory node list like \"0-1\""));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ValidateLinux(const Spec& spec) {
   const Linux& linux = spec.linux;
   RETURN_IF_ERROR(ValidateDevices(linux));
@@ -844,6 +964,7 @@ absl::Status ValidateLinux(const Spec& spec) {
     return FieldError("linux.resources.pids.limit",
                       absl::StrCat(*res.pids_limit, " must be positive, or -1 (or 0) for no limit"));
   }
+  RETURN_IF_ERROR(ValidateMoreResources(res));
 
   // Allow the systemd "slice:prefix:name" form too, so split on ':' as well as '/'.
   if (HasDotDot(linux.cgroups_path, "/:")) {
@@ -918,6 +1039,7 @@ OrderedJson Mappings(const std::vector<IdMapping>& mappings) {
 OrderedJson ProcessJson(const Process& p) {
   OrderedJson out = OrderedJson::object();
   out["terminal"] = p.terminal;
+  if (!p.selinux_label.empty()) out["selinuxLabel"] = p.selinux_label;
   if (p.console_size.has_value()) {
     out["consoleSize"] = {{"height", p.console_size->height}, {"width", p.console_size->width}};
   }
@@ -952,14 +1074,26 @@ OrderedJson ProcessJson(const Process& p) {
 
 OrderedJson ResourcesJson(const LinuxResources& r) {
   OrderedJson out = OrderedJson::object();
-  if (r.memory_limit.has_value()) out["memory"] = {{"limit", *r.memory_limit}};
-  if (r.cpu_shares.has_value() || r.cpu_quota.has_value() || r.cpu_period.has_value()) {
-    OrderedJson cpu = OrderedJson::object();
-    if (r.cpu_shares.has_value()) cpu["shares"] = *r.cpu_shares;
-    if (r.cpu_quota.has_value()) cpu["quota"] = *r.cpu_quota;
-    if (r.cpu_period.has_value()) cpu["period"] = *r.cpu_period;
-    out["cpu"] = std::move(cpu);
+  OrderedJson memory = OrderedJson::object();
+  if (r.memory_limit.has_value()) memory["limit"] = *r.memory_limit;
+  if (r.memory_reservation.has_value()) memory["reservation"] = *r.memory_reservation;
+  if (r.memory_swap.has_value()) memory["swap"] = *r.memory_swap;
+  if (r.memory_kernel.has_value()) memory["kernel"] = *r.memory_kernel;
+  if (r.memory_kernel_tcp.has_value()) memory["kernelTCP"] = *r.memory_kernel_tcp;
+  if (r.memory_swappiness.has_value()) memory["swappiness"] = *r.memory_swappiness;
+  if (r.memory_disable_oom_killer.has_value()) {
+    memory["disableOOMKiller"] = *r.memory_disable_oom_killer;
   }
+  if (!memory.empty()) out["memory"] = std::move(memory);
+  OrderedJson cpu = OrderedJson::object();
+  if (r.cpu_shares.has_value()) cpu["shares"] = *r.cpu_shares;
+  if (r.cpu_quota.has_value()) cpu["quota"] = *r.cpu_quota;
+  if (r.cpu_period.has_value()) cpu["period"] = *r.cpu_period;
+  if (r.cpu_realtime_runtime.has_value()) cpu["realtimeRuntime"] = *r.cpu_realtime_runtime;
+  if (r.cpu_realtime_period.has_value()) cpu["realtimePeriod"] = *r.cpu_realtime_period;
+  if (!r.cpu_cpus.empty()) cpu["cpus"] = r.cpu_cpus;
+  if (!r.cpu_mems.empty()) cpu["mems"] = r.cpu_mems;
+  if (!cpu.empty()) out["cpu"] = std::move(cpu);
   if (r.pids_limit.has_value()) out["pids"] = {{"limit", *r.pids_limit}};
   if (!r.devices.empty()) {
     OrderedJson devices = OrderedJson::array();
@@ -999,6 +1133,7 @@ OrderedJson SeccompJson(const Seccomp& sc) {
 
 OrderedJson LinuxJson(const Linux& l) {
   OrderedJson out = OrderedJson::object();
+  if (!l.mount_label.empty()) out["mountLabel"] = l.mount_label;
   if (!l.namespaces.empty()) {
     OrderedJson namespaces = OrderedJson::array();
     for (const Namespace& ns : l.namespaces) {
@@ -1096,9 +1231,10 @@ absl::Status ValidateSpec(const Spec& spec) {
                                      " is not a valid hostname (letters, digits, '-' and '.', "
                                      "at most 64 characters)"));
     }
-    if (!OwnsNamespace(spec, "uts")) {
+    // A joined uts namespace (an entry with a path) counts: its hostname is set, as runc does.
+    if (!spec.HasNamespace("uts")) {
       return FieldError("hostname", absl::StrCat("setting ", Quote(spec.hostname),
-                                                 " requires a new \"uts\" namespace in "
+                                                 " requires a \"uts\" namespace in "
                                                  "linux.namespaces"));
     }
   }
@@ -1127,6 +1263,29 @@ absl::Status ValidateSpec(const Spec& spec) {
   return ValidateLinux(spec);
 }
 
+OrderedJson HooksJson(const Hooks& hooks) {
+  OrderedJson out = OrderedJson::object();
+  auto put = [&](const char* key, const std::vector<Hook>& list) {
+    if (list.empty()) return;
+    OrderedJson entries = OrderedJson::array();
+    for (const Hook& h : list) {
+      OrderedJson entry = {{"path", h.path}};
+      if (!h.args.empty()) entry["args"] = StringArray(h.args);
+      if (!h.env.empty()) entry["env"] = StringArray(h.env);
+      if (h.timeout) entry["timeout"] = *h.timeout;
+      entries.push_back(std::move(entry));
+    }
+    out[key] = std::move(entries);
+  };
+  put("prestart", hooks.prestart);
+  put("createRuntime", hooks.create_runtime);
+  put("createContainer", hooks.create_container);
+  put("startContainer", hooks.start_container);
+  put("poststart", hooks.poststart);
+  put("poststop", hooks.poststop);
+  return out;
+}
+
 std::string SerializeSpec(const Spec& spec) {
   OrderedJson doc = OrderedJson::object();
   doc["ociVersion"] = spec.oci_version;
@@ -1150,6 +1309,7 @@ std::string SerializeSpec(const Spec& spec) {
     doc["mounts"] = std::move(mounts);
   }
   doc["linux"] = LinuxJson(spec.linux);
+  if (spec.hooks != Hooks{}) doc["hooks"] = HooksJson(spec.hooks);
   if (!spec.annotations.empty()) doc["annotations"] = StringMap(spec.annotations);
   // Invalid UTF-8 in a string would make dump() throw; replace it rather than let it escape.
   return doc.dump(2, ' ', false, OrderedJson::error_handler_t::replace) + "\n";
@@ -1240,9 +1400,16 @@ absl::StatusOr<int> NamespaceCloneFlag(const std::string& type) {
   return absl::InvalidArgumentError(absl::StrCat("unknown namespace type ", Quote(type)));
 }
 
+std::vector<DeviceRule> DeviceRulesFor(const LinuxResources& resources) {
+  std::vector<DeviceRule> rules = {{false, "a", std::nullopt, std::nullopt, "rwm"}};
+  rules.insert(rules.end(), resources.devices.begin(), resources.devices.end());
+  std::vector<DeviceRule> defaults = DefaultDeviceRules();
+  rules.insert(rules.end(), defaults.begin(), defaults.end());
+  return rules;
+}
+
 std::vector<DeviceRule> DefaultDeviceRules() {
   std::vector<DeviceRule> rules = {
-      {false, "a", std::nullopt, std::nullopt, "rwm"},
       {true, "c", std::nullopt, std::nullopt, "m"},
       {true, "b", std::nullopt, std::nullopt, "m"},
       {true, "c", 136, std::nullopt, "rwm"},  // /dev/pts/*
@@ -1258,6 +1425,15 @@ std::vector<std::string> DefaultCapabilities() {
   return {"CAP_CHOWN",  "CAP_DAC_OVERRIDE", "CAP_FOWNER",  "CAP_FSETID",
           "CAP_KILL",   "CAP_SETGID",       "CAP_SETUID",  "CAP_SETPCAP",
           "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_SETFCAP"};
+}
+
+SeccompNames KnownSeccompNames() {
+  SeccompNames names;
+  names.actions.assign(std::begin(kSeccompActions), std::end(kSeccompActions));
+  names.operators.assign(std::begin(kSeccompOps), std::end(kSeccompOps));
+  names.archs.assign(std::begin(kSeccompArches), std::end(kSeccompArches));
+  names.flags.assign(std::begin(kSeccompFlags), std::end(kSeccompFlags));
+  return names;
 }
 
 std::vector<std::string> AllCapabilityNames() {

@@ -56,6 +56,9 @@ struct Process {
   std::vector<Rlimit> rlimits;
   bool no_new_privileges = false;
   std::optional<int> oom_score_adj;  // written to /proc/self/oom_score_adj before exec
+  // SELinux labels: accepted only where SELinux is disabled, so that there is nothing to
+  // label (CreateContainer refuses them on a node that enforces or audits SELinux).
+  std::string selinux_label;
 
   bool operator==(const Process&) const = default;
 };
@@ -149,13 +152,30 @@ struct Seccomp {
   bool operator==(const Seccomp&) const = default;
 };
 
-// OCI's -1 ("unlimited") for memory.limit and cpu.quota reads as unset, so a set value is
-// always a real limit.
+// OCI's -1 ("unlimited") for memory.limit, memory.reservation, memory.kernel,
+// memory.kernelTCP and cpu.quota reads as unset, so a set value is always a real limit; so
+// does 0 for memory.reservation/kernel/kernelTCP and cpu.realtimeRuntime/realtimePeriod,
+// which OCI tools write for "not set". Fields marked v1 only have no cgroup v2 equivalent:
+// a node on v2 refuses them.
 struct LinuxResources {
   std::optional<int64_t> memory_limit;  // bytes
+  // Bytes: a soft limit, which reclaim under memory pressure pushes the container back to.
+  std::optional<int64_t> memory_reservation;
+  // Memory plus swap, in bytes (OCI's meaning), >= memory_limit; -1: unlimited swap. Unset:
+  // no swap beyond memory_limit.
+  std::optional<int64_t> memory_swap;
+  std::optional<int64_t> memory_kernel;           // bytes, v1 only (the kernel may ignore it)
+  std::optional<int64_t> memory_kernel_tcp;       // bytes, v1 only
+  std::optional<uint64_t> memory_swappiness;      // 0..100, v1 only; unset: the parent's
+  std::optional<bool> memory_disable_oom_killer;  // v1 only (v2 refuses true)
   std::optional<int64_t> cpu_quota;     // microseconds per cpu_period
   std::optional<uint64_t> cpu_period;
   std::optional<uint64_t> cpu_shares;
+  // Realtime scheduling budget, v1 only: microseconds (-1: unlimited) per period.
+  std::optional<int64_t> cpu_realtime_runtime;
+  std::optional<uint64_t> cpu_realtime_period;
+  std::string cpu_cpus;  // cpuset list, e.g. "0-3,7"; empty: the parent's
+  std::string cpu_mems;  // memory nodes, same syntax
   std::optional<int64_t> pids_limit;
   std::vector<DeviceRule> devices;
 
@@ -171,11 +191,33 @@ struct Linux {
   std::vector<std::string> masked_paths;
   std::vector<std::string> readonly_paths;
   std::string rootfs_propagation;  // default "private"
+  std::string mount_label;         // SELinux; see Process::selinux_label
   std::map<std::string, std::string> sysctl;
   std::vector<Device> devices;
   std::optional<Seccomp> seccomp;
 
   bool operator==(const Linux&) const = default;
+};
+
+// One lifecycle hook: a program run by the runtime with the container's state on stdin.
+struct Hook {
+  std::string path;               // absolute
+  std::vector<std::string> args;  // argv, including argv[0]
+  std::vector<std::string> env;   // KEY=VALUE
+  std::optional<int> timeout;     // seconds, > 0
+
+  bool operator==(const Hook&) const = default;
+};
+
+struct Hooks {
+  std::vector<Hook> prestart;  // deprecated; run with createRuntime
+  std::vector<Hook> create_runtime;
+  std::vector<Hook> create_container;
+  std::vector<Hook> start_container;
+  std::vector<Hook> poststart;
+  std::vector<Hook> poststop;
+
+  bool operator==(const Hooks&) const = default;
 };
 
 struct Spec {
@@ -186,6 +228,7 @@ struct Spec {
   std::string domainname;
   std::vector<Mount> mounts;
   Linux linux;
+  Hooks hooks;
   std::map<std::string, std::string> annotations;
 
   bool HasNamespace(const std::string& type) const;
@@ -241,11 +284,21 @@ absl::StatusOr<int> NamespaceCloneFlag(const std::string& type);  // "network" -
 // AUDIT_WRITE), in number order.
 std::vector<std::string> DefaultCapabilities();
 
-// The device cgroup rules every container starts from, before linux.resources.devices (which
-// come after and so win): deny everything, allow making nodes (moot without CAP_MKNOD), and
-// allow the default nodes of /dev (null, zero, full, random, urandom, tty, console, ptmx and
-// the pts devices).
+// The device cgroup rules every container gets after linux.resources.devices, as runc
+// appends them (so a spec that denies everything still has a working /dev): making nodes
+// (moot without CAP_MKNOD) and the default nodes of /dev (null, zero, full, random,
+// urandom, tty, console, ptmx and the pts devices).
 std::vector<DeviceRule> DefaultDeviceRules();
+
+// A container's whole device cgroup, in order (the last match decides): deny everything,
+// then linux.resources.devices, then DefaultDeviceRules().
+std::vector<DeviceRule> DeviceRulesFor(const LinuxResources& resources);
+
+// The linux.seccomp names ParseSeccomp accepts (for `berth-runtime features`).
+struct SeccompNames {
+  std::vector<std::string> actions, operators, archs, flags;
+};
+SeccompNames KnownSeccompNames();
 
 // Every capability name Linux defines (0..40, CAP_CHOWN .. CAP_CHECKPOINT_RESTORE), in number order.
 std::vector<std::string> AllCapabilityNames();

@@ -5,9 +5,9 @@
 
 #include "absl/status/statusor.h"
 
-namespace berth::cli {
+namespace berth {
 
 // "9", "KILL", "SIGKILL", "sigterm", "hup" -> the Linux signal number (1..64).
 absl::StatusOr<int> ParseSignal(std::string_view text);
 
-}  // namespace berth::cli
+}  // namespace berth

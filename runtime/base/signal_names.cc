@@ -1,11 +1,11 @@
-#include "cli/signal_names.h"
+#include "runtime/base/signal_names.h"
 
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 
-namespace berth::cli {
+namespace berth {
 namespace {
 
 struct SignalName {
@@ -45,4 +45,4 @@ absl::StatusOr<int> ParseSignal(std::string_view text) {
   return absl::InvalidArgumentError("invalid signal '" + std::string(text) + "'");
 }
 
-}  // namespace berth::cli
+}  // namespace berth
