@@ -38,7 +38,8 @@ constexpr int64_t kMiB = 1024 * 1024;
 
 std::string Trimmed(const std::string& file) {
   absl::StatusOr<std::string> s = ReadFile(file);
-  return s.ok() ? std::string(absl::StripAsciiWhitespace(*s)) : "<" + s.status().ToString() + ">";
+  return s.ok() ? std::string(absl::StripAsciiWhitespace(*s))
+                : absl::StrCat("<", s.status().ToString(), ">");
 }
 
 // A forked child that waits in pause() until killed; `forks` grandchildren of its own, made
@@ -236,6 +237,57 @@ TEST_F(CgroupRealV1Test, MemoryLimitCanBeRaisedLoweredAndLifted) {
   r.memory_limit_bytes.reset();
   ASSERT_TRUE(driver_->Apply(name_, r).ok());
   EXPECT_GT(std::stoll(Trimmed(mem)), 1LL << 60);
+}
+
+// cpuset, soft limit, swap, swappiness, the OOM killer (and the deprecated kmem limit, which
+// the kernel may ignore) on the real kernel, read back from the files, then put back.
+TEST_F(CgroupRealV1Test, CpusetSwapSwappinessAndOomKillerReadBack) {
+  for (const char* c : {"cpuset", "memory"}) {
+    if (!driver_->Directory(name_, c).ok()) GTEST_SKIP() << "no v1 " << c << " hierarchy";
+  }
+  ASSERT_TRUE(driver_->Create(name_).ok());
+  bool has_memsw = std::filesystem::exists(File("memory", name_, "memory.memsw.limit_in_bytes"));
+  std::string parent_memory =
+      std::filesystem::path(File("memory", name_, "x")).parent_path().parent_path().string();
+  std::string parent_cpuset =
+      std::filesystem::path(File("cpuset", name_, "x")).parent_path().parent_path().string();
+  CgroupResources r;
+  r.cpuset_cpus = std::string("0");
+  r.cpuset_mems = std::string("0");
+  r.memory_limit_bytes = 64 * kMiB;
+  r.memory_reservation_bytes = 32 * kMiB;
+  if (has_memsw) r.memory_swap_bytes = 128 * kMiB;
+  r.memory_kernel_bytes = 32 * kMiB;
+  r.memory_swappiness = 7;
+  r.disable_oom_killer = true;
+  absl::Status applied = driver_->Apply(name_, r);
+  ASSERT_TRUE(applied.ok()) << applied;
+  EXPECT_EQ(Trimmed(File("cpuset", name_, "cpuset.cpus")), "0");
+  EXPECT_EQ(Trimmed(File("cpuset", name_, "cpuset.mems")), "0");
+  EXPECT_EQ(Trimmed(File("memory", name_, "memory.limit_in_bytes")), "67108864");
+  EXPECT_EQ(Trimmed(File("memory", name_, "memory.soft_limit_in_bytes")), "33554432");
+  if (has_memsw) {
+    EXPECT_EQ(Trimmed(File("memory", name_, "memory.memsw.limit_in_bytes")), "134217728");
+  }
+  EXPECT_EQ(Trimmed(File("memory", name_, "memory.swappiness")), "7");
+  EXPECT_THAT(Trimmed(File("memory", name_, "memory.oom_control")),
+              ::testing::HasSubstr("oom_kill_disable 1"));
+  Child child;
+  ASSERT_TRUE(driver_->AddProcess(name_, child.pid()).ok());  // the narrowed cpuset takes it
+
+  // Unset again: what a new cgroup gets (the parent's cpuset, swappiness and OOM killer).
+  applied = driver_->Apply(name_, CgroupResources{});
+  ASSERT_TRUE(applied.ok()) << applied;
+  EXPECT_EQ(Trimmed(File("cpuset", name_, "cpuset.cpus")),
+            Trimmed(parent_cpuset + "/cpuset.cpus"));
+  EXPECT_EQ(Trimmed(File("memory", name_, "memory.swappiness")),
+            Trimmed(parent_memory + "/memory.swappiness"));
+  EXPECT_THAT(Trimmed(File("memory", name_, "memory.oom_control")),
+              ::testing::HasSubstr("oom_kill_disable 0"));
+  EXPECT_GT(std::stoll(Trimmed(File("memory", name_, "memory.soft_limit_in_bytes"))), 1LL << 60);
+  ASSERT_TRUE(driver_->Destroy(name_).ok());
+  child.Reap();
+  // TearDown checks the cgroup is gone.
 }
 
 TEST_F(CgroupRealV1Test, DeviceRulesLetOnlyTheAllowedDevicesOpen) {

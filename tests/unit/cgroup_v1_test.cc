@@ -4,13 +4,21 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runtime/base/errno_status.h"
 #include "runtime/cgroup/cgroup_driver.h"
 #include "runtime/cgroup/fake_cgroup_kernel.h"
 
@@ -26,13 +34,36 @@ constexpr const char* kControllers[] = {"cpu",     "cpuacct", "cpuset", "memory"
                                         "devices", "freezer", "blkio",  "pids"};
 constexpr int64_t kMiB = 1024 * 1024;
 
+// FakeCgroupKernel whose writes a test can make fail the way a particular kernel would.
+class HookedCgroupKernel : public FakeCgroupKernel {
+ public:
+  // A status to fail the write with, or nullopt for the fake's own behaviour.
+  std::function<std::optional<absl::Status>(const std::string& file, absl::string_view data)>
+      hook;
+
+  absl::Status Write(const std::string& file, absl::string_view data) override {
+    if (hook) {
+      if (std::optional<absl::Status> st = hook(file, data)) {
+        writes.emplace_back(file, std::string(data));
+        return *st;
+      }
+    }
+    return FakeCgroupKernel::Write(file, data);
+  }
+};
+
+std::string FileName(const std::string& path) {
+  return std::filesystem::path(path).filename().string();
+}
+
 class CgroupV1Test : public ::testing::Test {
  protected:
   void SetUp() override {
     char tmpl[] = "/tmp/berth-cgroup-v1-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     root_ = tmpl;
-    kernel_ = std::make_shared<FakeCgroupKernel>();
+    hooked_ = std::make_shared<HookedCgroupKernel>();
+    kernel_ = hooked_;
   }
   void TearDown() override { std::filesystem::remove_all(root_); }
 
@@ -61,7 +92,32 @@ class CgroupV1Test : public ::testing::Test {
   }
   bool Exists(const std::string& p) { return std::filesystem::exists(p); }
 
+  // Control files a v1 kernel makes that FakeCgroupKernel does not: put them, with a new
+  // cgroup's values, in `path`'s memory and cpu cgroups and in its memory parent (our own).
+  void AddKernelFiles(const std::string& path) {
+    std::string unlimited = absl::StrCat(FakeCgroupKernel::kUnlimited, "\n");
+    for (const std::string& dir : {Dir("memory", path), Mount("memory") + "/process_api/own"}) {
+      Put(dir + "/memory.soft_limit_in_bytes", unlimited);
+      Put(dir + "/memory.kmem.limit_in_bytes", unlimited);
+      Put(dir + "/memory.kmem.tcp.limit_in_bytes", unlimited);
+      Put(dir + "/memory.swappiness", "60\n");
+    }
+    Put(Dir("cpu", path) + "/cpu.rt_period_us", "1000000\n");
+    Put(Dir("cpu", path) + "/cpu.rt_runtime_us", "0\n");
+  }
+  static void Put(const std::string& file, const std::string& content) {
+    std::ofstream(file, std::ios::trunc) << content;
+  }
+  // The names of the files written since the last call, in order.
+  std::vector<std::string> TakeWrittenFiles() {
+    std::vector<std::string> files;
+    for (const auto& [file, data] : kernel_->writes) files.push_back(FileName(file));
+    kernel_->writes.clear();
+    return files;
+  }
+
   std::string root_;
+  std::shared_ptr<HookedCgroupKernel> hooked_;
   std::shared_ptr<FakeCgroupKernel> kernel_;
   std::unique_ptr<CgroupDriver> driver_;
 };
@@ -209,6 +265,230 @@ TEST_F(CgroupV1Test, ApplyErrorsNameTheFile) {
   EXPECT_TRUE(absl::IsNotFound(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("never-created/memory."));
   EXPECT_THAT(std::string(st.message()), HasSubstr("No such file"));
+}
+
+// Every field beyond memory limit, cpu quota/period/shares and pids, all at once.
+CgroupResources EveryExtra() {
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.memory_reservation_bytes = 32 * kMiB;
+  r.memory_swap_bytes = 128 * kMiB;
+  r.memory_kernel_bytes = 16 * kMiB;
+  r.memory_kernel_tcp_bytes = 8 * kMiB;
+  r.memory_swappiness = 10;
+  r.disable_oom_killer = true;
+  r.cpu_rt_period_us = 500000;
+  r.cpu_rt_runtime_us = 100000;
+  r.cpuset_cpus = std::string("1");  // (not = "1": GCC 12 warns wrongly, bug 105329)
+  r.cpuset_mems = std::string("0");
+  return r;
+}
+
+TEST_F(CgroupV1Test, ApplyWritesCpusetRealtimeAndEveryMemoryKnob) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  AddKernelFiles("c1");
+  kernel_->writes.clear();
+  absl::Status st = driver_->Apply("c1", EveryExtra());
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(Value("cpuset", "c1", "cpuset.cpus"), "1");
+  EXPECT_EQ(Value("cpuset", "c1", "cpuset.mems"), "0");
+  EXPECT_EQ(Value("cpu", "c1", "cpu.rt_period_us"), "500000");
+  EXPECT_EQ(Value("cpu", "c1", "cpu.rt_runtime_us"), "100000");
+  EXPECT_EQ(Value("memory", "c1", "memory.limit_in_bytes"), "67108864");
+  EXPECT_EQ(Value("memory", "c1", "memory.memsw.limit_in_bytes"), "134217728");
+  EXPECT_EQ(Value("memory", "c1", "memory.soft_limit_in_bytes"), "33554432");
+  EXPECT_EQ(Value("memory", "c1", "memory.kmem.limit_in_bytes"), "16777216");
+  EXPECT_EQ(Value("memory", "c1", "memory.kmem.tcp.limit_in_bytes"), "8388608");
+  EXPECT_EQ(Value("memory", "c1", "memory.swappiness"), "10");
+  EXPECT_EQ(Value("memory", "c1", "memory.oom_control"), "1");
+  // The realtime period goes first.
+  std::vector<std::string> files = TakeWrittenFiles();
+  auto period = std::find(files.begin(), files.end(), "cpu.rt_period_us");
+  auto runtime = std::find(files.begin(), files.end(), "cpu.rt_runtime_us");
+  ASSERT_NE(period, files.end());
+  EXPECT_LT(period, runtime);
+}
+
+TEST_F(CgroupV1Test, ApplyOfUnsetExtrasRestoresTheNewCgroupValues) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  AddKernelFiles("c1");
+  ASSERT_TRUE(driver_->Apply("c1", EveryExtra()).ok());
+  absl::Status st = driver_->Apply("c1", CgroupResources{});
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(Value("cpuset", "c1", "cpuset.cpus"), "0-1");  // the parent's
+  EXPECT_EQ(Value("cpuset", "c1", "cpuset.mems"), "0");
+  EXPECT_EQ(Value("cpu", "c1", "cpu.rt_period_us"), "1000000");
+  EXPECT_EQ(Value("cpu", "c1", "cpu.rt_runtime_us"), "0");
+  EXPECT_EQ(Value("memory", "c1", "memory.memsw.limit_in_bytes"),
+            absl::StrCat(FakeCgroupKernel::kUnlimited));
+  EXPECT_EQ(Value("memory", "c1", "memory.soft_limit_in_bytes"), "-1");
+  EXPECT_EQ(Value("memory", "c1", "memory.kmem.limit_in_bytes"), "-1");
+  EXPECT_EQ(Value("memory", "c1", "memory.kmem.tcp.limit_in_bytes"), "-1");
+  EXPECT_EQ(Value("memory", "c1", "memory.swappiness"), "60");  // the parent's
+  EXPECT_EQ(Value("memory", "c1", "memory.oom_control"), "0");
+}
+
+// What the agent asks for (memory, cpu, pids) writes the same files as before the extras.
+TEST_F(CgroupV1Test, ApplyOfTheBasicLimitsToANewCgroupWritesNoOtherFile) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  AddKernelFiles("c1");
+  kernel_->writes.clear();
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.cpu_quota_us = 50000;
+  r.cpu_period_us = 100000;
+  r.cpu_shares = 512;
+  r.pids_limit = 20;
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_THAT(TakeWrittenFiles(),
+              ElementsAre("memory.limit_in_bytes", "memory.memsw.limit_in_bytes",
+                          "cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.shares", "pids.max"));
+}
+
+TEST_F(CgroupV1Test, ApplyKeepsMemswAtOrAboveTheMemoryLimitWithSwapBothWays) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  std::string mem = Dir("memory", "c1") + "/memory.limit_in_bytes";
+  std::string memsw = Dir("memory", "c1") + "/memory.memsw.limit_in_bytes";
+  auto apply = [&](int64_t limit, int64_t swap) {
+    kernel_->writes.clear();
+    CgroupResources r;
+    r.memory_limit_bytes = limit;
+    r.memory_swap_bytes = swap;
+    absl::Status st = driver_->Apply("c1", r);
+    EXPECT_TRUE(st.ok()) << st;
+    std::vector<std::string> files;
+    for (const auto& [file, data] : kernel_->writes) {
+      if (file == mem || file == memsw) files.push_back(FileName(file));
+    }
+    return files;
+  };
+  // The fake refuses (EINVAL) any moment with memsw below the limit, as the kernel does.
+  EXPECT_THAT(apply(64 * kMiB, 128 * kMiB),  // memsw lowered from unlimited: memory first
+              ElementsAre("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"));
+  EXPECT_THAT(apply(64 * kMiB, 512 * kMiB),  // memsw raised: memsw first
+              ElementsAre("memory.memsw.limit_in_bytes", "memory.limit_in_bytes"));
+  EXPECT_THAT(apply(256 * kMiB, 256 * kMiB),  // memsw lowered, the limit raised past it
+              ElementsAre("memory.limit_in_bytes", "memory.memsw.limit_in_bytes"));
+  EXPECT_EQ(kernel_->Value(mem), "268435456");
+  EXPECT_EQ(kernel_->Value(memsw), "268435456");
+  EXPECT_THAT(apply(32 * kMiB, -1),  // unlimited swap: memsw raised
+              ElementsAre("memory.memsw.limit_in_bytes", "memory.limit_in_bytes"));
+  EXPECT_EQ(kernel_->Value(mem), "33554432");
+  EXPECT_EQ(kernel_->Value(memsw), absl::StrCat(FakeCgroupKernel::kUnlimited));
+}
+
+TEST_F(CgroupV1Test, ApplyRefusesASwapLimitBelowOrWithoutTheMemoryLimitAndWritesNothing) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  kernel_->writes.clear();
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.memory_swap_bytes = 32 * kMiB;
+  r.pids_limit = 5;
+  absl::Status st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("below the memory limit"));
+  r.memory_limit_bytes.reset();
+  st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("needs a memory limit"));
+  EXPECT_THAT(kernel_->writes, ::testing::IsEmpty());
+}
+
+TEST_F(CgroupV1Test, ApplyWithoutSwapAccountingRefusesOnlyARequestForSwap) {
+  kernel_->has_memsw = false;
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.memory_swap_bytes = 64 * kMiB;  // no swap: what the driver does anyway
+  EXPECT_TRUE(driver_->Apply("c1", r).ok());
+  r.memory_swap_bytes = -1;
+  EXPECT_TRUE(driver_->Apply("c1", r).ok());
+  r.memory_swap_bytes = 128 * kMiB;
+  absl::Status st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("memory.memsw.limit_in_bytes is missing"));
+}
+
+TEST_F(CgroupV1Test, ApplyToleratesAKernelThatNoLongerTakesKmemLimits) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  AddKernelFiles("c1");
+  for (int err : {EOPNOTSUPP, 524 /* the kernel's ENOTSUPP */, EINVAL}) {
+    hooked_->hook = [err](const std::string& file,
+                          absl::string_view) -> std::optional<absl::Status> {
+      if (!absl::StrContains(file, "memory.kmem.")) return std::nullopt;
+      return ErrnoStatus(err, absl::StrCat("write ", file));
+    };
+    absl::Status st = driver_->Apply("c1", EveryExtra());
+    EXPECT_TRUE(st.ok()) << err << ": " << st;
+    EXPECT_EQ(Value("memory", "c1", "memory.swappiness"), "10");  // what comes after still does
+    ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());
+  }
+  // Any other failure still fails.
+  hooked_->hook = [](const std::string& file, absl::string_view) -> std::optional<absl::Status> {
+    if (!absl::StrContains(file, "memory.kmem.")) return std::nullopt;
+    return ErrnoStatus(EPERM, absl::StrCat("write ", file));
+  };
+  EXPECT_TRUE(absl::IsPermissionDenied(driver_->Apply("c1", EveryExtra())));
+}
+
+TEST_F(CgroupV1Test, ApplyPutsTheRealtimeRuntimeFirstWhenThePeriodFirstIsRefused) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  AddKernelFiles("c1");
+  std::string runtime_file = Dir("cpu", "c1") + "/cpu.rt_runtime_us";
+  // The kernel refuses a period shorter than the runtime already set.
+  hooked_->hook = [&](const std::string& file,
+                      absl::string_view data) -> std::optional<absl::Status> {
+    int64_t period = 0, runtime = 0;
+    if (FileName(file) == "cpu.rt_period_us" && absl::SimpleAtoi(data, &period) &&
+        absl::SimpleAtoi(kernel_->Value(runtime_file), &runtime) && runtime > period) {
+      return ErrnoStatus(EINVAL, absl::StrCat("write ", file));
+    }
+    return std::nullopt;
+  };
+  CgroupResources r;
+  r.cpu_rt_period_us = 1000000;
+  r.cpu_rt_runtime_us = 900000;
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  kernel_->writes.clear();
+  r.cpu_rt_period_us = 500000;
+  r.cpu_rt_runtime_us = 400000;
+  absl::Status st = driver_->Apply("c1", r);
+  ASSERT_TRUE(st.ok()) << st;
+  std::vector<std::string> files = TakeWrittenFiles();
+  std::erase_if(files, [](const std::string& f) { return !absl::StartsWith(f, "cpu.rt_"); });
+  EXPECT_THAT(files, ElementsAre("cpu.rt_period_us", "cpu.rt_runtime_us", "cpu.rt_period_us"));
+  EXPECT_EQ(Value("cpu", "c1", "cpu.rt_period_us"), "500000");
+  EXPECT_EQ(Value("cpu", "c1", "cpu.rt_runtime_us"), "400000");
+}
+
+TEST_F(CgroupV1Test, ApplyOfExtrasTheKernelOrHostLacksFailsNamingThem) {
+  MakeDriver({"memory", "cpu"});
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.cpuset_mems = "0";
+  absl::Status st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("cpuset"));
+  r = CgroupResources{};
+  r.cpu_rt_runtime_us = 1000;  // the fake's cpu hierarchy has no realtime files
+  st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("cpu.rt_period_us is missing"));
+  r = CgroupResources{};
+  r.memory_swappiness = 0;  // nor memory.swappiness
+  st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("memory.swappiness is missing"));
+  // Unasked, the missing files are fine.
+  EXPECT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());
 }
 
 CgroupDeviceRule Allow(char type, int64_t major, int64_t minor, std::string access = "rwm") {

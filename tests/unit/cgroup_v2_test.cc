@@ -4,6 +4,8 @@
 #include <stdlib.h>
 
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -163,6 +165,128 @@ TEST_F(CgroupV2Test, ApplyFailsOnlyForLimitsOfControllersNotEnabled) {
   absl::Status st = driver_->Apply("c1", r);
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("cpu.max"));
+}
+
+// memory.low, which FakeCgroupKernel does not make, with a new cgroup's value.
+void AddMemoryLow(const std::string& dir) { std::ofstream(dir + "/memory.low") << "0\n"; }
+
+TEST_F(CgroupV2Test, ApplyWritesCpusetSwapAsSwapAloneAndTheReservationAsMemoryLow) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  AddMemoryLow(Dir("c1"));
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.memory_swap_bytes = 192 * kMiB;  // memory + swap
+  r.memory_reservation_bytes = 32 * kMiB;
+  r.cpuset_cpus = std::string("0-1");
+  r.cpuset_mems = std::string("0");
+  r.disable_oom_killer = false;  // asks for nothing v2 lacks
+  absl::Status st = driver_->Apply("c1", r);
+  ASSERT_TRUE(st.ok()) << st;
+  EXPECT_EQ(Value("c1", "memory.max"), "67108864");
+  EXPECT_EQ(Value("c1", "memory.swap.max"), "134217728");
+  EXPECT_EQ(Value("c1", "memory.low"), "33554432");
+  EXPECT_EQ(Value("c1", "cpuset.cpus"), "0-1");
+  EXPECT_EQ(Value("c1", "cpuset.mems"), "0");
+
+  r.memory_swap_bytes = -1;  // unlimited swap
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_EQ(Value("c1", "memory.swap.max"), "max");
+  r.memory_swap_bytes = 64 * kMiB;  // memory + swap = memory: no swap
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_EQ(Value("c1", "memory.swap.max"), "0");
+
+  // Unset again: the parent's cpuset (empty lists), no reservation.
+  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());
+  EXPECT_EQ(Value("c1", "memory.low"), "0");
+  EXPECT_EQ(Value("c1", "memory.swap.max"), "max");
+  EXPECT_EQ(Value("c1", "cpuset.cpus"), "");
+  EXPECT_EQ(Value("c1", "cpuset.mems"), "");
+}
+
+TEST_F(CgroupV2Test, ApplyLeavesTheCpusetOfANewCgroupUnwrittenWhenUnset) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  kernel_->writes.clear();
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.pids_limit = 5;
+  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  for (const auto& [file, data] : kernel_->writes) {
+    EXPECT_THAT(file, ::testing::Not(HasSubstr("cpuset."))) << data;
+  }
+}
+
+TEST_F(CgroupV2Test, ApplyRefusesASwapLimitBelowOrWithoutTheMemoryLimitAndWritesNothing) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  kernel_->writes.clear();
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.memory_swap_bytes = 32 * kMiB;
+  absl::Status st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("below the memory limit"));
+  r.memory_limit_bytes.reset();
+  st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("needs a memory limit"));
+  EXPECT_THAT(kernel_->writes, IsEmpty());
+}
+
+TEST_F(CgroupV2Test, ApplyRefusesWhatV2CannotDoAndWritesNothing) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  struct Case {
+    std::function<void(CgroupResources&)> set;
+    const char* named;
+  };
+  const Case cases[] = {
+      {[](CgroupResources& r) { r.cpu_rt_runtime_us = 10000; }, "cpu.realtimeRuntime"},
+      {[](CgroupResources& r) { r.cpu_rt_period_us = 1000000; }, "cpu.realtimePeriod"},
+      {[](CgroupResources& r) { r.memory_kernel_bytes = 16 * kMiB; }, "memory.kernel"},
+      {[](CgroupResources& r) { r.memory_kernel_tcp_bytes = 16 * kMiB; }, "memory.kernelTCP"},
+      {[](CgroupResources& r) { r.memory_swappiness = 0; }, "memory.swappiness"},
+      {[](CgroupResources& r) { r.disable_oom_killer = true; }, "memory.disableOOMKiller"},
+  };
+  for (const Case& c : cases) {
+    kernel_->writes.clear();
+    CgroupResources r;
+    r.memory_limit_bytes = 64 * kMiB;
+    c.set(r);
+    absl::Status st = driver_->Apply("c1", r);
+    EXPECT_TRUE(absl::IsFailedPrecondition(st)) << c.named << ": " << st;
+    EXPECT_THAT(std::string(st.message()), HasSubstr(c.named));
+    EXPECT_THAT(std::string(st.message()), HasSubstr("cgroup v2"));
+    EXPECT_THAT(kernel_->writes, IsEmpty()) << c.named;
+  }
+}
+
+TEST_F(CgroupV2Test, ApplyOfACpusetOrSwapWithoutItsControllerOrFileFails) {
+  MakeDriver("+memory +pids");
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  CgroupResources r;
+  r.cpuset_cpus = std::string("0");
+  absl::Status st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("cpuset.cpus is missing"));
+  EXPECT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());  // unasked: fine
+
+  // Without swap accounting only a request for some swap fails.
+  std::filesystem::remove(Dir("c1") + "/memory.swap.max");
+  r = CgroupResources{};
+  r.memory_limit_bytes = 64 * kMiB;
+  r.memory_swap_bytes = 64 * kMiB;
+  EXPECT_TRUE(driver_->Apply("c1", r).ok());
+  r.memory_swap_bytes = 128 * kMiB;
+  st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("memory.swap.max is missing"));
+  r.memory_reservation_bytes = 1;  // nor memory.low (the fake has none)
+  r.memory_swap_bytes.reset();
+  st = driver_->Apply("c1", r);
+  EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
+  EXPECT_THAT(std::string(st.message()), HasSubstr("memory.low is missing"));
 }
 
 CgroupDeviceRule Allow(char type, int64_t major, int64_t minor, std::string access = "rwm") {

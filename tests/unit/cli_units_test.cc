@@ -9,7 +9,7 @@
 
 #include "absl/time/time.h"
 #include "cli/host_target.h"
-#include "cli/signal_names.h"
+#include "runtime/base/signal_names.h"
 #include "cli/units.h"
 
 namespace berth::cli {
