@@ -9,14 +9,14 @@
 #include <string>
 
 #include "bench/bench_berth.h"
-#include "bench/bench_crun.h"
+#include "bench/bench_oci_runtime.h"
 #include "bench/bench_stats.h"
 
 namespace berth::bench {
 
 struct HardeningInputs {
   std::shared_ptr<BerthClient> client;
-  std::shared_ptr<Crun> crun;
+  std::shared_ptr<OciRuntime> crun;
   std::string crun_plain_bundle;    // /bin/true, no filter
   std::string crun_seccomp_bundle;  // /bin/true, Berth's default filter + no_new_privs
   std::string crun_sleeper;         // a running crun container (exec target)

@@ -42,8 +42,9 @@
 #include "bench/bench_berth.h"
 #include "bench/bench_hardening.h"
 #include "bench/bench_remote.h"
+#include "bench/bench_runtimes.h"
 #include "runtime/base/file_util.h"
-#include "bench/bench_crun.h"
+#include "bench/bench_oci_runtime.h"
 #include "bench/bench_host.h"
 #include "bench/bench_images.h"
 #include "bench/bench_net.h"
@@ -74,6 +75,9 @@ struct Flags {
   bool no_images = false;
   bool no_hardening = false;
   bool no_remote = false;
+  bool no_runtimes = false;
+  std::string runc = "runc";
+  std::string berth_runtime;
   std::string tls_tool = BERTH_TLS_TOOL;
   int image_runs = 5;
   int image_create_runs = 20;
@@ -219,7 +223,7 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   }
 
   // crun bundles: run (true) and exec target (sleep), each on its own overlay of the rootfs.
-  auto crun = std::make_shared<Crun>(crun_path, tmp + "/crun-state", tmp + "/crun.log");
+  auto crun = std::make_shared<OciRuntime>(crun_path, tmp + "/crun-state", tmp + "/crun.log");
   MakeDir(tmp + "/crun-state", 0700);
   auto make_bundle = [&](const std::string& name, const std::vector<std::string>& args) {
     std::string dir = tmp + "/" + name;
@@ -382,6 +386,30 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
     hardening = MeasureHardening(h);
   }
 
+  // 2d. berth-runtime beside crun and runc, as the processes Podman and containerd start.
+  std::vector<RuntimeRow> runtimes;
+  if (!flags.no_runtimes) {
+    RuntimesInputs in;
+    in.run_bundle = run_bundle;
+    in.id_prefix = "bb" + std::to_string(self);
+    in.runs = flags.runs;
+    in.warmup = flags.warmup;
+    const std::string berth_runtime = flags.berth_runtime.empty() ? SelfDir() + "/berth-runtime" : flags.berth_runtime;
+    std::vector<std::pair<std::string, std::string>> candidates = {
+        {"berth-runtime", berth_runtime}, {"crun", crun_path}, {"runc", FindExecutable(flags.runc)}};
+    for (const auto& [name, path] : candidates) {
+      if (path.empty() || ::access(path.c_str(), X_OK) != 0) {
+        std::fprintf(stderr, "berth-bench: no %s found: its runtime row is skipped\n", name.c_str());
+        continue;
+      }
+      MakeDir(tmp + "/" + name + "-state", 0700);
+      auto cli = std::make_shared<OciRuntime>(path, tmp + "/" + name + "-state", tmp + "/" + name + ".log");
+      cleanup.Push(name + " delete -f", [cli] { return cli->DeleteAll(); });
+      in.arms.push_back({name, cli, make_bundle("rt-sleep-" + name, {"/bin/sleep", "3600"})});
+    }
+    runtimes = MeasureRuntimes(in);
+  }
+
   // 2c. The API over TCP + mutual TLS beside the Unix socket.
   std::optional<RemoteResult> remote;
   if (remote_setup) {
@@ -536,6 +564,7 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
 
   if (hardening) PrintHardening(*hardening, flags.runs);
   if (remote) PrintRemote(*remote, flags.runs);
+  if (!runtimes.empty()) PrintRuntimes(runtimes, flags.runs);
 
   bool shim_ok = MiB(shim.vm_rss_kb) <= kShimTargetMiB;
   std::printf("\nResident memory (VmRSS)\n");
@@ -592,6 +621,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-images", flags.no_images, "skip the image pull and create-from-image rows");
   app.add_flag("--no-hardening", flags.no_hardening, "skip the rows on what the hardened defaults cost");
   app.add_flag("--no-remote", flags.no_remote, "skip the rows on the API over TCP + mutual TLS");
+  app.add_flag("--no-runtimes", flags.no_runtimes, "skip the berth-runtime / crun / runc rows");
+  app.add_option("--runc", flags.runc, "runc binary of the runtime rows (skipped when missing)");
+  app.add_option("--berth-runtime", flags.berth_runtime, "berth-runtime (default: next to berth-bench)");
   app.add_option("--tls-tool", flags.tls_tool, "deploy/berth-tls, for the remote rows' certificates")
       ->capture_default_str();
   app.add_option("--image-runs", flags.image_runs, "measured pulls per side (each from nothing)")

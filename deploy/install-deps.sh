@@ -12,7 +12,7 @@ packages=(
   libarchive-dev libcurl4-openssl-dev libssl-dev
   docker-registry skopeo umoci apache2-utils openssl
   busybox-static crun iproute2 procps util-linux nodejs npm
-  podman conmon
+  podman conmon containerd
 )
 
 missing=()

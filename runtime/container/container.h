@@ -129,6 +129,10 @@ absl::StatusOr<pid_t> ExecInContainer(const ExecOptions& options, CgroupDriver& 
 // The same, telling the process's own pid too (and honouring `detach`).
 absl::StatusOr<ExecProcesses> StartExecInContainer(const ExecOptions& options, CgroupDriver& cgroups);
 
+// linux.resources as the cgroup driver applies them (the device rules in full, see
+// spec::DeviceRulesFor). For CreateContainer and for live updates.
+CgroupResources CgroupResourcesFor(const spec::LinuxResources& resources);
+
 // Exit code from a waitpid status: WEXITSTATUS, or 128 + signal.
 int ExitCodeFromWaitStatus(int status);
 

@@ -113,8 +113,11 @@ absl::Status CheckRuntimeSpec(const spec::Spec& spec, const NamespacePlan& plan,
   return absl::OkStatus();
 }
 
-CgroupResources ToCgroupResources(const spec::Spec& spec) {
-  const spec::LinuxResources& r = spec.linux.resources;
+CgroupResources ToCgroupResources(const spec::Spec& spec) { return CgroupResourcesFor(spec.linux.resources); }
+
+}  // namespace
+
+CgroupResources CgroupResourcesFor(const spec::LinuxResources& r) {
   CgroupResources out;
   out.memory_limit_bytes = r.memory_limit;
   out.memory_reservation_bytes = r.memory_reservation;
@@ -138,6 +141,8 @@ CgroupResources ToCgroupResources(const spec::Spec& spec) {
   out.devices = std::move(devices);
   return out;
 }
+
+namespace {
 
 class LinuxCreatedContainer final : public CreatedContainer {
  public:

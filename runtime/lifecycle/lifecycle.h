@@ -86,6 +86,11 @@ absl::StatusOr<ExecStarted> Exec(const Runtime& rt, const ExecRequest& request);
 // The process config.json gives the container's init, as the base `exec` builds on.
 absl::StatusOr<spec::Process> ContainerProcess(const Runtime& rt, const std::string& id);
 
+// New limits for a created, running or paused container: the fields set in `changes`
+// replace the recorded ones (devices cannot change), and the whole set is written to the
+// cgroup.
+absl::Status Update(const Runtime& rt, const std::string& id, const spec::LinuxResources& changes);
+
 // Removes a stopped (or never started) container: its processes, cgroup and state; then
 // the poststop hooks. A running or paused one needs `force` (it is killed first).
 absl::Status Delete(const Runtime& rt, const std::string& id, bool force);

@@ -41,6 +41,8 @@ void AddInspectionCommands(CLI::App& app, Invocation& inv);  // list ps pause re
 void AddSpecCommand(CLI::App& app, Invocation& inv);        // spec
 void AddExecCommand(CLI::App& app, Invocation& inv);        // exec
 void AddFeaturesCommand(CLI::App& app, Invocation& inv);    // features
+void AddUpdateCommand(CLI::App& app, Invocation& inv);      // update
+void AddEventsCommand(CLI::App& app, Invocation& inv);      // events
 
 // runc's `exec [flags] ID COMMAND [ARGS...]`: the command's own flags must not be read as
 // ours, so "--" is put before the id (argv as given, with argv[0]).

@@ -58,6 +58,8 @@ int Main(int argc, char** argv) {
   AddSpecCommand(app, inv);
   AddExecCommand(app, inv);
   AddFeaturesCommand(app, inv);
+  AddUpdateCommand(app, inv);
+  AddEventsCommand(app, inv);
   try {
     std::vector<std::string> args = SeparateExecCommand(std::vector<std::string>(argv, argv + argc));
     // CLI11 takes a reversed vector without argv[0].

@@ -433,6 +433,44 @@ TEST_F(BerthRuntime, PauseResumePsAndForcedDelete) {
   EXPECT_NE(Rt({"delete", "busy"}).exit_code, 0);
 }
 
+// update changes the live cgroup (read back from its files) and keeps what it is not told to
+// change; events --stats reports the cgroup's figures; features says what is implemented.
+TEST_F(BerthRuntime, UpdateEventsAndFeatures) {
+  Configure({"sleep", "1000"}, "limits");
+  ASSERT_EQ(RtDetached({"run", "-d", "--bundle", bundle_, "limits"}, dir_ + "/out").exit_code, 0);
+  CliResult flags = Rt({"update", "--memory", "64m", "--pids-limit", "50", "limits"});
+  ASSERT_EQ(flags.exit_code, 0) << flags.err;
+  EXPECT_EQ(ReadText(CgroupDir("memory") + "/memory.limit_in_bytes"), "67108864\n");
+  EXPECT_EQ(ReadText(CgroupDir("pids") + "/pids.max"), "50\n");
+  CliResult file = Rt({"update", "--resources", "-", "limits"}, R"({"pids": {"limit": 77}, "cpu": {"shares": 512}})");
+  ASSERT_EQ(file.exit_code, 0) << file.err;
+  EXPECT_EQ(ReadText(CgroupDir("pids") + "/pids.max"), "77\n");
+  EXPECT_EQ(ReadText(CgroupDir("cpu") + "/cpu.shares"), "512\n");
+  EXPECT_EQ(ReadText(CgroupDir("memory") + "/memory.limit_in_bytes"), "67108864\n");  // kept
+  CliResult bad = Rt({"update", "--memory", "12x", "limits"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("--memory"));
+  CliResult bad_json = Rt({"update", "--resources", "-", "limits"}, R"({"pids": {"limit": "many"}})");
+  EXPECT_EQ(bad_json.exit_code, 1);
+  EXPECT_THAT(bad_json.err, HasSubstr("linux.resources.pids.limit"));
+  EXPECT_EQ(ReadText(CgroupDir("pids") + "/pids.max"), "77\n");
+
+  CliResult events = Rt({"events", "--stats", "limits"});
+  ASSERT_EQ(events.exit_code, 0) << events.err;
+  Json event = Json::parse(events.out);
+  EXPECT_EQ(event["type"], "stats");
+  EXPECT_EQ(event["data"]["pids"]["current"], 1);
+  EXPECT_GT(event["data"]["memory"]["usage"]["usage"].get<uint64_t>(), 0u);
+
+  CliResult features = Rt({"features"});
+  ASSERT_EQ(features.exit_code, 0) << features.err;
+  Json f = Json::parse(features.out);
+  EXPECT_EQ(f["linux"]["cgroup"]["v1"], true);
+  EXPECT_THAT(f["hooks"].dump(), HasSubstr("createContainer"));
+  EXPECT_THAT(f["linux"]["seccomp"]["actions"].dump(), HasSubstr("SCMP_ACT_ERRNO"));
+  EXPECT_THAT(f["mountOptions"].dump(), HasSubstr("rbind"));
+}
+
 TEST_F(BerthRuntime, BadConfigIsRefusedWithNothingLeft) {
   config_["process"]["args"] = 5;
   ASSERT_TRUE(WriteFileAtomic(bundle_ + "/config.json", config_.dump()).ok());

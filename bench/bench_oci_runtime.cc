@@ -1,4 +1,4 @@
-#include "bench/bench_crun.h"
+#include "bench/bench_oci_runtime.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -12,22 +12,23 @@
 
 namespace berth::bench {
 
-Crun::Crun(std::string crun_path, std::string state_root, std::string log_path)
-    : crun_(std::move(crun_path)), root_(std::move(state_root)), log_(std::move(log_path)) {}
+OciRuntime::OciRuntime(std::string path, std::string state_root, std::string log_path)
+    : path_(std::move(path)), root_(std::move(state_root)), log_(std::move(log_path)) {}
 
-void Crun::Invoke(const std::vector<std::string>& args, const std::string& what, const std::string& cwd) {
-  std::vector<std::string> argv = {crun_, "--root", root_};
+void OciRuntime::Invoke(const std::vector<std::string>& args, const std::string& what, const std::string& cwd) {
+  std::vector<std::string> argv = {path_, "--root", root_};
   argv.insert(argv.end(), args.begin(), args.end());
   SpawnOptions io;
   io.stderr_path = log_;
   io.cwd = cwd;
   int status = RunToCompletion(argv, io);
   if (!ExitedZero(status)) {
-    throw BenchError("crun " + what + " failed (" + DescribeWaitStatus(status) + "); crun's stderr:\n" + FileTail(log_));
+    std::string name = path_.substr(path_.rfind('/') + 1);
+    throw BenchError(name + " " + what + " failed (" + DescribeWaitStatus(status) + "); its stderr:\n" + FileTail(log_));
   }
 }
 
-void Crun::MakeBundle(const std::string& bundle_dir, const std::string& rootfs, const std::vector<std::string>& args,
+void OciRuntime::MakeBundle(const std::string& bundle_dir, const std::string& rootfs, const std::vector<std::string>& args,
                       const std::string& cgroups_path, const std::string& seccomp_json) {
   Invoke({"spec"}, "spec", bundle_dir);
   const std::string path = bundle_dir + "/config.json";
@@ -38,6 +39,14 @@ void Crun::MakeBundle(const std::string& bundle_dir, const std::string& rootfs, 
   config["root"]["path"] = rootfs;
   config["root"]["readonly"] = false;
   config["linux"]["cgroupsPath"] = cgroups_path;
+  // The bench bind-mounts a cgroup of its own over each hierarchy: those mounts cannot be
+  // mounted again inside a container (berth-runtime gets EBUSY), and /bin/true needs no
+  // /sys/fs/cgroup. Dropped for every runtime alike.
+  nlohmann::json mounts = nlohmann::json::array();
+  for (const auto& m : config["mounts"]) {
+    if (m.value("type", "") != "cgroup") mounts.push_back(m);
+  }
+  config["mounts"] = mounts;
   if (!seccomp_json.empty()) {
     config["linux"]["seccomp"] = nlohmann::json::parse(seccomp_json);
     config["process"]["noNewPrivileges"] = true;
@@ -45,19 +54,19 @@ void Crun::MakeBundle(const std::string& bundle_dir, const std::string& rootfs, 
   WriteTextFile(path, config.dump(2));
 }
 
-void Crun::Run(const std::string& bundle_dir, const std::string& id) { Invoke({"run", "--bundle", bundle_dir, id}, "run"); }
+void OciRuntime::Run(const std::string& bundle_dir, const std::string& id) { Invoke({"run", "--bundle", bundle_dir, id}, "run"); }
 
-void Crun::RunDetached(const std::string& bundle_dir, const std::string& id) {
+void OciRuntime::RunDetached(const std::string& bundle_dir, const std::string& id) {
   Invoke({"run", "--detach", "--bundle", bundle_dir, id}, "run --detach");
 }
 
-void Crun::Exec(const std::string& id, const std::vector<std::string>& args) {
+void OciRuntime::Exec(const std::string& id, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"exec", id};
   argv.insert(argv.end(), args.begin(), args.end());
   Invoke(argv, "exec");
 }
 
-bool Crun::DeleteAll() {
+bool OciRuntime::DeleteAll() {
   std::vector<std::string> ids;
   if (DIR* d = ::opendir(root_.c_str())) {
     while (dirent* e = ::readdir(d)) {

@@ -1,5 +1,6 @@
-// The crun side of berth-bench: bundles made with `crun spec`, and crun run / exec / delete
-// with a private --root. Everything here runs inside the bench's private mount namespace.
+// A runc-compatible runtime for berth-bench (crun, runc, berth-runtime): bundles made with
+// its `spec`, and run / exec / delete with a private --root. Everything here runs inside
+// the bench's private mount namespace.
 #pragma once
 
 #include <set>
@@ -8,31 +9,31 @@
 
 namespace berth::bench {
 
-class Crun {
+class OciRuntime {
  public:
   // `state_root`: crun's --root; `log_path`: crun's stderr (appended).
-  Crun(std::string crun_path, std::string state_root, std::string log_path);
+  OciRuntime(std::string path, std::string state_root, std::string log_path);
 
-  // `crun spec` in `bundle_dir`, then: args, no terminal, root = `rootfs` (writable),
+  // `<runtime> spec` in `bundle_dir`, then: args, no terminal, root = `rootfs` (writable),
   // linux.cgroupsPath = `cgroups_path`.
   // `seccomp_json` (when not empty) becomes linux.seccomp, with process.noNewPrivileges.
   void MakeBundle(const std::string& bundle_dir, const std::string& rootfs, const std::vector<std::string>& args,
                   const std::string& cgroups_path, const std::string& seccomp_json = "");
 
-  // `crun run` in the foreground: returns when the container exited and was deleted. Throws
+  // `<runtime> run` in the foreground: returns when the container exited and was deleted. Throws
   // unless it exits 0.
   void Run(const std::string& bundle_dir, const std::string& id);
   void RunDetached(const std::string& bundle_dir, const std::string& id);
   void Exec(const std::string& id, const std::vector<std::string>& args);
-  // `crun delete -f` of every container under the state root; returns false if one stays.
+  // `delete -f` of every container under the state root; returns false if one stays.
   bool DeleteAll();
 
-  const std::string& path() const { return crun_; }
+  const std::string& path() const { return path_; }
 
  private:
   void Invoke(const std::vector<std::string>& args, const std::string& what, const std::string& cwd = "");
 
-  std::string crun_;
+  std::string path_;
   std::string root_;
   std::string log_;
 };
