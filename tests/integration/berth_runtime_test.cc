@@ -52,7 +52,9 @@ class BerthRuntime : public ::testing::Test {
     }
     for (const std::string& path : cgroup_paths_) {
       absl::StatusOr<std::string> d = cgroups_->Directory(path, "memory");
-      if (d.ok()) EXPECT_NE(::access(d->c_str(), F_OK), 0) << *d << " left behind";
+      if (d.ok()) {
+        EXPECT_NE(::access(d->c_str(), F_OK), 0) << *d << " left behind";
+      }
       // The per-test parent (berth-rt-<pid>-<n>): made by the runtime as the path's parent,
       // in every hierarchy; like runc, it removes only the container's own cgroup.
       for (const std::string& parent : CgroupDirsNamed(path.substr(0, path.find('/')))) {
@@ -413,13 +415,17 @@ TEST_F(BerthRuntime, PauseResumePsAndForcedDelete) {
   ASSERT_EQ(Rt({"pause", "busy"}).exit_code, 0);
   EXPECT_EQ(Status("busy"), "paused");
   std::string freezer = CgroupDir("freezer");
-  if (!freezer.empty()) EXPECT_EQ(ReadText(freezer + "/freezer.state"), "FROZEN\n");
+  if (!freezer.empty()) {
+    EXPECT_EQ(ReadText(freezer + "/freezer.state"), "FROZEN\n");
+  }
   CliResult pause_twice = Rt({"pause", "busy"});
   EXPECT_NE(pause_twice.exit_code, 0);
   EXPECT_THAT(pause_twice.err, HasSubstr("paused"));
   ASSERT_EQ(Rt({"resume", "busy"}).exit_code, 0);
   EXPECT_EQ(Status("busy"), "running");
-  if (!freezer.empty()) EXPECT_EQ(ReadText(freezer + "/freezer.state"), "THAWED\n");
+  if (!freezer.empty()) {
+    EXPECT_EQ(ReadText(freezer + "/freezer.state"), "THAWED\n");
+  }
 
   CliResult refused = Rt({"delete", "busy"});
   EXPECT_NE(refused.exit_code, 0);

@@ -7,8 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -17,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "runtime/base/file_util.h"
 #include "tests/integration/support/agent_harness.h"
+#include "tests/integration/support/cgroup_parent.h"
 #include "tests/integration/support/oci_builder.h"
 
 extern char** environ;
@@ -32,19 +32,6 @@ std::string Find(const std::string& program) {
     if (::access(path.c_str(), X_OK) == 0) return path;
   }
   return "";
-}
-
-std::string OwnMemoryCgroup() {
-  std::ifstream in("/proc/self/cgroup");
-  std::string line;
-  std::string v2;
-  while (std::getline(in, line)) {
-    std::vector<std::string> parts = absl::StrSplit(line, absl::MaxSplits(':', 2));
-    if (parts.size() != 3) continue;
-    if (parts[1] == "memory") return parts[2] == "/" ? "" : parts[2];
-    if (parts[1].empty()) v2 = parts[2] == "/" ? "" : parts[2];
-  }
-  return v2;
 }
 
 class Containerd : public ::testing::Test {
@@ -95,7 +82,7 @@ class Containerd : public ::testing::Test {
     ASSERT_TRUE(WriteFileAtomic(dir_ + "/image.tar", LayoutTar({&image}, {"localhost/berth-bb:latest"})).ok());
     CliResult imported = Ctr({"images", "import", "--base-name", "localhost/berth-bb", dir_ + "/image.tar"});
     ASSERT_EQ(imported.exit_code, 0) << imported.err;
-    cgroup_base_ = OwnMemoryCgroup() + "/berth-ctd-" + std::to_string(::getpid());
+    cgroup_base_ = std::make_unique<ForeignCgroupParent>("berth-ctd-" + std::to_string(::getpid()));
   }
 
   void TearDown() override {
@@ -110,12 +97,9 @@ class Containerd : public ::testing::Test {
       int status;
       ::waitpid(daemon_, &status, 0);
     }
-    // The per-test cgroups: the containers' leaves went with their tasks; the parents are ours.
-    for (const std::string& mount : {"memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio",
-                                     "systemd", "unified"}) {
-      std::string parent = absl::StrCat("/sys/fs/cgroup/", mount, cgroup_base_);
-      for (const std::string& child : ListDirectory(parent)) ::rmdir((parent + "/" + child).c_str());
-      ::rmdir(parent.c_str());
+    // The containers' own cgroups went with their tasks; the parents are the test's.
+    if (cgroup_base_) {
+      EXPECT_TRUE(cgroup_base_->Remove());
     }
     // containerd's snapshots are bind/overlay mounts below its root: gone with their tasks.
     EXPECT_THAT(ReadText("/proc/self/mountinfo"), ::testing::Not(HasSubstr(dir_)));
@@ -130,12 +114,13 @@ class Containerd : public ::testing::Test {
 
   std::vector<std::string> Run(const std::string& id, std::vector<std::string> args) {
     std::vector<std::string> out = {"run", "--runc-binary", BERTH_RUNTIME_PATH, "--cgroup",
-                                    cgroup_base_ + "/" + id};
+                                    cgroup_base_->path() + "/" + id};
     out.insert(out.end(), args.begin(), args.end());
     return out;
   }
 
-  std::string containerd_, ctr_, dir_, socket_, cgroup_base_;
+  std::string containerd_, ctr_, dir_, socket_;
+  std::unique_ptr<ForeignCgroupParent> cgroup_base_;
   pid_t daemon_ = -1;
 };
 
@@ -157,7 +142,7 @@ TEST_F(Containerd, RunsToExitExecsKillsAndDeletes) {
   }
   ASSERT_FALSE(pid.empty()) << tasks.out;
   EXPECT_THAT(ReadText("/proc/" + pid + "/cmdline"), HasSubstr("sleep"));
-  EXPECT_THAT(ReadText("/proc/" + pid + "/cgroup"), HasSubstr(cgroup_base_ + "/long"));
+  EXPECT_THAT(ReadText("/proc/" + pid + "/cgroup"), HasSubstr(cgroup_base_->path() + "/long"));
 
   CliResult exec = Ctr({"task", "exec", "--exec-id", "e1", "long", "sh", "-c", "echo in-exec; exit 5"});
   EXPECT_EQ(exec.exit_code, 5) << exec.err;

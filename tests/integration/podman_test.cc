@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <set>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "runtime/base/file_util.h"
 #include "tests/integration/support/agent_harness.h"
+#include "tests/integration/support/cgroup_parent.h"
 
 namespace berth::testing {
 namespace {
@@ -28,25 +29,6 @@ std::string Which(const std::string& program) {
   return "";
 }
 
-// The v1 hierarchies (or the v2 mount) and this process's cgroup in each.
-std::vector<std::pair<std::string, std::string>> OwnCgroups() {
-  std::vector<std::pair<std::string, std::string>> out;
-  std::ifstream in("/proc/self/cgroup");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::vector<std::string> parts = absl::StrSplit(line, absl::MaxSplits(':', 2));
-    if (parts.size() != 3) continue;
-    std::string controllers = parts[1];
-    if (controllers.empty()) {
-      out.emplace_back("/sys/fs/cgroup/unified", parts[2]);
-      continue;
-    }
-    if (absl::StartsWith(controllers, "name=")) controllers = controllers.substr(5);
-    out.emplace_back("/sys/fs/cgroup/" + controllers, parts[2]);
-  }
-  return out;
-}
-
 class Podman : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -58,21 +40,8 @@ class Podman : public ::testing::Test {
     char tmpl[] = "/tmp/berth-podman-XXXXXX";
     ASSERT_NE(::mkdtemp(tmpl), nullptr);
     dir_ = tmpl;
-    // Podman's cgroupfs parent must be absolute: below our own memory cgroup (where we may
-    // sit apart from the hierarchy root); the other hierarchies get the same path, so every
-    // directory on it that does not exist yet is ours to remove afterwards.
-    std::string own = "/";
-    for (const auto& [mount, path] : OwnCgroups()) {
-      if (absl::EndsWith(mount, "memory") || absl::EndsWith(mount, "unified")) own = path;
-    }
-    cgroup_parent_ = absl::StrCat(own == "/" ? "" : own, "/berth-podman-", ::getpid());
-    for (const auto& [mount, unused] : OwnCgroups()) {
-      std::string dir = mount;
-      for (absl::string_view part : absl::StrSplit(cgroup_parent_, '/', absl::SkipEmpty())) {
-        absl::StrAppend(&dir, "/", part);
-        if (::access(dir.c_str(), F_OK) != 0) made_.push_back(dir);
-      }
-    }
+    // Podman's cgroupfs parent must be absolute: one below our own cgroup.
+    cgroup_parent_ = std::make_unique<ForeignCgroupParent>(absl::StrCat("berth-podman-", ::getpid()));
     ASSERT_TRUE(MakeRootfsTar());
     CliResult imported = Pm({"import", dir_ + "/busybox.tar", "localhost/berth-busybox"});
     ASSERT_EQ(imported.exit_code, 0) << imported.err;
@@ -82,18 +51,7 @@ class Podman : public ::testing::Test {
     if (dir_.empty()) return;
     Pm({"rm", "--all", "--force", "--time", "1"});
     Pm({"rmi", "--all", "--force"});
-    // Deepest first; only what did not exist before the test.
-    std::vector<std::string> dirs = made_;
-    std::sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-    for (const std::string& d : dirs) {
-      // Podman's own sub-cgroups (libpod-<id>, conmon) below the parent go first.
-      for (const std::string& child : ListDirectory(d)) {
-        struct stat st;
-        std::string path = d + "/" + child;
-        if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) ::rmdir(path.c_str());
-      }
-      if (::access(d.c_str(), F_OK) == 0) EXPECT_EQ(::rmdir(d.c_str()), 0) << d;
-    }
+    EXPECT_TRUE(cgroup_parent_->Remove());
     EXPECT_TRUE(RemoveTree(dir_).ok());
   }
 
@@ -127,13 +85,13 @@ class Podman : public ::testing::Test {
   // limits this host allows without CAP_SYS_RESOURCE, and our cgroup parent.
   std::vector<std::string> Run(std::vector<std::string> args) {
     std::vector<std::string> out = {"run",       "--network", "none", "--ulimit", "nofile=1024:1024",
-                                    "--ulimit",  "nproc=32768:32768", "--cgroup-parent", cgroup_parent_};
+                                    "--ulimit",  "nproc=32768:32768", "--cgroup-parent", cgroup_parent_->path()};
     out.insert(out.end(), args.begin(), args.end());
     return out;
   }
 
-  std::string podman_, dir_, cgroup_parent_;
-  std::vector<std::string> made_;
+  std::string podman_, dir_;
+  std::unique_ptr<ForeignCgroupParent> cgroup_parent_;
 };
 
 TEST_F(Podman, RunsContainersThroughBerthRuntime) {
@@ -155,7 +113,7 @@ TEST_F(Podman, RunsContainersThroughBerthRuntime) {
   ASSERT_GT(::readlink("/proc/self/ns/pid", mine, sizeof(mine) - 1), 0);
   ASSERT_GT(::readlink(("/proc/" + pid + "/ns/pid").c_str(), theirs, sizeof(theirs) - 1), 0);
   EXPECT_STRNE(mine, theirs);
-  EXPECT_THAT(ReadText("/proc/" + pid + "/cgroup"), HasSubstr(cgroup_parent_ + "/libpod-" + id));
+  EXPECT_THAT(ReadText("/proc/" + pid + "/cgroup"), HasSubstr(cgroup_parent_->path() + "/libpod-" + id));
 
   CliResult exec = Pm({"exec", id, "sh", "-c", "echo from-exec; exit 3"});
   EXPECT_EQ(exec.exit_code, 3) << exec.err;
