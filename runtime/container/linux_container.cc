@@ -113,8 +113,6 @@ absl::Status CheckRuntimeSpec(const spec::Spec& spec, const NamespacePlan& plan,
   return absl::OkStatus();
 }
 
-CgroupResources ToCgroupResources(const spec::Spec& spec) { return CgroupResourcesFor(spec.linux.resources); }
-
 }  // namespace
 
 CgroupResources CgroupResourcesFor(const spec::LinuxResources& r) {
@@ -288,7 +286,7 @@ absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(
   if (!cgroup_path.empty()) {
     RETURN_IF_ERROR(Annotate(cgroups.Create(cgroup_path), "create cgroup"));
     cgroup_made = true;
-    RETURN_IF_ERROR(Annotate(cgroups.Apply(cgroup_path, ToCgroupResources(spec)),
+    RETURN_IF_ERROR(Annotate(cgroups.Apply(cgroup_path, CgroupResourcesFor(spec.linux.resources)),
                              "apply cgroup resources"));
   }
 

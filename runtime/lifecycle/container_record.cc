@@ -10,7 +10,6 @@ using Json = nlohmann::ordered_json;
 
 absl::string_view StatusName(ContainerStatus status) {
   switch (status) {
-    case ContainerStatus::kCreating: return "creating";
     case ContainerStatus::kCreated: return "created";
     case ContainerStatus::kRunning: return "running";
     case ContainerStatus::kPaused: return "paused";

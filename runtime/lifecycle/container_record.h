@@ -13,8 +13,9 @@
 
 namespace berth::lifecycle {
 
-// The OCI runtime spec's statuses.
-enum class ContainerStatus { kCreating, kCreated, kRunning, kPaused, kStopped };
+// The OCI runtime spec's statuses ("creating" is never seen: Create holds the state lock
+// until the container is created, and a half-made one is removed).
+enum class ContainerStatus { kCreated, kRunning, kPaused, kStopped };
 
 absl::string_view StatusName(ContainerStatus status);
 

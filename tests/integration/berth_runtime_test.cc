@@ -477,6 +477,29 @@ TEST_F(BerthRuntime, UpdateEventsAndFeatures) {
   EXPECT_THAT(f["mountOptions"].dump(), HasSubstr("rbind"));
 }
 
+// Mounts appear in /proc/self/mountinfo in spec order (binds made before the container's
+// namespace included), and an unbindable root propagation is applied once the root is "/".
+TEST_F(BerthRuntime, MountsInSpecOrderAndUnbindableRoot) {
+  config_["mounts"].push_back({{"destination", "/tmp/first"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                               {"options", {"mode=755"}}});
+  config_["mounts"].push_back({{"destination", "/mnt/second"}, {"source", dir_}, {"options", {"rbind", "ro"}}});
+  config_["linux"]["rootfsPropagation"] = "unbindable";
+  Configure({"cat", "/proc/self/mountinfo"}, "order");
+  CliResult r = Rt({"run", "--bundle", bundle_, "order"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  size_t first = r.out.find(" /tmp/first ");
+  size_t second = r.out.find(" /mnt/second ");
+  ASSERT_NE(first, std::string::npos) << r.out;
+  ASSERT_NE(second, std::string::npos) << r.out;
+  EXPECT_LT(first, second) << r.out;
+  std::string root_line;
+  for (absl::string_view line : absl::StrSplit(r.out, '\n')) {
+    std::vector<std::string> fields = absl::StrSplit(line, ' ');
+    if (fields.size() > 4 && fields[4] == "/") root_line = std::string(line);
+  }
+  EXPECT_THAT(root_line, HasSubstr("unbindable")) << r.out;
+}
+
 TEST_F(BerthRuntime, BadConfigIsRefusedWithNothingLeft) {
   config_["process"]["args"] = 5;
   ASSERT_TRUE(WriteFileAtomic(bundle_ + "/config.json", config_.dump()).ok());
