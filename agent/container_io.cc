@@ -1,6 +1,4 @@
 // ContainerManager::Exec and ::Attach: the shim does the process work; the agent gets fds.
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "agent/user_lookup.h"
@@ -14,10 +12,9 @@ namespace berth::agent {
 
 namespace {
 
-// The OCI process object the shim's kExec takes: the container's process, overridden by
-// the exec request the way `docker exec` does (env adds to the container's, cwd and user
-// replace it).
-absl::StatusOr<nlohmann::json> ExecProcessJson(const spec::Spec& container, const v1::ProcessSpec& p) {
+// The process the shim's kExec takes: the container's process, overridden by the exec
+// request the way `docker exec` does (env adds to the container's, cwd and user replace it).
+absl::StatusOr<spec::Process> ExecProcess(const spec::Spec& container, const v1::ProcessSpec& p) {
   if (p.args().empty() || p.args(0).empty()) return absl::InvalidArgumentError("start.args must not be empty");
   std::vector<std::string> env = container.process.env;
   for (int i = 0; i < p.env_size(); ++i) {
@@ -42,30 +39,24 @@ absl::StatusOr<nlohmann::json> ExecProcessJson(const spec::Spec& container, cons
     if (!resolved.ok()) return resolved.status();
     user = {resolved->uid, resolved->gid, resolved->additional_gids};
   }
-  nlohmann::json j;
-  j["args"] = std::vector<std::string>(p.args().begin(), p.args().end());
-  j["env"] = env;
-  j["cwd"] = cwd;
-  j["user"] = {{"uid", user.uid}, {"gid", user.gid}, {"additionalGids", user.additional_gids}};
-  j["terminal"] = p.tty();
+  spec::Process out;
+  out.args.assign(p.args().begin(), p.args().end());
+  out.env = std::move(env);
+  out.cwd = cwd;
+  out.user = user;
+  out.terminal = p.tty();
   if (p.tty() && p.has_terminal_size()) {
-    j["consoleSize"] = {{"height", p.terminal_size().rows()}, {"width", p.terminal_size().cols()}};
+    out.console_size = spec::ConsoleSize{p.terminal_size().rows(), p.terminal_size().cols()};
   }
-  j["noNewPrivileges"] = container.process.no_new_privileges;
+  out.no_new_privileges = container.process.no_new_privileges;
   if (container.process.capabilities) {
     const auto& c = *container.process.capabilities;
     // The container's set, in effect for root only (as for the container's own process).
     std::vector<std::string> in_effect = user.uid == 0 ? c.bounding : std::vector<std::string>{};
-    j["capabilities"] = {{"bounding", c.bounding}, {"effective", in_effect}, {"permitted", in_effect}};
+    out.capabilities = spec::Capabilities{c.bounding, in_effect, {}, in_effect, {}};
   }
-  if (!container.process.rlimits.empty()) {
-    nlohmann::json rlimits = nlohmann::json::array();
-    for (const spec::Rlimit& r : container.process.rlimits) {
-      rlimits.push_back({{"type", r.type}, {"hard", r.hard}, {"soft", r.soft}});
-    }
-    j["rlimits"] = rlimits;
-  }
-  return j;
+  out.rlimits = container.process.rlimits;
+  return out;
 }
 
 }  // namespace
@@ -84,10 +75,10 @@ absl::StatusOr<ExecHandle> ContainerManager::Exec(const std::string& ref, const 
   }
   auto container_spec = spec::LoadBundle(e.paths.bundle);
   if (!container_spec.ok()) return Annotate(container_spec.status(), "exec: read the container's spec");
-  auto json = ExecProcessJson(*container_spec, process);
-  if (!json.ok()) return json.status();
-  nlohmann::json request = {{"process", *json}, {"stdin", process.stdin()}};
-  auto conn = ShimOpen(e.paths.dir, shim::MsgType::kExec, request.dump());
+  auto exec_process = ExecProcess(*container_spec, process);
+  if (!exec_process.ok()) return exec_process.status();
+  shim::ExecRequest request{std::move(*exec_process), process.stdin()};
+  auto conn = ShimOpen(e.paths.dir, shim::MsgType::kExec, shim::Encode(request));
   if (!conn.ok()) return Annotate(conn.status(), absl::StrCat("exec in container ", e.name));
   auto reply = shim::ReceiveMessage(conn->get());
   if (!reply.ok()) return Annotate(reply.status(), absl::StrCat("exec in container ", e.name));
@@ -100,8 +91,8 @@ absl::StatusOr<ExecHandle> ContainerManager::Exec(const std::string& ref, const 
   handle.fds = std::move(reply->fds);
   handle.tty = process.tty();
   handle.stdin = process.stdin();
-  auto started = nlohmann::json::parse(reply->payload, nullptr, false);
-  if (!started.is_discarded()) handle.pid = started.value("pid", 0);
+  auto started = shim::Decode<shim::ExecStarted>(reply->payload);
+  if (started.ok()) handle.pid = started->pid;
   return handle;
 }
 
@@ -117,8 +108,7 @@ absl::StatusOr<AttachHandle> ContainerManager::Attach(const std::string& ref, bo
     }
     tty = e.record.config().tty();
   }
-  nlohmann::json request = {{"stdin", want_stdin}};
-  auto conn = ShimOpen(e.paths.dir, shim::MsgType::kAttach, request.dump());
+  auto conn = ShimOpen(e.paths.dir, shim::MsgType::kAttach, shim::Encode(shim::AttachRequest{want_stdin}));
   if (!conn.ok()) return Annotate(conn.status(), absl::StrCat("attach to container ", e.name));
   auto reply = shim::ReceiveMessage(conn->get());
   if (!reply.ok()) return Annotate(reply.status(), absl::StrCat("attach to container ", e.name));

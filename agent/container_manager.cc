@@ -22,6 +22,7 @@
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/proc_util.h"
+#include "runtime/lifecycle/live_container.h"
 #include "runtime/seccomp/compiled_program.h"
 #include "runtime/shim/shim_protocol.h"
 #include "runtime/spec/spec.h"
@@ -94,7 +95,7 @@ ContainerManager::ContainerManager(ManagerOptions options, CgroupDriver& cgroups
       cgroups_(cgroups),
       images_(images),
       networks_(networks),
-      watcher_([this](const std::string& id) { OnExit(id); }) {
+      watcher_([this](const std::string& id, const std::optional<shim::ExitReport>& report) { OnExit(id, report); }) {
   removals_thread_ = std::thread([this] { RunAutoRemovals(); });
 }
 
@@ -268,7 +269,8 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   const pid_t* init_pid = &launched->init_pid;
   // Undoes a launched container that must not exist after all.
   auto undo_launched = [&] {
-    (void)SignalProcess(launched->init_pid, launched->init_start_time, SIGKILL);
+    // The shim sees its init end and removes the cgroup and its socket.
+    (void)ShimRequest(paths.dir, shim::MsgType::kKill, shim::Encode(shim::KillRequest{SIGKILL, false}));
     for (int i = 0; i < 100 && ::access((paths.dir + "/" + shim::kShimSocketName).c_str(), F_OK) == 0; ++i) {
       ::usleep(20000);
     }
@@ -343,21 +345,33 @@ void ContainerManager::WatchShim(const std::shared_ptr<Entry>& entry) {
   entry->changed.notify_all();
 }
 
-void ContainerManager::ApplyExit(Entry& entry) {
+void ContainerManager::ApplyExit(Entry& entry, const std::optional<shim::ExitReport>& report) {
   if (entry.record.state() == v1::EXITED) return;
-  auto state = shim::ReadStateFile(entry.paths.dir);
+  std::optional<shim::ExitReport> exit = report;
+  absl::StatusOr<shim::ShimState> state = absl::NotFoundError("not read");
+  if (!exit) {
+    state = shim::ReadStateFile(entry.paths.dir);
+    if (state.ok() && state->status == "exited") {
+      exit = shim::ExitReport{state->exit_code, state->oom_killed, state->started_at_ns, state->finished_at_ns,
+                              state->error};
+    }
+  }
   v1::Container& c = entry.record;
-  if (state.ok() && state->status == "exited") {
-    c.set_exit_code(state->exit_code);
-    c.set_oom_killed(state->oom_killed);
-    *c.mutable_finished_at() = state->finished_at_ns > 0 ? TimestampFromNanos(state->finished_at_ns) : Now();
-    if (state->started_at_ns > 0 && !c.has_started_at()) *c.mutable_started_at() = TimestampFromNanos(state->started_at_ns);
-    if (!state->error.empty()) c.set_error(state->error);
+  if (exit) {
+    c.set_exit_code(exit->exit_code);
+    c.set_oom_killed(exit->oom_killed);
+    *c.mutable_finished_at() = exit->finished_at_ns > 0 ? TimestampFromNanos(exit->finished_at_ns) : Now();
+    if (exit->started_at_ns > 0 && !c.has_started_at()) *c.mutable_started_at() = TimestampFromNanos(exit->started_at_ns);
+    if (!exit->error.empty()) c.set_error(exit->error);
   } else {
     // The monitor died without recording an exit: nothing can report this container any
     // more, so end it and free its cgroup rather than leave an unsupervised process.
-    if (state.ok()) (void)SignalProcess(state->pid, state->pid_start_time, SIGKILL);
-    (void)cgroups_.Destroy(entry.cgroups_path);
+    lifecycle::LiveContainer live{0, 0, entry.cgroups_path};
+    if (state.ok()) {
+      live.pid = state->pid;
+      live.pid_start_time = state->pid_start_time;
+    }
+    (void)lifecycle::DestroyContainer(cgroups_, live);
     c.set_exit_code(255);
     c.set_error("the container's monitor (berth-shim) exited unexpectedly; exit status unknown");
     *c.mutable_finished_at() = Now();
@@ -371,7 +385,7 @@ void ContainerManager::ApplyExit(Entry& entry) {
   spdlog::info("container exited id={} code={} oom_killed={}", c.id(), c.exit_code(), c.oom_killed());
 }
 
-void ContainerManager::OnExit(const std::string& id) {
+void ContainerManager::OnExit(const std::string& id, const std::optional<shim::ExitReport>& report) {
   std::shared_ptr<Entry> entry;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -382,7 +396,7 @@ void ContainerManager::OnExit(const std::string& id) {
   bool auto_remove = false;
   {
     std::lock_guard<std::mutex> el(entry->mu);
-    ApplyExit(*entry);
+    ApplyExit(*entry, report);
     auto_remove = entry->record.config().auto_remove() && !entry->removed;
     entry->changed.notify_all();
   }
@@ -431,22 +445,34 @@ absl::StatusOr<v1::Container> ContainerManager::Start(const std::string& ref) {
     spdlog::warn("start failed id={} error=\"{}\"", e.id, reply.status().message());
     return Annotate(reply.status(), absl::StrCat("start container ", e.name));
   }
+  if (reply->type != shim::MsgType::kStarted) return absl::InternalError("start: unexpected reply from the shim");
   if (e.record.state() == v1::CREATED) {  // the process may already have exited meanwhile
     e.record.set_state(v1::RUNNING);
-    auto state = shim::ReadStateFile(e.paths.dir);
+    auto started = shim::Decode<shim::Started>(reply->payload);
     *e.record.mutable_started_at() =
-        state.ok() && state->started_at_ns > 0 ? TimestampFromNanos(state->started_at_ns) : Now();
+        started.ok() && started->started_at_ns > 0 ? TimestampFromNanos(started->started_at_ns) : Now();
     if (absl::Status st = Persist(e); !st.ok()) return st;
   }
   spdlog::info("container started id={}", e.id);
   return e.record;
 }
 
+absl::Status ContainerManager::AskShim(Entry& e, shim::MsgType type, const std::string& payload) {
+  absl::StatusOr<shim::Message> reply = ShimRequest(e.paths.dir, type, payload);
+  if (!reply.ok()) return reply.status();
+  if (reply->type == shim::MsgType::kError) return shim::DecodeError(reply->payload);
+  if (reply->type != shim::MsgType::kOk) return absl::InternalError("unexpected reply from the shim");
+  return absl::OkStatus();
+}
+
 absl::Status ContainerManager::SignalInit(Entry& e, int signal) {
-  int pid = e.record.pid();
-  if (pid <= 0) return absl::FailedPreconditionError(absl::StrCat("container ", e.record.name(), " has no process"));
-  // Already gone is fine: the exit is on its way.
-  return Annotate(SignalProcess(pid, e.pid_start_time, signal), absl::StrCat("container ", e.record.name()));
+  absl::Status st = AskShim(e, shim::MsgType::kKill, shim::Encode(shim::KillRequest{signal, false}));
+  // No shim (NOT_FOUND, UNAVAILABLE) or an init that has exited (FAILED_PRECONDITION): the
+  // exit is on its way to the watcher.
+  if (st.ok() || absl::IsNotFound(st) || absl::IsUnavailable(st) || absl::IsFailedPrecondition(st)) {
+    return absl::OkStatus();
+  }
+  return Annotate(st, absl::StrCat("signal container ", e.record.name()));
 }
 
 bool ContainerManager::WaitExited(Entry& e, std::unique_lock<std::mutex>& lock, int timeout_ms) {
@@ -460,8 +486,7 @@ bool ContainerManager::WaitExited(Entry& e, std::unique_lock<std::mutex>& lock, 
 
 absl::Status ContainerManager::KillAndWait(Entry& e, std::unique_lock<std::mutex>& lock) {
   if (e.record.state() == v1::EXITED) return absl::OkStatus();
-  if (absl::Status st = SignalInit(e, SIGKILL); !st.ok()) return st;
-  if (e.record.state() == v1::PAUSED) (void)cgroups_.Thaw(e.cgroups_path);
+  if (absl::Status st = SignalInit(e, SIGKILL); !st.ok()) return st;  // the shim thaws a paused one
   if (!WaitExited(e, lock, 30000)) {
     return absl::DeadlineExceededError(absl::StrCat("container ", e.record.name(), " did not exit 30 s after SIGKILL"));
   }
@@ -478,8 +503,7 @@ absl::StatusOr<v1::Container> ContainerManager::Stop(const std::string& ref, int
   if (!IsLive(e.record.state())) return e.record;  // stopping a stopped container is a no-op
   bool paused = e.record.state() == v1::PAUSED;
   if (absl::Status st = SignalInit(e, signal); !st.ok()) return st;
-  if (paused) {
-    (void)cgroups_.Thaw(e.cgroups_path);
+  if (paused && (signal == SIGKILL || signal == SIGTERM)) {  // the shim thawed it
     e.record.set_state(v1::RUNNING);
     (void)Persist(e);
   }
@@ -503,8 +527,7 @@ absl::Status ContainerManager::Kill(const std::string& ref, int signal) {
                                                       StateName(e.record.state()), ")"));
   }
   if (absl::Status st = SignalInit(e, signal); !st.ok()) return st;
-  if (e.record.state() == v1::PAUSED && (signal == SIGKILL || signal == SIGTERM)) {
-    (void)cgroups_.Thaw(e.cgroups_path);
+  if (e.record.state() == v1::PAUSED && (signal == SIGKILL || signal == SIGTERM)) {  // the shim thawed it
     e.record.set_state(v1::RUNNING);
     (void)Persist(e);
   }
@@ -551,7 +574,6 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
   networks_.Release(id, network);
   if (options_.userns_pool != nullptr) (void)options_.userns_pool->Release(id);
   if (absl::Status st = RemoveTree(trash); !st.ok()) spdlog::warn("remove id={} error=\"{}\"", id, st.message());
-  (void)cgroups_.Destroy(e.cgroups_path);  // normally gone with the shim; make sure
   spdlog::info("container removed id={} name={}", id, name);
   return absl::OkStatus();
 }
@@ -606,7 +628,7 @@ absl::Status ContainerManager::Pause(const std::string& ref) {
     return absl::FailedPreconditionError(absl::StrCat("container ", e.record.name(), " is ",
                                                       StateName(e.record.state()), "; only a running container can be paused"));
   }
-  if (absl::Status st = cgroups_.Freeze(e.cgroups_path); !st.ok()) return Annotate(st, "pause");
+  if (absl::Status st = AskShim(e, shim::MsgType::kPause, ""); !st.ok()) return Annotate(st, "pause");
   e.record.set_state(v1::PAUSED);
   return Persist(e);
 }
@@ -620,7 +642,7 @@ absl::Status ContainerManager::Resume(const std::string& ref) {
     return absl::FailedPreconditionError(absl::StrCat("container ", e.record.name(), " is ",
                                                       StateName(e.record.state()), ", not paused"));
   }
-  if (absl::Status st = cgroups_.Thaw(e.cgroups_path); !st.ok()) return Annotate(st, "resume");
+  if (absl::Status st = AskShim(e, shim::MsgType::kResume, ""); !st.ok()) return Annotate(st, "resume");
   e.record.set_state(v1::RUNNING);
   return Persist(e);
 }

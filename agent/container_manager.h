@@ -26,6 +26,7 @@
 #include "berth/v1/containers.pb.h"
 #include "runtime/base/unique_fd.h"
 #include "runtime/cgroup/cgroup_driver.h"
+#include "runtime/shim/shim_protocol.h"
 
 namespace berth::agent {
 
@@ -130,16 +131,23 @@ class ContainerManager {
 
   // Persists `entry->record` (caller holds entry->mu).
   absl::Status Persist(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.mu);
-  // Sends `signal` to init if it is still the process we started (pid + start time).
+  // Asks the container's shim to send `signal` to init (it thaws a paused container for
+  // SIGKILL and SIGTERM). A shim that is gone, or whose init is, is not an error: the exit
+  // is on its way.
   absl::Status SignalInit(Entry& entry, int signal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.mu);
+  // One request with a kOk answer (kKill, kPause, kResume) to the container's shim.
+  absl::Status AskShim(Entry& entry, shim::MsgType type, const std::string& payload);
   // Waits until EXITED or `timeout_ms` passed (negative: forever); true when exited.
   bool WaitExited(Entry& entry, std::unique_lock<std::mutex>& lock, int timeout_ms);
   // Kills init (thawing a frozen cgroup) and waits for the exit to be recorded.
   absl::Status KillAndWait(Entry& entry, std::unique_lock<std::mutex>& lock);
   void WatchShim(const std::shared_ptr<Entry>& entry);
-  void OnExit(const std::string& id);
-  // Reads the shim's state.json into the record after an exit.
-  void ApplyExit(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.mu);
+  void OnExit(const std::string& id, const std::optional<shim::ExitReport>& report);
+  // Records an exit: the shim's report, or without one (the shim was gone before it could
+  // tell) its state.json; a shim that died without recording the exit gets its container
+  // ended by the runtime.
+  void ApplyExit(Entry& entry, const std::optional<shim::ExitReport>& report = std::nullopt)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.mu);
   void RecoverOne(const std::string& id);
   void RemoveOrphan(const std::string& id);
   void CollectUnknownCgroups();

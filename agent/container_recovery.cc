@@ -18,6 +18,7 @@
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/proc_util.h"
+#include "runtime/lifecycle/live_container.h"
 #include "runtime/shim/shim_protocol.h"
 
 namespace berth::agent {
@@ -70,11 +71,13 @@ void ContainerManager::ReconcileNetworks() {
 void ContainerManager::RemoveOrphan(const std::string& id) {
   ContainerPaths paths = ContainerPaths::For(ContainersDir(), id);
   auto state = shim::ReadStateFile(paths.dir);
+  lifecycle::LiveContainer live{0, 0, CgroupsPathFor(id)};
   if (state.ok()) {
-    (void)SignalProcess(state->shim_pid, state->shim_start_time, SIGKILL);
-    (void)SignalProcess(state->pid, state->pid_start_time, SIGKILL);
+    (void)shim::EndShim(*state);
+    live.pid = state->pid;
+    live.pid_start_time = state->pid_start_time;
   }
-  (void)cgroups_.Destroy(CgroupsPathFor(id));
+  (void)lifecycle::DestroyContainer(cgroups_, live);
   (void)RemoveTree(paths.dir);
   spdlog::info("removed half-created container id={}", id);
 }
@@ -106,8 +109,8 @@ void ContainerManager::RecoverOne(const std::string& id) {
       auto state = shim::ReadStateFile(paths.dir);
       if (state.ok() && ProcessAlive(state->shim_pid, state->shim_start_time)) {
         entry->pid_start_time = state->pid_start_time;
-        // A start that the shim carried out just before the agent died.
-        if (state->status == "running" && entry->record.state() == v1::CREATED) {
+        // A start (or pause) that the shim carried out just before the agent died.
+        if ((state->status == "running" || state->status == "paused") && entry->record.state() == v1::CREATED) {
           entry->record.set_state(v1::RUNNING);
           *entry->record.mutable_started_at() =
               google::protobuf::util::TimeUtil::NanosecondsToTimestamp(state->started_at_ns);
@@ -129,22 +132,13 @@ void ContainerManager::RecoverOne(const std::string& id) {
 
 void ContainerManager::CollectUnknownCgroups() {
   // Container cgroups are <cgroup_parent>/<id>; one whose id has no record is a leftover.
-  for (const char* controller : {"pids", "memory", "cpu", "freezer"}) {
-    auto dir = cgroups_.Directory(options_.cgroup_parent, controller);
-    if (!dir.ok()) continue;
-    for (const std::string& name : ListDirectory(*dir)) {
-      if (!IsFullId(name)) continue;
-      bool known;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        known = by_id_.count(name) > 0;
-      }
-      if (!known) {
-        spdlog::info("removing leftover cgroup id={}", name);
-        (void)cgroups_.Destroy(CgroupsPathFor(name));
-      }
-    }
-  }
+  lifecycle::RemoveUnknownCgroups(cgroups_, options_.cgroup_parent, [this](const std::string& name) {
+    if (!IsFullId(name)) return true;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (by_id_.count(name) > 0) return true;
+    spdlog::info("removing leftover cgroup id={}", name);
+    return false;
+  });
 }
 
 }  // namespace berth::agent

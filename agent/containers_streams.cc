@@ -14,7 +14,6 @@
 #include <thread>
 
 #include <google/protobuf/util/time_util.h>
-#include <nlohmann/json.hpp>
 
 #include "absl/time/clock.h"
 #include "agent/containers_service.h"
@@ -172,8 +171,8 @@ grpc::Status ContainersService::Exec(grpc::ServerContext* ctx,
       auto msg = shim::ReceiveMessage(handle->connection.get());
       exit_code = 255;
       if (msg.ok() && msg->type == shim::MsgType::kExit) {
-        auto j = nlohmann::json::parse(msg->payload, nullptr, false);
-        if (!j.is_discarded()) exit_code = j.value("exit_code", 255);
+        auto report = shim::Decode<shim::ExitReport>(msg->payload);
+        if (report.ok()) exit_code = report->exit_code;
       }
       exit_seen_ns = absl::GetCurrentTimeNanos();
     }
@@ -229,14 +228,14 @@ grpc::Status ContainersService::Attach(grpc::ServerContext* ctx,
     auto msg = shim::ReceiveMessage(handle->connection.get());
     if (!msg.ok()) break;  // the shim went away without an exit message
     if (msg->type == shim::MsgType::kExit) {
-      auto j = nlohmann::json::parse(msg->payload, nullptr, false);
-      exit_code = j.is_discarded() ? 255 : j.value("exit_code", 255);
+      auto report = shim::Decode<shim::ExitReport>(msg->payload);
+      exit_code = report.ok() ? report->exit_code : 255;
       break;
     }
     if (msg->type == shim::MsgType::kDropped) {
-      auto j = nlohmann::json::parse(msg->payload, nullptr, false);
+      auto report = shim::Decode<shim::Dropped>(msg->payload);
       v1::AttachResponse dropped;
-      dropped.set_dropped_bytes(j.is_discarded() ? 0 : j.value("bytes", int64_t{0}));
+      dropped.set_dropped_bytes(report.ok() ? static_cast<int64_t>(report->bytes) : 0);
       if (!stream->Write(dropped)) break;
       continue;
     }

@@ -49,19 +49,23 @@ void ExitWatcher::Run() {
       if (fd == wake_.get()) return;
       std::string id;
       UniqueFd conn;
+      std::optional<shim::ExitReport> report;
       {
         std::lock_guard<std::mutex> lock(mu_);
         auto it = watched_.find(fd);
         if (it == watched_.end()) continue;
-        // Any packet (kExit) or a closed socket means the container is done either way;
-        // the callback reads the shim's state file for the facts.
-        (void)shim::ReceiveMessage(fd);
+        // Any packet (kExit) or a closed socket means the container is done either way.
+        absl::StatusOr<shim::Message> msg = shim::ReceiveMessage(fd);
+        if (msg.ok() && msg->type == shim::MsgType::kExit) {
+          absl::StatusOr<shim::ExitReport> decoded = shim::Decode<shim::ExitReport>(msg->payload);
+          if (decoded.ok()) report = std::move(*decoded);
+        }
         id = it->second.first;
         conn = std::move(it->second.second);
         watched_.erase(it);
         ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
       }
-      on_exit_(id);
+      on_exit_(id, report);
     }
   }
 }

@@ -4,20 +4,22 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "runtime/base/unique_fd.h"
+#include "runtime/shim/shim_messages.h"
 
 namespace berth::agent {
 
 class ExitWatcher {
  public:
-  // Called on the watcher thread with the container id once its shim answered kWait or
-  // closed the connection.
-  using OnExit = std::function<void(const std::string& id)>;
+  // Called on the watcher thread with the container id once its shim answered kWait (with
+  // the shim's report) or closed the connection (no report: the shim is gone).
+  using OnExit = std::function<void(const std::string& id, const std::optional<shim::ExitReport>& report)>;
 
   explicit ExitWatcher(OnExit on_exit);
   ~ExitWatcher();

@@ -61,10 +61,19 @@ struct CreateOptions {
   int exec_error_fd = -1;
   // The caller's fds 3 .. 3+preserve_fds-1 are passed on to the process (runc --preserve-fds).
   int preserve_fds = 0;
+  // runc's --no-pivot: the rootfs is moved over / and chrooted into instead of pivot_root
+  // (for roots on an initramfs; weaker: the old root stays reachable with CAP_SYS_CHROOT).
+  bool no_pivot = false;
   // With process.terminal and no ContainerStdio::terminal: a connected Unix socket. Init opens
   // a pty in the container's own /dev/pts (so `tty` names it), makes the slave its terminal
   // and /dev/console, and sends the master here (SCM_RIGHTS, payload "/dev/pts/N").
   int console_socket_fd = -1;
+  // Run by init once the start gate opens, before the user's process: in the container's
+  // namespaces and root, as its user, the path resolved there (the spec's startContainer).
+  // Each gets on stdin what `start_container_state` makes of init's own pid. One that fails
+  // is Start()'s error (or, with start_fifo_fd, exec_error_fd's) and init exits.
+  std::vector<spec::Hook> start_container_hooks;
+  std::function<std::string(pid_t init_pid)> start_container_state;
 };
 
 class CreatedContainer {

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/base/status_macros.h"
+#include "runtime/container/hooks.h"
 #include "runtime/container/process_setup.h"
 #include "runtime/container/rootfs.h"
 
@@ -34,6 +35,7 @@ absl::Status PrepareInit(const InitArgs& args) {
   rootfs.new_net = args.plan->new_net;
   rootfs.user_namespace = args.plan->new_user || args.plan->joins_user;
   rootfs.mounts = args.mounts;
+  rootfs.no_pivot = args.options->no_pivot;
   ContainerPty pty;
   ContainerStdio stdio = *args.stdio;
   const bool pty_in_container = spec.process.terminal && stdio.terminal < 0;
@@ -94,6 +96,14 @@ absl::Status AwaitStartFifo(int fifo_fd) {
   }
 }
 
+absl::Status RunStartContainerHooks(const CreateOptions& options) {
+  if (options.start_container_hooks.empty()) return absl::OkStatus();
+  HookRun run;
+  run.field = "hooks.startContainer";
+  if (options.start_container_state) run.state_json = options.start_container_state(::getpid());
+  return RunHooks(options.start_container_hooks, run);
+}
+
 void ReportExecError(int fd, const absl::Status& status) {
   if (fd < 0) return;
   std::string text(status.message());
@@ -133,6 +143,10 @@ void RunContainerInit(const InitArgs& args) {
     // The creator is gone by the time the gate opens: nobody reads the channel any more.
     channel.Close();
     if (absl::Status st = AwaitStartFifo(options.start_fifo_fd); !st.ok()) ::_exit(1);
+    if (absl::Status st = RunStartContainerHooks(options); !st.ok()) {
+      ReportExecError(options.exec_error_fd, st);
+      ::_exit(1);
+    }
     absl::Status exec = ExecProcess(args.spec->process, late_filter, options.preserve_fds, /*fds_marked=*/true);
     ReportExecError(options.exec_error_fd, exec);
     ::_exit(127);
@@ -140,6 +154,7 @@ void RunContainerInit(const InitArgs& args) {
   absl::Status go = ExpectMessage(channel, SyncKind::kGo, absl::CancelledError("parent gone"));
   if (absl::IsCancelled(go)) ::_exit(kParentGone);
   if (!go.ok()) Fail(channel, go, 1);
+  if (absl::Status st = RunStartContainerHooks(options); !st.ok()) Fail(channel, st, 1);
 
   // Returns only on failure; on success the CLOEXEC channel closes and the parent sees EOF.
   absl::Status exec = ExecProcess(args.spec->process, late_filter, options.preserve_fds, /*fds_marked=*/true);

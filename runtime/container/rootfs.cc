@@ -195,6 +195,17 @@ absl::Status PivotRoot(int root_fd) {
   return absl::OkStatus();
 }
 
+// runc's --no-pivot, for a root that pivot_root cannot leave (an initramfs): the rootfs is
+// moved over "/" and chrooted into. The node's tree stays beneath it, where a process that
+// may chroot again (CAP_SYS_CHROOT) can reach it: the reason pivot_root is the default.
+absl::Status MoveRoot(int root_fd) {
+  if (::fchdir(root_fd) != 0) return SysError("chdir to rootfs");
+  if (::mount(".", "/", nullptr, MS_MOVE, nullptr) != 0) return SysError("move the rootfs over / (--no-pivot)");
+  if (::chroot(".") != 0) return SysError("chroot into the rootfs (--no-pivot)");
+  if (::chdir("/") != 0) return SysError("chdir /");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status RemountBind(const std::string& path, unsigned long flags, const std::string& what) {
@@ -249,7 +260,7 @@ absl::Status SetupRootfs(const spec::Spec& spec, const RootfsContext& context) {
     RETURN_IF_ERROR(PopulateDev(root, terminal_fd, context.user_namespace));
   }
   RETURN_IF_ERROR(MakeDevices(root, spec.linux.devices, context.user_namespace));
-  return PivotRoot(root);
+  return context.no_pivot ? MoveRoot(root) : PivotRoot(root);
 }
 
 absl::Status FinishRootfs(const spec::Spec& spec) {

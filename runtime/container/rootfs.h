@@ -25,6 +25,7 @@ struct RootfsContext {
   // is populated), and its slave becomes /dev/console (terminal_fd is ignored).
   ContainerPty* new_pty = nullptr;
   PreparedMounts* mounts = nullptr;
+  bool no_pivot = false;  // move the rootfs over / and chroot instead of pivot_root
 };
 
 // Before pivot_root: everything up to and including pivot_root. cwd is "/" afterwards.

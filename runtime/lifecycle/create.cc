@@ -16,7 +16,7 @@
 #include "runtime/base/status_macros.h"
 #include "runtime/container/container.h"
 #include "runtime/lifecycle/console_socket.h"
-#include "runtime/lifecycle/hooks.h"
+#include "runtime/container/hooks.h"
 #include "runtime/lifecycle/lifecycle.h"
 
 namespace berth::lifecycle {
@@ -50,11 +50,6 @@ absl::StatusOr<ContainerRecord> CreateLocked(const Runtime& rt, const CreateRequ
   if (ec) return absl::InvalidArgumentError(absl::StrCat("bundle ", Quoted(request.bundle), ": ", ec.message()));
   while (bundle.size() > 1 && bundle.back() == '/') bundle.pop_back();
   ASSIGN_OR_RETURN(spec::Spec spec, spec::LoadBundle(bundle));
-  if (!spec.hooks.start_container.empty()) {
-    return absl::InvalidArgumentError(
-        "hooks.startContainer: not supported by berth-runtime (it would run inside the container "
-        "between the start gate and exec); use createContainer or poststart");
-  }
   ASSIGN_OR_RETURN(spec.linux.cgroups_path, ChooseCgroupPath(spec, request.id, rt.cgroups));
 
   ContainerRecord record;
@@ -95,7 +90,15 @@ absl::StatusOr<ContainerRecord> CreateLocked(const Runtime& rt, const CreateRequ
   options.start_fifo_fd = fifo_fd.get();
   options.exec_error_fd = exec_error_fd.get();
   options.preserve_fds = request.preserve_fds;
+  options.no_pivot = request.no_pivot;
   options.console_socket_fd = console ? console.get() : -1;
+  options.start_container_hooks = spec.hooks.start_container;
+  // As runc: the state as init sees it, its pid its own in the container's pid namespace.
+  options.start_container_state = [record](pid_t init_pid) {
+    ContainerRecord seen = record;
+    seen.pid = init_pid;
+    return StateJson(seen, ContainerStatus::kCreated, -1);
+  };
   ASSIGN_OR_RETURN(std::unique_ptr<CreatedContainer> container,
                    CreateContainer(spec, stdio, rt.cgroups, nullptr, options));
   // Until Release() below, dropping `container` kills init and destroys the cgroup.

@@ -1,15 +1,42 @@
 // Delete: the processes and cgroup of a container that is done, its state, then poststop.
 #include <signal.h>
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/proc_util.h"
 #include "runtime/base/quote.h"
 #include "runtime/base/status_macros.h"
-#include "runtime/lifecycle/hooks.h"
+#include "runtime/container/hooks.h"
 #include "runtime/lifecycle/lifecycle.h"
+#include "runtime/lifecycle/live_container.h"
 
 namespace berth::lifecycle {
+
+absl::Status DestroyContainer(CgroupDriver& cgroups, const LiveContainer& container) {
+  if (container.pid > 0) {
+    absl::Status killed = SignalProcess(container.pid, container.pid_start_time, SIGKILL);
+    if (!killed.ok() && !absl::IsNotFound(killed)) return killed;
+  }
+  if (container.cgroups_path.empty()) return absl::OkStatus();
+  // Thaws, kills whatever is left (init's descendants too) and removes the cgroup.
+  return cgroups.Destroy(container.cgroups_path);
+}
+
+void RemoveUnknownCgroups(CgroupDriver& cgroups, const std::string& parent,
+                          const std::function<bool(const std::string& name)>& keep) {
+  std::set<std::string> unknown;
+  // Every controller: a crash may have left a container's cgroup in some hierarchies only.
+  for (const char* controller : {"pids", "memory", "cpu", "freezer", "devices", "cpuset", "blkio"}) {
+    absl::StatusOr<std::string> dir = cgroups.Directory(parent, controller);
+    if (!dir.ok()) continue;
+    for (const std::string& name : ListDirectory(*dir)) {
+      if (!keep(name)) unknown.insert(name);
+    }
+  }
+  for (const std::string& name : unknown) cgroups.Destroy(parent + "/" + name).IgnoreError();
+}
 
 absl::Status Delete(const Runtime& rt, const std::string& id, bool force) {
   ASSIGN_OR_RETURN(StateLock lock, rt.store.Lock(id));
@@ -25,11 +52,9 @@ absl::Status Delete(const Runtime& rt, const std::string& id, bool force) {
     return absl::FailedPreconditionError(absl::StrCat("cannot delete container ", Quoted(id), ": it is ",
                                                       StatusName(status), " (stop it, or use --force)"));
   }
-  if (status != ContainerStatus::kStopped) {
-    RETURN_IF_ERROR(SignalProcess(record.pid, record.pid_start_time, SIGKILL));
-  }
-  // Thaws, kills whatever is left (init's descendants too) and removes the cgroup.
-  RETURN_IF_ERROR(rt.cgroups.Destroy(record.cgroups_path));
+  LiveContainer live = LiveOf(record);
+  if (status == ContainerStatus::kStopped) live.pid = 0;  // its pid may be another's now
+  RETURN_IF_ERROR(DestroyContainer(rt.cgroups, live));
 
   absl::StatusOr<std::string> config = ReadFile(rt.store.ConfigPath(id));
   absl::StatusOr<spec::Spec> spec =

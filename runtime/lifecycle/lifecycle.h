@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/cgroup/cgroup_driver.h"
 #include "runtime/lifecycle/container_record.h"
+#include "runtime/lifecycle/live_container.h"
 #include "runtime/lifecycle/state_store.h"
 #include "runtime/spec/spec.h"
 
@@ -34,7 +35,11 @@ struct CreateRequest {
   std::string pid_file;        // "" = none; written before Create returns
   std::string console_socket;  // with process.terminal: a Unix socket to send the pty master to
   int preserve_fds = 0;        // fds 3.. of the caller passed on to the process
+  bool no_pivot = false;       // MS_MOVE + chroot instead of pivot_root (CreateOptions)
 };
+
+// The init and cgroup a record names, for the acts of live_container.h.
+LiveContainer LiveOf(const ContainerRecord& record);
 
 // The status of a recorded container, from its init (alive, same start time) and record.
 ContainerStatus CurrentStatus(const ContainerRecord& record);

@@ -3,8 +3,17 @@
 #include "runtime/base/quote.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/lifecycle/lifecycle.h"
+#include "runtime/lifecycle/live_container.h"
 
 namespace berth::lifecycle {
+
+absl::Status FreezeContainer(CgroupDriver& cgroups, const LiveContainer& container) {
+  return cgroups.Freeze(container.cgroups_path);
+}
+
+absl::Status ThawContainer(CgroupDriver& cgroups, const LiveContainer& container) {
+  return cgroups.Thaw(container.cgroups_path);
+}
 
 namespace {
 
@@ -18,7 +27,7 @@ absl::Status SetPaused(const Runtime& rt, const std::string& id, bool pause) {
                                                       " container ", Quoted(id), ": it is ",
                                                       StatusName(status), ", not ", StatusName(needed)));
   }
-  RETURN_IF_ERROR(pause ? rt.cgroups.Freeze(record.cgroups_path) : rt.cgroups.Thaw(record.cgroups_path));
+  RETURN_IF_ERROR(pause ? FreezeContainer(rt.cgroups, LiveOf(record)) : ThawContainer(rt.cgroups, LiveOf(record)));
   record.paused = pause;
   return rt.store.Save(record);
 }

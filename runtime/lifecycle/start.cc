@@ -11,7 +11,7 @@
 #include "runtime/base/file_util.h"
 #include "runtime/base/quote.h"
 #include "runtime/base/status_macros.h"
-#include "runtime/lifecycle/hooks.h"
+#include "runtime/container/hooks.h"
 #include "runtime/lifecycle/lifecycle.h"
 
 namespace berth::lifecycle {

@@ -5,6 +5,10 @@
 
 namespace berth::lifecycle {
 
+LiveContainer LiveOf(const ContainerRecord& record) {
+  return LiveContainer{record.pid, record.pid_start_time, record.cgroups_path};
+}
+
 ContainerStatus CurrentStatus(const ContainerRecord& record) {
   if (record.pid <= 0 || !ProcessAlive(record.pid, record.pid_start_time)) {
     return ContainerStatus::kStopped;

@@ -21,8 +21,7 @@ std::string FeaturesJson() {
   Json doc = {
       {"ociVersionMin", "1.0.0"},
       {"ociVersionMax", "1.3.0"},
-      // startContainer is refused (see lifecycle::Create).
-      {"hooks", {"prestart", "createRuntime", "createContainer", "poststart", "poststop"}},
+      {"hooks", {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"}},
       {"mountOptions", container_internal::MountOptionNames()},
       {"linux",
        {{"namespaces", {"cgroup", "ipc", "mount", "network", "pid", "user", "uts"}},

@@ -15,7 +15,6 @@ namespace {
 
 struct CreateFlags {
   lifecycle::CreateRequest request;
-  bool no_pivot = false;
   bool no_new_keyring = false;
   bool detach = false;  // run only
   bool keep = false;    // run only
@@ -29,8 +28,8 @@ void AddCreateFlags(CLI::App* cmd, CreateFlags& f) {
                   "a Unix socket that receives the terminal's pty master");
   cmd->add_option("--preserve-fds", f.request.preserve_fds,
                   "pass this many extra fds (from fd 3) on to the container's process");
-  // pivot_root is always used; a root on an initramfs (where it fails) is not supported.
-  cmd->add_flag("--no-pivot", f.no_pivot, "accepted for compatibility; pivot_root is always used");
+  cmd->add_flag("--no-pivot", f.request.no_pivot,
+                "move the rootfs over / and chroot instead of pivot_root (for a root on an initramfs; weaker)");
   // berth-runtime never makes a session keyring, so this is always the case.
   cmd->add_flag("--no-new-keyring", f.no_new_keyring, "do not make a session keyring (always so)");
 }

@@ -1,18 +1,18 @@
 #include "runtime/shim/shim_protocol.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <nlohmann/json.hpp>
-#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
+#include "runtime/base/proc_util.h"
 
 namespace berth::shim {
 
@@ -115,28 +115,6 @@ absl::StatusOr<Message> ReceiveMessage(int sock) {
   return out;
 }
 
-std::string EncodeError(const absl::Status& status) {
-  nlohmann::json j;
-  j["code"] = static_cast<int>(status.code());
-  j["message"] = std::string(status.message());
-  return j.dump();
-}
-
-absl::Status DecodeError(const std::string& payload) {
-  nlohmann::json j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("code") || !j["code"].is_number_integer()) {
-    return absl::UnknownError(absl::StrCat("malformed shim error: ", payload));
-  }
-  int code = j["code"].get<int>();
-  std::string message;
-  if (j.contains("message") && j["message"].is_string()) message = j["message"].get<std::string>();
-  // An error message never means success; codes outside absl's range are UNKNOWN.
-  if (code <= 0 || code > static_cast<int>(absl::StatusCode::kUnauthenticated)) {
-    return absl::UnknownError(message);
-  }
-  return absl::Status(static_cast<absl::StatusCode>(code), message);
-}
-
 absl::StatusOr<UniqueFd> ConnectShim(const std::string& socket_path) {
   UniqueFd sock(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!sock) return ErrnoToStatus("socket");
@@ -173,80 +151,23 @@ absl::StatusOr<UniqueFd> ConnectShim(const std::string& socket_path) {
   return sock;
 }
 
-std::string EncodeState(const ShimState& state) {
-  nlohmann::json j;
-  j["id"] = state.id;
-  j["status"] = state.status;
-  j["shim_pid"] = state.shim_pid;
-  j["shim_start_time"] = state.shim_start_time;
-  j["pid"] = state.pid;
-  j["pid_start_time"] = state.pid_start_time;
-  j["exit_code"] = state.exit_code;
-  j["oom_killed"] = state.oom_killed;
-  j["created_at_ns"] = state.created_at_ns;
-  j["started_at_ns"] = state.started_at_ns;
-  j["finished_at_ns"] = state.finished_at_ns;
-  if (!state.error.empty()) j["error"] = state.error;
-  return j.dump();
-}
-
-namespace {
-
-// Reads an optional field of the expected JSON type into `out`; a present field of the wrong
-// type is an error naming it.
-template <typename T>
-absl::Status Field(const nlohmann::json& j, const char* name, T& out) {
-  auto it = j.find(name);
-  if (it == j.end() || it->is_null()) return absl::OkStatus();
-  bool ok;
-  if constexpr (std::is_same_v<T, bool>) {
-    ok = it->is_boolean();
-  } else if constexpr (std::is_same_v<T, std::string>) {
-    ok = it->is_string();
-  } else if constexpr (std::is_unsigned_v<T>) {
-    ok = it->is_number_unsigned();
-  } else {
-    ok = it->is_number_integer();
-  }
-  if (!ok)
-    return absl::InvalidArgumentError(
-        absl::StrCat("state.json: field ", name, " has the wrong type"));
-  out = it->get<T>();
-  return absl::OkStatus();
-}
-
-}  // namespace
-
-absl::StatusOr<ShimState> DecodeState(const std::string& json) {
-  nlohmann::json j = nlohmann::json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) {
-    return absl::InvalidArgumentError("state.json: not a JSON object");
-  }
-  ShimState s;
-  for (absl::Status st :
-       {Field(j, "id", s.id), Field(j, "status", s.status), Field(j, "shim_pid", s.shim_pid),
-        Field(j, "shim_start_time", s.shim_start_time), Field(j, "pid", s.pid),
-        Field(j, "pid_start_time", s.pid_start_time), Field(j, "exit_code", s.exit_code),
-        Field(j, "oom_killed", s.oom_killed), Field(j, "created_at_ns", s.created_at_ns),
-        Field(j, "started_at_ns", s.started_at_ns), Field(j, "finished_at_ns", s.finished_at_ns),
-        Field(j, "error", s.error)}) {
-    if (!st.ok()) return st;
-  }
-  return s;
+absl::Status EndShim(const ShimState& state) {
+  if (state.shim_pid <= 0) return absl::OkStatus();
+  return SignalProcess(state.shim_pid, state.shim_start_time, SIGKILL);
 }
 
 absl::StatusOr<ShimState> ReadStateFile(const std::string& state_dir) {
   std::string path = absl::StrCat(state_dir, "/", kStateFileName);
   auto text = ReadFile(path);
   if (!text.ok()) return text.status();
-  auto state = DecodeState(*text);
+  auto state = Decode<ShimState>(*text);
   if (!state.ok()) return Annotate(state.status(), path);
   return state;
 }
 
 absl::Status WriteStateFile(const std::string& state_dir, const ShimState& state) {
   // The state of live processes: a host crash ends them anyway, so no fsync on each step.
-  return WriteFileAtomic(absl::StrCat(state_dir, "/", kStateFileName), EncodeState(state), 0644,
+  return WriteFileAtomic(absl::StrCat(state_dir, "/", kStateFileName), Encode(state), 0644,
                          Durability::kProcessCrashSafe);
 }
 

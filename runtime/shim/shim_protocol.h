@@ -1,28 +1,33 @@
 // The agent <-> berth-shim protocol: typed messages on a SOCK_SEQPACKET Unix socket
-// (<state-dir>/shim.sock). One message = one packet: a type byte, then a payload (JSON for
-// control messages, raw bytes for output), optionally with fds passed by SCM_RIGHTS.
+// (<state-dir>/shim.sock). One message = one packet: a type byte, then a payload (a struct of
+// shim_messages.h for control messages, raw bytes for output), optionally with fds passed by
+// SCM_RIGHTS.
 //
 // Requests (agent -> shim), each on its own connection:
-//   kStart               -> kOk | kError
-//   kExec   {"process": <OCI config.json process object>, "stdin": bool}
-//                        -> kExecStarted {"pid": helper pid} + fds, later kExit {"exit_code"}
-//                           fds: [stdin writer if "stdin", stdout reader, stderr reader],
-//                           or with process.terminal: [pty master] (stdin and output share it)
+//   kStart               -> kStarted (Started) | kError
+//   kExec   (ExecRequest)
+//                        -> kExecStarted (ExecStarted: the helper pid) + fds, later kExit
+//                           (ExitReport, exit_code only)
+//                           fds: [stdin writer if asked for, stdout reader, stderr reader],
+//                           or with process.terminal: [pty master] (stdin and output share it;
+//                           the pty is the container's own, opened in its /dev/pts)
 //                           The exec's output goes only to these fds, not to the CRI log.
 //                           kError FAILED_PRECONDITION when the container is not running.
-//   kAttach {"stdin": bool}
-//                        -> kAttached {"stdin": granted} + [stdin writer or pty master] when
+//   kAttach (AttachRequest)
+//                        -> kAttached (Attached) + [stdin writer or pty master] when
 //                           stdin was asked for and the container has it (a stdin pipe is handed
 //                           over once: the first attacher's close is the container's EOF; a pty
 //                           master is duplicated for every attacher); then kStdout / kStderr
 //                           frames (raw bytes, <= 32 KiB) of output from now on; last kExit.
 //                           A client that does not keep up (full socket buffer) misses output,
 //                           never the log nor the container: what it missed is counted and
-//                           reported to it as kDropped {"bytes": N} once it can take frames
-//                           again.
-//   kWait                -> kExit {"exit_code", "oom_killed", "finished_at_ns"} once the
-//                           container exited
-//   kState               -> kStateReply (the state.json document)
+//                           reported to it as kDropped (Dropped) once it can take frames again.
+//   kWait                -> kExit (ExitReport) once the container exited
+//   kState               -> kStateReply (ShimState, as in state.json)
+//   kKill   (KillRequest)-> kOk: the signal to init (or every process); SIGKILL and SIGTERM
+//                           thaw a paused container so that it can act on them
+//   kPause, kResume      -> kOk: the cgroup frozen / thawed (FAILED_PRECONDITION unless
+//                           running / paused)
 // kError carries {"code": absl::StatusCode as int, "message"}.
 // The container's kExit (wait, attach) is sent only after state.json says "exited"; then the
 // shim closes every connection, removes shim.sock and exits. A terminal is resized by the agent
@@ -49,6 +54,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "runtime/base/unique_fd.h"
+#include "runtime/shim/shim_messages.h"
 
 namespace berth::shim {
 
@@ -58,6 +64,9 @@ enum class MsgType : uint8_t {
   kAttach = 3,
   kWait = 4,
   kState = 5,
+  kKill = 6,
+  kPause = 7,
+  kResume = 8,
 
   kOk = 64,
   kError = 65,
@@ -68,6 +77,7 @@ enum class MsgType : uint8_t {
   kExit = 70,
   kStateReply = 71,
   kDropped = 72,
+  kStarted = 73,
 };
 
 inline constexpr size_t kMaxPayload = 64 * 1024;
@@ -90,11 +100,6 @@ absl::Status SendMessage(int sock, MsgType type, absl::string_view payload,
 // RESOURCE_EXHAUSTED.
 absl::StatusOr<Message> ReceiveMessage(int sock);
 
-// kError payload <-> absl::Status. DecodeError never returns OK: a code of 0, an unknown code
-// or a malformed payload is UNKNOWN.
-std::string EncodeError(const absl::Status& status);
-absl::Status DecodeError(const std::string& payload);
-
 // Connects to a shim socket (SOCK_SEQPACKET | SOCK_CLOEXEC). A path longer than sun_path is
 // reached through /proc/self/fd/<dir fd>/ (the shim binds the same way). No socket file is
 // NOT_FOUND; a socket nobody listens on (a dead shim) is UNAVAILABLE.
@@ -105,25 +110,10 @@ inline constexpr char kShimSocketName[] = "shim.sock";
 inline constexpr char kStateFileName[] = "state.json";
 inline constexpr int kShimReportFd = 3;
 
-// state.json, written atomically by the shim on every transition.
-struct ShimState {
-  std::string id;
-  int shim_pid = 0;
-  uint64_t shim_start_time = 0;
-  int pid = 0;  // container init, host pid namespace
-  uint64_t pid_start_time = 0;
-  std::string status;  // "created", "running", "exited"
-  int exit_code = 0;
-  bool oom_killed = false;
-  int64_t created_at_ns = 0;  // unix time in nanoseconds; 0 = unset
-  int64_t started_at_ns = 0;
-  int64_t finished_at_ns = 0;
-  std::string error;  // why Start failed, or a cleanup problem; empty when all went well
-};
+// SIGKILLs a shim that cannot be asked to stop (found by pid and start time in its state):
+// what its container leaves is for lifecycle::DestroyContainer.
+absl::Status EndShim(const ShimState& state);
 
-// Decode tolerates missing fields (defaults) and rejects wrong types (INVALID_ARGUMENT).
-std::string EncodeState(const ShimState& state);
-absl::StatusOr<ShimState> DecodeState(const std::string& json);
 // NOT_FOUND when the shim never wrote one.
 absl::StatusOr<ShimState> ReadStateFile(const std::string& state_dir);
 absl::Status WriteStateFile(const std::string& state_dir, const ShimState& state);

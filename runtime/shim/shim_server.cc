@@ -15,13 +15,13 @@
 
 #include <cerrno>
 #include <cstring>
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/proc_util.h"
 #include "runtime/base/status_macros.h"
+#include "runtime/lifecycle/live_container.h"
 #include "runtime/seccomp/compiled_program.h"
 #include "runtime/shim/shim_stdio.h"
 
@@ -60,40 +60,6 @@ int64_t MonotonicNs() {
 int WaitStatusFromSiginfo(const siginfo_t& info) {
   if (info.si_code == CLD_EXITED) return (info.si_status & 0xff) << 8;
   return (info.si_status & 0x7f) | (info.si_code == CLD_DUMPED ? 0x80 : 0);
-}
-
-// kExec payload: {"process": <OCI process object>, "stdin": bool}.
-struct ExecRequest {
-  spec::Process process;
-  bool stdin = false;
-};
-
-absl::StatusOr<ExecRequest> ParseExecRequest(const std::string& payload) {
-  nlohmann::json j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return absl::InvalidArgumentError("exec request: not a JSON object");
-  auto process = j.find("process");
-  if (process == j.end() || !process->is_object()) {
-    return absl::InvalidArgumentError("exec request: process must be an object");
-  }
-  ExecRequest req;
-  if (auto in = j.find("stdin"); in != j.end()) {
-    if (!in->is_boolean()) return absl::InvalidArgumentError("exec request: stdin must be a bool");
-    req.stdin = in->get<bool>();
-  }
-  // The process object is config.json's: parse it the one way the runtime parses specs.
-  nlohmann::json wrapper;
-  wrapper["ociVersion"] = "1.0.2";
-  wrapper["root"] = {{"path", "rootfs"}};
-  wrapper["process"] = *process;
-  auto spec = spec::ParseSpec(wrapper.dump());
-  if (!spec.ok()) return Annotate(spec.status(), "exec request");
-  req.process = std::move(spec->process);
-  if (req.process.args.empty())
-    return absl::InvalidArgumentError("exec request: process.args is empty");
-  if (req.process.cwd.empty() || req.process.cwd[0] != '/') {
-    return absl::InvalidArgumentError("exec request: process.cwd must be absolute");
-  }
-  return req;
 }
 
 absl::Status SetNonBlocking(int fd) {
@@ -165,12 +131,14 @@ absl::Status ShimServer::Init(UniqueFd signal_fd) {
   log_.emplace(std::move(log_fd));
 
   terminal_ = spec_.process.terminal;
-  ASSIGN_OR_RETURN(ProcessStdio io,
-                   MakeProcessStdio(terminal_, options_.stdin, spec_.process.console_size));
+  ASSIGN_OR_RETURN(ProcessStdio io, MakeProcessStdio(terminal_, options_.stdin));
+  CreateOptions create;
+  create.console_socket_fd = io.ChildConsoleSocket();
   ASSIGN_OR_RETURN(container_, CreateContainer(spec_, io.ChildView(), *cgroups_,
-                                               seccomp_ ? &*seccomp_ : nullptr));
+                                               seccomp_ ? &*seccomp_ : nullptr, create));
   io.CloseChildEnds();
   init_pid_ = container_->pid();
+  RETURN_IF_ERROR(io.TakePtyMaster());
   // The namespaces the agent passed in have been joined (or copied into the child's plan).
   for (int fd = kShimReportFd + 1; fd <= kShimReportFd + options_.preserve_fds; ++fd) ::close(fd);
 
@@ -351,7 +319,8 @@ void ShimServer::OnInitExit(int wait_status) {
     if (auto stats = cgroups_->Stats(path); stats.ok()) state_.oom_killed = stats->oom_kills > 0;
     // Kills what is left (exec'd processes, daemons of a container without its own pid
     // namespace), which also closes the last writers of the output pipes.
-    if (absl::Status st = cgroups_->Destroy(path); !st.ok() && state_.error.empty()) {
+    // init is gone already (pid 0: nothing to signal); the one place its cgroup is removed.
+    if (absl::Status st = lifecycle::DestroyContainer(*cgroups_, {0, 0, path}); !st.ok() && state_.error.empty()) {
       state_.error = std::string(st.message());
     }
   }
@@ -364,18 +333,20 @@ void ShimServer::OnExecExit(pid_t helper, int wait_status) {
   exec_helpers_.erase(helper);
   auto it = connections_.find(key);
   if (it == connections_.end()) return;
-  nlohmann::json j;
-  j["exit_code"] = ExitCodeFromWaitStatus(wait_status);
-  (void)SendMessage(it->second.fd.get(), MsgType::kExit, j.dump());
+  ExitReport report;
+  report.exit_code = ExitCodeFromWaitStatus(wait_status);
+  (void)SendMessage(it->second.fd.get(), MsgType::kExit, Encode(report));
   Drop(key);  // the reply stays readable after we close our end
 }
 
 std::string ShimServer::ExitPayload() const {
-  nlohmann::json j;
-  j["exit_code"] = state_.exit_code;
-  j["oom_killed"] = state_.oom_killed;
-  j["finished_at_ns"] = state_.finished_at_ns;
-  return j.dump();
+  ExitReport report;
+  report.exit_code = state_.exit_code;
+  report.oom_killed = state_.oom_killed;
+  report.started_at_ns = state_.started_at_ns;
+  report.finished_at_ns = state_.finished_at_ns;
+  report.error = state_.error;
+  return Encode(report);
 }
 
 void ShimServer::FinishExit() {
@@ -470,7 +441,16 @@ void ShimServer::HandleRequest(uint64_t key) {
       st = DoWait(conn);
       break;
     case MsgType::kState:
-      st = SendMessage(conn.fd.get(), MsgType::kStateReply, EncodeState(state_));
+      st = SendMessage(conn.fd.get(), MsgType::kStateReply, Encode(state_));
+      break;
+    case MsgType::kKill:
+      st = DoKill(conn, msg->payload);
+      break;
+    case MsgType::kPause:
+      st = DoPause(conn, true);
+      break;
+    case MsgType::kResume:
+      st = DoPause(conn, false);
       break;
     default:
       st = absl::InvalidArgumentError(
@@ -505,6 +485,38 @@ absl::Status ShimServer::DoStart(Connection& conn) {
     // The container runs either way; the agent learns it from this reply and kState.
     state_.error = std::string(saved.message());
   }
+  return SendMessage(conn.fd.get(), MsgType::kStarted, Encode(Started{state_.started_at_ns}));
+}
+
+lifecycle::LiveContainer ShimServer::Live() const {
+  // init is our child and not reaped before init_exited_: its pid cannot be another's.
+  return lifecycle::LiveContainer{init_pid_, 0, spec_.linux.cgroups_path};
+}
+
+absl::Status ShimServer::DoKill(Connection& conn, const std::string& payload) {
+  ASSIGN_OR_RETURN(KillRequest req, Decode<KillRequest>(payload));
+  if (init_exited_) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", options_.id, " has exited"));
+  }
+  RETURN_IF_ERROR(lifecycle::SignalContainer(*cgroups_, Live(), req.signal, req.all));
+  // A frozen process cannot act on a signal: stopping or killing a paused container thaws it.
+  if (state_.status == "paused" && (req.signal == SIGKILL || req.signal == SIGTERM)) {
+    RETURN_IF_ERROR(lifecycle::ThawContainer(*cgroups_, Live()));
+    state_.status = "running";
+    (void)SaveState();
+  }
+  return SendMessage(conn.fd.get(), MsgType::kOk, "");
+}
+
+absl::Status ShimServer::DoPause(Connection& conn, bool pause) {
+  const char* needed = pause ? "running" : "paused";
+  if (init_exited_ || state_.status != needed) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", options_.id, " is ",
+                                                      init_exited_ ? "exited" : state_.status.c_str(), ", not ", needed));
+  }
+  RETURN_IF_ERROR(pause ? lifecycle::FreezeContainer(*cgroups_, Live()) : lifecycle::ThawContainer(*cgroups_, Live()));
+  state_.status = pause ? "paused" : "running";
+  (void)SaveState();  // the agent keeps its own record; this one is for its restart
   return SendMessage(conn.fd.get(), MsgType::kOk, "");
 }
 
@@ -513,18 +525,24 @@ absl::Status ShimServer::DoExec(uint64_t key, Connection& conn, const std::strin
     return absl::FailedPreconditionError(
         absl::StrCat("container ", options_.id, " is not running"));
   }
-  ASSIGN_OR_RETURN(ExecRequest req, ParseExecRequest(payload));
-  ASSIGN_OR_RETURN(ProcessStdio io,
-                   MakeProcessStdio(req.process.terminal, req.stdin, req.process.console_size));
+  ASSIGN_OR_RETURN(ExecRequest req, Decode<ExecRequest>(payload));
+  ASSIGN_OR_RETURN(ProcessStdio io, MakeProcessStdio(req.process.terminal, req.stdin));
   ExecOptions exec;
   exec.container_pid = init_pid_;
   exec.cgroups_path = spec_.linux.cgroups_path;
   exec.process = std::move(req.process);
   exec.stdio = io.ChildView();
+  exec.console_socket_fd = io.ChildConsoleSocket();
   exec.seccomp = seccomp_ ? &*seccomp_ : nullptr;
   absl::StatusOr<pid_t> helper = ExecInContainer(exec, *cgroups_);
   io.CloseChildEnds();
   if (!helper.ok()) return helper.status();
+  if (absl::Status st = io.TakePtyMaster(); !st.ok()) {
+    // The process runs without a terminal anyone can reach: end it (its helper is reaped as
+    // any other child).
+    ::kill(*helper, SIGKILL);
+    return st;
+  }
 
   conn.mode = Mode::kExec;
   conn.exec_pid = *helper;
@@ -537,24 +555,14 @@ absl::Status ShimServer::DoExec(uint64_t key, Connection& conn, const std::strin
     fds.push_back(io.stdout_reader.get());
     fds.push_back(io.stderr_reader.get());
   }
-  nlohmann::json j;
-  j["pid"] = *helper;
   // Our copies close when `io` goes out of scope; the agent's are the only ones left. If the
   // agent is gone the process still runs to its end; its helper is reaped like any other.
-  return SendMessage(conn.fd.get(), MsgType::kExecStarted, j.dump(), fds);
+  return SendMessage(conn.fd.get(), MsgType::kExecStarted, Encode(ExecStarted{*helper}), fds);
 }
 
 absl::Status ShimServer::DoAttach(Connection& conn, const std::string& payload) {
-  bool want_stdin = false;
-  if (!payload.empty()) {
-    nlohmann::json j = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
-    if (!j.is_object()) return absl::InvalidArgumentError("attach request: not a JSON object");
-    if (auto in = j.find("stdin"); in != j.end()) {
-      if (!in->is_boolean())
-        return absl::InvalidArgumentError("attach request: stdin must be a bool");
-      want_stdin = in->get<bool>();
-    }
-  }
+  ASSIGN_OR_RETURN(AttachRequest req, Decode<AttachRequest>(payload));
+  const bool want_stdin = req.stdin;
   UniqueFd dup_master;
   std::vector<int> fds;
   if (want_stdin) {
@@ -566,9 +574,7 @@ absl::Status ShimServer::DoAttach(Connection& conn, const std::string& payload) 
       fds.push_back(stdin_writer_.get());
     }
   }
-  nlohmann::json reply;
-  reply["stdin"] = !fds.empty();
-  RETURN_IF_ERROR(SendMessage(conn.fd.get(), MsgType::kAttached, reply.dump(), fds));
+  RETURN_IF_ERROR(SendMessage(conn.fd.get(), MsgType::kAttached, Encode(Attached{!fds.empty()}), fds));
   // stdin-once: the pipe's writer now belongs to this client alone, so its close is the
   // container's EOF.
   if (!fds.empty() && !terminal_) stdin_writer_.Reset();
@@ -611,8 +617,7 @@ void ShimServer::Broadcast(MsgType type, absl::string_view data) {
     // Non-blocking: a client whose socket buffer is full misses this chunk (counted), rather
     // than holding up the container and every other client.
     if (conn.dropped_bytes > 0) {
-      nlohmann::json j = {{"bytes", conn.dropped_bytes}};
-      absl::Status told = SendMessage(conn.fd.get(), MsgType::kDropped, j.dump());
+      absl::Status told = SendMessage(conn.fd.get(), MsgType::kDropped, Encode(Dropped{conn.dropped_bytes}));
       if (absl::IsResourceExhausted(told)) {
         conn.dropped_bytes += data.size();
         continue;

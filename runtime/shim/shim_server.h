@@ -21,6 +21,7 @@
 #include "runtime/base/unique_fd.h"
 #include "runtime/cgroup/cgroup_driver.h"
 #include "runtime/container/container.h"
+#include "runtime/lifecycle/live_container.h"
 #include "runtime/shim/cri_log.h"
 #include "runtime/seccomp/seccomp_filter.h"
 #include "runtime/shim/shim_protocol.h"
@@ -83,6 +84,9 @@ class ShimServer {
   absl::Status DoExec(uint64_t key, Connection& conn, const std::string& payload);
   absl::Status DoAttach(Connection& conn, const std::string& payload);
   absl::Status DoWait(Connection& conn);
+  absl::Status DoKill(Connection& conn, const std::string& payload);
+  absl::Status DoPause(Connection& conn, bool pause);
+  lifecycle::LiveContainer Live() const;
   void Drop(uint64_t key);
 
   void ReadOutput(UniqueFd& fd, crilog::Stream stream);

@@ -1,13 +1,12 @@
 #include "runtime/shim/shim_stdio.h"
 
 #include <fcntl.h>
-#include <stdlib.h>
-#include <sys/ioctl.h>
-#include <termios.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
+#include "runtime/base/fd_passing.h"
 
 namespace berth::shim {
 
@@ -21,20 +20,6 @@ absl::Status MakePipe(UniqueFd& read_end, UniqueFd& write_end) {
   return absl::OkStatus();
 }
 
-absl::Status OpenPty(UniqueFd& master, UniqueFd& slave) {
-  master.Reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!master) return ErrnoToStatus("posix_openpt");
-  if (::grantpt(master.get()) != 0) return ErrnoToStatus("grantpt");
-  if (::unlockpt(master.get()) != 0) return ErrnoToStatus("unlockpt");
-  char name[128];
-  if (int err = ::ptsname_r(master.get(), name, sizeof(name)); err != 0) {
-    return ErrnoStatus(err, "ptsname");
-  }
-  slave.Reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
-  if (!slave) return ErrnoToStatus(absl::StrCat("open ", name));
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 ContainerStdio ProcessStdio::ChildView() const {
@@ -42,7 +27,6 @@ ContainerStdio ProcessStdio::ChildView() const {
   view.stdin_fd = child_stdin.get();
   view.stdout_fd = child_stdout.get();
   view.stderr_fd = child_stderr.get();
-  view.terminal = child_terminal.get();
   return view;
 }
 
@@ -50,22 +34,25 @@ void ProcessStdio::CloseChildEnds() {
   child_stdin.Reset();
   child_stdout.Reset();
   child_stderr.Reset();
-  child_terminal.Reset();
+  child_console_socket.Reset();
 }
 
-absl::StatusOr<ProcessStdio> MakeProcessStdio(
-    bool terminal, bool with_stdin, const std::optional<spec::ConsoleSize>& console_size) {
+absl::Status ProcessStdio::TakePtyMaster() {
+  if (!console_socket) return absl::OkStatus();
+  absl::StatusOr<UniqueFd> master = TakeSentFd(console_socket.get());
+  if (!master.ok()) return Annotate(master.status(), "the process's terminal");
+  pty_master = std::move(*master);
+  console_socket.Reset();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ProcessStdio> MakeProcessStdio(bool terminal, bool with_stdin) {
   ProcessStdio io;
   if (terminal) {
-    if (absl::Status st = OpenPty(io.pty_master, io.child_terminal); !st.ok()) return st;
-    if (console_size && console_size->height > 0 && console_size->width > 0) {
-      winsize ws{};
-      ws.ws_row = static_cast<unsigned short>(console_size->height);
-      ws.ws_col = static_cast<unsigned short>(console_size->width);
-      if (::ioctl(io.pty_master.get(), TIOCSWINSZ, &ws) != 0) {
-        return ErrnoToStatus("set terminal size");
-      }
-    }
+    int pair[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return ErrnoToStatus("socketpair");
+    io.console_socket.Reset(pair[0]);
+    io.child_console_socket.Reset(pair[1]);
     return io;
   }
   if (with_stdin) {

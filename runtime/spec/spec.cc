@@ -973,18 +973,18 @@ absl::Status ValidateLinux(const Spec& spec) {
                                    Quote(linux.cgroups_path)));
   }
 
-  // Masking and read-only remounts are done in the container's mount namespace; without a new
-  // one they would hit the host's /proc and /sys.
+  // Masking and read-only remounts are done in the container's mount namespace, under its
+  // root (a new one, or one joined by path where the root is set up too); without one they
+  // would hit the host's /proc and /sys.
   for (size_t i = 0; i < linux.masked_paths.size(); ++i) {
     RETURN_IF_ERROR(CheckAbsoluteClean(Index("linux.maskedPaths", i), linux.masked_paths[i]));
   }
   for (size_t i = 0; i < linux.readonly_paths.size(); ++i) {
     RETURN_IF_ERROR(CheckAbsoluteClean(Index("linux.readonlyPaths", i), linux.readonly_paths[i]));
   }
-  if ((!linux.masked_paths.empty() || !linux.readonly_paths.empty()) &&
-      !OwnsNamespace(spec, "mount")) {
+  if ((!linux.masked_paths.empty() || !linux.readonly_paths.empty()) && !spec.HasNamespace("mount")) {
     return FieldError(linux.masked_paths.empty() ? "linux.readonlyPaths" : "linux.maskedPaths",
-                      "requires a new \"mount\" namespace in linux.namespaces");
+                      "requires a \"mount\" namespace (new, or joined by path) in linux.namespaces");
   }
 
   static constexpr const char* kPropagations[] = {

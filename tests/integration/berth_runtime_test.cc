@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
@@ -26,6 +28,25 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using Json = nlohmann::json;
+
+// Starts `argv` (PATH searched) without waiting; the caller kills and reaps it.
+pid_t SpawnProgram(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+std::string ReadLink(const std::string& path) {
+  char buf[256];
+  ssize_t n = ::readlink(path.c_str(), buf, sizeof(buf));
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+}
 
 class BerthRuntime : public ::testing::Test {
  protected:
@@ -355,9 +376,18 @@ TEST_F(BerthRuntime, HooksRunInOrderWithStateAndEnvironment) {
         "echo \"", name, " $st $HOOK_ENV\" >> ", log_path);
     return Json{{"path", "/bin/busybox"}, {"args", {"busybox", "sh", "-c", script}}, {"env", {"HOOK_ENV=" + name + "-env"}}};
   };
+  // startContainer runs inside the container: its root (the log lands in the rootfs), its
+  // hostname, and init's pid in its pid namespace as the state's pid.
+  Json start_hook = hook("startContainer", "/hooks.log");
+  start_hook["path"] = "/bin/sh";  // the container's /bin/sh (busybox's applet link)
+  start_hook["args"] = {"sh", "-c",
+                        absl::StrCat(start_hook["args"][3].get<std::string>(),
+                                     "; echo \"startContainer in $(hostname) pid=$(echo \"$s\" | "
+                                     "sed -n 's/.*\"pid\":\\([0-9]*\\).*/\\1/p')\" >> /hooks.log")};
   config_["hooks"] = {{"prestart", {hook("prestart", log)}},
                       {"createRuntime", {hook("createRuntime", log)}},
                       {"createContainer", {hook("createContainer", "/hooks.log")}},
+                      {"startContainer", {start_hook}},
                       {"poststart", {hook("poststart", log)}},
                       {"poststop", {hook("poststop", log)}}};
   Configure({"sleep", "1000"}, "hooked");
@@ -371,7 +401,21 @@ TEST_F(BerthRuntime, HooksRunInOrderWithStateAndEnvironment) {
   ASSERT_EQ(Rt({"kill", "hooked", "9"}).exit_code, 0);
   EXPECT_TRUE(Eventually([&] { return Status("hooked") == "stopped"; }));
   ASSERT_EQ(Rt({"delete", "hooked"}).exit_code, 0);
-  EXPECT_THAT(ReadText(log), HasSubstr("poststart running poststart-env\npoststop stopped poststop-env\n"));
+  EXPECT_THAT(ReadText(log), HasSubstr("createContainer created createContainer-env\n"
+                                       "startContainer created startContainer-env\n"
+                                       "startContainer in berth pid=1\n"
+                                       "poststart running poststart-env\npoststop stopped poststop-env\n"));
+
+  // A failing startContainer hook fails the start; the container ends, nothing is left.
+  config_["hooks"] = {{"startContainer", {{{"path", "/bin/false"}}}}};
+  Configure({"sleep", "1000"}, "bad-start");
+  ASSERT_EQ(RtDetached({"create", "--bundle", bundle_, "bad-start"}, dir_ + "/out3").exit_code, 0);
+  CliResult start_failed = Rt({"start", "bad-start"});
+  EXPECT_NE(start_failed.exit_code, 0);
+  EXPECT_THAT(start_failed.err, HasSubstr("hooks.startContainer[0]"));
+  EXPECT_TRUE(Eventually([&] { return Status("bad-start") == "stopped"; }));
+  ASSERT_EQ(Rt({"delete", "bad-start"}).exit_code, 0);
+  EXPECT_TRUE(ProcessesMentioning(bundle_).empty());
 
   // A failing createRuntime hook fails the create and leaves nothing.
   config_["hooks"] = {{"createRuntime", {{{"path", "/bin/false"}}}}};
@@ -382,6 +426,17 @@ TEST_F(BerthRuntime, HooksRunInOrderWithStateAndEnvironment) {
   EXPECT_NE(::access((state_root_ + "/bad-hook").c_str(), F_OK), 0);
   EXPECT_NE(::access(CgroupDir("memory").c_str(), F_OK), 0);
   EXPECT_TRUE(ProcessesMentioning(bundle_).empty());
+}
+
+// --no-pivot moves the rootfs over / and chroots: the process sees the bundle's root, not
+// the node's.
+TEST_F(BerthRuntime, NoPivotRunsInTheBundlesRoot) {
+  ASSERT_TRUE(WriteFileAtomic(bundle_ + "/rootfs/marker", "from the bundle\n").ok());
+  Configure({"sh", "-c", "cat /marker; test -e " + dir_ + " && echo node-visible; hostname"}, "nopivot");
+  CliResult r = Rt({"run", "--no-pivot", "--bundle", bundle_, "nopivot"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "from the bundle\nberth\n");
+  EXPECT_NE(::access((state_root_ + "/nopivot").c_str(), F_OK), 0);
 }
 
 TEST_F(BerthRuntime, PreservedFdsReachTheProcess) {
@@ -498,6 +553,48 @@ TEST_F(BerthRuntime, MountsInSpecOrderAndUnbindableRoot) {
     if (fields.size() > 4 && fields[4] == "/") root_line = std::string(line);
   }
   EXPECT_THAT(root_line, HasSubstr("unbindable")) << r.out;
+}
+
+// A mount namespace joined by path gets the container's root set up in it (as runc does);
+// nothing of it reaches the caller's own mount namespace.
+TEST_F(BerthRuntime, JoinsAMountNamespaceByPath) {
+  std::vector<std::string> holder_argv = {"unshare", "--mount", "--propagation", "private", "sleep", "1000"};
+  pid_t holder = SpawnProgram(holder_argv);
+  ASSERT_GT(holder, 0);
+  absl::Cleanup end_holder = [holder] {
+    ::kill(holder, SIGKILL);
+    ::waitpid(holder, nullptr, 0);
+  };
+  const std::string holder_ns = absl::StrCat("/proc/", holder, "/ns/mnt");
+  std::string own_ns = ReadLink("/proc/self/ns/mnt");
+  ASSERT_TRUE(Eventually([&] { return ReadLink(holder_ns) != own_ns && !ReadLink(holder_ns).empty(); }));
+  for (Json& ns : config_["linux"]["namespaces"]) {
+    if (ns["type"] == "mount") ns["path"] = holder_ns;
+  }
+  ASSERT_TRUE(WriteFileAtomic(bundle_ + "/rootfs/marker", "joined\n").ok());
+  Configure({"sh", "-c", "cat /marker; readlink /proc/self/ns/mnt"}, "joiner");
+  CliResult r = Rt({"run", "--bundle", bundle_, "joiner"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, absl::StrCat("joined\n", ReadLink(holder_ns), "\n"));
+  std::string mounts = ReadText("/proc/self/mountinfo");
+  EXPECT_THAT(mounts, Not(HasSubstr(bundle_))) << "the container's mounts reached the caller";
+}
+
+// SELinux labels: where SELinux is not enabled there is nothing to label, so they are
+// accepted (as runc and crun do); where it is, they are refused naming the field.
+TEST_F(BerthRuntime, SelinuxLabelsAreAcceptedOnlyWithoutSelinux) {
+  config_["process"]["selinuxLabel"] = "system_u:system_r:container_t:s0:c1,c2";
+  config_["linux"]["mountLabel"] = "system_u:object_r:container_file_t:s0:c1,c2";
+  Configure({"echo", "labelled"}, "labels");
+  CliResult r = Rt({"run", "--bundle", bundle_, "labels"});
+  if (::access("/sys/fs/selinux/enforce", F_OK) == 0) {
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_THAT(r.err, HasSubstr("linux.mountLabel"));
+  } else {
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, "labelled\n");
+  }
+  EXPECT_NE(::access((state_root_ + "/labels").c_str(), F_OK), 0);
 }
 
 TEST_F(BerthRuntime, BadConfigIsRefusedWithNothingLeft) {

@@ -29,6 +29,7 @@ namespace berth::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 constexpr auto kBound = std::chrono::seconds(15);
@@ -211,6 +212,16 @@ TEST(Cli, RunTtyInteractiveShellOnPty) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->state(), v1::EXITED);
   EXPECT_EQ(c->exit_code(), 0);
+}
+
+TEST(Cli, RunTtyNamesTheContainersOwnTerminal) {
+  AgentHarness agent;
+  agent.Start();
+  PtySession session(CliArgv(agent, {"run", "-t", "--rm", "busybox", "tty"}));
+  ASSERT_TRUE(session.ok());
+  EXPECT_EQ(session.Finish(), 0) << "output: " << session.output();
+  EXPECT_THAT(session.output(), HasSubstr("/dev/pts/0"));
+  EXPECT_THAT(session.output(), Not(HasSubstr("not a tty")));
 }
 
 TEST(Cli, ExecTtyInteractiveShellOnPty) {

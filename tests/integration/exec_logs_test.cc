@@ -101,6 +101,15 @@ TEST_F(ExecLogs, ExecWithTtyGetsATerminal) {
   EXPECT_THAT(r->out, HasSubstr("yes-a-tty\r\n"));  // the pty turns \n into \r\n
   EXPECT_EQ(r->err, "");  // a terminal has one stream
 
+  // The terminal is the container's own: opened in its /dev/pts, so `tty` can name it.
+  auto named = agent_.Exec(id, {"tty"}, "", /*tty=*/true);
+  ASSERT_TRUE(named.ok()) << named.status();
+  EXPECT_EQ(named->exit_code, 0) << named->out;
+  EXPECT_THAT(named->out, ::testing::MatchesRegex("/dev/pts/[0-9]+\r\n"));
+  auto listed = agent_.Exec(id, {"sh", "-c", "ls /dev/pts"});
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_THAT(listed->out, HasSubstr("ptmx"));
+
   auto plain = agent_.Exec(id, {"sh", "-c", "test -t 1 && echo tty || echo no-tty"});
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_EQ(plain->out, "no-tty\n");

@@ -192,26 +192,77 @@ void ExpectSameState(const ShimState& a, const ShimState& b) {
 
 TEST(ShimState, EncodeDecodeRoundTrip) {
   ShimState s = SampleState();
-  auto back = DecodeState(EncodeState(s));
+  auto back = Decode<ShimState>(Encode(s));
   ASSERT_TRUE(back.ok()) << back.status();
   ExpectSameState(*back, s);
 
   ShimState empty;
-  auto back_empty = DecodeState(EncodeState(empty));
+  auto back_empty = Decode<ShimState>(Encode(empty));
   ASSERT_TRUE(back_empty.ok()) << back_empty.status();
   ExpectSameState(*back_empty, empty);
 }
 
 TEST(ShimState, DecodeIsStrictAboutTypesButToleratesMissingFields) {
-  auto partial = DecodeState(R"({"id":"x","status":"created","pid":7})");
+  auto partial = Decode<ShimState>(R"({"id":"x","status":"created","pid":7})");
   ASSERT_TRUE(partial.ok()) << partial.status();
   EXPECT_EQ(partial->id, "x");
   EXPECT_EQ(partial->pid, 7);
   EXPECT_EQ(partial->exit_code, 0);
   for (const char* bad : {"", "[]", "{", R"({"pid":"7"})", R"({"oom_killed":1})",
                           R"({"pid_start_time":-1})", R"({"status":3})"}) {
-    EXPECT_EQ(DecodeState(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_EQ(Decode<ShimState>(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
+}
+
+TEST(ShimMessages, RequestsAndRepliesRoundTrip) {
+  ExecRequest exec;
+  exec.process.args = {"sh", "-c", "echo hi"};
+  exec.process.env = {"A=1"};
+  exec.process.cwd = "/work";
+  exec.process.user = {1000, 1000, {10, 20}};
+  exec.process.terminal = true;
+  exec.process.console_size = spec::ConsoleSize{24, 80};
+  exec.process.capabilities = spec::Capabilities{{"CAP_KILL"}, {"CAP_KILL"}, {}, {"CAP_KILL"}, {}};
+  exec.process.rlimits = {{"RLIMIT_NOFILE", 1024, 512}};
+  exec.stdin = true;
+  auto exec_back = Decode<ExecRequest>(Encode(exec));
+  ASSERT_TRUE(exec_back.ok()) << exec_back.status();
+  EXPECT_EQ(exec_back->process, exec.process);
+  EXPECT_TRUE(exec_back->stdin);
+
+  ExitReport exit{137, true, 11, 22, "cgroup busy"};
+  auto exit_back = Decode<ExitReport>(Encode(exit));
+  ASSERT_TRUE(exit_back.ok()) << exit_back.status();
+  EXPECT_EQ(exit_back->exit_code, 137);
+  EXPECT_TRUE(exit_back->oom_killed);
+  EXPECT_EQ(exit_back->started_at_ns, 11);
+  EXPECT_EQ(exit_back->finished_at_ns, 22);
+  EXPECT_EQ(exit_back->error, "cgroup busy");
+
+  auto kill_back = Decode<KillRequest>(Encode(KillRequest{15, true}));
+  ASSERT_TRUE(kill_back.ok()) << kill_back.status();
+  EXPECT_EQ(kill_back->signal, 15);
+  EXPECT_TRUE(kill_back->all);
+  EXPECT_EQ(Decode<Started>(Encode(Started{42}))->started_at_ns, 42);
+  EXPECT_EQ(Decode<ExecStarted>(Encode(ExecStarted{7}))->pid, 7);
+  EXPECT_TRUE(Decode<AttachRequest>(Encode(AttachRequest{true}))->stdin);
+  EXPECT_FALSE(Decode<Attached>(Encode(Attached{false}))->stdin);
+  EXPECT_EQ(Decode<Dropped>(Encode(Dropped{1u << 20}))->bytes, 1u << 20);
+  // A request without arguments may come with no payload at all.
+  EXPECT_FALSE(Decode<AttachRequest>("")->stdin);
+}
+
+TEST(ShimMessages, DecodeRefusesWrongTypesAndBadValues) {
+  EXPECT_EQ(Decode<ExitReport>(R"({"exit_code":"0"})").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Decode<AttachRequest>(R"({"stdin":1})").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Decode<Dropped>("[1]").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Decode<KillRequest>(R"({"signal":0})").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Decode<KillRequest>(R"({"signal":65})").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Decode<ExecRequest>(R"({"stdin":true})").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Decode<ExecRequest>(R"({"process":{"args":[],"cwd":"/"}})").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Decode<ExecRequest>(R"({"process":{"args":["true"],"cwd":"rel"}})").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ShimState, FileRoundTrip) {

@@ -957,3 +957,24 @@ TEST_F(LoadBundleTest, InvalidConfigIsInvalidArgument) {
 
 }  // namespace
 }  // namespace berth::spec
+
+namespace berth::spec {
+namespace {
+
+// runc's order: deny everything, the spec's rules, then the defaults (so a spec rule cannot
+// take away /dev/null and friends, and the last matching rule wins in the device filter).
+TEST(DeviceRulesForTest, DenyAllThenTheSpecsRulesThenTheDefaults) {
+  LinuxResources resources;
+  resources.devices = {{true, "c", 10, 200, "rwm"}, {false, "c", 1, 3, "w"}};
+  std::vector<DeviceRule> rules = DeviceRulesFor(resources);
+  std::vector<DeviceRule> defaults = DefaultDeviceRules();
+  ASSERT_EQ(rules.size(), 3 + defaults.size());
+  EXPECT_EQ(rules[0], (DeviceRule{false, "a", std::nullopt, std::nullopt, "rwm"}));
+  EXPECT_EQ(rules[1], resources.devices[0]);
+  EXPECT_EQ(rules[2], resources.devices[1]);
+  EXPECT_EQ(std::vector<DeviceRule>(rules.begin() + 3, rules.end()), defaults);
+  EXPECT_EQ(DeviceRulesFor(LinuxResources{}).size(), 1 + defaults.size());
+}
+
+}  // namespace
+}  // namespace berth::spec

@@ -1,4 +1,4 @@
-#include "runtime/lifecycle/hooks.h"
+#include "runtime/container/hooks.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -22,7 +22,7 @@
 #define P_PIDFD 3
 #endif
 
-namespace berth::lifecycle {
+namespace berth {
 
 namespace {
 
@@ -73,9 +73,13 @@ absl::Status RunHook(const spec::Hook& hook, const std::string& name, const Hook
   ASSIGN_OR_RETURN(UniqueFd pidfd, SpawnHook(hook, read_end.get(), mount_ns ? mount_ns.get() : -1));
   read_end.Reset();
   // A hook that does not read its stdin must not block us: the state is small (one pipe
-  // buffer), and a closed pipe is ignored.
-  ::signal(SIGPIPE, SIG_IGN);
+  // buffer), and a closed pipe is ignored. The old disposition comes back: a container's init
+  // runs startContainer hooks, and an ignored SIGPIPE would outlive its execve.
+  struct sigaction ignore = {}, old = {};
+  ignore.sa_handler = SIG_IGN;
+  ::sigaction(SIGPIPE, &ignore, &old);
   (void)!::write(write_end.get(), run.state_json.data(), run.state_json.size());
+  ::sigaction(SIGPIPE, &old, nullptr);
   write_end.Reset();
 
   const auto deadline = hook.timeout
@@ -120,4 +124,4 @@ absl::Status RunHooks(const std::vector<spec::Hook>& hooks, const HookRun& run) 
   return absl::OkStatus();
 }
 
-}  // namespace berth::lifecycle
+}  // namespace berth

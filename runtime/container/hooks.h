@@ -1,5 +1,6 @@
 // OCI lifecycle hooks: each runs as its own process with the container's state (JSON) on
-// stdin, the runtime's stdout and stderr, and is killed when its timeout passes.
+// stdin, the runtime's stdout and stderr, and is killed when its timeout passes. The runtime
+// runs most of them (runtime/lifecycle); a container's init runs its startContainer hooks.
 #pragma once
 
 #include <sys/types.h>
@@ -10,7 +11,7 @@
 #include "absl/status/status.h"
 #include "runtime/spec/spec.h"
 
-namespace berth::lifecycle {
+namespace berth {
 
 struct HookRun {
   std::string field;       // "hooks.createRuntime", for messages
@@ -24,4 +25,4 @@ struct HookRun {
 // stops the rest and is returned, naming it ("hooks.poststart[1] /bin/x: exit status 3").
 absl::Status RunHooks(const std::vector<spec::Hook>& hooks, const HookRun& run);
 
-}  // namespace berth::lifecycle
+}  // namespace berth
