@@ -3,6 +3,7 @@
 #include "absl/strings/str_split.h"
 #include "agent/user_lookup.h"
 #include "agent/container_manager.h"
+#include "agent/grpc_status.h"
 #include "agent/shim_client.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/shim/shim_protocol.h"
@@ -83,7 +84,9 @@ absl::StatusOr<ExecHandle> ContainerManager::Exec(const std::string& ref, const 
   auto reply = shim::ReceiveMessage(conn->get());
   if (!reply.ok()) return Annotate(reply.status(), absl::StrCat("exec in container ", e.name));
   if (reply->type == shim::MsgType::kError) {
-    return Annotate(shim::DecodeError(reply->payload), absl::StrCat("container ", e.name));
+    absl::Status st = Annotate(shim::DecodeError(reply->payload), absl::StrCat("container ", e.name));
+    // A running container refused its process: the process is what failed.
+    return MarkProcessStartFailure(st);
   }
   if (reply->type != shim::MsgType::kExecStarted) return absl::InternalError("exec: unexpected reply from the shim");
   ExecHandle handle;

@@ -18,6 +18,7 @@
 #include "absl/time/clock.h"
 #include "agent/container_record.h"
 #include "agent/ids.h"
+#include "agent/grpc_status.h"
 #include "agent/shim_client.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
@@ -436,14 +437,27 @@ absl::StatusOr<v1::Container> ContainerManager::Start(const std::string& ref) {
     e.starting = true;
   }
   // No lock while the shim works, so a slow start never blocks calls about this container.
-  auto reply = ShimRequest(e.paths.dir, shim::MsgType::kStart);
+  // The shim's refusal (kError) is the process's failure; not reaching the shim is not.
+  absl::StatusOr<shim::Message> reply = absl::UnknownError("no reply");
+  bool refused_by_shim = false;
+  if (absl::StatusOr<UniqueFd> conn = ShimOpen(e.paths.dir, shim::MsgType::kStart); !conn.ok()) {
+    reply = conn.status();
+  } else {
+    reply = shim::ReceiveMessage(conn->get());
+    if (reply.ok() && reply->type == shim::MsgType::kError) {
+      refused_by_shim = true;
+      reply = shim::DecodeError(reply->payload);
+    }
+  }
   std::lock_guard<std::mutex> lock(e.mu);
   e.starting = false;
   if (!reply.ok()) {
     e.record.set_error(std::string(reply.status().message()));
     (void)Persist(e);
     spdlog::warn("start failed id={} error=\"{}\"", e.id, reply.status().message());
-    return Annotate(reply.status(), absl::StrCat("start container ", e.name));
+    absl::Status st = Annotate(reply.status(), absl::StrCat("start container ", e.name));
+    // The shim answered: the container's process is what could not be started.
+    return refused_by_shim ? MarkProcessStartFailure(st) : st;
   }
   if (reply->type != shim::MsgType::kStarted) return absl::InternalError("start: unexpected reply from the shim");
   if (e.record.state() == v1::CREATED) {  // the process may already have exited meanwhile

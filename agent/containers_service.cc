@@ -23,7 +23,7 @@ grpc::Status ContainersService::Start(grpc::ServerContext* ctx, const v1::StartR
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   gate_.SetTarget(ctx, req->id());
   auto c = manager_.Start(req->id());
-  if (!c.ok()) return ToGrpcStatus(c.status());
+  if (!c.ok()) return ToGrpcStatus(c.status(), ctx);
   *resp->mutable_container() = *c;
   return grpc::Status::OK;
 }

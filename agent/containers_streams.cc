@@ -107,7 +107,7 @@ grpc::Status ContainersService::Exec(grpc::ServerContext* ctx,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "exec: the first message must carry start (the process)");
   }
   auto handle = manager_.Exec(first.id(), first.start());
-  if (!handle.ok()) return ToGrpcStatus(handle.status());
+  if (!handle.ok()) return ToGrpcStatus(handle.status(), ctx);
 
   // fds per shim_protocol.h: tty -> [master]; else [stdin writer if asked], stdout, stderr.
   InputSink input;

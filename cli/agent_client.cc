@@ -63,6 +63,19 @@ int ReportRpcError(const grpc::Status& status, const AgentClient& client) {
   return kExitCliError;
 }
 
+bool ProcessStartFailed(const grpc::ClientContext& ctx) {
+  const auto& trailers = ctx.GetServerTrailingMetadata();
+  return trailers.find("berth-process-start-failed") != trailers.end();
+}
+
+int ReportStartError(const grpc::Status& status, const AgentClient& client, bool process_failed) {
+  int code = ReportRpcError(status, client);
+  if (!process_failed) return code;
+  if (status.error_code() == grpc::StatusCode::NOT_FOUND) return kExitCommandNotFound;
+  if (status.error_code() == grpc::StatusCode::PERMISSION_DENIED) return kExitCannotInvoke;
+  return code;
+}
+
 int ReportError(std::string_view message) {
   std::cerr << "Error: " << message << "\n";
   return kExitCliError;

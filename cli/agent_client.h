@@ -57,6 +57,14 @@ std::string RpcErrorMessage(const grpc::Status& status, const AgentClient& clien
 
 // Prints "Error: <RpcErrorMessage>" to stderr and returns kExitCliError.
 int ReportRpcError(const grpc::Status& status, const AgentClient& client);
+
+// Whether a finished Start or Exec call failed because the container's process could not be
+// started (the agent's trailing metadata, containers.proto).
+bool ProcessStartFailed(const grpc::ClientContext& ctx);
+
+// ReportRpcError for Start and Exec: a process that could not be started exits as docker's
+// does, 127 when its executable is missing and 126 when it cannot be run; else 125.
+int ReportStartError(const grpc::Status& status, const AgentClient& client, bool process_failed);
 int ReportError(std::string_view message);
 int ReportError(const absl::Status& status);
 

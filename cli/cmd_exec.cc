@@ -47,7 +47,7 @@ int Exec(AgentClient& client, const ExecFlags& flags) {
   if (!stream->Read(&response)) {
     grpc::Status status = AbandonStream(ctx, writer, *stream, /*cancel=*/false);
     if (status.ok()) status = grpc::Status(grpc::StatusCode::INTERNAL, "exec ended before it began");
-    return ReportRpcError(status, client);
+    return ReportStartError(status, client, ProcessStartFailed(ctx));
   }
   if (flags.detach) {
     // The process runs; leave it to the container. (The agent keeps exec processes alive when

@@ -48,12 +48,15 @@ void RemoveQuietly(AgentClient& client, const std::string& id) {
   client.containers().Remove(&ctx, request, &response);
 }
 
-grpc::Status StartContainer(AgentClient& client, const std::string& id) {
+// Starts the container; `process_failed` tells a command that could not be started.
+grpc::Status StartContainer(AgentClient& client, const std::string& id, bool& process_failed) {
   v1::StartRequest request;
   request.set_id(id);
   v1::StartResponse response;
   grpc::ClientContext ctx;
-  return client.containers().Start(&ctx, request, &response);
+  grpc::Status status = client.containers().Start(&ctx, request, &response);
+  process_failed = !status.ok() && ProcessStartFailed(ctx);
+  return status;
 }
 
 // For a stream that ended without an exit code: ask for it.
@@ -105,10 +108,11 @@ int RunAttached(AgentClient& client, const ContainerFlags& flags, const std::str
   // The agent sends initial metadata once this stream is subscribed to the container's output;
   // only then is it safe to start.
   stream->WaitForInitialMetadata();
-  if (grpc::Status status = StartContainer(client, id); !status.ok()) {
+  bool process_failed = false;
+  if (grpc::Status status = StartContainer(client, id, process_failed); !status.ok()) {
     AbandonStream(ctx, writer, *stream, /*cancel=*/true);
     if (flags.auto_remove) RemoveQuietly(client, id);
-    return ReportRpcError(status, client);
+    return ReportStartError(status, client, process_failed);
   }
 
   int interrupts = 0;
@@ -153,9 +157,12 @@ int RunAttached(AgentClient& client, const ContainerFlags& flags, const std::str
                  flags.auto_remove ? "" : ("; `berth logs " + id + "` has all of it").c_str());
   }
 
-  if (got_exit_code) return exit_code;
-  if (!status.ok()) return ReportRpcError(status, client);
-  return WaitForExitCode(client, id);
+  if (!got_exit_code && !status.ok()) return ReportRpcError(status, client);
+  if (!got_exit_code) exit_code = WaitForExitCode(client, id);
+  // As docker: --rm returns once the container is gone, so a `ps -a` right after does not
+  // list it. The agent's own auto-removal may be first; then this finds nothing.
+  if (flags.auto_remove) RemoveQuietly(client, id);
+  return exit_code;
 }
 
 // Pulls for run/create; the progress goes to stderr so stdout keeps only the container's id
@@ -203,10 +210,11 @@ int CreateOrRun(AgentClient& client, const ContainerFlags& f, bool is_run) {
     return kExitOk;
   }
   if (f.detach) {
-    grpc::Status status = StartContainer(client, id);
+    bool process_failed = false;
+    grpc::Status status = StartContainer(client, id, process_failed);
     if (!status.ok()) {
       if (f.auto_remove) RemoveQuietly(client, id);
-      return ReportRpcError(status, client);
+      return ReportStartError(status, client, process_failed);
     }
     std::cout << id << std::endl;
     return kExitOk;

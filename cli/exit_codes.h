@@ -6,5 +6,8 @@ namespace berth::cli {
 
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitCliError = 125;
+// The container's command could not be invoked (not executable) or was not found.
+inline constexpr int kExitCannotInvoke = 126;
+inline constexpr int kExitCommandNotFound = 127;
 
 }  // namespace berth::cli

@@ -61,9 +61,33 @@ TEST(Cli, RunRmPrintsOutputAndLeavesNothing) {
   CliResult r = agent.Cli({"run", "--rm", "busybox", "echo", "hello"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "hello\n");
-  EXPECT_TRUE(WaitUntil([&] { return ListAll(agent).empty(); }, kBound)) << "the --rm container remains";
+  // As docker: --rm returns once the container is gone, not before.
+  EXPECT_TRUE(ListAll(agent).empty()) << "the --rm container is still listed";
   EXPECT_TRUE(WaitUntil([&] { return DirEntries(ContainersDir(agent)).empty(); }, kBound));
   EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent).empty(); }, kBound));
+}
+
+// docker's codes for a command that cannot run: 127 not found, 126 not executable; 125 stays
+// the CLI's and the agent's own failures (here: no such container).
+TEST(Cli, CommandsThatCannotRunExit127And126) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult missing = agent.Cli({"run", "--rm", "busybox", "/no/such-binary"});
+  EXPECT_EQ(missing.exit_code, 127) << missing.err;
+  EXPECT_THAT(missing.err, HasSubstr("/no/such-binary"));
+  CliResult not_executable = agent.Cli({"run", "--rm", "busybox", "/etc/passwd"});
+  EXPECT_EQ(not_executable.exit_code, 126) << not_executable.err;
+
+  CliResult run = agent.Cli({"run", "-d", "--name", "web", "busybox", "sleep", "1000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  CliResult exec_missing = agent.Cli({"exec", "web", "/no/such-binary"});
+  EXPECT_EQ(exec_missing.exit_code, 127) << exec_missing.err;
+  CliResult exec_not_executable = agent.Cli({"exec", "web", "/etc/passwd"});
+  EXPECT_EQ(exec_not_executable.exit_code, 126) << exec_not_executable.err;
+  CliResult no_container = agent.Cli({"exec", "nosuch", "true"});
+  EXPECT_EQ(no_container.exit_code, 125) << no_container.err;
+  CliResult ran = agent.Cli({"exec", "web", "sh", "-c", "exit 3"});
+  EXPECT_EQ(ran.exit_code, 3) << ran.err;
 }
 
 TEST(Cli, RunPassesTheExitCodeThrough) {

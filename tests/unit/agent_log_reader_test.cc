@@ -1,5 +1,9 @@
 #include <fcntl.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "agent/log_reader.h"
 #include "gtest/gtest.h"
 #include "runtime/base/file_util.h"
@@ -60,6 +64,44 @@ TEST_F(LogReaderTest, FollowStopsWhenFinishedAndDrained) {
       [&] { return ++calls > 2; });
   EXPECT_TRUE(st.ok());
   EXPECT_EQ(out, "onetwoerrthree");
+}
+
+TEST_F(LogReaderTest, TailWithSinceCountsOnlyLinesAfterIt) {
+  EXPECT_EQ(Read({.tail = 5, .since_ns = 2000}), "E:err\nO:thrO:ee\n");
+  EXPECT_EQ(Read({.tail = 1, .since_ns = 2000}), "O:thrO:ee\n");
+}
+
+// A tail of a file many read chunks long, with partial runs across chunk boundaries and an
+// unfinished last record: the same answer as reading everything and keeping the end.
+TEST_F(LogReaderTest, TailOfALargeFileAcrossChunks) {
+  int fd = ::open(path_.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  crilog::LogWriter writer{UniqueFd(fd)};
+  std::vector<std::string> lines;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text = "line-" + std::to_string(i) + std::string(static_cast<size_t>(i % 97), 'x');
+    if (i % 10 == 0) {
+      // A line written in three pieces: two P records and an F.
+      ASSERT_TRUE(writer.Write(crilog::Stream::kStdout, text.substr(0, 3), 1000 + i).ok());
+      ASSERT_TRUE(writer.Write(crilog::Stream::kStdout, text.substr(3, 2), 1000 + i).ok());
+      ASSERT_TRUE(writer.Write(crilog::Stream::kStdout, text.substr(5) + "\n", 1000 + i).ok());
+    } else {
+      ASSERT_TRUE(writer.Write(crilog::Stream::kStderr, text + "\n", 1000 + i).ok());
+    }
+    lines.push_back(i % 10 == 0 ? "O:" + text.substr(0, 3) + "O:" + text.substr(3, 2) + "O:" + text.substr(5) + "\n"
+                                : "E:" + text + "\n");
+  }
+  ASSERT_TRUE(writer.Write(crilog::Stream::kStdout, "unfinish", 999999).ok());  // no F yet
+  for (int64_t tail : {1, 2, 10, 11, 999, 5000, 19999, 20000, 30000}) {
+    std::string want;
+    for (size_t i = lines.size() - static_cast<size_t>(std::min<int64_t>(tail, 20000)); i < lines.size(); ++i) {
+      want += lines[i];
+    }
+    std::string got = Read({.tail = tail});
+    // The unfinished run is still read (as the plain reader does) after the whole lines.
+    EXPECT_TRUE(got == want + "O:unfinish") << "tail " << tail << ": " << got.size() << " bytes, want "
+                                           << want.size() + 10;
+  }
 }
 
 TEST_F(LogReaderTest, MissingFileIsEmpty) {
