@@ -14,6 +14,7 @@
 #include "agent/logging.h"
 
 #include "absl/strings/str_cat.h"
+#include "runtime/base/quote.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/container_record.h"
@@ -428,7 +429,7 @@ absl::StatusOr<v1::Container> ContainerManager::Start(const std::string& ref) {
   Entry& e = **entry;
   {
     std::lock_guard<std::mutex> lock(e.mu);
-    if (e.removed) return absl::NotFoundError(absl::StrCat("no such container: ", ref));
+    if (e.removed) return absl::NotFoundError(absl::StrCat("no such container: ", Quoted(ref)));
     if (e.record.state() != v1::CREATED || e.starting) {
       return absl::FailedPreconditionError(absl::StrCat("container ", e.name, " is ",
                                                         e.starting ? "being started" : StateName(e.record.state()),
@@ -556,7 +557,7 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
   v1::NetworkSettings network;
   {
     std::unique_lock<std::mutex> lock(e.mu);
-    if (e.removed) return absl::NotFoundError(absl::StrCat("no such container: ", ref));
+    if (e.removed) return absl::NotFoundError(absl::StrCat("no such container: ", Quoted(ref)));
     id = e.id;
     name = e.name;
     network = e.record.network_settings();

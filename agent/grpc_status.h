@@ -7,6 +7,8 @@
 
 namespace berth::agent {
 
+// Messages longer than kMaxStatusMessage bytes are cut there.
+inline constexpr size_t kMaxStatusMessage = 1024;
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The trailing metadata key (containers.proto) of a Start or Exec whose process could not be

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/base/quote.h"
 #include "absl/strings/str_format.h"
 
 namespace berth::agent {
@@ -40,7 +41,7 @@ absl::Status ValidateName(const std::string& name) {
   }
   if (ok) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
-      "invalid container name \"", name, "\": names match [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}"));
+      "invalid container name ", Quoted(name), ": names match [a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}"));
 }
 
 std::string GenerateName(const std::string& id) {
@@ -54,6 +55,10 @@ std::string GenerateName(const std::string& id) {
 
 absl::StatusOr<std::string> ResolveReference(const std::string& ref, const std::vector<IdAndName>& known) {
   if (ref.empty()) return absl::InvalidArgumentError("container id or name is empty");
+  if (ref.size() > kMaxReferenceLength) {
+    return absl::InvalidArgumentError(absl::StrCat("container id or name ", Quoted(ref), " is ", ref.size(),
+                                                   " bytes; ids are 64 and names at most 128"));
+  }
   for (const auto& k : known) {
     if (k.id == ref) return k.id;
   }
@@ -65,8 +70,8 @@ absl::StatusOr<std::string> ResolveReference(const std::string& ref, const std::
     if (absl::StartsWith(k.id, ref)) matches.push_back(&k);
   }
   if (matches.size() == 1) return matches[0]->id;
-  if (matches.empty()) return absl::NotFoundError(absl::StrCat("no such container: ", ref));
-  return absl::InvalidArgumentError(absl::StrCat("container prefix \"", ref, "\" is ambiguous: it matches ",
+  if (matches.empty()) return absl::NotFoundError(absl::StrCat("no such container: ", Quoted(ref)));
+  return absl::InvalidArgumentError(absl::StrCat("container prefix ", Quoted(ref), " is ambiguous: it matches ",
                                                  matches.size(), " containers; give more characters of the id"));
 }
 

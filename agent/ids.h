@@ -22,6 +22,9 @@ struct IdAndName {
 
 // Resolves `ref` against `known`: exact id, then exact name, then unique id prefix.
 // NOT_FOUND when nothing matches; INVALID_ARGUMENT when a prefix matches several.
+// Longer container references are refused before any lookup (ids are 64, names 128 bytes).
+inline constexpr size_t kMaxReferenceLength = 256;
+
 absl::StatusOr<std::string> ResolveReference(const std::string& ref, const std::vector<IdAndName>& known);
 
 }  // namespace berth::agent

@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/base/quote.h"
 #include "agent/ids.h"
 #include "agent/logging.h"
 #include "runtime/base/errno_status.h"
@@ -139,6 +140,10 @@ v1::Network NetworkStore::WithContainers(const Entry& e) const {
 absl::StatusOr<v1::Network> NetworkStore::Find(const std::string& ref) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (ref.empty()) return absl::InvalidArgumentError("network name or id is required");
+  if (ref.size() > 256) {
+    return absl::InvalidArgumentError(absl::StrCat("network name or id ", Quoted(ref), " is ", ref.size(),
+                                                   " bytes; ids are 64 and names at most 128"));
+  }
   if (auto it = by_id_.find(ref); it != by_id_.end()) return WithContainers(it->second);
   for (const auto& [id, e] : by_id_) {
     if (e.network.name() == ref) return WithContainers(e);
@@ -146,11 +151,11 @@ absl::StatusOr<v1::Network> NetworkStore::Find(const std::string& ref) const {
   const Entry* match = nullptr;
   for (const auto& [id, e] : by_id_) {
     if (absl::StartsWith(id, ref)) {
-      if (match != nullptr) return absl::InvalidArgumentError(absl::StrCat("network id prefix ", ref, " is ambiguous"));
+      if (match != nullptr) return absl::InvalidArgumentError(absl::StrCat("network id prefix ", Quoted(ref), " is ambiguous"));
       match = &e;
     }
   }
-  if (match == nullptr) return absl::NotFoundError(absl::StrCat("network ", ref, " not found"));
+  if (match == nullptr) return absl::NotFoundError(absl::StrCat("network ", Quoted(ref), " not found"));
   return WithContainers(*match);
 }
 

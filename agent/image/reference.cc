@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/base/quote.h"
 #include "absl/strings/str_split.h"
 #include "agent/image/digest.h"
 
@@ -20,7 +21,7 @@ constexpr size_t kMaxTagLength = 128;
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
 absl::Status Invalid(absl::string_view text, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("invalid reference \"", text, "\": ", why));
+  return absl::InvalidArgumentError(absl::StrCat("invalid reference ", Quoted(text), ": ", why));
 }
 
 // One path component: [a-z0-9]+ joined by exactly one of ".", "_", "__" or a run of "-".
@@ -131,6 +132,8 @@ std::string Reference::Familiar() const {
 
 absl::StatusOr<Reference> ParseReference(absl::string_view text) {
   if (text.empty()) return absl::InvalidArgumentError("invalid reference: empty");
+  // Docker's limit for a whole reference is the name's 255 plus a tag and a digest.
+  if (text.size() > 512) return Invalid(text, absl::StrCat("it is ", text.size(), " bytes long (at most 512)"));
   // Docker refuses a bare 64-hex name: anyone reading it would take it for an image id.
   if (IsHex64(text)) return Invalid(text, "a 64-digit hexadecimal string is an image id, not a repository name");
   Reference ref;

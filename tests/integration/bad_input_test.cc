@@ -191,6 +191,33 @@ TEST(BadInput, UnknownIdIsNotFoundForEveryVerb) {
   ExpectAgentServes(agent);
 }
 
+// A 64 KiB or 1 MiB reference is refused up front with a short message (a trailer that big
+// tears down a grpc-js client's whole connection); echoed values are quoted, so spaces at
+// their ends survive the trip, and capped.
+TEST(BadInput, HugeAndSpacedReferencesGetShortQuotedMessages) {
+  AgentHarness agent;
+  agent.Start();
+  for (size_t size : {size_t{64} << 10, size_t{1} << 20}) {
+    std::string huge(size, 'z');
+    auto inspect = agent.Inspect(huge);
+    EXPECT_EQ(inspect.status().code(), absl::StatusCode::kInvalidArgument) << size;
+    EXPECT_LT(inspect.status().message().size(), 400u);
+    EXPECT_THAT(std::string(inspect.status().message()), HasSubstr(std::to_string(size) + " bytes"));
+    EXPECT_EQ(agent.Remove(huge).code(), absl::StatusCode::kInvalidArgument);
+    grpc::ClientContext ctx;
+    v1::InspectNetworkRequest req;
+    req.set_id(huge);
+    v1::InspectNetworkResponse resp;
+    grpc::Status net = agent.networks().Inspect(&ctx, req, &resp);
+    EXPECT_EQ(net.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_LT(net.error_message().size(), 400u);
+  }
+  auto spaced = agent.Inspect("  padded  ");
+  EXPECT_EQ(spaced.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(spaced.status().message()), HasSubstr("\"  padded  \""));
+  ExpectAgentServes(agent);
+}
+
 TEST(BadInput, AmbiguousIdPrefixIsInvalidArgument) {
   AgentHarness agent;
   agent.Start();
