@@ -133,8 +133,10 @@ absl::Status ContainerManager::Persist(Entry& entry) { return SaveRecord(entry.p
 
 absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig& config) {
   if (config.image().empty()) return absl::InvalidArgumentError("image is required");
-  auto image = images_.Get(config.image());
-  if (!image.ok()) return image.status();
+  // Pinned until the record is listed: an image Remove meanwhile finds it used.
+  auto pinned = images_.GetPinned(config.image());
+  if (!pinned.ok()) return pinned.status();
+  std::optional<image::Image> image = std::move(pinned->first);
 
   const std::string id = NewContainerId();
   std::string name = config.name();

@@ -11,6 +11,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "runtime/base/quote.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "agent/image/archive.h"
@@ -193,6 +194,22 @@ absl::StatusOr<std::pair<std::string, std::string>> ImageStore::Lookup(const std
   auto name = ResolveName(ref);
   if (!name.ok()) return name.status();
   return std::make_pair(*name, refs_.at(*name));
+}
+
+absl::StatusOr<std::pair<Image, ImageStore::Pin>> ImageStore::GetPinned(const std::string& ref) {
+  absl::StatusOr<Image> image = Get(ref);
+  if (!image.ok()) return image.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<std::string> name = ResolveName(ref);
+  if (!name.ok() || refs_.at(*name) != image->manifest_digest) {
+    return absl::NotFoundError(absl::StrCat("image ", Quoted(ref), " was removed while the container was being created"));
+  }
+  ++pinned_[image->id];
+  Pin pin(nullptr, [this, id = image->id](void*) {
+    std::lock_guard<std::mutex> unpin(mu_);
+    if (--pinned_[id] <= 0) pinned_.erase(id);
+  });
+  return std::make_pair(std::move(*image), std::move(pin));
 }
 
 absl::StatusOr<Image> ImageStore::Get(const std::string& ref) {
@@ -609,7 +626,8 @@ absl::StatusOr<RemoveResult> ImageStore::Remove(const std::string& ref, bool for
     if (auto m = content_.ReadVerified(digest); m.ok()) {
       if (auto parsed = ParseManifest(*m); parsed.ok()) image_id = parsed->config.digest;
     }
-    const bool used = !image_id.empty() && in_use && in_use().count(image_id) > 0;
+    const bool used =
+        !image_id.empty() && (pinned_.count(image_id) > 0 || (in_use && in_use().count(image_id) > 0));
     if (remaining == 0 && used && !force) {
       return absl::FailedPreconditionError(absl::StrCat("image ", ref, " is used by a container; remove the container first ",
                                                         "or force (the container keeps running on its layers)"));
@@ -636,10 +654,13 @@ absl::StatusOr<RemoveResult> ImageStore::Remove(const std::string& ref, bool for
 
 absl::StatusOr<RemoveResult> ImageStore::Prune(const InUseFn& in_use, int64_t* reclaimed_bytes) {
   RemoveResult result;
-  const std::set<std::string> used = in_use ? in_use() : std::set<std::string>();
   {
     std::unique_lock<std::shared_mutex> gc(gc_mu_);
     std::lock_guard<std::mutex> lock(mu_);
+    // Decided under the lock, as Remove does: a container created meanwhile holds a pin
+    // until its record counts as a use.
+    std::set<std::string> used = in_use ? in_use() : std::set<std::string>();
+    for (const auto& [id, count] : pinned_) used.insert(id);
     std::map<std::string, std::string> kept;
     for (const auto& [name, digest] : refs_) {
       std::string image_id;

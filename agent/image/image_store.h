@@ -76,6 +76,13 @@ class ImageStore {
   absl::StatusOr<Image> Get(const std::string& ref);
   std::vector<Image> List();
 
+  // While held, Remove and Prune treat the image as used: a container being created holds
+  // one from finding its image until its record counts as a use.
+  using Pin = std::shared_ptr<void>;
+  // Get, and a pin taken under the lock Remove and Prune decide under: either the image is
+  // found and pinned first, or it was removed first and this is NOT_FOUND.
+  absl::StatusOr<std::pair<Image, Pin>> GetPinned(const std::string& ref);
+
   // Pulls from the registry (or its mirror): index → the linux/amd64 manifest → config and
   // layers (downloaded in parallel, each verified before commit) → unpacked → reference set.
   // `cancelled` is asked as data arrives: once it says so, the downloads stop (CANCELLED) and
@@ -131,6 +138,7 @@ class ImageStore {
 
   std::mutex mu_;
   std::map<std::string, std::string> refs_ ABSL_GUARDED_BY(mu_);  // normalised name → manifest digest
+  std::map<std::string, int> pinned_ ABSL_GUARDED_BY(mu_);        // image id → pins held
 
   std::mutex keys_mu_;
   std::map<std::string, std::weak_ptr<std::mutex>> key_locks_ ABSL_GUARDED_BY(keys_mu_);

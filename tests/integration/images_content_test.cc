@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -650,6 +651,40 @@ TEST_F(ImagesContentTest, LayersWritingOutsideTheirDirAreRefused) {
   auto list = ListImages(agent_);
   ASSERT_TRUE(list.ok()) << list.status();
   for (const auto& image : *list) EXPECT_THAT(image.names(), Not(Contains("t/evil:docker")));
+}
+
+// An image Remove racing a Create never takes what the new container needs: either the
+// remove comes first and the create finds no image, or the container holds the image (the
+// create pins it until its record counts as a use) and the remove is refused. A container
+// that was created runs on intact layers.
+TEST_F(ImagesContentTest, RemoveRacingCreateNeverTakesTheNewContainersLayers) {
+  for (int i = 0; i < 12; ++i) {
+    const std::string name = "t/race:" + std::to_string(i);
+    const std::string motd = "race " + std::to_string(i) + "\n";
+    const Image image = DerivedImage(busybox_, {File("etc/motd", motd)});
+    ASSERT_TRUE(ImportImages(agent_, LayoutTar({&image}, {name})).ok());
+    absl::StatusOr<v1::Container> created = absl::UnknownError("not run");
+    std::thread creator([&] { created = agent_.Create(FromImage(name, {"cat", "/etc/motd"})); });
+    if (i % 2 == 1) std::this_thread::sleep_for(std::chrono::milliseconds(i));
+    absl::StatusOr<v1::RemoveImageResponse> removed = RemoveImage(agent_, name);
+    creator.join();
+    ASSERT_NE(created.ok(), removed.ok()) << "round " << i << ": create " << created.status() << ", remove "
+                                          << removed.status();
+    if (!created.ok()) {
+      EXPECT_EQ(created.status().code(), absl::StatusCode::kNotFound) << created.status();
+      continue;
+    }
+    EXPECT_EQ(removed.status().code(), absl::StatusCode::kFailedPrecondition) << removed.status();
+    ASSERT_TRUE(agent_.StartContainer(created->id()).ok());
+    auto waited = agent_.Wait(created->id());
+    ASSERT_TRUE(waited.ok()) << waited.status();
+    EXPECT_EQ(waited->exit_code(), 0);
+    auto logs = agent_.Logs(created->id());
+    ASSERT_TRUE(logs.ok()) << logs.status();
+    EXPECT_EQ(*logs, motd);
+    ASSERT_TRUE(agent_.Remove(created->id()).ok());
+    ASSERT_TRUE(RemoveImage(agent_, name).ok());
+  }
 }
 
 }  // namespace
