@@ -664,6 +664,45 @@ absl::Status ContainerManager::Resume(const std::string& ref) {
   return Persist(e);
 }
 
+absl::StatusOr<v1::Container> ContainerManager::Update(const v1::UpdateRequest& request) {
+  for (auto [field, value] : {std::pair<const char*, int64_t>{"memory_limit_bytes", request.memory_limit_bytes()},
+                              {"cpu_millis", request.cpu_millis()},
+                              {"cpu_shares", request.cpu_shares()},
+                              {"pids_limit", request.pids_limit()}}) {
+    if (value < 0) return absl::InvalidArgumentError(absl::StrCat(field, " must not be negative, got ", value));
+  }
+  if (request.has_cpu_shares() && request.cpu_shares() != 0 && (request.cpu_shares() < 2 || request.cpu_shares() > 262144)) {
+    return absl::InvalidArgumentError(absl::StrCat("cpu_shares must be 2 to 262144, got ", request.cpu_shares()));
+  }
+  auto entry = Find(request.id());
+  if (!entry.ok()) return entry.status();
+  Entry& e = **entry;
+  std::lock_guard<std::mutex> lock(e.mu);
+  if (e.removed || e.record.state() == v1::EXITED) {
+    return absl::FailedPreconditionError(absl::StrCat("container ", e.name, " has exited; its limits cannot change"));
+  }
+  v1::Resources merged = e.record.resources();
+  if (request.has_memory_limit_bytes()) merged.set_memory_limit_bytes(request.memory_limit_bytes());
+  if (request.has_cpu_millis()) merged.set_cpu_millis(request.cpu_millis());
+  if (request.has_cpu_shares()) merged.set_cpu_shares(request.cpu_shares());
+  if (request.has_pids_limit()) merged.set_pids_limit(request.pids_limit());
+  shim::ResourceLimits limits;
+  limits.memory_limit_bytes = merged.memory_limit_bytes();
+  if (merged.cpu_millis() > 0) {
+    limits.cpu_period_us = 100000;  // as at create (bundle.cc)
+    limits.cpu_quota_us = merged.cpu_millis() * 100;
+  }
+  limits.cpu_shares = static_cast<uint64_t>(merged.cpu_shares());
+  limits.pids_limit = merged.pids_limit();
+  if (absl::Status st = AskShim(e, shim::MsgType::kUpdate, shim::Encode(limits)); !st.ok()) {
+    return Annotate(st, absl::StrCat("update container ", e.name));
+  }
+  *e.record.mutable_resources() = merged;
+  if (absl::Status st = Persist(e); !st.ok()) return st;
+  spdlog::info("container updated id={}", e.id);
+  return e.record;
+}
+
 absl::StatusOr<std::string> ContainerManager::LogPath(const std::string& ref) {
   auto entry = Find(ref);
   if (!entry.ok()) return entry.status();

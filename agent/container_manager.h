@@ -82,6 +82,9 @@ class ContainerManager {
   absl::StatusOr<v1::Container> Wait(const std::string& ref, const std::function<bool()>& cancelled);
   absl::Status Pause(const std::string& ref);
   absl::Status Resume(const std::string& ref);
+  // New limits for a created, running or paused container, written to its cgroup by its shim
+  // and kept in its record.
+  absl::StatusOr<v1::Container> Update(const v1::UpdateRequest& request);
 
   absl::StatusOr<ExecHandle> Exec(const std::string& ref, const v1::ProcessSpec& process);
   absl::StatusOr<AttachHandle> Attach(const std::string& ref, bool want_stdin);

@@ -106,6 +106,16 @@ grpc::Status ContainersService::Resume(grpc::ServerContext* ctx, const v1::Resum
   return ToGrpcStatus(manager_.Resume(req->id()));
 }
 
+grpc::Status ContainersService::Update(grpc::ServerContext* ctx, const v1::UpdateRequest* req, v1::UpdateResponse* resp) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  gate_.SetTarget(ctx, req->id());
+  auto c = manager_.Update(*req);
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  *resp->mutable_container() = *c;
+  return grpc::Status::OK;
+}
+
 grpc::Status SystemService::Version(grpc::ServerContext* ctx, const v1::VersionRequest*, v1::VersionResponse* resp) {
   auto caller = gate_.Admit(ctx);
   if (!caller.ok()) return ToGrpcStatus(caller.status());

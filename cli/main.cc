@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   AddRunCommands(app, table);
   AddExecCommand(app, table);
   AddLifecycleCommands(app, table);
+  AddUpdateCommand(app, table);
   AddPsCommand(app, table);
   AddInspectCommand(app, table);
   AddLogsCommand(app, table);

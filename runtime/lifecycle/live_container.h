@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "runtime/cgroup/cgroup_driver.h"
+#include "runtime/spec/spec.h"
 
 namespace berth::lifecycle {
 
@@ -35,6 +36,11 @@ absl::Status ThawContainer(CgroupDriver& cgroups, const LiveContainer& container
 
 // The pids in the container's cgroup, in the caller's pid namespace (none once it is gone).
 absl::StatusOr<std::vector<pid_t>> ContainerProcesses(CgroupDriver& cgroups, const LiveContainer& container);
+
+// Writes new limits to the container's cgroup; the device rules are left as they are (they
+// cannot change while it runs).
+absl::Status UpdateContainerResources(CgroupDriver& cgroups, const LiveContainer& container,
+                                      const spec::LinuxResources& resources);
 
 // SIGKILLs init, then thaws and kills whatever else is in the cgroup and removes it. Done
 // once per container, by whoever saw it end (the shim, or the state store's delete).

@@ -7,6 +7,7 @@
 #include "runtime/base/status_macros.h"
 #include "runtime/container/container.h"
 #include "runtime/lifecycle/lifecycle.h"
+#include "runtime/lifecycle/live_container.h"
 
 namespace berth::lifecycle {
 
@@ -37,6 +38,14 @@ void Merge(spec::LinuxResources& into, const spec::LinuxResources& from) {
 
 }  // namespace
 
+absl::Status UpdateContainerResources(CgroupDriver& cgroups, const LiveContainer& container,
+                                      const spec::LinuxResources& resources) {
+  CgroupResources limits = CgroupResourcesFor(resources);
+  // Rewriting the device rules would deny every device for a moment (deny all, then allow).
+  limits.devices.reset();
+  return cgroups.Apply(container.cgroups_path, limits);
+}
+
 absl::Status Update(const Runtime& rt, const std::string& id, const spec::LinuxResources& changes) {
   if (!changes.devices.empty()) {
     return absl::InvalidArgumentError(
@@ -51,7 +60,7 @@ absl::Status Update(const Runtime& rt, const std::string& id, const spec::LinuxR
   ASSIGN_OR_RETURN(spec::Spec spec, spec::ParseSpec(config));
   Merge(spec.linux.resources, changes);
   RETURN_IF_ERROR(spec::ValidateSpec(spec));
-  RETURN_IF_ERROR(rt.cgroups.Apply(record.cgroups_path, CgroupResourcesFor(spec.linux.resources)));
+  RETURN_IF_ERROR(UpdateContainerResources(rt.cgroups, LiveOf(record), spec.linux.resources));
   return WriteFileAtomic(rt.store.ConfigPath(id), spec::SerializeSpec(spec), 0600, Durability::kProcessCrashSafe);
 }
 

@@ -147,6 +147,28 @@ absl::StatusOr<KillRequest> Decode<KillRequest>(absl::string_view payload) {
   return m;
 }
 
+std::string Encode(const ResourceLimits& m) {
+  return json{{"memory_limit_bytes", m.memory_limit_bytes}, {"cpu_quota_us", m.cpu_quota_us},
+              {"cpu_period_us", m.cpu_period_us}, {"cpu_shares", m.cpu_shares}, {"pids_limit", m.pids_limit}}
+      .dump();
+}
+
+template <>
+absl::StatusOr<ResourceLimits> Decode<ResourceLimits>(absl::string_view payload) {
+  constexpr char kName[] = "update request";
+  ASSIGN_OR_RETURN(json j, Object(payload, kName));
+  ResourceLimits m;
+  for (absl::Status st : {Field(j, kName, "memory_limit_bytes", m.memory_limit_bytes),
+                          Field(j, kName, "cpu_quota_us", m.cpu_quota_us), Field(j, kName, "cpu_period_us", m.cpu_period_us),
+                          Field(j, kName, "cpu_shares", m.cpu_shares), Field(j, kName, "pids_limit", m.pids_limit)}) {
+    RETURN_IF_ERROR(st);
+  }
+  if (m.memory_limit_bytes < 0 || m.cpu_quota_us < 0 || m.pids_limit < 0) {
+    return absl::InvalidArgumentError("update request: limits must not be negative");
+  }
+  return m;
+}
+
 std::string Encode(const ExitReport& m) {
   json j{{"exit_code", m.exit_code},
          {"oom_killed", m.oom_killed},

@@ -48,6 +48,16 @@ struct KillRequest {
   bool all = false;
 };
 
+// kUpdate: the limits the agent manages, in full (0: no limit); the rest of the container's
+// linux.resources (devices, cpusets, ...) stays as created.
+struct ResourceLimits {
+  int64_t memory_limit_bytes = 0;
+  int64_t cpu_quota_us = 0;  // per cpu_period_us
+  uint64_t cpu_period_us = 0;
+  uint64_t cpu_shares = 0;
+  int64_t pids_limit = 0;
+};
+
 // kExit: how the container (kWait, kAttach) or an exec (kExec) ended. An exec's report has
 // only exit_code.
 struct ExitReport {
@@ -81,6 +91,7 @@ std::string Encode(const Attached& m);
 std::string Encode(const Dropped& m);
 std::string Encode(const Started& m);
 std::string Encode(const KillRequest& m);
+std::string Encode(const ResourceLimits& m);
 std::string Encode(const ExitReport& m);
 std::string Encode(const ShimState& m);
 
@@ -97,6 +108,7 @@ template <> absl::StatusOr<Attached> Decode<Attached>(absl::string_view payload)
 template <> absl::StatusOr<Dropped> Decode<Dropped>(absl::string_view payload);
 template <> absl::StatusOr<Started> Decode<Started>(absl::string_view payload);
 template <> absl::StatusOr<KillRequest> Decode<KillRequest>(absl::string_view payload);
+template <> absl::StatusOr<ResourceLimits> Decode<ResourceLimits>(absl::string_view payload);
 template <> absl::StatusOr<ExitReport> Decode<ExitReport>(absl::string_view payload);
 template <> absl::StatusOr<ShimState> Decode<ShimState>(absl::string_view payload);
 

@@ -28,6 +28,8 @@
 //                           thaw a paused container so that it can act on them
 //   kPause, kResume      -> kOk: the cgroup frozen / thawed (FAILED_PRECONDITION unless
 //                           running / paused)
+//   kUpdate (ResourceLimits)
+//                        -> kOk once written to the cgroup (FAILED_PRECONDITION once exited)
 // kError carries {"code": absl::StatusCode as int, "message"}.
 // The container's kExit (wait, attach) is sent only after state.json says "exited"; then the
 // shim closes every connection, removes shim.sock and exits. A terminal is resized by the agent
@@ -67,6 +69,7 @@ enum class MsgType : uint8_t {
   kKill = 6,
   kPause = 7,
   kResume = 8,
+  kUpdate = 9,
 
   kOk = 64,
   kError = 65,

@@ -452,6 +452,9 @@ void ShimServer::HandleRequest(uint64_t key) {
     case MsgType::kResume:
       st = DoPause(conn, false);
       break;
+    case MsgType::kUpdate:
+      st = DoUpdate(conn, msg->payload);
+      break;
     default:
       st = absl::InvalidArgumentError(
           absl::StrCat("unknown request type ", static_cast<int>(msg->type)));
@@ -486,6 +489,21 @@ absl::Status ShimServer::DoStart(Connection& conn) {
     state_.error = std::string(saved.message());
   }
   return SendMessage(conn.fd.get(), MsgType::kStarted, Encode(Started{state_.started_at_ns}));
+}
+
+absl::Status ShimServer::DoUpdate(Connection& conn, const std::string& payload) {
+  ASSIGN_OR_RETURN(ResourceLimits limits, Decode<ResourceLimits>(payload));
+  if (init_exited_) return absl::FailedPreconditionError(absl::StrCat("container ", options_.id, " has exited"));
+  spec::LinuxResources resources = spec_.linux.resources;
+  auto positive = [](auto v) { return v > 0 ? std::optional<decltype(v)>(v) : std::nullopt; };
+  resources.memory_limit = positive(limits.memory_limit_bytes);
+  resources.cpu_quota = positive(limits.cpu_quota_us);
+  resources.cpu_period = positive(limits.cpu_period_us);
+  resources.cpu_shares = positive(limits.cpu_shares);
+  resources.pids_limit = positive(limits.pids_limit);
+  RETURN_IF_ERROR(lifecycle::UpdateContainerResources(*cgroups_, Live(), resources));
+  spec_.linux.resources = std::move(resources);  // what a later update starts from
+  return SendMessage(conn.fd.get(), MsgType::kOk, "");
 }
 
 lifecycle::LiveContainer ShimServer::Live() const {

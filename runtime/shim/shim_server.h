@@ -86,6 +86,7 @@ class ShimServer {
   absl::Status DoWait(Connection& conn);
   absl::Status DoKill(Connection& conn, const std::string& payload);
   absl::Status DoPause(Connection& conn, bool pause);
+  absl::Status DoUpdate(Connection& conn, const std::string& payload);
   lifecycle::LiveContainer Live() const;
   void Drop(uint64_t key);
 

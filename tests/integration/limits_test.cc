@@ -69,6 +69,58 @@ TEST_F(Limits, MemoryLimitIsWrittenToTheCgroup) {
   EXPECT_EQ(c->resources().memory_limit_bytes(), 64 << 20);
 }
 
+// berth update: new limits reach the running container's cgroup at once, the record keeps
+// them, unset fields keep theirs, 0 removes one; a paused container can be updated, an exited
+// one cannot; bad values are refused before anything changes.
+TEST_F(Limits, UpdateChangesTheLiveCgroup) {
+  v1::Resources r;
+  r.set_memory_limit_bytes(64 << 20);
+  r.set_pids_limit(50);
+  std::string id = RunSleeper(r);
+  ASSERT_FALSE(id.empty());
+  CliResult updated = agent_.Cli({"update", "--memory", "96m", "--cpus", "0.5", "--pids-limit", "20", id});
+  ASSERT_EQ(updated.exit_code, 0) << updated.err;
+  EXPECT_EQ(updated.out, id + "\n");
+  if (v1()) {
+    EXPECT_EQ(CgroupFile(id, "memory", "memory.limit_in_bytes"), "100663296");
+    EXPECT_EQ(CgroupFile(id, "cpu", "cpu.cfs_quota_us"), "50000");
+  } else {
+    EXPECT_EQ(CgroupFile(id, "memory", "memory.max"), "100663296");
+    EXPECT_EQ(CgroupFile(id, "cpu", "cpu.max"), "50000 100000");
+  }
+  EXPECT_EQ(CgroupFile(id, "pids", "pids.max"), "20");
+  auto c = agent_.Inspect(id);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->resources().memory_limit_bytes(), 96 << 20);
+  EXPECT_EQ(c->resources().cpu_millis(), 500);
+  EXPECT_EQ(c->resources().pids_limit(), 20);
+
+  // Only what is given changes; 0 removes a limit; a paused container takes it too.
+  ASSERT_TRUE(agent_.Pause(id).ok());
+  CliResult unlimited = agent_.Cli({"update", "--pids-limit", "-1", id});
+  ASSERT_EQ(unlimited.exit_code, 0) << unlimited.err;
+  EXPECT_EQ(CgroupFile(id, "pids", "pids.max"), "max");
+  EXPECT_EQ(CgroupFile(id, "memory", v1() ? "memory.limit_in_bytes" : "memory.max"), "100663296");
+  ASSERT_TRUE(agent_.Resume(id).ok());
+  // The container still runs, and still sees its devices (the device rules were left alone).
+  auto probe = agent_.Exec(id, {"sh", "-c", "echo ok > /dev/null && echo fine"});
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  EXPECT_EQ(probe->out, "fine\n");
+
+  CliResult nothing = agent_.Cli({"update", id});
+  EXPECT_EQ(nothing.exit_code, 125);
+  EXPECT_THAT(nothing.err, HasSubstr("nothing to update"));
+  CliResult bad = agent_.Cli({"update", "--cpu-shares", "1", id});
+  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_THAT(bad.err, HasSubstr("cpu_shares"));
+  EXPECT_EQ(CgroupFile(id, "pids", "pids.max"), "max");
+
+  ASSERT_TRUE(agent_.Stop(id, 0).ok());
+  CliResult exited = agent_.Cli({"update", "--memory", "128m", id});
+  EXPECT_EQ(exited.exit_code, 125);
+  EXPECT_THAT(exited.err, HasSubstr("exited"));
+}
+
 TEST_F(Limits, UnlimitedByDefault) {
   std::string id = RunSleeper(v1::Resources{});
   ASSERT_FALSE(id.empty());
