@@ -5,6 +5,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cerrno>
 
@@ -24,6 +25,7 @@
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/proc_util.h"
+#include "runtime/base/process_info.h"
 #include "runtime/lifecycle/live_container.h"
 #include "runtime/seccomp/compiled_program.h"
 #include "runtime/shim/shim_protocol.h"
@@ -701,6 +703,38 @@ absl::StatusOr<v1::Container> ContainerManager::Update(const v1::UpdateRequest& 
   if (absl::Status st = Persist(e); !st.ok()) return st;
   spdlog::info("container updated id={}", e.id);
   return e.record;
+}
+
+absl::StatusOr<std::vector<v1::TopProcess>> ContainerManager::Top(const std::string& ref) {
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  Entry& e = **entry;
+  {
+    std::lock_guard<std::mutex> lock(e.mu);
+    if (e.removed || e.record.state() == v1::EXITED) {
+      return absl::FailedPreconditionError(absl::StrCat("container ", e.name, " is not running"));
+    }
+  }
+  absl::StatusOr<shim::Message> reply = ShimRequest(e.paths.dir, shim::MsgType::kProcesses);
+  if (!reply.ok()) return Annotate(reply.status(), absl::StrCat("list the processes of container ", e.name));
+  if (reply->type != shim::MsgType::kProcessList) return absl::InternalError("top: unexpected reply from the shim");
+  absl::StatusOr<shim::ProcessList> list = shim::Decode<shim::ProcessList>(reply->payload);
+  if (!list.ok()) return list.status();
+  std::vector<v1::TopProcess> out;
+  for (int pid : list->pids) {
+    absl::StatusOr<ProcessInfo> info = ReadProcessInfo(pid);
+    if (!info.ok()) continue;  // exited since the shim listed it
+    v1::TopProcess& p = out.emplace_back();
+    p.set_pid(info->pid);
+    p.set_ppid(info->ppid);
+    p.set_uid(info->uid);
+    p.set_state(std::string(1, info->state));
+    p.set_cpu_time_ms(static_cast<int64_t>(info->cpu_time_ms));
+    p.set_rss_bytes(static_cast<int64_t>(info->rss_bytes));
+    p.set_command(info->command);
+  }
+  std::sort(out.begin(), out.end(), [](const v1::TopProcess& a, const v1::TopProcess& b) { return a.pid() < b.pid(); });
+  return out;
 }
 
 absl::StatusOr<std::string> ContainerManager::LogPath(const std::string& ref) {

@@ -85,6 +85,8 @@ class ContainerManager {
   // New limits for a created, running or paused container, written to its cgroup by its shim
   // and kept in its record.
   absl::StatusOr<v1::Container> Update(const v1::UpdateRequest& request);
+  // The processes in the container's cgroup, as its shim lists them.
+  absl::StatusOr<std::vector<v1::TopProcess>> Top(const std::string& ref);
 
   absl::StatusOr<ExecHandle> Exec(const std::string& ref, const v1::ProcessSpec& process);
   absl::StatusOr<AttachHandle> Attach(const std::string& ref, bool want_stdin);

@@ -116,6 +116,16 @@ grpc::Status ContainersService::Update(grpc::ServerContext* ctx, const v1::Updat
   return grpc::Status::OK;
 }
 
+grpc::Status ContainersService::Top(grpc::ServerContext* ctx, const v1::TopRequest* req, v1::TopResponse* resp) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  gate_.SetTarget(ctx, req->id());
+  auto processes = manager_.Top(req->id());
+  if (!processes.ok()) return ToGrpcStatus(processes.status());
+  for (v1::TopProcess& p : *processes) *resp->add_processes() = std::move(p);
+  return grpc::Status::OK;
+}
+
 grpc::Status SystemService::Version(grpc::ServerContext* ctx, const v1::VersionRequest*, v1::VersionResponse* resp) {
   auto caller = gate_.Admit(ctx);
   if (!caller.ok()) return ToGrpcStatus(caller.status());

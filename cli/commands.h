@@ -47,6 +47,7 @@ void AddRunCommands(CLI::App& app, CommandTable& table);        // run, create
 void AddExecCommand(CLI::App& app, CommandTable& table);        // exec
 void AddLifecycleCommands(CLI::App& app, CommandTable& table);  // start stop kill rm pause unpause wait
 void AddUpdateCommand(CLI::App& app, CommandTable& table);      // update
+void AddTopCommand(CLI::App& app, CommandTable& table);         // top
 void AddPsCommand(CLI::App& app, CommandTable& table);          // ps (and ps --all-nodes)
 void AddInspectCommand(CLI::App& app, CommandTable& table);     // inspect
 void AddLogsCommand(CLI::App& app, CommandTable& table);        // logs

@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   AddExecCommand(app, table);
   AddLifecycleCommands(app, table);
   AddUpdateCommand(app, table);
+  AddTopCommand(app, table);
   AddPsCommand(app, table);
   AddInspectCommand(app, table);
   AddLogsCommand(app, table);

@@ -17,8 +17,6 @@
 
 namespace berth {
 
-namespace {
-// Fields after the ")" that ends the command name, which may itself hold spaces and parens.
 absl::StatusOr<std::vector<std::string>> StatFieldsAfterComm(pid_t pid) {
   auto stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
   if (!stat.ok()) return stat.status();
@@ -26,7 +24,6 @@ absl::StatusOr<std::vector<std::string>> StatFieldsAfterComm(pid_t pid) {
   if (close == std::string::npos) return absl::InternalError("malformed /proc stat");
   return std::vector<std::string>(absl::StrSplit(stat->substr(close + 2), ' '));
 }
-}  // namespace
 
 absl::StatusOr<uint64_t> ProcessStartTime(pid_t pid) {
   auto fields = StatFieldsAfterComm(pid);

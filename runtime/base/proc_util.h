@@ -5,12 +5,18 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "runtime/base/unique_fd.h"
 
 namespace berth {
+
+// The fields of /proc/<pid>/stat after the ")" that ends the command name (which may itself
+// hold spaces and parens): index 0 is field 3 (state). NOT_FOUND once the process is gone.
+absl::StatusOr<std::vector<std::string>> StatFieldsAfterComm(pid_t pid);
 
 absl::StatusOr<uint64_t> ProcessStartTime(pid_t pid);
 

@@ -169,6 +169,22 @@ absl::StatusOr<ResourceLimits> Decode<ResourceLimits>(absl::string_view payload)
   return m;
 }
 
+std::string Encode(const ProcessList& m) { return json{{"pids", m.pids}}.dump(); }
+
+template <>
+absl::StatusOr<ProcessList> Decode<ProcessList>(absl::string_view payload) {
+  ASSIGN_OR_RETURN(json j, Object(payload, "process list"));
+  ProcessList m;
+  auto pids = j.find("pids");
+  if (pids == j.end()) return m;
+  if (!pids->is_array()) return absl::InvalidArgumentError("process list: field pids has the wrong type");
+  for (const json& pid : *pids) {
+    if (!pid.is_number_integer()) return absl::InvalidArgumentError("process list: a pid is not an integer");
+    m.pids.push_back(pid.get<int>());
+  }
+  return m;
+}
+
 std::string Encode(const ExitReport& m) {
   json j{{"exit_code", m.exit_code},
          {"oom_killed", m.oom_killed},

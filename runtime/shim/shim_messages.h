@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -58,6 +59,12 @@ struct ResourceLimits {
   int64_t pids_limit = 0;
 };
 
+// kProcessList: the reply to kProcesses, the pids in the container's cgroup (the node's
+// pid namespace).
+struct ProcessList {
+  std::vector<int> pids;
+};
+
 // kExit: how the container (kWait, kAttach) or an exec (kExec) ended. An exec's report has
 // only exit_code.
 struct ExitReport {
@@ -92,6 +99,7 @@ std::string Encode(const Dropped& m);
 std::string Encode(const Started& m);
 std::string Encode(const KillRequest& m);
 std::string Encode(const ResourceLimits& m);
+std::string Encode(const ProcessList& m);
 std::string Encode(const ExitReport& m);
 std::string Encode(const ShimState& m);
 
@@ -109,6 +117,7 @@ template <> absl::StatusOr<Dropped> Decode<Dropped>(absl::string_view payload);
 template <> absl::StatusOr<Started> Decode<Started>(absl::string_view payload);
 template <> absl::StatusOr<KillRequest> Decode<KillRequest>(absl::string_view payload);
 template <> absl::StatusOr<ResourceLimits> Decode<ResourceLimits>(absl::string_view payload);
+template <> absl::StatusOr<ProcessList> Decode<ProcessList>(absl::string_view payload);
 template <> absl::StatusOr<ExitReport> Decode<ExitReport>(absl::string_view payload);
 template <> absl::StatusOr<ShimState> Decode<ShimState>(absl::string_view payload);
 

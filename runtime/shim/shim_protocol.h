@@ -28,6 +28,7 @@
 //                           thaw a paused container so that it can act on them
 //   kPause, kResume      -> kOk: the cgroup frozen / thawed (FAILED_PRECONDITION unless
 //                           running / paused)
+//   kProcesses           -> kProcessList (ProcessList): the pids in the container's cgroup
 //   kUpdate (ResourceLimits)
 //                        -> kOk once written to the cgroup (FAILED_PRECONDITION once exited)
 // kError carries {"code": absl::StatusCode as int, "message"}.
@@ -70,6 +71,7 @@ enum class MsgType : uint8_t {
   kPause = 7,
   kResume = 8,
   kUpdate = 9,
+  kProcesses = 10,
 
   kOk = 64,
   kError = 65,
@@ -81,6 +83,7 @@ enum class MsgType : uint8_t {
   kStateReply = 71,
   kDropped = 72,
   kStarted = 73,
+  kProcessList = 74,
 };
 
 inline constexpr size_t kMaxPayload = 64 * 1024;

@@ -455,6 +455,9 @@ void ShimServer::HandleRequest(uint64_t key) {
     case MsgType::kUpdate:
       st = DoUpdate(conn, msg->payload);
       break;
+    case MsgType::kProcesses:
+      st = DoProcesses(conn);
+      break;
     default:
       st = absl::InvalidArgumentError(
           absl::StrCat("unknown request type ", static_cast<int>(msg->type)));
@@ -504,6 +507,15 @@ absl::Status ShimServer::DoUpdate(Connection& conn, const std::string& payload) 
   RETURN_IF_ERROR(lifecycle::UpdateContainerResources(*cgroups_, Live(), resources));
   spec_.linux.resources = std::move(resources);  // what a later update starts from
   return SendMessage(conn.fd.get(), MsgType::kOk, "");
+}
+
+absl::Status ShimServer::DoProcesses(Connection& conn) {
+  ProcessList list;
+  if (!init_exited_) {
+    ASSIGN_OR_RETURN(std::vector<pid_t> pids, lifecycle::ContainerProcesses(*cgroups_, Live()));
+    list.pids.assign(pids.begin(), pids.end());
+  }
+  return SendMessage(conn.fd.get(), MsgType::kProcessList, Encode(list));
 }
 
 lifecycle::LiveContainer ShimServer::Live() const {

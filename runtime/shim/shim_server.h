@@ -87,6 +87,7 @@ class ShimServer {
   absl::Status DoKill(Connection& conn, const std::string& payload);
   absl::Status DoPause(Connection& conn, bool pause);
   absl::Status DoUpdate(Connection& conn, const std::string& payload);
+  absl::Status DoProcesses(Connection& conn);
   lifecycle::LiveContainer Live() const;
   void Drop(uint64_t key);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -258,6 +259,37 @@ TEST(Cli, ExecTtyInteractiveShellOnPty) {
   auto c = agent.Inspect("web");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->state(), v1::RUNNING);
+}
+
+// top lists exactly the processes in the container's cgroup, with their commands.
+TEST(Cli, TopListsTheContainersProcesses) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult run = agent.Cli({"run", "-d", "--name", "busy", "busybox", "sh", "-c", "sleep 1001 & sleep 1002"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  std::string id = std::string(absl::StripAsciiWhitespace(run.out));
+  std::string procs_file = agent.CgroupDir(id, "pids") + "/cgroup.procs";
+  ASSERT_TRUE(WaitUntil([&] { return absl::StrContains(agent.Cli({"top", "busy"}).out, "sleep 1001"); }, kBound));
+  CliResult top = agent.Cli({"top", "busy"});
+  ASSERT_EQ(top.exit_code, 0) << top.err;
+  EXPECT_THAT(top.out, StartsWith("UID "));
+  // busybox sh execs its last command: init is `sleep 1002`, the parent of `sleep 1001`.
+  EXPECT_THAT(top.out, HasSubstr("sleep 1001\n"));
+  EXPECT_THAT(top.out, HasSubstr("sleep 1002\n"));
+  // The pids are the cgroup's, as the node numbers them.
+  std::vector<std::string> lines = absl::StrSplit(absl::StripTrailingAsciiWhitespace(top.out), '\n');
+  std::set<std::string> shown;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    std::vector<std::string> cells = absl::StrSplit(lines[i], ' ', absl::SkipEmpty());
+    ASSERT_GE(cells.size(), 7u) << lines[i];
+    shown.insert(cells[1]);
+  }
+  std::vector<std::string> in_cgroup = absl::StrSplit(absl::StripTrailingAsciiWhitespace(ReadText(procs_file)), '\n');
+  EXPECT_EQ(shown, std::set<std::string>(in_cgroup.begin(), in_cgroup.end()));
+
+  CliResult missing = agent.Cli({"top", "nosuch"});
+  EXPECT_EQ(missing.exit_code, 125);
+  ASSERT_EQ(agent.Cli({"rm", "-f", "busy"}).exit_code, 0);
 }
 
 TEST(Cli, VersionShowsApiVersion) {

@@ -450,7 +450,7 @@ const EXPECTED_CONTAINERS_METHODS = {
   Create: [false, false], Start: [false, false], Stop: [false, false], Kill: [false, false],
   Remove: [false, false], Inspect: [false, false], List: [false, false], Wait: [false, false],
   Pause: [false, false], Resume: [false, false], Exec: [true, true], Attach: [true, true],
-  Logs: [false, true],
+  Logs: [false, true], Update: [false, false], Top: [false, false],
 };
 
 async function run() {
