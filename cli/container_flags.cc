@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "cli/env_file.h"
 #include "cli/network_flags.h"
 #include "cli/units.h"
 
@@ -113,6 +114,23 @@ absl::StatusOr<std::map<std::string, std::string>> ParseLabels(
   return labels;
 }
 
+namespace {
+
+// The entries of `files` (in order) followed by `given`: the flags override the files.
+absl::StatusOr<std::vector<std::string>> WithFiles(const std::vector<std::string>& files,
+                                                   const std::vector<std::string>& given, absl::string_view kind) {
+  std::vector<std::string> out;
+  for (const std::string& path : files) {
+    absl::StatusOr<std::vector<std::string>> entries = ReadEnvFile(path, kind);
+    if (!entries.ok()) return entries.status();
+    out.insert(out.end(), entries->begin(), entries->end());
+  }
+  out.insert(out.end(), given.begin(), given.end());
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerFlags& flags,
                                                                 const EnvLookup& env,
                                                                 const std::string& cwd) {
@@ -126,7 +144,9 @@ absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerF
   }
   for (const std::string& arg : flags.command) config.add_command(arg);
 
-  absl::StatusOr<std::vector<std::string>> resolved_env = ResolveEnv(flags.env, env);
+  absl::StatusOr<std::vector<std::string>> env_entries = WithFiles(flags.env_files, flags.env, "env file");
+  if (!env_entries.ok()) return env_entries.status();
+  absl::StatusOr<std::vector<std::string>> resolved_env = ResolveEnv(*env_entries, env);
   if (!resolved_env.ok()) return resolved_env.status();
   for (std::string& e : *resolved_env) config.add_env(std::move(e));
 
@@ -134,7 +154,9 @@ absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerF
   config.set_user(flags.user);
   config.set_hostname(flags.hostname);
 
-  absl::StatusOr<std::map<std::string, std::string>> labels = ParseLabels(flags.labels);
+  absl::StatusOr<std::vector<std::string>> label_entries = WithFiles(flags.label_files, flags.labels, "label file");
+  if (!label_entries.ok()) return label_entries.status();
+  absl::StatusOr<std::map<std::string, std::string>> labels = ParseLabels(*label_entries);
   if (!labels.ok()) return labels.status();
   config.mutable_labels()->insert(labels->begin(), labels->end());
 
@@ -198,7 +220,9 @@ absl::StatusOr<berth::v1::ProcessSpec> BuildProcessSpec(const ExecFlags& flags,
   if (flags.command.empty()) return absl::InvalidArgumentError("exec needs a command");
   berth::v1::ProcessSpec spec;
   for (const std::string& arg : flags.command) spec.add_args(arg);
-  absl::StatusOr<std::vector<std::string>> resolved_env = ResolveEnv(flags.env, env);
+  absl::StatusOr<std::vector<std::string>> env_entries = WithFiles(flags.env_files, flags.env, "env file");
+  if (!env_entries.ok()) return env_entries.status();
+  absl::StatusOr<std::vector<std::string>> resolved_env = ResolveEnv(*env_entries, env);
   if (!resolved_env.ok()) return resolved_env.status();
   for (std::string& e : *resolved_env) spec.add_env(std::move(e));
   spec.set_working_dir(flags.workdir);

@@ -29,6 +29,8 @@ struct ContainerFlags {
   bool interactive = false;  // -i
   bool tty = false;          // -t
   std::vector<std::string> env;      // -e KEY=VAL or -e KEY
+  std::vector<std::string> env_files;    // --env-file: read first, -e overrides
+  std::vector<std::string> label_files;  // --label-file: read first, --label overrides
   std::vector<std::string> volumes;  // -v SRC:DST[:ro|rw]
   std::vector<std::string> labels;   // --label k=v or k
   std::vector<uint32_t> group_add;   // --group-add GID
@@ -61,6 +63,7 @@ struct ExecFlags {
   bool tty = false;
   bool detach = false;
   std::vector<std::string> env;
+  std::vector<std::string> env_files;
   std::string workdir;
   std::string user;
   std::string id;

@@ -36,6 +36,8 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
   AddRepeatable(cmd, "--dns-search", f.dns_search, "Search domain for /etc/resolv.conf");
   AddRepeatable(cmd, "-v,--volume", f.volumes, "Bind mount SRC:DST[:ro|rw][,idmap]");
   AddRepeatable(cmd, "-l,--label", f.labels, "Set a label: key=value");
+  AddRepeatable(cmd, "--env-file", f.env_files, "Read environment variables from a file (KEY=VALUE lines)");
+  AddRepeatable(cmd, "--label-file", f.label_files, "Read labels from a file (key=value lines)");
   cmd->add_option("--group-add", f.group_add, "Additional group id")
       ->allow_extra_args(false)
       ->type_size(1);
@@ -73,6 +75,7 @@ void DefineExecFlags(CLI::App* cmd, ExecFlags& f) {
   cmd->add_flag("-d,--detach", f.detach, "Run the command in the background");
   AddRepeatable(cmd, "-e,--env", f.env,
                 "Set an environment variable: KEY=VALUE, or KEY to pass this shell's value");
+  AddRepeatable(cmd, "--env-file", f.env_files, "Read environment variables from a file (KEY=VALUE lines)");
   cmd->add_option("-w,--workdir", f.workdir, "Working directory inside the container");
   cmd->add_option("-u,--user", f.user, "User: uid[:gid] or name[:group]");
   cmd->add_option("container", f.id, "Container id, id prefix or name")->required();

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 #include <vector>
@@ -290,6 +292,30 @@ TEST(Cli, TopListsTheContainersProcesses) {
   CliResult missing = agent.Cli({"top", "nosuch"});
   EXPECT_EQ(missing.exit_code, 125);
   ASSERT_EQ(agent.Cli({"rm", "-f", "busy"}).exit_code, 0);
+}
+
+// --env-file and --label-file reach the container and its record; -e and --label override.
+TEST(Cli, EnvAndLabelFilesReachTheContainer) {
+  AgentHarness agent;
+  agent.Start();
+  char dir_template[] = "/tmp/berth-cli-env-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  {
+    std::ofstream(dir + "/app.env") << "# settings\nGREETING=hello from a file\nLEVEL=file\n";
+    std::ofstream(dir + "/labels") << "tier=web\n";
+  }
+  CliResult r = agent.Cli({"run", "--name", "envy", "--env-file", dir + "/app.env", "-e", "LEVEL=flag", "--label-file",
+                           dir + "/labels", "busybox", "sh", "-c", "echo \"$GREETING/$LEVEL\""});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "hello from a file/flag\n");
+  auto c = agent.Inspect("envy");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config().labels().at("tier"), "web");
+  CliResult missing = agent.Cli({"run", "--rm", "--env-file", dir + "/nope", "busybox", "true"});
+  EXPECT_EQ(missing.exit_code, 125);
+  EXPECT_THAT(missing.err, HasSubstr(dir + "/nope"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Cli, VersionShowsApiVersion) {

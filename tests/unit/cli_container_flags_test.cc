@@ -1,4 +1,7 @@
 // berth CLI: argv of run/create/exec -> flags -> ContainerConfig / ProcessSpec.
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -8,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include "cli/container_flags.h"
+#include "cli/env_file.h"
+#include "cli/file_util.h"
 #include "cli/flag_definitions.h"
 
 namespace berth::cli {
@@ -371,6 +376,48 @@ TEST(SecurityFlags, DeviceForms) {
   EXPECT_EQ(ParseDevice("/dev/fuse:r")->permissions(), "r");
   EXPECT_EQ(ParseDevice("/dev/fuse:/dev/x")->container_path(), "/dev/x");
   EXPECT_EQ(ParseUlimit("core=-1")->hard(), -1);
+}
+
+}  // namespace
+}  // namespace berth::cli
+
+namespace berth::cli {
+namespace {
+
+// docker's env-file rules: blank and '#' lines skipped, leading whitespace dropped, values as
+// written, a bare name from the caller's environment; -e overrides what a file sets.
+TEST(EnvFiles, ParsedAsDockerDoesAndOverriddenByFlags) {
+  auto parsed = ParseEnvFile("# comment\n\n  A=1\nB= spaced value \nC=\"quoted\"\r\nBARE\n", "env file x");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_EQ(*parsed, (std::vector<std::string>{"A=1", "B= spaced value ", "C=\"quoted\"", "BARE"}));
+  auto bad = ParseEnvFile("OK=1\nMY VAR=2\n", "env file x");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("env file x line 2"), absl::string_view::npos) << bad.status();
+  EXPECT_FALSE(ParseEnvFile("=value\n", "env file x").ok());
+
+  char dir_template[] = "/tmp/berth-envfile-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir_template), nullptr);
+  const std::string dir = dir_template;
+  const std::string env_path = dir + "/app.env", label_path = dir + "/labels";
+  ASSERT_TRUE(WriteFileAtomically(env_path, "A=from-file\nB=from-file\nHOME_KEY\n", false).ok());
+  ASSERT_TRUE(WriteFileAtomically(label_path, "tier=web\nowner=file\n", false).ok());
+  v1::ContainerConfig c = Config({"--env-file", env_path, "-e", "B=from-flag", "--label-file", label_path, "--label",
+                                  "owner=flag", "busybox"},
+                                 {{"HOME_KEY", "from-shell"}});
+  EXPECT_EQ(Strings(c.env()), (std::vector<std::string>{"A=from-file", "B=from-file", "HOME_KEY=from-shell", "B=from-flag"}));
+  EXPECT_EQ(c.labels().at("tier"), "web");
+  EXPECT_EQ(c.labels().at("owner"), "flag");
+  auto missing = BuildContainerConfig(ParseRun({"--env-file", dir + "/nope", "busybox"}), FakeEnv({}), "/");
+  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound) << missing.status();
+
+  absl::StatusOr<v1::ProcessSpec> exec =
+      BuildProcessSpec(ParseExec({"--env-file", env_path, "web", "env"}), FakeEnv({}));
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  EXPECT_EQ(Strings(exec->env()), (std::vector<std::string>{"A=from-file", "B=from-file"}));
+  ::unlink(env_path.c_str());
+  ::unlink(label_path.c_str());
+  ::rmdir(dir.c_str());
 }
 
 }  // namespace
