@@ -58,6 +58,7 @@ TEST(AuthzTable, MutatingCallsNeedOperatorAndAreAudited) {
     const bool reads = absl::EndsWith(method, "/List") || absl::EndsWith(method, "/Inspect") ||
                        absl::EndsWith(method, "/Version") || absl::EndsWith(method, "/DiskUsage") ||
                        absl::EndsWith(method, "/Logs") || absl::EndsWith(method, "/Wait") ||
+                       absl::EndsWith(method, "/Top") ||
                        absl::StartsWith(method, "/grpc.");
     EXPECT_EQ(rule.needs, reads ? Role::kViewer : Role::kOperator) << method;
     EXPECT_EQ(rule.audited, !reads) << method;
