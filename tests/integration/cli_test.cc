@@ -9,6 +9,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -316,6 +317,27 @@ TEST(Cli, EnvAndLabelFilesReachTheContainer) {
   EXPECT_EQ(missing.exit_code, 125);
   EXPECT_THAT(missing.err, HasSubstr(dir + "/nope"));
   std::filesystem::remove_all(dir);
+}
+
+// container prune removes the exited containers and only those.
+TEST(Cli, ContainerPruneRemovesOnlyExitedContainers) {
+  AgentHarness agent;
+  agent.Start();
+  ASSERT_EQ(agent.Cli({"run", "--name", "done1", "busybox", "true"}).exit_code, 0);
+  ASSERT_EQ(agent.Cli({"run", "--name", "done2", "busybox", "sh", "-c", "exit 3"}).exit_code, 3);
+  ASSERT_EQ(agent.Cli({"run", "-d", "--name", "alive", "busybox", "sleep", "1000"}).exit_code, 0);
+  ASSERT_EQ(agent.Cli({"create", "--name", "fresh", "busybox", "true"}).exit_code, 0);
+  CliResult declined = agent.Cli({"container", "prune"}, "n\n");
+  EXPECT_EQ(declined.exit_code, 0) << declined.err;
+  EXPECT_EQ(ListAll(agent).size(), 4u);
+  CliResult pruned = agent.Cli({"container", "prune", "-f"});
+  EXPECT_EQ(pruned.exit_code, 0) << pruned.err;
+  EXPECT_THAT(pruned.out, StartsWith("Deleted Containers:\n"));
+  std::vector<std::string> names;
+  for (const v1::Container& c : ListAll(agent)) names.push_back(c.name());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"alive", "fresh"}));
+  ASSERT_EQ(agent.Cli({"rm", "-f", "alive", "fresh"}).exit_code, 0);
 }
 
 TEST(Cli, VersionShowsApiVersion) {
