@@ -3,10 +3,9 @@
 #include <memory>
 #include <string>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/strip.h"
 #include "cli/commands.h"
 #include "cli/exit_codes.h"
+#include "cli/terminal.h"
 
 namespace berth::cli {
 namespace {
@@ -14,15 +13,7 @@ namespace {
 namespace v1 = berth::v1;
 
 int PruneContainers(AgentClient& client, bool force) {
-  if (!force) {
-    std::cout << "WARNING! This will remove all stopped containers.\n"
-                 "Are you sure you want to continue? [y/N] "
-              << std::flush;
-    std::string answer;
-    std::getline(std::cin, answer);
-    answer = absl::AsciiStrToLower(absl::StripAsciiWhitespace(answer));
-    if (answer != "y" && answer != "yes") return kExitOk;
-  }
+  if (!force && !AskToContinue("This will remove all stopped containers.")) return kExitOk;
   v1::ListRequest list;
   list.add_states(v1::EXITED);
   v1::ListResponse listed;

@@ -12,7 +12,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/commands.h"
@@ -261,15 +260,7 @@ struct PruneOptions {
 };
 
 int Prune(AgentClient& client, const PruneOptions& o) {
-  if (!o.force) {
-    std::cout << "WARNING! This will remove every image no container uses.\n"
-                 "Are you sure you want to continue? [y/N] "
-              << std::flush;
-    std::string answer;
-    std::getline(std::cin, answer);
-    answer = absl::AsciiStrToLower(absl::StripAsciiWhitespace(answer));
-    if (answer != "y" && answer != "yes") return kExitOk;
-  }
+  if (!o.force && !AskToContinue("This will remove every image no container uses.")) return kExitOk;
   v1::PruneImagesResponse response;
   grpc::ClientContext ctx;
   grpc::Status status = client.images().Prune(&ctx, v1::PruneImagesRequest(), &response);

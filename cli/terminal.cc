@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <iostream>
+#include <string>
 #include <mutex>
 
 #include <sys/ioctl.h>
@@ -10,6 +12,8 @@
 #include <unistd.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/strip.h"
 
 namespace berth::cli {
 namespace {
@@ -40,6 +44,14 @@ void RestoreLocked(SavedTerminal& saved) {
 }  // namespace
 
 bool IsTerminal(int fd) { return isatty(fd) == 1; }
+
+bool AskToContinue(std::string_view warning) {
+  std::cout << "WARNING! " << warning << "\nAre you sure you want to continue? [y/N] " << std::flush;
+  std::string answer;
+  std::getline(std::cin, answer);
+  answer = absl::AsciiStrToLower(absl::StripAsciiWhitespace(answer));
+  return answer == "y" || answer == "yes";
+}
 
 std::optional<berth::v1::TerminalSize> CurrentTerminalSize() {
   for (int fd : {STDOUT_FILENO, STDIN_FILENO}) {

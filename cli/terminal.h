@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "berth/v1/containers.pb.h"
@@ -11,6 +12,10 @@
 namespace berth::cli {
 
 bool IsTerminal(int fd);
+
+// Prints "WARNING! <warning>" and asks "Are you sure you want to continue? [y/N]" on stdout;
+// true only for "y" or "yes" read from stdin (docker's prune prompt).
+bool AskToContinue(std::string_view warning);
 
 // Rows and columns of the terminal on stdout (or stdin when stdout is redirected).
 std::optional<berth::v1::TerminalSize> CurrentTerminalSize();

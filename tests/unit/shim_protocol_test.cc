@@ -248,6 +248,15 @@ TEST(ShimMessages, RequestsAndRepliesRoundTrip) {
   EXPECT_TRUE(Decode<AttachRequest>(Encode(AttachRequest{true}))->stdin);
   EXPECT_FALSE(Decode<Attached>(Encode(Attached{false}))->stdin);
   EXPECT_EQ(Decode<Dropped>(Encode(Dropped{1u << 20}))->bytes, 1u << 20);
+  ResourceLimits limits{64 << 20, 50000, 100000, 512, 20};
+  auto limits_back = Decode<ResourceLimits>(Encode(limits));
+  ASSERT_TRUE(limits_back.ok()) << limits_back.status();
+  EXPECT_EQ(limits_back->memory_limit_bytes, 64 << 20);
+  EXPECT_EQ(limits_back->cpu_quota_us, 50000);
+  EXPECT_EQ(limits_back->cpu_period_us, 100000u);
+  EXPECT_EQ(limits_back->cpu_shares, 512u);
+  EXPECT_EQ(limits_back->pids_limit, 20);
+  EXPECT_EQ(Decode<ProcessList>(Encode(ProcessList{{1, 42, 4242}}))->pids, (std::vector<int>{1, 42, 4242}));
   // A request without arguments may come with no payload at all.
   EXPECT_FALSE(Decode<AttachRequest>("")->stdin);
 }
@@ -259,6 +268,8 @@ TEST(ShimMessages, DecodeRefusesWrongTypesAndBadValues) {
   EXPECT_EQ(Decode<KillRequest>(R"({"signal":0})").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Decode<KillRequest>(R"({"signal":65})").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Decode<ExecRequest>(R"({"stdin":true})").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Decode<ResourceLimits>(R"({"memory_limit_bytes":-1})").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Decode<ProcessList>(R"({"pids":["1"]})").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Decode<ExecRequest>(R"({"process":{"args":[],"cwd":"/"}})").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(Decode<ExecRequest>(R"({"process":{"args":["true"],"cwd":"rel"}})").status().code(),
