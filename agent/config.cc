@@ -46,7 +46,10 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
   }
   if (absl::Status st = take("bridge", base.bridge); !st.ok()) return st;
   if (absl::Status st = take("bridge_cidr", base.bridge_cidr); !st.ok()) return st;
-  for (auto [key, field] : {std::pair<const char*, int64_t*>{"audit_max_bytes", &base.audit_max_bytes}}) {
+  for (auto [key, field] : {std::pair<const char*, int64_t*>{"audit_max_bytes", &base.audit_max_bytes},
+                            {"events_max", &base.events_max},
+                            {"events_max_bytes", &base.events_max_bytes},
+                            {"events_subscriber_queue", &base.events_subscriber_queue}}) {
     if (const toml::node* node = table.get(key)) {
       auto value = node->value<int64_t>();
       if (!value) return absl::InvalidArgumentError(absl::StrCat("config ", path, ": ", key, " must be an integer"));
@@ -227,6 +230,10 @@ absl::Status ValidateConfig(const AgentConfig& config) {
   if (config.max_calls_per_identity < 1) return absl::InvalidArgumentError("max_calls_per_identity must be at least 1");
   if (config.audit_max_bytes < 4096 || config.audit_files < 1) {
     return absl::InvalidArgumentError("audit_max_bytes must be at least 4096 and audit_files at least 1");
+  }
+  if (config.events_max < 10 || config.events_max_bytes < 65536 || config.events_subscriber_queue < 1) {
+    return absl::InvalidArgumentError(
+        "events_max must be at least 10, events_max_bytes at least 65536 and events_subscriber_queue at least 1");
   }
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
   for (const char* level : kLevels) {

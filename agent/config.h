@@ -31,6 +31,11 @@ struct AgentConfig {
   int max_calls_per_identity = 128;  // concurrent calls; beyond it RESOURCE_EXHAUSTED
   int64_t audit_max_bytes = 16 << 20;  // ROOT/audit.log rotates at this size...
   int audit_files = 5;                 // ...keeping this many old files
+  // The event journal (ROOT/events/) keeps at most this many of the newest events and bytes;
+  // a subscriber may fall this many events behind before it is cut off.
+  int64_t events_max = 100000;
+  int64_t events_max_bytes = 64 << 20;
+  int64_t events_subscriber_queue = 4096;
   // Relative: below the agent's own cgroup in each hierarchy; absolute: from the root.
   std::string cgroup_parent = "berth";
   std::string log_level = "info";
@@ -60,7 +65,8 @@ struct AgentConfig {
 };
 
 // Reads `path` (TOML: keys root, socket, socket_group, listen, tls_cert, tls_key,
-// tls_client_ca, max_calls_per_identity, audit_max_bytes, audit_files, an [authz] table
+// tls_client_ca, max_calls_per_identity, audit_max_bytes, audit_files, events_max,
+// events_max_bytes, events_subscriber_queue, an [authz] table
 // (admin, operator, viewer, uids, bind_mount_roots), cgroup_parent, log_level, log_format, shim_path,
 // busybox_path, init_path, userns_pool, default_userns, bridge, bridge_cidr, mtu, dns, dns_search, outbound_nat, ip_forward,
 // insecure_registries, auth_file at top level; a [registry_mirrors] table of host = [urls])

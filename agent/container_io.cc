@@ -1,8 +1,10 @@
 // ContainerManager::Exec and ::Attach: the shim does the process work; the agent gets fds.
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "agent/user_lookup.h"
 #include "agent/container_manager.h"
+#include "agent/ids.h"
 #include "agent/grpc_status.h"
 #include "agent/shim_client.h"
 #include "runtime/base/errno_status.h"
@@ -96,7 +98,44 @@ absl::StatusOr<ExecHandle> ContainerManager::Exec(const std::string& ref, const 
   handle.stdin = process.stdin();
   auto started = shim::Decode<shim::ExecStarted>(reply->payload);
   if (started.ok()) handle.pid = started->pid;
+  handle.container_id = e.id;
+  handle.exec_id = NewContainerId();
+  v1::Event event;
+  {
+    std::lock_guard<std::mutex> lock(e.mu);
+    event = ContainerEvent(e.record, "");
+  }
+  event.set_type("exec.start");
+  event.set_exec_id(handle.exec_id);
+  (*event.mutable_attributes())["pid"] = std::to_string(handle.pid);
+  (*event.mutable_attributes())["command"] = absl::StrJoin(process.args(), " ");
+  Emit(std::move(event));
   return handle;
+}
+
+void ContainerManager::ExecExited(const ExecHandle& exec, int exit_code) {
+  v1::Event event;
+  if (auto entry = Find(exec.container_id); entry.ok()) {
+    std::lock_guard<std::mutex> lock((*entry)->mu);
+    event = ContainerEvent((*entry)->record, "");
+  } else {
+    event.set_id(exec.container_id);
+  }
+  event.set_type("exec.exit");
+  event.set_exec_id(exec.exec_id);
+  event.set_exit_code(exit_code);
+  (*event.mutable_attributes())["pid"] = std::to_string(exec.pid);
+  Emit(std::move(event));
+}
+
+void ContainerManager::WatchExecExit(ExecHandle exec) {
+  UniqueFd connection = std::move(exec.connection);
+  exec.fds.clear();
+  auto watched = std::make_shared<ExecHandle>(std::move(exec));
+  watcher_.Watch(watched->container_id, std::move(connection),
+                 [this, watched](const std::string&, const std::optional<shim::ExitReport>& report) {
+                   ExecExited(*watched, report ? report->exit_code : 255);
+                 });
 }
 
 absl::StatusOr<AttachHandle> ContainerManager::Attach(const std::string& ref, bool want_stdin) {

@@ -336,6 +336,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   WatchShim(entry);
   spdlog::info("container created id={} name={} image={} pid={}", id, name, config.image(), *init_pid);
   std::lock_guard<std::mutex> el(entry->mu);
+  Emit(ContainerEvent(entry->record, "create"));
   return entry->record;
 }
 
@@ -351,7 +352,7 @@ void ContainerManager::WatchShim(const std::shared_ptr<Entry>& entry) {
   entry->changed.notify_all();
 }
 
-void ContainerManager::ApplyExit(Entry& entry, const std::optional<shim::ExitReport>& report) {
+void ContainerManager::ApplyExit(Entry& entry, const std::optional<shim::ExitReport>& report, bool at_recovery) {
   if (entry.record.state() == v1::EXITED) return;
   std::optional<shim::ExitReport> exit = report;
   absl::StatusOr<shim::ShimState> state = absl::NotFoundError("not read");
@@ -389,6 +390,11 @@ void ContainerManager::ApplyExit(Entry& entry, const std::optional<shim::ExitRep
     spdlog::error("persist exit id={} error=\"{}\"", c.id(), st.message());
   }
   spdlog::info("container exited id={} code={} oom_killed={}", c.id(), c.exit_code(), c.oom_killed());
+  v1::Event event = ContainerEvent(c, "exit");
+  event.set_exit_code(c.exit_code());
+  event.set_oom_killed(c.oom_killed());
+  if (at_recovery) (*event.mutable_attributes())["while_agent_down"] = "true";
+  Emit(std::move(event));
 }
 
 void ContainerManager::OnExit(const std::string& id, const std::optional<shim::ExitReport>& report) {
@@ -471,6 +477,7 @@ absl::StatusOr<v1::Container> ContainerManager::Start(const std::string& ref) {
     *e.record.mutable_started_at() =
         started.ok() && started->started_at_ns > 0 ? TimestampFromNanos(started->started_at_ns) : Now();
     if (absl::Status st = Persist(e); !st.ok()) return st;
+    Emit(ContainerEvent(e.record, "start"));
   }
   spdlog::info("container started id={}", e.id);
   return e.record;
@@ -527,10 +534,15 @@ absl::StatusOr<v1::Container> ContainerManager::Stop(const std::string& ref, int
     (void)Persist(e);
   }
   int timeout_ms = timeout_seconds < 0 ? -1 : timeout_seconds * 1000;
+  bool killed = false;
   if (!WaitExited(e, lock, timeout_ms)) {
     spdlog::info("stop: grace period over, SIGKILL id={}", e.record.id());
     if (absl::Status st = KillAndWait(e, lock); !st.ok()) return st;
+    killed = true;
   }
+  v1::Event event = ContainerEvent(e.record, "stop");
+  (*event.mutable_attributes())["signal"] = std::to_string(killed ? SIGKILL : signal);
+  Emit(std::move(event));
   return e.record;
 }
 
@@ -550,6 +562,9 @@ absl::Status ContainerManager::Kill(const std::string& ref, int signal) {
     e.record.set_state(v1::RUNNING);
     (void)Persist(e);
   }
+  v1::Event event = ContainerEvent(e.record, "kill");
+  (*event.mutable_attributes())["signal"] = std::to_string(signal);
+  Emit(std::move(event));
   return absl::OkStatus();
 }
 
@@ -559,12 +574,14 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
   Entry& e = **entry;
   std::string id, name;
   v1::NetworkSettings network;
+  v1::Event removed_event;
   {
     std::unique_lock<std::mutex> lock(e.mu);
     if (e.removed) return absl::NotFoundError(absl::StrCat("no such container: ", Quoted(ref)));
     id = e.id;
     name = e.name;
     network = e.record.network_settings();
+    removed_event = ContainerEvent(e.record, "remove");
     if (IsLive(e.record.state()) && !force) {
       return absl::FailedPreconditionError(absl::StrCat("container ", name, " is ", StateName(e.record.state()),
                                                         ": stop it first or remove with force"));
@@ -594,6 +611,7 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
   if (options_.userns_pool != nullptr) (void)options_.userns_pool->Release(id);
   if (absl::Status st = RemoveTree(trash); !st.ok()) spdlog::warn("remove id={} error=\"{}\"", id, st.message());
   spdlog::info("container removed id={} name={}", id, name);
+  Emit(std::move(removed_event));
   return absl::OkStatus();
 }
 
@@ -649,7 +667,9 @@ absl::Status ContainerManager::Pause(const std::string& ref) {
   }
   if (absl::Status st = AskShim(e, shim::MsgType::kPause, ""); !st.ok()) return Annotate(st, "pause");
   e.record.set_state(v1::PAUSED);
-  return Persist(e);
+  absl::Status persisted = Persist(e);
+  Emit(ContainerEvent(e.record, "pause"));
+  return persisted;
 }
 
 absl::Status ContainerManager::Resume(const std::string& ref) {
@@ -663,7 +683,9 @@ absl::Status ContainerManager::Resume(const std::string& ref) {
   }
   if (absl::Status st = AskShim(e, shim::MsgType::kResume, ""); !st.ok()) return Annotate(st, "resume");
   e.record.set_state(v1::RUNNING);
-  return Persist(e);
+  absl::Status persisted = Persist(e);
+  Emit(ContainerEvent(e.record, "resume"));
+  return persisted;
 }
 
 absl::StatusOr<v1::Container> ContainerManager::Update(const v1::UpdateRequest& request) {

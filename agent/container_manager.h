@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "agent/bundle.h"
+#include "agent/event_hub.h"
 #include "agent/exit_watcher.h"
 #include "agent/image/image_store.h"
 #include "agent/network_manager.h"
@@ -41,10 +42,13 @@ struct ManagerOptions {
   std::string default_userns = "host";   // what an empty security.userns means
   UsernsPool* userns_pool = nullptr;     // ranges for --userns=auto (required for it)
   int shim_exec_fd = -1;                 // a sealed copy of shim_path to execute, or -1
+  EventHub* events = nullptr;            // where lifecycle events go (none when null)
 };
 
 // A process started by Exec: `connection` later carries kExit; `fds` per shim_protocol.h.
 struct ExecHandle {
+  std::string container_id;
+  std::string exec_id;  // names the process in its exec.start and exec.exit events
   UniqueFd connection;
   std::vector<UniqueFd> fds;
   int pid = 0;
@@ -89,6 +93,11 @@ class ContainerManager {
   absl::StatusOr<std::vector<v1::TopProcess>> Top(const std::string& ref);
 
   absl::StatusOr<ExecHandle> Exec(const std::string& ref, const v1::ProcessSpec& process);
+  // The exec's process ended with `exit_code` (its exec.exit event).
+  void ExecExited(const ExecHandle& exec, int exit_code);
+  // The caller stops reading the exec's connection before its exit: the agent watches it
+  // so that the exit is still recorded.
+  void WatchExecExit(ExecHandle exec);
   absl::StatusOr<AttachHandle> Attach(const std::string& ref, bool want_stdin);
 
   // Log file of a container, and whether it still runs (Logs --follow stops after exit).
@@ -151,14 +160,20 @@ class ContainerManager {
   // Records an exit: the shim's report, or without one (the shim was gone before it could
   // tell) its state.json; a shim that died without recording the exit gets its container
   // ended by the runtime.
-  void ApplyExit(Entry& entry, const std::optional<shim::ExitReport>& report = std::nullopt)
+  // `at_recovery`: the exit happened while the agent was down (its event says so).
+  void ApplyExit(Entry& entry, const std::optional<shim::ExitReport>& report = std::nullopt, bool at_recovery = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.mu);
-  void RecoverOne(const std::string& id);
+  // What recovery found for one record.
+  enum class Recovered { kLive, kExitedBefore, kExitFound };
+  Recovered RecoverOne(const std::string& id);
   void RemoveOrphan(const std::string& id);
   void CollectUnknownCgroups();
   // Frees addresses, veths and published ports that no recovered container owns.
   void ReconcileNetworks();
   void RunAutoRemovals();
+  void Emit(v1::Event event) {
+    if (options_.events != nullptr) options_.events->Publish(std::move(event));
+  }
 
   ManagerOptions options_;
   CgroupDriver& cgroups_;

@@ -27,6 +27,7 @@ absl::Status ContainerManager::Recover() {
   // 0711: containers with a user namespace reach their own directory as an unprivileged id.
   if (absl::Status st = MakeDirs(ContainersDir(), 0711); !st.ok()) return st;
   if (::chmod(ContainersDir().c_str(), 0711) != 0) return ErrnoToStatus(absl::StrCat("chmod ", ContainersDir()));
+  int live = 0, exited_before = 0, exits_found = 0, half_made = 0;
   for (const std::string& name : ListDirectory(ContainersDir())) {
     if (absl::StartsWith(name, ".trash-")) {
       (void)RemoveTree(ContainersDir() + "/" + name);
@@ -35,8 +36,13 @@ absl::Status ContainerManager::Recover() {
     if (!IsFullId(name)) continue;
     if (::access(ContainerPaths::For(ContainersDir(), name).record.c_str(), F_OK) != 0) {
       RemoveOrphan(name);
-    } else {
-      RecoverOne(name);
+      ++half_made;
+      continue;
+    }
+    switch (RecoverOne(name)) {
+      case Recovered::kLive: ++live; break;
+      case Recovered::kExitedBefore: ++exited_before; break;
+      case Recovered::kExitFound: ++exits_found; break;
     }
   }
   CollectUnknownCgroups();
@@ -47,8 +53,16 @@ absl::Status ContainerManager::Recover() {
     for (const auto& [id, e] : by_id_) known.insert(id);
     options_.userns_pool->Reconcile(known);
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  spdlog::info("recovered containers count={}", by_id_.size());
+  spdlog::info("recovered containers live={} exited={} exits_found={} half_made_removed={}", live, exited_before,
+               exits_found, half_made);
+  v1::Event event;
+  event.set_type("agent.recovery");
+  auto& a = *event.mutable_attributes();
+  a["live"] = std::to_string(live);
+  a["exited"] = std::to_string(exited_before);
+  a["exits_found"] = std::to_string(exits_found);
+  a["half_made_removed"] = std::to_string(half_made);
+  Emit(std::move(event));
   return absl::OkStatus();
 }
 
@@ -82,7 +96,7 @@ void ContainerManager::RemoveOrphan(const std::string& id) {
   spdlog::info("removed half-created container id={}", id);
 }
 
-void ContainerManager::RecoverOne(const std::string& id) {
+ContainerManager::Recovered ContainerManager::RecoverOne(const std::string& id) {
   ContainerPaths paths = ContainerPaths::For(ContainersDir(), id);
   auto record = LoadRecord(paths.record);
   if (!record.ok()) {
@@ -102,6 +116,7 @@ void ContainerManager::RecoverOne(const std::string& id) {
   entry->paths = paths;
   entry->cgroups_path = CgroupsPathFor(id);
   bool watch = false;
+  Recovered outcome = Recovered::kExitedBefore;
   {
     std::lock_guard<std::mutex> el(entry->mu);
     entry->record = *record;
@@ -117,8 +132,10 @@ void ContainerManager::RecoverOne(const std::string& id) {
           (void)Persist(*entry);
         }
         watch = true;
+        outcome = Recovered::kLive;
       } else {
-        ApplyExit(*entry);
+        ApplyExit(*entry, std::nullopt, /*at_recovery=*/true);
+        outcome = Recovered::kExitFound;
       }
     }
   }
@@ -128,6 +145,7 @@ void ContainerManager::RecoverOne(const std::string& id) {
     names_[entry->name] = id;
   }
   if (watch) WatchShim(entry);
+  return outcome;
 }
 
 void ContainerManager::CollectUnknownCgroups() {

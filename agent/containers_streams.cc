@@ -181,12 +181,16 @@ grpc::Status ContainersService::Exec(grpc::ServerContext* ctx,
     if (exit_code >= 0 && absl::GetCurrentTimeNanos() - exit_seen_ns > 500'000'000) break;
   }
   if (exit_code >= 0) {
+    manager_.ExecExited(*handle, exit_code);
     v1::ExecResponse done;
     done.set_exit_code(exit_code);
     stream->Write(done);
   }
   JoinReader(reader, reader_done, ctx);
-  if (exit_code < 0) return grpc::Status(grpc::StatusCode::CANCELLED, "exec: client went away");
+  if (exit_code < 0) {
+    manager_.WatchExecExit(std::move(*handle));  // its exit event still comes
+    return grpc::Status(grpc::StatusCode::CANCELLED, "exec: client went away");
+  }
   return grpc::Status::OK;
 }
 

@@ -26,10 +26,10 @@ ExitWatcher::~ExitWatcher() {
   thread_.join();
 }
 
-void ExitWatcher::Watch(const std::string& id, UniqueFd connection) {
+void ExitWatcher::Watch(const std::string& id, UniqueFd connection, OnExit on_exit) {
   int fd = connection.get();
   std::lock_guard<std::mutex> lock(mu_);
-  watched_[fd] = {id, std::move(connection)};
+  watched_[fd] = Watched{id, std::move(connection), std::move(on_exit)};
   struct epoll_event ev = {};
   ev.events = EPOLLIN | EPOLLRDHUP;
   ev.data.fd = fd;
@@ -49,6 +49,7 @@ void ExitWatcher::Run() {
       if (fd == wake_.get()) return;
       std::string id;
       UniqueFd conn;
+      OnExit on_exit;
       std::optional<shim::ExitReport> report;
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -60,12 +61,13 @@ void ExitWatcher::Run() {
           absl::StatusOr<shim::ExitReport> decoded = shim::Decode<shim::ExitReport>(msg->payload);
           if (decoded.ok()) report = std::move(*decoded);
         }
-        id = it->second.first;
-        conn = std::move(it->second.second);
+        id = it->second.id;
+        conn = std::move(it->second.connection);
+        on_exit = std::move(it->second.on_exit);
         watched_.erase(it);
         ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
       }
-      on_exit_(id, report);
+      (on_exit ? on_exit : on_exit_)(id, report);
     }
   }
 }

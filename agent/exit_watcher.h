@@ -26,8 +26,9 @@ class ExitWatcher {
   ExitWatcher(const ExitWatcher&) = delete;
   ExitWatcher& operator=(const ExitWatcher&) = delete;
 
-  // Takes a connection on which kWait was sent.
-  void Watch(const std::string& id, UniqueFd connection);
+  // Takes a connection on which kWait (or kExec) was sent; `on_exit`, when given, is called
+  // for it instead of the watcher's own.
+  void Watch(const std::string& id, UniqueFd connection, OnExit on_exit = nullptr);
 
  private:
   void Run();
@@ -36,7 +37,12 @@ class ExitWatcher {
   UniqueFd epoll_;
   UniqueFd wake_;  // eventfd: tells the thread to stop
   std::mutex mu_;
-  std::map<int, std::pair<std::string, UniqueFd>> watched_ ABSL_GUARDED_BY(mu_);
+  struct Watched {
+    std::string id;
+    UniqueFd connection;
+    OnExit on_exit;
+  };
+  std::map<int, Watched> watched_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
 };
 

@@ -1,5 +1,7 @@
 #include "agent/images_service.h"
 
+#include "agent/image/reference.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -85,6 +87,7 @@ grpc::Status ImagesService::Pull(grpc::ServerContext* ctx, const v1::PullRequest
   };
   auto image = images_.Pull(req->reference(), progress, [ctx] { return ctx->IsCancelled(); });
   if (!image.ok()) return ToGrpcStatus(image.status());
+  Emit("image.pull", image->id, image->name, image->config.config.labels);
   v1::PullResponse resp;
   *resp.mutable_image() = ToProto(*image, containers_.ImageUseCounts());
   std::lock_guard<std::mutex> lock(mu);
@@ -123,7 +126,10 @@ grpc::Status ImagesService::Import(grpc::ServerContext* ctx, grpc::ServerReader<
   ::unlink(path.c_str());
   if (!images.ok()) return ToGrpcStatus(images.status());
   auto uses = containers_.ImageUseCounts();
-  for (const auto& i : *images) *resp->add_images() = ToProto(i, uses);
+  for (const auto& i : *images) {
+    Emit("image.import", i.id, i.name, i.config.config.labels);
+    *resp->add_images() = ToProto(i, uses);
+  }
   return grpc::Status::OK;
 }
 
@@ -173,8 +179,13 @@ grpc::Status ImagesService::Remove(grpc::ServerContext* ctx, const v1::RemoveIma
   auto caller = gate_.Admit(ctx);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   gate_.SetTarget(ctx, req->reference());
+  auto before = images_.Get(req->reference());
   auto result = images_.Remove(req->reference(), req->force(), [this] { return containers_.ImagesInUse(); });
   if (!result.ok()) return ToGrpcStatus(result.status());
+  for (const auto& u : result->untagged) Emit("image.remove", before.ok() ? before->id : "", u);
+  for (const auto& d : result->deleted) {
+    if (result->untagged.empty()) Emit("image.remove", d, req->reference());
+  }
   for (const auto& u : result->untagged) resp->add_untagged(u);
   for (const auto& d : result->deleted) resp->add_deleted(d);
   return grpc::Status::OK;
@@ -186,6 +197,8 @@ grpc::Status ImagesService::Tag(grpc::ServerContext* ctx, const v1::TagImageRequ
   gate_.SetTarget(ctx, req->source());
   auto image = images_.Tag(req->source(), req->target());
   if (!image.ok()) return ToGrpcStatus(image.status());
+  auto target = image::ParseReference(req->target());
+  Emit("image.tag", image->id, target.ok() ? target->Familiar() : req->target(), image->config.config.labels);
   *resp->mutable_image() = ToProto(*image, containers_.ImageUseCounts());
   return grpc::Status::OK;
 }
@@ -196,9 +209,22 @@ grpc::Status ImagesService::Prune(grpc::ServerContext* ctx, const v1::PruneImage
   int64_t reclaimed = 0;
   auto result = images_.Prune([this] { return containers_.ImagesInUse(); }, &reclaimed);
   if (!result.ok()) return ToGrpcStatus(result.status());
-  for (const auto& d : result->deleted) resp->add_deleted(d);
+  for (const auto& d : result->deleted) {
+    Emit("image.remove", d, "");
+    resp->add_deleted(d);
+  }
   resp->set_reclaimed_bytes(reclaimed);
   return grpc::Status::OK;
+}
+
+void ImagesService::Emit(const std::string& type, const std::string& id, const std::string& name,
+                         const std::map<std::string, std::string>& labels) {
+  v1::Event event;
+  event.set_type(type);
+  event.set_id(id);
+  event.set_name(name);
+  for (const auto& [k, v] : labels) (*event.mutable_labels())[k] = v;
+  events_.Publish(std::move(event));
 }
 
 }  // namespace berth::agent

@@ -4,6 +4,7 @@
 #include "agent/call_gate.h"
 
 #include "agent/container_manager.h"
+#include "agent/event_hub.h"
 #include "agent/image/image_store.h"
 #include "berth/v1/images.grpc.pb.h"
 
@@ -12,8 +13,9 @@ namespace berth::agent {
 class ImagesService final : public v1::Images::Service {
  public:
   // `scratch_dir`: where uploads and exports are staged (the agent's <root>/tmp).
-  ImagesService(image::ImageStore& images, ContainerManager& containers, std::string scratch_dir, CallGate& gate)
-      : images_(images), containers_(containers), scratch_dir_(std::move(scratch_dir)), gate_(gate) {}
+  ImagesService(image::ImageStore& images, ContainerManager& containers, std::string scratch_dir, CallGate& gate,
+                EventHub& events)
+      : images_(images), containers_(containers), scratch_dir_(std::move(scratch_dir)), gate_(gate), events_(events) {}
 
   grpc::Status Pull(grpc::ServerContext*, const v1::PullRequest*, grpc::ServerWriter<v1::PullResponse>*) override;
   grpc::Status Import(grpc::ServerContext*, grpc::ServerReader<v1::ImportRequest>*, v1::ImportResponse*) override;
@@ -27,11 +29,15 @@ class ImagesService final : public v1::Images::Service {
  private:
   v1::Image ToProto(const image::Image& image, const std::map<std::string, int>& uses);
   std::string ScratchPath(const std::string& what);
+  // An image event: `type` with the image's id, `name` and its labels.
+  void Emit(const std::string& type, const std::string& id, const std::string& name,
+            const std::map<std::string, std::string>& labels = {});
 
   image::ImageStore& images_;
   ContainerManager& containers_;
   std::string scratch_dir_;
   CallGate& gate_;
+  EventHub& events_;
 };
 
 }  // namespace berth::agent

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <optional>
 #include <thread>
@@ -27,6 +28,9 @@
 #include "agent/audit_log.h"
 #include "agent/authz.h"
 #include "agent/call_gate.h"
+#include "agent/event_hub.h"
+#include "agent/event_journal.h"
+#include "agent/events_service.h"
 #include "agent/health_service.h"
 #include "agent/listeners.h"
 #include "agent/networks_service.h"
@@ -199,7 +203,25 @@ int main(int argc, char** argv) {
   auto sealed_shim = berth::SealedCopy(config.shim_path);
   if (!sealed_shim.ok()) return Fail(absl::StrCat("berth-shim: ", sealed_shim.status().message()));
 
+  // Segments of a tenth of the bounds: the journal keeps between 90% and all of them.
+  berth::agent::JournalLimits journal_limits;
+  journal_limits.max_events = static_cast<uint64_t>(config.events_max);
+  journal_limits.max_bytes = static_cast<uint64_t>(config.events_max_bytes);
+  journal_limits.segment_events = std::max<uint64_t>(1, journal_limits.max_events / 10);
+  journal_limits.segment_bytes = std::max<uint64_t>(4096, journal_limits.max_bytes / 10);
+  auto journal = berth::agent::EventJournal::Open(config.root + "/events", journal_limits);
+  if (!journal.ok()) return Fail(absl::StrCat("event journal: ", journal.status().message()));
+  berth::agent::EventHub events(**journal, static_cast<size_t>(config.events_subscriber_queue));
+  {
+    berth::v1::Event started;
+    started.set_type("agent.start");
+    (*started.mutable_attributes())["version"] = BERTH_VERSION;
+    (*started.mutable_attributes())["pid"] = std::to_string(::getpid());
+    events.Publish(std::move(started));
+  }
+
   berth::agent::ManagerOptions manager_options;
+  manager_options.events = &events;
   manager_options.root = config.root;
   manager_options.shim_path = config.shim_path;
   manager_options.shim_exec_fd = sealed_shim->get();
@@ -219,9 +241,10 @@ int main(int argc, char** argv) {
   berth::agent::CallGate gate(authz, unix_peers, &audit, config.max_calls_per_identity);
 
   berth::agent::ContainersService containers(manager, gate);
-  berth::agent::NetworksService networks_service(networks, gate);
+  berth::agent::NetworksService networks_service(networks, gate, events);
   berth::agent::SystemService system(manager, images, gate);
-  berth::agent::ImagesService images_service(images, manager, scratch, gate);
+  berth::agent::ImagesService images_service(images, manager, scratch, gate, events);
+  berth::agent::EventsService events_service(events, gate);
   berth::agent::HealthService health(gate);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -254,6 +277,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&networks_service);
   builder.RegisterService(&images_service);
   builder.RegisterService(&health);
+  builder.RegisterService(&events_service);
   auto unix_listener = berth::agent::UnixListener::Open(config.socket, config.socket_group);
   if (!unix_listener.ok()) return Fail(std::string(unix_listener.status().message()));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

@@ -11,6 +11,7 @@ grpc::Status NetworksService::Create(grpc::ServerContext* ctx, const v1::CreateN
   gate_.SetTarget(ctx, req->name());
   auto n = networks_.CreateNetwork(*req);
   if (!n.ok()) return ToGrpcStatus(n.status());
+  Emit("network.create", *n);
   *resp->mutable_network() = *n;
   return grpc::Status::OK;
 }
@@ -39,7 +40,20 @@ grpc::Status NetworksService::Remove(grpc::ServerContext* ctx, const v1::RemoveN
   auto caller = gate_.Admit(ctx);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   gate_.SetTarget(ctx, req->id());
-  return ToGrpcStatus(networks_.RemoveNetwork(req->id()));
+  auto network = networks_.InspectNetwork(req->id());
+  absl::Status removed = networks_.RemoveNetwork(req->id());
+  if (removed.ok() && network.ok()) Emit("network.remove", *network);
+  return ToGrpcStatus(removed);
+}
+
+void NetworksService::Emit(const std::string& type, const v1::Network& network) {
+  v1::Event event;
+  event.set_type(type);
+  event.set_id(network.id());
+  event.set_name(network.name());
+  *event.mutable_labels() = network.labels();
+  (*event.mutable_attributes())["subnet"] = network.subnet();
+  events_.Publish(std::move(event));
 }
 
 }  // namespace berth::agent

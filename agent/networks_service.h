@@ -3,6 +3,7 @@
 
 #include "agent/call_gate.h"
 
+#include "agent/event_hub.h"
 #include "agent/network_manager.h"
 #include "berth/v1/networks.grpc.pb.h"
 
@@ -10,7 +11,8 @@ namespace berth::agent {
 
 class NetworksService final : public v1::Networks::Service {
  public:
-  NetworksService(NetworkManager& networks, CallGate& gate) : networks_(networks), gate_(gate) {}
+  NetworksService(NetworkManager& networks, CallGate& gate, EventHub& events)
+      : networks_(networks), gate_(gate), events_(events) {}
 
   grpc::Status Create(grpc::ServerContext*, const v1::CreateNetworkRequest*, v1::CreateNetworkResponse*) override;
   grpc::Status List(grpc::ServerContext*, const v1::ListNetworksRequest*, v1::ListNetworksResponse*) override;
@@ -18,8 +20,11 @@ class NetworksService final : public v1::Networks::Service {
   grpc::Status Remove(grpc::ServerContext*, const v1::RemoveNetworkRequest*, v1::RemoveNetworkResponse*) override;
 
  private:
+  void Emit(const std::string& type, const v1::Network& network);
+
   NetworkManager& networks_;
   CallGate& gate_;
+  EventHub& events_;
 };
 
 }  // namespace berth::agent

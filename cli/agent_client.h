@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "berth/v1/containers.grpc.pb.h"
+#include "berth/v1/events.grpc.pb.h"
 #include "berth/v1/images.grpc.pb.h"
 #include "berth/v1/networks.grpc.pb.h"
 #include "cli/host_target.h"
@@ -29,6 +30,7 @@ class AgentClient {
   berth::v1::System::Stub& system() { return *system_; }
   berth::v1::Networks::Stub& networks() { return *networks_; }
   berth::v1::Images::Stub& images() { return *images_; }
+  berth::v1::Events::Stub& events() { return *events_; }
   grpc::health::v1::Health::Stub& health() { return *health_; }
   const AgentEndpoint& endpoint() const { return endpoint_; }
   // "unix:///run/berth/berth.sock", "tcp://node:7443".
@@ -47,6 +49,7 @@ class AgentClient {
   std::unique_ptr<berth::v1::System::Stub> system_;
   std::unique_ptr<berth::v1::Networks::Stub> networks_;
   std::unique_ptr<berth::v1::Images::Stub> images_;
+  std::unique_ptr<berth::v1::Events::Stub> events_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };
 

@@ -48,6 +48,7 @@ void AddExecCommand(CLI::App& app, CommandTable& table);        // exec
 void AddLifecycleCommands(CLI::App& app, CommandTable& table);  // start stop kill rm pause unpause wait
 void AddUpdateCommand(CLI::App& app, CommandTable& table);      // update
 void AddTopCommand(CLI::App& app, CommandTable& table);         // top
+void AddEventsCommand(CLI::App& app, CommandTable& table);      // events
 void AddContainerCommands(CLI::App& app, CommandTable& table);  // container prune
 void AddPsCommand(CLI::App& app, CommandTable& table);          // ps (and ps --all-nodes)
 void AddInspectCommand(CLI::App& app, CommandTable& table);     // inspect

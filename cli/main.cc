@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   AddLifecycleCommands(app, table);
   AddUpdateCommand(app, table);
   AddTopCommand(app, table);
+  AddEventsCommand(app, table);
   AddContainerCommands(app, table);
   AddPsCommand(app, table);
   AddInspectCommand(app, table);

@@ -462,7 +462,7 @@ async function run() {
   const services = await check('reflection lists the services', async () => {
     const list = await withTimeout(reflection.listServices(), CALL_TIMEOUT_MS, 'ListServices');
     log(`# services: ${list.join(', ')}`);
-    for (const s of ['berth.v1.Containers', 'berth.v1.System', 'berth.v1.Networks', 'berth.v1.Images',
+    for (const s of ['berth.v1.Containers', 'berth.v1.System', 'berth.v1.Networks', 'berth.v1.Images', 'berth.v1.Events',
       'grpc.health.v1.Health', 'grpc.reflection.v1alpha.ServerReflection']) {
       assert.ok(list.includes(s), `ListServices lacks ${s}: ${list.join(', ')}`);
     }
@@ -868,6 +868,50 @@ async function run() {
     }
     const left = await unary(containers, 'List', {});
     assert.equal(left.containers.length, 0);
+  });
+
+  const events = await check('build the berth.v1.Events client from the descriptor set of berth.v1.Events', async () => {
+    const set = await descriptorSetFor(reflection, 'berth.v1.Events');
+    assert.ok(set.names.includes('berth/v1/events.proto'));
+    const pkg = grpc.loadPackageDefinition(packageFromDescriptorSet(set));
+    const methods = describeService(await reflection.fileContainingSymbol('berth.v1.Events'), 'berth.v1.Events');
+    assert.deepEqual(Object.fromEntries(methods.map((m) => [m.name, [m.clientStreaming, m.serverStreaming]])),
+      { Subscribe: [false, true] });
+    return makeClient(pkg, 'berth.v1.Events');
+  });
+  await check('Events/Subscribe (server stream) from the start: this run\'s containers, filtered, in order', async () => {
+    const call = events.Subscribe({
+      since_sequence: '0',
+      filter: { types: ['container'], labels: [`run=${process.pid}`] },
+    }, { deadline: deadline() });
+    const seen = [];
+    await withTimeout(new Promise((resolve, reject) => {
+      call.on('data', (e) => {
+        seen.push(e);
+        if (e.type === 'container.remove' && e.id === c4.id) resolve();
+      });
+      call.on('error', reject);
+    }), CALL_TIMEOUT_MS, 'Events/Subscribe');
+    call.on('error', () => {});  // the CANCELLED status that follows
+    call.cancel();
+    const seqs = seen.map((e) => Number(e.sequence));
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'in sequence order');
+    assert.equal(new Set(seqs).size, seqs.length, 'each event once');
+    assert.ok(seen.every((e) => e.type.startsWith('container.')), JSON.stringify(seen.map((e) => e.type)));
+    const forC1 = seen.filter((e) => e.id === c1.id).map((e) => e.type);
+    assert.deepEqual(forC1, ['container.create', 'container.start', 'container.exit', 'container.remove']);
+    const exit = seen.find((e) => e.id === c1.id && e.type === 'container.exit');
+    assert.equal(exit.exit_code, 3);
+    assert.equal(exit.name, 'refl-exit3');
+    assert.deepEqual(fromMapField(exit.labels), labels);
+    log(`#   ${seen.length} events, sequence ${seqs[0]}..${seqs[seqs.length - 1]}`);
+  });
+  await check('Events/Subscribe with an unknown type fails with INVALID_ARGUMENT (3)', async () => {
+    const call = events.Subscribe({ filter: { types: ['container.died'] } }, { deadline: deadline() });
+    const e = await withTimeout(collect(call).then(() => null, (err) => err), CALL_TIMEOUT_MS, 'Subscribe');
+    assert.ok(e, 'the subscription was accepted');
+    assert.equal(e.code, grpc.status.INVALID_ARGUMENT, e.details);
+    assert.match(e.details, /container\.died/);
   });
 
   await check('Containers/Inspect of an unknown id fails with NOT_FOUND (5)', async () => {

@@ -16,6 +16,7 @@
 #include "agent/config.h"
 #include "absl/strings/match.h"
 #include "berth/v1/containers.grpc.pb.h"
+#include "berth/v1/events.grpc.pb.h"
 #include "berth/v1/images.grpc.pb.h"
 #include "berth/v1/networks.grpc.pb.h"
 #include "gmock/gmock.h"
@@ -33,10 +34,11 @@ TEST(AuthzTable, EveryServedMethodHasARule) {
   ASSERT_NE(v1::ContainerConfig::descriptor(), nullptr);
   ASSERT_NE(v1::PullRequest::descriptor(), nullptr);
   ASSERT_NE(v1::Network::descriptor(), nullptr);
+  ASSERT_NE(v1::Event::descriptor(), nullptr);
   ASSERT_NE(grpc::health::v1::HealthCheckRequest::descriptor(), nullptr);
   const char* services[] = {v1::Containers::service_full_name(), v1::System::service_full_name(),
                             v1::Images::service_full_name(), v1::Networks::service_full_name(),
-                            grpc::health::v1::Health::service_full_name()};
+                            v1::Events::service_full_name(), grpc::health::v1::Health::service_full_name()};
   size_t served = 0;
   for (const char* name : services) {
     const google::protobuf::ServiceDescriptor* svc =
@@ -58,7 +60,7 @@ TEST(AuthzTable, MutatingCallsNeedOperatorAndAreAudited) {
     const bool reads = absl::EndsWith(method, "/List") || absl::EndsWith(method, "/Inspect") ||
                        absl::EndsWith(method, "/Version") || absl::EndsWith(method, "/DiskUsage") ||
                        absl::EndsWith(method, "/Logs") || absl::EndsWith(method, "/Wait") ||
-                       absl::EndsWith(method, "/Top") ||
+                       absl::EndsWith(method, "/Top") || absl::EndsWith(method, "/Subscribe") ||
                        absl::StartsWith(method, "/grpc.");
     EXPECT_EQ(rule.needs, reads ? Role::kViewer : Role::kOperator) << method;
     EXPECT_EQ(rule.audited, !reads) << method;
