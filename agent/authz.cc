@@ -63,6 +63,8 @@ const std::map<std::string, MethodRule>& MethodTable() {
       {"/berth.v1.Containers/Wait", kView},
       {"/berth.v1.Containers/Logs", kView},
       {"/berth.v1.Containers/Top", kView},
+      {"/berth.v1.Containers/Stats", kView},
+      {"/berth.v1.Containers/StatsStream", kView},
       {"/berth.v1.Events/Subscribe", kView},
       {"/berth.v1.System/Version", kView},
       {"/berth.v1.System/DiskUsage", kView},

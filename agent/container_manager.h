@@ -89,6 +89,10 @@ class ContainerManager {
   // New limits for a created, running or paused container, written to its cgroup by its shim
   // and kept in its record.
   absl::StatusOr<v1::Container> Update(const v1::UpdateRequest& request);
+  // What containers use (cgroup and network counters): the named ones (NOT_FOUND for an
+  // unknown one; one that is not running comes without figures), or every running and paused
+  // one when `refs` is empty. Sorted by name.
+  absl::StatusOr<std::vector<v1::ContainerStats>> Stats(const std::vector<std::string>& refs);
   // The processes in the container's cgroup, as its shim lists them.
   absl::StatusOr<std::vector<v1::TopProcess>> Top(const std::string& ref);
 

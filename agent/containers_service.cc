@@ -2,6 +2,10 @@
 
 #include <sys/utsname.h>
 
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "agent/grpc_status.h"
 
 namespace berth::agent {
@@ -124,6 +128,54 @@ grpc::Status ContainersService::Top(grpc::ServerContext* ctx, const v1::TopReque
   if (!processes.ok()) return ToGrpcStatus(processes.status());
   for (v1::TopProcess& p : *processes) *resp->add_processes() = std::move(p);
   return grpc::Status::OK;
+}
+
+namespace {
+
+absl::StatusOr<std::vector<std::string>> StatsIds(const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  constexpr int kMaxIds = 10000;
+  if (ids.size() > kMaxIds) {
+    return absl::InvalidArgumentError(absl::StrCat("stats: at most ", kMaxIds, " ids per call, got ", ids.size()));
+  }
+  return std::vector<std::string>(ids.begin(), ids.end());
+}
+
+}  // namespace
+
+grpc::Status ContainersService::Stats(grpc::ServerContext* ctx, const v1::StatsRequest* req, v1::StatsResponse* resp) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  auto ids = StatsIds(req->ids());
+  if (!ids.ok()) return ToGrpcStatus(ids.status());
+  auto stats = manager_.Stats(*ids);
+  if (!stats.ok()) return ToGrpcStatus(stats.status());
+  for (v1::ContainerStats& s : *stats) *resp->add_stats() = std::move(s);
+  return grpc::Status::OK;
+}
+
+grpc::Status ContainersService::StatsStream(grpc::ServerContext* ctx, const v1::StatsStreamRequest* req,
+                                            grpc::ServerWriter<v1::StatsResponse>* writer) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  auto ids = StatsIds(req->ids());
+  if (!ids.ok()) return ToGrpcStatus(ids.status());
+  const uint32_t interval_ms = req->interval_ms() == 0 ? 1000 : req->interval_ms();
+  if (interval_ms < 100 || interval_ms > 3600 * 1000) {
+    return ToGrpcStatus(absl::InvalidArgumentError(
+        absl::StrCat("stats: interval_ms must be 100 to 3600000 (0: 1000), got ", req->interval_ms())));
+  }
+  for (;;) {
+    auto stats = manager_.Stats(*ids);
+    if (!stats.ok()) return ToGrpcStatus(stats.status());
+    v1::StatsResponse resp;
+    for (v1::ContainerStats& s : *stats) *resp.add_stats() = std::move(s);
+    if (!writer->Write(resp)) return grpc::Status(grpc::StatusCode::CANCELLED, "stats: the client went away");
+    const absl::Time next = absl::Now() + absl::Milliseconds(interval_ms);
+    while (absl::Now() < next) {
+      if (ctx->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "stats: the client went away");
+      absl::SleepFor(std::min(absl::Milliseconds(50), next - absl::Now()));
+    }
+  }
 }
 
 grpc::Status SystemService::Version(grpc::ServerContext* ctx, const v1::VersionRequest*, v1::VersionResponse* resp) {

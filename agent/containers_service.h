@@ -25,6 +25,9 @@ class ContainersService final : public v1::Containers::Service {
   grpc::Status Resume(grpc::ServerContext*, const v1::ResumeRequest*, v1::ResumeResponse*) override;
   grpc::Status Update(grpc::ServerContext*, const v1::UpdateRequest*, v1::UpdateResponse*) override;
   grpc::Status Top(grpc::ServerContext*, const v1::TopRequest*, v1::TopResponse*) override;
+  grpc::Status Stats(grpc::ServerContext*, const v1::StatsRequest*, v1::StatsResponse*) override;
+  grpc::Status StatsStream(grpc::ServerContext*, const v1::StatsStreamRequest*,
+                           grpc::ServerWriter<v1::StatsResponse>*) override;
   grpc::Status Exec(grpc::ServerContext*, grpc::ServerReaderWriter<v1::ExecResponse, v1::ExecRequest>*) override;
   grpc::Status Attach(grpc::ServerContext*,
                       grpc::ServerReaderWriter<v1::AttachResponse, v1::AttachRequest>*) override;

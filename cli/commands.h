@@ -49,6 +49,7 @@ void AddLifecycleCommands(CLI::App& app, CommandTable& table);  // start stop ki
 void AddUpdateCommand(CLI::App& app, CommandTable& table);      // update
 void AddTopCommand(CLI::App& app, CommandTable& table);         // top
 void AddEventsCommand(CLI::App& app, CommandTable& table);      // events
+void AddStatsCommand(CLI::App& app, CommandTable& table);       // stats
 void AddContainerCommands(CLI::App& app, CommandTable& table);  // container prune
 void AddPsCommand(CLI::App& app, CommandTable& table);          // ps (and ps --all-nodes)
 void AddInspectCommand(CLI::App& app, CommandTable& table);     // inspect

@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   AddUpdateCommand(app, table);
   AddTopCommand(app, table);
   AddEventsCommand(app, table);
+  AddStatsCommand(app, table);
   AddContainerCommands(app, table);
   AddPsCommand(app, table);
   AddInspectCommand(app, table);

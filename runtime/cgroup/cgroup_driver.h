@@ -62,10 +62,37 @@ struct CgroupResources {
   std::optional<std::vector<CgroupDeviceRule>> devices;
 };
 
+// What a cgroup has used, as the kernel counts it (a controller that is not there leaves
+// its figures 0). Both drivers fill the same fields; where v1 and v2 differ is noted.
 struct CgroupStats {
-  uint64_t memory_usage_bytes = 0;
-  uint64_t pids_current = 0;
+  uint64_t cpu_usage_ns = 0;   // v1 cpuacct.usage; v2 cpu.stat usage_usec
+  uint64_t cpu_user_ns = 0;    // v1 cpuacct.stat (clock ticks); v2 user_usec
+  uint64_t cpu_system_ns = 0;
+  uint64_t cpu_periods = 0;    // CFS periods with the quota active (cpu.stat nr_periods)
+  uint64_t cpu_throttled_periods = 0;
+  uint64_t cpu_throttled_ns = 0;
+
+  uint64_t memory_usage_bytes = 0;  // v1 memory.usage_in_bytes; v2 memory.current
+  uint64_t memory_limit_bytes = 0;  // 0: no limit
+  uint64_t memory_rss_bytes = 0;    // v1 total_rss; v2 anon
+  uint64_t memory_cache_bytes = 0;  // v1 total_cache; v2 file
+  uint64_t memory_inactive_file_bytes = 0;
+  uint64_t memory_failcnt = 0;  // times the limit was hit: v1 memory.failcnt; v2 memory.events max
+  uint64_t oom_events = 0;      // v2 memory.events oom; v1 has no such count: its oom_kill
   uint64_t oom_kills = 0;
+
+  uint64_t pids_current = 0;
+  uint64_t pids_limit = 0;  // 0: no limit
+
+  uint64_t io_read_bytes = 0;  // v1 blkio.throttle.io_service*_recursive; v2 io.stat
+  uint64_t io_write_bytes = 0;
+  uint64_t io_read_ops = 0;
+  uint64_t io_write_ops = 0;
+
+  // cAdvisor's working set: usage less the inactive page cache the kernel can drop.
+  uint64_t memory_working_set_bytes() const {
+    return memory_usage_bytes > memory_inactive_file_bytes ? memory_usage_bytes - memory_inactive_file_bytes : 0;
+  }
 };
 
 class CgroupDriver {

@@ -1,6 +1,7 @@
 // CgroupDriverV1: one directory per container in every v1 hierarchy Berth uses, the limits
 // written to the per-controller files, device rules to devices.allow and devices.deny.
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -22,6 +24,7 @@
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/cgroup/cgroup_common.h"
+#include "runtime/cgroup/cgroup_stats.h"
 #include "runtime/cgroup/cgroup_driver.h"
 #include "runtime/cgroup/cgroup_kernel.h"
 #include "runtime/cgroup/device_filter.h"
@@ -600,19 +603,66 @@ class CgroupDriverV1 : public CgroupDriver {
     return absl::OkStatus();
   }
 
+  // The file's text, or "" when this kernel has no such file (older kernels, other schedulers).
+  absl::StatusOr<std::string> ReadOptional(const std::string& file) {
+    if (!kernel_->Exists(file)) return std::string();
+    return kernel_->Read(file);
+  }
+
   absl::Status ReadStats(const CgroupPath& p, CgroupStats& stats) {
     // A hierarchy that is not mounted has nothing to count: its figures stay 0.
     if (const CgroupMountV1* h = Find("memory")) {
       std::string dir = Dir(*h, p);
       ASSIGN_OR_RETURN(stats.memory_usage_bytes,
                        ReadUint(*kernel_, JoinCgroupDir(dir, "memory.usage_in_bytes")));
+      ASSIGN_OR_RETURN(std::string limit, ReadOptional(JoinCgroupDir(dir, "memory.limit_in_bytes")));
+      stats.memory_limit_bytes = ParseLimit(limit);
+      ASSIGN_OR_RETURN(std::string failcnt, ReadOptional(JoinCgroupDir(dir, "memory.failcnt")));
+      stats.memory_failcnt = ParseCount(failcnt);
+      ASSIGN_OR_RETURN(std::string stat, ReadOptional(JoinCgroupDir(dir, "memory.stat")));
+      // total_*: this cgroup and any below it (a container may make its own).
+      stats.memory_rss_bytes = FlatKeyedValue(stat, "total_rss").value_or(FlatKeyedValue(stat, "rss").value_or(0));
+      stats.memory_cache_bytes =
+          FlatKeyedValue(stat, "total_cache").value_or(FlatKeyedValue(stat, "cache").value_or(0));
+      stats.memory_inactive_file_bytes = FlatKeyedValue(stat, "total_inactive_file")
+                                             .value_or(FlatKeyedValue(stat, "inactive_file").value_or(0));
       ASSIGN_OR_RETURN(std::string oom, kernel_->Read(JoinCgroupDir(dir, "memory.oom_control")));
       // Kernels before 4.13 have no "oom_kill" line.
       stats.oom_kills = FlatKeyedValue(oom, "oom_kill").value_or(0);
+      stats.oom_events = stats.oom_kills;
+    }
+    if (const CgroupMountV1* h = Find("cpuacct")) {
+      std::string dir = Dir(*h, p);
+      ASSIGN_OR_RETURN(stats.cpu_usage_ns, ReadUint(*kernel_, JoinCgroupDir(dir, "cpuacct.usage")));
+      ASSIGN_OR_RETURN(std::string ticks, ReadOptional(JoinCgroupDir(dir, "cpuacct.stat")));
+      static const uint64_t kNsPerTick = 1'000'000'000ull / static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
+      stats.cpu_user_ns = FlatKeyedValue(ticks, "user").value_or(0) * kNsPerTick;
+      stats.cpu_system_ns = FlatKeyedValue(ticks, "system").value_or(0) * kNsPerTick;
+    }
+    if (const CgroupMountV1* h = Find("cpu")) {
+      ASSIGN_OR_RETURN(std::string cpu, ReadOptional(JoinCgroupDir(Dir(*h, p), "cpu.stat")));
+      stats.cpu_periods = FlatKeyedValue(cpu, "nr_periods").value_or(0);
+      stats.cpu_throttled_periods = FlatKeyedValue(cpu, "nr_throttled").value_or(0);
+      stats.cpu_throttled_ns = FlatKeyedValue(cpu, "throttled_time").value_or(0);
     }
     if (const CgroupMountV1* h = Find("pids")) {
-      ASSIGN_OR_RETURN(stats.pids_current,
-                       ReadUint(*kernel_, JoinCgroupDir(Dir(*h, p), "pids.current")));
+      std::string dir = Dir(*h, p);
+      ASSIGN_OR_RETURN(stats.pids_current, ReadUint(*kernel_, JoinCgroupDir(dir, "pids.current")));
+      ASSIGN_OR_RETURN(std::string max, ReadOptional(JoinCgroupDir(dir, "pids.max")));
+      stats.pids_limit = ParseLimit(max);
+    }
+    if (const CgroupMountV1* h = Find("blkio")) {
+      std::string dir = Dir(*h, p);
+      // The throttle files count every request whatever the I/O scheduler; the _recursive
+      // ones include cgroups below this one.
+      for (auto [file, read, write] :
+           {std::tuple{"blkio.throttle.io_service_bytes", &stats.io_read_bytes, &stats.io_write_bytes},
+            std::tuple{"blkio.throttle.io_serviced", &stats.io_read_ops, &stats.io_write_ops}}) {
+        std::string recursive = JoinCgroupDir(dir, absl::StrCat(file, "_recursive"));
+        ASSIGN_OR_RETURN(std::string text,
+                         ReadOptional(kernel_->Exists(recursive) ? recursive : JoinCgroupDir(dir, file)));
+        AddBlkioV1(text, *read, *write);
+      }
     }
     return absl::OkStatus();
   }

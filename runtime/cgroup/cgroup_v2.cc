@@ -20,6 +20,7 @@
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/cgroup/cgroup_common.h"
+#include "runtime/cgroup/cgroup_stats.h"
 #include "runtime/cgroup/cgroup_driver.h"
 #include "runtime/cgroup/cgroup_kernel.h"
 #include "runtime/cgroup/device_filter.h"
@@ -313,19 +314,49 @@ class CgroupDriverV2 : public CgroupDriver {
     return WriteControl(dir, "pids.max", limited ? absl::StrCat(*r.pids_limit) : "max", limited);
   }
 
+  // The file's text, or "" when the controller is not enabled here (no such file).
+  absl::StatusOr<std::string> ReadOptional(const std::string& file) {
+    if (!kernel_->Exists(file)) return std::string();
+    return kernel_->Read(file);
+  }
+
   absl::Status ReadStats(const std::string& dir, CgroupStats& stats) {
     if (!kernel_->Exists(dir)) return ErrnoStatus(ENOENT, dir);
     // A controller that is not enabled here has nothing to count: its figures stay 0.
+    // cpu.stat's usage lines are there even without the cpu controller.
+    ASSIGN_OR_RETURN(std::string cpu, ReadOptional(JoinCgroupDir(dir, "cpu.stat")));
+    stats.cpu_usage_ns = FlatKeyedValue(cpu, "usage_usec").value_or(0) * 1000;
+    stats.cpu_user_ns = FlatKeyedValue(cpu, "user_usec").value_or(0) * 1000;
+    stats.cpu_system_ns = FlatKeyedValue(cpu, "system_usec").value_or(0) * 1000;
+    stats.cpu_periods = FlatKeyedValue(cpu, "nr_periods").value_or(0);
+    stats.cpu_throttled_periods = FlatKeyedValue(cpu, "nr_throttled").value_or(0);
+    stats.cpu_throttled_ns = FlatKeyedValue(cpu, "throttled_usec").value_or(0) * 1000;
     std::string current = JoinCgroupDir(dir, "memory.current");
     if (kernel_->Exists(current)) {
       ASSIGN_OR_RETURN(stats.memory_usage_bytes, ReadUint(*kernel_, current));
+      ASSIGN_OR_RETURN(std::string max, ReadOptional(JoinCgroupDir(dir, "memory.max")));
+      stats.memory_limit_bytes = ParseLimit(max);
+      ASSIGN_OR_RETURN(std::string stat, ReadOptional(JoinCgroupDir(dir, "memory.stat")));
+      stats.memory_rss_bytes = FlatKeyedValue(stat, "anon").value_or(0);
+      stats.memory_cache_bytes = FlatKeyedValue(stat, "file").value_or(0);
+      stats.memory_inactive_file_bytes = FlatKeyedValue(stat, "inactive_file").value_or(0);
       ASSIGN_OR_RETURN(std::string events, kernel_->Read(JoinCgroupDir(dir, "memory.events")));
+      stats.memory_failcnt = FlatKeyedValue(events, "max").value_or(0);
+      stats.oom_events = FlatKeyedValue(events, "oom").value_or(0);
       stats.oom_kills = FlatKeyedValue(events, "oom_kill").value_or(0);
     }
     std::string pids = JoinCgroupDir(dir, "pids.current");
     if (kernel_->Exists(pids)) {
       ASSIGN_OR_RETURN(stats.pids_current, ReadUint(*kernel_, pids));
+      ASSIGN_OR_RETURN(std::string max, ReadOptional(JoinCgroupDir(dir, "pids.max")));
+      stats.pids_limit = ParseLimit(max);
     }
+    ASSIGN_OR_RETURN(std::string io, ReadOptional(JoinCgroupDir(dir, "io.stat")));
+    IoTotals t = ParseIoStatV2(io);
+    stats.io_read_bytes = t.read_bytes;
+    stats.io_write_bytes = t.write_bytes;
+    stats.io_read_ops = t.read_ops;
+    stats.io_write_ops = t.write_ops;
     return absl::OkStatus();
   }
 

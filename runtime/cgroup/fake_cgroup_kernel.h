@@ -337,21 +337,28 @@ class FakeCgroupKernel : public CgroupKernel {
       return {{"memory.limit_in_bytes", unlimited},
               {"memory.memsw.limit_in_bytes", unlimited},
               {"memory.usage_in_bytes", "0\n"},
+              {"memory.failcnt", "0\n"},
+              {"memory.stat", "cache 0\nrss 0\ninactive_file 0\ntotal_cache 0\ntotal_rss 0\ntotal_inactive_file 0\n"},
               {"memory.oom_control", "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"}};
     }
     if (controller == "cpu") {
       return {{"cpu.cfs_quota_us", "-1\n"},
               {"cpu.cfs_period_us", "100000\n"},
-              {"cpu.shares", "1024\n"}};
+              {"cpu.shares", "1024\n"},
+              {"cpu.stat", "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n"}};
     }
-    if (controller == "cpuacct") return {{"cpuacct.usage", "0\n"}};
+    if (controller == "cpuacct") return {{"cpuacct.usage", "0\n"}, {"cpuacct.stat", "user 0\nsystem 0\n"}};
     if (controller == "cpuset") return {{"cpuset.cpus", "\n"}, {"cpuset.mems", "\n"}};
     if (controller == "pids") return {{"pids.max", "max\n"}, {"pids.current", "0\n"}};
     if (controller == "freezer") return {{"freezer.state", "THAWED\n"}};
     if (controller == "devices") {
       return {{"devices.list", "a *:* rwm\n"}, {"devices.allow", ""}, {"devices.deny", ""}};
     }
-    if (controller == "blkio") return {{"blkio.weight", "500\n"}};
+    if (controller == "blkio") {
+      return {{"blkio.weight", "500\n"},
+              {"blkio.throttle.io_service_bytes_recursive", "Total 0\n"},
+              {"blkio.throttle.io_serviced_recursive", "Total 0\n"}};
+    }
     return {};
   }
 
@@ -360,18 +367,24 @@ class FakeCgroupKernel : public CgroupKernel {
       return {{"cgroup.procs", ""},           {"cgroup.controllers", ""},
               {"cgroup.subtree_control", ""}, {"cgroup.events", "populated 0\nfrozen 0\n"},
               {"cgroup.freeze", "0\n"},       {"cgroup.kill", ""},
-              {"cgroup.type", "domain\n"}};
+              {"cgroup.type", "domain\n"},
+              {"cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n"}};
     }
     if (controller == "memory") {
       return {{"memory.max", "max\n"},
               {"memory.swap.max", "max\n"},
               {"memory.current", "0\n"},
+              {"memory.stat", "anon 0\nfile 0\ninactive_file 0\n"},
               {"memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n"}};
     }
-    if (controller == "cpu") return {{"cpu.max", "max 100000\n"}, {"cpu.weight", "100\n"}};
+    if (controller == "cpu") {  // the throttling lines join the core ones
+      return {{"cpu.max", "max 100000\n"},
+              {"cpu.weight", "100\n"},
+              {"cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\nnr_periods 0\nnr_throttled 0\nthrottled_usec 0\n"}};
+    }
     if (controller == "pids") return {{"pids.max", "max\n"}, {"pids.current", "0\n"}};
     if (controller == "cpuset") return {{"cpuset.cpus", "\n"}, {"cpuset.mems", "\n"}};
-    if (controller == "io") return {{"io.max", ""}};
+    if (controller == "io") return {{"io.max", ""}, {"io.stat", ""}};
     return {};
   }
 

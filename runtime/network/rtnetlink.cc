@@ -245,6 +245,14 @@ LinkInfo ParseLink(const nlmsghdr* nlh) {
       case IFLA_ADDRESS:
         link.mac = FormatMac(attr);
         break;
+      case IFLA_STATS64:
+        if (mnl_attr_get_payload_len(attr) >= sizeof(rtnl_link_stats64)) {
+          rtnl_link_stats64 st;
+          std::memcpy(&st, mnl_attr_get_payload(attr), sizeof(st));  // attributes are only 4-aligned
+          link.counters = LinkCounters{st.rx_bytes, st.rx_packets, st.rx_errors, st.rx_dropped,
+                                       st.tx_bytes, st.tx_packets, st.tx_errors, st.tx_dropped};
+        }
+        break;
       case IFLA_LINKINFO:
         ForEachNestedAttr(attr, [&](const nlattr* info) {
           if (mnl_attr_get_type(info) == IFLA_INFO_KIND && IsString(info)) link.kind = mnl_attr_get_str(info);
@@ -319,11 +327,11 @@ absl::StatusOr<LinkInfo> Rtnl::GetLink(const std::string& name) {
   return *std::move(link);
 }
 
-absl::StatusOr<std::vector<LinkInfo>> Rtnl::ListLinks() {
+absl::StatusOr<std::vector<LinkInfo>> Rtnl::ListLinks(bool with_counters) {
   for (int attempt = 0; attempt < kDumpAttempts; ++attempt) {
     Message msg(RTM_GETLINK, NLM_F_DUMP);
     msg.PutHeader<ifinfomsg>()->ifi_family = AF_UNSPEC;
-    SkipStats(msg.nlh());
+    if (!with_counters) SkipStats(msg.nlh());
     msg.nlh()->nlmsg_seq = ++seq_;
     std::vector<LinkInfo> links;
     ReplyFn on_reply = [&](const nlmsghdr* m) {

@@ -16,6 +16,12 @@
 
 namespace berth::net {
 
+// IFLA_STATS64: what crossed a link, as its namespace sees it.
+struct LinkCounters {
+  uint64_t rx_bytes = 0, rx_packets = 0, rx_errors = 0, rx_dropped = 0;
+  uint64_t tx_bytes = 0, tx_packets = 0, tx_errors = 0, tx_dropped = 0;
+};
+
 struct LinkInfo {
   int index = 0;
   std::string name;
@@ -24,6 +30,7 @@ struct LinkInfo {
   int mtu = 0;
   bool up = false;         // IFF_UP
   std::string mac;         // aa:bb:cc:dd:ee:ff, empty when the link has none
+  LinkCounters counters;   // filled by ListLinks(/*with_counters=*/true) only
 };
 
 struct RouteInfo {
@@ -45,7 +52,8 @@ class Rtnl {
   Rtnl& operator=(Rtnl&&) = default;
 
   absl::StatusOr<LinkInfo> GetLink(const std::string& name);  // NOT_FOUND when missing
-  absl::StatusOr<std::vector<LinkInfo>> ListLinks();
+  // Every link; with counters, the kernel adds each one's statistics to the dump.
+  absl::StatusOr<std::vector<LinkInfo>> ListLinks(bool with_counters = false);
 
   // A bridge, down. ALREADY_EXISTS when a link of that name exists.
   absl::Status CreateBridge(const std::string& name);

@@ -450,7 +450,8 @@ const EXPECTED_CONTAINERS_METHODS = {
   Create: [false, false], Start: [false, false], Stop: [false, false], Kill: [false, false],
   Remove: [false, false], Inspect: [false, false], List: [false, false], Wait: [false, false],
   Pause: [false, false], Resume: [false, false], Exec: [true, true], Attach: [true, true],
-  Logs: [false, true], Update: [false, false], Top: [false, false],
+  Logs: [false, true], Update: [false, false], Top: [false, false], Stats: [false, false],
+  StatsStream: [false, true],
 };
 
 async function run() {
@@ -770,6 +771,26 @@ async function run() {
     assert.equal(c.network_settings.mode, 'bridge');
     assert.equal(c.network_settings.network, 'bridge');
     assert.match(c.network_settings.ip_address, /^\d+\.\d+\.\d+\.\d+$/);
+  });
+  await check('Containers/Stats and StatsStream (server stream) of the running container', async () => {
+    const r = await unary(containers, 'Stats', { ids: [c2.id] });
+    assert.equal(r.stats.length, 1);
+    const st = r.stats[0];
+    assert.equal(st.id, c2.id);
+    assert.equal(st.state, 'RUNNING');
+    assert.ok(Number(st.cpu.usage_ns) > 0, `cpu ${JSON.stringify(st.cpu)}`);
+    assert.ok(Number(st.memory.usage_bytes) > 0, `memory ${JSON.stringify(st.memory)}`);
+    assert.equal(st.pids.current, '1');
+    assert.deepEqual(st.networks.map((n) => n.name), ['eth0']);
+    const call = containers.StatsStream({ ids: [c2.id], interval_ms: 100 }, { deadline: deadline() });
+    const frames = [];
+    await withTimeout(new Promise((resolve, reject) => {
+      call.on('data', (f) => { frames.push(f); if (frames.length === 2) resolve(); });
+      call.on('error', reject);
+    }), CALL_TIMEOUT_MS, 'StatsStream');
+    call.on('error', () => {});  // the CANCELLED status that follows
+    call.cancel();
+    assert.ok(Number(frames[1].stats[0].cpu.usage_ns) >= Number(frames[0].stats[0].cpu.usage_ns));
   });
   await check('Containers/Pause', async () => {
     await unary(containers, 'Pause', { id: c2.id });

@@ -61,6 +61,7 @@ TEST(AuthzTable, MutatingCallsNeedOperatorAndAreAudited) {
                        absl::EndsWith(method, "/Version") || absl::EndsWith(method, "/DiskUsage") ||
                        absl::EndsWith(method, "/Logs") || absl::EndsWith(method, "/Wait") ||
                        absl::EndsWith(method, "/Top") || absl::EndsWith(method, "/Subscribe") ||
+                       absl::EndsWith(method, "/Stats") || absl::EndsWith(method, "/StatsStream") ||
                        absl::StartsWith(method, "/grpc.");
     EXPECT_EQ(rule.needs, reads ? Role::kViewer : Role::kOperator) << method;
     EXPECT_EQ(rule.audited, !reads) << method;

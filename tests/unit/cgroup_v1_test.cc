@@ -2,6 +2,7 @@
 // (cpu and cpuacct apart), a named systemd hierarchy, and our memory cgroup below the root.
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -694,6 +695,51 @@ TEST_F(CgroupV1Test, StatsReadsUsagePidsAndOomKills) {
   EXPECT_EQ(stats->pids_current, 3u);
   EXPECT_EQ(stats->oom_kills, 2u);
   EXPECT_TRUE(absl::IsNotFound(driver_->Stats("missing").status()));
+}
+
+TEST_F(CgroupV1Test, StatsReadsCpuMemoryPidsAndBlkioFromEachHierarchy) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  auto put = [&](const char* controller, const std::string& file, const std::string& text) {
+    ASSERT_TRUE(kernel_->Write(Dir(controller, "c1") + "/" + file, text).ok()) << file;
+  };
+  put("cpuacct", "cpuacct.usage", "3000000000\n");
+  put("cpuacct", "cpuacct.stat", "user 200\nsystem 50\n");
+  put("cpu", "cpu.stat", "nr_periods 12\nnr_throttled 3\nthrottled_time 4500\n");
+  put("memory", "memory.usage_in_bytes", "20000000\n");
+  put("memory", "memory.limit_in_bytes", "33554432\n");
+  put("memory", "memory.failcnt", "6\n");
+  put("memory", "memory.stat",
+      "cache 1\nrss 2\ninactive_file 3\ntotal_cache 8000000\ntotal_rss 9000000\ntotal_inactive_file 5000000\n");
+  put("pids", "pids.current", "4\n");
+  put("pids", "pids.max", "max\n");
+  put("blkio", "blkio.throttle.io_service_bytes_recursive",
+      "8:0 Read 4096\n8:0 Write 12288\n8:0 Sync 0\n8:0 Total 16384\n8:16 Read 1\nTotal 16385\n");
+  put("blkio", "blkio.throttle.io_serviced_recursive", "8:0 Read 1\n8:0 Write 3\n8:0 Total 4\nTotal 4\n");
+  absl::StatusOr<CgroupStats> s = driver_->Stats("c1");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->cpu_usage_ns, 3'000'000'000u);
+  const uint64_t tick = 1'000'000'000ull / static_cast<uint64_t>(::sysconf(_SC_CLK_TCK));
+  EXPECT_EQ(s->cpu_user_ns, 200 * tick);
+  EXPECT_EQ(s->cpu_system_ns, 50 * tick);
+  EXPECT_EQ(s->cpu_periods, 12u);
+  EXPECT_EQ(s->cpu_throttled_periods, 3u);
+  EXPECT_EQ(s->cpu_throttled_ns, 4500u);
+  EXPECT_EQ(s->memory_usage_bytes, 20000000u);
+  EXPECT_EQ(s->memory_limit_bytes, 33554432u);
+  EXPECT_EQ(s->memory_failcnt, 6u);
+  EXPECT_EQ(s->memory_rss_bytes, 9000000u) << "total_* (the subtree) wins";
+  EXPECT_EQ(s->memory_cache_bytes, 8000000u);
+  EXPECT_EQ(s->memory_working_set_bytes(), 15000000u);
+  EXPECT_EQ(s->pids_current, 4u);
+  EXPECT_EQ(s->pids_limit, 0u);
+  EXPECT_EQ(s->io_read_bytes, 4097u);
+  EXPECT_EQ(s->io_write_bytes, 12288u);
+  EXPECT_EQ(s->io_read_ops, 1u);
+  EXPECT_EQ(s->io_write_ops, 3u);
+  // An unlimited memory cgroup shows the kernel's huge number: no limit.
+  put("memory", "memory.limit_in_bytes", std::to_string(FakeCgroupKernel::kUnlimited) + "\n");
+  EXPECT_EQ(driver_->Stats("c1")->memory_limit_bytes, 0u);
 }
 
 TEST_F(CgroupV1Test, DestroyThawsKillsEveryProcessAndRemovesTheTree) {

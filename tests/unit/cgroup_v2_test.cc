@@ -429,7 +429,52 @@ TEST_F(CgroupV2Test, StatsReadsUsagePidsAndOomKills) {
   EXPECT_EQ(stats->memory_usage_bytes, 2048u);
   EXPECT_EQ(stats->pids_current, 2u);
   EXPECT_EQ(stats->oom_kills, 3u);
+  EXPECT_EQ(stats->oom_events, 1u);
+  EXPECT_EQ(stats->memory_failcnt, 4u);
+  EXPECT_EQ(stats->memory_limit_bytes, 0u) << "memory.max \"max\" is no limit";
   EXPECT_TRUE(absl::IsNotFound(driver_->Stats("missing").status()));
+}
+
+TEST_F(CgroupV2Test, StatsReadsCpuMemoryPidsAndIoInTheirV2Files) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  const std::string d = Dir("c1");
+  ASSERT_TRUE(kernel_->Write(d + "/cpu.stat",
+                             "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\nnr_periods 40\nnr_throttled 7\n"
+                             "throttled_usec 2500\n")
+                  .ok());
+  ASSERT_TRUE(kernel_->Write(d + "/memory.current", "10485760").ok());
+  ASSERT_TRUE(kernel_->Write(d + "/memory.max", "67108864").ok());
+  ASSERT_TRUE(kernel_->Write(d + "/memory.stat", "anon 4096000\nfile 6000000\nkernel 1000\ninactive_file 2000000\n").ok());
+  ASSERT_TRUE(kernel_->Write(d + "/memory.events", "low 0\nhigh 0\nmax 9\noom 2\noom_kill 1\n").ok());
+  ASSERT_TRUE(kernel_->Write(d + "/pids.current", "5").ok());
+  ASSERT_TRUE(kernel_->Write(d + "/pids.max", "100").ok());
+  ASSERT_TRUE(kernel_->Write(d + "/io.stat",
+                             "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n"
+                             "253:1 rbytes=100 wbytes=200 rios=3 wios=4 dbytes=0 dios=0\n")
+                  .ok());
+  absl::StatusOr<CgroupStats> s = driver_->Stats("c1");
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_EQ(s->cpu_usage_ns, 1'500'000u);
+  EXPECT_EQ(s->cpu_user_ns, 1'000'000u);
+  EXPECT_EQ(s->cpu_system_ns, 500'000u);
+  EXPECT_EQ(s->cpu_periods, 40u);
+  EXPECT_EQ(s->cpu_throttled_periods, 7u);
+  EXPECT_EQ(s->cpu_throttled_ns, 2'500'000u);
+  EXPECT_EQ(s->memory_usage_bytes, 10485760u);
+  EXPECT_EQ(s->memory_limit_bytes, 67108864u);
+  EXPECT_EQ(s->memory_rss_bytes, 4096000u);
+  EXPECT_EQ(s->memory_cache_bytes, 6000000u);
+  EXPECT_EQ(s->memory_working_set_bytes(), 10485760u - 2000000u);
+  EXPECT_EQ(s->memory_failcnt, 9u);
+  EXPECT_EQ(s->oom_events, 2u);
+  EXPECT_EQ(s->oom_kills, 1u);
+  EXPECT_EQ(s->pids_current, 5u);
+  EXPECT_EQ(s->pids_limit, 100u);
+  EXPECT_EQ(s->io_read_bytes, 4196u);
+  EXPECT_EQ(s->io_write_bytes, 8392u);
+  EXPECT_EQ(s->io_read_ops, 4u);
+  EXPECT_EQ(s->io_write_ops, 6u);
 }
 
 TEST_F(CgroupV2Test, AddProcessAndProcessesSeeTheWholeSubtree) {
