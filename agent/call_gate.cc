@@ -167,6 +167,7 @@ CallerIdentity CallGate::Identify(grpc::ServerContextBase* ctx) const {
 void CallGate::Begin(grpc::ServerContextBase* ctx, const std::string& method) {
   Call call;
   call.method = method;
+  call.start = absl::Now();
   absl::MutexLock lock(&mu_);
   calls_[ctx] = std::move(call);
 }
@@ -217,6 +218,7 @@ void CallGate::SetTarget(const grpc::ServerContextBase* ctx, std::string target)
 }
 
 void CallGate::AuditLocked(const Call& call, const grpc::Status& status) {
+  if (metrics_ != nullptr) metrics_->ObserveRequest(call.method, CodeName(status.error_code()), absl::Now() - call.start);
   auto rule = MethodTable().find(call.method);
   bool audited = rule == MethodTable().end() || rule->second.audited || !call.decision.ok();
   if (audit_ == nullptr || !audited) return;

@@ -19,6 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "agent/agent_metrics.h"
 #include "agent/audit_log.h"
 #include "agent/authz.h"
 
@@ -48,6 +49,8 @@ class CallGate {
   void SetTarget(const grpc::ServerContextBase* ctx, std::string target);
 
   const Authorizer& authz() const { return authz_; }
+  // Every finished call is counted there (method, code, latency); set before serving.
+  void set_metrics(AgentMetrics* metrics) { metrics_ = metrics; }
 
  private:
   friend class GateInterceptor;
@@ -59,7 +62,9 @@ class CallGate {
     bool admitted = false;
     bool finished = false;  // its status went out (and was audited)
     std::string target;
+    absl::Time start;
   };
+  // The audit line and the request metrics of a finished call.
   void AuditLocked(const Call& call, const grpc::Status& status);
 
   CallerIdentity Identify(grpc::ServerContextBase* ctx) const;
@@ -74,6 +79,7 @@ class CallGate {
   const Authorizer& authz_;
   const UnixPeers& unix_peers_;
   AuditLog* audit_;
+  AgentMetrics* metrics_ = nullptr;
   const int max_calls_per_identity_;
 
   absl::Mutex mu_;

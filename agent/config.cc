@@ -1,5 +1,7 @@
 #include "agent/config.h"
 
+#include "agent/metrics_server.h"
+
 #include "agent/userns_pool.h"
 
 #include <toml++/toml.h>
@@ -41,7 +43,8 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
                             {"busybox_path", &base.busybox_path},
                             {"init_path", &base.init_path},
                             {"userns_pool", &base.userns_pool},
-                            {"default_userns", &base.default_userns}}) {
+                            {"default_userns", &base.default_userns},
+                            {"metrics_listen", &base.metrics_listen}}) {
     if (absl::Status st = take(key, *field); !st.ok()) return st;
   }
   if (absl::Status st = take("bridge", base.bridge); !st.ok()) return st;
@@ -49,7 +52,8 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
   for (auto [key, field] : {std::pair<const char*, int64_t*>{"audit_max_bytes", &base.audit_max_bytes},
                             {"events_max", &base.events_max},
                             {"events_max_bytes", &base.events_max_bytes},
-                            {"events_subscriber_queue", &base.events_subscriber_queue}}) {
+                            {"events_subscriber_queue", &base.events_subscriber_queue},
+                            {"log_max_size", &base.log_max_size}}) {
     if (const toml::node* node = table.get(key)) {
       auto value = node->value<int64_t>();
       if (!value) return absl::InvalidArgumentError(absl::StrCat("config ", path, ": ", key, " must be an integer"));
@@ -58,7 +62,8 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
   }
   for (auto [key, field] : {std::pair<const char*, int*>{"mtu", &base.mtu},
                             {"max_calls_per_identity", &base.max_calls_per_identity},
-                            {"audit_files", &base.audit_files}}) {
+                            {"audit_files", &base.audit_files},
+                            {"log_max_files", &base.log_max_files}}) {
     if (const toml::node* node = table.get(key)) {
       auto value = node->value<int64_t>();
       if (!value) return absl::InvalidArgumentError(absl::StrCat("config ", path, ": ", key, " must be an integer"));
@@ -230,6 +235,12 @@ absl::Status ValidateConfig(const AgentConfig& config) {
   if (config.max_calls_per_identity < 1) return absl::InvalidArgumentError("max_calls_per_identity must be at least 1");
   if (config.audit_max_bytes < 4096 || config.audit_files < 1) {
     return absl::InvalidArgumentError("audit_max_bytes must be at least 4096 and audit_files at least 1");
+  }
+  if (!config.metrics_listen.empty() && config.metrics_listen != "none") {
+    if (absl::Status st = CheckMetricsAddress(config.metrics_listen); !st.ok()) return st;
+  }
+  if (config.log_max_size < 4096 || config.log_max_files < 1 || config.log_max_files > 100) {
+    return absl::InvalidArgumentError("log_max_size must be at least 4096 and log_max_files 1 to 100");
   }
   if (config.events_max < 10 || config.events_max_bytes < 65536 || config.events_subscriber_queue < 1) {
     return absl::InvalidArgumentError(

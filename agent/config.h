@@ -36,6 +36,14 @@ struct AgentConfig {
   int64_t events_max = 100000;
   int64_t events_max_bytes = 64 << 20;
   int64_t events_subscriber_queue = 4096;
+  // Container logs rotate at this size, keeping this many files (docker's max-size and
+  // max-file; kubelet's defaults), unless a container asks otherwise.
+  int64_t log_max_size = 10 << 20;
+  int log_max_files = 3;
+  // Prometheus metrics over HTTP (GET /metrics); "none" turns the listener off. Empty: the
+  // default, 127.0.0.1:9338, when it can be had (an agent in a namespace whose loopback is
+  // down, or a second agent, goes on without it); an address given must be served.
+  std::string metrics_listen;
   // Relative: below the agent's own cgroup in each hierarchy; absolute: from the root.
   std::string cgroup_parent = "berth";
   std::string log_level = "info";
@@ -66,7 +74,7 @@ struct AgentConfig {
 
 // Reads `path` (TOML: keys root, socket, socket_group, listen, tls_cert, tls_key,
 // tls_client_ca, max_calls_per_identity, audit_max_bytes, audit_files, events_max,
-// events_max_bytes, events_subscriber_queue, an [authz] table
+// events_max_bytes, events_subscriber_queue, metrics_listen, log_max_size, log_max_files, an [authz] table
 // (admin, operator, viewer, uids, bind_mount_roots), cgroup_parent, log_level, log_format, shim_path,
 // busybox_path, init_path, userns_pool, default_userns, bridge, bridge_cidr, mtu, dns, dns_search, outbound_nat, ip_forward,
 // insecure_registries, auth_file at top level; a [registry_mirrors] table of host = [urls])

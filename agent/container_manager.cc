@@ -150,6 +150,16 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
       return absl::InvalidArgumentError(absl::StrCat("label key \"", k, "\" must be 1 to 253 characters"));
     }
   }
+  v1::LogOptions log = config.log();
+  if (log.max_size_bytes() == 0) log.set_max_size_bytes(options_.log_max_size_bytes);
+  if (log.max_files() == 0) log.set_max_files(options_.log_max_files);
+  if (log.max_size_bytes() < 4096) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("log max-size must be at least 4096 bytes, got ", log.max_size_bytes()));
+  }
+  if (log.max_files() < 1 || log.max_files() > 100) {
+    return absl::InvalidArgumentError(absl::StrCat("log max-file must be 1 to 100, got ", log.max_files()));
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (name.empty()) {
@@ -261,6 +271,8 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   }
 
   ShimLaunch launch{options_.shim_path, id, paths.bundle, paths.dir, paths.log, config.open_stdin()};
+  launch.log_max_size_bytes = log.max_size_bytes();
+  launch.log_max_files = log.max_files();
   launch.exec_fd = options_.shim_exec_fd;
   if (plan->netns) launch.inherit_fds.push_back(plan->netns.get());
   auto launched = LaunchShim(launch);
@@ -315,6 +327,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     *c.mutable_resources() = config.resources();
     *c.mutable_config() = config;
     c.mutable_config()->set_name(name);
+    *c.mutable_config()->mutable_log() = log;
     c.set_state(v1::CREATED);
     c.set_pid(*init_pid);
     *c.mutable_created_at() = Now();

@@ -43,6 +43,8 @@ struct ManagerOptions {
   UsernsPool* userns_pool = nullptr;     // ranges for --userns=auto (required for it)
   int shim_exec_fd = -1;                 // a sealed copy of shim_path to execute, or -1
   EventHub* events = nullptr;            // where lifecycle events go (none when null)
+  int64_t log_max_size_bytes = 10 << 20;  // a container's log rotation unless it asks otherwise
+  int log_max_files = 3;
 };
 
 // A process started by Exec: `connection` later carries kExit; `fds` per shim_protocol.h.

@@ -11,7 +11,8 @@ namespace berth::agent {
 
 class ContainersService final : public v1::Containers::Service {
  public:
-  ContainersService(ContainerManager& manager, CallGate& gate) : manager_(manager), gate_(gate) {}
+  ContainersService(ContainerManager& manager, CallGate& gate, AgentMetrics& metrics)
+      : manager_(manager), gate_(gate), metrics_(metrics) {}
 
   grpc::Status Create(grpc::ServerContext*, const v1::CreateRequest*, v1::CreateResponse*) override;
   grpc::Status Start(grpc::ServerContext*, const v1::StartRequest*, v1::StartResponse*) override;
@@ -36,6 +37,7 @@ class ContainersService final : public v1::Containers::Service {
  private:
   ContainerManager& manager_;
   CallGate& gate_;
+  AgentMetrics& metrics_;
 };
 
 class SystemService final : public v1::System::Service {

@@ -240,6 +240,7 @@ grpc::Status ContainersService::Attach(grpc::ServerContext* ctx,
       auto report = shim::Decode<shim::Dropped>(msg->payload);
       v1::AttachResponse dropped;
       dropped.set_dropped_bytes(report.ok() ? static_cast<int64_t>(report->bytes) : 0);
+      metrics_.AddAttachDroppedBytes(dropped.dropped_bytes());
       if (!stream->Write(dropped)) break;
       continue;
     }

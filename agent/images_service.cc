@@ -69,8 +69,16 @@ grpc::Status ImagesService::Pull(grpc::ServerContext* ctx, const v1::PullRequest
   if (req->reference().empty()) return ToGrpcStatus(absl::InvalidArgumentError("reference is required"));
   std::mutex mu;  // layers report from several threads; one write at a time
   std::map<std::string, std::pair<std::string, int64_t>> last;  // digest → (status, bytes) last sent
+  std::map<std::string, int64_t> downloaded;                      // digest → bytes counted in metrics
   auto progress = [&](const image::LayerEvent& e) {
     std::lock_guard<std::mutex> lock(mu);
+    if (e.status == "downloading" || e.status == "downloaded") {
+      int64_t& counted = downloaded[e.digest];
+      if (e.done > counted) {
+        metrics_.AddImagePullBytes(e.done - counted);
+        counted = e.done;
+      }
+    }
     auto& [status, bytes] = last[e.digest];
     // Every change of status, and downloads in steps of 1 MiB, so a client is not flooded.
     if (status == e.status && e.done - bytes < (1 << 20) && e.done != e.total) return;

@@ -3,6 +3,7 @@
 
 #include "agent/call_gate.h"
 
+#include "agent/agent_metrics.h"
 #include "agent/container_manager.h"
 #include "agent/event_hub.h"
 #include "agent/image/image_store.h"
@@ -14,8 +15,13 @@ class ImagesService final : public v1::Images::Service {
  public:
   // `scratch_dir`: where uploads and exports are staged (the agent's <root>/tmp).
   ImagesService(image::ImageStore& images, ContainerManager& containers, std::string scratch_dir, CallGate& gate,
-                EventHub& events)
-      : images_(images), containers_(containers), scratch_dir_(std::move(scratch_dir)), gate_(gate), events_(events) {}
+                EventHub& events, AgentMetrics& metrics)
+      : images_(images),
+        containers_(containers),
+        scratch_dir_(std::move(scratch_dir)),
+        gate_(gate),
+        events_(events),
+        metrics_(metrics) {}
 
   grpc::Status Pull(grpc::ServerContext*, const v1::PullRequest*, grpc::ServerWriter<v1::PullResponse>*) override;
   grpc::Status Import(grpc::ServerContext*, grpc::ServerReader<v1::ImportRequest>*, v1::ImportResponse*) override;
@@ -38,6 +44,7 @@ class ImagesService final : public v1::Images::Service {
   std::string scratch_dir_;
   CallGate& gate_;
   EventHub& events_;
+  AgentMetrics& metrics_;
 };
 
 }  // namespace berth::agent

@@ -1,11 +1,13 @@
 #include "agent/log_reader.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <algorithm>
+#include <optional>
 #include <vector>
 #include <thread>
 
@@ -18,6 +20,8 @@ namespace berth::agent {
 namespace {
 
 constexpr size_t kChunk = 65536;
+// A container keeps at most 100 files (max-file); one more name exists during a rotation.
+constexpr int kMaxRotatedFiles = 100;
 
 // Splits complete lines out of `buffer`, leaving an unfinished last line in it.
 template <typename F>
@@ -29,20 +33,20 @@ void TakeLines(std::string& buffer, F&& on_line) {
   buffer.erase(0, start);
 }
 
-// Reads the file backwards from `end` (just after a newline) and returns the offset where the
-// last `tail` whole lines at or after `since_ns` begin: just after the F entry that ends the
-// line before them (a line is a run of P entries and its F), or after the last entry older
-// than `since_ns`. Only as much of the file as those lines take is read.
-absl::StatusOr<off_t> TailStart(int fd, off_t end, int64_t tail, int64_t since_ns) {
+// Reads the file backwards from `end` (just after a newline) for the lines at or after
+// `since_ns` that complete the last `tail` (counted in `lines`, which goes on across files,
+// newest first): a line is a run of P entries and its F. Returns the offset just after the
+// entry where they begin, or nullopt when they begin before this file (the whole file is
+// in). Only as much of the file as those lines take is read.
+absl::StatusOr<std::optional<off_t>> TailStart(int fd, off_t end, int64_t tail, int64_t since_ns, int64_t& lines) {
   std::string pending;  // bytes [pos, pos + pending.size()), ending at a record's end
   std::vector<char> block(kChunk);
-  int64_t lines = 0;
   // Looks at one record; true when the tail starts right after it.
   auto starts_after = [&](std::string_view record) {
     auto entry = crilog::ParseLine(absl::string_view(record.data(), record.size()));
     if (!entry.ok()) return false;
     if (entry->time_ns < since_ns) return true;
-    return !entry->partial && ++lines > tail;
+    return !entry->partial && tail > 0 && ++lines > tail;
   };
   off_t pos = end;
   while (pos > 0) {
@@ -59,44 +63,67 @@ absl::StatusOr<off_t> TailStart(int fd, off_t end, int64_t tail, int64_t since_n
     for (size_t prev; record_end >= 2 && (prev = pending.rfind('\n', record_end - 2)) != std::string::npos;
          record_end = prev + 1) {
       std::string_view record(pending.data() + prev + 1, record_end - prev - 1);
-      if (starts_after(record)) return pos + static_cast<off_t>(record_end);
+      if (starts_after(record)) return std::optional<off_t>(pos + static_cast<off_t>(record_end));
     }
     pending.resize(record_end);
   }
-  if (!pending.empty() && starts_after(pending)) return static_cast<off_t>(pending.size());
-  return 0;
+  if (!pending.empty() && starts_after(pending)) return std::optional<off_t>(static_cast<off_t>(pending.size()));
+  return std::optional<off_t>();
+}
+
+ino_t InodeOf(int fd) {
+  struct stat st;
+  return ::fstat(fd, &st) == 0 ? st.st_ino : 0;
+}
+
+ino_t InodeAt(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// The log's files, oldest first (path.N ... path.1, path), opened as one set: the current
+// file is opened first and the set is taken only if no rotation happened meanwhile (the
+// current name still names it). `newer_than`: only the files after that one (an inode the
+// caller holds); all of them when it is no longer among them.
+absl::StatusOr<std::vector<UniqueFd>> OpenLogFiles(const std::string& path, ino_t newer_than = 0) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    UniqueFd current(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!current) {
+      if (errno != ENOENT) return ErrnoToStatus(absl::StrCat("open log ", path));
+      // Missing: nothing written yet, or between a rotation's rename and its open.
+      if (::access(crilog::RotatedLogPath(path, 1).c_str(), F_OK) != 0) return std::vector<UniqueFd>();
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    std::vector<UniqueFd> newest_first;
+    const ino_t current_inode = InodeOf(current.get());
+    bool reached = newer_than != 0 && current_inode == newer_than;
+    if (!reached) newest_first.push_back(std::move(current));
+    // A rotation renames the oldest first, so while one runs there is a gap in the numbers
+    // (path.N+1 made, path.N not yet): look at every number, and keep their order.
+    for (int n = 1; !reached && n <= kMaxRotatedFiles; ++n) {
+      UniqueFd fd(::open(crilog::RotatedLogPath(path, n).c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd) continue;
+      if (newer_than != 0 && InodeOf(fd.get()) == newer_than) break;
+      newest_first.push_back(std::move(fd));
+    }
+    if (InodeAt(path) != current_inode) continue;  // rotated while we opened: again
+    std::reverse(newest_first.begin(), newest_first.end());
+    return newest_first;
+  }
+  return absl::UnavailableError(absl::StrCat("log ", path, " kept rotating while it was opened"));
 }
 
 }  // namespace
 
 absl::Status ReadLogs(const std::string& path, const LogQuery& query,
                       const std::function<bool(const crilog::Entry&)>& emit, const std::function<bool()>& finished) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno != ENOENT) return ErrnoToStatus(absl::StrCat("open log ", path));
-    if (!query.follow) return absl::OkStatus();  // nothing written yet
-  }
+  absl::StatusOr<std::vector<UniqueFd>> files = OpenLogFiles(path);
+  if (!files.ok()) return files.status();
+  if (files->empty() && !query.follow) return absl::OkStatus();  // nothing written yet
+
   std::string buffer;
   std::vector<char> chunk(kChunk);
-  // Reads what is there, a chunk at a time, handing each complete line to `on_line`; false
-  // when nothing was read. Memory stays at a chunk plus one unfinished line.
-  auto read_available = [&](const std::function<bool(std::string_view)>& on_line) -> bool {
-    if (!fd) {
-      fd.Reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (!fd) return false;
-    }
-    bool any = false;
-    bool keep_going = true;
-    while (keep_going) {
-      ssize_t n = ::read(fd.get(), chunk.data(), chunk.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) break;
-      buffer.append(chunk.data(), static_cast<size_t>(n));
-      any = true;
-      TakeLines(buffer, [&](std::string_view line) { keep_going = keep_going && on_line(line); });
-    }
-    return any;
-  };
   bool stopped = false;
   auto emit_line = [&](std::string_view line) {
     if (stopped) return false;
@@ -104,28 +131,89 @@ absl::Status ReadLogs(const std::string& path, const LogQuery& query,
     if (entry.ok() && entry->time_ns >= query.since_ns && !emit(*entry)) stopped = true;
     return !stopped;
   };
+  // Reads what `fd` has from its offset on, a chunk at a time, handing each complete line
+  // over; false when nothing was read. Memory stays at a chunk plus one unfinished line.
+  auto read_available = [&](int fd) -> bool {
+    bool any = false;
+    while (!stopped) {
+      ssize_t n = ::read(fd, chunk.data(), chunk.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      buffer.append(chunk.data(), static_cast<size_t>(n));
+      any = true;
+      TakeLines(buffer, emit_line);
+    }
+    return any;
+  };
 
-  // The backlog: from where the tail begins (found reading backwards), streamed forwards.
-  if (fd && query.tail > 0) {
-    off_t size = ::lseek(fd.get(), 0, SEEK_END);
-    if (size < 0) return ErrnoToStatus(absl::StrCat("seek log ", path));
-    // Complete records only: an unfinished last one is still being written.
-    off_t end = size;
-    char last = 0;
-    while (end > 0 && ::pread(fd.get(), &last, 1, end - 1) == 1 && last != '\n') --end;
-    absl::StatusOr<off_t> start = TailStart(fd.get(), end, query.tail, query.since_ns);
-    if (!start.ok()) return Annotate(start.status(), path);
-    if (::lseek(fd.get(), *start, SEEK_SET) < 0) return ErrnoToStatus(absl::StrCat("seek log ", path));
+  // The backlog: where the tail begins (found reading backwards, newest file first), then
+  // every file from there on, streamed forwards.
+  size_t first = 0;
+  if (query.tail > 0 || query.since_ns > 0) {
+    int64_t lines = 0;
+    first = files->size();
+    while (first > 0) {
+      int fd = (*files)[first - 1].get();
+      off_t size = ::lseek(fd, 0, SEEK_END);
+      if (size < 0) return ErrnoToStatus(absl::StrCat("seek log ", path));
+      // Complete records only: an unfinished last one is still being written.
+      off_t end = size;
+      char last = 0;
+      while (end > 0 && ::pread(fd, &last, 1, end - 1) == 1 && last != '\n') --end;
+      auto start = TailStart(fd, end, query.tail, query.since_ns, lines);
+      if (!start.ok()) return Annotate(start.status(), path);
+      --first;
+      if (::lseek(fd, start->value_or(0), SEEK_SET) < 0) return ErrnoToStatus(absl::StrCat("seek log ", path));
+      if (start->has_value()) break;
+    }
   }
-  read_available(emit_line);
-  if (stopped) return absl::OkStatus();
-  if (!query.follow) return absl::OkStatus();
+  for (size_t i = first; i < files->size(); ++i) {
+    if (i + 1 < files->size()) {
+      read_available((*files)[i].get());
+      buffer.clear();  // a rotated file ends with a whole record
+    }
+  }
+  if (files->empty()) {
+    files->emplace_back();  // follow: wait for the first file
+  } else {
+    read_available(files->back().get());
+  }
+  if (stopped || !query.follow) return absl::OkStatus();
 
+  // Follow the current file; when it is rotated away, finish it and go on with the files
+  // that came after it.
+  UniqueFd current = std::move(files->back());
   for (;;) {
     bool done = finished();  // read once more after the container ended, then stop
-    if (read_available(emit_line)) {
+    if (current) {
+      // max-file 1 rotates by truncating the one file: start it over.
+      struct stat st;
+      off_t at = ::lseek(current.get(), 0, SEEK_CUR);
+      if (::fstat(current.get(), &st) == 0 && at > st.st_size) {
+        (void)::lseek(current.get(), 0, SEEK_SET);
+        buffer.clear();
+      }
+    }
+    if (current && read_available(current.get())) {
       if (stopped) return absl::OkStatus();
       continue;
+    }
+    const ino_t ours = current ? InodeOf(current.get()) : 0;
+    if (InodeAt(path) != ours && (current || ::access(path.c_str(), F_OK) == 0)) {
+      if (current) read_available(current.get());  // what was written before the rename
+      if (stopped) return absl::OkStatus();
+      buffer.clear();
+      absl::StatusOr<std::vector<UniqueFd>> newer = OpenLogFiles(path, ours);
+      if (!newer.ok()) return newer.status();
+      if (!newer->empty()) {
+        for (size_t i = 0; i + 1 < newer->size(); ++i) {
+          read_available((*newer)[i].get());
+          buffer.clear();
+          if (stopped) return absl::OkStatus();
+        }
+        current = std::move(newer->back());
+        continue;
+      }
     }
     if (done) return absl::OkStatus();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -32,6 +32,8 @@
 #include "agent/event_journal.h"
 #include "agent/events_service.h"
 #include "agent/health_service.h"
+#include "agent/metrics_page.h"
+#include "agent/metrics_server.h"
 #include "agent/listeners.h"
 #include "agent/networks_service.h"
 #include "agent/userns_pool.h"
@@ -91,6 +93,9 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", tls_cert, "the agent's TLS certificate (PEM) for --listen");
   app.add_option("--tls-key", tls_key, "its private key (PEM)");
   app.add_option("--tls-client-ca", tls_client_ca, "CA that signs the client certificates it accepts (PEM)");
+  std::string metrics_listen;
+  app.add_option("--metrics-listen", metrics_listen,
+                 "ADDR:PORT for Prometheus metrics at /metrics (default 127.0.0.1:9338; none: off)");
   std::string init_path, userns_pool_flag, default_userns;
   app.add_option("--init-path", init_path, "path of berth-init for --init (default: next to berthd)");
   app.add_option("--userns-pool", userns_pool_flag, "FIRST:COUNT host ids for --userns=auto (default 100000:6553600)");
@@ -130,7 +135,7 @@ int main(int argc, char** argv) {
                              {&init_path, &config.init_path}, {&userns_pool_flag, &config.userns_pool},
                              {&default_userns, &config.default_userns}, {&socket_group, &config.socket_group},
                              {&tls_cert, &config.tls_cert}, {&tls_key, &config.tls_key},
-                             {&tls_client_ca, &config.tls_client_ca}}) {
+                             {&tls_client_ca, &config.tls_client_ca}, {&metrics_listen, &config.metrics_listen}}) {
     if (!flag->empty()) *field = *flag;
   }
   if (mtu) config.mtu = *mtu;
@@ -222,6 +227,8 @@ int main(int argc, char** argv) {
 
   berth::agent::ManagerOptions manager_options;
   manager_options.events = &events;
+  manager_options.log_max_size_bytes = config.log_max_size;
+  manager_options.log_max_files = config.log_max_files;
   manager_options.root = config.root;
   manager_options.shim_path = config.shim_path;
   manager_options.shim_exec_fd = sealed_shim->get();
@@ -239,11 +246,29 @@ int main(int argc, char** argv) {
   berth::agent::Authorizer authz(config.authz);
   berth::agent::UnixPeers unix_peers;
   berth::agent::CallGate gate(authz, unix_peers, &audit, config.max_calls_per_identity);
+  berth::agent::AgentMetrics metrics;
+  gate.set_metrics(&metrics);
+  std::unique_ptr<berth::agent::MetricsServer> metrics_server;
+  const bool metrics_by_default = config.metrics_listen.empty();
+  const std::string metrics_address = metrics_by_default ? "127.0.0.1:9338" : config.metrics_listen;
+  if (config.metrics_listen != "none") {
+    const bool by_default = metrics_by_default;
+    auto started = berth::agent::MetricsServer::Start(metrics_address, [&] {
+      return berth::agent::RenderMetricsPage(metrics, manager);
+    });
+    if (started.ok()) {
+      metrics_server = std::move(*started);
+    } else if (by_default) {
+      spdlog::warn("no metrics: {}", std::string(started.status().message()));
+    } else {
+      return Fail(std::string(started.status().message()));
+    }
+  }
 
-  berth::agent::ContainersService containers(manager, gate);
+  berth::agent::ContainersService containers(manager, gate, metrics);
   berth::agent::NetworksService networks_service(networks, gate, events);
   berth::agent::SystemService system(manager, images, gate);
-  berth::agent::ImagesService images_service(images, manager, scratch, gate, events);
+  berth::agent::ImagesService images_service(images, manager, scratch, gate, events, metrics);
   berth::agent::EventsService events_service(events, gate);
   berth::agent::HealthService health(gate);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -283,8 +308,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Fail("cannot start the gRPC server (is a --listen address in use?)");
   (*unix_listener)->Serve(server.get(), &unix_peers);
-  spdlog::info("berthd serving socket={} listen={} root={} cgroup_driver={} cgroup_parent={}", config.socket,
-               absl::StrJoin(config.listen, ","), config.root, (*cgroups)->Name(), config.cgroup_parent);
+  spdlog::info("berthd serving socket={} listen={} metrics={} root={} cgroup_driver={} cgroup_parent={}",
+               config.socket, absl::StrJoin(config.listen, ","),
+               metrics_server ? metrics_address : "none", config.root,
+               (*cgroups)->Name(), config.cgroup_parent);
 
   std::thread signal_thread([&] {
     for (;;) {

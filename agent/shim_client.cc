@@ -34,6 +34,12 @@ absl::StatusOr<LaunchedShim> LaunchShim(const ShimLaunch& launch) {
   std::vector<std::string> args = {launch.shim_path, "--id",  launch.id,        "--bundle", launch.bundle,
                                    "--state-dir",    launch.state_dir, "--log", launch.log_path};
   if (launch.open_stdin) args.push_back("--stdin");
+  if (launch.log_max_size_bytes > 0) {
+    for (const std::string& a : {std::string("--log-max-size"), absl::StrCat(launch.log_max_size_bytes),
+                                 std::string("--log-max-files"), absl::StrCat(launch.log_max_files)}) {
+      args.push_back(a);
+    }
+  }
   if (!launch.inherit_fds.empty()) {
     args.push_back("--preserve-fds");
     args.push_back(absl::StrCat(launch.inherit_fds.size()));

@@ -22,6 +22,8 @@ struct ShimLaunch {
   std::string state_dir;
   std::string log_path;
   bool open_stdin = false;
+  int64_t log_max_size_bytes = 0;  // rotation of log_path (0: never)
+  int log_max_files = 1;
   // Passed as the shim's fds 4, 5, ... (--preserve-fds); the bundle names them
   // /proc/self/fd/4, ...
   std::vector<int> inherit_fds;

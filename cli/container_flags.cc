@@ -6,6 +6,9 @@
 #include <sstream>
 
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "cli/human_format.h"
 #include "cli/env_file.h"
 #include "cli/network_flags.h"
 #include "cli/units.h"
@@ -159,6 +162,27 @@ absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerF
   absl::StatusOr<std::map<std::string, std::string>> labels = ParseLabels(*label_entries);
   if (!labels.ok()) return labels.status();
   config.mutable_labels()->insert(labels->begin(), labels->end());
+  for (const std::string& opt : flags.log_opts) {
+    size_t eq = opt.find('=');
+    const std::string key = opt.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : opt.substr(eq + 1);
+    if (key == "max-size") {
+      absl::StatusOr<int64_t> bytes = ParseMemoryBytes(value);
+      if (!bytes.ok() || *bytes <= 0) {
+        return absl::InvalidArgumentError(absl::StrCat("--log-opt max-size: want a size such as 10m, got ", Quote(value)));
+      }
+      config.mutable_log()->set_max_size_bytes(*bytes);
+    } else if (key == "max-file") {
+      int files = 0;
+      if (!absl::SimpleAtoi(value, &files) || files < 1) {
+        return absl::InvalidArgumentError(absl::StrCat("--log-opt max-file: want a count of 1 or more, got ", Quote(value)));
+      }
+      config.mutable_log()->set_max_files(files);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--log-opt ", Quote(opt), ": unknown option; berth's log takes max-size and max-file"));
+    }
+  }
 
   berth::v1::Resources* resources = config.mutable_resources();
   if (!flags.memory.empty()) {

@@ -33,6 +33,7 @@ struct ContainerFlags {
   std::vector<std::string> label_files;  // --label-file: read first, --label overrides
   std::vector<std::string> volumes;  // -v SRC:DST[:ro|rw]
   std::vector<std::string> labels;   // --label k=v or k
+  std::vector<std::string> log_opts;  // --log-opt max-size=10m | max-file=3
   std::vector<uint32_t> group_add;   // --group-add GID
   std::string workdir;
   std::string user;

@@ -132,17 +132,32 @@ std::string Quote(std::string_view s) {
   return out;
 }
 
-std::string HumanSize(int64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
-  double size = bytes < 0 ? 0 : static_cast<double>(bytes);
+namespace {
+
+// Four significant digits in the largest unit (each `base` times the one before) under which
+// the size is at least 1.
+template <size_t N>
+std::string ScaledSize(double size, double base, const char* const (&units)[N]) {
   size_t unit = 0;
-  while (size >= 1000.0 && unit + 1 < std::size(kUnits)) {
-    size /= 1000.0;
+  while (size >= base && unit + 1 < N) {
+    size /= base;
     ++unit;
   }
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g%s", size, kUnits[unit]);
+  std::snprintf(buf, sizeof buf, "%.4g%s", size, units[unit]);
   return buf;
+}
+
+}  // namespace
+
+std::string HumanSize(int64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
+  return ScaledSize(bytes < 0 ? 0 : static_cast<double>(bytes), 1000.0, kUnits);
+}
+
+std::string BinarySize(uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  return ScaledSize(static_cast<double>(bytes), 1024.0, kUnits);
 }
 
 std::string FormatLogTimestamp(absl::Time t) {

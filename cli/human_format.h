@@ -48,6 +48,8 @@ std::string Quote(std::string_view s);
 // Bytes in docker's decimal units with four significant digits: "0B", "999B", "1.5kB",
 // "30MB", "4.295GB" (units.HumanSize). Negative sizes read as 0B.
 std::string HumanSize(int64_t bytes);
+// Memory in docker's binary units: "0B", "512KiB", "12.5MiB", "1.953GiB".
+std::string BinarySize(uint64_t bytes);
 
 // "2024-01-02T03:04:05.000000000Z": fixed width so log lines align.
 std::string FormatLogTimestamp(absl::Time t);

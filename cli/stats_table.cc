@@ -1,7 +1,6 @@
 #include "cli/stats_table.h"
 
 #include <cstdio>
-#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "cli/human_format.h"
@@ -26,19 +25,6 @@ double CpuPercent(const v1::ContainerStats& now, const v1::ContainerStats* befor
 }
 
 }  // namespace
-
-std::string BinarySize(uint64_t bytes) {
-  static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  double size = static_cast<double>(bytes);
-  size_t unit = 0;
-  while (size >= 1024.0 && unit + 1 < std::size(kUnits)) {
-    size /= 1024.0;
-    ++unit;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.4g%s", size, kUnits[unit]);
-  return buf;
-}
 
 std::string StatsTable(const std::vector<v1::ContainerStats>& current, const StatsSamples& previous) {
   std::vector<std::vector<std::string>> rows = {

@@ -17,7 +17,4 @@ using StatsSamples = std::map<std::string, berth::v1::ContainerStats>;
 // without a previous sample shows 0.00%; one without a memory limit shows "--" for both.
 std::string StatsTable(const std::vector<berth::v1::ContainerStats>& current, const StatsSamples& previous);
 
-// Memory in docker's binary units: "0B", "512KiB", "12.5MiB", "1.953GiB".
-std::string BinarySize(uint64_t bytes);
-
 }  // namespace berth::cli

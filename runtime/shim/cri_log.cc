@@ -1,5 +1,7 @@
 #include "runtime/shim/cri_log.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -195,24 +197,26 @@ absl::StatusOr<Entry> ParseLine(absl::string_view line) {
   return entry;
 }
 
-absl::Status LogWriter::Write(Stream stream, absl::string_view data, int64_t now_ns) {
-  if (data.empty()) return absl::OkStatus();
-  const std::string ts = FormatTimestamp(now_ns);
-  std::string out;
-  out.reserve(data.size() + 48 * (1 + data.size() / 80));
-  size_t pos = 0;
-  while (pos < data.size()) {
-    size_t nl = data.find('\n', pos);
-    const bool complete = nl != absl::string_view::npos;
-    const size_t end = complete ? nl : data.size();
-    while (end - pos > kMaxEntryText) {
-      AppendEntry(out, ts, stream, /*partial=*/true, data.substr(pos, kMaxEntryText));
-      pos += kMaxEntryText;
-    }
-    AppendEntry(out, ts, stream, /*partial=*/!complete, data.substr(pos, end - pos));
-    pos = complete ? end + 1 : end;
+std::string RotatedLogPath(const std::string& path, int n) {
+  return n == 0 ? path : absl::StrCat(path, ".", n);
+}
+
+absl::StatusOr<LogWriter> LogWriter::Open(const std::string& path, LogRotation rotation) {
+  if (rotation.max_bytes < 0 || rotation.max_files < 1) {
+    return absl::InvalidArgumentError("log rotation: max size must not be negative and max files at least 1");
   }
-  // One write per call: the file is O_APPEND, so entries from one chunk stay together.
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+  if (!fd) return ErrnoToStatus(absl::StrCat("open log ", path));
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return ErrnoToStatus(absl::StrCat("stat log ", path));
+  LogWriter writer(std::move(fd));
+  writer.path_ = path;
+  writer.rotation_ = rotation;
+  writer.size_ = st.st_size;
+  return writer;
+}
+
+absl::Status LogWriter::WriteOut(absl::string_view out) {
   size_t done = 0;
   while (done < out.size()) {
     ssize_t n = ::write(fd_.get(), out.data() + done, out.size() - done);
@@ -222,7 +226,72 @@ absl::Status LogWriter::Write(Stream stream, absl::string_view data, int64_t now
     }
     done += static_cast<size_t>(n);
   }
+  size_ += static_cast<int64_t>(out.size());
   return absl::OkStatus();
+}
+
+// Renames, newest last, so that at every moment each name holds a whole file: a reader that
+// opened the current file keeps reading it under its new name, and `path` is missing only
+// between the last rename and the open below.
+absl::Status LogWriter::Rotate() {
+  const int keep = rotation_.max_files;
+  if (keep == 1) {
+    // Nothing older is kept: start the same file over (a reader's offset is past its end).
+    if (::ftruncate(fd_.get(), 0) != 0) return ErrnoToStatus("truncate CRI log");
+  } else {
+    (void)::unlink(RotatedLogPath(path_, keep - 1).c_str());
+    for (int n = keep - 2; n >= 0; --n) {
+      if (::rename(RotatedLogPath(path_, n).c_str(), RotatedLogPath(path_, n + 1).c_str()) != 0 && errno != ENOENT) {
+        return ErrnoToStatus(absl::StrCat("rotate CRI log ", RotatedLogPath(path_, n)));
+      }
+    }
+    UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+    if (!fd) return ErrnoToStatus(absl::StrCat("open log ", path_));
+    fd_ = std::move(fd);
+  }
+  size_ = 0;
+  ++rotations_;
+  return absl::OkStatus();
+}
+
+absl::Status LogWriter::Write(Stream stream, absl::string_view data, int64_t now_ns) {
+  if (data.empty()) return absl::OkStatus();
+  const std::string ts = FormatTimestamp(now_ns);
+  const bool rotating = !path_.empty() && rotation_.max_bytes > 0;
+  std::string out;
+  out.reserve(data.size() + 48 * (1 + data.size() / 80));
+  // Each entry goes into `out`; when the next one would take the file past its size, what
+  // is pending is written, the file rotated, and the entry begins the new file.
+  absl::Status status;
+  auto add = [&](bool partial, absl::string_view text) {
+    if (!status.ok()) return;
+    const size_t before = out.size();
+    AppendEntry(out, ts, stream, partial, text);
+    if (!rotating) return;
+    const int64_t entry = static_cast<int64_t>(out.size() - before);
+    if (size_ + static_cast<int64_t>(before) + entry > rotation_.max_bytes && size_ + static_cast<int64_t>(before) > 0) {
+      std::string entry_text = out.substr(before);
+      out.resize(before);
+      status = WriteOut(out);
+      if (status.ok()) status = Rotate();
+      out = std::move(entry_text);
+    }
+  };
+  size_t pos = 0;
+  while (pos < data.size()) {
+    size_t nl = data.find('\n', pos);
+    const bool complete = nl != absl::string_view::npos;
+    const size_t end = complete ? nl : data.size();
+    while (end - pos > kMaxEntryText) {
+      add(/*partial=*/true, data.substr(pos, kMaxEntryText));
+      pos += kMaxEntryText;
+    }
+    add(/*partial=*/!complete, data.substr(pos, end - pos));
+    pos = complete ? end + 1 : end;
+  }
+  if (!status.ok()) return status;
+  // One write for the rest: the file is O_APPEND, so entries from one chunk stay together.
+  return WriteOut(out);
 }
 
 }  // namespace berth::crilog

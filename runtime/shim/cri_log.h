@@ -32,17 +32,39 @@ std::string FormatLine(const Entry& entry);
 // Parses one line (with or without its '\n'); INVALID_ARGUMENT when malformed.
 absl::StatusOr<Entry> ParseLine(absl::string_view line);
 
+// How a log rotates (docker's --log-opt max-size, max-file): when the next entry would take
+// the file past max_bytes, `path` is renamed to `path.1` (`path.1` to `path.2`, ...; the
+// oldest beyond max_files - 1 is deleted) and a new `path` begun. 0: never.
+struct LogRotation {
+  int64_t max_bytes = 0;
+  int max_files = 1;  // files kept, the current one included
+};
+
+// `path` for 0, else "path.N": the Nth newest rotated file.
+std::string RotatedLogPath(const std::string& path, int n);
+
 // Appends output to a log file: every complete line becomes an F entry; a fragment left
 // without newline becomes a P entry right away (output is never held back), and the rest of
 // that line follows later as another entry. Long lines are split into P entries of at most
-// 16 KiB.
+// 16 KiB. Entries are whole in one file: a rotation only ever falls between them.
 class LogWriter {
  public:
   explicit LogWriter(UniqueFd fd) : fd_(std::move(fd)) {}
+  // Appends to `path` (made 0640 when missing), rotating it as `rotation` says.
+  static absl::StatusOr<LogWriter> Open(const std::string& path, LogRotation rotation);
   absl::Status Write(Stream stream, absl::string_view data, int64_t now_ns);
+  uint64_t rotations() const { return rotations_; }
 
  private:
+  // Writes `out` whole (one write call unless interrupted).
+  absl::Status WriteOut(absl::string_view out);
+  absl::Status Rotate();
+
   UniqueFd fd_;
+  std::string path_;  // empty: the fd is all there is (no rotation)
+  LogRotation rotation_;
+  int64_t size_ = 0;
+  uint64_t rotations_ = 0;
 };
 
 }  // namespace berth::crilog

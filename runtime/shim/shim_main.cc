@@ -101,8 +101,10 @@ absl::StatusOr<ShimOptions> ParseArgs(int argc, char** argv) {
       value = arg.substr(eq + 1);
       arg.resize(eq);
     }
-    std::string preserve_fds;
+    std::string preserve_fds, log_max_size, log_max_files;
     std::string* field = arg == "--id"             ? &options.id
+                         : arg == "--log-max-size" ? &log_max_size
+                         : arg == "--log-max-files" ? &log_max_files
                          : arg == "--bundle"       ? &options.bundle
                          : arg == "--state-dir"    ? &options.state_dir
                          : arg == "--log"          ? &options.log_path
@@ -111,7 +113,8 @@ absl::StatusOr<ShimOptions> ParseArgs(int argc, char** argv) {
     if (field == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown argument ", arg,
-          "; usage: berth-shim --id ID --bundle DIR --state-dir DIR --log FILE [--stdin] "
+          "; usage: berth-shim --id ID --bundle DIR --state-dir DIR --log FILE [--log-max-size BYTES] "
+          "[--log-max-files N] [--stdin] "
           "[--preserve-fds N]"));
     }
     if (eq == std::string::npos) {
@@ -123,6 +126,15 @@ absl::StatusOr<ShimOptions> ParseArgs(int argc, char** argv) {
         (!absl::SimpleAtoi(preserve_fds, &options.preserve_fds) || options.preserve_fds < 0 ||
          options.preserve_fds > 16)) {
       return absl::InvalidArgumentError(absl::StrCat("--preserve-fds wants 0..16, got ", preserve_fds));
+    }
+    if (field == &log_max_size &&
+        (!absl::SimpleAtoi(log_max_size, &options.log_rotation.max_bytes) || options.log_rotation.max_bytes < 0)) {
+      return absl::InvalidArgumentError(absl::StrCat("--log-max-size wants bytes, got ", log_max_size));
+    }
+    if (field == &log_max_files &&
+        (!absl::SimpleAtoi(log_max_files, &options.log_rotation.max_files) || options.log_rotation.max_files < 1 ||
+         options.log_rotation.max_files > 1000)) {
+      return absl::InvalidArgumentError(absl::StrCat("--log-max-files wants 1..1000, got ", log_max_files));
     }
   }
   if (options.id.empty()) return absl::InvalidArgumentError("--id is required");

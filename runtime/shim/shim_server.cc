@@ -125,10 +125,8 @@ absl::Status ShimServer::Init(UniqueFd signal_fd) {
   ASSIGN_OR_RETURN(cgroups_, DetectCgroupDriver());
   RETURN_IF_ERROR(MakeDirs(options_.state_dir, 0700));
 
-  UniqueFd log_fd(
-      ::open(options_.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-  if (!log_fd) return ErrnoToStatus(absl::StrCat("open log ", options_.log_path));
-  log_.emplace(std::move(log_fd));
+  ASSIGN_OR_RETURN(crilog::LogWriter log, crilog::LogWriter::Open(options_.log_path, options_.log_rotation));
+  log_.emplace(std::move(log));
 
   terminal_ = spec_.process.terminal;
   ASSIGN_OR_RETURN(ProcessStdio io, MakeProcessStdio(terminal_, options_.stdin));

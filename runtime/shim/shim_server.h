@@ -34,6 +34,7 @@ struct ShimOptions {
   std::string bundle;     // absolute; holds config.json
   std::string state_dir;  // absolute; gets shim.sock and state.json
   std::string log_path;   // the CRI log file, appended to
+  crilog::LogRotation log_rotation;  // --log-max-size, --log-max-files
   bool stdin = false;     // give the container a stdin pipe (attach hands it over once)
   int preserve_fds = 0;   // fds 4 .. 3+N the bundle may name (closed once the container exists)
 };

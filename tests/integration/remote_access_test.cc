@@ -404,6 +404,7 @@ TEST_F(RemoteAccess, NeverReadingClientsStayBounded) {
 
   // A container writing 64 MiB with a client attached that never reads.
   v1::ContainerConfig writer = Busybox({"sh", "-c", "sleep 1; head -c 67108864 /dev/zero; echo; echo done"});
+  writer.mutable_log()->set_max_size_bytes(int64_t{256} << 20);  // one file holds it all
   auto w = Create(admin, writer);
   ASSERT_TRUE(w.ok());
   grpc::ClientContext attach_ctx;

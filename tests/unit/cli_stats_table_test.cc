@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/match.h"
+#include "cli/human_format.h"
 #include "cli/stats_table.h"
 #include "google/protobuf/util/time_util.h"
 
