@@ -14,7 +14,10 @@
 //      with a ~100 MB layer from a docker-registry the bench starts on 127.0.0.1, against
 //      `skopeo copy` to an OCI layout + `umoci unpack`, each from nothing every run; and
 //      Containers.Create from that cached image against busybox. Runs last, after the rest
-//      is printed.
+//      is printed;
+//   6. observability (bench_observe.h; skipped with --no-observe): Stats of 200 running
+//      containers in one call (p50, p99), a /metrics scrape, berthd's CPU with them running and
+//      a scrape every 10 s, events delivered to a subscriber, and a log rotation's cost.
 //
 // First of all, before any thread or child, the bench moves into a network namespace of its
 // own: its berthd, the bridges and veths, crun and the `ip` baseline all live there, and go
@@ -41,6 +44,7 @@
 
 #include "bench/bench_berth.h"
 #include "bench/bench_hardening.h"
+#include "bench/bench_observe.h"
 #include "bench/bench_remote.h"
 #include "bench/bench_runtimes.h"
 #include "runtime/base/file_util.h"
@@ -76,6 +80,9 @@ struct Flags {
   bool no_hardening = false;
   bool no_remote = false;
   bool no_runtimes = false;
+  bool no_observe = false;
+  int observe_containers = 200;
+  int observe_seconds = 30;
   std::string runc = "runc";
   std::string berth_runtime;
   std::string tls_tool = BERTH_TLS_TOOL;
@@ -587,6 +594,15 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   std::fflush(stdout);
 
   // 5. Images, last: building the test image and pushing it take a while.
+  if (!flags.no_observe) {
+    ObserveInputs in;
+    in.socket = agent_options.socket;
+    in.agent_pid = agent->pid();
+    in.containers = flags.observe_containers;
+    in.cpu_seconds = flags.observe_seconds;
+    RunObserveBench(in);
+    std::fflush(stdout);
+  }
   if (images) {
     std::printf("\nImages: building a test image with a %d MB random layer, pushing it to a local registry...\n",
                 flags.image_layer_mb);
@@ -622,6 +638,11 @@ int main(int argc, char** argv) {
   app.add_flag("--no-hardening", flags.no_hardening, "skip the rows on what the hardened defaults cost");
   app.add_flag("--no-remote", flags.no_remote, "skip the rows on the API over TCP + mutual TLS");
   app.add_flag("--no-runtimes", flags.no_runtimes, "skip the berth-runtime / crun / runc rows");
+  app.add_flag("--no-observe", flags.no_observe, "skip the Stats / metrics / events / log rotation rows");
+  app.add_option("--observe-containers", flags.observe_containers, "running containers for the observability rows")
+      ->check(CLI::Range(1, 5000));
+  app.add_option("--observe-seconds", flags.observe_seconds, "how long berthd's CPU is watched")
+      ->check(CLI::Range(1, 3600));
   app.add_option("--runc", flags.runc, "runc binary of the runtime rows (skipped when missing)");
   app.add_option("--berth-runtime", flags.berth_runtime, "berth-runtime (default: next to berth-bench)");
   app.add_option("--tls-tool", flags.tls_tool, "deploy/berth-tls, for the remote rows' certificates")
