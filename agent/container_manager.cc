@@ -101,6 +101,7 @@ ContainerManager::ContainerManager(ManagerOptions options, CgroupDriver& cgroups
       networks_(networks),
       watcher_([this](const std::string& id, const std::optional<shim::ExitReport>& report) { OnExit(id, report); }) {
   removals_thread_ = std::thread([this] { RunAutoRemovals(); });
+  restarts_thread_ = std::thread([this] { RunRestarts(); });
 }
 
 ContainerManager::~ContainerManager() {
@@ -110,6 +111,12 @@ ContainerManager::~ContainerManager() {
   }
   removals_cv_.notify_all();
   removals_thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(restarts_mu_);
+    restarts_stopping_ = true;
+  }
+  restarts_cv_.notify_all();
+  restarts_thread_.join();
 }
 
 std::string ContainerManager::ContainersDir() const { return options_.root + "/containers"; }
@@ -149,6 +156,19 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     if (k.empty() || k.size() > 253) {
       return absl::InvalidArgumentError(absl::StrCat("label key \"", k, "\" must be 1 to 253 characters"));
     }
+  }
+  const std::string& policy = config.restart_policy().name();
+  if (policy != "" && policy != "no" && policy != "on-failure" && policy != "always" && policy != "unless-stopped") {
+    return absl::InvalidArgumentError(absl::StrCat("restart policy ", Quoted(policy),
+                                                   " is not one of no, on-failure[:N], always, unless-stopped"));
+  }
+  if (config.restart_policy().max_retries() < 0 ||
+      (config.restart_policy().max_retries() > 0 && policy != "on-failure")) {
+    return absl::InvalidArgumentError("a restart policy's maximum retry count is for on-failure only, and not negative");
+  }
+  if (config.auto_remove() && policy != "" && policy != "no") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("auto-remove (--rm) and restart policy ", Quoted(policy), " conflict: choose one"));
   }
   v1::LogOptions log = config.log();
   if (log.max_size_bytes() == 0) log.set_max_size_bytes(options_.log_max_size_bytes);
@@ -359,10 +379,9 @@ void ContainerManager::WatchShim(const std::shared_ptr<Entry>& entry) {
     watcher_.Watch(entry->id, std::move(*conn));
     return;
   }
-  // The shim is already gone: its state file says how the container ended.
-  std::lock_guard<std::mutex> el(entry->mu);
-  ApplyExit(*entry);
-  entry->changed.notify_all();
+  // The shim is already gone: its state file says how the container ended, and what follows
+  // an exit (auto-remove, the restart policy) follows this one too.
+  OnExit(entry->id, std::nullopt);
 }
 
 void ContainerManager::ApplyExit(Entry& entry, const std::optional<shim::ExitReport>& report, bool at_recovery) {
@@ -419,12 +438,15 @@ void ContainerManager::OnExit(const std::string& id, const std::optional<shim::E
     entry = it->second;
   }
   bool auto_remove = false;
+  std::optional<absl::Duration> restart;
   {
     std::lock_guard<std::mutex> el(entry->mu);
     ApplyExit(*entry, report);
     auto_remove = entry->record.config().auto_remove() && !entry->removed;
+    if (!entry->removed) restart = RestartDelay(*entry, /*at_startup=*/false);
     entry->changed.notify_all();
   }
+  if (restart) ScheduleRestart(id, *restart);
   if (auto_remove) {
     std::lock_guard<std::mutex> lock(removals_mu_);
     removals_.push_back(id);
@@ -475,6 +497,7 @@ absl::StatusOr<v1::Container> ContainerManager::Start(const std::string& ref) {
   }
   std::lock_guard<std::mutex> lock(e.mu);
   e.starting = false;
+  e.changed.notify_all();
   if (!reply.ok()) {
     e.record.set_error(std::string(reply.status().message()));
     (void)Persist(e);
@@ -539,7 +562,14 @@ absl::StatusOr<v1::Container> ContainerManager::Stop(const std::string& ref, int
   if (!entry.ok()) return entry.status();
   Entry& e = **entry;
   std::unique_lock<std::mutex> lock(e.mu);
-  if (!IsLive(e.record.state())) return e.record;  // stopping a stopped container is a no-op
+  e.record.set_stopped_by_caller(true);  // its restart policy leaves it stopped
+  if (!IsLive(e.record.state())) {
+    // Stopping a stopped container only cancels a restart its policy has pending.
+    (void)Persist(e);
+    std::lock_guard<std::mutex> restarts(restarts_mu_);
+    restarts_.erase(e.id);
+    return e.record;
+  }
   bool paused = e.record.state() == v1::PAUSED;
   if (absl::Status st = SignalInit(e, signal); !st.ok()) return st;
   if (paused && (signal == SIGKILL || signal == SIGTERM)) {  // the shim thawed it
@@ -570,11 +600,12 @@ absl::Status ContainerManager::Kill(const std::string& ref, int signal) {
     return absl::FailedPreconditionError(absl::StrCat("container ", e.record.name(), " is not running (",
                                                       StateName(e.record.state()), ")"));
   }
+  if (signal == SIGKILL || signal == SIGTERM) e.record.set_stopped_by_caller(true);
   if (absl::Status st = SignalInit(e, signal); !st.ok()) return st;
   if (e.record.state() == v1::PAUSED && (signal == SIGKILL || signal == SIGTERM)) {  // the shim thawed it
     e.record.set_state(v1::RUNNING);
-    (void)Persist(e);
   }
+  (void)Persist(e);
   v1::Event event = ContainerEvent(e.record, "kill");
   (*event.mutable_attributes())["signal"] = std::to_string(signal);
   Emit(std::move(event));
@@ -590,6 +621,7 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
   v1::Event removed_event;
   {
     std::unique_lock<std::mutex> lock(e.mu);
+    e.changed.wait(lock, [&] { return !e.starting; });  // a restart in flight finishes first
     if (e.removed) return absl::NotFoundError(absl::StrCat("no such container: ", Quoted(ref)));
     id = e.id;
     name = e.name;

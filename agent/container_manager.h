@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "agent/bundle.h"
 #include "agent/event_hub.h"
 #include "agent/exit_watcher.h"
@@ -131,6 +132,7 @@ class ContainerManager {
     uint64_t pid_start_time ABSL_GUARDED_BY(mu) = 0;
     bool removed ABSL_GUARDED_BY(mu) = false;
     bool starting ABSL_GUARDED_BY(mu) = false;  // a Start talks to the shim without the lock
+    int backoff_steps ABSL_GUARDED_BY(mu) = 0;  // restarts since it last ran 10 s
   };
 
   // The network side of a Create: the namespace to make or join, the /etc files, and for
@@ -177,6 +179,14 @@ class ContainerManager {
   // Frees addresses, veths and published ports that no recovered container owns.
   void ReconcileNetworks();
   void RunAutoRemovals();
+  // Restart policies (container_restart.cc). Whether the policy wants the container that
+  // just exited started again (at_startup: the agent is starting), and after how long.
+  std::optional<absl::Duration> RestartDelay(Entry& entry, bool at_startup) ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.mu);
+  void ScheduleRestart(const std::string& id, absl::Duration delay);
+  void RunRestarts();
+  // Starts an exited container's process again: a new shim on the same bundle, its network
+  // connected again (same address), its current limits, then started.
+  absl::Status Relaunch(const std::shared_ptr<Entry>& entry);
   void Emit(v1::Event event) {
     if (options_.events != nullptr) options_.events->Publish(std::move(event));
   }
@@ -196,6 +206,12 @@ class ContainerManager {
   std::deque<std::string> removals_ ABSL_GUARDED_BY(removals_mu_);
   bool stopping_ ABSL_GUARDED_BY(removals_mu_) = false;
   std::thread removals_thread_;
+
+  std::mutex restarts_mu_;
+  std::condition_variable restarts_cv_;
+  std::map<std::string, absl::Time> restarts_ ABSL_GUARDED_BY(restarts_mu_);  // id -> when
+  bool restarts_stopping_ ABSL_GUARDED_BY(restarts_mu_) = false;
+  std::thread restarts_thread_;
 
   SeccompCache seccomp_;
 

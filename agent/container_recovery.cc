@@ -53,8 +53,26 @@ absl::Status ContainerManager::Recover() {
     for (const auto& [id, e] : by_id_) known.insert(id);
     options_.userns_pool->Reconcile(known);
   }
-  spdlog::info("recovered containers live={} exited={} exits_found={} half_made_removed={}", live, exited_before,
-               exits_found, half_made);
+  // Restart policies: what exited while the agent was down (or before) starts again now.
+  std::vector<std::shared_ptr<Entry>> entries;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, e] : by_id_) entries.push_back(e);
+  }
+  int restarting = 0;
+  for (const auto& e : entries) {
+    std::optional<absl::Duration> delay;
+    {
+      std::lock_guard<std::mutex> lock(e->mu);
+      delay = RestartDelay(*e, /*at_startup=*/true);
+    }
+    if (delay) {
+      ScheduleRestart(e->id, *delay);
+      ++restarting;
+    }
+  }
+  spdlog::info("recovered containers live={} exited={} exits_found={} half_made_removed={} restarting={}", live,
+               exited_before, exits_found, half_made, restarting);
   v1::Event event;
   event.set_type("agent.recovery");
   auto& a = *event.mutable_attributes();
@@ -62,6 +80,7 @@ absl::Status ContainerManager::Recover() {
   a["exited"] = std::to_string(exited_before);
   a["exits_found"] = std::to_string(exits_found);
   a["half_made_removed"] = std::to_string(half_made);
+  a["restarting"] = std::to_string(restarting);
   Emit(std::move(event));
   return absl::OkStatus();
 }

@@ -40,8 +40,9 @@ EventHub::~EventHub() {
 }
 
 void EventHub::Publish(v1::Event event) {
-  *event.mutable_time() = TimeUtil::NanosecondsToTimestamp(absl::GetCurrentTimeNanos());
   std::lock_guard<std::mutex> lock(mu_);
+  // Stamped in sequence order, so times never go back along the journal.
+  *event.mutable_time() = TimeUtil::NanosecondsToTimestamp(absl::GetCurrentTimeNanos());
   if (absl::Status st = journal_.Append(event); !st.ok()) {
     spdlog::error("event journal: {} event={} id={} not recorded", std::string(st.message()), event.type(), event.id());
     return;

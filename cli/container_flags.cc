@@ -162,6 +162,23 @@ absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerF
   absl::StatusOr<std::map<std::string, std::string>> labels = ParseLabels(*label_entries);
   if (!labels.ok()) return labels.status();
   config.mutable_labels()->insert(labels->begin(), labels->end());
+  if (!flags.restart.empty()) {
+    const size_t colon = flags.restart.find(':');
+    const std::string policy = flags.restart.substr(0, colon);
+    if (policy != "no" && policy != "on-failure" && policy != "always" && policy != "unless-stopped") {
+      return absl::InvalidArgumentError(absl::StrCat("--restart ", Quote(flags.restart),
+                                                     ": want no, on-failure[:max-retries], always or unless-stopped"));
+    }
+    config.mutable_restart_policy()->set_name(policy);
+    if (colon != std::string::npos) {
+      int retries = 0;
+      if (policy != "on-failure" || !absl::SimpleAtoi(flags.restart.substr(colon + 1), &retries) || retries < 0) {
+        return absl::InvalidArgumentError(absl::StrCat("--restart ", Quote(flags.restart),
+                                                       ": only on-failure takes a count, as on-failure:3"));
+      }
+      config.mutable_restart_policy()->set_max_retries(retries);
+    }
+  }
   for (const std::string& opt : flags.log_opts) {
     size_t eq = opt.find('=');
     const std::string key = opt.substr(0, eq);

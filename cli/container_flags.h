@@ -34,6 +34,7 @@ struct ContainerFlags {
   std::vector<std::string> volumes;  // -v SRC:DST[:ro|rw]
   std::vector<std::string> labels;   // --label k=v or k
   std::vector<std::string> log_opts;  // --log-opt max-size=10m | max-file=3
+  std::string restart;                // --restart no|on-failure[:N]|always|unless-stopped
   std::vector<uint32_t> group_add;   // --group-add GID
   std::string workdir;
   std::string user;

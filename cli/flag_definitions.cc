@@ -38,6 +38,7 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
   AddRepeatable(cmd, "-l,--label", f.labels, "Set a label: key=value");
   AddRepeatable(cmd, "--env-file", f.env_files, "Read environment variables from a file (KEY=VALUE lines)");
   AddRepeatable(cmd, "--label-file", f.label_files, "Read labels from a file (key=value lines)");
+  cmd->add_option("--restart", f.restart, "Restart policy: no, on-failure[:N], always, unless-stopped");
   AddRepeatable(cmd, "--log-opt", f.log_opts, "Log rotation: max-size=10m, max-file=3 (default: the agent's)");
   cmd->add_option("--group-add", f.group_add, "Additional group id")
       ->allow_extra_args(false)

@@ -62,6 +62,7 @@ std::string StatusText(const berth::v1::Container& c, absl::Time now) {
         absl::StrAppend(&s, " ", HumanDuration(now - TimeFromProto(c.started_at())));
       }
       if (c.state() == berth::v1::PAUSED) s += " (Paused)";
+      if (c.restart_count() > 0) absl::StrAppend(&s, " (restarted ", c.restart_count(), "x)");
       return s;
     }
     case berth::v1::EXITED: {
@@ -69,6 +70,7 @@ std::string StatusText(const berth::v1::Container& c, absl::Time now) {
       if (HasTime(c.finished_at())) {
         absl::StrAppend(&s, " ", HumanDuration(now - TimeFromProto(c.finished_at())), " ago");
       }
+      if (c.restart_count() > 0) absl::StrAppend(&s, " (restarted ", c.restart_count(), "x)");
       return s;
     }
     default:
