@@ -8,6 +8,7 @@
 #include <chrono>
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <vector>
 #include <thread>
 
@@ -98,13 +99,18 @@ absl::StatusOr<std::vector<UniqueFd>> OpenLogFiles(const std::string& path, ino_
     std::vector<UniqueFd> newest_first;
     const ino_t current_inode = InodeOf(current.get());
     bool reached = newer_than != 0 && current_inode == newer_than;
+    std::set<ino_t> seen = {current_inode};
     if (!reached) newest_first.push_back(std::move(current));
-    // A rotation renames the oldest first, so while one runs there is a gap in the numbers
-    // (path.N+1 made, path.N not yet): look at every number, and keep their order.
+    // A rotation renames the oldest first, each file one number up, while this walks the
+    // numbers upwards: it can meet a gap (path.N+1 made, path.N not yet) or meet a file a
+    // second time, one number higher, but never miss one. So: every number, each file once,
+    // in the order first met.
     for (int n = 1; !reached && n <= kMaxRotatedFiles; ++n) {
       UniqueFd fd(::open(crilog::RotatedLogPath(path, n).c_str(), O_RDONLY | O_CLOEXEC));
       if (!fd) continue;
-      if (newer_than != 0 && InodeOf(fd.get()) == newer_than) break;
+      const ino_t inode = InodeOf(fd.get());
+      if (newer_than != 0 && inode == newer_than) break;
+      if (!seen.insert(inode).second) continue;
       newest_first.push_back(std::move(fd));
     }
     if (InodeAt(path) != current_inode) continue;  // rotated while we opened: again
