@@ -733,6 +733,18 @@ absl::Status ContainerManager::Resume(const std::string& ref) {
   return persisted;
 }
 
+shim::ResourceLimits ContainerManager::LimitsFor(const v1::Resources& r) {
+  shim::ResourceLimits limits;
+  limits.memory_limit_bytes = r.memory_limit_bytes();
+  if (r.cpu_millis() > 0) {
+    limits.cpu_period_us = 100000;  // as at create (bundle.cc)
+    limits.cpu_quota_us = r.cpu_millis() * 100;
+  }
+  limits.cpu_shares = static_cast<uint64_t>(r.cpu_shares());
+  limits.pids_limit = r.pids_limit();
+  return limits;
+}
+
 absl::StatusOr<v1::Container> ContainerManager::Update(const v1::UpdateRequest& request) {
   for (auto [field, value] : {std::pair<const char*, int64_t>{"memory_limit_bytes", request.memory_limit_bytes()},
                               {"cpu_millis", request.cpu_millis()},
@@ -755,15 +767,7 @@ absl::StatusOr<v1::Container> ContainerManager::Update(const v1::UpdateRequest& 
   if (request.has_cpu_millis()) merged.set_cpu_millis(request.cpu_millis());
   if (request.has_cpu_shares()) merged.set_cpu_shares(request.cpu_shares());
   if (request.has_pids_limit()) merged.set_pids_limit(request.pids_limit());
-  shim::ResourceLimits limits;
-  limits.memory_limit_bytes = merged.memory_limit_bytes();
-  if (merged.cpu_millis() > 0) {
-    limits.cpu_period_us = 100000;  // as at create (bundle.cc)
-    limits.cpu_quota_us = merged.cpu_millis() * 100;
-  }
-  limits.cpu_shares = static_cast<uint64_t>(merged.cpu_shares());
-  limits.pids_limit = merged.pids_limit();
-  if (absl::Status st = AskShim(e, shim::MsgType::kUpdate, shim::Encode(limits)); !st.ok()) {
+  if (absl::Status st = AskShim(e, shim::MsgType::kUpdate, shim::Encode(LimitsFor(merged))); !st.ok()) {
     return Annotate(st, absl::StrCat("update container ", e.name));
   }
   *e.record.mutable_resources() = merged;

@@ -157,6 +157,8 @@ class ContainerManager {
   // SIGKILL and SIGTERM). A shim that is gone, or whose init is, is not an error: the exit
   // is on its way.
   absl::Status SignalInit(Entry& entry, int signal) ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.mu);
+  // The limits the shim writes for `resources` (Update, and a restart after one).
+  static shim::ResourceLimits LimitsFor(const v1::Resources& resources);
   // One request with a kOk answer (kKill, kPause, kResume) to the container's shim.
   absl::Status AskShim(Entry& entry, shim::MsgType type, const std::string& payload);
   // Waits until EXITED or `timeout_ms` passed (negative: forever); true when exited.

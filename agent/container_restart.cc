@@ -152,16 +152,8 @@ absl::Status ContainerManager::Relaunch(const std::shared_ptr<Entry>& entry) {
     }
   }
   // Limits changed by Update since the bundle was written.
-  const v1::Resources& r = record.resources();
-  shim::ResourceLimits limits;
-  limits.memory_limit_bytes = r.memory_limit_bytes();
-  if (r.cpu_millis() > 0) {
-    limits.cpu_period_us = 100000;  // as at create (bundle.cc)
-    limits.cpu_quota_us = r.cpu_millis() * 100;
-  }
-  limits.cpu_shares = static_cast<uint64_t>(r.cpu_shares());
-  limits.pids_limit = r.pids_limit();
-  if (absl::Status st = AskShim(e, shim::MsgType::kUpdate, shim::Encode(limits)); !st.ok()) {
+  if (absl::Status st = AskShim(e, shim::MsgType::kUpdate, shim::Encode(LimitsFor(record.resources())));
+      !st.ok()) {
     return end_it(Annotate(st, "restart: apply the container's limits"));
   }
   absl::StatusOr<UniqueFd> conn = ShimOpen(e.paths.dir, shim::MsgType::kStart);

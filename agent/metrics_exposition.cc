@@ -19,8 +19,6 @@ struct ContainerMetric {
   std::function<uint64_t(const v1::ContainerStats&)> value;
 };
 
-uint64_t Seconds(uint64_t ns) { return ns; }
-
 // 1234567890 ns -> "1.234567890": exact, where a double would round.
 std::string FormatNanosAsSeconds(uint64_t ns) {
   return absl::StrFormat("%d.%09d", ns / 1'000'000'000, ns % 1'000'000'000);
@@ -29,41 +27,41 @@ std::string FormatNanosAsSeconds(uint64_t ns) {
 const std::vector<ContainerMetric>& ContainerMetrics() {
   static const auto* metrics = new std::vector<ContainerMetric>{
       {"container_cpu_usage_seconds_total", "counter", "Cumulative CPU time consumed, in seconds.",
-       [](const v1::ContainerStats& s) { return Seconds(s.cpu().usage_ns()); }},
+       [](const v1::ContainerStats& s) { return s.cpu().usage_ns(); }},
       {"container_cpu_user_seconds_total", "counter", "Cumulative user CPU time consumed, in seconds.",
-       [](const v1::ContainerStats& s) { return Seconds(s.cpu().user_ns()); }},
+       [](const v1::ContainerStats& s) { return s.cpu().user_ns(); }},
       {"container_cpu_system_seconds_total", "counter", "Cumulative system CPU time consumed, in seconds.",
-       [](const v1::ContainerStats& s) { return Seconds(s.cpu().system_ns()); }},
+       [](const v1::ContainerStats& s) { return s.cpu().system_ns(); }},
       {"container_cpu_cfs_periods_total", "counter", "Number of elapsed enforcement period intervals.",
-       [](const v1::ContainerStats& s) { return (s.cpu().periods()); }},
+       [](const v1::ContainerStats& s) { return s.cpu().periods(); }},
       {"container_cpu_cfs_throttled_periods_total", "counter", "Number of throttled period intervals.",
-       [](const v1::ContainerStats& s) { return (s.cpu().throttled_periods()); }},
+       [](const v1::ContainerStats& s) { return s.cpu().throttled_periods(); }},
       {"container_cpu_cfs_throttled_seconds_total", "counter", "Total time duration the container has been throttled.",
-       [](const v1::ContainerStats& s) { return Seconds(s.cpu().throttled_ns()); }},
+       [](const v1::ContainerStats& s) { return s.cpu().throttled_ns(); }},
       {"container_memory_usage_bytes", "gauge", "Current memory usage in bytes, including all memory regardless of when it was accessed.",
-       [](const v1::ContainerStats& s) { return (s.memory().usage_bytes()); }},
+       [](const v1::ContainerStats& s) { return s.memory().usage_bytes(); }},
       {"container_memory_working_set_bytes", "gauge", "Current working set in bytes.",
-       [](const v1::ContainerStats& s) { return (s.memory().working_set_bytes()); }},
+       [](const v1::ContainerStats& s) { return s.memory().working_set_bytes(); }},
       {"container_memory_rss", "gauge", "Size of RSS in bytes.",
-       [](const v1::ContainerStats& s) { return (s.memory().rss_bytes()); }},
+       [](const v1::ContainerStats& s) { return s.memory().rss_bytes(); }},
       {"container_memory_cache", "gauge", "Number of bytes of page cache memory.",
-       [](const v1::ContainerStats& s) { return (s.memory().cache_bytes()); }},
+       [](const v1::ContainerStats& s) { return s.memory().cache_bytes(); }},
       {"container_memory_failcnt", "counter", "Number of memory usage hits limits.",
-       [](const v1::ContainerStats& s) { return (s.memory().failcnt()); }},
+       [](const v1::ContainerStats& s) { return s.memory().failcnt(); }},
       {"container_spec_memory_limit_bytes", "gauge", "Memory limit for the container (0: none).",
-       [](const v1::ContainerStats& s) { return (s.memory().limit_bytes()); }},
+       [](const v1::ContainerStats& s) { return s.memory().limit_bytes(); }},
       {"container_oom_events_total", "counter", "Count of out of memory events observed for the container.",
-       [](const v1::ContainerStats& s) { return (s.memory().oom_events()); }},
+       [](const v1::ContainerStats& s) { return s.memory().oom_events(); }},
       {"container_processes", "gauge", "Number of processes running inside the container.",
-       [](const v1::ContainerStats& s) { return (s.pids().current()); }},
+       [](const v1::ContainerStats& s) { return s.pids().current(); }},
       {"container_fs_reads_bytes_total", "counter", "Cumulative count of bytes read.",
-       [](const v1::ContainerStats& s) { return (s.block_io().read_bytes()); }},
+       [](const v1::ContainerStats& s) { return s.block_io().read_bytes(); }},
       {"container_fs_writes_bytes_total", "counter", "Cumulative count of bytes written.",
-       [](const v1::ContainerStats& s) { return (s.block_io().write_bytes()); }},
+       [](const v1::ContainerStats& s) { return s.block_io().write_bytes(); }},
       {"container_fs_reads_total", "counter", "Cumulative count of reads completed.",
-       [](const v1::ContainerStats& s) { return (s.block_io().read_ops()); }},
+       [](const v1::ContainerStats& s) { return s.block_io().read_ops(); }},
       {"container_fs_writes_total", "counter", "Cumulative count of writes completed.",
-       [](const v1::ContainerStats& s) { return (s.block_io().write_ops()); }},
+       [](const v1::ContainerStats& s) { return s.block_io().write_ops(); }},
   };
   return *metrics;
 }
