@@ -56,6 +56,7 @@ const std::map<std::string, MethodRule>& MethodTable() {
       {"/berth.v1.Containers/Pause", kOperate},
       {"/berth.v1.Containers/Resume", kOperate},
       {"/berth.v1.Containers/Update", kOperate},
+      {"/berth.v1.Containers/Rename", kOperate},
       {"/berth.v1.Containers/Exec", kOperate},
       {"/berth.v1.Containers/Attach", kOperate},
       {"/berth.v1.Containers/Inspect", kView},

@@ -64,7 +64,8 @@ absl::StatusOr<spec::Process> ExecProcess(const spec::Spec& container, const v1:
 
 }  // namespace
 
-absl::StatusOr<ExecHandle> ContainerManager::Exec(const std::string& ref, const v1::ProcessSpec& process) {
+absl::StatusOr<ExecHandle> ContainerManager::Exec(const std::string& ref, const v1::ProcessSpec& process,
+                                                  bool announce) {
   auto entry = Find(ref);
   if (!entry.ok()) return entry.status();
   Entry& e = **entry;
@@ -82,11 +83,11 @@ absl::StatusOr<ExecHandle> ContainerManager::Exec(const std::string& ref, const 
   if (!exec_process.ok()) return exec_process.status();
   shim::ExecRequest request{std::move(*exec_process), process.stdin()};
   auto conn = ShimOpen(e.paths.dir, shim::MsgType::kExec, shim::Encode(request));
-  if (!conn.ok()) return Annotate(conn.status(), absl::StrCat("exec in container ", e.name));
+  if (!conn.ok()) return Annotate(conn.status(), absl::StrCat("exec in container ", NameOf(e)));
   auto reply = shim::ReceiveMessage(conn->get());
-  if (!reply.ok()) return Annotate(reply.status(), absl::StrCat("exec in container ", e.name));
+  if (!reply.ok()) return Annotate(reply.status(), absl::StrCat("exec in container ", NameOf(e)));
   if (reply->type == shim::MsgType::kError) {
-    absl::Status st = Annotate(shim::DecodeError(reply->payload), absl::StrCat("container ", e.name));
+    absl::Status st = Annotate(shim::DecodeError(reply->payload), absl::StrCat("container ", NameOf(e)));
     // A running container refused its process: the process is what failed.
     return MarkProcessStartFailure(st);
   }
@@ -100,6 +101,7 @@ absl::StatusOr<ExecHandle> ContainerManager::Exec(const std::string& ref, const 
   if (started.ok()) handle.pid = started->pid;
   handle.container_id = e.id;
   handle.exec_id = NewContainerId();
+  if (!announce) return handle;
   v1::Event event;
   {
     std::lock_guard<std::mutex> lock(e.mu);
@@ -151,9 +153,9 @@ absl::StatusOr<AttachHandle> ContainerManager::Attach(const std::string& ref, bo
     tty = e.record.config().tty();
   }
   auto conn = ShimOpen(e.paths.dir, shim::MsgType::kAttach, shim::Encode(shim::AttachRequest{want_stdin}));
-  if (!conn.ok()) return Annotate(conn.status(), absl::StrCat("attach to container ", e.name));
+  if (!conn.ok()) return Annotate(conn.status(), absl::StrCat("attach to container ", NameOf(e)));
   auto reply = shim::ReceiveMessage(conn->get());
-  if (!reply.ok()) return Annotate(reply.status(), absl::StrCat("attach to container ", e.name));
+  if (!reply.ok()) return Annotate(reply.status(), absl::StrCat("attach to container ", NameOf(e)));
   if (reply->type == shim::MsgType::kError) return shim::DecodeError(reply->payload);
   if (reply->type != shim::MsgType::kAttached) return absl::InternalError("attach: unexpected reply from the shim");
   AttachHandle handle;

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "agent/container_record.h"
+#include "agent/health_check.h"
 #include "agent/ids.h"
 #include "agent/grpc_status.h"
 #include "agent/shim_client.h"
@@ -53,6 +54,22 @@ const char* StateName(v1::ContainerState s) {
     default:
       return "unknown";
   }
+}
+
+absl::Status CheckRestartPolicy(const v1::RestartPolicy& restart, bool auto_remove) {
+  const std::string& policy = restart.name();
+  if (policy != "" && policy != "no" && policy != "on-failure" && policy != "always" && policy != "unless-stopped") {
+    return absl::InvalidArgumentError(absl::StrCat("restart policy ", Quoted(policy),
+                                                   " is not one of no, on-failure[:N], always, unless-stopped"));
+  }
+  if (restart.max_retries() < 0 || (restart.max_retries() > 0 && policy != "on-failure")) {
+    return absl::InvalidArgumentError("a restart policy's maximum retry count is for on-failure only, and not negative");
+  }
+  if (auto_remove && policy != "" && policy != "no") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("auto-remove (--rm) and restart policy ", Quoted(policy), " conflict: choose one"));
+  }
+  return absl::OkStatus();
 }
 
 bool IsLive(v1::ContainerState s) { return s == v1::RUNNING || s == v1::PAUSED; }
@@ -105,6 +122,7 @@ ContainerManager::ContainerManager(ManagerOptions options, CgroupDriver& cgroups
 }
 
 ContainerManager::~ContainerManager() {
+  StopAllProbers();  // their probes use everything below
   {
     std::lock_guard<std::mutex> lock(removals_mu_);
     stopping_ = true;
@@ -138,6 +156,11 @@ absl::StatusOr<std::shared_ptr<ContainerManager::Entry>> ContainerManager::Find(
   return by_id_.at(*id);
 }
 
+std::string ContainerManager::NameOf(Entry& entry) {
+  std::lock_guard<std::mutex> lock(entry.mu);
+  return entry.name;
+}
+
 absl::Status ContainerManager::Persist(Entry& entry) { return SaveRecord(entry.paths.record, entry.record); }
 
 absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig& config) {
@@ -157,19 +180,9 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
       return absl::InvalidArgumentError(absl::StrCat("label key \"", k, "\" must be 1 to 253 characters"));
     }
   }
-  const std::string& policy = config.restart_policy().name();
-  if (policy != "" && policy != "no" && policy != "on-failure" && policy != "always" && policy != "unless-stopped") {
-    return absl::InvalidArgumentError(absl::StrCat("restart policy ", Quoted(policy),
-                                                   " is not one of no, on-failure[:N], always, unless-stopped"));
-  }
-  if (config.restart_policy().max_retries() < 0 ||
-      (config.restart_policy().max_retries() > 0 && policy != "on-failure")) {
-    return absl::InvalidArgumentError("a restart policy's maximum retry count is for on-failure only, and not negative");
-  }
-  if (config.auto_remove() && policy != "" && policy != "no") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("auto-remove (--rm) and restart policy ", Quoted(policy), " conflict: choose one"));
-  }
+  if (absl::Status st = CheckRestartPolicy(config.restart_policy(), config.auto_remove()); !st.ok()) return st;
+  auto health_check = ResolveHealthCheck(config.health_check(), image->config.config.healthcheck);
+  if (!health_check.ok()) return health_check.status();
   v1::LogOptions log = config.log();
   if (log.max_size_bytes() == 0) log.set_max_size_bytes(options_.log_max_size_bytes);
   if (log.max_files() == 0) log.set_max_files(options_.log_max_files);
@@ -348,6 +361,11 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     *c.mutable_config() = config;
     c.mutable_config()->set_name(name);
     *c.mutable_config()->mutable_log() = log;
+    if (*health_check) {
+      *c.mutable_config()->mutable_health_check() = **health_check;
+    } else {
+      c.mutable_config()->clear_health_check();
+    }
     c.set_state(v1::CREATED);
     c.set_pid(*init_pid);
     *c.mutable_created_at() = Now();
@@ -417,6 +435,7 @@ void ContainerManager::ApplyExit(Entry& entry, const std::optional<shim::ExitRep
   }
   c.set_state(v1::EXITED);
   c.set_pid(0);
+  StopProbing(c.id());
   networks_.Unpublish(c.id());  // an exited container's ports are free for others
   if (absl::Status st = Persist(entry); !st.ok()) {
     spdlog::error("persist exit id={} error=\"{}\"", c.id(), st.message());
@@ -444,6 +463,12 @@ void ContainerManager::OnExit(const std::string& id, const std::optional<shim::E
     ApplyExit(*entry, report);
     auto_remove = entry->record.config().auto_remove() && !entry->removed;
     if (!entry->removed) restart = RestartDelay(*entry, /*at_startup=*/false);
+    // --health-on-failure=restart restarts it whatever its policy says (a caller's Stop or
+    // Kill since then wins).
+    if (entry->restart_for_health && !entry->removed && !entry->record.stopped_by_caller() && !restart) {
+      restart = absl::ZeroDuration();
+    }
+    entry->restart_for_health = false;
     entry->changed.notify_all();
   }
   if (restart) ScheduleRestart(id, *restart);
@@ -512,6 +537,7 @@ absl::StatusOr<v1::Container> ContainerManager::Start(const std::string& ref) {
     auto started = shim::Decode<shim::Started>(reply->payload);
     *e.record.mutable_started_at() =
         started.ok() && started->started_at_ns > 0 ? TimestampFromNanos(started->started_at_ns) : Now();
+    StartProbing(e);
     if (absl::Status st = Persist(e); !st.ok()) return st;
     Emit(ContainerEvent(e.record, "start"));
   }
@@ -759,20 +785,68 @@ absl::StatusOr<v1::Container> ContainerManager::Update(const v1::UpdateRequest& 
   if (!entry.ok()) return entry.status();
   Entry& e = **entry;
   std::lock_guard<std::mutex> lock(e.mu);
-  if (e.removed || e.record.state() == v1::EXITED) {
-    return absl::FailedPreconditionError(absl::StrCat("container ", e.name, " has exited; its limits cannot change"));
+  if (e.removed) return absl::NotFoundError(absl::StrCat("no such container: ", Quoted(request.id())));
+  if (request.has_restart_policy()) {
+    if (absl::Status st = CheckRestartPolicy(request.restart_policy(), e.record.config().auto_remove()); !st.ok()) {
+      return st;
+    }
   }
-  v1::Resources merged = e.record.resources();
-  if (request.has_memory_limit_bytes()) merged.set_memory_limit_bytes(request.memory_limit_bytes());
-  if (request.has_cpu_millis()) merged.set_cpu_millis(request.cpu_millis());
-  if (request.has_cpu_shares()) merged.set_cpu_shares(request.cpu_shares());
-  if (request.has_pids_limit()) merged.set_pids_limit(request.pids_limit());
-  if (absl::Status st = AskShim(e, shim::MsgType::kUpdate, shim::Encode(LimitsFor(merged))); !st.ok()) {
-    return Annotate(st, absl::StrCat("update container ", e.name));
+  const bool limits = request.has_memory_limit_bytes() || request.has_cpu_millis() || request.has_cpu_shares() ||
+                      request.has_pids_limit();
+  if (limits) {
+    if (e.record.state() == v1::EXITED) {
+      return absl::FailedPreconditionError(absl::StrCat("container ", e.name, " has exited; its limits cannot change"));
+    }
+    v1::Resources merged = e.record.resources();
+    if (request.has_memory_limit_bytes()) merged.set_memory_limit_bytes(request.memory_limit_bytes());
+    if (request.has_cpu_millis()) merged.set_cpu_millis(request.cpu_millis());
+    if (request.has_cpu_shares()) merged.set_cpu_shares(request.cpu_shares());
+    if (request.has_pids_limit()) merged.set_pids_limit(request.pids_limit());
+    if (absl::Status st = AskShim(e, shim::MsgType::kUpdate, shim::Encode(LimitsFor(merged))); !st.ok()) {
+      return Annotate(st, absl::StrCat("update container ", e.name));
+    }
+    *e.record.mutable_resources() = merged;
   }
-  *e.record.mutable_resources() = merged;
+  // The policy applies from its next exit on, as with docker update --restart.
+  if (request.has_restart_policy()) *e.record.mutable_config()->mutable_restart_policy() = request.restart_policy();
   if (absl::Status st = Persist(e); !st.ok()) return st;
   spdlog::info("container updated id={}", e.id);
+  return e.record;
+}
+
+absl::StatusOr<v1::Container> ContainerManager::Rename(const std::string& ref, const std::string& new_name) {
+  if (absl::Status st = ValidateName(new_name); !st.ok()) return st;
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  Entry& e = **entry;
+  std::string old_name;
+  {
+    // mu_ then the container's: Find reads names under mu_ alone, messages under the
+    // container's lock alone, so the name changes under both.
+    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> el(e.mu);
+    if (e.removed) return absl::NotFoundError(absl::StrCat("no such container: ", Quoted(ref)));
+    old_name = e.name;
+    if (new_name == old_name) return e.record;
+    if (auto it = names_.find(new_name); it != names_.end()) {
+      return absl::AlreadyExistsError(absl::StrCat("the name ", Quoted(new_name), " is already in use by container ",
+                                                   it->second.empty() ? "being created" : it->second.substr(0, 12)));
+    }
+    v1::Container renamed = e.record;
+    renamed.set_name(new_name);
+    renamed.mutable_config()->set_name(new_name);
+    // The record first: if it cannot be written, nothing changed.
+    if (absl::Status st = SaveRecord(e.paths.record, renamed); !st.ok()) return Annotate(st, "rename: write record");
+    e.record = std::move(renamed);
+    e.name = new_name;
+    names_.erase(old_name);
+    names_[new_name] = e.id;
+  }
+  spdlog::info("container renamed id={} from={} to={}", e.id, old_name, new_name);
+  std::lock_guard<std::mutex> el(e.mu);
+  v1::Event event = ContainerEvent(e.record, "rename");
+  (*event.mutable_attributes())["old_name"] = old_name;
+  Emit(std::move(event));
   return e.record;
 }
 
@@ -787,7 +861,7 @@ absl::StatusOr<std::vector<v1::TopProcess>> ContainerManager::Top(const std::str
     }
   }
   absl::StatusOr<shim::Message> reply = ShimRequest(e.paths.dir, shim::MsgType::kProcesses);
-  if (!reply.ok()) return Annotate(reply.status(), absl::StrCat("list the processes of container ", e.name));
+  if (!reply.ok()) return Annotate(reply.status(), absl::StrCat("list the processes of container ", NameOf(e)));
   if (reply->type != shim::MsgType::kProcessList) return absl::InternalError("top: unexpected reply from the shim");
   absl::StatusOr<shim::ProcessList> list = shim::Decode<shim::ProcessList>(reply->payload);
   if (!list.ok()) return list.status();

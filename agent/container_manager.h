@@ -21,6 +21,7 @@
 #include "agent/bundle.h"
 #include "agent/event_hub.h"
 #include "agent/exit_watcher.h"
+#include "agent/health_prober.h"
 #include "agent/image/image_store.h"
 #include "agent/network_manager.h"
 #include "agent/seccomp_cache.h"
@@ -91,7 +92,10 @@ class ContainerManager {
   absl::Status Resume(const std::string& ref);
   // New limits for a created, running or paused container, written to its cgroup by its shim
   // and kept in its record.
+  // With a restart policy in the request, also a stopped one's policy.
   absl::StatusOr<v1::Container> Update(const v1::UpdateRequest& request);
+  // A new name, free and valid, for a container in any state.
+  absl::StatusOr<v1::Container> Rename(const std::string& ref, const std::string& new_name);
   // What containers use (cgroup and network counters): the named ones (NOT_FOUND for an
   // unknown one; one that is not running comes without figures), or every running and paused
   // one when `refs` is empty. Sorted by name.
@@ -99,7 +103,8 @@ class ContainerManager {
   // The processes in the container's cgroup, as its shim lists them.
   absl::StatusOr<std::vector<v1::TopProcess>> Top(const std::string& ref);
 
-  absl::StatusOr<ExecHandle> Exec(const std::string& ref, const v1::ProcessSpec& process);
+  // `announce`: exec.start and exec.exit events (not for the agent's own health probes).
+  absl::StatusOr<ExecHandle> Exec(const std::string& ref, const v1::ProcessSpec& process, bool announce = true);
   // The exec's process ended with `exit_code` (its exec.exit event).
   void ExecExited(const ExecHandle& exec, int exit_code);
   // The caller stops reading the exec's connection before its exit: the agent watches it
@@ -123,7 +128,7 @@ class ContainerManager {
  private:
   struct Entry {
     std::string id;    // immutable after Create
-    std::string name;  // immutable after Create
+    std::string name ABSL_GUARDED_BY(mu);  // changed by Rename (under mu_ too)
     ContainerPaths paths;
     std::string cgroups_path;
     std::mutex mu;
@@ -133,6 +138,7 @@ class ContainerManager {
     bool removed ABSL_GUARDED_BY(mu) = false;
     bool starting ABSL_GUARDED_BY(mu) = false;  // a Start talks to the shim without the lock
     int backoff_steps ABSL_GUARDED_BY(mu) = 0;  // restarts since it last ran 10 s
+    bool restart_for_health ABSL_GUARDED_BY(mu) = false;  // killed by --health-on-failure=restart
   };
 
   // The network side of a Create: the namespace to make or join, the /etc files, and for
@@ -189,6 +195,18 @@ class ContainerManager {
   // Starts an exited container's process again: a new shim on the same bundle, its network
   // connected again (same address), its current limits, then started.
   absl::Status Relaunch(const std::shared_ptr<Entry>& entry);
+  // Health checks (container_health.cc): a prober for a container that just started running
+  // (its health becomes "starting" unless `fresh_start` is false: the agent restarted and
+  // finds it running), stopped at its exit.
+  void StartProbing(Entry& entry, bool fresh_start = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.mu);
+  void StopProbing(const std::string& id);
+  void ReapProbers() ABSL_EXCLUSIVE_LOCKS_REQUIRED(probers_mu_);
+  void StopAllProbers();
+  std::optional<ProbeResult> RunProbe(const std::string& id, const v1::HealthCheck& check,
+                                      const std::function<bool()>& stopping);
+  void ApplyProbe(const std::string& id, const v1::HealthCheck& check, absl::Time started, const ProbeResult& result);
+  // The name under the container's lock, for messages.
+  static std::string NameOf(Entry& entry);
   void Emit(v1::Event event) {
     if (options_.events != nullptr) options_.events->Publish(std::move(event));
   }
@@ -214,6 +232,11 @@ class ContainerManager {
   std::map<std::string, absl::Time> restarts_ ABSL_GUARDED_BY(restarts_mu_);  // id -> when
   bool restarts_stopping_ ABSL_GUARDED_BY(restarts_mu_) = false;
   std::thread restarts_thread_;
+
+  std::mutex probers_mu_;
+  std::map<std::string, std::unique_ptr<HealthProber>> probers_ ABSL_GUARDED_BY(probers_mu_);
+  // Told to stop, joined once they have (never under a container's lock while running).
+  std::vector<std::unique_ptr<HealthProber>> retired_probers_ ABSL_GUARDED_BY(probers_mu_);
 
   SeccompCache seccomp_;
 

@@ -163,6 +163,11 @@ ContainerManager::Recovered ContainerManager::RecoverOne(const std::string& id) 
     by_id_[id] = entry;
     names_[entry->name] = id;
   }
+  if (watch) {
+    std::lock_guard<std::mutex> el(entry->mu);
+    const v1::ContainerState s = entry->record.state();
+    if (s == v1::RUNNING || s == v1::PAUSED) StartProbing(*entry, /*fresh_start=*/false);
+  }
   if (watch) WatchShim(entry);
   return outcome;
 }

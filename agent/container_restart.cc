@@ -174,6 +174,7 @@ absl::Status ContainerManager::Relaunch(const std::shared_ptr<Entry>& entry) {
     c.set_oom_killed(false);
     c.clear_error();
     c.set_restart_count(c.restart_count() + 1);
+    StartProbing(e);
     (void)Persist(e);
     v1::Event event = ContainerEvent(c, "restart");
     (*event.mutable_attributes())["restart_count"] = std::to_string(c.restart_count());

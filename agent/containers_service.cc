@@ -120,6 +120,16 @@ grpc::Status ContainersService::Update(grpc::ServerContext* ctx, const v1::Updat
   return grpc::Status::OK;
 }
 
+grpc::Status ContainersService::Rename(grpc::ServerContext* ctx, const v1::RenameRequest* req, v1::RenameResponse* resp) {
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  gate_.SetTarget(ctx, req->id());
+  auto c = manager_.Rename(req->id(), req->new_name());
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  *resp->mutable_container() = *c;
+  return grpc::Status::OK;
+}
+
 grpc::Status ContainersService::Top(grpc::ServerContext* ctx, const v1::TopRequest* req, v1::TopResponse* resp) {
   auto caller = gate_.Admit(ctx);
   if (!caller.ok()) return ToGrpcStatus(caller.status());

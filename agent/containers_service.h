@@ -25,6 +25,7 @@ class ContainersService final : public v1::Containers::Service {
   grpc::Status Pause(grpc::ServerContext*, const v1::PauseRequest*, v1::PauseResponse*) override;
   grpc::Status Resume(grpc::ServerContext*, const v1::ResumeRequest*, v1::ResumeResponse*) override;
   grpc::Status Update(grpc::ServerContext*, const v1::UpdateRequest*, v1::UpdateResponse*) override;
+  grpc::Status Rename(grpc::ServerContext*, const v1::RenameRequest*, v1::RenameResponse*) override;
   grpc::Status Top(grpc::ServerContext*, const v1::TopRequest*, v1::TopResponse*) override;
   grpc::Status Stats(grpc::ServerContext*, const v1::StatsRequest*, v1::StatsResponse*) override;
   grpc::Status StatsStream(grpc::ServerContext*, const v1::StatsStreamRequest*,

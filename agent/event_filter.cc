@@ -46,7 +46,7 @@ const std::vector<std::string>& KnownEventTypes() {
   static const auto* types = new std::vector<std::string>{
       "container.create", "container.start",  "container.exit",   "container.stop",
       "container.kill",   "container.pause",  "container.resume", "container.remove",
-      "container.restart", "container.health_status", "exec.start", "exec.exit",
+      "container.restart", "container.rename", "container.health_status", "exec.start", "exec.exit",
       "image.pull",       "image.tag",        "image.remove",     "image.import",
       "network.create",   "network.remove",   "agent.start",      "agent.recovery"};
   return *types;

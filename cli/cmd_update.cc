@@ -1,4 +1,5 @@
-// update: new limits for running containers, written to their cgroups at once (docker update).
+// update: new limits for running containers, written to their cgroups at once, and new
+// restart policies (docker update).
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -6,6 +7,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/container_flags.h"
 #include "cli/exit_codes.h"
 #include "cli/units.h"
 
@@ -20,6 +22,7 @@ struct UpdateFlags {
   std::string cpus;    // "1.5"; "0" removes the limit
   std::optional<int64_t> cpu_shares;
   std::optional<int64_t> pids_limit;  // 0 or -1 removes the limit
+  std::string restart;                // a new restart policy
 };
 
 // The request's limits from the flags; an error names the flag.
@@ -40,9 +43,15 @@ absl::StatusOr<v1::UpdateRequest> BuildRequest(const UpdateFlags& f) {
     if (*f.pids_limit < -1) return absl::InvalidArgumentError("--pids-limit: must be -1 (no limit) or more");
     request.set_pids_limit(*f.pids_limit < 0 ? 0 : *f.pids_limit);
   }
+  if (!f.restart.empty()) {
+    absl::StatusOr<v1::RestartPolicy> policy = ParseRestartPolicy(f.restart);
+    if (!policy.ok()) return policy.status();
+    *request.mutable_restart_policy() = *policy;
+  }
   if (!request.has_memory_limit_bytes() && !request.has_cpu_millis() && !request.has_cpu_shares() &&
-      !request.has_pids_limit()) {
-    return absl::InvalidArgumentError("nothing to update: give --memory, --cpus, --cpu-shares or --pids-limit");
+      !request.has_pids_limit() && !request.has_restart_policy()) {
+    return absl::InvalidArgumentError(
+        "nothing to update: give --memory, --cpus, --cpu-shares, --pids-limit or --restart");
   }
   return request;
 }
@@ -51,12 +60,13 @@ absl::StatusOr<v1::UpdateRequest> BuildRequest(const UpdateFlags& f) {
 
 void AddUpdateCommand(CLI::App& app, CommandTable& table) {
   auto flags = std::make_shared<UpdateFlags>();
-  CLI::App* cmd = app.add_subcommand("update", "Change the limits of running containers");
+  CLI::App* cmd = app.add_subcommand("update", "Change the limits or restart policy of containers");
   cmd->add_option("containers", flags->ids, "Container ids, id prefixes or names")->required();
   cmd->add_option("-m,--memory", flags->memory, "Memory limit (e.g. 512m, 1g; 0 removes it)");
   cmd->add_option("--cpus", flags->cpus, "Number of CPUs (e.g. 1.5; 0 removes the limit)");
   cmd->add_option("--cpu-shares", flags->cpu_shares, "CPU shares (relative weight, 2 to 262144)");
   cmd->add_option("--pids-limit", flags->pids_limit, "Maximum number of processes (-1 or 0: no limit)");
+  cmd->add_option("--restart", flags->restart, "Restart policy: no, on-failure[:N], always, unless-stopped");
   table.Add(cmd, [flags](AgentClient& client) {
     absl::StatusOr<v1::UpdateRequest> request = BuildRequest(*flags);
     if (!request.ok()) return ReportError(request.status());
@@ -73,6 +83,23 @@ void AddUpdateCommand(CLI::App& app, CommandTable& table) {
       }
     }
     return rc;
+  });
+}
+
+void AddRenameCommand(CLI::App& app, CommandTable& table) {
+  auto names = std::make_shared<std::pair<std::string, std::string>>();
+  CLI::App* cmd = app.add_subcommand("rename", "Rename a container");
+  cmd->add_option("container", names->first, "Container id, id prefix or name")->required();
+  cmd->add_option("new-name", names->second, "Its new name")->required();
+  table.Add(cmd, [names](AgentClient& client) {
+    v1::RenameRequest request;
+    request.set_id(names->first);
+    request.set_new_name(names->second);
+    v1::RenameResponse response;
+    grpc::ClientContext ctx;
+    grpc::Status status = client.containers().Rename(&ctx, request, &response);
+    if (!status.ok()) return ReportRpcError(status, client);
+    return kExitOk;
   });
 }
 

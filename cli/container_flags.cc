@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "cli/human_format.h"
 #include "cli/env_file.h"
 #include "cli/network_flags.h"
@@ -50,6 +51,85 @@ absl::StatusOr<std::vector<std::string>> ResolveEnv(const std::vector<std::strin
     if (std::optional<std::string> value = env(entry)) out.push_back(entry + "=" + *value);
   }
   return out;
+}
+
+absl::StatusOr<berth::v1::RestartPolicy> ParseRestartPolicy(std::string_view text) {
+  berth::v1::RestartPolicy out;
+  const size_t colon = text.find(':');
+  const std::string policy(text.substr(0, colon));
+  if (policy != "no" && policy != "on-failure" && policy != "always" && policy != "unless-stopped") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--restart ", Quote(text), ": want no, on-failure[:max-retries], always or unless-stopped"));
+  }
+  out.set_name(policy);
+  if (colon != std::string_view::npos) {
+    int retries = 0;
+    if (policy != "on-failure" || !absl::SimpleAtoi(std::string(text.substr(colon + 1)), &retries) || retries < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--restart ", Quote(text), ": only on-failure takes a count, as on-failure:3"));
+    }
+    out.set_max_retries(retries);
+  }
+  return out;
+}
+
+namespace {
+
+// Go's duration syntax, as docker's --health-* take it: "30s", "1m30s", "500ms".
+absl::Status ParseHealthDuration(const char* flag, const std::string& text, int64_t* ms) {
+  if (text.empty()) return absl::OkStatus();
+  absl::Duration d;
+  if (!absl::ParseDuration(text, &d) || d < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, " ", Quote(text), ": want a duration such as 30s, 1m30s or 500ms"));
+  }
+  if (d > absl::ZeroDuration() && d < absl::Milliseconds(1)) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, " ", Quote(text), ": must be at least 1ms"));
+  }
+  *ms = absl::ToInt64Milliseconds(d);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ApplyHealthFlags(const ContainerFlags& flags, berth::v1::ContainerConfig& config) {
+  const bool tuned = !flags.health_interval.empty() || !flags.health_timeout.empty() ||
+                     !flags.health_start_period.empty() || flags.health_retries.has_value() ||
+                     !flags.health_on_failure.empty();
+  if (flags.no_healthcheck) {
+    if (!flags.health_cmd.empty() || tuned) {
+      return absl::InvalidArgumentError("--no-healthcheck conflicts with the --health-* options");
+    }
+    config.mutable_health_check()->add_test("NONE");
+    return absl::OkStatus();
+  }
+  if (flags.health_cmd.empty() && !tuned) return absl::OkStatus();
+  berth::v1::HealthCheck* check = config.mutable_health_check();
+  if (!flags.health_cmd.empty()) {
+    check->add_test("CMD-SHELL");
+    check->add_test(flags.health_cmd);
+  }
+  int64_t ms = 0;
+  if (absl::Status st = ParseHealthDuration("--health-interval", flags.health_interval, &ms); !st.ok()) return st;
+  check->set_interval_ms(ms);
+  ms = 0;
+  if (absl::Status st = ParseHealthDuration("--health-timeout", flags.health_timeout, &ms); !st.ok()) return st;
+  check->set_timeout_ms(ms);
+  ms = 0;
+  if (absl::Status st = ParseHealthDuration("--health-start-period", flags.health_start_period, &ms); !st.ok()) {
+    return st;
+  }
+  check->set_start_period_ms(ms);
+  if (flags.health_retries) {
+    if (*flags.health_retries < 0) return absl::InvalidArgumentError("--health-retries must not be negative");
+    check->set_retries(*flags.health_retries);
+  }
+  const std::string& action = flags.health_on_failure;
+  if (!action.empty() && action != "none" && action != "kill" && action != "restart") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--health-on-failure ", Quote(action), ": want none, kill or restart"));
+  }
+  check->set_on_failure(action);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<berth::v1::Mount> ParseVolume(std::string_view spec, const std::string& cwd) {
@@ -163,22 +243,11 @@ absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerF
   if (!labels.ok()) return labels.status();
   config.mutable_labels()->insert(labels->begin(), labels->end());
   if (!flags.restart.empty()) {
-    const size_t colon = flags.restart.find(':');
-    const std::string policy = flags.restart.substr(0, colon);
-    if (policy != "no" && policy != "on-failure" && policy != "always" && policy != "unless-stopped") {
-      return absl::InvalidArgumentError(absl::StrCat("--restart ", Quote(flags.restart),
-                                                     ": want no, on-failure[:max-retries], always or unless-stopped"));
-    }
-    config.mutable_restart_policy()->set_name(policy);
-    if (colon != std::string::npos) {
-      int retries = 0;
-      if (policy != "on-failure" || !absl::SimpleAtoi(flags.restart.substr(colon + 1), &retries) || retries < 0) {
-        return absl::InvalidArgumentError(absl::StrCat("--restart ", Quote(flags.restart),
-                                                       ": only on-failure takes a count, as on-failure:3"));
-      }
-      config.mutable_restart_policy()->set_max_retries(retries);
-    }
+    absl::StatusOr<berth::v1::RestartPolicy> policy = ParseRestartPolicy(flags.restart);
+    if (!policy.ok()) return policy.status();
+    *config.mutable_restart_policy() = *policy;
   }
+  if (absl::Status st = ApplyHealthFlags(flags, config); !st.ok()) return st;
   for (const std::string& opt : flags.log_opts) {
     size_t eq = opt.find('=');
     const std::string key = opt.substr(0, eq);

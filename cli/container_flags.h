@@ -35,6 +35,13 @@ struct ContainerFlags {
   std::vector<std::string> labels;   // --label k=v or k
   std::vector<std::string> log_opts;  // --log-opt max-size=10m | max-file=3
   std::string restart;                // --restart no|on-failure[:N]|always|unless-stopped
+  std::string health_cmd;             // --health-cmd: run with /bin/sh -c in the container
+  std::string health_interval;        // --health-interval 30s (Go duration syntax)
+  std::string health_timeout;
+  std::string health_start_period;
+  std::optional<int> health_retries;
+  std::string health_on_failure;      // none|kill|restart
+  bool no_healthcheck = false;        // turns off the image's HEALTHCHECK
   std::vector<uint32_t> group_add;   // --group-add GID
   std::string workdir;
   std::string user;
@@ -82,6 +89,12 @@ absl::StatusOr<std::vector<std::string>> ResolveEnv(const std::vector<std::strin
 
 // "SRC:DST[:OPTS]" with OPTS a comma list of ro, rw and idmap; a relative SRC is made
 // absolute against `cwd`.
+// --restart's value: no, on-failure[:N], always or unless-stopped.
+absl::StatusOr<berth::v1::RestartPolicy> ParseRestartPolicy(std::string_view text);
+
+// --health-cmd and friends (or --no-healthcheck) into config.health_check.
+absl::Status ApplyHealthFlags(const ContainerFlags& flags, berth::v1::ContainerConfig& config);
+
 absl::StatusOr<berth::v1::Mount> ParseVolume(std::string_view spec, const std::string& cwd);
 
 // "k=v" -> {k, v}; "k" -> {k, ""}.

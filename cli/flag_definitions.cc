@@ -39,6 +39,14 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
   AddRepeatable(cmd, "--env-file", f.env_files, "Read environment variables from a file (KEY=VALUE lines)");
   AddRepeatable(cmd, "--label-file", f.label_files, "Read labels from a file (key=value lines)");
   cmd->add_option("--restart", f.restart, "Restart policy: no, on-failure[:N], always, unless-stopped");
+  cmd->add_option("--health-cmd", f.health_cmd, "Command to run (with /bin/sh -c) to check health");
+  cmd->add_option("--health-interval", f.health_interval, "Time between health checks (e.g. 30s; default 30s)");
+  cmd->add_option("--health-timeout", f.health_timeout, "Longest a health check may run (default 30s)");
+  cmd->add_option("--health-retries", f.health_retries, "Failures in a row that make it unhealthy (default 3)");
+  cmd->add_option("--health-start-period", f.health_start_period,
+                  "Time after a start in which failures do not count (e.g. 10s)");
+  cmd->add_option("--health-on-failure", f.health_on_failure, "Once unhealthy: none (default), kill, restart");
+  cmd->add_flag("--no-healthcheck", f.no_healthcheck, "Disable the image's HEALTHCHECK");
   AddRepeatable(cmd, "--log-opt", f.log_opts, "Log rotation: max-size=10m, max-file=3 (default: the agent's)");
   cmd->add_option("--group-add", f.group_add, "Additional group id")
       ->allow_extra_args(false)

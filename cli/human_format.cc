@@ -62,6 +62,13 @@ std::string StatusText(const berth::v1::Container& c, absl::Time now) {
         absl::StrAppend(&s, " ", HumanDuration(now - TimeFromProto(c.started_at())));
       }
       if (c.state() == berth::v1::PAUSED) s += " (Paused)";
+      // docker ps's "(healthy)", "(unhealthy)", "(health: starting)".
+      const std::string& health = c.health().status();
+      if (health == "starting") {
+        s += " (health: starting)";
+      } else if (!health.empty()) {
+        absl::StrAppend(&s, " (", health, ")");
+      }
       if (c.restart_count() > 0) absl::StrAppend(&s, " (restarted ", c.restart_count(), "x)");
       return s;
     }

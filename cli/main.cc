@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   AddExecCommand(app, table);
   AddLifecycleCommands(app, table);
   AddUpdateCommand(app, table);
+  AddRenameCommand(app, table);
   AddTopCommand(app, table);
   AddEventsCommand(app, table);
   AddStatsCommand(app, table);

@@ -76,6 +76,32 @@ absl::Status OptionalStringMap(const Json& obj, const char* key, absl::string_vi
   return absl::OkStatus();
 }
 
+absl::Status OptionalInt(const Json& obj, const char* key, absl::string_view what, int64_t* out) {
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return absl::OkStatus();
+  if (!it->is_number_integer()) return Bad(what, absl::StrCat("\"", key, "\" is not an integer"));
+  *out = it->get<int64_t>();
+  return absl::OkStatus();
+}
+
+// Docker's config.Healthcheck (durations in nanoseconds); the OCI spec does not define it, but
+// images built by docker and buildah carry it.
+absl::Status OptionalHealthcheck(const Json& cfg, absl::string_view what, ImageHealthcheck* out) {
+  auto it = cfg.find("Healthcheck");
+  if (it == cfg.end() || it->is_null()) return absl::OkStatus();
+  if (!it->is_object()) return Bad(what, "\"Healthcheck\" is not an object");
+  const std::string hw = absl::StrCat(what, ": Healthcheck");
+  RETURN_IF_ERROR(OptionalStringList(*it, "Test", hw, &out->test));
+  RETURN_IF_ERROR(OptionalInt(*it, "Interval", hw, &out->interval_ns));
+  RETURN_IF_ERROR(OptionalInt(*it, "Timeout", hw, &out->timeout_ns));
+  RETURN_IF_ERROR(OptionalInt(*it, "StartPeriod", hw, &out->start_period_ns));
+  int64_t retries = 0;
+  RETURN_IF_ERROR(OptionalInt(*it, "Retries", hw, &retries));
+  if (retries < 0 || retries > 1'000'000) return Bad(hw, "\"Retries\" is out of range");
+  out->retries = static_cast<int>(retries);
+  return absl::OkStatus();
+}
+
 absl::Status CheckSchemaVersion(const Json& doc, absl::string_view what) {
   auto it = doc.find("schemaVersion");
   if (it == doc.end()) return Bad(what, "no schemaVersion");
@@ -185,6 +211,7 @@ absl::StatusOr<ConfigFile> ParseConfigObject(const Json& doc) {
     RETURN_IF_ERROR(OptionalString(*cfg, "WorkingDir", cw, &cf.config.working_dir));
     RETURN_IF_ERROR(OptionalString(*cfg, "User", cw, &cf.config.user));
     RETURN_IF_ERROR(OptionalStringMap(*cfg, "Labels", cw, &cf.config.labels));
+    RETURN_IF_ERROR(OptionalHealthcheck(*cfg, cw, &cf.config.healthcheck));
   }
   auto rootfs = doc.find("rootfs");
   if (rootfs == doc.end() || !rootfs->is_object()) return Bad(what, "no \"rootfs\" object");

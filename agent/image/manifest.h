@@ -65,6 +65,15 @@ std::string DetectMediaType(absl::string_view json);
 absl::StatusOr<Descriptor> SelectPlatform(const Index& index, const std::string& os = "linux",
                                           const std::string& architecture = "amd64");
 
+// Docker's HEALTHCHECK as an image config carries it (durations in ns; 0: unset).
+struct ImageHealthcheck {
+  std::vector<std::string> test;  // ["CMD", ...], ["CMD-SHELL", cmd] or ["NONE"]
+  int64_t interval_ns = 0;
+  int64_t timeout_ns = 0;
+  int64_t start_period_ns = 0;
+  int retries = 0;
+};
+
 struct ImageConfig {
   std::vector<std::string> entrypoint;
   std::vector<std::string> cmd;
@@ -72,6 +81,7 @@ struct ImageConfig {
   std::string working_dir;
   std::string user;
   std::map<std::string, std::string> labels;
+  ImageHealthcheck healthcheck;
 };
 
 struct ConfigFile {

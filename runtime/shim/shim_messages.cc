@@ -132,7 +132,11 @@ absl::StatusOr<Started> Decode<Started>(absl::string_view payload) {
   return m;
 }
 
-std::string Encode(const KillRequest& m) { return json{{"signal", m.signal}, {"all", m.all}}.dump(); }
+std::string Encode(const KillRequest& m) {
+  json j{{"signal", m.signal}, {"all", m.all}};
+  if (m.exec_pid != 0) j["exec_pid"] = m.exec_pid;
+  return j.dump();
+}
 
 template <>
 absl::StatusOr<KillRequest> Decode<KillRequest>(absl::string_view payload) {
@@ -141,6 +145,7 @@ absl::StatusOr<KillRequest> Decode<KillRequest>(absl::string_view payload) {
   KillRequest m;
   RETURN_IF_ERROR(Field(j, kName, "signal", m.signal));
   RETURN_IF_ERROR(Field(j, kName, "all", m.all));
+  RETURN_IF_ERROR(Field(j, kName, "exec_pid", m.exec_pid));
   if (m.signal < 1 || m.signal > 64) {
     return absl::InvalidArgumentError(absl::StrCat("kill request: signal ", m.signal, " is not 1..64"));
   }

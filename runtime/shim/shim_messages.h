@@ -43,10 +43,12 @@ struct Started {
   int64_t started_at_ns = 0;  // unix time in nanoseconds
 };
 
-// kKill: a signal to init, or with `all` to every process of the container.
+// kKill: a signal to init, or with `all` to every process of the container, or with
+// `exec_pid` to the process of that exec (the pid its kExecStarted named) alone.
 struct KillRequest {
   int signal = 0;  // 1..64
   bool all = false;
+  int exec_pid = 0;
 };
 
 // kUpdate: the limits the agent manages, in full (0: no limit); the rest of the container's

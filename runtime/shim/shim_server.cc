@@ -327,7 +327,7 @@ void ShimServer::OnInitExit(int wait_status) {
 }
 
 void ShimServer::OnExecExit(pid_t helper, int wait_status) {
-  uint64_t key = exec_helpers_[helper];
+  uint64_t key = exec_helpers_[helper].key;
   exec_helpers_.erase(helper);
   auto it = connections_.find(key);
   if (it == connections_.end()) return;
@@ -402,7 +402,7 @@ void ShimServer::Drop(uint64_t key) {
   Unwatch(it->second.fd.get());
   if (it->second.exec_pid > 0) {
     if (auto helper = exec_helpers_.find(it->second.exec_pid); helper != exec_helpers_.end()) {
-      helper->second = 0;
+      helper->second.key = 0;
     }
   }
   connections_.erase(it);
@@ -526,6 +526,19 @@ absl::Status ShimServer::DoKill(Connection& conn, const std::string& payload) {
   if (init_exited_) {
     return absl::FailedPreconditionError(absl::StrCat("container ", options_.id, " has exited"));
   }
+  if (req.exec_pid != 0) {
+    auto helper = exec_helpers_.find(req.exec_pid);
+    if (helper == exec_helpers_.end()) {
+      return absl::NotFoundError(absl::StrCat("no exec with pid ", req.exec_pid, " runs in container ", options_.id));
+    }
+    // The helper is not reaped before its exit is seen, and it outlives its process: a pidfd
+    // that no longer signals means the process has ended, which is what the caller wants.
+    if (helper->second.process &&
+        ::syscall(SYS_pidfd_send_signal, helper->second.process.get(), req.signal, nullptr, 0) != 0 && errno != ESRCH) {
+      return ErrnoToStatus("signal the exec's process");
+    }
+    return SendMessage(conn.fd.get(), MsgType::kOk, "");
+  }
   RETURN_IF_ERROR(lifecycle::SignalContainer(*cgroups_, Live(), req.signal, req.all));
   // A frozen process cannot act on a signal: stopping or killing a paused container thaws it.
   if (state_.status == "paused" && (req.signal == SIGKILL || req.signal == SIGTERM)) {
@@ -562,9 +575,13 @@ absl::Status ShimServer::DoExec(uint64_t key, Connection& conn, const std::strin
   exec.stdio = io.ChildView();
   exec.console_socket_fd = io.ChildConsoleSocket();
   exec.seccomp = seccomp_ ? &*seccomp_ : nullptr;
-  absl::StatusOr<pid_t> helper = ExecInContainer(exec, *cgroups_);
+  absl::StatusOr<ExecProcesses> started = StartExecInContainer(exec, *cgroups_);
   io.CloseChildEnds();
-  if (!helper.ok()) return helper.status();
+  if (!started.ok()) return started.status();
+  const absl::StatusOr<pid_t> helper = started->helper;
+  // Opened while the helper, which alone reaps the process, still waits for it: the pid
+  // cannot name another process yet.
+  UniqueFd process_fd(static_cast<int>(::syscall(SYS_pidfd_open, started->process, 0)));
   if (absl::Status st = io.TakePtyMaster(); !st.ok()) {
     // The process runs without a terminal anyone can reach: end it (its helper is reaped as
     // any other child).
@@ -574,7 +591,7 @@ absl::Status ShimServer::DoExec(uint64_t key, Connection& conn, const std::strin
 
   conn.mode = Mode::kExec;
   conn.exec_pid = *helper;
-  exec_helpers_[*helper] = key;
+  exec_helpers_[*helper] = ExecHelper{key, std::move(process_fd)};
   std::vector<int> fds;
   if (io.pty_master) {
     fds.push_back(io.pty_master.get());

@@ -126,7 +126,11 @@ class ShimServer {
 
   uint64_t next_key_;
   std::map<uint64_t, Connection> connections_;
-  std::map<pid_t, uint64_t> exec_helpers_;  // helper pid -> connection key (0: none)
+  struct ExecHelper {
+    uint64_t key = 0;   // its connection (0: none any more)
+    UniqueFd process;   // a pidfd of the exec's process (kKill with exec_pid), or none
+  };
+  std::map<pid_t, ExecHelper> exec_helpers_;  // by helper pid
   std::vector<char> buffer_;                // output read buffer, allocated on first use
 };
 

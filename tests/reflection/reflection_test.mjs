@@ -451,7 +451,7 @@ const EXPECTED_CONTAINERS_METHODS = {
   Remove: [false, false], Inspect: [false, false], List: [false, false], Wait: [false, false],
   Pause: [false, false], Resume: [false, false], Exec: [true, true], Attach: [true, true],
   Logs: [false, true], Update: [false, false], Top: [false, false], Stats: [false, false],
-  StatsStream: [false, true],
+  StatsStream: [false, true], Rename: [false, false],
 };
 
 async function run() {

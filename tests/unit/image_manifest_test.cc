@@ -332,6 +332,19 @@ TEST(ConfigTest, NullsAndMissingConfigAreEmpty) {
   EXPECT_TRUE(bare->diff_ids.empty());
 }
 
+TEST(ConfigTest, ReadsDockersHealthcheck) {
+  // As `docker build` writes HEALTHCHECK --interval=5s --retries=2 CMD-SHELL ...
+  absl::StatusOr<ConfigFile> c = ParseConfig(
+      R"({"config": {"Healthcheck": {"Test": ["CMD-SHELL", "wget -q localhost"], "Interval": 5000000000,
+          "Timeout": 1000000000, "StartPeriod": null, "Retries": 2}}, "rootfs": {"type": "layers", "diff_ids": []}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->config.healthcheck.test, (std::vector<std::string>{"CMD-SHELL", "wget -q localhost"}));
+  EXPECT_EQ(c->config.healthcheck.interval_ns, 5'000'000'000);
+  EXPECT_EQ(c->config.healthcheck.timeout_ns, 1'000'000'000);
+  EXPECT_EQ(c->config.healthcheck.start_period_ns, 0);
+  EXPECT_EQ(c->config.healthcheck.retries, 2);
+}
+
 TEST(ConfigTest, RejectsMalformed) {
   struct Case {
     std::string json, message;
@@ -349,6 +362,8 @@ TEST(ConfigTest, RejectsMalformed) {
       {R"({"config": {"User": 0}, "rootfs": {"type": "layers", "diff_ids": []}})", "User"},
       {R"({"config": [], "rootfs": {"type": "layers", "diff_ids": []}})", "config"},
       {R"({"os": 1, "rootfs": {"type": "layers", "diff_ids": []}})", "os"},
+      {R"({"config": {"Healthcheck": {"Interval": "5s"}}, "rootfs": {"type": "layers", "diff_ids": []}})", "Interval"},
+      {R"({"config": {"Healthcheck": {"Retries": -1}}, "rootfs": {"type": "layers", "diff_ids": []}})", "Retries"},
   };
   for (const Case& c : cases) {
     absl::StatusOr<ConfigFile> r = ParseConfig(c.json);
