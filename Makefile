@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BERTH_ROOT ?= /var/lib/berth
 BERTH_SOCKET ?= /run/berth/berth.sock
 
-.PHONY: deps build run test bench clean
+.PHONY: deps build run test bench soak clean
 
 deps:
 	./deploy/install-deps.sh
@@ -20,6 +20,12 @@ test: build
 
 bench: build
 	$(BUILD_DIR)/bin/berth-bench
+
+# 10,000 create/start/exec/stop/remove cycles from 8 clients with agent kills, then a flat RSS
+# over the last 8,000 (`make test` runs 300 of them). SOAK_CYCLES and SOAK_SEED override.
+SOAK_CYCLES ?= 10000
+soak: build
+	cd $(BUILD_DIR) && BERTH_SOAK_CYCLES=$(SOAK_CYCLES) $(if $(SOAK_SEED),BERTH_SOAK_SEED=$(SOAK_SEED)) ./bin/soak_test
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -74,6 +74,8 @@ int Fail(const std::string& what) {
 
 }  // namespace
 
+constexpr auto kShutdownGrace = std::chrono::milliseconds(1000);
+
 int main(int argc, char** argv) {
   berth::agent::AgentConfig config;
   std::string config_file;
@@ -331,11 +333,14 @@ int main(int argc, char** argv) {
       spdlog::info("signal {}: shutting down (containers keep running)", sig);
       (*unix_listener)->Stop();
       health.Shutdown();
-      server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+      // Unary calls get a moment to finish; streams (logs -f, events, attach) have no end of
+      // their own and are cancelled then, so that berthd is gone within about two seconds.
+      server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
       return;
     }
   });
   server->Wait();
   signal_thread.join();
+  spdlog::info("stopped serving");
   return 0;
 }

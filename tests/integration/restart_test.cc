@@ -20,6 +20,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/time/clock.h"
+#include "berth/v1/events.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "tests/integration/support/agent_harness.h"
 #include "tests/integration/support/host_checks.h"
@@ -366,6 +367,62 @@ TEST(Restart, SigkillDuringCreatesLeavesOnlyUsableContainers) {
   EXPECT_TRUE(DirEntries(ContainersDir(agent)).empty());
   EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent).empty(); }, kExitBound));
   EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent, "memory").empty(); }, kExitBound));
+}
+
+// SIGTERM with streams that have no end of their own (logs -f, events, attach, stats) open on
+// another connection: the agent ends them and exits by itself (the harness would SIGKILL it
+// after 15 s and fail), the clients see their streams end, and the container runs on.
+TEST(Restart, SigtermEndsOpenStreamsAndLeavesContainersRunning) {
+  AgentHarness agent;
+  agent.Start();
+  auto c = agent.Run(Busybox({"sh", "-c", "while :; do echo tick; sleep 0.2; done"}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto channel = grpc::CreateChannel("unix:" + agent.socket(), grpc::InsecureChannelCredentials());
+  auto containers = v1::Containers::NewStub(channel);
+  auto events = v1::Events::NewStub(channel);
+
+  grpc::ClientContext logs_ctx;
+  v1::LogsRequest logs_req;
+  logs_req.set_id(c->id());
+  logs_req.set_follow(true);
+  auto logs = containers->Logs(&logs_ctx, logs_req);
+  v1::LogsResponse logs_resp;
+  ASSERT_TRUE(logs->Read(&logs_resp));
+  grpc::ClientContext events_ctx;
+  auto subscription = events->Subscribe(&events_ctx, v1::SubscribeRequest());
+  grpc::ClientContext attach_ctx;
+  auto attach = containers->Attach(&attach_ctx);
+  v1::AttachRequest attach_req;
+  attach_req.set_id(c->id());
+  ASSERT_TRUE(attach->Write(attach_req));
+  v1::AttachResponse attach_resp;
+  ASSERT_TRUE(attach->Read(&attach_resp));
+  grpc::ClientContext stats_ctx;
+  v1::StatsStreamRequest stats_req;
+  stats_req.set_interval_ms(200);
+  auto stats = containers->StatsStream(&stats_ctx, stats_req);
+  v1::StatsResponse stats_resp;
+  ASSERT_TRUE(stats->Read(&stats_resp));
+
+  agent.Kill(SIGTERM);
+  while (logs->Read(&logs_resp)) {
+  }
+  EXPECT_FALSE(logs->Finish().ok());
+  v1::Event event;
+  while (subscription->Read(&event)) {
+  }
+  EXPECT_FALSE(subscription->Finish().ok());
+  while (attach->Read(&attach_resp)) {
+  }
+  EXPECT_FALSE(attach->Finish().ok());
+  while (stats->Read(&stats_resp)) {
+  }
+  EXPECT_FALSE(stats->Finish().ok());
+  EXPECT_TRUE(PidRunning(c->pid())) << "SIGTERM stops the agent, not its containers";
+  agent.Start();
+  auto again = agent.Inspect(c->id());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->state(), v1::RUNNING);
 }
 
 }  // namespace
