@@ -497,15 +497,28 @@ absl::StatusOr<v1::Container> ContainerManager::Start(const std::string& ref) {
   auto entry = Find(ref);
   if (!entry.ok()) return entry.status();
   Entry& e = **entry;
+  bool exited = false;
   {
     std::lock_guard<std::mutex> lock(e.mu);
     if (e.removed) return absl::NotFoundError(absl::StrCat("no such container: ", Quoted(ref)));
-    if (e.record.state() != v1::CREATED || e.starting) {
+    exited = e.record.state() == v1::EXITED;
+    if ((e.record.state() != v1::CREATED && !exited) || e.starting) {
       return absl::FailedPreconditionError(absl::StrCat("container ", e.name, " is ",
                                                         e.starting ? "being started" : StateName(e.record.state()),
-                                                        "; only a created container can be started"));
+                                                        "; only a created or exited container can be started"));
     }
-    e.starting = true;
+    if (exited) {
+      // docker start of an exited container: a new process on the same root file system.
+      e.record.set_stopped_by_caller(false);
+      e.backoff_steps = 0;
+    } else {
+      e.starting = true;
+    }
+  }
+  if (exited) {
+    if (absl::Status st = Relaunch(*entry, /*by_policy=*/false); !st.ok()) return st;
+    std::lock_guard<std::mutex> lock(e.mu);
+    return e.record;
   }
   // No lock while the shim works, so a slow start never blocks calls about this container.
   // The shim's refusal (kError) is the process's failure; not reaching the shim is not.

@@ -193,8 +193,10 @@ class ContainerManager {
   void ScheduleRestart(const std::string& id, absl::Duration delay);
   void RunRestarts();
   // Starts an exited container's process again: a new shim on the same bundle, its network
-  // connected again (same address), its current limits, then started.
-  absl::Status Relaunch(const std::shared_ptr<Entry>& entry);
+  // connected again (same address), its current limits, then started. `by_policy`: its
+  // restart policy's doing (counted in restart_count, a container.restart event), not a
+  // caller's Start (a container.start event).
+  absl::Status Relaunch(const std::shared_ptr<Entry>& entry, bool by_policy);
   // Health checks (container_health.cc): a prober for a container that just started running
   // (its health becomes "starting" unless `fresh_start` is false: the agent restarted and
   // finds it running), stopped at its exit.

@@ -78,7 +78,7 @@ void ContainerManager::RunRestarts() {
     lock.unlock();
     auto entry = Find(id);
     if (entry.ok()) {
-      if (absl::Status st = Relaunch(*entry); !st.ok()) {
+      if (absl::Status st = Relaunch(*entry, /*by_policy=*/true); !st.ok()) {
         spdlog::warn("restart id={} error=\"{}\"", id, std::string(st.message()));
         // It stays exited with the reason; its policy may try again later.
         std::optional<absl::Duration> again;
@@ -93,7 +93,7 @@ void ContainerManager::RunRestarts() {
   }
 }
 
-absl::Status ContainerManager::Relaunch(const std::shared_ptr<Entry>& entry) {
+absl::Status ContainerManager::Relaunch(const std::shared_ptr<Entry>& entry, bool by_policy) {
   Entry& e = *entry;
   v1::Container record;
   {
@@ -173,13 +173,14 @@ absl::Status ContainerManager::Relaunch(const std::shared_ptr<Entry>& entry) {
     c.set_exit_code(0);
     c.set_oom_killed(false);
     c.clear_error();
-    c.set_restart_count(c.restart_count() + 1);
+    // Docker counts only the policy's restarts; a caller's start is a start.
+    if (by_policy) c.set_restart_count(c.restart_count() + 1);
     StartProbing(e);
     (void)Persist(e);
-    v1::Event event = ContainerEvent(c, "restart");
-    (*event.mutable_attributes())["restart_count"] = std::to_string(c.restart_count());
+    v1::Event event = ContainerEvent(c, by_policy ? "restart" : "start");
+    if (by_policy) (*event.mutable_attributes())["restart_count"] = std::to_string(c.restart_count());
     Emit(std::move(event));
-    spdlog::info("container restarted id={} count={}", e.id, c.restart_count());
+    spdlog::info("container {} id={} count={}", by_policy ? "restarted" : "started again", e.id, c.restart_count());
   }
   absl::Status st = done(absl::OkStatus());
   WatchShim(entry);

@@ -356,6 +356,12 @@ absl::Status NetworkManager::Connect(const std::string& container_id, const v1::
   link.address = {*address, settings.prefix_length()};
   link.gateway = *gateway;
   link.mac = settings.mac_address();
+  // Started again right after an exit, the container's last veth may outlive its process for
+  // a moment (the kernel tears an emptied namespace down asynchronously). The name is this
+  // container's own: delete it rather than fail on "File exists".
+  if (absl::Status st = net::DetachContainer(settings.host_interface()); !st.ok()) {
+    return Annotate(st, "remove the container's previous veth");
+  }
   if (absl::Status st = net::AttachContainer(link); !st.ok()) return Annotate(st, "connect to network " + settings.network());
   if (settings.ports_size() == 0) return absl::OkStatus();
   {

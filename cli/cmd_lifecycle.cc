@@ -1,5 +1,5 @@
-// The verbs that act on existing containers one id at a time: start, stop, kill, rm, pause,
-// unpause, wait. Like docker, each id is tried even when an earlier one failed; the successes
+// The verbs that act on existing containers one id at a time: start, stop, restart, kill, rm,
+// pause, unpause, wait. Like docker, each id is tried even when an earlier one failed; the successes
 // are echoed (wait: the exit code), the failures reported, and any failure makes the exit 125.
 #include <iostream>
 #include <memory>
@@ -40,7 +40,7 @@ CLI::Option* AddIds(CLI::App* cmd, std::vector<std::string>& ids) {
 void AddLifecycleCommands(CLI::App& app, CommandTable& table) {
   {
     auto ids = std::make_shared<std::vector<std::string>>();
-    CLI::App* cmd = app.add_subcommand("start", "Start created containers");
+    CLI::App* cmd = app.add_subcommand("start", "Start created or stopped containers");
     AddIds(cmd, *ids);
     table.Add(cmd, [ids](AgentClient& client) {
       return ForEachId(client, *ids, [&](const std::string& id, std::string*) {
@@ -80,6 +80,43 @@ void AddLifecycleCommands(CLI::App& app, CommandTable& table) {
         v1::StopResponse response;
         grpc::ClientContext ctx;
         return client.containers().Stop(&ctx, request, &response);
+      });
+    });
+  }
+  {
+    // docker restart: stop (signal, grace, SIGKILL), then start; a stopped one just starts.
+    struct RestartOptions {
+      std::vector<std::string> ids;
+      int timeout = 10;
+      std::string signal;
+    };
+    auto o = std::make_shared<RestartOptions>();
+    CLI::App* cmd = app.add_subcommand("restart", "Stop and start containers again");
+    cmd->add_option("-t,--time", o->timeout, "Seconds to wait before SIGKILL (negative: wait forever)")
+        ->capture_default_str();
+    cmd->add_option("-s,--signal", o->signal, "Signal to stop with (default SIGTERM)");
+    AddIds(cmd, o->ids);
+    table.Add(cmd, [o](AgentClient& client) {
+      int signo = 0;
+      if (!o->signal.empty()) {
+        absl::StatusOr<int> parsed = ParseSignal(o->signal);
+        if (!parsed.ok()) return ReportError(parsed.status());
+        signo = *parsed;
+      }
+      return ForEachId(client, o->ids, [&](const std::string& id, std::string*) {
+        v1::StopRequest stop;
+        stop.set_id(id);
+        stop.set_signal(signo);
+        stop.set_timeout_seconds(o->timeout);
+        v1::StopResponse stopped;
+        grpc::ClientContext stop_ctx;
+        grpc::Status status = client.containers().Stop(&stop_ctx, stop, &stopped);
+        if (!status.ok()) return status;
+        v1::StartRequest start;
+        start.set_id(stopped.container().id());
+        v1::StartResponse started;
+        grpc::ClientContext start_ctx;
+        return client.containers().Start(&start_ctx, start, &started);
       });
     });
   }

@@ -178,6 +178,42 @@ TEST(Cli, DetachedContainerLifecycle) {
   EXPECT_THAT(gone.err, HasSubstr("Error:"));
 }
 
+// docker restart, and docker start of a stopped container: a new process (new pid) on the
+// same root file system, running again with its limits, address and name.
+TEST(Cli, RestartAndStartAgain) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult run = agent.Cli({"run", "-d", "--name", "again", "--memory", "64m", "busybox", "sh", "-c",
+                             "trap 'exit 0' TERM; echo run >> /runs; sleep 1000 & wait"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string id = run.out.substr(0, 64);
+  auto first = agent.Inspect(id);
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(Eventually([&] { return agent.Exec(id, {"cat", "/runs"})->out == "run\n"; }));
+
+  CliResult restart = agent.Cli({"restart", "-t", "5", "again"});
+  ASSERT_EQ(restart.exit_code, 0) << restart.err;
+  auto second = agent.Inspect(id);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->state(), v1::RUNNING);
+  EXPECT_NE(second->pid(), first->pid());
+  EXPECT_EQ(second->restart_count(), 0) << "a caller's restart is not the policy's";
+  EXPECT_EQ(second->network_settings().ip_address(), first->network_settings().ip_address());
+  ASSERT_TRUE(Eventually([&] { return agent.Exec(id, {"cat", "/runs"})->out == "run\nrun\n"; }));
+  EXPECT_EQ(absl::StripAsciiWhitespace(ReadText(agent.CgroupDir(id, "memory") + "/memory.limit_in_bytes")),
+            "67108864");
+
+  ASSERT_EQ(agent.Cli({"stop", "again"}).exit_code, 0);
+  EXPECT_EQ(agent.Inspect(id)->exit_code(), 0) << "the trap ran: SIGTERM, not SIGKILL";
+  CliResult start = agent.Cli({"start", "again"});
+  ASSERT_EQ(start.exit_code, 0) << start.err;
+  EXPECT_EQ(agent.Inspect(id)->state(), v1::RUNNING);
+  ASSERT_TRUE(Eventually([&] { return agent.Exec(id, {"cat", "/runs"})->out == "run\nrun\nrun\n"; }));
+  CliResult twice = agent.Cli({"start", "again"});
+  EXPECT_EQ(twice.exit_code, 125);
+  EXPECT_THAT(twice.err, HasSubstr("running"));
+}
+
 TEST(Cli, LogsPrintsOutput) {
   AgentHarness agent;
   agent.Start();
