@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "agent/container_record.h"
 #include "agent/health_check.h"
+#include "runtime/base/signal_names.h"
 #include "agent/ids.h"
 #include "agent/grpc_status.h"
 #include "agent/shim_client.h"
@@ -71,6 +72,8 @@ absl::Status CheckRestartPolicy(const v1::RestartPolicy& restart, bool auto_remo
   }
   return absl::OkStatus();
 }
+
+constexpr int kDefaultStopTimeoutSeconds = 10;  // Docker's
 
 bool IsLive(v1::ContainerState s) { return s == v1::RUNNING || s == v1::PAUSED; }
 
@@ -183,6 +186,16 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   if (absl::Status st = CheckRestartPolicy(config.restart_policy(), config.auto_remove()); !st.ok()) return st;
   auto health_check = ResolveHealthCheck(config.health_check(), image->config.config.healthcheck);
   if (!health_check.ok()) return health_check.status();
+  // The stop signal as a name ("SIGQUIT"), from the request or the image.
+  std::string stop_signal = config.stop_signal().empty() ? image->config.config.stop_signal : config.stop_signal();
+  if (!stop_signal.empty()) {
+    absl::StatusOr<int> signo = ParseSignal(stop_signal);
+    if (!signo.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(config.stop_signal().empty() ? "the image's StopSignal " : "stop signal ",
+                                                     Quoted(stop_signal), ": ", signo.status().message()));
+    }
+    stop_signal = SignalName(*signo);
+  }
   v1::LogOptions log = config.log();
   if (log.max_size_bytes() == 0) log.set_max_size_bytes(options_.log_max_size_bytes);
   if (log.max_files() == 0) log.set_max_files(options_.log_max_files);
@@ -361,6 +374,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     *c.mutable_config() = config;
     c.mutable_config()->set_name(name);
     *c.mutable_config()->mutable_log() = log;
+    c.mutable_config()->set_stop_signal(stop_signal);
     if (*health_check) {
       *c.mutable_config()->mutable_health_check() = **health_check;
     } else {
@@ -594,13 +608,24 @@ absl::Status ContainerManager::KillAndWait(Entry& e, std::unique_lock<std::mutex
   return absl::OkStatus();
 }
 
-absl::StatusOr<v1::Container> ContainerManager::Stop(const std::string& ref, int signal, int timeout_seconds) {
+absl::StatusOr<v1::Container> ContainerManager::Stop(const std::string& ref, int signal,
+                                                    std::optional<int> timeout) {
   if (signal < 0 || signal > 64) return absl::InvalidArgumentError(absl::StrCat("signal ", signal, " is not 1..64"));
-  if (signal == 0) signal = SIGTERM;
   auto entry = Find(ref);
   if (!entry.ok()) return entry.status();
   Entry& e = **entry;
   std::unique_lock<std::mutex> lock(e.mu);
+  if (signal == 0) {
+    // Validated at Create: a record's own signal always parses.
+    absl::StatusOr<int> own = e.record.config().stop_signal().empty()
+                                  ? absl::StatusOr<int>(SIGTERM)
+                                  : ParseSignal(e.record.config().stop_signal());
+    signal = own.ok() ? *own : SIGTERM;
+  }
+  const int timeout_seconds = timeout ? *timeout
+                              : e.record.config().has_stop_timeout_seconds()
+                                  ? e.record.config().stop_timeout_seconds()
+                                  : kDefaultStopTimeoutSeconds;
   e.record.set_stopped_by_caller(true);  // its restart policy leaves it stopped
   if (!IsLive(e.record.state())) {
     // Stopping a stopped container only cancels a restart its policy has pending.

@@ -80,7 +80,8 @@ class ContainerManager {
 
   absl::StatusOr<v1::Container> Create(const v1::ContainerConfig& config);
   absl::StatusOr<v1::Container> Start(const std::string& ref);
-  absl::StatusOr<v1::Container> Stop(const std::string& ref, int signal, int timeout_seconds);
+  // signal 0: the container's stop signal; no timeout: the container's (else 10 s).
+  absl::StatusOr<v1::Container> Stop(const std::string& ref, int signal, std::optional<int> timeout_seconds);
   absl::Status Kill(const std::string& ref, int signal);
   absl::Status Remove(const std::string& ref, bool force);
   absl::StatusOr<v1::Container> Inspect(const std::string& ref);

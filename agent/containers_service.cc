@@ -36,7 +36,8 @@ grpc::Status ContainersService::Stop(grpc::ServerContext* ctx, const v1::StopReq
   auto caller = gate_.Admit(ctx);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   gate_.SetTarget(ctx, req->id());
-  int timeout = req->has_timeout_seconds() ? req->timeout_seconds() : 10;
+  std::optional<int> timeout;
+  if (req->has_timeout_seconds()) timeout = req->timeout_seconds();
   auto c = manager_.Stop(req->id(), req->signal(), timeout);
   if (!c.ok()) return ToGrpcStatus(c.status());
   *resp->mutable_container() = *c;

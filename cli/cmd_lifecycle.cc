@@ -3,6 +3,7 @@
 // are echoed (wait: the exit code), the failures reported, and any failure makes the exit 125.
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,15 +56,14 @@ void AddLifecycleCommands(CLI::App& app, CommandTable& table) {
   {
     struct StopOptions {
       std::vector<std::string> ids;
-      int timeout = 10;
+      std::optional<int> timeout;  // unset: the container's (--stop-timeout, else 10 s)
       std::string signal;
     };
     auto o = std::make_shared<StopOptions>();
     CLI::App* cmd = app.add_subcommand("stop", "Stop running containers (signal, then SIGKILL)");
     cmd->add_option("-t,--time", o->timeout,
-                    "Seconds to wait before SIGKILL (negative: wait forever)")
-        ->capture_default_str();
-    cmd->add_option("-s,--signal", o->signal, "Signal to send first (default SIGTERM)");
+                    "Seconds to wait before SIGKILL (negative: wait forever; default: the container's, 10)");
+    cmd->add_option("-s,--signal", o->signal, "Signal to send first (default: the container's, SIGTERM)");
     AddIds(cmd, o->ids);
     table.Add(cmd, [o](AgentClient& client) {
       int signo = 0;  // the agent's default
@@ -76,7 +76,7 @@ void AddLifecycleCommands(CLI::App& app, CommandTable& table) {
         v1::StopRequest request;
         request.set_id(id);
         request.set_signal(signo);
-        request.set_timeout_seconds(o->timeout);
+        if (o->timeout) request.set_timeout_seconds(*o->timeout);
         v1::StopResponse response;
         grpc::ClientContext ctx;
         return client.containers().Stop(&ctx, request, &response);
@@ -87,14 +87,14 @@ void AddLifecycleCommands(CLI::App& app, CommandTable& table) {
     // docker restart: stop (signal, grace, SIGKILL), then start; a stopped one just starts.
     struct RestartOptions {
       std::vector<std::string> ids;
-      int timeout = 10;
+      std::optional<int> timeout;  // unset: the container's (--stop-timeout, else 10 s)
       std::string signal;
     };
     auto o = std::make_shared<RestartOptions>();
     CLI::App* cmd = app.add_subcommand("restart", "Stop and start containers again");
-    cmd->add_option("-t,--time", o->timeout, "Seconds to wait before SIGKILL (negative: wait forever)")
-        ->capture_default_str();
-    cmd->add_option("-s,--signal", o->signal, "Signal to stop with (default SIGTERM)");
+    cmd->add_option("-t,--time", o->timeout,
+                    "Seconds to wait before SIGKILL (negative: wait forever; default: the container's, 10)");
+    cmd->add_option("-s,--signal", o->signal, "Signal to stop with (default: the container's, SIGTERM)");
     AddIds(cmd, o->ids);
     table.Add(cmd, [o](AgentClient& client) {
       int signo = 0;
@@ -107,7 +107,7 @@ void AddLifecycleCommands(CLI::App& app, CommandTable& table) {
         v1::StopRequest stop;
         stop.set_id(id);
         stop.set_signal(signo);
-        stop.set_timeout_seconds(o->timeout);
+        if (o->timeout) stop.set_timeout_seconds(*o->timeout);
         v1::StopResponse stopped;
         grpc::ClientContext stop_ctx;
         grpc::Status status = client.containers().Stop(&stop_ctx, stop, &stopped);

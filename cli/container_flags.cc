@@ -13,6 +13,7 @@
 #include "cli/env_file.h"
 #include "cli/network_flags.h"
 #include "cli/units.h"
+#include "runtime/base/signal_names.h"
 
 namespace berth::cli {
 namespace {
@@ -248,6 +249,12 @@ absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerF
     *config.mutable_restart_policy() = *policy;
   }
   if (absl::Status st = ApplyHealthFlags(flags, config); !st.ok()) return st;
+  if (!flags.stop_signal.empty()) {
+    absl::StatusOr<int> signo = ParseSignal(flags.stop_signal);
+    if (!signo.ok()) return absl::InvalidArgumentError(absl::StrCat("--stop-signal: ", signo.status().message()));
+    config.set_stop_signal(flags.stop_signal);
+  }
+  if (flags.stop_timeout) config.set_stop_timeout_seconds(*flags.stop_timeout);
   for (const std::string& opt : flags.log_opts) {
     size_t eq = opt.find('=');
     const std::string key = opt.substr(0, eq);

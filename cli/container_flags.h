@@ -42,6 +42,8 @@ struct ContainerFlags {
   std::optional<int> health_retries;
   std::string health_on_failure;      // none|kill|restart
   bool no_healthcheck = false;        // turns off the image's HEALTHCHECK
+  std::string stop_signal;            // --stop-signal SIGQUIT
+  std::optional<int> stop_timeout;    // --stop-timeout seconds (negative: wait forever)
   std::vector<uint32_t> group_add;   // --group-add GID
   std::string workdir;
   std::string user;

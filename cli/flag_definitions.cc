@@ -47,6 +47,8 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
                   "Time after a start in which failures do not count (e.g. 10s)");
   cmd->add_option("--health-on-failure", f.health_on_failure, "Once unhealthy: none (default), kill, restart");
   cmd->add_flag("--no-healthcheck", f.no_healthcheck, "Disable the image's HEALTHCHECK");
+  cmd->add_option("--stop-signal", f.stop_signal, "Signal that stops the container (default: the image's, else SIGTERM)");
+  cmd->add_option("--stop-timeout", f.stop_timeout, "Seconds stop waits before SIGKILL (default 10)");
   AddRepeatable(cmd, "--log-opt", f.log_opts, "Log rotation: max-size=10m, max-file=3 (default: the agent's)");
   cmd->add_option("--group-add", f.group_add, "Additional group id")
       ->allow_extra_args(false)

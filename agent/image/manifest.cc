@@ -210,6 +210,7 @@ absl::StatusOr<ConfigFile> ParseConfigObject(const Json& doc) {
     RETURN_IF_ERROR(OptionalStringList(*cfg, "Env", cw, &cf.config.env));
     RETURN_IF_ERROR(OptionalString(*cfg, "WorkingDir", cw, &cf.config.working_dir));
     RETURN_IF_ERROR(OptionalString(*cfg, "User", cw, &cf.config.user));
+    RETURN_IF_ERROR(OptionalString(*cfg, "StopSignal", cw, &cf.config.stop_signal));
     RETURN_IF_ERROR(OptionalStringMap(*cfg, "Labels", cw, &cf.config.labels));
     RETURN_IF_ERROR(OptionalHealthcheck(*cfg, cw, &cf.config.healthcheck));
   }

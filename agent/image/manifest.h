@@ -82,6 +82,7 @@ struct ImageConfig {
   std::string user;
   std::map<std::string, std::string> labels;
   ImageHealthcheck healthcheck;
+  std::string stop_signal;  // Docker's StopSignal ("SIGQUIT", "QUIT", "3")
 };
 
 struct ConfigFile {

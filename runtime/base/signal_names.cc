@@ -8,13 +8,14 @@
 namespace berth {
 namespace {
 
-struct SignalName {
+struct NamedSignal {
   const char* name;
   int number;
 };
 
 // Linux numbers, spelled out so the table does not depend on the libc that builds the CLI.
-constexpr SignalName kSignals[] = {
+// The first name of a number is its canonical one.
+constexpr NamedSignal kSignals[] = {
     {"HUP", 1},     {"INT", 2},     {"QUIT", 3},    {"ILL", 4},      {"TRAP", 5},
     {"ABRT", 6},    {"IOT", 6},     {"BUS", 7},     {"FPE", 8},      {"KILL", 9},
     {"USR1", 10},   {"SEGV", 11},   {"USR2", 12},   {"PIPE", 13},    {"ALRM", 14},
@@ -39,10 +40,17 @@ absl::StatusOr<int> ParseSignal(std::string_view text) {
   }
   absl::AsciiStrToUpper(&s);
   if (s.rfind("SIG", 0) == 0) s.erase(0, 3);
-  for (const SignalName& entry : kSignals) {
+  for (const NamedSignal& entry : kSignals) {
     if (s == entry.name) return entry.number;
   }
   return absl::InvalidArgumentError("invalid signal '" + std::string(text) + "'");
+}
+
+std::string SignalName(int number) {
+  for (const NamedSignal& entry : kSignals) {
+    if (entry.number == number) return std::string("SIG") + entry.name;
+  }
+  return std::to_string(number);  // real-time signals keep their number
 }
 
 }  // namespace berth

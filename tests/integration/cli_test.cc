@@ -214,6 +214,34 @@ TEST(Cli, RestartAndStartAgain) {
   EXPECT_THAT(twice.err, HasSubstr("running"));
 }
 
+// --stop-signal and --stop-timeout are the container's own: stop without -s/-t uses them.
+TEST(Cli, StopSignalAndTimeoutOfTheContainer) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult run = agent.Cli({"run", "-d", "--network", "none", "--stop-signal", "usr1", "--stop-timeout", "30", "busybox",
+                             "sh", "-c", "trap 'exit 42' USR1; echo ready; sleep 1000 & wait"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string id = run.out.substr(0, 64);
+  auto c = agent.Inspect(id);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->config().stop_signal(), "SIGUSR1");
+  EXPECT_EQ(c->config().stop_timeout_seconds(), 30);
+  ASSERT_TRUE(Eventually([&] { return agent.Logs(id).value_or("") == "ready\n"; }));
+  ASSERT_EQ(agent.Cli({"stop", id}).exit_code, 0);
+  EXPECT_EQ(agent.Inspect(id)->exit_code(), 42) << "stopped by its own signal, not SIGTERM nor SIGKILL";
+
+  // A process that ignores the stop signal is killed once the container's grace is over.
+  run = agent.Cli({"run", "-d", "--network", "none", "--stop-timeout", "1", "busybox", "sleep", "1000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const std::string deaf = run.out.substr(0, 64);
+  ASSERT_EQ(agent.Cli({"stop", deaf}).exit_code, 0);
+  EXPECT_EQ(agent.Inspect(deaf)->exit_code(), 137);
+
+  CliResult bad = agent.Cli({"run", "-d", "--stop-signal", "SIGNOPE", "busybox", "true"});
+  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_THAT(bad.err, HasSubstr("--stop-signal"));
+}
+
 TEST(Cli, LogsPrintsOutput) {
   AgentHarness agent;
   agent.Start();

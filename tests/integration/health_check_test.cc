@@ -165,13 +165,14 @@ TEST_F(HealthCheckTest, OnFailureKillEndsItAndRestartStartsItAgain) {
   EXPECT_EQ(agent_.Inspect(restarted->id())->state(), v1::EXITED);
 }
 
-TEST_F(HealthCheckTest, TheImageHealthcheckIsTheDefault) {
+TEST_F(HealthCheckTest, TheImageHealthcheckAndStopSignalAreTheDefaults) {
   absl::StatusOr<Image> busybox = ExportedBusybox(agent_);
   ASSERT_TRUE(busybox.ok()) << busybox.status();
   Image image = *busybox;
   image.config["config"]["Healthcheck"] = {{"Test", {"CMD", "test", "-f", "/etc/hostname"}},
                                            {"Interval", 200'000'000},
                                            {"Retries", 2}};
+  image.config["config"]["StopSignal"] = "SIGUSR2";
   image.Seal();
   auto imported = ImportImages(agent_, LayoutTar({&image}, {"t/healthy:v1"}));
   ASSERT_TRUE(imported.ok()) << imported.status();
@@ -183,6 +184,7 @@ TEST_F(HealthCheckTest, TheImageHealthcheckIsTheDefault) {
             (std::vector<std::string>{"CMD", "test", "-f", "/etc/hostname"}));
   EXPECT_EQ(check.interval_ms(), 200);
   EXPECT_EQ(check.retries(), 2);
+  EXPECT_EQ(c->config().stop_signal(), "SIGUSR2");
   ASSERT_TRUE(Becomes(agent_, c->id(), "healthy"));
 
   // The caller's fields win over the image's; NONE turns it off.
