@@ -278,6 +278,7 @@ grpc::Status ContainersService::Logs(grpc::ServerContext* ctx, const v1::LogsReq
   query.tail = req->tail();
   query.follow = req->follow();
   if (req->has_since()) query.since_ns = TimeUtil::TimestampToNanoseconds(req->since());
+  if (req->has_until()) query.until_ns = std::max<int64_t>(1, TimeUtil::TimestampToNanoseconds(req->until()));
   const std::string id = container->id();
   absl::Status st = ReadLogs(
       *path, query,

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/unique_fd.h"
 
@@ -134,7 +135,9 @@ absl::Status ReadLogs(const std::string& path, const LogQuery& query,
   auto emit_line = [&](std::string_view line) {
     if (stopped) return false;
     auto entry = crilog::ParseLine(absl::string_view(line.data(), line.size()));
-    if (entry.ok() && entry->time_ns >= query.since_ns && !emit(*entry)) stopped = true;
+    // Entries are in time order: the first one past `until` ends the read.
+    if (entry.ok() && query.until_ns > 0 && entry->time_ns > query.until_ns) stopped = true;
+    if (!stopped && entry.ok() && entry->time_ns >= query.since_ns && !emit(*entry)) stopped = true;
     return !stopped;
   };
   // Reads what `fd` has from its offset on, a chunk at a time, handing each complete line
@@ -221,7 +224,7 @@ absl::Status ReadLogs(const std::string& path, const LogQuery& query,
         continue;
       }
     }
-    if (done) return absl::OkStatus();
+    if (done || (query.until_ns > 0 && absl::GetCurrentTimeNanos() > query.until_ns)) return absl::OkStatus();
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }

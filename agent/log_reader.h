@@ -1,4 +1,4 @@
-// Reads a CRI log file for the Logs RPC: tail N lines, since a time, and follow.
+// Reads a CRI log file for the Logs RPC: tail N lines, since and until a time, and follow.
 #pragma once
 
 #include <functional>
@@ -12,6 +12,7 @@ namespace berth::agent {
 struct LogQuery {
   int64_t tail = 0;      // last N lines; <= 0: all
   int64_t since_ns = 0;  // entries at or after this time
+  int64_t until_ns = 0;  // entries at or before this time (a follow ends after it); 0: no end
   bool follow = false;
 };
 

@@ -21,6 +21,7 @@ struct LogsOptions {
   bool timestamps = false;
   std::string tail = "all";
   std::string since;
+  std::string until;
 };
 
 int Logs(AgentClient& client, const LogsOptions& o) {
@@ -43,6 +44,11 @@ int Logs(AgentClient& client, const LogsOptions& o) {
     request.set_tail(*tail);  // -1 (all) is negative, which the API also reads as all
   }
   if (since) *request.mutable_since() = TimeToProto(*since);
+  if (!o.until.empty()) {
+    absl::StatusOr<absl::Time> until = ParseSince(o.until, now);
+    if (!until.ok()) return ReportError(absl::InvalidArgumentError(absl::StrCat("--until: ", until.status().message())));
+    *request.mutable_until() = TimeToProto(*until);
+  }
 
   grpc::ClientContext ctx;
   std::unique_ptr<grpc::ClientReader<v1::LogsResponse>> reader =
@@ -81,6 +87,7 @@ void AddLogsCommand(CLI::App& app, CommandTable& table) {
   cmd->add_option("-n,--tail", o->tail, "Only the last N lines (or all)")->capture_default_str();
   cmd->add_option("--since", o->since,
                   "Only output since a time (RFC 3339, Unix seconds) or a duration ago (10m)");
+  cmd->add_option("--until", o->until, "Only output up to a time (RFC 3339, Unix seconds) or a duration ago (10m)");
   cmd->add_option("container", o->id, "Container id, id prefix or name")->required();
   table.Add(cmd, [o](AgentClient& client) { return Logs(client, *o); });
 }

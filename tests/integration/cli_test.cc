@@ -22,6 +22,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include <google/protobuf/util/time_util.h>
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/support/agent_harness.h"
@@ -240,6 +242,31 @@ TEST(Cli, StopSignalAndTimeoutOfTheContainer) {
   CliResult bad = agent.Cli({"run", "-d", "--stop-signal", "SIGNOPE", "busybox", "true"});
   EXPECT_EQ(bad.exit_code, 125);
   EXPECT_THAT(bad.err, HasSubstr("--stop-signal"));
+}
+
+// logs --until: what was written up to a time, not after it.
+TEST(Cli, LogsUntilATime) {
+  AgentHarness agent;
+  agent.Start();
+  auto c = agent.Run(Busybox({"sh", "-c", "echo early; sleep 1; echo late"}));
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE(agent.Wait(c->id()).ok());
+  v1::LogsRequest req;
+  req.set_id(c->id());
+  auto chunks = agent.LogChunks(req);
+  ASSERT_TRUE(chunks.ok()) << chunks.status();
+  ASSERT_EQ(chunks->size(), 2u);
+  const int64_t late_ns = google::protobuf::util::TimeUtil::TimestampToNanoseconds((*chunks)[1].time());
+  const std::string until =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", absl::FromUnixNanos(late_ns - 1), absl::UTCTimeZone());
+  CliResult early = agent.Cli({"logs", "--until", until, c->id()});
+  ASSERT_EQ(early.exit_code, 0) << early.err;
+  EXPECT_EQ(early.out, "early\n");
+  CliResult both = agent.Cli({"logs", "--since", until, c->id()});
+  EXPECT_EQ(both.out, "late\n");
+  CliResult bad = agent.Cli({"logs", "--until", "someday", c->id()});
+  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_THAT(bad.err, HasSubstr("--until"));
 }
 
 TEST(Cli, LogsPrintsOutput) {

@@ -53,6 +53,26 @@ TEST_F(LogReaderTest, TailCountsWholeLines) {
 
 TEST_F(LogReaderTest, SinceFiltersByTime) { EXPECT_EQ(Read({.since_ns = 2000}), "E:err\nO:thrO:ee\n"); }
 
+TEST_F(LogReaderTest, UntilEndsAtTheFirstLaterEntry) {
+  EXPECT_EQ(Read({.until_ns = 2000}), "O:one\nO:two\nE:err\n");
+  EXPECT_EQ(Read({.since_ns = 2000, .until_ns = 3000}), "E:err\nO:thr");
+  EXPECT_EQ(Read({.until_ns = 999}), "");
+}
+
+TEST_F(LogReaderTest, FollowEndsOnceUntilHasPassed) {
+  // Never finished: only the past `until` ends this follow.
+  std::string out;
+  auto st = ReadLogs(
+      path_, {.until_ns = 5000, .follow = true},
+      [&](const crilog::Entry& e) {
+        out += e.text;
+        return true;
+      },
+      [] { return false; });
+  EXPECT_TRUE(st.ok());
+  EXPECT_EQ(out, "onetwoerrthree");
+}
+
 TEST_F(LogReaderTest, FollowStopsWhenFinishedAndDrained) {
   int calls = 0;
   std::string out;
