@@ -269,6 +269,34 @@ TEST(Cli, LogsUntilATime) {
   EXPECT_THAT(bad.err, HasSubstr("--until"));
 }
 
+// docker inspect of mixed kinds: a container, an image and a network in one array, in the
+// order asked; --type narrows the lookup.
+TEST(Cli, InspectMixedKinds) {
+  AgentHarness agent;
+  agent.Start();
+  auto config = Busybox({"sleep", "1000"});
+  config.set_name("box");
+  ASSERT_TRUE(agent.Create(config).ok());
+  ASSERT_TRUE(agent.CreateNetwork("net1", "10.77.0.0/24").ok());
+  CliResult all = agent.Cli({"inspect", "net1", "busybox", "box"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  auto doc = nlohmann::json::parse(all.out, nullptr, false);
+  ASSERT_TRUE(!doc.is_discarded() && doc.is_array() && doc.size() == 3) << all.out;
+  EXPECT_EQ(doc[0].value("subnet", ""), "10.77.0.0/24");
+  EXPECT_TRUE(doc[1].contains("names") && absl::StrContains(doc[1]["names"].dump(), "busybox")) << doc[1].dump();
+  EXPECT_EQ(doc[2].value("name", ""), "box");
+  EXPECT_EQ(doc[2].value("state", ""), "CREATED");
+
+  CliResult typed = agent.Cli({"inspect", "--type", "network", "box"});
+  EXPECT_EQ(typed.exit_code, 125);
+  CliResult missing = agent.Cli({"inspect", "box", "nothing-here"});
+  EXPECT_EQ(missing.exit_code, 125);
+  EXPECT_THAT(missing.err, HasSubstr("\"nothing-here\""));
+  auto partial = nlohmann::json::parse(missing.out, nullptr, false);
+  ASSERT_TRUE(!partial.is_discarded() && partial.is_array() && partial.size() == 1) << missing.out;
+  ASSERT_TRUE(agent.RemoveNetwork("net1").ok());
+}
+
 TEST(Cli, LogsPrintsOutput) {
   AgentHarness agent;
   agent.Start();
