@@ -25,6 +25,7 @@ EnvLookup ProcessEnvLookup();
 struct ContainerFlags {
   std::string name;
   bool detach = false;       // run -d
+  std::string detach_keys;   // --detach-keys (default ctrl-p,ctrl-q)
   bool auto_remove = false;  // --rm
   bool interactive = false;  // -i
   bool tty = false;          // -t

@@ -13,6 +13,7 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
   cmd->add_option("--name", f.name, "Assign a name to the container");
   if (is_run) {
     cmd->add_flag("-d,--detach", f.detach, "Run in the background and print the container id");
+    cmd->add_option("--detach-keys", f.detach_keys, "Keys that detach from -it, leaving it running (ctrl-p,ctrl-q)");
   }
   cmd->add_flag("--rm", f.auto_remove, "Remove the container when it exits");
   cmd->add_flag("-i,--interactive", f.interactive, "Keep stdin open and attach it");

@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   AddLifecycleCommands(app, table);
   AddUpdateCommand(app, table);
   AddRenameCommand(app, table);
+  AddAttachCommand(app, table);
   AddTopCommand(app, table);
   AddEventsCommand(app, table);
   AddStatsCommand(app, table);

@@ -11,12 +11,17 @@
 
 namespace berth::cli {
 
-absl::StatusOr<std::unique_ptr<StdinPump>> StdinPump::Start(InputSink& sink) {
+absl::StatusOr<std::unique_ptr<StdinPump>> StdinPump::Start(InputSink& sink, std::string detach_keys,
+                                                            std::function<void()> on_detach) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) {
     return absl::ErrnoToStatus(errno, "stdin pump: pipe2");
   }
   std::unique_ptr<StdinPump> pump(new StdinPump(sink, fds[0], fds[1]));
+  if (!detach_keys.empty()) {
+    pump->detach_.emplace(std::move(detach_keys));
+    pump->on_detach_ = std::move(on_detach);
+  }
   pump->thread_ = std::thread([p = pump.get()] { p->Run(); });
   return pump;
 }
@@ -53,7 +58,17 @@ void StdinPump::Run() {
       break;  // unreadable stdin ends the input, not the session
     }
     if (got == 0) break;  // EOF
-    if (!sink_.SendStdin(buffer.substr(0, static_cast<size_t>(got)))) return;
+    std::string input = buffer.substr(0, static_cast<size_t>(got));
+    if (detach_) {
+      DetachKeys::Result r = detach_->Feed(input);
+      if (!r.forward.empty() && !sink_.SendStdin(r.forward)) return;
+      if (r.detached) {
+        if (on_detach_) on_detach_();
+        return;  // the container keeps its stdin open
+      }
+      continue;
+    }
+    if (!sink_.SendStdin(input)) return;
   }
   sink_.CloseStdin();
 }

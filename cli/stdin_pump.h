@@ -3,18 +3,24 @@
 // output, resizes and the exit code.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "cli/detach_keys.h"
 #include "cli/stream_input.h"
 
 namespace berth::cli {
 
 class StdinPump {
  public:
-  // Starts copying fd 0 into `sink`.
-  static absl::StatusOr<std::unique_ptr<StdinPump>> Start(InputSink& sink);
+  // Starts copying fd 0 into `sink`. With `detach_keys` (raw bytes), typing them calls
+  // `on_detach` and ends the copying without closing the process's stdin.
+  static absl::StatusOr<std::unique_ptr<StdinPump>> Start(InputSink& sink, std::string detach_keys = "",
+                                                          std::function<void()> on_detach = nullptr);
   // Stops the pump (see Stop).
   ~StdinPump();
   StdinPump(const StdinPump&) = delete;
@@ -29,6 +35,8 @@ class StdinPump {
   void Run();
 
   InputSink& sink_;
+  std::optional<DetachKeys> detach_;
+  std::function<void()> on_detach_;
   int wake_read_;
   int wake_write_;
   std::thread thread_;

@@ -25,7 +25,10 @@ absl::StatusOr<std::unique_ptr<TerminalSession>> TerminalSession::Begin(InputSin
         return on_signal ? on_signal(signo) : false;
       });
   if (options.stdin) {
-    absl::StatusOr<std::unique_ptr<StdinPump>> pump = StdinPump::Start(sink);
+    // Detach keys are docker's for an attached terminal only: piped input is data.
+    const bool detachable = options.tty && !options.detach_keys.empty();
+    absl::StatusOr<std::unique_ptr<StdinPump>> pump =
+        StdinPump::Start(sink, detachable ? options.detach_keys : "", std::move(options.on_detach));
     if (!pump.ok()) return pump.status();  // ~TerminalSession undoes the rest
     session->pump_ = *std::move(pump);
   }

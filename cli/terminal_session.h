@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "cli/signal_router.h"
@@ -21,6 +22,9 @@ class TerminalSession {
     bool tty = false;    // the process has a pty: raw mode (with stdin on a terminal), resizes
     // Offered every routed signal except SIGWINCH; returns true when handled. Unset: defaults.
     std::function<bool(int signo)> on_signal;
+    // With stdin and tty: these keys (raw bytes, see ParseDetachKeys) call on_detach.
+    std::string detach_keys;
+    std::function<void()> on_detach;
   };
 
   static absl::StatusOr<std::unique_ptr<TerminalSession>> Begin(InputSink& sink, Options options);

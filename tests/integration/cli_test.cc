@@ -361,6 +361,46 @@ TEST(Cli, RunTtyInteractiveShellOnPty) {
   EXPECT_EQ(c->exit_code(), 0);
 }
 
+// ctrl-p ctrl-q leaves an -it session with the container still running; berth attach comes
+// back to it (the same shell: what was typed before is still its state) and, after a detach
+// with custom keys, an exit ends the attach with the container's code.
+TEST(Cli, DetachKeysAndAttach) {
+  AgentHarness agent;
+  agent.Start();
+  {
+    PtySession run(CliArgv(agent, {"run", "-it", "--name", "shell", "busybox", "sh"}));
+    ASSERT_TRUE(run.ok());
+    ASSERT_TRUE(run.ReadUntil("# ")) << run.output();
+    run.Type("X=kept\n");
+    run.Type("\x10\x11");
+    EXPECT_EQ(run.Finish(), 0) << run.output();
+    EXPECT_THAT(run.output(), HasSubstr("Detached"));
+  }
+  auto c = agent.Inspect("shell");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->state(), v1::RUNNING) << "a detach leaves the container running";
+  {
+    PtySession attach(CliArgv(agent, {"attach", "--detach-keys", "ctrl-a,d", "shell"}));
+    ASSERT_TRUE(attach.ok());
+    attach.Type("echo value=$X\n");
+    ASSERT_TRUE(attach.ReadUntil("value=kept")) << attach.output();
+    // ctrl-a d: the keys this attach was given.
+    attach.Type("\x01" "d");
+    EXPECT_EQ(attach.Finish(), 0) << attach.output();
+  }
+  EXPECT_EQ(agent.Inspect("shell")->state(), v1::RUNNING);
+  {
+    PtySession attach(CliArgv(agent, {"attach", "shell"}));
+    ASSERT_TRUE(attach.ok());
+    attach.Type("exit 7\n");
+    EXPECT_EQ(attach.Finish(), 7) << attach.output();
+  }
+  EXPECT_EQ(agent.Inspect("shell")->state(), v1::EXITED);
+  CliResult stopped = agent.Cli({"attach", "shell"});
+  EXPECT_EQ(stopped.exit_code, 125);
+  EXPECT_THAT(stopped.err, HasSubstr("not running"));
+}
+
 TEST(Cli, RunTtyNamesTheContainersOwnTerminal) {
   AgentHarness agent;
   agent.Start();

@@ -1,0 +1,171 @@
+// The client's end of an attached container: subscribes to its output (Attach), starts it when
+// asked (run, so not a byte is lost), copies stdin and output with the terminal in raw mode for
+// -it, proxies signals, ends on the exit code (returned) or the detach keys (the container
+// runs on).
+#include "cli/attach_session.h"
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+
+#include "cli/exit_codes.h"
+#include "cli/output.h"
+#include "cli/stream_input.h"
+#include "cli/terminal.h"
+#include "cli/terminal_session.h"
+
+namespace berth::cli {
+namespace {
+
+namespace v1 = berth::v1;
+
+// After this many SIGINTs that the container did not act on, the CLI stops proxying and exits
+// (the container keeps running), so a PID 1 that ignores SIGINT cannot trap the user.
+constexpr int kInterruptsBeforeGivingUp = 3;
+
+// For a stream that ended without an exit code: ask for it.
+int WaitForExitCode(AgentClient& client, const std::string& id) {
+  v1::WaitRequest request;
+  request.set_id(id);
+  v1::WaitResponse response;
+  grpc::ClientContext ctx;
+  grpc::Status status = client.containers().Wait(&ctx, request, &response);
+  if (!status.ok()) return ReportRpcError(status, client);
+  return response.exit_code();
+}
+
+// Forwards a signal the CLI received to the container (docker's --sig-proxy).
+bool ProxySignal(AgentClient& client, const std::string& id, int signo, int& interrupts) {
+  if (signo == SIGINT && ++interrupts >= kInterruptsBeforeGivingUp) return false;
+  v1::KillRequest request;
+  request.set_id(id);
+  request.set_signal(signo);
+  v1::KillResponse response;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  client.containers().Kill(&ctx, request, &response);
+  return true;
+}
+
+}  // namespace
+
+// Best effort: a container that could not start under --rm should not linger.
+void RemoveQuietly(AgentClient& client, const std::string& id) {
+  v1::RemoveRequest request;
+  request.set_id(id);
+  request.set_force(true);
+  v1::RemoveResponse response;
+  grpc::ClientContext ctx;
+  client.containers().Remove(&ctx, request, &response);
+}
+
+// Starts the container; `process_failed` tells a command that could not be started.
+grpc::Status StartContainer(AgentClient& client, const std::string& id, bool& process_failed) {
+  v1::StartRequest request;
+  request.set_id(id);
+  v1::StartResponse response;
+  grpc::ClientContext ctx;
+  grpc::Status status = client.containers().Start(&ctx, request, &response);
+  process_failed = !status.ok() && ProcessStartFailed(ctx);
+  return status;
+}
+
+int AttachSession(AgentClient& client, const std::string& id, const AttachSessionOptions& flags) {
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::AttachRequest, v1::AttachResponse>> stream =
+      client.containers().Attach(&ctx);
+  AttachWriter writer(*stream);
+  AttachInput input(writer);
+
+  // Attach first, so the stream receives the container's output from its first byte.
+  v1::AttachRequest first;
+  first.set_id(id);
+  first.set_stdin(flags.stdin);
+  bool attached = writer.Write(first);
+  if (attached && flags.tty) {
+    if (auto size = CurrentTerminalSize()) attached = input.Resize(*size);
+  }
+  if (!attached) {
+    // The stream broke before Start: its status says why; the container stays created.
+    grpc::Status status = AbandonStream(ctx, writer, *stream, /*cancel=*/false);
+    if (flags.auto_remove) RemoveQuietly(client, id);
+    if (status.ok()) status = grpc::Status(grpc::StatusCode::INTERNAL, "attach ended early");
+    return ReportRpcError(status, client);
+  }
+  // The agent sends initial metadata once this stream is subscribed to the container's output;
+  // only then is it safe to start.
+  stream->WaitForInitialMetadata();
+  bool process_failed = false;
+  if (flags.start) {
+    if (grpc::Status status = StartContainer(client, id, process_failed); !status.ok()) {
+      AbandonStream(ctx, writer, *stream, /*cancel=*/true);
+      if (flags.auto_remove) RemoveQuietly(client, id);
+      return ReportStartError(status, client, process_failed);
+    }
+  }
+
+  int interrupts = 0;
+  TerminalSession::Options options;
+  options.stdin = flags.stdin;
+  options.tty = flags.tty;
+  options.on_signal = [&client, &id, &interrupts](int signo) {
+    return ProxySignal(client, id, signo, interrupts);
+  };
+  std::atomic<bool> detached{false};
+  options.detach_keys = flags.detach_keys;
+  options.on_detach = [&ctx, &detached] {
+    detached = true;
+    ctx.TryCancel();  // ends the read below; the container runs on
+  };
+  absl::StatusOr<std::unique_ptr<TerminalSession>> session =
+      TerminalSession::Begin(input, std::move(options));
+  if (!session.ok()) {
+    // The container runs; without our terminal set up we cannot serve it interactively.
+    AbandonStream(ctx, writer, *stream, /*cancel=*/true);
+    return ReportError("container " + id + " started, but attaching failed: " +
+                       std::string(session.status().message()));
+  }
+
+  bool got_exit_code = false;
+  int exit_code = 0;
+  int64_t dropped = 0;  // output the agent skipped while we were not reading fast enough
+  v1::AttachResponse response;
+  // The exit code is the last message; the agent ends the call once we half-close.
+  while (!got_exit_code && stream->Read(&response)) {
+    if (response.has_output()) {
+      // A vanished reader (EPIPE) loses output but not the exit code; keep draining.
+      WriteAll(FdForStream(response.output().stream()), response.output().data());
+    } else if (response.msg_case() == v1::AttachResponse::kDroppedBytes) {
+      dropped += response.dropped_bytes();
+    } else if (response.msg_case() == v1::AttachResponse::kExitCode) {
+      got_exit_code = true;
+      exit_code = response.exit_code();
+    }
+  }
+  (*session)->End();  // stdin pump joined: nothing writes to the stream any more
+  writer.WritesDone();
+  grpc::Status status = stream->Finish();
+  session->reset();   // terminal restored before any message of ours is printed
+  if (dropped > 0) {
+    std::fprintf(stderr, "Warning: %lld bytes of the container's output were not shown (this client fell behind)%s\n",
+                 static_cast<long long>(dropped),
+                 flags.auto_remove ? "" : ("; `berth logs " + id + "` has all of it").c_str());
+  }
+
+  if (detached && !got_exit_code) {
+    std::fprintf(stderr, "\nDetached from %s; it keeps running (berth attach %s)\n", id.substr(0, 12).c_str(),
+                 id.substr(0, 12).c_str());
+    return kExitOk;
+  }
+  if (!got_exit_code && !status.ok()) return ReportRpcError(status, client);
+  if (!got_exit_code) exit_code = WaitForExitCode(client, id);
+  // As docker: --rm returns once the container is gone, so a `ps -a` right after does not
+  // list it. The agent's own auto-removal may be first; then this finds nothing.
+  if (flags.auto_remove) RemoveQuietly(client, id);
+  return exit_code;
+}
+
+
+}  // namespace berth::cli

@@ -1,0 +1,27 @@
+// An attached session with a container (run without -d, attach): see attach_session.cc.
+#pragma once
+
+#include <string>
+
+#include "cli/agent_client.h"
+
+namespace berth::cli {
+
+struct AttachSessionOptions {
+  bool stdin = false;        // copy our stdin to the container (it must have been created with -i)
+  bool tty = false;          // the container has a pty: raw mode, resizes, detach keys
+  bool start = false;        // start the container once subscribed (run)
+  bool auto_remove = false;  // run --rm: remove it after its exit
+  std::string detach_keys;   // raw bytes (ParseDetachKeys); empty: none
+};
+
+// The CLI's exit code: the container's, 0 after a detach, 125 (126/127 for a process that
+// could not start) on errors, which it reports.
+int AttachSession(AgentClient& client, const std::string& id, const AttachSessionOptions& options);
+
+// Best effort: a container that could not start under --rm should not linger.
+void RemoveQuietly(AgentClient& client, const std::string& id);
+// Starts the container; `process_failed` tells a command that could not be started.
+grpc::Status StartContainer(AgentClient& client, const std::string& id, bool& process_failed);
+
+}  // namespace berth::cli
