@@ -7,6 +7,7 @@
 #include "agent/ids.h"
 #include "agent/grpc_status.h"
 #include "agent/shim_client.h"
+#include "runtime/base/crash_point.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/shim/shim_protocol.h"
 #include "runtime/spec/spec.h"
@@ -101,6 +102,7 @@ absl::StatusOr<ExecHandle> ContainerManager::Exec(const std::string& ref, const 
   if (started.ok()) handle.pid = started->pid;
   handle.container_id = e.id;
   handle.exec_id = NewContainerId();
+  CrashPoint("exec.started");
   if (!announce) return handle;
   v1::Event event;
   {

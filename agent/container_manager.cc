@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "agent/container_record.h"
 #include "agent/health_check.h"
+#include "runtime/base/crash_point.h"
 #include "runtime/base/signal_names.h"
 #include "agent/ids.h"
 #include "agent/grpc_status.h"
@@ -256,6 +257,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     networks_.Release(id, plan->settings);
     release_userns();
   };
+  CrashPoint("create.lease_written");
   plan->spec.hosts = paths.hosts;
   plan->spec.hostname = paths.hostname;
   plan->spec.resolv_conf = paths.resolv_conf;
@@ -309,6 +311,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     made = WriteFileAtomic(paths.bundle + "/config.json", spec::SerializeSpec(*spec), 0600,
                            Durability::kProcessCrashSafe);
   }
+  if (made.ok()) CrashPoint("create.bundle_written");
   if (!made.ok()) {
     undo_dir();
     release_network();
@@ -330,6 +333,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, launched.status().message());
     return Annotate(launched.status(), absl::StrCat("create container ", name));
   }
+  CrashPoint("create.shim_launched");
   const pid_t* init_pid = &launched->init_pid;
   // Undoes a launched container that must not exist after all.
   auto undo_launched = [&] {
@@ -348,6 +352,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
       spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, st.message());
       return Annotate(st, absl::StrCat("create container ", name));
     }
+    CrashPoint("create.network_connected");
   }
 
   auto entry = std::make_shared<Entry>();
@@ -393,6 +398,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
       return Annotate(st, "create container: write record");
     }
   }
+  CrashPoint("create.record_written");
   {
     std::lock_guard<std::mutex> lock(mu_);
     by_id_[id] = entry;
@@ -454,6 +460,7 @@ void ContainerManager::ApplyExit(Entry& entry, const std::optional<shim::ExitRep
   if (absl::Status st = Persist(entry); !st.ok()) {
     spdlog::error("persist exit id={} error=\"{}\"", c.id(), st.message());
   }
+  CrashPoint("exit.recorded");
   spdlog::info("container exited id={} code={} oom_killed={}", c.id(), c.exit_code(), c.oom_killed());
   v1::Event event = ContainerEvent(c, "exit");
   event.set_exit_code(c.exit_code());
@@ -565,7 +572,9 @@ absl::StatusOr<v1::Container> ContainerManager::Start(const std::string& ref) {
     *e.record.mutable_started_at() =
         started.ok() && started->started_at_ns > 0 ? TimestampFromNanos(started->started_at_ns) : Now();
     StartProbing(e);
+    CrashPoint("start.shim_started");
     if (absl::Status st = Persist(e); !st.ok()) return st;
+    CrashPoint("start.record_written");
     Emit(ContainerEvent(e.record, "start"));
   }
   spdlog::info("container started id={}", e.id);
@@ -636,6 +645,7 @@ absl::StatusOr<v1::Container> ContainerManager::Stop(const std::string& ref, int
   }
   bool paused = e.record.state() == v1::PAUSED;
   if (absl::Status st = SignalInit(e, signal); !st.ok()) return st;
+  CrashPoint("stop.signalled");
   if (paused && (signal == SIGKILL || signal == SIGTERM)) {  // the shim thawed it
     e.record.set_state(v1::RUNNING);
     (void)Persist(e);
@@ -700,6 +710,7 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
     e.removed = true;
     e.changed.notify_all();
   }
+  CrashPoint("remove.killed");
   // Rename first so a crash mid-removal leaves a trash dir that Recover() finishes off,
   // never a half-deleted record that still looks like a container.
   std::string trash = absl::StrCat(ContainersDir(), "/.trash-", id);
@@ -709,6 +720,7 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
     e.removed = false;
     return st;
   }
+  CrashPoint("remove.renamed");
   {
     std::lock_guard<std::mutex> lock(mu_);
     by_id_.erase(id);
@@ -719,6 +731,7 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
   networks_.Release(id, network);
   if (options_.userns_pool != nullptr) (void)options_.userns_pool->Release(id);
   if (absl::Status st = RemoveTree(trash); !st.ok()) spdlog::warn("remove id={} error=\"{}\"", id, st.message());
+  CrashPoint("remove.tree_removed");
   spdlog::info("container removed id={} name={}", id, name);
   Emit(std::move(removed_event));
   return absl::OkStatus();

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "agent/ids.h"
 #include "agent/logging.h"
+#include "runtime/base/crash_point.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/network/container_link.h"
 #include "runtime/network/netns.h"
@@ -363,6 +364,7 @@ absl::Status NetworkManager::Connect(const std::string& container_id, const v1::
     return Annotate(st, "remove the container's previous veth");
   }
   if (absl::Status st = net::AttachContainer(link); !st.ok()) return Annotate(st, "connect to network " + settings.network());
+  CrashPoint("network.attached");
   if (settings.ports_size() == 0) return absl::OkStatus();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -407,6 +409,7 @@ void NetworkManager::Release(const std::string& container_id, const v1::NetworkS
   if (absl::Status st = store_.Release(settings.network_id(), container_id); !st.ok()) {
     spdlog::warn("free address id={} error=\"{}\"", container_id, st.message());
   }
+  CrashPoint("network.released");
 }
 
 void NetworkManager::Reconcile(const std::map<std::string, v1::NetworkSettings>& containers,

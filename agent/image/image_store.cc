@@ -18,6 +18,7 @@
 #include "agent/image/busybox_image.h"
 #include "agent/image/digest.h"
 #include "agent/image/layer_unpack.h"
+#include "runtime/base/crash_point.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/unique_fd.h"
@@ -281,6 +282,7 @@ absl::StatusOr<std::vector<std::string>> ImageStore::EnsureLayers(const Manifest
       (void)RemoveTree(tmp);
       return e;
     }
+    CrashPoint("pull.layer_committed");
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

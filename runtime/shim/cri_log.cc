@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "runtime/base/crash_point.h"
 #include "runtime/base/errno_status.h"
 
 namespace berth::crilog {
@@ -245,6 +246,7 @@ absl::Status LogWriter::Rotate() {
         return ErrnoToStatus(absl::StrCat("rotate CRI log ", RotatedLogPath(path_, n)));
       }
     }
+    CrashPoint("rotation.renamed");
     UniqueFd fd(::open(path_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
     if (!fd) return ErrnoToStatus(absl::StrCat("open log ", path_));
     fd_ = std::move(fd);
