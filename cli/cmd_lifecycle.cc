@@ -32,6 +32,12 @@ int ForEachId(AgentClient& client, const std::vector<std::string>& ids,
   return rc;
 }
 
+struct StopOptions {
+  std::vector<std::string> ids;
+  std::optional<int> timeout;  // unset: the container's (--stop-timeout, else 10 s)
+  std::string signal;
+};
+
 CLI::Option* AddIds(CLI::App* cmd, std::vector<std::string>& ids) {
   return cmd->add_option("containers", ids, "Container ids, id prefixes or names")->required();
 }
@@ -53,51 +59,17 @@ void AddLifecycleCommands(CLI::App& app, CommandTable& table) {
       });
     });
   }
-  {
-    struct StopOptions {
-      std::vector<std::string> ids;
-      std::optional<int> timeout;  // unset: the container's (--stop-timeout, else 10 s)
-      std::string signal;
-    };
+  // stop, and restart (docker restart: stop, then start; a stopped one just starts).
+  for (const bool restart : {false, true}) {
     auto o = std::make_shared<StopOptions>();
-    CLI::App* cmd = app.add_subcommand("stop", "Stop running containers (signal, then SIGKILL)");
+    CLI::App* cmd = restart ? app.add_subcommand("restart", "Stop and start containers again")
+                            : app.add_subcommand("stop", "Stop running containers (signal, then SIGKILL)");
     cmd->add_option("-t,--time", o->timeout,
                     "Seconds to wait before SIGKILL (negative: wait forever; default: the container's, 10)");
     cmd->add_option("-s,--signal", o->signal, "Signal to send first (default: the container's, SIGTERM)");
     AddIds(cmd, o->ids);
-    table.Add(cmd, [o](AgentClient& client) {
-      int signo = 0;  // the agent's default
-      if (!o->signal.empty()) {
-        absl::StatusOr<int> parsed = ParseSignal(o->signal);
-        if (!parsed.ok()) return ReportError(parsed.status());
-        signo = *parsed;
-      }
-      return ForEachId(client, o->ids, [&](const std::string& id, std::string*) {
-        v1::StopRequest request;
-        request.set_id(id);
-        request.set_signal(signo);
-        if (o->timeout) request.set_timeout_seconds(*o->timeout);
-        v1::StopResponse response;
-        grpc::ClientContext ctx;
-        return client.containers().Stop(&ctx, request, &response);
-      });
-    });
-  }
-  {
-    // docker restart: stop (signal, grace, SIGKILL), then start; a stopped one just starts.
-    struct RestartOptions {
-      std::vector<std::string> ids;
-      std::optional<int> timeout;  // unset: the container's (--stop-timeout, else 10 s)
-      std::string signal;
-    };
-    auto o = std::make_shared<RestartOptions>();
-    CLI::App* cmd = app.add_subcommand("restart", "Stop and start containers again");
-    cmd->add_option("-t,--time", o->timeout,
-                    "Seconds to wait before SIGKILL (negative: wait forever; default: the container's, 10)");
-    cmd->add_option("-s,--signal", o->signal, "Signal to stop with (default: the container's, SIGTERM)");
-    AddIds(cmd, o->ids);
-    table.Add(cmd, [o](AgentClient& client) {
-      int signo = 0;
+    table.Add(cmd, [o, restart](AgentClient& client) {
+      int signo = 0;  // the container's own
       if (!o->signal.empty()) {
         absl::StatusOr<int> parsed = ParseSignal(o->signal);
         if (!parsed.ok()) return ReportError(parsed.status());
@@ -111,7 +83,7 @@ void AddLifecycleCommands(CLI::App& app, CommandTable& table) {
         v1::StopResponse stopped;
         grpc::ClientContext stop_ctx;
         grpc::Status status = client.containers().Stop(&stop_ctx, stop, &stopped);
-        if (!status.ok()) return status;
+        if (!status.ok() || !restart) return status;
         v1::StartRequest start;
         start.set_id(stopped.container().id());
         v1::StartResponse started;
