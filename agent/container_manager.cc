@@ -529,9 +529,12 @@ absl::StatusOr<v1::Container> ContainerManager::Start(const std::string& ref) {
                                                         "; only a created or exited container can be started"));
     }
     if (exited) {
-      // docker start of an exited container: a new process on the same root file system.
+      // docker start of an exited container: a new process on the same root file system. A
+      // restart its policy has pending is this one.
       e.record.set_stopped_by_caller(false);
       e.backoff_steps = 0;
+      std::lock_guard<std::mutex> restarts(restarts_mu_);
+      restarts_.erase(e.id);
     } else {
       e.starting = true;
     }

@@ -249,7 +249,9 @@ TEST_F(ClusterTest, EveryCallGoesOverMutualTlsFromTheUnderlay) {
 }
 
 TEST_F(ClusterTest, TcpBetweenContainersOfDifferentNodes) {
-  CliResult sink = Cli("node-3", {"run", "-d", "--name", "sink", "busybox", "nc", "-l", "-p", "7000"});
+  // -i: busybox nc -l whose stdin is at EOF may exit before it reads what a quick client sent
+  // (7 in 100 on loopback); an open stdin keeps it reading until the client closes.
+  CliResult sink = Cli("node-3", {"run", "-d", "-i", "--name", "sink", "busybox", "nc", "-l", "-p", "7000"});
   ASSERT_EQ(sink.exit_code, 0) << Describe(sink);
   const std::string ip = ContainerIp("node-3", "sink");
   ASSERT_TRUE(absl::StartsWith(ip, "10.88.3.")) << ip;
@@ -266,7 +268,7 @@ TEST_F(ClusterTest, TcpBetweenContainersOfDifferentNodes) {
 }
 
 TEST_F(ClusterTest, PublishedPortIsReachableFromAnotherNode) {
-  CliResult web = Cli("node-2", {"run", "-d", "--name", "web", "-p", "8080:7000", "busybox", "nc",
+  CliResult web = Cli("node-2", {"run", "-d", "-i", "--name", "web", "-p", "8080:7000", "busybox", "nc",
                                  "-l", "-p", "7000"});
   ASSERT_EQ(web.exit_code, 0) << Describe(web);
   CliResult port = Cli("node-2", {"port", "web"});
