@@ -81,6 +81,11 @@ const std::map<std::string, MethodRule>& MethodTable() {
       {"/berth.v1.Networks/Remove", kOperate},
       {"/berth.v1.Networks/List", kView},
       {"/berth.v1.Networks/Inspect", kView},
+      {"/berth.v1.Volumes/Create", kOperate},
+      {"/berth.v1.Volumes/Remove", kOperate},
+      {"/berth.v1.Volumes/Prune", kOperate},
+      {"/berth.v1.Volumes/List", kView},
+      {"/berth.v1.Volumes/Inspect", kView},
       {"/grpc.health.v1.Health/Check", kView},
       {"/grpc.health.v1.Health/Watch", kView},
       {"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", kView},
@@ -151,6 +156,7 @@ absl::Status Authorizer::CheckContainerConfig(const CallerIdentity& caller, cons
     }
   }
   for (const v1::Mount& m : config.mounts()) {
+    if (m.type() != v1::MOUNT_TYPE_BIND) continue;  // volumes and tmpfs expose nothing of the node
     bool allowed = std::any_of(config_.bind_mount_roots.begin(), config_.bind_mount_roots.end(),
                                [&](const std::string& root) { return Below(m.source(), root); });
     if (!allowed) {

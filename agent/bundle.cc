@@ -171,6 +171,7 @@ absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const im
     mount.source = m.source();
     mount.options = {"rbind", m.read_only() ? "ro" : "rw", "nosuid", "nodev"};
     if (m.idmap()) mount.options.push_back("idmap");
+    if (!m.propagation().empty()) mount.options.push_back(m.propagation());
     s.mounts.push_back(std::move(mount));
   }
 

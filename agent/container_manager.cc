@@ -20,6 +20,7 @@
 #include "absl/time/clock.h"
 #include "agent/container_record.h"
 #include "agent/health_check.h"
+#include "agent/label_selector.h"
 #include "runtime/base/crash_point.h"
 #include "runtime/base/signal_names.h"
 #include "agent/ids.h"
@@ -77,40 +78,6 @@ absl::Status CheckRestartPolicy(const v1::RestartPolicy& restart, bool auto_remo
 constexpr int kDefaultStopTimeoutSeconds = 10;  // Docker's
 
 bool IsLive(v1::ContainerState s) { return s == v1::RUNNING || s == v1::PAUSED; }
-
-// "k=v", "k!=v", "k": all terms must hold.
-absl::StatusOr<std::function<bool(const v1::Container&)>> ParseSelector(const std::string& selector) {
-  struct Term {
-    std::string key, value;
-    enum { kEq, kNe, kExists } op;
-  };
-  std::vector<Term> terms;
-  for (absl::string_view raw : absl::StrSplit(selector, ',', absl::SkipWhitespace())) {
-    std::string t(absl::StripAsciiWhitespace(raw));
-    Term term;
-    if (size_t p = t.find("!="); p != std::string::npos) {
-      term = {t.substr(0, p), t.substr(p + 2), Term::kNe};
-    } else if (size_t q = t.find('='); q != std::string::npos) {
-      term = {t.substr(0, q), t.substr(q + 1), Term::kEq};
-    } else {
-      term = {t, "", Term::kExists};
-    }
-    if (term.key.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("label_selector term \"", t, "\" has no key"));
-    }
-    terms.push_back(term);
-  }
-  return [terms](const v1::Container& c) {
-    for (const auto& t : terms) {
-      auto it = c.labels().find(t.key);
-      bool has = it != c.labels().end();
-      if (t.op == Term::kExists && !has) return false;
-      if (t.op == Term::kEq && (!has || it->second != t.value)) return false;
-      if (t.op == Term::kNe && has && it->second == t.value) return false;
-    }
-    return true;
-  };
-}
 
 }  // namespace
 
@@ -244,9 +211,20 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     }
     security.userns_first_host_id = *first;
   }
+  bool volumes_held = false;
+  std::vector<std::string> created_volumes;
   auto release_userns = [&] {
+    if (volumes_held) ReleaseVolumes(id, /*remove_anonymous=*/true, created_volumes);
     if (security.userns_first_host_id) (void)options_.userns_pool->Release(id);
   };
+  auto mounts = PlanMounts(config, id, *image, security.userns_first_host_id);
+  if (!mounts.ok()) {
+    release_userns();
+    release_name();
+    return mounts.status();
+  }
+  volumes_held = true;
+  created_volumes = mounts->created_volumes;
   auto plan = PlanNetwork(config, id);
   if (!plan.ok()) {
     release_userns();
@@ -262,7 +240,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   plan->spec.hostname = paths.hostname;
   plan->spec.resolv_conf = paths.resolv_conf;
   v1::EffectiveSecurity effective;
-  auto spec = BuildSpec(config, *image, id, cgroups_path, paths, plan->spec, security, &effective);
+  auto spec = BuildSpec(mounts->for_spec, *image, id, cgroups_path, paths, plan->spec, security, &effective);
   if (!spec.ok()) {
     release_network();
     release_name();
@@ -376,7 +354,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     for (const auto& [k, v] : image->config.config.labels) (*c.mutable_labels())[k] = v;
     for (const auto& [k, v] : config.labels()) (*c.mutable_labels())[k] = v;
     *c.mutable_resources() = config.resources();
-    *c.mutable_config() = config;
+    *c.mutable_config() = mounts->recorded;
     c.mutable_config()->set_name(name);
     *c.mutable_config()->mutable_log() = log;
     c.mutable_config()->set_stop_signal(stop_signal);
@@ -508,7 +486,7 @@ void ContainerManager::RunAutoRemovals() {
     std::string id = removals_.front();
     removals_.pop_front();
     lock.unlock();
-    absl::Status st = Remove(id, true);
+    absl::Status st = Remove(id, true, /*remove_volumes=*/true);  // docker run --rm does too
     if (!st.ok() && !absl::IsNotFound(st)) spdlog::warn("auto-remove id={} error=\"{}\"", id, st.message());
     lock.lock();
   }
@@ -689,7 +667,7 @@ absl::Status ContainerManager::Kill(const std::string& ref, int signal) {
   return absl::OkStatus();
 }
 
-absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
+absl::Status ContainerManager::Remove(const std::string& ref, bool force, bool remove_volumes) {
   auto entry = Find(ref);
   if (!entry.ok()) return entry.status();
   Entry& e = **entry;
@@ -733,6 +711,7 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force) {
   // which start-up reconciliation frees.
   networks_.Release(id, network);
   if (options_.userns_pool != nullptr) (void)options_.userns_pool->Release(id);
+  ReleaseVolumes(id, remove_volumes);
   if (absl::Status st = RemoveTree(trash); !st.ok()) spdlog::warn("remove id={} error=\"{}\"", id, st.message());
   CrashPoint("remove.tree_removed");
   spdlog::info("container removed id={} name={}", id, name);
@@ -749,7 +728,7 @@ absl::StatusOr<v1::Container> ContainerManager::Inspect(const std::string& ref) 
 
 absl::StatusOr<std::vector<v1::Container>> ContainerManager::List(const std::string& label_selector,
                                                                   const std::vector<v1::ContainerState>& states) {
-  auto match = ParseSelector(label_selector);
+  auto match = ParseLabelSelector(label_selector);
   if (!match.ok()) return match.status();
   std::vector<std::shared_ptr<Entry>> entries;
   {
@@ -761,7 +740,7 @@ absl::StatusOr<std::vector<v1::Container>> ContainerManager::List(const std::str
     std::lock_guard<std::mutex> lock(e->mu);
     if (e->removed) continue;
     if (!states.empty() && std::find(states.begin(), states.end(), e->record.state()) == states.end()) continue;
-    if (!(*match)(e->record)) continue;
+    if (!(*match)(e->record.labels())) continue;
     out.push_back(e->record);
   }
   std::sort(out.begin(), out.end(), [](const v1::Container& a, const v1::Container& b) {

@@ -26,6 +26,7 @@
 #include "agent/network_manager.h"
 #include "agent/seccomp_cache.h"
 #include "agent/userns_pool.h"
+#include "agent/volume_store.h"
 #include "berth/v1/containers.pb.h"
 #include "runtime/base/unique_fd.h"
 #include "runtime/cgroup/cgroup_driver.h"
@@ -45,6 +46,7 @@ struct ManagerOptions {
   UsernsPool* userns_pool = nullptr;     // ranges for --userns=auto (required for it)
   int shim_exec_fd = -1;                 // a sealed copy of shim_path to execute, or -1
   EventHub* events = nullptr;            // where lifecycle events go (none when null)
+  VolumeStore* volumes = nullptr;        // named volumes (volume mounts are refused without)
   int64_t log_max_size_bytes = 10 << 20;  // a container's log rotation unless it asks otherwise
   int log_max_files = 3;
 };
@@ -83,7 +85,8 @@ class ContainerManager {
   // signal 0: the container's stop signal; no timeout: the container's (else 10 s).
   absl::StatusOr<v1::Container> Stop(const std::string& ref, int signal, std::optional<int> timeout_seconds);
   absl::Status Kill(const std::string& ref, int signal);
-  absl::Status Remove(const std::string& ref, bool force);
+  // `remove_volumes`: its anonymous volumes go too (`rm -v`).
+  absl::Status Remove(const std::string& ref, bool force, bool remove_volumes = false);
   absl::StatusOr<v1::Container> Inspect(const std::string& ref);
   absl::StatusOr<std::vector<v1::Container>> List(const std::string& label_selector,
                                                   const std::vector<v1::ContainerState>& states);
@@ -149,6 +152,21 @@ class ContainerManager {
     v1::NetworkSettings settings;
     UniqueFd netns;  // container: mode: the other container's netns, passed to the shim
   };
+  // The mounts of a Create (container_volumes.cc): every volume acquired (made when missing,
+  // an anonymous one named) and filled from the image on its first mount. `recorded` is the
+  // config as the record keeps it (volume names filled in), `for_spec` the one the spec is
+  // built from (volumes as binds of their data dirs, tmpfs mounts as tmpfs entries). Undone
+  // with ReleaseVolumes.
+  struct MountPlan {
+    v1::ContainerConfig recorded;
+    v1::ContainerConfig for_spec;
+    std::vector<std::string> created_volumes;
+  };
+  absl::StatusOr<MountPlan> PlanMounts(const v1::ContainerConfig& config, const std::string& id,
+                                       const image::Image& image, std::optional<uint32_t> userns_root);
+  void ReleaseVolumes(const std::string& id, bool remove_anonymous, const std::vector<std::string>& created = {});
+  // Recovery: the container's volumes are in use again (made again if they vanished).
+  void ReacquireVolumes(const v1::Container& record);
   absl::StatusOr<NetworkPlan> PlanNetwork(const v1::ContainerConfig& config, const std::string& id);
   // Writes the container's hosts, hostname and resolv.conf files.
   absl::Status WriteEtcFiles(const v1::ContainerConfig& config, const std::string& id, const std::string& name,

@@ -136,6 +136,7 @@ ContainerManager::Recovered ContainerManager::RecoverOne(const std::string& id) 
   entry->cgroups_path = CgroupsPathFor(id);
   bool watch = false;
   Recovered outcome = Recovered::kExitedBefore;
+  ReacquireVolumes(*record);
   {
     std::lock_guard<std::mutex> el(entry->mu);
     entry->record = *record;

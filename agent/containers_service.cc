@@ -1,5 +1,7 @@
 #include "agent/containers_service.h"
 
+#include "runtime/base/file_util.h"
+
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -55,7 +57,7 @@ grpc::Status ContainersService::Remove(grpc::ServerContext* ctx, const v1::Remov
   auto caller = gate_.Admit(ctx);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   gate_.SetTarget(ctx, req->id());
-  return ToGrpcStatus(manager_.Remove(req->id(), req->force()));
+  return ToGrpcStatus(manager_.Remove(req->id(), req->force(), req->remove_volumes()));
 }
 
 grpc::Status ContainersService::Inspect(grpc::ServerContext* ctx, const v1::InspectRequest* req,
@@ -213,6 +215,12 @@ grpc::Status SystemService::DiskUsage(grpc::ServerContext* ctx, const v1::DiskUs
   resp->set_containers(containers);
   resp->set_containers_size(container_bytes);
   resp->set_reclaimable_size(u.reclaimable);
+  for (const v1::Volume& v : volumes_.List()) {
+    const int64_t bytes = DirectorySize(v.mountpoint());
+    resp->set_volumes(resp->volumes() + 1);
+    resp->set_volumes_size(resp->volumes_size() + bytes);
+    if (v.used_by().empty()) resp->set_volumes_reclaimable_size(resp->volumes_reclaimable_size() + bytes);
+  }
   return grpc::Status::OK;
 }
 

@@ -43,14 +43,15 @@ class ContainersService final : public v1::Containers::Service {
 
 class SystemService final : public v1::System::Service {
  public:
-  SystemService(ContainerManager& manager, image::ImageStore& images, CallGate& gate)
-      : manager_(manager), images_(images), gate_(gate) {}
+  SystemService(ContainerManager& manager, image::ImageStore& images, VolumeStore& volumes, CallGate& gate)
+      : manager_(manager), images_(images), volumes_(volumes), gate_(gate) {}
   grpc::Status Version(grpc::ServerContext*, const v1::VersionRequest*, v1::VersionResponse*) override;
   grpc::Status DiskUsage(grpc::ServerContext*, const v1::DiskUsageRequest*, v1::DiskUsageResponse*) override;
 
  private:
   ContainerManager& manager_;
   image::ImageStore& images_;
+  VolumeStore& volumes_;
   CallGate& gate_;
 };
 

@@ -36,6 +36,7 @@
 #include "agent/metrics_server.h"
 #include "agent/listeners.h"
 #include "agent/networks_service.h"
+#include "agent/volumes_service.h"
 #include "agent/userns_pool.h"
 #include "grpc/health/v1/health.pb.h"
 #include "runtime/base/file_util.h"
@@ -227,7 +228,11 @@ int main(int argc, char** argv) {
     events.Publish(std::move(started));
   }
 
+  berth::agent::VolumeStore volumes(config.root + "/volumes");
+  if (auto st = volumes.Load(); !st.ok()) return Fail(absl::StrCat("volumes: ", st.message()));
+
   berth::agent::ManagerOptions manager_options;
+  manager_options.volumes = &volumes;
   manager_options.events = &events;
   manager_options.log_max_size_bytes = config.log_max_size;
   manager_options.log_max_files = config.log_max_files;
@@ -269,7 +274,8 @@ int main(int argc, char** argv) {
 
   berth::agent::ContainersService containers(manager, gate, metrics);
   berth::agent::NetworksService networks_service(networks, gate, events);
-  berth::agent::SystemService system(manager, images, gate);
+  berth::agent::SystemService system(manager, images, volumes, gate);
+  berth::agent::VolumesService volumes_service(volumes, manager, gate, events);
   berth::agent::ImagesService images_service(images, manager, scratch, gate, events, metrics);
   berth::agent::EventsService events_service(events, gate);
   berth::agent::HealthService health(gate);
@@ -302,6 +308,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&containers);
   builder.RegisterService(&system);
   builder.RegisterService(&networks_service);
+  builder.RegisterService(&volumes_service);
   builder.RegisterService(&images_service);
   builder.RegisterService(&health);
   builder.RegisterService(&events_service);

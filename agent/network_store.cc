@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
 #include "absl/strings/ascii.h"
@@ -12,6 +11,7 @@
 #include "runtime/base/quote.h"
 #include "agent/ids.h"
 #include "agent/logging.h"
+#include "agent/message_file.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
 
@@ -22,25 +22,14 @@ namespace {
 constexpr char kRecordName[] = "network.json";
 
 absl::StatusOr<v1::Network> ReadNetwork(const std::string& path) {
-  auto text = ReadFile(path);
-  if (!text.ok()) return text.status();
   v1::Network n;
-  google::protobuf::util::JsonParseOptions opts;
-  opts.ignore_unknown_fields = true;
-  auto st = google::protobuf::util::JsonStringToMessage(*text, &n, opts);
-  if (!st.ok()) return absl::DataLossError(absl::StrCat(path, ": ", st.ToString()));
+  if (absl::Status st = LoadMessage(path, &n); !st.ok()) return st;
   return n;
 }
 
 absl::Status WriteNetwork(const std::string& path, v1::Network n) {
   n.clear_containers();  // derived from the leases, never stored
-  std::string json;
-  google::protobuf::util::JsonPrintOptions opts;
-  opts.add_whitespace = true;
-  opts.preserve_proto_field_names = true;
-  auto st = google::protobuf::util::MessageToJsonString(n, &json, opts);
-  if (!st.ok()) return absl::InternalError(st.ToString());
-  return WriteFileAtomic(path, json, 0600, Durability::kDurable);
+  return SaveMessage(path, n, Durability::kDurable, /*indent=*/true);
 }
 
 }  // namespace

@@ -36,6 +36,7 @@ AgentClient::AgentClient(AgentEndpoint endpoint, std::shared_ptr<grpc::Channel> 
       system_(berth::v1::System::NewStub(channel_)),
       networks_(berth::v1::Networks::NewStub(channel_)),
       images_(berth::v1::Images::NewStub(channel_)),
+      volumes_(berth::v1::Volumes::NewStub(channel_)),
       events_(berth::v1::Events::NewStub(channel_)),
       health_(grpc::health::v1::Health::NewStub(channel_)) {}
 

@@ -14,6 +14,7 @@
 #include "berth/v1/events.grpc.pb.h"
 #include "berth/v1/images.grpc.pb.h"
 #include "berth/v1/networks.grpc.pb.h"
+#include "berth/v1/volumes.grpc.pb.h"
 #include "cli/host_target.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
@@ -30,6 +31,7 @@ class AgentClient {
   berth::v1::System::Stub& system() { return *system_; }
   berth::v1::Networks::Stub& networks() { return *networks_; }
   berth::v1::Images::Stub& images() { return *images_; }
+  berth::v1::Volumes::Stub& volumes() { return *volumes_; }
   berth::v1::Events::Stub& events() { return *events_; }
   grpc::health::v1::Health::Stub& health() { return *health_; }
   const AgentEndpoint& endpoint() const { return endpoint_; }
@@ -49,6 +51,7 @@ class AgentClient {
   std::unique_ptr<berth::v1::System::Stub> system_;
   std::unique_ptr<berth::v1::Networks::Stub> networks_;
   std::unique_ptr<berth::v1::Images::Stub> images_;
+  std::unique_ptr<berth::v1::Volumes::Stub> volumes_;
   std::unique_ptr<berth::v1::Events::Stub> events_;
   std::unique_ptr<grpc::health::v1::Health::Stub> health_;
 };

@@ -1,6 +1,6 @@
-// `berth inspect`: containers, images and networks, mixed, as one JSON array (protobuf JSON
+// `berth inspect`: containers, images, networks and volumes, mixed, as one JSON array (protobuf JSON
 // mapping, proto field names, same printer as `ps -o json`); a name is looked up as a
-// container, then an image, then a network, unless --type says which. Ids that fail are
+// container, then an image, a network, a volume, unless --type says which. Ids that fail are
 // reported and make the exit 125; the array still holds the ones found.
 #include <iostream>
 #include <memory>
@@ -15,7 +15,7 @@ namespace {
 
 namespace v1 = berth::v1;
 
-// One object of any kind the agent has, by `kind` ("" tries container, image, network in
+// One object of any kind the agent has, by `kind` ("" tries container, image, network, volume in
 // turn, as docker inspect does). NOT_FOUND names every kind tried.
 grpc::Status InspectOne(AgentClient& client, const std::string& id, const std::string& kind,
                         std::unique_ptr<google::protobuf::Message>* out) {
@@ -59,13 +59,25 @@ grpc::Status InspectOne(AgentClient& client, const std::string& id, const std::s
     }
     if (status.error_code() != grpc::StatusCode::NOT_FOUND || !kind.empty()) return status;
   }
+  if (kind.empty() || kind == "volume") {
+    v1::InspectVolumeRequest request;
+    request.set_name(id);
+    auto response = std::make_unique<v1::InspectVolumeResponse>();
+    grpc::ClientContext ctx;
+    status = client.volumes().Inspect(&ctx, request, response.get());
+    if (status.ok()) {
+      out->reset(response->release_volume());
+      return status;
+    }
+    if (status.error_code() != grpc::StatusCode::NOT_FOUND || !kind.empty()) return status;
+  }
   return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                      "no such object: " + Quote(id) + " (no container, image or network by that name or id)");
+                      "no such object: " + Quote(id) + " (no container, image, network or volume by that name or id)");
 }
 
 int Inspect(AgentClient& client, const std::vector<std::string>& ids, const std::string& kind) {
-  if (!kind.empty() && kind != "container" && kind != "image" && kind != "network") {
-    return ReportError("--type " + Quote(kind) + ": want container, image or network");
+  if (!kind.empty() && kind != "container" && kind != "image" && kind != "network" && kind != "volume") {
+    return ReportError("--type " + Quote(kind) + ": want container, image, network or volume");
   }
   int rc = kExitOk;
   std::vector<std::unique_ptr<google::protobuf::Message>> found;
@@ -91,9 +103,9 @@ int Inspect(AgentClient& client, const std::vector<std::string>& ids, const std:
 void AddInspectCommand(CLI::App& app, CommandTable& table) {
   auto ids = std::make_shared<std::vector<std::string>>();
   auto kind = std::make_shared<std::string>();
-  CLI::App* cmd = app.add_subcommand("inspect", "Show containers, images or networks in detail, as JSON");
-  cmd->add_option("objects", *ids, "Names or ids of containers, images or networks (mixed)")->required();
-  cmd->add_option("--type", *kind, "Only this kind: container, image or network");
+  CLI::App* cmd = app.add_subcommand("inspect", "Show containers, images, networks or volumes in detail, as JSON");
+  cmd->add_option("objects", *ids, "Names or ids of containers, images, networks or volumes (mixed)")->required();
+  cmd->add_option("--type", *kind, "Only this kind: container, image, network or volume");
   table.Add(cmd, [ids, kind](AgentClient& client) { return Inspect(client, *ids, *kind); });
 }
 

@@ -119,16 +119,19 @@ void AddLifecycleCommands(CLI::App& app, CommandTable& table) {
     struct RmOptions {
       std::vector<std::string> ids;
       bool force = false;
+      bool volumes = false;
     };
     auto o = std::make_shared<RmOptions>();
     CLI::App* cmd = app.add_subcommand("rm", "Remove containers");
     cmd->add_flag("-f,--force", o->force, "Kill running containers first");
+    cmd->add_flag("-v,--volumes", o->volumes, "Remove their anonymous volumes too");
     AddIds(cmd, o->ids);
     table.Add(cmd, [o](AgentClient& client) {
       return ForEachId(client, o->ids, [&](const std::string& id, std::string*) {
         v1::RemoveRequest request;
         request.set_id(id);
         request.set_force(o->force);
+        request.set_remove_volumes(o->volumes);
         v1::RemoveResponse response;
         grpc::ClientContext ctx;
         return client.containers().Remove(&ctx, request, &response);

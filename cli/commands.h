@@ -58,6 +58,7 @@ void AddInspectCommand(CLI::App& app, CommandTable& table);     // inspect
 void AddLogsCommand(CLI::App& app, CommandTable& table);        // logs
 void AddPortCommand(CLI::App& app, CommandTable& table);        // port
 void AddNetworkCommands(CLI::App& app, CommandTable& table);    // network create ls inspect rm
+void AddVolumeCommands(CLI::App& app, CommandTable& table);     // volume create ls inspect rm prune
 void AddImageCommands(CLI::App& app, CommandTable& table);      // pull images image rmi tag
 void AddSystemCommands(CLI::App& app, CommandTable& table);     // system health df
 void AddVersionCommand(CLI::App& app, CommandTable& table);     // version

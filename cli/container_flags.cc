@@ -11,19 +11,13 @@
 #include "absl/time/time.h"
 #include "cli/human_format.h"
 #include "cli/env_file.h"
+#include "cli/mount_flags.h"
 #include "cli/network_flags.h"
 #include "cli/units.h"
 #include "runtime/base/signal_names.h"
 
 namespace berth::cli {
 namespace {
-
-// Lexically normal, without a trailing slash (except "/" itself).
-std::string CleanPath(const std::filesystem::path& p) {
-  std::string s = p.lexically_normal().string();
-  while (s.size() > 1 && s.back() == '/') s.pop_back();
-  return s;
-}
 
 }  // namespace
 
@@ -131,59 +125,6 @@ absl::Status ApplyHealthFlags(const ContainerFlags& flags, berth::v1::ContainerC
   }
   check->set_on_failure(action);
   return absl::OkStatus();
-}
-
-absl::StatusOr<berth::v1::Mount> ParseVolume(std::string_view spec, const std::string& cwd) {
-  const std::string text(spec);
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t colon = text.find(':', start);
-    parts.push_back(text.substr(start, colon - start));
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
-  if (parts.size() < 2 || parts.size() > 3) {
-    return absl::InvalidArgumentError("invalid volume '" + text +
-                                      "': expected SRC:DST[:ro|rw]");
-  }
-  const std::string& src = parts[0];
-  const std::string& dst = parts[1];
-  if (src.empty()) return absl::InvalidArgumentError("invalid volume '" + text + "': empty source");
-  if (dst.empty() || dst.front() != '/') {
-    return absl::InvalidArgumentError("invalid volume '" + text +
-                                      "': the destination must be an absolute path");
-  }
-  berth::v1::Mount mount;
-  std::filesystem::path source(src);
-  if (source.is_relative()) {
-    if (cwd.empty()) {
-      return absl::FailedPreconditionError("invalid volume '" + text +
-                                           "': cannot resolve a relative source without a "
-                                           "working directory");
-    }
-    source = std::filesystem::path(cwd) / source;
-  }
-  mount.set_source(CleanPath(source));
-  mount.set_destination(CleanPath(dst));
-  if (parts.size() == 3) {
-    size_t begin = 0;
-    while (begin <= parts[2].size()) {
-      size_t comma = parts[2].find(',', begin);
-      const std::string opt = parts[2].substr(begin, comma - begin);
-      if (opt == "ro") {
-        mount.set_read_only(true);
-      } else if (opt == "idmap") {
-        mount.set_idmap(true);
-      } else if (opt != "rw") {
-        return absl::InvalidArgumentError("invalid volume '" + text + "': unknown option '" + opt +
-                                          "' (ro, rw, idmap)");
-      }
-      if (comma == std::string::npos) break;
-      begin = comma + 1;
-    }
-  }
-  return mount;
 }
 
 absl::StatusOr<std::map<std::string, std::string>> ParseLabels(
@@ -294,6 +235,11 @@ absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerF
 
   for (const std::string& volume : flags.volumes) {
     absl::StatusOr<berth::v1::Mount> mount = ParseVolume(volume, cwd);
+    if (!mount.ok()) return mount.status();
+    *config.add_mounts() = *std::move(mount);
+  }
+  for (const std::string& spec : flags.mounts) {
+    absl::StatusOr<berth::v1::Mount> mount = ParseMount(spec, cwd);
     if (!mount.ok()) return mount.status();
     *config.add_mounts() = *std::move(mount);
   }

@@ -32,7 +32,8 @@ struct ContainerFlags {
   std::vector<std::string> env;      // -e KEY=VAL or -e KEY
   std::vector<std::string> env_files;    // --env-file: read first, -e overrides
   std::vector<std::string> label_files;  // --label-file: read first, --label overrides
-  std::vector<std::string> volumes;  // -v SRC:DST[:ro|rw]
+  std::vector<std::string> volumes;  // -v SRC:DST[:ro|rw], NAME:DST, or DST (anonymous)
+  std::vector<std::string> mounts;   // --mount type=bind|volume|tmpfs,src=,dst=,...
   std::vector<std::string> labels;   // --label k=v or k
   std::vector<std::string> log_opts;  // --log-opt max-size=10m | max-file=3
   std::string restart;                // --restart no|on-failure[:N]|always|unless-stopped
@@ -97,8 +98,6 @@ absl::StatusOr<berth::v1::RestartPolicy> ParseRestartPolicy(std::string_view tex
 
 // --health-cmd and friends (or --no-healthcheck) into config.health_check.
 absl::Status ApplyHealthFlags(const ContainerFlags& flags, berth::v1::ContainerConfig& config);
-
-absl::StatusOr<berth::v1::Mount> ParseVolume(std::string_view spec, const std::string& cwd);
 
 // "k=v" -> {k, v}; "k" -> {k, ""}.
 absl::StatusOr<std::map<std::string, std::string>> ParseLabels(

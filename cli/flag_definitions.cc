@@ -35,7 +35,12 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
   AddRepeatable(cmd, "--add-host", f.add_hosts, "Add a line to /etc/hosts: NAME:IP");
   AddRepeatable(cmd, "--dns", f.dns, "Nameserver for /etc/resolv.conf");
   AddRepeatable(cmd, "--dns-search", f.dns_search, "Search domain for /etc/resolv.conf");
-  AddRepeatable(cmd, "-v,--volume", f.volumes, "Bind mount SRC:DST[:ro|rw][,idmap]");
+  AddRepeatable(cmd, "-v,--volume", f.volumes,
+                "Mount a volume NAME:DST, a node path /SRC:DST or ./SRC:DST, or an anonymous volume DST; "
+                "options after a third colon: ro, rw, nocopy, idmap");
+  AddRepeatable(cmd, "--mount", f.mounts,
+                "Mount: type=bind|volume|tmpfs,src=...,dst=...[,ro][,bind-propagation=...]"
+                "[,tmpfs-size=64m][,tmpfs-mode=1770][,volume-nocopy]");
   AddRepeatable(cmd, "-l,--label", f.labels, "Set a label: key=value");
   AddRepeatable(cmd, "--env-file", f.env_files, "Read environment variables from a file (KEY=VALUE lines)");
   AddRepeatable(cmd, "--label-file", f.label_files, "Read labels from a file (key=value lines)");

@@ -153,6 +153,8 @@ std::vector<std::vector<std::string>> DiskUsageRows(const v1::DiskUsageResponse&
        WithShare(usage.reclaimable_size(), image_bytes)},
       {"Layers", absl::StrCat(usage.layers()), HumanSize(usage.layers_size()), "-"},
       {"Containers", absl::StrCat(usage.containers()), HumanSize(usage.containers_size()), "-"},
+      {"Local Volumes", absl::StrCat(usage.volumes()), HumanSize(usage.volumes_size()),
+       WithShare(usage.volumes_reclaimable_size(), usage.volumes_size())},
   };
 }
 

@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   AddLogsCommand(app, table);
   AddPortCommand(app, table);
   AddNetworkCommands(app, table);
+  AddVolumeCommands(app, table);
   AddImageCommands(app, table);
   AddSystemCommands(app, table);
   AddVersionCommand(app, table);

@@ -272,6 +272,16 @@ absl::Status FinishRootfs(const spec::Spec& spec) {
   }
   UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return SysError("open /");
+  // Making the old root rslave (PivotRoot) reached the mounts below the new one too: a mount
+  // asked to be shared or unbindable gets that again now.
+  for (const spec::Mount& m : spec.mounts) {
+    const unsigned long wanted = ParseMountOptions(m.options).propagation;
+    if ((wanted & (MS_SHARED | MS_UNBINDABLE)) == 0) continue;
+    ASSIGN_OR_RETURN(UniqueFd target, OpenInRoot(root.get(), m.destination));
+    if (::mount(nullptr, FdPath(target.get()).c_str(), nullptr, wanted, nullptr) != 0) {
+      return SysError(absl::StrCat("set propagation of ", m.destination));
+    }
+  }
   for (const std::string& path : spec.linux.masked_paths) {
     absl::StatusOr<UniqueFd> target = OpenInRoot(root.get(), path);
     if (!target.ok()) {

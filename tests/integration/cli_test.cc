@@ -269,7 +269,7 @@ TEST(Cli, LogsUntilATime) {
   EXPECT_THAT(bad.err, HasSubstr("--until"));
 }
 
-// docker inspect of mixed kinds: a container, an image and a network in one array, in the
+// docker inspect of mixed kinds: a container, an image, a network and a volume in one array, in the
 // order asked; --type narrows the lookup.
 TEST(Cli, InspectMixedKinds) {
   AgentHarness agent;
@@ -278,14 +278,19 @@ TEST(Cli, InspectMixedKinds) {
   config.set_name("box");
   ASSERT_TRUE(agent.Create(config).ok());
   ASSERT_TRUE(agent.CreateNetwork("net1", "10.77.0.0/24").ok());
-  CliResult all = agent.Cli({"inspect", "net1", "busybox", "box"});
+  ASSERT_EQ(agent.Cli({"volume", "create", "--label", "k=v", "vol1"}).exit_code, 0);
+  CliResult all = agent.Cli({"inspect", "net1", "busybox", "box", "vol1"});
   ASSERT_EQ(all.exit_code, 0) << all.err;
   auto doc = nlohmann::json::parse(all.out, nullptr, false);
-  ASSERT_TRUE(!doc.is_discarded() && doc.is_array() && doc.size() == 3) << all.out;
+  ASSERT_TRUE(!doc.is_discarded() && doc.is_array() && doc.size() == 4) << all.out;
   EXPECT_EQ(doc[0].value("subnet", ""), "10.77.0.0/24");
   EXPECT_TRUE(doc[1].contains("names") && absl::StrContains(doc[1]["names"].dump(), "busybox")) << doc[1].dump();
   EXPECT_EQ(doc[2].value("name", ""), "box");
   EXPECT_EQ(doc[2].value("state", ""), "CREATED");
+  EXPECT_EQ(doc[3].value("driver", ""), "local");
+  EXPECT_EQ(doc[3]["labels"].value("k", ""), "v");
+  EXPECT_EQ(agent.Cli({"inspect", "--type", "volume", "vol1"}).exit_code, 0);
+  EXPECT_EQ(agent.Cli({"inspect", "--type", "volume", "box"}).exit_code, 125);
 
   CliResult typed = agent.Cli({"inspect", "--type", "network", "box"});
   EXPECT_EQ(typed.exit_code, 125);

@@ -210,12 +210,13 @@ TEST_F(ImagesCliTest, ImagesTableAndImageSubcommands) {
   CliResult df = agent_.Cli({"system", "df"});
   ASSERT_EQ(df.exit_code, 0) << df.err;
   std::vector<std::string> df_rows = Lines(df.out);
-  ASSERT_EQ(df_rows.size(), 4u) << df.out;
+  ASSERT_EQ(df_rows.size(), 5u) << df.out;
   EXPECT_TRUE(std::regex_match(df_rows[0], std::regex("TYPE +TOTAL +SIZE +RECLAIMABLE"))) << df_rows[0];
   EXPECT_TRUE(std::regex_match(df_rows[1], std::regex("Images +2 +[0-9.]+[kMG]?B +[0-9.]+[kMG]?B \\([0-9]+%\\)")))
       << df_rows[1];
   EXPECT_TRUE(std::regex_match(df_rows[2], std::regex("Layers +2 +[0-9.]+[kMG]?B +-"))) << df_rows[2];
   EXPECT_TRUE(std::regex_match(df_rows[3], std::regex("Containers +0 +[0-9.]+[kMG]?B +-"))) << df_rows[3];
+  EXPECT_TRUE(std::regex_match(df_rows[4], std::regex("Local Volumes +0 +0B +0B"))) << df_rows[4];
 
   CliResult declined = agent_.Cli({"image", "prune"}, "n\n");
   ASSERT_EQ(declined.exit_code, 0) << declined.err;

@@ -19,6 +19,7 @@
 #include "berth/v1/events.grpc.pb.h"
 #include "berth/v1/images.grpc.pb.h"
 #include "berth/v1/networks.grpc.pb.h"
+#include "berth/v1/volumes.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -35,10 +36,12 @@ TEST(AuthzTable, EveryServedMethodHasARule) {
   ASSERT_NE(v1::PullRequest::descriptor(), nullptr);
   ASSERT_NE(v1::Network::descriptor(), nullptr);
   ASSERT_NE(v1::Event::descriptor(), nullptr);
+  ASSERT_NE(v1::Volume::descriptor(), nullptr);
   ASSERT_NE(grpc::health::v1::HealthCheckRequest::descriptor(), nullptr);
   const char* services[] = {v1::Containers::service_full_name(), v1::System::service_full_name(),
                             v1::Images::service_full_name(), v1::Networks::service_full_name(),
-                            v1::Events::service_full_name(), grpc::health::v1::Health::service_full_name()};
+                            v1::Events::service_full_name(), v1::Volumes::service_full_name(),
+                            grpc::health::v1::Health::service_full_name()};
   size_t served = 0;
   for (const char* name : services) {
     const google::protobuf::ServiceDescriptor* svc =

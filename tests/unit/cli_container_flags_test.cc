@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "cli/container_flags.h"
+#include "cli/mount_flags.h"
 #include "cli/env_file.h"
 #include "cli/file_util.h"
 #include "cli/flag_definitions.h"
@@ -135,7 +136,8 @@ TEST(BuildContainerConfig, EverythingLandsInItsField) {
   EXPECT_EQ(c.resources().cpu_shares(), 512);
   EXPECT_EQ(c.resources().pids_limit(), 100);
   ASSERT_EQ(c.mounts_size(), 2);
-  EXPECT_EQ(c.mounts(0).source(), "/home/me/project/data");
+  EXPECT_EQ(c.mounts(0).type(), v1::MOUNT_TYPE_VOLUME);  // a bare name is a volume, as in docker
+  EXPECT_EQ(c.mounts(0).source(), "data");
   EXPECT_EQ(c.mounts(0).destination(), "/data");
   EXPECT_TRUE(c.mounts(0).read_only());
   EXPECT_EQ(c.mounts(1).source(), "/etc/hosts");
@@ -190,7 +192,7 @@ TEST(BuildContainerConfig, RejectsBadValues) {
   EXPECT_FALSE(build({"--add-host", "db:notanip", "busybox"}).ok());
   EXPECT_FALSE(build({"--dns", "dns.example", "busybox"}).ok());
   EXPECT_FALSE(build({"--dns-search", "a b", "busybox"}).ok());
-  EXPECT_FALSE(build({"-v", "/a", "busybox"}).ok());
+  EXPECT_FALSE(build({"-v", "a", "busybox"}).ok());
   EXPECT_FALSE(build({"-e", "=x", "busybox"}).ok());
   EXPECT_FALSE(build({"--label", "=v", "busybox"}).ok());
 }
@@ -239,24 +241,65 @@ TEST(RunFlags, PublishTakesOneValueEach) {
 
 TEST(ParseVolume, Forms) {
   v1::Mount m = *ParseVolume("/src/:/dst/", "/cwd");
+  EXPECT_EQ(m.type(), v1::MOUNT_TYPE_BIND);
   EXPECT_EQ(m.source(), "/src");
   EXPECT_EQ(m.destination(), "/dst");
   EXPECT_FALSE(m.read_only());
   m = *ParseVolume("./a/../b:/x:rw", "/cwd");
   EXPECT_EQ(m.source(), "/cwd/b");
   EXPECT_FALSE(m.read_only());
-  m = *ParseVolume("rel:/x:ro", "/cwd/");
-  EXPECT_EQ(m.source(), "/cwd/rel");
-  EXPECT_TRUE(m.read_only());
   m = *ParseVolume("/:/host", "/cwd");
   EXPECT_EQ(m.source(), "/");
 }
 
+TEST(ParseVolume, NamesAVolumeLikeDocker) {
+  v1::Mount m = *ParseVolume("data:/x:ro", "/cwd/");
+  EXPECT_EQ(m.type(), v1::MOUNT_TYPE_VOLUME);
+  EXPECT_EQ(m.source(), "data");
+  EXPECT_TRUE(m.read_only());
+  m = *ParseVolume("/anon/", "");
+  EXPECT_EQ(m.type(), v1::MOUNT_TYPE_VOLUME);
+  EXPECT_EQ(m.source(), "");
+  EXPECT_EQ(m.destination(), "/anon");
+  m = *ParseVolume("cache:/c:nocopy", "");
+  EXPECT_TRUE(m.no_copy());
+}
+
 TEST(ParseVolume, Rejects) {
-  for (const char* bad : {"", "/a", ":/b", "/a:", "/a:b", "/a:/b:rx", "/a:/b:ro:z", "/a:/b:"}) {
+  for (const char* bad : {"", "a", ":/b", "/a:", "/a:b", "/a:/b:rx", "/a:/b:ro:z", "/a:/b:", "/a:/b:nocopy",
+                          "v:/b:idmap", "~/x:/y"}) {
     EXPECT_FALSE(ParseVolume(bad, "/cwd").ok()) << bad;
   }
-  EXPECT_FALSE(ParseVolume("rel:/x", "").ok());  // no cwd to resolve against
+  EXPECT_FALSE(ParseVolume("./rel:/x", "").ok());  // no cwd to resolve against
+}
+
+TEST(ParseMount, DockerKeys) {
+  v1::Mount m = *ParseMount("type=bind,source=/src,target=/dst,readonly,bind-propagation=rshared", "/cwd");
+  EXPECT_EQ(m.type(), v1::MOUNT_TYPE_BIND);
+  EXPECT_EQ(m.source(), "/src");
+  EXPECT_EQ(m.destination(), "/dst");
+  EXPECT_TRUE(m.read_only());
+  EXPECT_EQ(m.propagation(), "rshared");
+  m = *ParseMount("src=data,dst=/data,volume-nocopy", "");
+  EXPECT_EQ(m.type(), v1::MOUNT_TYPE_VOLUME);
+  EXPECT_EQ(m.source(), "data");
+  EXPECT_TRUE(m.no_copy());
+  EXPECT_FALSE(m.read_only());
+  m = *ParseMount("type=tmpfs,dst=/t,tmpfs-size=64m,tmpfs-mode=1770,ro=false", "");
+  EXPECT_EQ(m.type(), v1::MOUNT_TYPE_TMPFS);
+  EXPECT_EQ(m.tmpfs_size_bytes(), 64 << 20);
+  EXPECT_EQ(m.tmpfs_mode(), 01770u);
+  EXPECT_FALSE(m.read_only());
+  m = *ParseMount("type=volume,destination=/anon", "");
+  EXPECT_EQ(m.source(), "");
+}
+
+TEST(ParseMount, Rejects) {
+  for (const char* bad : {"type=bind,dst=/x", "type=nfs,dst=/x", "src=v", "dst=rel", "type=tmpfs,src=a,dst=/t",
+                          "type=tmpfs,dst=/t,tmpfs-mode=99", "type=volume,dst=/v,bind-propagation=shared",
+                          "type=bind,src=/a,dst=/b,tmpfs-size=1m", "dst=/x,colour=blue", "dst=/x,ro=maybe"}) {
+    EXPECT_FALSE(ParseMount(bad, "/cwd").ok()) << bad;
+  }
 }
 
 TEST(ResolveEnv, CopiesFromTheEnvironmentLikeDocker) {

@@ -126,12 +126,16 @@ TEST(DiskUsageTable, RowsAndReclaimableShare) {
   u.set_containers(2);
   u.set_containers_size(1500);
   u.set_reclaimable_size(25'000'000);
+  u.set_volumes(2);
+  u.set_volumes_size(8000);
+  u.set_volumes_reclaimable_size(2000);
   std::vector<std::vector<std::string>> rows = DiskUsageRows(u);
-  ASSERT_EQ(rows.size(), 4u);
+  ASSERT_EQ(rows.size(), 5u);
   EXPECT_EQ(rows[0], (std::vector<std::string>{"TYPE", "TOTAL", "SIZE", "RECLAIMABLE"}));
   EXPECT_EQ(rows[1], (std::vector<std::string>{"Images", "3", "30MB", "25MB (25%)"}));
   EXPECT_EQ(rows[2], (std::vector<std::string>{"Layers", "4", "70MB", "-"}));
   EXPECT_EQ(rows[3], (std::vector<std::string>{"Containers", "2", "1.5kB", "-"}));
+  EXPECT_EQ(rows[4], (std::vector<std::string>{"Local Volumes", "2", "8kB", "2kB (25%)"}));
   // Nothing stored: no share to show.
   EXPECT_EQ(DiskUsageRows(v1::DiskUsageResponse())[1][3], "0B");
 }
