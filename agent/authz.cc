@@ -59,6 +59,8 @@ const std::map<std::string, MethodRule>& MethodTable() {
       {"/berth.v1.Containers/Rename", kOperate},
       {"/berth.v1.Containers/Exec", kOperate},
       {"/berth.v1.Containers/Attach", kOperate},
+      {"/berth.v1.Containers/CopyTo", kOperate},
+      {"/berth.v1.Containers/CopyFrom", kOperate},
       {"/berth.v1.Containers/Inspect", kView},
       {"/berth.v1.Containers/List", kView},
       {"/berth.v1.Containers/Wait", kView},

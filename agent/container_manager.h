@@ -25,6 +25,7 @@
 #include "agent/image/image_store.h"
 #include "agent/network_manager.h"
 #include "agent/seccomp_cache.h"
+#include "agent/tree_archive.h"
 #include "agent/userns_pool.h"
 #include "agent/volume_store.h"
 #include "berth/v1/containers.pb.h"
@@ -47,6 +48,7 @@ struct ManagerOptions {
   int shim_exec_fd = -1;                 // a sealed copy of shim_path to execute, or -1
   EventHub* events = nullptr;            // where lifecycle events go (none when null)
   VolumeStore* volumes = nullptr;        // named volumes (volume mounts are refused without)
+  std::string scratch_dir = "/tmp";      // uploads spooled before they are unpacked (cp)
   int64_t log_max_size_bytes = 10 << 20;  // a container's log rotation unless it asks otherwise
   int log_max_files = 3;
 };
@@ -116,6 +118,16 @@ class ContainerManager {
   void WatchExecExit(ExecHandle exec);
   absl::StatusOr<AttachHandle> Attach(const std::string& ref, bool want_stdin);
 
+  // berth cp (container_copy.cc): the tar at `archive_path` unpacked at `path` in the
+  // container (UnpackTreeArchive's rules); returns the entries written.
+  absl::StatusOr<int64_t> CopyTo(const std::string& ref, const std::string& path, const std::string& archive_path,
+                                 bool keep_owner);
+  // What `path` is (to `on_stat`, first), then a tar of it (to `sink`).
+  absl::Status CopyFrom(const std::string& ref, const std::string& path,
+                        const std::function<absl::Status(const v1::PathStat&)>& on_stat, const ArchiveSink& sink);
+  // Where callers may spool uploads (the agent's tmp/, cleared at start).
+  const std::string& scratch_dir() const { return options_.scratch_dir; }
+
   // Log file of a container, and whether it still runs (Logs --follow stops after exit).
   absl::StatusOr<std::string> LogPath(const std::string& ref);
   bool HasExited(const std::string& id);
@@ -173,6 +185,9 @@ class ContainerManager {
                              const ContainerPaths& paths, const v1::NetworkSettings& settings);
 
   absl::StatusOr<std::shared_ptr<Entry>> Find(const std::string& ref);
+  // Runs `fn` on the container's root file system as its processes see it, with the node id
+  // its root maps to (0 without a user namespace).
+  absl::Status WithRootFs(const std::string& ref, const std::function<absl::Status(int root_fd, uint32_t root_host_id)>& fn);
   std::string ContainersDir() const;
   std::string CgroupsPathFor(const std::string& id) const;
 

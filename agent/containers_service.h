@@ -34,6 +34,9 @@ class ContainersService final : public v1::Containers::Service {
   grpc::Status Attach(grpc::ServerContext*,
                       grpc::ServerReaderWriter<v1::AttachResponse, v1::AttachRequest>*) override;
   grpc::Status Logs(grpc::ServerContext*, const v1::LogsRequest*, grpc::ServerWriter<v1::LogsResponse>*) override;
+  grpc::Status CopyTo(grpc::ServerContext*, grpc::ServerReader<v1::CopyToRequest>*, v1::CopyToResponse*) override;
+  grpc::Status CopyFrom(grpc::ServerContext*, const v1::CopyFromRequest*,
+                        grpc::ServerWriter<v1::CopyFromResponse>*) override;
 
  private:
   ContainerManager& manager_;

@@ -233,6 +233,7 @@ int main(int argc, char** argv) {
 
   berth::agent::ManagerOptions manager_options;
   manager_options.volumes = &volumes;
+  manager_options.scratch_dir = scratch;
   manager_options.events = &events;
   manager_options.log_max_size_bytes = config.log_max_size;
   manager_options.log_max_files = config.log_max_files;

@@ -48,6 +48,7 @@ void AddExecCommand(CLI::App& app, CommandTable& table);        // exec
 void AddLifecycleCommands(CLI::App& app, CommandTable& table);  // start stop kill rm pause unpause wait
 void AddUpdateCommand(CLI::App& app, CommandTable& table);      // update
 void AddRenameCommand(CLI::App& app, CommandTable& table);      // rename
+void AddCpCommand(CLI::App& app, CommandTable& table);           // cp
 void AddAttachCommand(CLI::App& app, CommandTable& table);      // attach
 void AddTopCommand(CLI::App& app, CommandTable& table);         // top
 void AddEventsCommand(CLI::App& app, CommandTable& table);      // events

@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   AddPortCommand(app, table);
   AddNetworkCommands(app, table);
   AddVolumeCommands(app, table);
+  AddCpCommand(app, table);
   AddImageCommands(app, table);
   AddSystemCommands(app, table);
   AddVersionCommand(app, table);
