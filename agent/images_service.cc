@@ -211,11 +211,12 @@ grpc::Status ImagesService::Tag(grpc::ServerContext* ctx, const v1::TagImageRequ
   return grpc::Status::OK;
 }
 
-grpc::Status ImagesService::Prune(grpc::ServerContext* ctx, const v1::PruneImagesRequest*, v1::PruneImagesResponse* resp) {
+grpc::Status ImagesService::Prune(grpc::ServerContext* ctx, const v1::PruneImagesRequest* req,
+                                  v1::PruneImagesResponse* resp) {
   auto caller = gate_.Admit(ctx);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   int64_t reclaimed = 0;
-  auto result = images_.Prune([this] { return containers_.ImagesInUse(); }, &reclaimed);
+  auto result = images_.Prune([this] { return containers_.ImagesInUse(); }, &reclaimed, req->dangling_only());
   if (!result.ok()) return ToGrpcStatus(result.status());
   for (const auto& d : result->deleted) {
     Emit("image.remove", d, "");

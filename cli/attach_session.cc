@@ -5,12 +5,14 @@
 #include "cli/attach_session.h"
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <memory>
 
 #include "cli/exit_codes.h"
+#include "cli/human_format.h"
 #include "cli/output.h"
 #include "cli/stream_input.h"
 #include "cli/terminal.h"
@@ -136,7 +138,10 @@ int AttachSession(AgentClient& client, const std::string& id, const AttachSessio
   while (!got_exit_code && stream->Read(&response)) {
     if (response.has_output()) {
       // A vanished reader (EPIPE) loses output but not the exit code; keep draining.
-      WriteAll(FdForStream(response.output().stream()), response.output().data());
+      const bool is_stderr = response.output().stream() == v1::STDERR;
+      if (is_stderr ? flags.show_stderr : flags.show_stdout) {
+        WriteAll(FdForStream(response.output().stream()), response.output().data());
+      }
     } else if (response.msg_case() == v1::AttachResponse::kDroppedBytes) {
       dropped += response.dropped_bytes();
     } else if (response.msg_case() == v1::AttachResponse::kExitCode) {
@@ -167,5 +172,23 @@ int AttachSession(AgentClient& client, const std::string& id, const AttachSessio
   return exit_code;
 }
 
+
+absl::Status ApplyAttachStreams(const std::vector<std::string>& streams, AttachSessionOptions& options) {
+  options.stdin = options.show_stdout = options.show_stderr = false;
+  for (const std::string& s : streams) {
+    std::string lower = s;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == "stdin") {
+      options.stdin = true;
+    } else if (lower == "stdout") {
+      options.show_stdout = true;
+    } else if (lower == "stderr") {
+      options.show_stderr = true;
+    } else {
+      return absl::InvalidArgumentError("-a " + Quote(s) + ": want stdin, stdout or stderr");
+    }
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace berth::cli

@@ -2,6 +2,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
+
+#include "absl/status/status.h"
 
 #include "cli/agent_client.h"
 
@@ -13,11 +16,16 @@ struct AttachSessionOptions {
   bool start = false;        // start the container once subscribed (run)
   bool auto_remove = false;  // run --rm: remove it after its exit
   std::string detach_keys;   // raw bytes (ParseDetachKeys); empty: none
+  bool show_stdout = true;   // run -a: only the streams asked for are shown
+  bool show_stderr = true;
 };
 
 // The CLI's exit code: the container's, 0 after a detach, 125 (126/127 for a process that
 // could not start) on errors, which it reports.
 int AttachSession(AgentClient& client, const std::string& id, const AttachSessionOptions& options);
+
+// run -a: `streams` (stdin, stdout, stderr, any case) are the ones attached; the rest are not.
+absl::Status ApplyAttachStreams(const std::vector<std::string>& streams, AttachSessionOptions& options);
 
 // Best effort: a container that could not start under --rm should not linger.
 void RemoveQuietly(AgentClient& client, const std::string& id);

@@ -257,13 +257,19 @@ int Export(AgentClient& client, const ExportOptions& o) {
 
 struct PruneOptions {
   bool force = false;
+  bool all = false;
 };
 
 int Prune(AgentClient& client, const PruneOptions& o) {
-  if (!o.force && !AskToContinue("This will remove every image no container uses.")) return kExitOk;
+  if (!o.force && !AskToContinue(o.all ? "This will remove every image no container uses."
+                                       : "This will remove every unnamed (<none>) image no container uses.")) {
+    return kExitOk;
+  }
+  v1::PruneImagesRequest request;
+  request.set_dangling_only(!o.all);
   v1::PruneImagesResponse response;
   grpc::ClientContext ctx;
-  grpc::Status status = client.images().Prune(&ctx, v1::PruneImagesRequest(), &response);
+  grpc::Status status = client.images().Prune(&ctx, request, &response);
   if (!status.ok()) return ReportRpcError(status, client);
   if (response.deleted_size() > 0) {
     std::cout << "Deleted Images:\n";
@@ -358,7 +364,8 @@ void AddImageCommands(CLI::App& app, CommandTable& table) {
   }
   {
     auto o = std::make_shared<PruneOptions>();
-    CLI::App* cmd = image->add_subcommand("prune", "Remove every image no container uses");
+    CLI::App* cmd = image->add_subcommand("prune", "Remove unnamed (<none>) images no container uses (-a: every unused one)");
+    cmd->add_flag("-a,--all", o->all, "Every image no container uses, named or not");
     cmd->add_flag("-f,--force", o->force, "Do not ask for confirmation");
     table.Add(cmd, [o](AgentClient& client) { return Prune(client, *o); });
   }

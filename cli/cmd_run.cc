@@ -81,6 +81,7 @@ int CreateOrRun(AgentClient& client, const ContainerFlags& f, bool is_run) {
     std::cout << id << std::endl;
     return kExitOk;
   }
+  if (f.detach && !f.attach.empty()) return ReportError("conflicting options: -a and -d (attach or detach, not both)");
   if (f.detach) {
     bool process_failed = false;
     grpc::Status status = StartContainer(client, id, process_failed);
@@ -93,6 +94,13 @@ int CreateOrRun(AgentClient& client, const ContainerFlags& f, bool is_run) {
   }
   AttachSessionOptions options;
   options.stdin = f.interactive;
+  if (!f.attach.empty()) {
+    absl::Status streams = ApplyAttachStreams(f.attach, options);
+    if (!streams.ok()) return ReportError(streams);
+    if (options.stdin && !f.interactive) {
+      return ReportError("-a stdin needs -i: the container's stdin must be kept open");
+    }
+  }
   options.tty = f.tty;
   options.start = true;
   options.auto_remove = f.auto_remove;

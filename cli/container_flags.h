@@ -26,6 +26,7 @@ struct ContainerFlags {
   std::string name;
   bool detach = false;       // run -d
   std::string detach_keys;   // --detach-keys (default ctrl-p,ctrl-q)
+  std::vector<std::string> attach;  // run -a stdin|stdout|stderr: the streams to attach
   bool auto_remove = false;  // --rm
   bool interactive = false;  // -i
   bool tty = false;          // -t

@@ -14,6 +14,7 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
   if (is_run) {
     cmd->add_flag("-d,--detach", f.detach, "Run in the background and print the container id");
     cmd->add_option("--detach-keys", f.detach_keys, "Keys that detach from -it, leaving it running (ctrl-p,ctrl-q)");
+    AddRepeatable(cmd, "-a,--attach", f.attach, "Attach only these streams: stdin, stdout, stderr (default: all)");
   }
   cmd->add_flag("--rm", f.auto_remove, "Remove the container when it exits");
   cmd->add_flag("-i,--interactive", f.interactive, "Keep stdin open and attach it");

@@ -290,16 +290,21 @@ absl::StatusOr<std::vector<std::string>> ImageStore::EnsureLayers(const Manifest
 }
 
 std::vector<Image> ImageStore::List() {
-  std::map<std::string, std::vector<std::string>> by_manifest;
+  // One reference to load each image by: a name, or for an unnamed one (kept for a
+  // container, or imported without a name) its keeping reference. Unnamed ones are listed
+  // too, as Docker lists <none> images.
+  std::map<std::string, std::string> load_by;  // manifest digest -> reference
   {
     std::lock_guard<std::mutex> lock(mu_);
-    by_manifest = NamesByManifest();
+    for (const auto& [name, digest] : refs_) {
+      auto [it, added] = load_by.emplace(digest, name);
+      if (!added && absl::StartsWith(it->second, kKeepPrefix)) it->second = name;
+    }
   }
   std::vector<Image> out;
-  for (const auto& [digest, names] : by_manifest) {
-    if (names.empty()) continue;  // kept only for a container: not listed
+  for (const auto& [digest, by] : load_by) {
     std::shared_lock<std::shared_mutex> gc(gc_mu_);
-    auto image = Load(names.front(), digest);
+    auto image = Load(by, digest);
     if (image.ok()) out.push_back(*image);
   }
   return out;
@@ -654,7 +659,7 @@ absl::StatusOr<RemoveResult> ImageStore::Remove(const std::string& ref, bool for
   return result;
 }
 
-absl::StatusOr<RemoveResult> ImageStore::Prune(const InUseFn& in_use, int64_t* reclaimed_bytes) {
+absl::StatusOr<RemoveResult> ImageStore::Prune(const InUseFn& in_use, int64_t* reclaimed_bytes, bool dangling_only) {
   RemoveResult result;
   {
     std::unique_lock<std::shared_mutex> gc(gc_mu_);
@@ -669,7 +674,7 @@ absl::StatusOr<RemoveResult> ImageStore::Prune(const InUseFn& in_use, int64_t* r
       if (auto m = content_.ReadVerified(digest); m.ok()) {
         if (auto parsed = ParseManifest(*m); parsed.ok()) image_id = parsed->config.digest;
       }
-      if (!image_id.empty() && used.count(image_id)) {
+      if ((!image_id.empty() && used.count(image_id)) || (dangling_only && !absl::StartsWith(name, kKeepPrefix))) {
         kept[name] = digest;
         continue;
       }

@@ -102,7 +102,8 @@ class ImageStore {
   // image needs is freed. FAILED_PRECONDITION when a container uses the image, unless force.
   absl::StatusOr<RemoveResult> Remove(const std::string& ref, bool force, const InUseFn& in_use);
   // Removes every image no container uses, then any blob or layer no image needs.
-  absl::StatusOr<RemoveResult> Prune(const InUseFn& in_use, int64_t* reclaimed_bytes);
+  // `dangling_only`: only images without a name (Docker's <none>) go.
+  absl::StatusOr<RemoveResult> Prune(const InUseFn& in_use, int64_t* reclaimed_bytes, bool dangling_only = false);
   Usage DiskUsage(const InUseFn& in_use);
 
   // Builds the default image from Debian's busybox-static as an OCI layout and imports it

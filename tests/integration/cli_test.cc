@@ -302,6 +302,36 @@ TEST(Cli, InspectMixedKinds) {
   ASSERT_TRUE(agent.RemoveNetwork("net1").ok());
 }
 
+// run -a: only the streams asked for reach the terminal; the container's log keeps both.
+TEST(Cli, RunAttachesOnlyTheStreamsAsked) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult out = agent.Cli({"run", "--name", "a1", "--network", "none", "-a", "stdout", "busybox", "sh", "-c",
+                             "echo to-out; echo to-err >&2; exit 3"});
+  EXPECT_EQ(out.exit_code, 3);
+  EXPECT_EQ(out.out, "to-out\n");
+  EXPECT_EQ(out.err, "");
+  auto chunks = agent.LogChunks([] {
+    v1::LogsRequest r;
+    r.set_id("a1");
+    return r;
+  }());
+  ASSERT_TRUE(chunks.ok()) << chunks.status();
+  ASSERT_EQ(chunks->size(), 2u);  // not shown is not lost: the log has both streams
+  EXPECT_EQ((*chunks)[0].stream() == v1::STDERR ? (*chunks)[0].data() : (*chunks)[1].data(), "to-err\n");
+  CliResult err = agent.Cli({"run", "--rm", "--network", "none", "-a", "STDERR", "busybox", "sh", "-c",
+                             "echo to-out; echo to-err >&2"});
+  EXPECT_EQ(err.exit_code, 0);
+  EXPECT_EQ(err.out, "");
+  EXPECT_EQ(err.err, "to-err\n");
+  CliResult both = agent.Cli({"run", "-d", "-a", "stdout", "busybox", "true"});
+  EXPECT_EQ(both.exit_code, 125);
+  EXPECT_THAT(both.err, HasSubstr("-a and -d"));
+  CliResult bad = agent.Cli({"run", "-a", "stdmiddle", "busybox", "true"});
+  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_THAT(bad.err, HasSubstr("\"stdmiddle\""));
+}
+
 TEST(Cli, LogsPrintsOutput) {
   AgentHarness agent;
   agent.Start();

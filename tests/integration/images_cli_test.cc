@@ -222,7 +222,11 @@ TEST_F(ImagesCliTest, ImagesTableAndImageSubcommands) {
   ASSERT_EQ(declined.exit_code, 0) << declined.err;
   EXPECT_THAT(declined.out, HasSubstr("[y/N]"));
   EXPECT_EQ(Lines(agent_.Cli({"images", "-q"}).out).size(), 2u);
-  CliResult pruned = agent_.Cli({"image", "prune", "-f"});
+  // Without -a only unnamed images go: both of these have names.
+  CliResult dangling = agent_.Cli({"image", "prune", "-f"});
+  ASSERT_EQ(dangling.exit_code, 0) << dangling.err;
+  EXPECT_EQ(Lines(agent_.Cli({"images", "-q"}).out).size(), 2u);
+  CliResult pruned = agent_.Cli({"image", "prune", "-a", "-f"});
   ASSERT_EQ(pruned.exit_code, 0) << pruned.err;
   EXPECT_THAT(pruned.out, HasSubstr("deleted: " + image.config_digest()));
   EXPECT_TRUE(std::regex_search(pruned.out, std::regex("Total reclaimed space: [0-9.]+[kMG]?B\n$"))) << pruned.out;

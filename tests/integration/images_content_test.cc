@@ -497,13 +497,25 @@ TEST_F(ImagesContentTest, AnImageInUseNeedsForce) {
   EXPECT_EQ(by_id_run->out, "still here\n");
   auto listed = ListImages(agent_);
   ASSERT_TRUE(listed.ok());
-  for (const auto& i : *listed) EXPECT_NE(i.id(), imported.id()) << "a forced-out image is still listed";
+  // Still listed, without a name (Docker's <none>), while a container keeps it.
+  int unnamed = 0;
+  for (const auto& i : *listed) {
+    if (i.id() == imported.id()) {
+      ++unnamed;
+      EXPECT_TRUE(i.names().empty()) << i.DebugString();
+    }
+  }
+  EXPECT_EQ(unnamed, 1) << "the forced-out image is not listed as <none>";
+  EXPECT_THAT(agent_.Cli({"images"}).out, HasSubstr("<none>"));
   auto containers = agent_.List();
   ASSERT_TRUE(containers.ok());
   for (const auto& each : *containers) ASSERT_TRUE(agent_.Remove(each.id()).ok());
-  auto freed = PruneImages(agent_);
+  // Unused now: a prune of dangling images only takes it and leaves the named ones.
+  auto freed = PruneImages(agent_, /*dangling_only=*/true);
   ASSERT_TRUE(freed.ok()) << freed.status();
   EXPECT_THAT(freed->deleted(), Contains(image.config_digest()));
+  EXPECT_EQ(freed->deleted_size(), 1) << "a named image went with the dangling ones";
+  EXPECT_TRUE(InspectImage(agent_, "busybox").ok());
   EXPECT_FALSE(std::filesystem::exists(own_layer)) << own_layer;
   EXPECT_FALSE(HasBlob(agent_.root(), image.layers[1].digest()));
 }
@@ -522,10 +534,12 @@ TEST_F(ImagesContentTest, MovingANameKeepsTheOldImageForItsContainers) {
   ASSERT_TRUE(now.ok());
   EXPECT_EQ(now->id(), b.config_digest());
   EXPECT_EQ(now->containers(), 0);  // the container runs on A, not on B
-  // A is dangling: not listed, still there by id.
+  // A is dangling: listed without a name (<none>), still there by id.
   auto listed = ListImages(agent_);
   ASSERT_TRUE(listed.ok());
-  for (const auto& i : *listed) EXPECT_NE(i.id(), a.config_digest());
+  for (const auto& i : *listed) {
+    if (i.id() == a.config_digest()) EXPECT_TRUE(i.names().empty()) << i.DebugString();
+  }
 
   // Whatever collects garbage next (a prune, the removal of another image) must keep A.
   auto pruned = PruneImages(agent_);

@@ -451,8 +451,36 @@ const EXPECTED_CONTAINERS_METHODS = {
   Remove: [false, false], Inspect: [false, false], List: [false, false], Wait: [false, false],
   Pause: [false, false], Resume: [false, false], Exec: [true, true], Attach: [true, true],
   Logs: [false, true], Update: [false, false], Top: [false, false], Stats: [false, false],
-  StatsStream: [false, true], Rename: [false, false],
+  StatsStream: [false, true], Rename: [false, false], CopyTo: [true, false], CopyFrom: [false, true],
 };
+
+const EXPECTED_VOLUMES_METHODS = {
+  Create: [false, false], List: [false, false], Inspect: [false, false], Remove: [false, false],
+  Prune: [false, false],
+};
+
+// A one-file ustar archive, written by hand: what another implementation would send CopyTo.
+function oneFileTar(name, text) {
+  const body = Buffer.from(text);
+  const header = Buffer.alloc(512);
+  const field = (off, len, value) => header.write(value, off, len, 'ascii');
+  field(0, 100, name);
+  field(100, 8, '0000644\0');
+  field(108, 8, '0000000\0');
+  field(116, 8, '0000000\0');
+  field(124, 12, body.length.toString(8).padStart(11, '0') + '\0');
+  field(136, 12, Math.floor(Date.now() / 1000).toString(8).padStart(11, '0') + '\0');
+  field(148, 8, '        ');
+  field(156, 1, '0');
+  field(257, 6, 'ustar\0');
+  field(263, 2, '00');
+  let sum = 0;
+  for (const b of header) sum += b;
+  field(148, 8, sum.toString(8).padStart(6, '0') + '\0 ');
+  const padded = Buffer.alloc(Math.ceil(body.length / 512) * 512);
+  body.copy(padded);
+  return Buffer.concat([header, padded, Buffer.alloc(1024)]);
+}
 
 async function run() {
   await check(`berthd starts (root ${rootDir}, cgroup parent ${cgroupParent})`, startAgent);
@@ -464,6 +492,7 @@ async function run() {
     const list = await withTimeout(reflection.listServices(), CALL_TIMEOUT_MS, 'ListServices');
     log(`# services: ${list.join(', ')}`);
     for (const s of ['berth.v1.Containers', 'berth.v1.System', 'berth.v1.Networks', 'berth.v1.Images', 'berth.v1.Events',
+      'berth.v1.Volumes',
       'grpc.health.v1.Health', 'grpc.reflection.v1alpha.ServerReflection']) {
       assert.ok(list.includes(s), `ListServices lacks ${s}: ${list.join(', ')}`);
     }
@@ -540,6 +569,14 @@ async function run() {
     log(`#   files: ${set.names.join(', ')}`);
     assert.ok(set.names.includes('berth/v1/images.proto'));
     return makeClient(grpc.loadPackageDefinition(packageFromDescriptorSet(set)), 'berth.v1.Images');
+  });
+  const volumes = await check('build the berth.v1.Volumes client from the descriptor set of berth.v1.Volumes', async () => {
+    const set = await descriptorSetFor(reflection, 'berth.v1.Volumes');
+    assert.ok(set.names.includes('berth/v1/volumes.proto'));
+    const methods = describeService(roots['berth.v1.Volumes'], 'berth.v1.Volumes');
+    assert.deepEqual(Object.fromEntries(methods.map((m) => [m.name, [m.clientStreaming, m.serverStreaming]])),
+      EXPECTED_VOLUMES_METHODS);
+    return makeClient(grpc.loadPackageDefinition(packageFromDescriptorSet(set)), 'berth.v1.Volumes');
   });
   const health = await check('build the health client from the descriptor set of grpc.health.v1.Health', async () => {
     const set = await descriptorSetFor(reflection, 'grpc.health.v1.Health');
@@ -871,6 +908,59 @@ async function run() {
     await expectGrpcError(unary(networks, 'Inspect', { id: net.id }), grpc.status.NOT_FOUND);
     const r = await unary(networks, 'List', {});
     assert.deepEqual(r.networks.map((n) => n.name), ['bridge']);
+  });
+
+  // The Volumes service, and files in and out of a container with CopyTo and CopyFrom.
+  await check('Volumes/Create (labels), List and Inspect', async () => {
+    const r = await unary(volumes, 'Create', { name: 'refl-vol', labels: toMapField(labels) });
+    assert.equal(r.volume.name, 'refl-vol');
+    assert.equal(r.volume.driver, 'local');
+    assert.deepEqual(fromMapField(r.volume.labels), labels);
+    const listed = await unary(volumes, 'List', {});
+    assert.deepEqual(listed.volumes.map((v) => v.name), ['refl-vol']);
+    const got = await unary(volumes, 'Inspect', { name: 'refl-vol' });
+    assert.ok(got.volume.mountpoint.endsWith('/volumes/refl-vol/_data'), got.volume.mountpoint);
+  });
+  await check('Volumes/Create with a driver this node lacks fails with INVALID_ARGUMENT (3)', async () => {
+    await expectGrpcError(unary(volumes, 'Create', { name: 'x', driver: 'nfs' }), grpc.status.INVALID_ARGUMENT);
+  });
+  const c6 = await check('Containers/Create mounting the volume; CopyTo writes into it through the container', async () => {
+    const c = await create('refl-vol-box', ['sleep', '60'], {
+      network: 'none',
+      mounts: [{ type: 'MOUNT_TYPE_VOLUME', source: 'refl-vol', destination: '/data' }],
+    });
+    await unary(containers, 'Start', { id: c.id });
+    const r = await withTimeout(new Promise((resolve, reject) => {
+      const call = containers.CopyTo({ deadline: deadline() }, (err, resp) => (err ? reject(err) : resolve(resp)));
+      call.write({ id: c.id, path: '/data' });
+      call.write({ data: oneFileTar('hello.txt', 'from node\n') });
+      call.end();
+    }), CALL_TIMEOUT_MS, 'CopyTo');
+    assert.equal(Number(r.entries), 1);
+    return c;
+  });
+  await check('Containers/CopyFrom streams the path stat, then a tar holding the file', async () => {
+    const msgs = await withTimeout(collect(containers.CopyFrom({ id: c6.id, path: '/data/hello.txt' },
+      { deadline: deadline() })), CALL_TIMEOUT_MS, 'CopyFrom');
+    assert.equal(msgs[0].stat.name, 'hello.txt');
+    assert.equal(Number(msgs[0].stat.size), 'from node\n'.length);
+    const tar = Buffer.concat(msgs.map((m) => m.data));
+    assert.equal(tar.length % 512, 0);
+    assert.ok(tar.includes(Buffer.from('from node\n')));
+    await expectGrpcError(collect(containers.CopyFrom({ id: c6.id, path: '/no/such' }, { deadline: deadline() })),
+      grpc.status.NOT_FOUND);
+  });
+  await check('Volumes/Remove of a volume in use fails with FAILED_PRECONDITION (9); then Remove and Prune', async () => {
+    const e = await expectGrpcError(unary(volumes, 'Remove', { name: 'refl-vol' }), grpc.status.FAILED_PRECONDITION);
+    assert.match(e.details, /refl-vol-box/);
+    await unary(containers, 'Remove', { id: c6.id, force: true });
+    const got = await unary(volumes, 'Inspect', { name: 'refl-vol' });
+    assert.ok(Number(got.volume.size_bytes) > 0);
+    await unary(volumes, 'Remove', { name: 'refl-vol' });
+    await unary(volumes, 'Create', { name: 'refl-unused' });
+    const pruned = await unary(volumes, 'Prune', { all: true });
+    assert.deepEqual(pruned.removed, ['refl-unused']);
+    assert.deepEqual((await unary(volumes, 'List', {})).volumes, []);
   });
 
   await check('Images/Prune keeps busybox while containers use it', async () => {

@@ -133,12 +133,14 @@ absl::StatusOr<v1::Image> TagImage(AgentHarness& agent, const std::string& sourc
   return response.image();
 }
 
-absl::StatusOr<v1::PruneImagesResponse> PruneImages(AgentHarness& agent) {
+absl::StatusOr<v1::PruneImagesResponse> PruneImages(AgentHarness& agent, bool dangling_only) {
   auto stub = Stub(agent);
   grpc::ClientContext ctx;
   SetDeadline(ctx, 60);
+  v1::PruneImagesRequest request;
+  request.set_dangling_only(dangling_only);
   v1::PruneImagesResponse response;
-  grpc::Status status = stub->Prune(&ctx, v1::PruneImagesRequest(), &response);
+  grpc::Status status = stub->Prune(&ctx, request, &response);
   if (!status.ok()) return FromGrpc(status);
   return response;
 }

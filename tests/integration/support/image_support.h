@@ -37,7 +37,8 @@ absl::StatusOr<std::vector<v1::Image>> ListImages(AgentHarness& agent);
 absl::StatusOr<v1::RemoveImageResponse> RemoveImage(AgentHarness& agent, const std::string& reference,
                                                     bool force = false);
 absl::StatusOr<v1::Image> TagImage(AgentHarness& agent, const std::string& source, const std::string& target);
-absl::StatusOr<v1::PruneImagesResponse> PruneImages(AgentHarness& agent);
+// dangling_only: only unnamed (<none>) images, as `image prune` without -a.
+absl::StatusOr<v1::PruneImagesResponse> PruneImages(AgentHarness& agent, bool dangling_only = false);
 absl::StatusOr<v1::DiskUsageResponse> DiskUsage(AgentHarness& agent);
 
 // The default busybox image as the agent exports it (config, manifest and layer bytes).
