@@ -63,6 +63,7 @@ void AddVolumeCommands(CLI::App& app, CommandTable& table);     // volume create
 void AddImageCommands(CLI::App& app, CommandTable& table);      // pull images image rmi tag
 void AddSystemCommands(CLI::App& app, CommandTable& table);     // system health df
 void AddVersionCommand(CLI::App& app, CommandTable& table);     // version
+void AddCompletionCommands(CLI::App& app, CommandTable& table);  // completion, __complete
 void AddContextCommands(CLI::App& app, CommandTable& table);    // context create ls use rm inspect
 
 }  // namespace berth::cli

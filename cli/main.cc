@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
   AddSystemCommands(app, table);
   AddVersionCommand(app, table);
   AddContextCommands(app, table);
+  AddCompletionCommands(app, table);
 
   try {
     app.parse(argc, argv);

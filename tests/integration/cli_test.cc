@@ -332,6 +332,41 @@ TEST(Cli, RunAttachesOnlyTheStreamsAsked) {
   EXPECT_THAT(bad.err, HasSubstr("\"stdmiddle\""));
 }
 
+// The completion script, run by a real bash: subcommands and flags from the CLI's own
+// definitions, and names of containers, networks and volumes asked from the agent.
+TEST(Cli, BashCompletionOffersCommandsFlagsAndTheAgentsNames) {
+  AgentHarness agent;
+  agent.Start();
+  auto config = Busybox({"true"});
+  config.set_name("compl-box");
+  ASSERT_TRUE(agent.Create(config).ok());
+  ASSERT_EQ(agent.Cli({"volume", "create", "compl-vol"}).exit_code, 0);
+  CliResult script = agent.Cli({"completion", "bash"});
+  ASSERT_EQ(script.exit_code, 0) << script.err;
+  const std::string script_path = agent.dir() + "/berth.bash";
+  std::ofstream(script_path) << script.out;
+  const std::string bin_dir = std::filesystem::path(BERTH_CLI_PATH).parent_path().string();
+  auto complete = [&](const std::string& words, int cword) {
+    const std::string program = "export PATH=" + bin_dir + ":$PATH BERTH_HOST=unix://" + agent.socket() +
+                                "; source " + script_path + "; COMP_WORDS=(" + words + "); COMP_CWORD=" +
+                                std::to_string(cword) + "; _berth; printf '%s\\n' \"${COMPREPLY[@]}\"";
+    CliResult r = agent.RunInHost({"/bin/bash", "-c", program});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  };
+  EXPECT_EQ(complete("berth vol", 1), "volume\n");
+  EXPECT_EQ(complete("berth volume r", 2), "rm\nremove\n");
+  EXPECT_THAT(complete("berth run --det", 2), HasSubstr("--detach\n"));
+  EXPECT_EQ(complete("berth rm compl", 2), "compl-box\n");
+  EXPECT_EQ(complete("berth volume rm comp", 3), "compl-vol\n");
+  EXPECT_EQ(complete("berth network inspect br", 3), "bridge\n");
+  EXPECT_EQ(complete("berth __com", 1), "\n");  // the hidden helper is not offered (no words)
+  CliResult zsh = agent.Cli({"completion", "zsh"});
+  EXPECT_EQ(zsh.exit_code, 0);
+  EXPECT_THAT(zsh.out, HasSubstr("bashcompinit"));
+  EXPECT_EQ(agent.Cli({"completion", "fish"}).exit_code, 125);
+}
+
 TEST(Cli, LogsPrintsOutput) {
   AgentHarness agent;
   agent.Start();
