@@ -20,6 +20,8 @@
 #include "cli/image_format.h"
 #include "cli/image_pull.h"
 #include "cli/json_output.h"
+#include "cli/list_format.h"
+#include "cli/list_views.h"
 #include "cli/output.h"
 #include "cli/table.h"
 #include "cli/terminal.h"
@@ -46,9 +48,12 @@ int Pull(AgentClient& client, const PullOptions& o) {
 struct ListOptions {
   bool quiet = false;
   bool no_trunc = false;
+  std::string format;
 };
 
 int List(AgentClient& client, const ListOptions& o) {
+  absl::StatusOr<ListFormat> format = ParseListFormat(o.format);
+  if (!format.ok()) return ReportError(format.status());
   v1::ListImagesResponse response;
   grpc::ClientContext ctx;
   grpc::Status status = client.images().List(&ctx, v1::ListImagesRequest(), &response);
@@ -56,6 +61,21 @@ int List(AgentClient& client, const ListOptions& o) {
   std::vector<v1::Image> images(response.images().begin(), response.images().end());
   if (o.quiet) {
     for (const std::string& id : ImageIds(images, o.no_trunc)) std::cout << id << "\n";
+    return kExitOk;
+  }
+  if (format->kind == ListFormat::Kind::kJson) {
+    std::vector<const google::protobuf::Message*> messages;
+    for (const v1::Image& image : images) messages.push_back(&image);
+    absl::StatusOr<std::string> json = MessagesToJsonArray(messages);
+    if (!json.ok()) return ReportError(json.status());
+    std::cout << *json;
+    return kExitOk;
+  }
+  if (format->kind == ListFormat::Kind::kTemplate) {
+    absl::StatusOr<std::string> text =
+        RenderRows(*format, ImageRowViews(images, o.no_trunc, absl::Now()), ImageHeaders());
+    if (!text.ok()) return ReportError(text.status());
+    std::cout << *text;
     return kExitOk;
   }
   std::cout << FormatTable(ImageTableRows(images, o.no_trunc, absl::Now()));
@@ -283,6 +303,10 @@ int Prune(AgentClient& client, const PruneOptions& o) {
 void AddListFlags(CLI::App* cmd, ListOptions& o) {
   cmd->add_flag("-q,--quiet", o.quiet, "Only print image ids");
   cmd->add_flag("--no-trunc", o.no_trunc, "Show whole image ids");
+  cmd->add_option("--format", o.format,
+                  "table, json, or a Go-style template: '{{.Repository}}:{{.Tag}}', "
+                  "'table {{.ID}}\\t{{.Size}}' (fields .ID .Repository .Tag .Digest .CreatedSince "
+                  ".CreatedAt .Size)");
 }
 
 void AddRemove(CLI::App* parent, const std::string& name, const std::string& help, CommandTable& table) {

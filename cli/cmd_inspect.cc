@@ -1,12 +1,17 @@
 // `berth inspect`: containers, images, networks and volumes, mixed, as one JSON array (protobuf JSON
 // mapping, proto field names, same printer as `ps -o json`); a name is looked up as a
 // container, then an image, a network, a volume, unless --type says which. Ids that fail are
-// reported and make the exit 125; the array still holds the ones found.
+// reported and make the exit 125; the array still holds the ones found. With -f/--format
+// TEMPLATE, each object's docker-shaped view (cli/docker_view.h) goes through the template
+// instead, one output line per object; a template that fails exits 125.
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "cli/commands.h"
+#include "cli/docker_view.h"
 #include "cli/exit_codes.h"
+#include "cli/go_template.h"
 #include "cli/human_format.h"
 #include "cli/json_output.h"
 
@@ -75,9 +80,44 @@ grpc::Status InspectOne(AgentClient& client, const std::string& id, const std::s
                       "no such object: " + Quote(id) + " (no container, image, network or volume by that name or id)");
 }
 
-int Inspect(AgentClient& client, const std::vector<std::string>& ids, const std::string& kind) {
+// The image a container was made from, to split its argv into Entrypoint and Cmd; nullopt
+// when it is gone.
+std::optional<v1::Image> ContainerImage(AgentClient& client, const google::protobuf::Message& object) {
+  const auto* container = dynamic_cast<const v1::Container*>(&object);
+  if (container == nullptr || container->image_id().empty()) return std::nullopt;
+  v1::InspectImageRequest request;
+  request.set_reference(container->image_id());
+  v1::InspectImageResponse response;
+  grpc::ClientContext ctx;
+  if (!client.images().Inspect(&ctx, request, &response).ok()) return std::nullopt;
+  return response.image();
+}
+
+// Each object through the template, one line each; 125 at the first that fails.
+int PrintFormatted(AgentClient& client, const GoTemplate& format,
+                   const std::vector<std::unique_ptr<google::protobuf::Message>>& objects) {
+  for (const auto& object : objects) {
+    const std::optional<v1::Image> image = ContainerImage(client, *object);
+    absl::StatusOr<nlohmann::json> view = InspectView(*object, image ? &*image : nullptr);
+    if (!view.ok()) return ReportError(view.status());
+    absl::StatusOr<std::string> text = format.Execute(*view);
+    if (!text.ok()) return ReportError(text.status());
+    std::cout << *text << "\n";
+  }
+  return kExitOk;
+}
+
+int Inspect(AgentClient& client, const std::vector<std::string>& ids, const std::string& kind,
+            const std::string& format) {
   if (!kind.empty() && kind != "container" && kind != "image" && kind != "network" && kind != "volume") {
     return ReportError("--type " + Quote(kind) + ": want container, image, network or volume");
+  }
+  // "" and "json": the JSON array; anything else is a template (parsed before any call).
+  std::optional<GoTemplate> formatted;
+  if (!format.empty() && format != "json") {
+    absl::StatusOr<GoTemplate> parsed = GoTemplate::Parse(format);
+    if (!parsed.ok()) return ReportError(parsed.status());
+    formatted = *std::move(parsed);
   }
   int rc = kExitOk;
   std::vector<std::unique_ptr<google::protobuf::Message>> found;
@@ -89,6 +129,10 @@ int Inspect(AgentClient& client, const std::vector<std::string>& ids, const std:
     } else {
       rc = ReportRpcError(status, client);
     }
+  }
+  if (formatted) {
+    const int printed = PrintFormatted(client, *formatted, found);
+    return printed != kExitOk ? printed : rc;
   }
   std::vector<const google::protobuf::Message*> messages;
   for (const auto& m : found) messages.push_back(m.get());
@@ -103,10 +147,14 @@ int Inspect(AgentClient& client, const std::vector<std::string>& ids, const std:
 void AddInspectCommand(CLI::App& app, CommandTable& table) {
   auto ids = std::make_shared<std::vector<std::string>>();
   auto kind = std::make_shared<std::string>();
+  auto format = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("inspect", "Show containers, images, networks or volumes in detail, as JSON");
   cmd->add_option("objects", *ids, "Names or ids of containers, images, networks or volumes (mixed)")->required();
   cmd->add_option("--type", *kind, "Only this kind: container, image, network or volume");
-  table.Add(cmd, [ids, kind](AgentClient& client) { return Inspect(client, *ids, *kind); });
+  cmd->add_option("-f,--format", *format,
+                  "A Go-style template over docker's fields, e.g. '{{.State.Status}}', "
+                  "'{{json .Config.Labels}}' (\"json\": the default output)");
+  table.Add(cmd, [ids, kind, format](AgentClient& client) { return Inspect(client, *ids, *kind, *format); });
 }
 
 }  // namespace berth::cli

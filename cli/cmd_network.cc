@@ -9,6 +9,8 @@
 #include "cli/flag_definitions.h"
 #include "cli/human_format.h"
 #include "cli/json_output.h"
+#include "cli/list_format.h"
+#include "cli/list_views.h"
 #include "cli/network_table.h"
 #include "cli/table.h"
 
@@ -43,9 +45,12 @@ int Create(AgentClient& client, const CreateOptions& o) {
 struct LsOptions {
   bool quiet = false;
   bool no_trunc = false;
+  std::string format;
 };
 
 int List(AgentClient& client, const LsOptions& o) {
+  absl::StatusOr<ListFormat> format = ParseListFormat(o.format);
+  if (!format.ok()) return ReportError(format.status());
   v1::ListNetworksResponse response;
   grpc::ClientContext ctx;
   grpc::Status status = client.networks().List(&ctx, v1::ListNetworksRequest(), &response);
@@ -57,6 +62,23 @@ int List(AgentClient& client, const LsOptions& o) {
     for (const v1::Network* n : networks) {
       std::cout << (o.no_trunc ? n->id() : ShortId(n->id())) << "\n";
     }
+    return kExitOk;
+  }
+  if (format->kind == ListFormat::Kind::kJson) {
+    SortByName(networks);
+    std::vector<const google::protobuf::Message*> messages(networks.begin(), networks.end());
+    absl::StatusOr<std::string> json = MessagesToJsonArray(messages);
+    if (!json.ok()) return ReportError(json.status());
+    std::cout << *json;
+    return kExitOk;
+  }
+  if (format->kind == ListFormat::Kind::kTemplate) {
+    SortByName(networks);
+    std::vector<nlohmann::json> rows;
+    for (const v1::Network* n : networks) rows.push_back(NetworkRowView(*n, o.no_trunc));
+    absl::StatusOr<std::string> text = RenderRows(*format, rows, NetworkHeaders());
+    if (!text.ok()) return ReportError(text.status());
+    std::cout << *text;
     return kExitOk;
   }
   std::cout << FormatTable(NetworkTableRows(networks, o.no_trunc));
@@ -123,6 +145,10 @@ void AddNetworkCommands(CLI::App& app, CommandTable& table) {
     cmd->alias("list");
     cmd->add_flag("-q,--quiet", o->quiet, "Only print network ids");
     cmd->add_flag("--no-trunc", o->no_trunc, "Do not shorten ids");
+    cmd->add_option("--format", o->format,
+                    "table, json, or a Go-style template: '{{.Name}}', 'table {{.ID}}\\t{{.Name}}' "
+                    "(fields .ID .Name .Driver .Scope .IPv6 .Internal .Labels .CreatedAt .Subnet "
+                    ".Gateway .Bridge)");
     table.Add(cmd, [o](AgentClient& client) { return List(client, *o); });
   }
   {

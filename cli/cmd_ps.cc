@@ -1,4 +1,5 @@
-// `berth ps`: list containers as a table, ids only (-q), or protobuf JSON (-o json).
+// `berth ps`: list containers as a table, ids only (-q), protobuf JSON (-o json, --format
+// json), or a docker-style --format template ('{{.Names}}', 'table {{.ID}}\t{{.Status}}').
 // `ps --all-nodes` asks every node of the --cluster at once and adds a NODE column; a node that
 // does not answer is a warning, and the others are still listed (exit 125 only when none
 // answered).
@@ -17,6 +18,8 @@
 #include "cli/inventory.h"
 #include "cli/human_format.h"
 #include "cli/json_output.h"
+#include "cli/list_format.h"
+#include "cli/list_views.h"
 #include "cli/ps_filters.h"
 #include "cli/ps_table.h"
 #include "cli/table.h"
@@ -35,8 +38,26 @@ struct PsOptions {
   bool no_trunc = false;
   bool all_nodes = false;
   std::vector<std::string> filters;
-  std::string format = "table";
+  std::string output = "table";  // -o
+  std::string format;            // --format: wins over -o when given
 };
+
+// What -o and --format ask for together.
+absl::StatusOr<ListFormat> OutputFormat(const PsOptions& o) {
+  return ParseListFormat(o.format.empty() ? o.output : o.format);
+}
+
+// A template format's text for the entries; exit code on failure.
+int PrintTemplateRows(const ListFormat& format, const std::vector<PsEntry>& entries, bool with_node,
+                      bool no_trunc) {
+  const absl::Time now = absl::Now();
+  std::vector<nlohmann::json> rows;
+  for (const PsEntry& entry : entries) rows.push_back(PsRowView(entry, with_node, no_trunc, now));
+  absl::StatusOr<std::string> text = RenderRows(format, rows, PsHeaders());
+  if (!text.ok()) return ReportError(text.status());
+  std::cout << *text;
+  return kExitOk;
+}
 
 // The containers of one agent that pass every filter, newest first.
 grpc::Status ListMatching(AgentClient& client, const PsQuery& query, bool with_deadline,
@@ -56,6 +77,8 @@ grpc::Status ListMatching(AgentClient& client, const PsQuery& query, bool with_d
 int Ps(AgentClient& client, const PsOptions& o) {
   absl::StatusOr<PsQuery> query = BuildPsQuery(o.all, o.filters);
   if (!query.ok()) return ReportError(query.status());
+  absl::StatusOr<ListFormat> format = OutputFormat(o);
+  if (!format.ok()) return ReportError(format.status());
   v1::ListResponse response;
   std::vector<const v1::Container*> containers;
   grpc::Status status = ListMatching(client, *query, false, &response, &containers);
@@ -67,7 +90,7 @@ int Ps(AgentClient& client, const PsOptions& o) {
     }
     return kExitOk;
   }
-  if (o.format == "json") {
+  if (format->kind == ListFormat::Kind::kJson) {
     std::vector<const google::protobuf::Message*> messages(containers.begin(), containers.end());
     absl::StatusOr<std::string> json = MessagesToJsonArray(messages);
     if (!json.ok()) return ReportError(json.status());
@@ -76,6 +99,9 @@ int Ps(AgentClient& client, const PsOptions& o) {
   }
   std::vector<PsEntry> entries;
   for (const v1::Container* c : containers) entries.push_back({"", c});
+  if (format->kind == ListFormat::Kind::kTemplate) {
+    return PrintTemplateRows(*format, entries, /*with_node=*/false, o.no_trunc);
+  }
   std::cout << FormatTable(PsTableRows(entries, /*with_node=*/false, o.no_trunc, absl::Now()));
   return kExitOk;
 }
@@ -92,6 +118,8 @@ struct NodeListing {
 int PsAllNodes(const Inventory& cluster, const PsOptions& o) {
   absl::StatusOr<PsQuery> query = BuildPsQuery(o.all, o.filters);
   if (!query.ok()) return ReportError(query.status());
+  absl::StatusOr<ListFormat> format = OutputFormat(o);
+  if (!format.ok()) return ReportError(format.status());
   std::vector<NodeListing> listings(cluster.nodes.size());
   {
     std::vector<std::thread> askers;
@@ -140,7 +168,7 @@ int PsAllNodes(const Inventory& cluster, const PsOptions& o) {
     }
     return kExitOk;
   }
-  if (o.format == "json") {
+  if (format->kind == ListFormat::Kind::kJson) {
     // {"node-1": [containers...], ...}: the node is not part of the Container message.
     std::string compact = "{";
     bool first = true;
@@ -167,6 +195,9 @@ int PsAllNodes(const Inventory& cluster, const PsOptions& o) {
       entries.push_back({cluster.nodes[i].name, c});
     }
   }
+  if (format->kind == ListFormat::Kind::kTemplate) {
+    return PrintTemplateRows(*format, entries, /*with_node=*/true, o.no_trunc);
+  }
   std::cout << FormatTable(PsTableRows(entries, /*with_node=*/true, o.no_trunc, absl::Now()));
   return kExitOk;
 }
@@ -183,9 +214,13 @@ void AddPsCommand(CLI::App& app, CommandTable& table) {
                 "List the containers of every node of the --cluster, with a NODE column");
   AddRepeatable(cmd, "-f,--filter", o->filters,
                 "label=k=v, label=k, status=created|running|paused|exited, name=..., id=...");
-  cmd->add_option("-o,--output", o->format, "Output format: table or json")
+  cmd->add_option("-o,--output", o->output, "Output format: table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
+  cmd->add_option("--format", o->format,
+                  "table, json, or a Go-style template: '{{.Names}}', 'table {{.ID}}\\t{{.Status}}' "
+                  "(fields .ID .Image .Command .CreatedAt .RunningFor .Ports .State .Status .Names .Labels "
+                  ".LabelsMap .Mounts .Networks, .Node with --all-nodes)");
   table.Add(cmd, [o](AgentClient& client) { return Ps(client, *o); });
   table.AddAllNodes(
       cmd, [o] { return o->all_nodes; },

@@ -13,6 +13,7 @@
 #include "cli/flag_definitions.h"
 #include "cli/human_format.h"
 #include "cli/json_output.h"
+#include "cli/list_format.h"
 #include "cli/table.h"
 #include "cli/terminal.h"
 
@@ -72,11 +73,24 @@ absl::StatusOr<VolumeFilters> ParseVolumeFilters(const std::vector<std::string>&
 struct LsOptions {
   bool quiet = false;
   std::vector<std::string> filters;
+  std::string format;
 };
+
+// A row of `volume ls --format` with docker's field names.
+nlohmann::json VolumeRowView(const v1::Volume& v) {
+  std::vector<std::string> labels;
+  for (const auto& [k, value] : v.labels()) labels.push_back(k + "=" + value);
+  std::sort(labels.begin(), labels.end());
+  return nlohmann::json{{"Name", v.name()},     {"Driver", v.driver()},  {"Mountpoint", v.mountpoint()},
+                        {"Scope", "local"},      {"Labels", absl::StrJoin(labels, ",")},
+                        {"Anonymous", v.anonymous()}, {"Links", v.used_by_size()}};
+}
 
 int List(AgentClient& client, const LsOptions& o) {
   absl::StatusOr<VolumeFilters> filters = ParseVolumeFilters(o.filters);
   if (!filters.ok()) return ReportError(filters.status());
+  absl::StatusOr<ListFormat> format = ParseListFormat(o.format);
+  if (!format.ok()) return ReportError(format.status());
   v1::ListVolumesRequest request;
   request.set_label_selector(absl::StrJoin(filters->labels, ","));
   if (filters->dangling) request.set_dangling(*filters->dangling);
@@ -84,12 +98,32 @@ int List(AgentClient& client, const LsOptions& o) {
   grpc::ClientContext ctx;
   grpc::Status status = client.volumes().List(&ctx, request, &response);
   if (!status.ok()) return ReportRpcError(status, client);
-  std::vector<std::vector<std::string>> rows;
-  if (!o.quiet) rows.push_back({"DRIVER", "VOLUME NAME"});
+  std::vector<const v1::Volume*> shown;
   for (const v1::Volume& v : response.volumes()) {
     const bool named = std::all_of(filters->names.begin(), filters->names.end(),
                                    [&](const std::string& n) { return absl::StrContains(v.name(), n); });
-    if (!named) continue;
+    if (named) shown.push_back(&v);
+  }
+  if (!o.quiet && format->kind == ListFormat::Kind::kJson) {
+    std::vector<const google::protobuf::Message*> messages(shown.begin(), shown.end());
+    absl::StatusOr<std::string> json = MessagesToJsonArray(messages);
+    if (!json.ok()) return ReportError(json.status());
+    std::cout << *json;
+    return kExitOk;
+  }
+  if (!o.quiet && format->kind == ListFormat::Kind::kTemplate) {
+    std::vector<nlohmann::json> rows;
+    for (const v1::Volume* v : shown) rows.push_back(VolumeRowView(*v));
+    static const auto* headers = new std::map<std::string, std::string, std::less<>>{{"Name", "VOLUME NAME"}};
+    absl::StatusOr<std::string> text = RenderRows(*format, rows, *headers);
+    if (!text.ok()) return ReportError(text.status());
+    std::cout << *text;
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  if (!o.quiet) rows.push_back({"DRIVER", "VOLUME NAME"});
+  for (const v1::Volume* vp : shown) {
+    const v1::Volume& v = *vp;
     if (o.quiet) {
       std::cout << v.name() << "\n";
     } else {
@@ -197,6 +231,8 @@ void AddVolumeCommands(CLI::App& app, CommandTable& table) {
     cmd->alias("list");
     cmd->add_flag("-q,--quiet", o->quiet, "Only print volume names");
     AddRepeatable(cmd, "-f,--filter", o->filters, "Filter: dangling=true|false, label=KEY[=VALUE], name=TEXT");
+    cmd->add_option("--format", o->format,
+                    "table (default), json, or a Go-style template over .Name .Driver .Mountpoint .Labels .Scope");
     table.Add(cmd, [o](AgentClient& client) { return List(client, *o); });
   }
   {

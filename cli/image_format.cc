@@ -109,9 +109,8 @@ std::string ImageIdText(const v1::Image& image, bool no_trunc) {
 
 }  // namespace
 
-std::vector<std::vector<std::string>> ImageTableRows(const std::vector<v1::Image>& images, bool no_trunc,
-                                                     absl::Time now) {
-  std::vector<std::vector<std::string>> rows = {{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
+std::vector<ImageListing> ImageListings(const std::vector<v1::Image>& images, bool no_trunc, absl::Time now) {
+  std::vector<ImageListing> listings;
   for (const v1::Image* image : TableOrder(images)) {
     const std::string created =
         HasTime(image->created_at())
@@ -123,8 +122,17 @@ std::vector<std::vector<std::string>> ImageTableRows(const std::vector<v1::Image
     for (const std::string& name : names) {
       auto [repository, tag] =
           name.empty() ? std::pair(std::string(kNone), std::string(kNone)) : SplitRepositoryTag(name);
-      rows.push_back({repository, tag, ImageIdText(*image, no_trunc), created, HumanSize(image->size())});
+      listings.push_back({image, repository, tag, ImageIdText(*image, no_trunc), created, HumanSize(image->size())});
     }
+  }
+  return listings;
+}
+
+std::vector<std::vector<std::string>> ImageTableRows(const std::vector<v1::Image>& images, bool no_trunc,
+                                                     absl::Time now) {
+  std::vector<std::vector<std::string>> rows = {{"REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"}};
+  for (const ImageListing& l : ImageListings(images, no_trunc, now)) {
+    rows.push_back({l.repository, l.tag, l.id, l.created, l.size});
   }
   return rows;
 }

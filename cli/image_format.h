@@ -28,9 +28,23 @@ std::string FamiliarReference(std::string_view reference);
 // "host:5000/a/b:v1" -> {"host:5000/a/b", "v1"}, "a@sha256:…" -> {"a", "<none>"}.
 std::pair<std::string, std::string> SplitRepositoryTag(std::string_view familiar);
 
-// The `images` table: REPOSITORY TAG IMAGE ID CREATED SIZE, header first, one row per name
-// of each image (an image without names is "<none> <none>"), newest image first, then by
-// name. IMAGE ID is the id's 12 hex digits (all 64 with `no_trunc`, with "sha256:").
+// One line of `images`: an image under one of its names, its cells as the table shows them.
+struct ImageListing {
+  const berth::v1::Image* image = nullptr;
+  std::string repository;
+  std::string tag;
+  std::string id;       // IMAGE ID
+  std::string created;  // CREATED: "5 days ago", "N/A"
+  std::string size;     // SIZE: "4.3MB"
+};
+
+// The lines of `images`: one per name of each image (an image without names is "<none>
+// <none>"), newest image first, then by name. IMAGE ID is the id's 12 hex digits (all 64 with
+// `no_trunc`, with "sha256:").
+std::vector<ImageListing> ImageListings(const std::vector<berth::v1::Image>& images, bool no_trunc,
+                                        absl::Time now);
+
+// The `images` table: REPOSITORY TAG IMAGE ID CREATED SIZE, header first, then ImageListings.
 std::vector<std::vector<std::string>> ImageTableRows(const std::vector<berth::v1::Image>& images,
                                                      bool no_trunc, absl::Time now);
 

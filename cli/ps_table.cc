@@ -6,16 +6,12 @@
 #include "cli/network_flags.h"
 
 namespace berth::cli {
-namespace {
-
 // Like docker, ports show while the container runs (or is paused): an exited container's
 // mappings are no longer set up.
 std::string PublishedWhileUp(const berth::v1::Container& c) {
   if (c.state() != berth::v1::RUNNING && c.state() != berth::v1::PAUSED) return "";
   return PortsText(c);
 }
-
-}  // namespace
 
 std::vector<std::vector<std::string>> PsTableRows(const std::vector<PsEntry>& entries,
                                                   bool with_node, bool no_trunc, absl::Time now) {

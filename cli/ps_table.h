@@ -20,6 +20,9 @@ struct PsEntry {
 std::vector<std::vector<std::string>> PsTableRows(const std::vector<PsEntry>& entries,
                                                   bool with_node, bool no_trunc, absl::Time now);
 
+// The PORTS cell: the published ports while the container runs or is paused, else "".
+std::string PublishedWhileUp(const berth::v1::Container& c);
+
 // Newest first (docker's order), stable for equal times.
 void SortNewestFirst(std::vector<const berth::v1::Container*>& containers);
 

@@ -20,10 +20,13 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include <google/protobuf/util/time_util.h>
+#include <grpcpp/grpcpp.h>
+#include "berth/v1/images.grpc.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/support/agent_harness.h"
@@ -290,6 +293,10 @@ TEST(Cli, InspectMixedKinds) {
   EXPECT_EQ(doc[3].value("driver", ""), "local");
   EXPECT_EQ(doc[3]["labels"].value("k", ""), "v");
   EXPECT_EQ(agent.Cli({"inspect", "--type", "volume", "vol1"}).exit_code, 0);
+  CliResult mountpoint = agent.Cli({"inspect", "-f", "{{.Mountpoint}} {{.Labels.k}}", "vol1"});
+  EXPECT_EQ(mountpoint.out, doc[3].value("mountpoint", "?") + " v\n") << mountpoint.err;
+  CliResult listed = agent.Cli({"volume", "ls", "--format", "table {{.Name}}\t{{.Driver}}"});
+  EXPECT_EQ(listed.out, "VOLUME NAME   DRIVER\nvol1          local\n") << listed.err;
   EXPECT_EQ(agent.Cli({"inspect", "--type", "volume", "box"}).exit_code, 125);
 
   CliResult typed = agent.Cli({"inspect", "--type", "network", "box"});
@@ -365,6 +372,103 @@ TEST(Cli, BashCompletionOffersCommandsFlagsAndTheAgentsNames) {
   EXPECT_EQ(zsh.exit_code, 0);
   EXPECT_THAT(zsh.out, HasSubstr("bashcompinit"));
   EXPECT_EQ(agent.Cli({"completion", "fish"}).exit_code, 125);
+}
+
+// --format: docker-style templates on inspect, ps, images and network ls, each value checked
+// against what the agent itself reports over the API.
+TEST(Cli, FormatTemplates) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult run = agent.Cli({"run", "-d", "--name", "fmt", "--label", "app=web", "--label", "tier=front",
+                             "busybox", "sleep", "1000"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ASSERT_TRUE(IsIdLine(run.out)) << run.out;
+  const std::string id = run.out.substr(0, 64);
+  absl::StatusOr<v1::Container> c = agent.Inspect(id);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->state(), v1::RUNNING);
+
+  // inspect -f: docker's shape, and the proto's own field names beside it.
+  CliResult status = agent.Cli({"inspect", "-f", "{{.State.Status}}", "fmt"});
+  EXPECT_EQ(status.exit_code, 0) << status.err;
+  EXPECT_EQ(status.out, "running\n");
+  CliResult facts = agent.Cli({"inspect", "--format", "{{.State.Pid}} {{.Id}} {{.Name}} {{.state}} {{.Path}}", "fmt"});
+  EXPECT_EQ(facts.exit_code, 0) << facts.err;
+  ASSERT_GE(c->command_size(), 1);
+  EXPECT_EQ(facts.out, absl::StrCat(c->pid(), " ", id, " /fmt RUNNING ", c->command(0), "\n"));
+  CliResult labels = agent.Cli({"inspect", "-f", "{{json .Config.Labels}}", "fmt"});
+  ASSERT_EQ(labels.exit_code, 0) << labels.err;
+  auto labels_json = nlohmann::json::parse(labels.out, nullptr, false);
+  ASSERT_TRUE(labels_json.is_object()) << labels.out;
+  nlohmann::json expected_labels = nlohmann::json::object();
+  for (const auto& [k, v] : c->labels()) expected_labels[k] = v;
+  EXPECT_EQ(labels_json, expected_labels);
+  EXPECT_EQ(labels_json.value("app", ""), "web");
+  CliResult ranged = agent.Cli({"inspect", "-f", "{{range $k, $v := .Config.Labels}}{{$k}}={{$v}};{{end}}", "fmt"});
+  EXPECT_EQ(ranged.out, "app=web;tier=front;\n") << ranged.err;
+
+  // ps --format: rows with docker's field names, the table's values.
+  CliResult names = agent.Cli({"ps", "--format", "{{.Names}}"});
+  EXPECT_EQ(names.exit_code, 0) << names.err;
+  EXPECT_EQ(names.out, c->name() + "\n");
+  CliResult row = agent.Cli({"ps", "--format", "{{.ID}} {{.State}} {{index .LabelsMap \"tier\"}} {{.Labels}}"});
+  EXPECT_EQ(row.out, id.substr(0, 12) + " running front app=web,tier=front\n") << row.err;
+  CliResult table = agent.Cli({"ps", "--format", "table {{.ID}}\\t{{.Names}}\\t{{.Image}}"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  std::vector<std::string> rows = absl::StrSplit(table.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(rows.size(), 2u) << table.out;
+  EXPECT_THAT(rows[0], ::testing::MatchesRegex("CONTAINER ID +NAMES +IMAGE"));
+  EXPECT_THAT(rows[1], ::testing::MatchesRegex(id.substr(0, 12) + " +fmt +" + c->image()));
+  // `table` alone is the default table, and --format json is -o json.
+  EXPECT_EQ(agent.Cli({"ps", "--format", "table"}).out.substr(0, 12), "CONTAINER ID");
+  auto listed = nlohmann::json::parse(agent.Cli({"ps", "--format", "json"}).out, nullptr, false);
+  ASSERT_TRUE(listed.is_array() && listed.size() == 1) << listed;
+  EXPECT_EQ(listed[0].value("id", ""), id);
+
+  // images --format, against the agent's own list.
+  CliResult images = agent.Cli({"images", "--format", "{{.Repository}}:{{.Tag}}"});
+  ASSERT_EQ(images.exit_code, 0) << images.err;
+  auto image_stub = v1::Images::NewStub(agent.channel());
+  v1::ListImagesResponse image_list;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(image_stub->List(&ctx, v1::ListImagesRequest(), &image_list).ok());
+  }
+  std::set<std::string> want_images;
+  for (const v1::Image& image : image_list.images()) {
+    for (const std::string& name : image.names()) want_images.insert(name);
+  }
+  std::vector<std::string> image_lines = absl::StrSplit(images.out, '\n', absl::SkipEmpty());
+  EXPECT_EQ(std::set<std::string>(image_lines.begin(), image_lines.end()), want_images) << images.out;
+  EXPECT_TRUE(want_images.count("busybox:latest")) << images.out;
+
+  // network ls --format, against the agent's networks, by name.
+  ASSERT_TRUE(agent.CreateNetwork("fmtnet", "10.78.0.0/24").ok());
+  absl::StatusOr<std::vector<v1::Network>> networks = agent.ListNetworks();
+  ASSERT_TRUE(networks.ok()) << networks.status();
+  std::string want_networks;
+  std::vector<std::string> network_names;
+  for (const v1::Network& n : *networks) network_names.push_back(n.name() + " " + n.id().substr(0, 12));
+  std::sort(network_names.begin(), network_names.end());
+  for (const std::string& n : network_names) want_networks += n + "\n";
+  CliResult network_ls = agent.Cli({"network", "ls", "--format", "{{.Name}} {{.ID}}"});
+  EXPECT_EQ(network_ls.exit_code, 0) << network_ls.err;
+  EXPECT_EQ(network_ls.out, want_networks);
+  EXPECT_THAT(agent.Cli({"network", "ls", "--format", "{{.Name}}"}).out, HasSubstr("fmtnet\n"));
+
+  // An unknown field fails (125), naming the field and what there is; so does bad syntax.
+  CliResult unknown = agent.Cli({"inspect", "-f", "{{.State.Nope}}", "fmt"});
+  EXPECT_EQ(unknown.exit_code, 125);
+  EXPECT_THAT(unknown.err, HasSubstr("template: 1:3: no field \"Nope\" in \".State\""));
+  EXPECT_THAT(unknown.err, HasSubstr("\"Pid\""));
+  EXPECT_EQ(unknown.out, "");
+  CliResult ps_unknown = agent.Cli({"ps", "--format", "{{.Name}}"});
+  EXPECT_EQ(ps_unknown.exit_code, 125);
+  EXPECT_THAT(ps_unknown.err, HasSubstr("did you mean \"Names\"?"));
+  CliResult bad = agent.Cli({"images", "--format", "{{.Repository"});
+  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_THAT(bad.err, HasSubstr("unclosed action"));
+  ASSERT_TRUE(agent.RemoveNetwork("fmtnet").ok());
 }
 
 TEST(Cli, LogsPrintsOutput) {
