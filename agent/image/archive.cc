@@ -9,7 +9,8 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "absl/strings/str_join.h"
+#include "agent/image/entry_path.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/unique_fd.h"
@@ -28,22 +29,18 @@ struct EntryDeleter {
   void operator()(archive_entry* e) const { archive_entry_free(e); }
 };
 
-// "a/./b//c/" → "a/b/c"; empty for ".", error for absolute or "..".
+// "a/./b//c/" → "a/b/c", empty for "." or "/". A leading "/" is the archive's root, as for
+// layer entries (entry_path.h): tools that write one mean the same file as without it. A ".."
+// that climbs above the root is refused here, unlike in a layer: an image archive holds
+// only index.json, manifest.json and blobs/, so such a name is no builder's spelling but an
+// attempt to reach a file of ours.
 absl::StatusOr<std::string> CleanRelative(const std::string& path) {
-  if (!path.empty() && path[0] == '/') {
-    return absl::InvalidArgumentError(absl::StrCat("archive entry \"", path, "\" is an absolute path"));
+  EntryPath clean = CleanEntryPath(path);
+  if (clean.climbs_above_root) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("archive entry \"", path, "\" leaves the archive (\"..\")"));
   }
-  std::vector<std::string> parts;
-  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
-    if (part == ".") continue;
-    if (part == "..") {
-      return absl::InvalidArgumentError(absl::StrCat("archive entry \"", path, "\" leaves the archive (\"..\")"));
-    }
-    parts.emplace_back(part);
-  }
-  std::string out;
-  for (const auto& p : parts) absl::StrAppend(&out, out.empty() ? "" : "/", p);
-  return out;
+  return absl::StrJoin(clean.parts, "/");
 }
 
 }  // namespace

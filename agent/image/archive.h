@@ -13,8 +13,9 @@
 namespace berth::image {
 
 // Extracts regular files and directories of `tar_path` (plain or gzip) below `dir`, which
-// must exist. Links, devices and other kinds are skipped; an absolute path or one with a
-// ".." component is INVALID_ARGUMENT; a corrupt archive is DATA_LOSS.
+// must exist. Links, devices and other kinds are skipped; names are taken below `dir` ("/x"
+// is x, "a/../x" is x) and one whose ".." climbs above it is INVALID_ARGUMENT; a corrupt
+// archive is DATA_LOSS.
 absl::Status ExtractImageArchive(const std::string& tar_path, const std::string& dir);
 
 struct TarEntry {

@@ -1,10 +1,13 @@
 // Layer unpacking in one pass over the blob: libarchive decompresses it (the "outer" reader,
 // raw format), the decompressed bytes are hashed for the diff_id on their way into a second
 // libarchive reader that parses them as tar (the "inner" reader). Entries are written by us,
-// never by archive_write_disk: every path is split and checked, parents are walked one
-// component at a time from a descriptor of the target with O_NOFOLLOW (so no entry is ever
-// written through a symlink, whichever way it points), and leaves are created with *at()
-// calls relative to the parent's descriptor that do not follow a symlink at the leaf.
+// never by archive_write_disk. Every name is cleaned as text and rooted at the target
+// (entry_path.h), so "/etc/passwd", "./etc/passwd" and "../etc/passwd" all name
+// <target>/etc/passwd. Parents are walked one component at a time from a descriptor of the
+// target; a component that is a symlink (this layer's own: the target starts empty) is
+// resolved by the kernel with openat2(RESOLVE_IN_ROOT), which takes the target for "/", so
+// that neither an absolute link target nor ".." can lead out of it. Leaves are created with
+// *at() calls relative to the parent's descriptor that never follow a symlink at the leaf.
 #include "agent/image/layer_unpack.h"
 
 #include <archive.h>
@@ -12,7 +15,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -21,6 +26,7 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,10 +38,11 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "agent/image/digest.h"
+#include "agent/image/entry_path.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/base/unique_fd.h"
@@ -65,20 +72,43 @@ absl::Status ArchiveDataLoss(archive* a) {
   return absl::DataLossError(absl::StrCat("corrupt layer: ", msg != nullptr ? msg : "read failed"));
 }
 
-// Splits an entry path into its components: "./a//b/" → {a, b}; "." or "./" → {} (the layer
-// root). Absolute paths and ".." components are refused outright, even harmless ones such as
-// "a/../b": no legitimate layer writer produces them.
+// More symlinks than this on the way to one directory: a loop (the kernel's own limit).
+constexpr int kMaxLinks = 40;
+
+// "a/b" + "c" → "a/b/c"; "" is the layer root.
+std::string JoinPath(absl::string_view dir, absl::string_view name) {
+  return dir.empty() ? std::string(name) : absl::StrCat(dir, "/", name);
+}
+
+// An entry name as components below the layer root. It is rooted at the layer whatever it
+// says: builders write "/" and "/etc/passwd" for the root and its files, and a ".." that
+// would climb above the root stays at the root ("../../etc/x" is "etc/x"). That is what
+// containerd does (it cleans the name and resolves it as filepath.Join("/", name) inside the
+// layer) and what extracting inside a chroot would do; refusing such names, as Docker does
+// for "..", would fail layers that containerd pulls, and a name that cannot leave the layer
+// cannot write outside it. Nothing is refused for its spelling but an empty or overlong name.
 absl::StatusOr<std::vector<std::string>> SplitEntryPath(absl::string_view path) {
   if (path.empty()) return absl::InvalidArgumentError("empty path");
   if (path.size() > PATH_MAX) return absl::InvalidArgumentError("path longer than PATH_MAX");
-  if (path.front() == '/') return absl::InvalidArgumentError("absolute path");
-  std::vector<std::string> parts;
-  for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
-    if (part == ".") continue;
-    if (part == "..") return absl::InvalidArgumentError("path has a \"..\" component");
-    parts.emplace_back(part);
+  return CleanEntryPath(path).parts;
+}
+
+// openat2(2) of the directory `path` below `root_fd`, taking `root_fd` for "/": absolute link
+// targets and ".." (in `path` or in link targets) stay inside it, magic links (/proc/*/fd)
+// and mount crossings are refused. -1 with errno; ENOSYS on kernels before 5.6 (or when a
+// seccomp filter hides the call).
+int OpenDirInRoot(int root_fd, const std::string& path) {
+  open_how how{};
+  how.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+  for (int attempt = 0;; ++attempt) {
+    long fd = ::syscall(SYS_openat2, root_fd, path.c_str(), &how, sizeof(how));
+    // EAGAIN: a rename somewhere on the file system raced with the ".." check; the kernel
+    // asks for a retry rather than risk an escape.
+    if (fd >= 0 || (errno != EAGAIN && errno != EINTR) || attempt >= 16) {
+      return static_cast<int>(fd);
+    }
   }
-  return parts;
 }
 
 // The decompressed blob as a byte stream for the tar reader, hashed as it passes.
@@ -253,11 +283,14 @@ class LayerWriter {
     const char* raw_path = archive_entry_pathname(entry);
     if (raw_path == nullptr) return absl::InvalidArgumentError("entry without a path");
     ASSIGN_OR_RETURN(std::vector<std::string> parts, SplitEntryPath(raw_path));
-    // The layer root itself ("./"): the target directory belongs to the caller, as in
-    // containerd, so its metadata is not taken from the layer.
+    // The layer root itself ("/", "./", "."): skipped, as containerd skips it. The target
+    // directory belongs to the caller, and overlayfs takes the root of the merged tree from
+    // it: a layer's 0700 or foreign owner there would lock the container's processes out of
+    // their own "/", and the root's times mean nothing. Only a directory can name the root:
+    // anything else (a symlink "./" -> /elsewhere) is refused, not dropped.
     if (parts.empty()) {
       if (archive_entry_filetype(entry) != AE_IFDIR || archive_entry_hardlink(entry) != nullptr) {
-        return absl::InvalidArgumentError("the layer root is not a directory");
+        return absl::InvalidArgumentError("names the layer root but is not a directory");
       }
       return absl::OkStatus();
     }
@@ -271,25 +304,26 @@ class LayerWriter {
       }
     }
     Target t;
-    t.path = absl::StrJoin(parts, "/");
     t.leaf = parts.back();
     parts.pop_back();
 
+    // Paths below are where things really are: through the symlinks of the parent.
     if (t.leaf == kOpaqueMarker) {
-      ASSIGN_OR_RETURN(int dir, Parent(parts));
-      return SetOpaque(dir, absl::StrJoin(parts, "/"));
+      ASSIGN_OR_RETURN(const Dir* dir, Parent(parts));
+      return SetOpaque(dir->fd.get(), dir->path);
     }
     if (absl::StartsWith(t.leaf, kWhiteoutPrefix)) {
       std::string hidden = t.leaf.substr(kWhiteoutPrefix.size());
       if (hidden.empty() || hidden == "." || hidden == "..") {
         return absl::InvalidArgumentError("whiteout without a valid name");
       }
-      ASSIGN_OR_RETURN(int dir, Parent(parts));
-      parts.push_back(hidden);
-      return Whiteout(dir, hidden, absl::StrJoin(parts, "/"));
+      ASSIGN_OR_RETURN(const Dir* dir, Parent(parts));
+      return Whiteout(dir->fd.get(), hidden, JoinPath(dir->path, hidden));
     }
 
-    ASSIGN_OR_RETURN(t.parent, Parent(parts));
+    ASSIGN_OR_RETURN(const Dir* parent, Parent(parts));
+    t.parent = parent->fd.get();
+    t.path = JoinPath(parent->path, t.leaf);
     RETURN_IF_ERROR(ReadOwner(entry, &t));
     t.mode = archive_entry_perm(entry) & 07777;
     t.times = EntryTimes(entry);
@@ -317,18 +351,19 @@ class LayerWriter {
   // Directory times last: creating children changed them.
   absl::Status RestoreDirTimes() {
     for (const auto& [path, times] : dir_times_) {
-      auto parts = SplitEntryPath(path);
-      if (!parts.ok() || parts->empty()) continue;
-      std::string leaf = parts->back();
-      parts->pop_back();
-      auto dir = OpenDirs(*parts, /*create=*/false);
+      std::vector<std::string> parts = absl::StrSplit(path, '/');
+      std::string leaf = parts.back();
+      parts.pop_back();
+      // The path is where the directory was made, free of symlinks then; one found on it now
+      // replaced a directory, whose times are gone with it.
+      auto dir = Walk(root_fd_, "", parts, /*create=*/false, Links::kRefuse);
       if (!dir.ok()) continue;  // replaced by a later entry
       struct stat st;
-      if (::fstatat(dir->get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      if (::fstatat(dir->fd.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
           !S_ISDIR(st.st_mode)) {
         continue;
       }
-      if (::utimensat(dir->get(), leaf.c_str(), times.data(), AT_SYMLINK_NOFOLLOW) != 0) {
+      if (::utimensat(dir->fd.get(), leaf.c_str(), times.data(), AT_SYMLINK_NOFOLLOW) != 0) {
         return ErrnoToStatus(absl::StrCat("set times of ", Quote(path)));
       }
     }
@@ -337,7 +372,7 @@ class LayerWriter {
 
  private:
   struct Target {
-    std::string path;  // cleaned, relative to the root: "a/b/c"
+    std::string path;  // where the leaf really is, from the root, no symlink on it: "a/b/c"
     std::string leaf;  // "c"
     int parent = -1;   // "a/b", owned by the parent cache
     uid_t uid = 0;
@@ -346,60 +381,180 @@ class LayerWriter {
     std::array<timespec, 2> times{};
   };
 
-  // Opens root/parts[0]/parts[1]/..., one component at a time without following symlinks,
-  // creating missing directories (0755, as tar and Docker do) when `create`.
-  absl::StatusOr<UniqueFd> OpenDirs(const std::vector<std::string>& parts, bool create) {
-    return Walk(root_fd_, parts, 0, create);
-  }
+  // A directory of the layer, open, with the path it really has: no symlink on it.
+  struct Dir {
+    UniqueFd fd;
+    std::string path;  // "" for the root
+    bool via_symlink = false;  // reached through a symlink of the entry's path
+  };
+
+  // What a walk does at a symlink on the way: follow it inside the layer, or refuse.
+  enum class Links { kFollowInRoot, kRefuse };
 
   // The directory of an entry (created as needed), from a one-directory cache: entries come
   // grouped by directory, so the walk is mostly none or one component. The cached directory
   // is never removed while cached: removals only hit the leaf of the entry at hand, which is
   // a child of the cached directory, and the walks below it replace only whiteout devices.
-  absl::StatusOr<int> Parent(const std::vector<std::string>& parts) {
-    bool below_cache = cache_fd_ && parts.size() >= cache_parts_.size() &&
+  // A directory reached through a symlink is not cached and empties the cache: the leaf of
+  // such an entry may be anywhere in the layer, an ancestor of the cached directory too.
+  absl::StatusOr<const Dir*> Parent(const std::vector<std::string>& parts) {
+    bool below_cache = cache_.fd && parts.size() >= cache_parts_.size() &&
                        std::equal(cache_parts_.begin(), cache_parts_.end(), parts.begin());
-    if (below_cache && parts.size() == cache_parts_.size()) return cache_fd_.get();
-    auto dir = below_cache ? Walk(cache_fd_.get(), parts, cache_parts_.size(), /*create=*/true)
-                           : Walk(root_fd_, parts, 0, /*create=*/true);
+    if (below_cache && parts.size() == cache_parts_.size()) return &cache_;
+    auto dir = below_cache
+                   ? Walk(cache_.fd.get(), cache_.path,
+                          absl::MakeConstSpan(parts).subspan(cache_parts_.size()),
+                          /*create=*/true, Links::kFollowInRoot)
+                   : Walk(root_fd_, "", parts, /*create=*/true, Links::kFollowInRoot);
     if (!dir.ok()) return dir.status();
-    cache_fd_ = std::move(*dir);
+    if (dir->via_symlink) {
+      cache_ = Dir();
+      cache_parts_.clear();
+      uncached_ = std::move(*dir);
+      return &uncached_;
+    }
+    cache_ = std::move(*dir);
     cache_parts_ = parts;
-    return cache_fd_.get();
+    return &cache_;
   }
 
-  // Walks parts[from], parts[from+1], ... from `start`, the directory parts[0..from).
-  absl::StatusOr<UniqueFd> Walk(int start, const std::vector<std::string>& parts, size_t from,
-                                bool create) {
-    UniqueFd dir(::fcntl(start, F_DUPFD_CLOEXEC, 0));
-    if (!dir) return ErrnoToStatus("dup");
-    std::string walked;
-    for (size_t i = 0; i < parts.size(); ++i) {
-      const std::string& part = parts[i];
-      if (!walked.empty()) walked += '/';
-      walked += part;
-      if (i < from) continue;
-      UniqueFd next(::openat(dir.get(), part.c_str(), kDirFlags));
+  // Walks `parts` from `start`, the directory at `start_path`. Plain directories are opened
+  // one component at a time with O_NOFOLLOW; missing ones are made when `create`. A symlink
+  // is followed only as `links` says, and then by the kernel inside the layer (FollowLink).
+  absl::StatusOr<Dir> Walk(int start, std::string start_path, absl::Span<const std::string> parts,
+                           bool create, Links links) {
+    Dir dir;
+    dir.fd.Reset(::fcntl(start, F_DUPFD_CLOEXEC, 0));
+    if (!dir.fd) return ErrnoToStatus("dup");
+    dir.path = std::move(start_path);
+    // Entry names come cleaned; "." and ".." come only from the targets of dangling links.
+    std::deque<std::string> todo(parts.begin(), parts.end());
+    int links_followed = 0;
+    while (!todo.empty()) {
+      std::string part = std::move(todo.front());
+      todo.pop_front();
+      if (part == ".") continue;
+      if (part == "..") {
+        // dir.path has no symlink on it, so its parent is the path less its last component;
+        // the root's ".." is the root. Opened inside the root all the same: only a dangling
+        // link brings us here, so the kernel has openat2.
+        if (dir.path.empty()) continue;
+        size_t slash = dir.path.rfind('/');
+        dir.path.resize(slash == std::string::npos ? 0 : slash);
+        UniqueFd up(OpenDirInRoot(root_fd_, dir.path.empty() ? "." : dir.path));
+        if (!up) return ErrnoToStatus(absl::StrCat("open directory ", Quote(dir.path)));
+        dir.fd = std::move(up);
+        continue;
+      }
+      std::string walked = JoinPath(dir.path, part);
+      UniqueFd next(::openat(dir.fd.get(), part.c_str(), kDirFlags));
       int err = next ? 0 : errno;
       // A directory this layer whited out earlier: the whiteout device gives way to it.
       bool whited_out = err == ENOTDIR && whited_out_.count(walked) != 0;
       if (!next && create && (err == ENOENT || whited_out)) {
-        ASSIGN_OR_RETURN(next, MakeImplicitDir(dir.get(), part, walked, whited_out));
+        ASSIGN_OR_RETURN(next, MakeImplicitDir(dir.fd.get(), part, walked, whited_out));
       } else if (!next) {
         struct stat st;
         if ((err == ELOOP || err == ENOTDIR) &&
-            ::fstatat(dir.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
-          if (S_ISLNK(st.st_mode)) {
-            return absl::InvalidArgumentError(
-                absl::StrCat(Quote(walked), " is a symlink: nothing is written through one"));
+            ::fstatat(dir.fd.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+          if (!S_ISLNK(st.st_mode)) {
+            return absl::InvalidArgumentError(absl::StrCat(Quote(walked), " is not a directory"));
           }
-          return absl::InvalidArgumentError(absl::StrCat(Quote(walked), " is not a directory"));
+          if (links == Links::kRefuse) {
+            return absl::InvalidArgumentError(absl::StrCat(Quote(walked), " is a symlink"));
+          }
+          if (++links_followed > kMaxLinks) {
+            return absl::InvalidArgumentError(
+                absl::StrCat(Quote(walked), ": too many levels of symlinks"));
+          }
+          RETURN_IF_ERROR(FollowLink(dir, part, walked, create, todo));
+          continue;
         }
         return ErrnoStatus(err, absl::StrCat("open directory ", Quote(walked)));
       }
-      dir = std::move(next);
+      dir.fd = std::move(next);
+      dir.path = std::move(walked);
     }
     return dir;
+  }
+
+  // `dir`/`part` (at `walked`) is a symlink: the kernel follows it with the layer root as "/"
+  // (openat2 RESOLVE_IN_ROOT), so "lib -> usr/lib", "lib -> /usr/lib" and "up -> ../../.."
+  // all end inside the layer, and `dir` becomes where it ends. One that points at nothing
+  // yet is walked here instead, its target's components put before the rest, so that `create`
+  // makes what it points to (inside the layer, as containerd does). A kernel without openat2
+  // (before 5.6) leaves no safe way to follow a symlink: the entry is refused then.
+  absl::Status FollowLink(Dir& dir, const std::string& part, const std::string& walked,
+                          bool create, std::deque<std::string>& todo) {
+    UniqueFd next(OpenDirInRoot(root_fd_, walked));
+    if (next) {
+      ASSIGN_OR_RETURN(dir.path, PathInLayer(next.get()));
+      dir.fd = std::move(next);
+      dir.via_symlink = true;
+      return absl::OkStatus();
+    }
+    int err = errno;
+    if (err == ENOSYS) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          Quote(walked), " is a symlink, and without openat2 (Linux 5.6) nothing is written "
+          "through one"));
+    }
+    if (err == ELOOP) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Quote(walked), ": too many levels of symlinks"));
+    }
+    if (err == EXDEV) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Quote(walked), " is a symlink that crosses a mount"));
+    }
+    if (err != ENOENT && err != ENOTDIR) {
+      return ErrnoStatus(err, absl::StrCat("open directory ", Quote(walked)));
+    }
+    if (!create) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(Quote(walked), " is a symlink to no directory of this layer"));
+    }
+    // Not there (or a whiteout of this layer, or not a directory, which the walk reports).
+    std::string target(PATH_MAX, '\0');
+    ssize_t n = ::readlinkat(dir.fd.get(), part.c_str(), target.data(), target.size());
+    if (n < 0) return ErrnoToStatus(absl::StrCat("read symlink ", Quote(walked)));
+    target.resize(static_cast<size_t>(n));
+    std::vector<std::string> link_parts = absl::StrSplit(target, '/', absl::SkipEmpty());
+    todo.insert(todo.begin(), link_parts.begin(), link_parts.end());
+    if (absl::StartsWith(target, "/")) {
+      dir.fd.Reset(::fcntl(root_fd_, F_DUPFD_CLOEXEC, 0));
+      if (!dir.fd) return ErrnoToStatus("dup");
+      dir.path.clear();
+    }
+    dir.via_symlink = true;
+    return absl::OkStatus();
+  }
+
+  // The path of a directory of the layer from the layer root, as the kernel names it in
+  // /proc/self/fd: where a symlink really led, free of symlinks itself.
+  absl::StatusOr<std::string> PathInLayer(int fd) {
+    if (root_path_.empty()) {
+      ASSIGN_OR_RETURN(root_path_, ReadFdLink(root_fd_));
+      if (root_path_ != "/") root_path_ += '/';
+    }
+    ASSIGN_OR_RETURN(std::string path, ReadFdLink(fd));
+    path += '/';
+    if (!absl::StartsWith(path, root_path_)) {
+      return absl::InternalError(absl::StrCat("a symlink led to ", Quote(path),
+                                              ", not below the layer ", Quote(root_path_)));
+    }
+    path.erase(0, root_path_.size());
+    if (!path.empty()) path.pop_back();
+    return path;
+  }
+
+  static absl::StatusOr<std::string> ReadFdLink(int fd) {
+    std::string proc = absl::StrCat("/proc/self/fd/", fd);
+    std::string path(PATH_MAX, '\0');
+    ssize_t n = ::readlink(proc.c_str(), path.data(), path.size());
+    if (n < 0) return ErrnoToStatus(absl::StrCat("readlink ", proc));
+    path.resize(static_cast<size_t>(n));
+    return path;
   }
 
   // A parent directory the layer has no entry for (yet): 0755 whatever the process umask, as
@@ -637,28 +792,33 @@ class LayerWriter {
   }
 
   // The link target must be a non-directory this layer wrote earlier; the inode keeps the
-  // metadata it was given then (tar writes the same metadata on both headers).
+  // metadata it was given then (tar writes the same metadata on both headers). Its name is
+  // rooted at the layer and its parent resolved inside it like an entry's, its leaf never
+  // followed: whatever the name says, only a file of this layer can be linked.
   absl::Status MakeHardLink(Target& t, const char* link) {
     auto link_parts = SplitEntryPath(link);
     if (!link_parts.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat("hard link to ", Quote(link), ": ", link_parts.status().message()));
     }
-    std::string link_path = absl::StrJoin(*link_parts, "/");
-    if (link_parts->empty() || linkable_.count(link_path) == 0) {
+    auto not_ours = [&] {
       return absl::InvalidArgumentError(absl::StrCat(
           "hard link to ", Quote(link), ", which is not an earlier file of this layer"));
-    }
-    if (link_path == t.path) return absl::InvalidArgumentError("hard link to itself");
+    };
+    if (link_parts->empty()) return not_ours();
     std::string link_leaf = link_parts->back();
     link_parts->pop_back();
-    auto link_dir = OpenDirs(*link_parts, /*create=*/false);
+    auto link_dir = Walk(root_fd_, "", *link_parts, /*create=*/false, Links::kFollowInRoot);
     if (!link_dir.ok()) {
+      if (link_dir.status().code() == absl::StatusCode::kNotFound) return not_ours();
       return Annotate(link_dir.status(), absl::StrCat("hard link to ", Quote(link)));
     }
+    std::string link_path = JoinPath(link_dir->path, link_leaf);
+    if (linkable_.count(link_path) == 0) return not_ours();
+    if (link_path == t.path) return absl::InvalidArgumentError("hard link to itself");
     // flags 0: a symlink as link target is linked itself, never followed.
     auto link_at = [&] {
-      return ::linkat(link_dir->get(), link_leaf.c_str(), t.parent, t.leaf.c_str(), 0);
+      return ::linkat(link_dir->fd.get(), link_leaf.c_str(), t.parent, t.leaf.c_str(), 0);
     };
     int r = link_at();
     if (r != 0 && errno == EEXIST) {
@@ -688,9 +848,11 @@ class LayerWriter {
   int64_t unpacked_bytes_ = 0;
   std::unordered_set<std::string> linkable_;    // non-directories written by this layer
   std::unordered_set<std::string> whited_out_;  // whiteout devices made by this layer
-  std::map<std::string, std::array<timespec, 2>> dir_times_;
-  std::vector<std::string> cache_parts_;
-  UniqueFd cache_fd_;
+  std::map<std::string, std::array<timespec, 2>> dir_times_;  // by path, as made
+  std::vector<std::string> cache_parts_;  // the entry's parent, as the entry names it
+  Dir cache_;                             // ... and that directory
+  Dir uncached_;                          // a parent reached through a symlink
+  std::string root_path_;                 // of root_fd_ in /proc/self/fd, "/"-terminated
 };
 
 // The status for a failed read of the tar reader: the stream's own failure when the blob

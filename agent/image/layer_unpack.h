@@ -2,9 +2,14 @@
 // empty directory that overlayfs then uses as a lower layer: OCI whiteouts become overlay
 // whiteouts (".wh.name" → a 0:0 character device "name"; ".wh..wh..opq" → the directory gets
 // trusted.overlay.opaque=y). Regular files, dirs, symlinks, hard links, device nodes, fifos,
-// modes, owners, xattrs and mtimes are kept. An entry that would land outside the target
-// (absolute path, "..", through a symlink, a hard link to outside) fails the whole layer with
-// INVALID_ARGUMENT naming the entry; the caller removes the target then.
+// modes, owners, xattrs and mtimes are kept. Entry names are rooted at the target as in
+// containerd ("/etc/passwd" and "../etc/passwd" are <target>/etc/passwd; "/" is the target
+// itself, whose metadata stays the caller's), and symlinks on an entry's parent path are
+// followed inside the target only (openat2 RESOLVE_IN_ROOT: "lib -> /usr/lib" then "lib/x"
+// is <target>/usr/lib/x), never at the leaf. Nothing is ever written outside the target. An
+// entry that cannot be written so (a hard link to anything but an earlier file of the layer,
+// a symlink on the path when the kernel lacks openat2, a non-directory naming the root) fails
+// the whole layer with INVALID_ARGUMENT naming the entry; the caller removes the target then.
 #pragma once
 
 #include <cstdint>

@@ -3,7 +3,8 @@
 // imported again keeps its digests; whiteouts and opaque dirs hide lower files in containers;
 // the config's Entrypoint/Cmd/Env/User/WorkingDir/Labels apply and the API overrides them;
 // containers of one image share its layer dirs; remove and prune free the space; an image in
-// use needs force; layers that try to write outside their dir are refused with nothing kept.
+// use needs force; layers that try to write outside their dir are confined to it, and those
+// that link to something outside are refused with nothing kept.
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -608,29 +609,85 @@ TEST_F(ImagesContentTest, PruneRemovesEveryImageNoContainerUses) {
   EXPECT_TRUE(InspectImage(agent_, "busybox").ok());
 }
 
-TEST_F(ImagesContentTest, LayersWritingOutsideTheirDirAreRefused) {
+// Entry names above the layer root or absolute, and symlinks on an entry's path wherever
+// they point, are taken inside the layer (as containerd does): the import succeeds, what the
+// layer writes lands inside its own dir, and nothing appears beside it or on the host.
+TEST_F(ImagesContentTest, LayersWritingOutsideTheirDirAreConfinedToIt) {
   const std::string outside = agent_.dir() + "/outside";
   ASSERT_TRUE(std::filesystem::create_directory(outside));
   struct Case {
     std::string name;
     std::vector<TarItem> items;
+    std::string lands_at;        // below the layer dir
     std::string must_not_exist;  // where the escape would land
   };
   const std::string layers_dir = agent_.root() + "/images/layers";
+  const std::string absolute = "escape-absolute-" + std::to_string(::getpid());
   const std::vector<Case> cases = {
-      {"dot-dot entry", {File("../escape-dotdot", "x")}, layers_dir + "/escape-dotdot"},
-      {"dot-dot inside a path", {Dir("a"), File("a/../../escape-inner", "x")}, layers_dir + "/escape-inner"},
-      {"absolute path", {File("/escape-absolute-" + std::to_string(::getpid()), "x")},
-       "/escape-absolute-" + std::to_string(::getpid())},
-      {"through an absolute symlink", {Symlink("out", outside), File("out/pwned-abs", "x")}, outside + "/pwned-abs"},
+      {"dot-dot entry", {File("../escape-dotdot", "x")}, "escape-dotdot", layers_dir + "/escape-dotdot"},
+      {"dot-dot inside a path", {Dir("a"), File("a/../../escape-inner", "x")}, "escape-inner",
+       layers_dir + "/escape-inner"},
+      {"absolute path", {File("/" + absolute, "x")}, absolute, "/" + absolute},
+      {"through an absolute symlink", {Symlink("out", outside), File("out/pwned-abs", "x")},
+       outside.substr(1) + "/pwned-abs", outside + "/pwned-abs"},
       {"through a relative symlink",
        {Symlink("rel", "../../../../../../../../../../.." + outside), File("rel/pwned-rel", "x")},
-       outside + "/pwned-rel"},
+       outside.substr(1) + "/pwned-rel", outside + "/pwned-rel"},
       // From <root>/images/layers/<tmp>/d, five levels up is the harness's dir.
       {"through a symlinked dir below", {Dir("d"), Symlink("d/up", "../../../../.."), File("d/up/escape-up", "x")},
-       agent_.dir() + "/escape-up"},
-      {"hard link to a file outside", {Hardlink("passwd-link", "../../../../../../../../../etc/passwd")}, ""},
-      {"whiteout reaching up", {Dir("w"), File("w/../.wh.escape", "")}, ""},
+       "escape-up", agent_.dir() + "/escape-up"},
+      {"symlink to / then etc/passwd", {Symlink("evil", "/"), File("evil/etc/passwd", "x")}, "etc/passwd", ""},
+      {"symlink up then etc/passwd", {Symlink("evil", "../../.."), File("evil/etc/passwd", "x")}, "etc/passwd",
+       ""},
+      {"whiteout reaching up", {Dir("w"), File("w/../.wh.escape", "")}, "escape", ""},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const Case& c = cases[i];
+    SCOPED_TRACE(c.name);
+    const std::set<std::string> layers_before = LayerDirs(agent_.root());
+    const Image image = DerivedImage(busybox_, c.items);
+    const v1::Image imported = ImportAs(image, "t/confined:" + std::to_string(i));
+    ASSERT_EQ(imported.id(), image.config_digest());
+    std::vector<std::string> added;
+    for (const std::string& layer : LayerDirs(agent_.root())) {
+      if (layers_before.count(layer) == 0) added.push_back(layer);
+    }
+    ASSERT_EQ(added.size(), 1u);
+    const std::string landed = layers_dir + "/" + added[0] + "/" + c.lands_at;
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::symlink_status(landed))) << landed;
+    if (std::filesystem::is_regular_file(std::filesystem::symlink_status(landed))) {
+      EXPECT_EQ(ReadText(landed), "x");
+    }
+    if (!c.must_not_exist.empty()) {
+      EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(c.must_not_exist))) << c.must_not_exist;
+      std::error_code ec;
+      std::filesystem::remove(c.must_not_exist, ec);
+    }
+    EXPECT_TRUE(std::filesystem::is_empty(outside)) << outside;
+  }
+  // The host's own file is untouched; a container of the image sees the layer's.
+  EXPECT_THAT(ReadText("/etc/passwd"), HasSubstr("root:"));
+  auto run = agent_.RunToExit(FromImage("t/confined:6", {"cat", "/etc/passwd"}));
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->out, "x");
+}
+
+// What still cannot be written is refused, with nothing kept: a hard link to anything but an
+// earlier file of the layer (a name that pointed outside is rooted at the layer, where there
+// is no such file), and a symlink naming the layer root.
+TEST_F(ImagesContentTest, LayersLinkingOutsideTheirDirAreRefused) {
+  const std::string outside = agent_.dir() + "/outside";
+  ASSERT_TRUE(std::filesystem::create_directory(outside));
+  ASSERT_TRUE(WriteFileAtomic(outside + "/victim", "untouched\n").ok());
+  struct Case {
+    std::string name;
+    std::vector<TarItem> items;
+  };
+  const std::vector<Case> cases = {
+      {"hard link to a file outside", {Hardlink("passwd-link", "../../../../../../../../../etc/passwd")}},
+      {"hard link to an absolute path", {Hardlink("victim-link", outside + "/victim")}},
+      {"hard link through a symlink", {Symlink("out", outside), Hardlink("victim-link", "out/victim")}},
+      {"symlink as the layer root", {Symlink("./", outside)}},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -643,22 +700,17 @@ TEST_F(ImagesContentTest, LayersWritingOutsideTheirDirAreRefused) {
     EXPECT_THAT(HiddenLayerDirs(agent_.root()), IsEmpty());
     EXPECT_EQ(RefsJson(agent_.root()), refs_before);
     EXPECT_EQ(InspectImage(agent_, "t/evil:v1").status().code(), absl::StatusCode::kNotFound);
-    if (!c.must_not_exist.empty()) {
-      EXPECT_FALSE(std::filesystem::exists(std::filesystem::symlink_status(c.must_not_exist))) << c.must_not_exist;
-      std::error_code ec;
-      std::filesystem::remove(c.must_not_exist, ec);
-    }
-    EXPECT_TRUE(std::filesystem::is_empty(outside)) << outside;
+    EXPECT_THAT(ListDirectory(outside), ElementsAre("victim"));
+    EXPECT_EQ(ReadText(outside + "/victim"), "untouched\n");
+    EXPECT_EQ(std::filesystem::hard_link_count(outside + "/victim"), 1u);
   }
-  // The host's own file is untouched.
   EXPECT_THAT(ReadText("/etc/passwd"), HasSubstr("root:"));
 
   // The same refusal for a `docker save` archive, which names its image before unpacking.
-  const Image evil = DerivedImage(busybox_, {File("../escape-docker", "x")});
+  const Image evil = DerivedImage(busybox_, {Hardlink("escape-docker", "../../../../etc/passwd")});
   const std::string refs_before = RefsJson(agent_.root());
   auto imported = ImportImages(agent_, DockerArchiveTar(evil, {"t/evil:docker"}));
   EXPECT_EQ(imported.status().code(), absl::StatusCode::kInvalidArgument) << imported.status();
-  EXPECT_FALSE(std::filesystem::exists(layers_dir + "/escape-docker"));
   EXPECT_THAT(HiddenLayerDirs(agent_.root()), IsEmpty());
   EXPECT_EQ(RefsJson(agent_.root()), refs_before) << "a refused docker archive left its name behind";
   EXPECT_EQ(InspectImage(agent_, "t/evil:docker").status().code(), absl::StatusCode::kNotFound);

@@ -106,43 +106,88 @@ TEST_F(ImageStoreTest, TagsShareContentAndRemovalFreesItOnlyWhenUnused) {
   EXPECT_THAT(store_->content().List(), IsEmpty());
 }
 
-TEST_F(ImageStoreTest, ImportOfALayerEscapingTheRootIsRefusedAndLeavesNothing) {
-  // A layout whose only layer has "../escape": valid digests everywhere, hostile content.
-  const std::string work = dir_ + "/evil";
-  ASSERT_TRUE(MakeDirs(work).ok());
-  ASSERT_TRUE(WriteTar(work + "/layer.tar", {{"../escape", TarEntry::Kind::kFile, "", "gotcha\n"}}).ok());
-  auto layer = ReadFile(work + "/layer.tar");
-  ASSERT_TRUE(layer.ok());
-  std::string layer_digest = Sha256Of(*layer);
+// An OCI layout archive in `work` of one image `name` whose only layer holds `layer`: valid
+// digests everywhere, whatever the content. Archive entry names start with `prefix` ("" or
+// "/"); `extra` entries are added to the archive.
+std::string WriteLayout(const std::string& work, const std::vector<TarEntry>& layer,
+                        const std::string& name, const std::string& prefix = "",
+                        const std::vector<TarEntry>& extra = {}) {
+  EXPECT_TRUE(MakeDirs(work).ok());
+  EXPECT_TRUE(WriteTar(work + "/layer.tar", layer).ok());
+  auto layer_bytes = ReadFile(work + "/layer.tar");
+  EXPECT_TRUE(layer_bytes.ok());
+  std::string layer_digest = Sha256Of(*layer_bytes);
   std::string config = R"({"architecture":"amd64","os":"linux","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[")" +
                        layer_digest + R"("]}})";
   std::string config_digest = Sha256Of(config);
   std::string manifest = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
                          config_digest + R"(","size":)" + std::to_string(config.size()) +
                          R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":")" + layer_digest +
-                         R"(","size":)" + std::to_string(layer->size()) + "}]}";
+                         R"(","size":)" + std::to_string(layer_bytes->size()) + "}]}";
   std::string manifest_digest = Sha256Of(manifest);
   std::string index = R"({"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
                       manifest_digest + R"(","size":)" + std::to_string(manifest.size()) +
-                      R"(,"annotations":{"org.opencontainers.image.ref.name":"evil:latest"}}]})";
+                      R"(,"annotations":{"org.opencontainers.image.ref.name":")" + name + R"("}}]})";
   using Kind = TarEntry::Kind;
-  ASSERT_TRUE(WriteTar(work + "/evil.tar",
-                       {{"oci-layout", Kind::kFile, "", R"({"imageLayoutVersion":"1.0.0"})"},
-                        {"index.json", Kind::kFile, "", index},
-                        {"blobs/sha256/" + DigestHex(layer_digest), Kind::kFile, work + "/layer.tar"},
-                        {"blobs/sha256/" + DigestHex(config_digest), Kind::kFile, "", config},
-                        {"blobs/sha256/" + DigestHex(manifest_digest), Kind::kFile, "", manifest}})
-                  .ok());
+  std::vector<TarEntry> entries = {
+      {prefix + "oci-layout", Kind::kFile, "", R"({"imageLayoutVersion":"1.0.0"})"},
+      {prefix + "index.json", Kind::kFile, "", index},
+      {prefix + "blobs/sha256/" + DigestHex(layer_digest), Kind::kFile, work + "/layer.tar"},
+      {prefix + "blobs/sha256/" + DigestHex(config_digest), Kind::kFile, "", config},
+      {prefix + "blobs/sha256/" + DigestHex(manifest_digest), Kind::kFile, "", manifest}};
+  entries.insert(entries.end(), extra.begin(), extra.end());
+  EXPECT_TRUE(WriteTar(work + "/image.tar", entries).ok());
+  return work + "/image.tar";
+}
+
+// Layer entries naming paths above the layer root or absolute paths are rooted at the layer
+// (as containerd does): the files land inside the unpacked layer, nothing beside it.
+TEST_F(ImageStoreTest, ImportOfALayerNamingPathsAboveItsRootKeepsThemInside) {
+  using Kind = TarEntry::Kind;
+  const std::string tar =
+      WriteLayout(dir_ + "/evil", {{"../escape", Kind::kFile, "", "gotcha\n"},
+                                   {"/abs-escape", Kind::kFile, "", "absolute\n"},
+                                   {"../../etc/x", Kind::kFile, "", "etc\n"}},
+                  "evil:latest");
+  auto imported = store_->Import(tar);
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  auto image = store_->Get("evil");
+  ASSERT_TRUE(image.ok()) << image.status();
+  ASSERT_EQ(image->layers.size(), 1u);
+  const std::string layer = image->layers[0];
+  EXPECT_EQ(ReadFile(layer + "/escape").value_or(""), "gotcha\n");
+  EXPECT_EQ(ReadFile(layer + "/abs-escape").value_or(""), "absolute\n");
+  EXPECT_EQ(ReadFile(layer + "/etc/x").value_or(""), "etc\n");
+  struct stat st;
+  EXPECT_NE(::stat((dir_ + "/images/escape").c_str(), &st), 0);
+  EXPECT_NE(::stat((dir_ + "/images/layers/escape").c_str(), &st), 0);
+  EXPECT_NE(::stat("/abs-escape", &st), 0);
+}
+
+// The image archive itself: names with a leading "/" are taken below the work directory;
+// one whose ".." climbs above it is refused, and the import leaves nothing.
+TEST_F(ImageStoreTest, ImageArchiveNamesAreRootedAndDotDotAboveTheRootIsRefused) {
+  using Kind = TarEntry::Kind;
+  const std::string slashed = WriteLayout(
+      dir_ + "/slashed", {{"etc/motd", Kind::kFile, "", "hi\n"}}, "slashed:latest", "/");
+  auto imported = store_->Import(slashed);
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  ASSERT_TRUE(store_->Get("slashed").ok());
+  EXPECT_EQ(ReadFile(store_->Get("slashed")->layers[0] + "/etc/motd").value_or(""), "hi\n");
+
+  const std::string evil =
+      WriteLayout(dir_ + "/evil", {{"etc/motd", Kind::kFile, "", "hi\n"}}, "evil:latest", "",
+                  {{"blobs/../../escape", Kind::kFile, "", "gotcha\n"}});
   const auto layers_before = LayerDirs();
-  auto imported = store_->Import(work + "/evil.tar");
-  ASSERT_FALSE(imported.ok());
-  EXPECT_EQ(imported.status().code(), absl::StatusCode::kInvalidArgument) << imported.status();
-  EXPECT_THAT(std::string(imported.status().message()), HasSubstr("escape"));
+  auto refused = store_->Import(evil);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("blobs/../../escape"));
   EXPECT_EQ(LayerDirs(), layers_before);
   EXPECT_EQ(store_->Get("evil").status().code(), absl::StatusCode::kNotFound);
   struct stat st;
   EXPECT_NE(::stat((dir_ + "/images/escape").c_str(), &st), 0);
-  EXPECT_NE(::stat((dir_ + "/images/layers/escape").c_str(), &st), 0);
+  EXPECT_NE(::stat((dir_ + "/escape").c_str(), &st), 0);
 }
 
 TEST_F(ImageStoreTest, ArchivesThatAreNeitherLayoutNorDockerSaveAreInvalid) {
