@@ -58,6 +58,7 @@ void RemoveQuietly(AgentClient& client, const std::string& id) {
   v1::RemoveRequest request;
   request.set_id(id);
   request.set_force(true);
+  request.set_remove_volumes(true);  // run --rm takes its anonymous volumes along, as docker's does
   v1::RemoveResponse response;
   grpc::ClientContext ctx;
   client.containers().Remove(&ctx, request, &response);

@@ -31,16 +31,6 @@ json Object(const Map& map) {
   return out;
 }
 
-std::string StateName(v1::ContainerState state) {
-  switch (state) {
-    case v1::CREATED: return "created";
-    case v1::RUNNING: return "running";
-    case v1::PAUSED: return "paused";
-    case v1::EXITED: return "exited";
-    default: return "unknown";
-  }
-}
-
 // {"80/tcp": [{"HostIp": ..., "HostPort": "8080"}], ...}
 json PortMap(const google::protobuf::RepeatedPtrField<v1::PortMapping>& ports, bool any_address_explicit) {
   json out = json::object();
@@ -55,7 +45,7 @@ json PortMap(const google::protobuf::RepeatedPtrField<v1::PortMapping>& ports, b
 
 json StateView(const v1::Container& c) {
   json state = {
-      {"Status", StateName(c.state())},
+      {"Status", StateWord(c.state())},
       // docker's Running holds while paused too.
       {"Running", c.state() == v1::RUNNING || c.state() == v1::PAUSED},
       {"Paused", c.state() == v1::PAUSED},

@@ -173,4 +173,14 @@ std::string FormatLogTimestamp(absl::Time t) {
   return absl::FormatTime("%Y-%m-%dT%H:%M:%E9SZ", t, absl::UTCTimeZone());
 }
 
+std::string StateWord(berth::v1::ContainerState state) {
+  switch (state) {
+    case berth::v1::CREATED: return "created";
+    case berth::v1::RUNNING: return "running";
+    case berth::v1::PAUSED: return "paused";
+    case berth::v1::EXITED: return "exited";
+    default: return "unknown";
+  }
+}
+
 }  // namespace berth::cli

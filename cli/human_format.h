@@ -34,6 +34,9 @@ std::string StatusText(const berth::v1::Container& c, absl::Time now);
 // quoted: "\"sleep 1000\"".
 std::string CommandText(const berth::v1::Container& c, bool truncate);
 
+// docker's word for a state: created, running, paused, exited.
+std::string StateWord(berth::v1::ContainerState state);
+
 std::string ShortId(std::string_view id);
 
 // Number of UTF-8 code points, a fair stand-in for terminal columns.

@@ -33,16 +33,6 @@ std::pair<std::string, json> Labels(const Map& labels) {
   return {absl::StrJoin(pairs, ","), std::move(object)};
 }
 
-std::string StateWord(v1::ContainerState state) {
-  switch (state) {
-    case v1::CREATED: return "created";
-    case v1::RUNNING: return "running";
-    case v1::PAUSED: return "paused";
-    case v1::EXITED: return "exited";
-    default: return "unknown";
-  }
-}
-
 std::string NetworksText(const v1::Container& c) {
   const v1::NetworkSettings& ns = c.network_settings();
   if (!ns.network().empty()) return ns.network();

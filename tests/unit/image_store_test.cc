@@ -95,7 +95,11 @@ TEST_F(ImageStoreTest, TagsShareContentAndRemovalFreesItOnlyWhenUnused) {
   ASSERT_TRUE(forced.ok()) << forced.status();
   EXPECT_THAT(forced->deleted, IsEmpty());
   EXPECT_EQ(LayerDirs().size(), 1u);
-  EXPECT_TRUE(store_->List().empty());
+  // Listed without a name (<none>) while the container keeps it.
+  const std::vector<Image> listed = store_->List();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].id, id);
+  EXPECT_THAT(listed[0].names, IsEmpty());
   // Once no container uses it, prune frees blobs and layers.
   int64_t reclaimed = 0;
   auto pruned = store_->Prune([] { return std::set<std::string>{}; }, &reclaimed);
