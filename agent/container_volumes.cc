@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "agent/container_manager.h"
+#include "agent/security_spec.h"
 #include "agent/volume_copy.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
@@ -23,25 +24,13 @@ const std::set<std::string>& Propagations() {
   return *kModes;
 }
 
-bool CleanContainerPath(const std::string& p) {
-  if (p.empty() || p[0] != '/' || p == "/") return false;
-  for (size_t start = 1; start <= p.size();) {
-    size_t slash = p.find('/', start);
-    std::string part = p.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (part == "..") return false;
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  return true;
-}
-
 absl::Status CheckMountFields(const v1::Mount& m, int index, std::set<std::string>& destinations) {
   const std::string field = absl::StrCat("mounts[", index, "]");
   auto bad = [&](absl::string_view what) { return absl::InvalidArgumentError(absl::StrCat(field, ": ", what)); };
   if (m.type() != v1::MOUNT_TYPE_BIND && m.type() != v1::MOUNT_TYPE_VOLUME && m.type() != v1::MOUNT_TYPE_TMPFS) {
     return bad(absl::StrCat("unknown mount type ", static_cast<int>(m.type()), " (bind, volume or tmpfs)"));
   }
-  if (m.type() != v1::MOUNT_TYPE_BIND && !CleanContainerPath(m.destination())) {
+  if (m.type() != v1::MOUNT_TYPE_BIND && (!CleanAbsolute(m.destination()) || m.destination() == "/")) {
     return bad(absl::StrCat("destination must be an absolute container path other than / without \"..\", got ",
                             Quoted(m.destination())));
   }

@@ -147,14 +147,6 @@ void CollectHostDevices(const std::string& dir, std::vector<spec::Device>& out) 
   ::closedir(d);
 }
 
-bool CleanAbsolute(const std::string& path) {
-  if (path.empty() || path[0] != '/') return false;
-  for (absl::string_view part : absl::StrSplit(path, '/')) {
-    if (part == "..") return false;
-  }
-  return true;
-}
-
 absl::Status ApplyDevices(const v1::SecurityOptions& sec, spec::Spec& s, v1::EffectiveSecurity* effective) {
   if (sec.privileged()) {
     CollectHostDevices("/dev", s.linux.devices);
@@ -319,6 +311,14 @@ void ApplyUserNamespace(uint32_t first_host_id, spec::Spec& s, v1::EffectiveSecu
 }
 
 }  // namespace
+
+bool CleanAbsolute(const std::string& path) {
+  if (path.empty() || path[0] != '/') return false;
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") return false;
+  }
+  return true;
+}
 
 absl::StatusOr<std::string> CapabilityName(const std::string& name, const std::string& field) {
   std::string upper = absl::AsciiStrToUpper(absl::StripAsciiWhitespace(name));

@@ -33,6 +33,9 @@ absl::StatusOr<std::string> UsernsMode(const v1::ContainerConfig& config,
 absl::Status ApplySecurity(const v1::ContainerConfig& config, const SecurityInputs& inputs,
                            spec::Spec& s, v1::EffectiveSecurity* effective);
 
+// An absolute path without a ".." component (mount and device paths in requests).
+bool CleanAbsolute(const std::string& path);
+
 // "NET_RAW", "net_raw", "CAP_NET_RAW" -> "CAP_NET_RAW"; INVALID_ARGUMENT naming `field`.
 absl::StatusOr<std::string> CapabilityName(const std::string& name, const std::string& field);
 

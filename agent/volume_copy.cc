@@ -97,8 +97,7 @@ absl::Status CopyTree(int src_dir, int dst_dir, uint32_t id_shift, int depth) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
+// Whether the directory has no entries (a missing one counts as empty).
 bool DirectoryIsEmpty(const std::string& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd) return errno == ENOENT;
@@ -110,6 +109,8 @@ bool DirectoryIsEmpty(const std::string& dir) {
   }
   return true;
 }
+
+}  // namespace
 
 absl::Status CopyImageDirIntoVolume(const std::vector<std::string>& layers_top_first, const std::string& image_path,
                                     const std::string& data_dir, uint32_t id_shift) {

@@ -21,7 +21,4 @@ namespace berth::agent {
 absl::Status CopyImageDirIntoVolume(const std::vector<std::string>& layers_top_first, const std::string& image_path,
                                     const std::string& data_dir, uint32_t id_shift);
 
-// Whether the directory has no entries (a missing one counts as empty).
-bool DirectoryIsEmpty(const std::string& dir);
-
 }  // namespace berth::agent

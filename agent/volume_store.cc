@@ -228,12 +228,15 @@ VolumeStore::Pruned VolumeStore::Prune(bool all, const LabelMatcher& match) {
       names.push_back(name);
     }
     for (const std::string& name : names) {
-      pruned.reclaimed_bytes += DirectorySize(DataPath(name));
       pruned.removed.push_back(name);
       doomed.push_back(UnlinkLocked(name));
     }
   }
-  for (const std::string& path : doomed) (void)RemoveTree(path);
+  // Measured and deleted outside the lock: both walk the whole tree.
+  for (const std::string& path : doomed) {
+    pruned.reclaimed_bytes += DirectorySize(path);
+    (void)RemoveTree(path);
+  }
   return pruned;
 }
 

@@ -83,6 +83,12 @@ TEST_F(VolumesTest, NamedVolumeOutlivesContainersAndTheAgent) {
   EXPECT_EQ(ReadText(volume->mountpoint() + "/f"), "kept\n");  // on the node, where inspect says
   EXPECT_THAT(Ok({"volume", "ls", "-q"}), HasSubstr("data\n"));
   EXPECT_EQ(Ok({"volume", "ls", "-q", "--filter", "label=team=b"}), "");
+  EXPECT_EQ(Ok({"volume", "ls", "-q", "--filter", "dangling=true"}), "data\n");
+  // Creating a name that exists returns that volume as it is (Docker's rule).
+  EXPECT_EQ(Ok({"volume", "create", "--label", "team=z", "data"}), "data\n");
+  auto same = InspectVolume("data");
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->labels().at("team"), "a");
 
   agent_.Restart();
   volumes_ = v1::Volumes::NewStub(agent_.channel());
@@ -128,6 +134,7 @@ TEST_F(VolumesTest, AVolumeInUseCannotBeRemovedEvenAfterAnAgentRestart) {
       volumes_ = v1::Volumes::NewStub(agent_.channel());
     }
   }
+  EXPECT_EQ(Ok({"volume", "ls", "-q", "--filter", "dangling=false"}), "busy\n");
   // Prune never takes a used volume either, even with --all.
   EXPECT_THAT(Ok({"volume", "prune", "-a", "-f"}), Not(HasSubstr("busy")));
   Ok({"rm", "holder"});
@@ -172,8 +179,10 @@ TEST_F(VolumesTest, AnonymousVolumesGoWithRmVAndWithRunRm) {
     return after == before;
   })) << "run --rm left its anonymous volume: " << absl::StrJoin(after, ", ");
 
-  // Prune without -a takes the unused anonymous one and leaves named ones.
+  // Prune without -a takes the unused anonymous one and leaves named ones; a label filter
+  // narrows it.
   Ok({"volume", "create", "named"});
+  EXPECT_THAT(Ok({"volume", "prune", "-f", "--filter", "label=nobody"}), Not(HasSubstr(kept_volume)));
   std::string pruned = Ok({"volume", "prune", "-f"});
   EXPECT_THAT(pruned, HasSubstr(kept_volume));
   EXPECT_THAT(pruned, Not(HasSubstr("named")));
