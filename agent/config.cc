@@ -49,6 +49,7 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
   }
   if (absl::Status st = take("bridge", base.bridge); !st.ok()) return st;
   if (absl::Status st = take("bridge_cidr", base.bridge_cidr); !st.ok()) return st;
+  if (absl::Status st = take("bridge_ipv6_cidr", base.bridge_ipv6_cidr); !st.ok()) return st;
   for (auto [key, field] : {std::pair<const char*, int64_t*>{"audit_max_bytes", &base.audit_max_bytes},
                             {"events_max", &base.events_max},
                             {"events_max_bytes", &base.events_max_bytes},
@@ -71,7 +72,8 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
     }
   }
   for (auto [key, field] : {std::pair<const char*, bool*>{"outbound_nat", &base.outbound_nat},
-                            {"ip_forward", &base.ip_forward}}) {
+                            {"ip_forward", &base.ip_forward},
+                            {"ipv6", &base.ipv6}}) {
     if (const toml::node* node = table.get(key)) {
       auto value = node->value<bool>();
       if (!value) return absl::InvalidArgumentError(absl::StrCat("config ", path, ": ", key, " must be true or false"));
@@ -193,6 +195,9 @@ absl::Status ValidateConfig(const AgentConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat(
         "bridge_cidr must be the gateway's address in a /8../30 subnet (e.g. 10.88.0.1/16), got \"", config.bridge_cidr,
         "\""));
+  }
+  if (!config.bridge_ipv6_cidr.empty() && !config.ipv6) {
+    return absl::InvalidArgumentError("bridge_ipv6_cidr is set but ipv6 is not: add ipv6 = true (or --ipv6)");
   }
   if (config.mtu != 0 && (config.mtu < 68 || config.mtu > 65535)) {
     return absl::InvalidArgumentError(absl::StrCat("mtu must be 68..65535 (or 0 for the default), got ", config.mtu));

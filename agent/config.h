@@ -63,8 +63,10 @@ struct AgentConfig {
   int mtu = 0;                               // 0: the kernel's default (1500)
   std::vector<std::string> dns;              // nameservers; empty: the node's non-loopback ones
   std::vector<std::string> dns_search;       // search domains; empty: the node's
-  bool outbound_nat = false;  // masquerade container traffic leaving the node (Docker does)
+  bool outbound_nat = true;   // the default network masquerades traffic leaving the node, as Docker's
   bool ip_forward = true;     // set net.ipv4.ip_forward=1 in the agent's netns at start
+  bool ipv6 = false;          // the default network is dual-stack (containers get v6 addresses too)
+  std::string bridge_ipv6_cidr;  // its bridge's v6 "address/length"; empty: a random ULA /64, kept
 
   // Registries. Loopback registries may always answer over plain HTTP.
   std::vector<std::string> insecure_registries;  // "host[:port]": plain HTTP / unverified TLS allowed
@@ -76,7 +78,8 @@ struct AgentConfig {
 // tls_client_ca, max_calls_per_identity, audit_max_bytes, audit_files, events_max,
 // events_max_bytes, events_subscriber_queue, metrics_listen, log_max_size, log_max_files, an [authz] table
 // (admin, operator, viewer, uids, bind_mount_roots), cgroup_parent, log_level, log_format, shim_path,
-// busybox_path, init_path, userns_pool, default_userns, bridge, bridge_cidr, mtu, dns, dns_search, outbound_nat, ip_forward,
+// busybox_path, init_path, userns_pool, default_userns, bridge, bridge_cidr, mtu, dns, dns_search, outbound_nat, ip_forward, ipv6,
+// bridge_ipv6_cidr,
 // insecure_registries, auth_file at top level; a [registry_mirrors] table of host = [urls])
 // over `base`.
 absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig base);

@@ -91,6 +91,7 @@ absl::Status ContainerManager::WriteEtcFiles(const v1::ContainerConfig& config, 
   } else {
     std::string names = hostname == name ? hostname : absl::StrCat(hostname, " ", name);
     hosts = RenderHosts({settings.ip_address(), names}, *extra_hosts);
+    if (!settings.ipv6_address().empty()) absl::StrAppend(&hosts, settings.ipv6_address(), "\t", names, "\n");
   }
   std::vector<std::string> dns(config.dns().begin(), config.dns().end());
   std::vector<std::string> search(config.dns_search().begin(), config.dns_search().end());

@@ -106,7 +106,7 @@ int main(int argc, char** argv) {
   std::string bridge, bridge_cidr;
   std::optional<int> mtu;
   std::vector<std::string> dns, dns_search;
-  bool outbound_nat = false, no_ip_forward = false;
+  bool outbound_nat = false, no_outbound_nat = false, no_ip_forward = false;
   std::vector<std::string> insecure_registries, mirrors;
   std::string auth_file;
   app.add_option("--insecure-registry", insecure_registries, "host[:port] allowed over plain HTTP or unverified TLS (repeatable)");
@@ -117,8 +117,14 @@ int main(int argc, char** argv) {
   app.add_option("--mtu", mtu, "MTU of bridges and container interfaces (default: the kernel's)");
   app.add_option("--dns", dns, "nameserver for containers' /etc/resolv.conf (repeatable)");
   app.add_option("--dns-search", dns_search, "search domain for containers' /etc/resolv.conf (repeatable)");
-  app.add_flag("--outbound-nat", outbound_nat, "masquerade container traffic that leaves the node");
+  app.add_flag("--outbound-nat", outbound_nat, "masquerade the default network's traffic that leaves the node (the default)");
+  app.add_flag("--no-outbound-nat", no_outbound_nat, "route the default network's traffic out with container addresses")
+      ->excludes("--outbound-nat");
   app.add_flag("--no-ip-forward", no_ip_forward, "do not set net.ipv4.ip_forward=1");
+  bool ipv6 = false;
+  std::string bridge_ipv6_cidr;
+  app.add_flag("--ipv6", ipv6, "give the default network IPv6 too (a ULA /64 unless --bridge-ipv6-cidr)");
+  app.add_option("--bridge-ipv6-cidr", bridge_ipv6_cidr, "v6 gateway address/length of the default network");
   CLI11_PARSE(app, argc, argv);
 
   if (!config_file.empty()) {
@@ -146,7 +152,10 @@ int main(int argc, char** argv) {
   if (!dns.empty()) config.dns = dns;
   if (!dns_search.empty()) config.dns_search = dns_search;
   if (outbound_nat) config.outbound_nat = true;
+  if (no_outbound_nat) config.outbound_nat = false;
   if (no_ip_forward) config.ip_forward = false;
+  if (ipv6) config.ipv6 = true;
+  if (!bridge_ipv6_cidr.empty()) config.bridge_ipv6_cidr = bridge_ipv6_cidr;
   for (const auto& r : insecure_registries) config.insecure_registries.push_back(r);
   for (const auto& m : mirrors) {
     size_t eq = m.find('=');
@@ -201,7 +210,8 @@ int main(int argc, char** argv) {
   if (auto st = berth::MakeDirs(scratch, 0700); !st.ok()) return Fail(std::string(st.message()));
 
   berth::agent::NetworkManager networks({config.root, config.bridge, config.bridge_cidr, config.mtu,
-                                         config.outbound_nat, config.ip_forward});
+                                         config.outbound_nat, config.ip_forward, config.ipv6,
+                                         config.bridge_ipv6_cidr});
   if (auto st = networks.Init(); !st.ok()) return Fail(absl::StrCat("networks: ", st.message()));
 
   auto pool_range = berth::agent::ParseUsernsPoolRange(config.userns_pool);

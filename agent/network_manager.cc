@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
+#include <sys/random.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -10,6 +11,8 @@
 #include "absl/time/clock.h"
 #include "agent/ids.h"
 #include "agent/logging.h"
+#include "runtime/base/quote.h"
+#include "runtime/base/status_macros.h"
 #include "runtime/base/crash_point.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/network/container_link.h"
@@ -41,6 +44,101 @@ absl::Status ValidateNetworkName(const std::string& name) {
 bool Clash(const net::PublishedPort& a, const net::PublishedPort& b) {
   return a.protocol == b.protocol && a.host_port == b.host_port &&
          (a.host_ip.IsUnspecified() || b.host_ip.IsUnspecified() || a.host_ip == b.host_ip);
+}
+
+// Driver options of Networks.Create, with Docker's long names as aliases.
+absl::StatusOr<bool> MasqueradeOption(const google::protobuf::Map<std::string, std::string>& options) {
+  bool masquerade = true;  // Docker's default for every bridge network
+  for (const auto& [key, value] : options) {
+    if (key != "masquerade" && key != "com.docker.network.bridge.enable_ip_masquerade") {
+      return absl::InvalidArgumentError(absl::StrCat("network option ", Quoted(key),
+                                                     " is unknown; the bridge driver knows \"masquerade\""));
+    }
+    std::string v = absl::AsciiStrToLower(value);
+    if (v == "true" || v == "1" || v == "yes") {
+      masquerade = true;
+    } else if (v == "false" || v == "0" || v == "no") {
+      masquerade = false;
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat("network option ", Quoted(key), " = ", Quoted(value),
+                                                     " must be true or false"));
+    }
+  }
+  return masquerade;
+}
+
+// A random ULA /64 (RFC 4193: fd + a 40-bit global id, subnet 0) no network holds yet.
+absl::StatusOr<net::Ipv6Prefix> FreeUlaSubnet(const std::vector<net::Ipv6Prefix>& taken) {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    net::Ipv6Prefix p;
+    p.length = 64;
+    p.address.bytes[0] = 0xfd;
+    if (::getrandom(&p.address.bytes[1], 5, 0) != 5) return ErrnoToStatus("getrandom for an IPv6 ULA prefix");
+    if (std::none_of(taken.begin(), taken.end(), [&](const net::Ipv6Prefix& t) { return t.Overlaps(p); })) return p;
+  }
+  return absl::ResourceExhaustedError("no free IPv6 ULA /64 found; give --subnet fdXX:...::/64");
+}
+
+// The v6 side of a network whose v4 subnet and gateway are chosen: its prefix must leave room
+// for every v4 host offset, and its gateway must be an offset no container can get.
+absl::Status PlanIpv6(const std::string& subnet_text, const std::string& gateway_text, const net::Ipv4Prefix& subnet4,
+                      net::Ipv4Address gateway4, const std::vector<std::pair<std::string, net::Ipv6Prefix>>& taken,
+                      v1::Network* network) {
+  net::Ipv6Prefix subnet;
+  if (!subnet_text.empty()) {
+    ASSIGN_OR_RETURN(subnet, net::ParseIpv6Prefix(subnet_text, "ipv6_subnet"));
+    if (subnet.Network() != subnet) {
+      return absl::InvalidArgumentError(absl::StrCat("ipv6_subnet ", Quoted(subnet_text), " has host bits set; did you mean ",
+                                                     subnet.Network().ToString(), "?"));
+    }
+    const int host_bits4 = 32 - subnet4.length;
+    if (subnet.length > 128 - host_bits4) {
+      return absl::InvalidArgumentError(absl::StrCat("ipv6_subnet ", Quoted(subnet_text), ": a /", subnet.length,
+                                                     " is too small for the ", subnet4.ToString(),
+                                                     " addresses; use a prefix of at most /", 128 - host_bits4,
+                                                     " (a /64 is usual)"));
+    }
+    for (const auto& [name, s] : taken) {
+      if (s.Overlaps(subnet)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("ipv6_subnet ", subnet.ToString(), " overlaps network ", name, " (", s.ToString(), ")"));
+      }
+    }
+  } else {
+    std::vector<net::Ipv6Prefix> prefixes;
+    for (const auto& t : taken) prefixes.push_back(t.second);
+    ASSIGN_OR_RETURN(subnet, FreeUlaSubnet(prefixes));
+  }
+  const uint64_t gateway4_offset = gateway4.value - subnet4.address.value;
+  net::Ipv6Address gateway = subnet.address.Plus(gateway4_offset);
+  if (!gateway_text.empty()) {
+    ASSIGN_OR_RETURN(gateway, net::ParseIpv6(gateway_text, "ipv6_gateway"));
+    uint64_t offset = 0;
+    if (!subnet.HostOffset(gateway, &offset) || offset == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("ipv6_gateway ", Quoted(gateway_text), " must be a host address of ",
+                                                     subnet.ToString()));
+    }
+    if (offset != gateway4_offset && offset < subnet4.Size()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "ipv6_gateway ", Quoted(gateway_text), " may be given to a container (v6 addresses follow the v4 ones); use ",
+          subnet.address.Plus(gateway4_offset).ToString(), " or an address beyond ",
+          subnet.address.Plus(subnet4.Size() - 1).ToString()));
+    }
+  }
+  network->set_ipv6(true);
+  network->set_ipv6_subnet(subnet.ToString());
+  network->set_ipv6_gateway(gateway.ToString());
+  return absl::OkStatus();
+}
+
+std::vector<std::pair<std::string, net::Ipv6Prefix>> TakenIpv6(const std::vector<v1::Network>& networks,
+                                                                const std::string& except_id) {
+  std::vector<std::pair<std::string, net::Ipv6Prefix>> taken;
+  for (const v1::Network& n : networks) {
+    if (n.id() == except_id || n.ipv6_subnet().empty()) continue;
+    if (auto s = net::ParseIpv6Prefix(n.ipv6_subnet()); s.ok()) taken.push_back({n.name(), *s});
+  }
+  return taken;
 }
 
 std::string Describe(const net::PublishedPort& p) {
@@ -92,8 +190,20 @@ absl::Status NetworkManager::EnsureNetworkBridge(const v1::Network& network) {
   auto gateway = net::ParseIpv4(network.gateway());
   if (!subnet.ok()) return subnet.status();
   if (!gateway.ok()) return gateway.status();
-  return Annotate(net::EnsureBridge({network.bridge(), {*gateway, subnet->length}, options_.mtu}),
-                  absl::StrCat("network ", network.name(), ": bridge ", network.bridge()));
+  net::BridgeConfig bridge{network.bridge(), {*gateway, subnet->length}, options_.mtu, {}};
+  if (network.ipv6()) {
+    auto subnet6 = net::ParseIpv6Prefix(network.ipv6_subnet());
+    auto gateway6 = net::ParseIpv6(network.ipv6_gateway());
+    if (!subnet6.ok()) return subnet6.status();
+    if (!gateway6.ok()) return gateway6.status();
+    bridge.gateway6 = {*gateway6, subnet6->length};
+    if (options_.ip_forward) {
+      if (absl::Status st = net::WriteSysctl("net/ipv6/conf/all/forwarding", "1"); !st.ok()) {
+        spdlog::warn("cannot enable IPv6 forwarding error=\"{}\"", st.message());
+      }
+    }
+  }
+  return Annotate(net::EnsureBridge(bridge), absl::StrCat("network ", network.name(), ": bridge ", network.bridge()));
 }
 
 absl::Status NetworkManager::Init() {
@@ -110,6 +220,24 @@ absl::Status NetworkManager::Init() {
   def.set_subnet(cidr->Network().ToString());
   def.set_gateway(cidr->address.ToString());
   def.set_is_default(true);
+  def.set_masquerade(options_.outbound_nat);
+  if (options_.ipv6) {
+    std::string subnet6, gateway6;
+    if (!options_.bridge_ipv6_cidr.empty()) {
+      auto cidr6 = net::ParseIpv6Prefix(options_.bridge_ipv6_cidr, "bridge_ipv6_cidr");
+      if (!cidr6.ok()) return cidr6.status();
+      subnet6 = cidr6->Network().ToString();
+      gateway6 = cidr6->address.ToString();
+    } else if (existing && existing->ipv6()) {
+      subnet6 = existing->ipv6_subnet();  // the ULA chosen at an earlier start
+      gateway6 = existing->ipv6_gateway();
+    }
+    if (absl::Status st = PlanIpv6(subnet6, gateway6, cidr->Network(), cidr->address,
+                                   TakenIpv6(store_.List(), def.id()), &def);
+        !st.ok()) {
+      return Annotate(st, "default network (ipv6)");
+    }
+  }
   *def.mutable_created_at() = existing ? existing->created_at()
                                        : google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::GetCurrentTimeNanos());
   for (const v1::Network& other : store_.List()) {
@@ -157,6 +285,8 @@ absl::Status NetworkManager::Init() {
 
 absl::StatusOr<v1::Network> NetworkManager::CreateNetwork(const v1::CreateNetworkRequest& request) {
   if (absl::Status st = ValidateNetworkName(request.name()); !st.ok()) return st;
+  absl::StatusOr<bool> masquerade = MasqueradeOption(request.options());
+  if (!masquerade.ok()) return masquerade.status();
   v1::Network network;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -207,6 +337,16 @@ absl::StatusOr<v1::Network> NetworkManager::CreateNetwork(const v1::CreateNetwor
       }
       gateway = *g;
     }
+    if (!request.ipv6() && (!request.ipv6_subnet().empty() || !request.ipv6_gateway().empty())) {
+      return absl::InvalidArgumentError("ipv6_subnet and ipv6_gateway need ipv6 = true (berth network create --ipv6)");
+    }
+    if (request.ipv6()) {
+      if (absl::Status st = PlanIpv6(request.ipv6_subnet(), request.ipv6_gateway(), subnet, gateway,
+                                     TakenIpv6(store_.List(), ""), &network);
+          !st.ok()) {
+        return st;
+      }
+    }
     network.set_id(NewContainerId());
     network.set_name(request.name());
     network.set_driver("bridge");
@@ -214,6 +354,8 @@ absl::StatusOr<v1::Network> NetworkManager::CreateNetwork(const v1::CreateNetwor
     network.set_subnet(subnet.ToString());
     network.set_gateway(gateway.ToString());
     network.mutable_labels()->insert(request.labels().begin(), request.labels().end());
+    network.mutable_options()->insert(request.options().begin(), request.options().end());
+    network.set_masquerade(*masquerade);
     *network.mutable_created_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::GetCurrentTimeNanos());
     if (absl::Status st = store_.Add(network); !st.ok()) return Annotate(st, "create network");
     if (absl::Status st = EnsureNetworkBridge(network); !st.ok()) {
@@ -265,7 +407,8 @@ absl::Status NetworkManager::RemoveNetwork(const std::string& ref) {
 
 absl::StatusOr<std::vector<net::PublishedPort>> NetworkManager::CheckPorts(const std::string& container_id,
                                                                           const std::vector<v1::PortMapping>& ports,
-                                                                          net::Ipv4Address container_ip) {
+                                                                          net::Ipv4Address container_ip,
+                                                                          const std::string& bridge) {
   std::vector<net::PublishedPort> out;
   for (size_t i = 0; i < ports.size(); ++i) {
     const v1::PortMapping& m = ports[i];
@@ -290,6 +433,7 @@ absl::StatusOr<std::vector<net::PublishedPort>> NetworkManager::CheckPorts(const
     p.container_port = static_cast<uint16_t>(m.container_port());
     p.container_ip = container_ip;
     p.comment = container_id.substr(0, 12);
+    p.bridge = bridge;
     for (const auto& mine : out) {
       if (Clash(mine, p)) return absl::InvalidArgumentError(absl::StrCat(field, ": ", Describe(p), " is given twice"));
     }
@@ -315,11 +459,21 @@ absl::StatusOr<v1::NetworkSettings> NetworkManager::Reserve(const std::string& c
   auto subnet = net::ParseIpv4Prefix(network->subnet());
   if (!subnet.ok()) return subnet.status();
   // Ports first: a clash must not cost an address lease.
-  auto checked = CheckPorts(container_id, ports, net::Ipv4Address{});
+  auto checked = CheckPorts(container_id, ports, net::Ipv4Address{}, network->bridge());
   if (!checked.ok()) return checked.status();
   auto address = store_.Allocate(network->id(), container_id);
   if (!address.ok()) return address.status();
   for (auto& p : *checked) p.container_ip = *address;
+  std::optional<net::Ipv6Address> address6;
+  if (network->ipv6()) {
+    auto subnet6 = net::ParseIpv6Prefix(network->ipv6_subnet());
+    if (!subnet6.ok()) {
+      (void)store_.Release(network->id(), container_id);
+      return subnet6.status();
+    }
+    address6 = subnet6->address.Plus(address->value - subnet->Network().address.value);
+    for (auto& p : *checked) p.container_ip6 = *address6;
+  }
   reservations_[container_id] = {*checked, false};
 
   v1::NetworkSettings s;
@@ -332,6 +486,11 @@ absl::StatusOr<v1::NetworkSettings> NetworkManager::Reserve(const std::string& c
   s.set_mac_address(net::MacForAddress(*address));
   s.set_host_interface(HostInterfaceFor(container_id));
   s.set_bridge(network->bridge());
+  if (address6) {
+    s.set_ipv6_address(address6->ToString());
+    s.set_ipv6_prefix_length(net::ParseIpv6Prefix(network->ipv6_subnet())->length);
+    s.set_ipv6_gateway(network->ipv6_gateway());
+  }
   for (const auto& p : *checked) {
     v1::PortMapping* m = s.add_ports();
     m->set_protocol(p.protocol);
@@ -357,6 +516,14 @@ absl::Status NetworkManager::Connect(const std::string& container_id, const v1::
   link.address = {*address, settings.prefix_length()};
   link.gateway = *gateway;
   link.mac = settings.mac_address();
+  if (!settings.ipv6_address().empty()) {
+    auto address6 = net::ParseIpv6(settings.ipv6_address());
+    auto gateway6 = net::ParseIpv6(settings.ipv6_gateway());
+    if (!address6.ok()) return address6.status();
+    if (!gateway6.ok()) return gateway6.status();
+    link.address6 = {*address6, settings.ipv6_prefix_length()};
+    link.gateway6 = *gateway6;
+  }
   // Started again right after an exit, the container's last veth may outlive its process for
   // a moment (the kernel tears an emptied namespace down asynchronously). The name is this
   // container's own: delete it rather than fail on "File exists".
@@ -453,10 +620,13 @@ void NetworkManager::Reconcile(const std::map<std::string, v1::NetworkSettings>&
       if (it == containers.end() || it->second.mode() != "bridge") continue;
       auto ip = net::ParseIpv4(it->second.ip_address());
       std::vector<v1::PortMapping> ports(it->second.ports().begin(), it->second.ports().end());
-      auto checked = CheckPorts(id, ports, ip.ok() ? *ip : net::Ipv4Address{});
+      auto checked = CheckPorts(id, ports, ip.ok() ? *ip : net::Ipv4Address{}, it->second.bridge());
       if (!checked.ok()) {
         spdlog::warn("ports of container id={} not republished error=\"{}\"", id, checked.status().message());
         continue;
+      }
+      if (auto ip6 = net::ParseIpv6(it->second.ipv6_address()); ip6.ok()) {
+        for (auto& p : *checked) p.container_ip6 = *ip6;
       }
       reservations_[id] = {*checked, true};
     }
@@ -467,10 +637,16 @@ void NetworkManager::Reconcile(const std::map<std::string, v1::NetworkSettings>&
 absl::Status NetworkManager::SyncFirewall() {
   std::lock_guard<std::mutex> fw(firewall_mu_);
   net::FirewallConfig config;
-  config.outbound_nat = options_.outbound_nat;
+  bool masquerade = false;
   for (const v1::Network& network : store_.List()) {
     auto subnet = net::ParseIpv4Prefix(network.subnet());
-    if (subnet.ok()) config.networks.push_back({network.bridge(), subnet->Network()});
+    if (!subnet.ok()) continue;
+    net::BridgeNetwork n{network.bridge(), subnet->Network(), network.masquerade(), {}};
+    if (auto subnet6 = net::ParseIpv6Prefix(network.ipv6_subnet()); network.ipv6() && subnet6.ok()) {
+      n.subnet6 = subnet6->Network();
+    }
+    config.networks.push_back(n);
+    masquerade = masquerade || network.masquerade();
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -480,7 +656,7 @@ absl::Status NetworkManager::SyncFirewall() {
     }
   }
   if (!firewall_.ok()) {
-    if (config.ports.empty() && config.networks.size() < 2 && !config.outbound_nat) return absl::OkStatus();
+    if (config.ports.empty() && config.networks.size() < 2 && !masquerade) return absl::OkStatus();
     return firewall_.status();
   }
   return firewall_->Apply(config);

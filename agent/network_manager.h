@@ -1,6 +1,8 @@
 // The node's container networking: the networks (default "bridge" from the agent's config,
 // plus those made through the API) with their Linux bridges, each container's address and
-// veth pair, and the published ports in the agent's nftables table. The kernel work is
+// veth pair, and the published ports in the agent's nftables table. On an IPv6 network a
+// container's v6 address is the v6 prefix plus its v4 address's offset in the v4 subnet, so
+// the v4 lease is the only one there is and the two can never disagree. The kernel work is
 // runtime/network's; this class decides what should exist and keeps it so across crashes.
 // Thread-safe. Runs in the agent's network namespace and never leaves it.
 #pragma once
@@ -27,8 +29,12 @@ struct NetworkOptions {
   std::string bridge = "berth0";   // the default network's bridge
   std::string bridge_cidr = "10.88.0.1/16";
   int mtu = 0;
-  bool outbound_nat = false;
+  bool outbound_nat = true;  // the default network's masquerade
   bool ip_forward = true;
+  // The default network is dual-stack: v6 gateway/length of its bridge ("fd00:88::1/64"), or
+  // empty for a random ULA /64 chosen once and kept in its record.
+  bool ipv6 = false;
+  std::string bridge_ipv6_cidr;
 };
 
 inline constexpr char kDefaultNetworkName[] = "bridge";
@@ -79,7 +85,8 @@ class NetworkManager {
   };
   absl::StatusOr<std::vector<net::PublishedPort>> CheckPorts(const std::string& container_id,
                                                              const std::vector<v1::PortMapping>& ports,
-                                                             net::Ipv4Address container_ip)
+                                                             net::Ipv4Address container_ip,
+                                                             const std::string& bridge)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status EnsureNetworkBridge(const v1::Network& network);
   // Renders the table from the networks and published ports, and applies it.

@@ -13,6 +13,7 @@
 #include "cli/list_views.h"
 #include "cli/network_table.h"
 #include "cli/table.h"
+#include "runtime/base/quote.h"
 
 namespace berth::cli {
 namespace {
@@ -21,19 +22,52 @@ namespace v1 = berth::v1;
 
 struct CreateOptions {
   std::string name;
-  std::string subnet;
-  std::string gateway;
+  std::vector<std::string> subnets;   // at most one IPv4 and one IPv6, as docker takes them
+  std::vector<std::string> gateways;
   std::vector<std::string> labels;
+  std::vector<std::string> options;
+  bool ipv6 = false;
 };
+
+bool IsV6(const std::string& address) { return address.find(':') != std::string::npos; }
+
+// docker's --subnet/--gateway are repeatable, one per family; the family picks the field.
+absl::Status SetByFamily(const std::vector<std::string>& values, const char* flag, std::string* v4,
+                         std::string* v6) {
+  for (const std::string& value : values) {
+    std::string* field = IsV6(value) ? v6 : v4;
+    if (!field->empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, " ", Quoted(value), ": one ", IsV6(value) ? "IPv6" : "IPv4",
+                                                     " ", flag + 2, " per network; ", Quoted(*field), " is given already"));
+    }
+    *field = value;
+  }
+  return absl::OkStatus();
+}
 
 int Create(AgentClient& client, const CreateOptions& o) {
   v1::CreateNetworkRequest request;
   request.set_name(o.name);
-  request.set_subnet(o.subnet);
-  request.set_gateway(o.gateway);
+  if (absl::Status st = SetByFamily(o.subnets, "--subnet", request.mutable_subnet(), request.mutable_ipv6_subnet());
+      !st.ok()) {
+    return ReportError(st);
+  }
+  if (absl::Status st =
+          SetByFamily(o.gateways, "--gateway", request.mutable_gateway(), request.mutable_ipv6_gateway());
+      !st.ok()) {
+    return ReportError(st);
+  }
+  if (!request.ipv6_subnet().empty() && !o.ipv6) {
+    return ReportError(absl::InvalidArgumentError(
+        absl::StrCat("--subnet ", Quoted(request.ipv6_subnet()), " is IPv6: add --ipv6 to give containers v6 addresses")));
+  }
+  request.set_ipv6(o.ipv6);
   absl::StatusOr<std::map<std::string, std::string>> labels = ParseLabels(o.labels);
   if (!labels.ok()) return ReportError(labels.status());
   request.mutable_labels()->insert(labels->begin(), labels->end());
+  absl::StatusOr<std::map<std::string, std::string>> options = ParseLabels(o.options);
+  if (!options.ok()) return ReportError(options.status());
+  request.mutable_options()->insert(options->begin(), options->end());
   v1::CreateNetworkResponse response;
   grpc::ClientContext ctx;
   grpc::Status status = client.networks().Create(&ctx, request, &response);
@@ -133,8 +167,11 @@ void AddNetworkCommands(CLI::App& app, CommandTable& table) {
   {
     auto o = std::make_shared<CreateOptions>();
     CLI::App* cmd = network->add_subcommand("create", "Create a bridge network (prints its id)");
-    cmd->add_option("--subnet", o->subnet, "Subnet in CIDR form (default: the next free /24)");
-    cmd->add_option("--gateway", o->gateway, "Gateway address (default: the subnet's first)");
+    AddRepeatable(cmd, "--subnet", o->subnets,
+                  "Subnet in CIDR form, one IPv4 and one IPv6 (default: the next free /24; with --ipv6, a ULA /64)");
+    AddRepeatable(cmd, "--gateway", o->gateways, "Gateway address of its subnet's family (default: the subnet's first)");
+    cmd->add_flag("--ipv6", o->ipv6, "Give containers IPv6 addresses too");
+    AddRepeatable(cmd, "-o,--opt", o->options, "Driver option: masquerade=true|false (outbound NAT, default true)");
     AddRepeatable(cmd, "-l,--label", o->labels, "Set a label: key=value");
     cmd->add_option("name", o->name, "Network name")->required();
     table.Add(cmd, [o](AgentClient& client) { return Create(client, *o); });

@@ -114,11 +114,18 @@ json NetworkSettingsView(const v1::Container& c) {
                               {"IPAddress", ns.ip_address()},
                               {"IPPrefixLen", ns.prefix_length()},
                               {"Gateway", ns.gateway()},
+                              {"GlobalIPv6Address", ns.ipv6_address()},
+                              {"GlobalIPv6PrefixLen", ns.ipv6_prefix_length()},
+                              {"IPv6Gateway", ns.ipv6_gateway()},
+                              {"Aliases", List(ns.aliases())},
                               {"MacAddress", ns.mac_address()}};
   }
   return {{"IPAddress", ns.ip_address()},
           {"IPPrefixLen", ns.prefix_length()},
           {"Gateway", ns.gateway()},
+          {"GlobalIPv6Address", ns.ipv6_address()},
+          {"GlobalIPv6PrefixLen", ns.ipv6_prefix_length()},
+          {"IPv6Gateway", ns.ipv6_gateway()},
           {"MacAddress", ns.mac_address()},
           {"Ports", PortMap(ns.ports(), /*any_address_explicit=*/true)},
           {"Networks", std::move(networks)}};
@@ -220,8 +227,12 @@ json NetworkView(const v1::Network& network) {
   if (!network.subnet().empty()) {
     ipam_config.push_back({{"Subnet", network.subnet()}, {"Gateway", network.gateway()}});
   }
-  json options = json::object();
+  if (!network.ipv6_subnet().empty()) {
+    ipam_config.push_back({{"Subnet", network.ipv6_subnet()}, {"Gateway", network.ipv6_gateway()}});
+  }
+  json options = Object(network.options());
   if (!network.bridge().empty()) options["com.docker.network.bridge.name"] = network.bridge();
+  options["com.docker.network.bridge.enable_ip_masquerade"] = network.masquerade() ? "true" : "false";
   json containers = json::object();
   for (const std::string& id : network.containers()) containers[id] = json::object();
   return {
@@ -230,8 +241,8 @@ json NetworkView(const v1::Network& network) {
       {"Created", DockerTime(network.created_at())},
       {"Scope", "local"},
       {"Driver", network.driver()},
-      // Berth's networks are IPv4 bridges with a way out: never IPv6, never internal.
-      {"EnableIPv6", false},
+      // Berth's networks always have a way out (masquerade or routes): never internal.
+      {"EnableIPv6", network.ipv6()},
       {"Internal", false},
       {"IPAM", {{"Driver", "default"}, {"Config", std::move(ipam_config)}}},
       {"Labels", Object(network.labels())},

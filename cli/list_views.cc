@@ -113,8 +113,8 @@ json NetworkRowView(const v1::Network& n, bool no_trunc) {
       {"Name", n.name()},
       {"Driver", n.driver()},
       {"Scope", "local"},
-      // Berth's networks are IPv4 bridges with a way out: never IPv6, never internal.
-      {"IPv6", false},
+      // Berth's networks always have a way out (masquerade or routes): never internal.
+      {"IPv6", n.ipv6()},
       {"Internal", false},
       {"Labels", Labels(n.labels()).first},
       {"CreatedAt", HasTime(n.created_at()) ? GoTimeText(TimeFromProto(n.created_at())) : ""},

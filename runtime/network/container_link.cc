@@ -45,6 +45,10 @@ absl::Status EnsureBridgeLink(Rtnl& rtnl, const BridgeConfig& bridge) {
     absl::Status added = rtnl.AddAddress(bridge.name, bridge.gateway);
     if (!added.ok() && !absl::IsAlreadyExists(added)) return added;
   }
+  if (!bridge.gateway6.address.IsUnspecified()) {
+    absl::Status added = rtnl.AddAddress6(bridge.name, bridge.gateway6);
+    if (!added.ok() && !absl::IsAlreadyExists(added)) return added;
+  }
   RETURN_IF_ERROR(rtnl.SetUp(bridge.name));
   // Published ports DNAT 127.0.0.1 to containers; the kernel drops such packets on their way
   // out unless the egress device allows loopback sources.
@@ -64,6 +68,13 @@ absl::Status ValidateLinkConfig(const ContainerLinkConfig& link) {
                                                    " is not another address in ",
                                                    link.address.Network().ToString()));
   }
+  if (!link.address6.address.IsUnspecified() &&
+      (link.gateway6.IsUnspecified() || !link.address6.Contains(link.gateway6) ||
+       link.gateway6 == link.address6.address)) {
+    return absl::InvalidArgumentError(absl::StrCat("IPv6 gateway ", link.gateway6.ToString(),
+                                                   " is not another address in ",
+                                                   link.address6.Network().ToString()));
+  }
   return absl::OkStatus();
 }
 
@@ -73,17 +84,22 @@ absl::Status ConfigureContainerEnd(Rtnl& container, const ContainerLinkConfig& l
   RETURN_IF_ERROR(
       container.SetMac(kContainerInterface, mac));  // while down: not every driver takes a live change
   RETURN_IF_ERROR(container.AddAddress(kContainerInterface, link.address));
+  const bool v6 = !link.address6.address.IsUnspecified();
+  if (v6) RETURN_IF_ERROR(container.AddAddress6(kContainerInterface, link.address6));
   RETURN_IF_ERROR(container.SetUp(kContainerInterface));
   RETURN_IF_ERROR(container.SetUp("lo"));
   // After the address and the link are up, so the gateway is reachable through the
   // connected route the kernel has just added.
-  return container.AddRoute(Ipv4Prefix{}, link.gateway, kContainerInterface);
+  RETURN_IF_ERROR(container.AddRoute(Ipv4Prefix{}, link.gateway, kContainerInterface));
+  if (v6) RETURN_IF_ERROR(container.AddDefaultRoute6(link.gateway6, kContainerInterface));
+  return absl::OkStatus();
 }
 
 }  // namespace
 
 absl::Status EnsureBridge(const BridgeConfig& bridge) {
-  if (bridge.gateway.address.IsUnspecified() || bridge.gateway.length <= 0 || bridge.gateway.length > 32) {
+  if (bridge.gateway.address.IsUnspecified() || bridge.gateway.length <= 0 || bridge.gateway.length > 32 ||
+      bridge.gateway6.length < 0 || bridge.gateway6.length > 128) {
     return absl::InvalidArgumentError(
         absl::StrCat("ensure bridge ", bridge.name, ": invalid gateway ", bridge.gateway.ToString()));
   }

@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "runtime/network/ipv4.h"
+#include "runtime/network/ipv6.h"
 
 namespace berth::net {
 
@@ -14,6 +15,7 @@ struct BridgeConfig {
   std::string name;      // e.g. "berth0"
   Ipv4Prefix gateway;    // the bridge's address with the subnet's length: 10.88.0.1/16
   int mtu = 0;           // 0: kernel default (1500)
+  Ipv6Prefix gateway6;   // IPv6 networks: fd00:1::1/64; unspecified: none
 };
 
 // Makes the bridge if missing, gives it the gateway address if missing, brings it up.
@@ -30,6 +32,8 @@ struct ContainerLinkConfig {
   Ipv4Prefix address;          // the container's address with the subnet length
   Ipv4Address gateway;
   std::string mac;             // empty: MacForAddress(address)
+  Ipv6Prefix address6;         // IPv6 networks: the v6 address with its length; unspecified: none
+  Ipv6Address gateway6;
 };
 
 // Creates the pair and configures both ends; on error nothing of it is left behind.

@@ -47,9 +47,12 @@ std::string SanitizeComment(const std::string& comment) {
 
 std::string Quoted(const std::string& s) { return absl::StrCat("\"", s, "\""); }
 
-// Published ports DNAT the same way in prerouting (from outside) and output (from the node).
-void AppendDnatRules(const FirewallConfig& config, std::string* out) {
+// Published ports DNAT the same way in prerouting (from outside) and output (from the node),
+// except that a port published on a loopback address has no rule in prerouting: a packet
+// from another host that claims 127.0.0.1 as its destination is forged (moby#41872).
+void AppendDnatRules(const FirewallConfig& config, bool from_outside, std::string* out) {
   for (const PublishedPort& p : config.ports) {
+    if (from_outside && IsLoopback(p.host_ip)) continue;
     std::string match = p.host_ip.IsUnspecified()
                             ? std::string("fib daddr type local")
                             : absl::StrCat("ip daddr ", p.host_ip.ToString());
@@ -107,6 +110,10 @@ absl::Status Validate(const FirewallConfig& config) {
       return absl::InvalidArgumentError(
           absl::StrCat(field, ".subnet: prefix length ", n.subnet.length, " is not 1..32"));
     }
+    if (n.subnet6.length != 0 && (n.subnet6.length > 128 || n.subnet6.Network() != n.subnet6)) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".subnet6: ", n.subnet6.ToString(),
+                                                     " is not a network prefix of length 1..128"));
+    }
     if (n.subnet.Network() != n.subnet) {
       return absl::InvalidArgumentError(absl::StrCat(field, ".subnet: ", n.subnet.ToString(),
                                                      " has host bits set (the network is ",
@@ -129,6 +136,10 @@ absl::Status Validate(const FirewallConfig& config) {
     }
     if (p.container_ip.IsUnspecified()) {
       return absl::InvalidArgumentError(absl::StrCat(field, ".container_ip: unspecified"));
+    }
+    if (IsLoopback(p.host_ip) && !IsBridgeName(p.bridge)) {
+      return absl::InvalidArgumentError(absl::StrCat(field, ".bridge: \"", absl::CEscape(p.bridge),
+                                                     "\" is not a device name (needed for a loopback port)"));
     }
     // A second rule for the same host address and port would never match: refuse it
     // rather than publish a port that silently goes to the other container.
@@ -218,24 +229,109 @@ void MarkNetfilterSocketsCloexec() {
   ::closedir(dir);
 }
 
+bool HasIpv6(const FirewallConfig& config) {
+  for (const BridgeNetwork& n : config.networks) {
+    if (n.subnet6.length != 0) return true;
+  }
+  return false;
+}
+
+// Containers of one bridge never reach those of another (either family).
+void AppendForwardChain(const FirewallConfig& config, std::string* out) {
+  absl::StrAppend(out, "\tchain forward {\n", "\t\ttype filter hook forward priority filter; policy accept;\n");
+  for (const BridgeNetwork& n : config.networks) {
+    std::vector<std::string> others;
+    for (const BridgeNetwork& other : config.networks) {
+      if (other.bridge != n.bridge) others.push_back(Quoted(other.bridge));
+    }
+    if (others.empty()) continue;
+    std::string to = others.size() == 1 ? others[0] : absl::StrCat("{ ", absl::StrJoin(others, ", "), " }");
+    absl::StrAppend(out, "\t\tiifname ", Quoted(n.bridge), " oifname ", to, " drop\n");
+  }
+  absl::StrAppend(out, "\t}\n");
+}
+
+std::string BridgeSet(const FirewallConfig& config);
+
+// The ip6 table: published ports on every address also answer over IPv6 (there is no
+// route_localnet for ::1, so nothing is published on it), hairpin, outbound NAT, isolation.
+std::string RenderIpv6Table(const FirewallConfig& config) {
+  std::string out = absl::StrCat("table ip6 ", config.table, " {\n");
+  absl::StrAppend(&out, "\tchain raw_prerouting {\n",
+                  "\t\ttype filter hook prerouting priority raw; policy accept;\n",
+                  "\t\tiifname != \"lo\" ip6 daddr ::1 drop\n", "\t}\n\n");
+  std::string dnat;
+  for (const PublishedPort& p : config.ports) {
+    if (!p.host_ip.IsUnspecified() || p.container_ip6.IsUnspecified()) continue;
+    absl::StrAppend(&dnat, "\t\tfib daddr type local ", p.protocol, " dport ", p.host_port, " dnat to [",
+                    p.container_ip6.ToString(), "]:", p.container_port);
+    std::string comment = SanitizeComment(p.comment);
+    if (!comment.empty()) absl::StrAppend(&dnat, " comment ", Quoted(comment));
+    dnat.push_back('\n');
+  }
+  absl::StrAppend(&out, "\tchain prerouting {\n",
+                  "\t\ttype nat hook prerouting priority dstnat; policy accept;\n", dnat, "\t}\n\n");
+  absl::StrAppend(&out, "\tchain output {\n", "\t\ttype nat hook output priority -100; policy accept;\n", dnat,
+                  "\t}\n\n");
+  absl::StrAppend(&out, "\tchain postrouting {\n",
+                  "\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+  for (const BridgeNetwork& n : config.networks) {
+    if (n.subnet6.length == 0) continue;
+    std::string subnet = n.subnet6.ToString();
+    absl::StrAppend(&out, "\t\toifname ", Quoted(n.bridge), " ct status dnat ip6 saddr ", subnet, " masquerade\n");
+    if (n.masquerade) {
+      absl::StrAppend(&out, "\t\tip6 saddr ", subnet, " oifname != ", BridgeSet(config), " masquerade\n");
+    }
+  }
+  absl::StrAppend(&out, "\t}\n\n");
+  AppendForwardChain(config, &out);
+  absl::StrAppend(&out, "}\n");
+  return out;
+}
+
+std::string BridgeSet(const FirewallConfig& config) {
+  std::vector<std::string> names;
+  for (const BridgeNetwork& n : config.networks) names.push_back(Quoted(n.bridge));
+  return names.size() == 1 ? names[0] : absl::StrCat("{ ", absl::StrJoin(names, ", "), " }");
+}
+
 }  // namespace
+
+bool IsLoopback(Ipv4Address a) { return (a.value >> 24) == 127; }
 
 std::string RenderFirewall(const FirewallConfig& config) {
   const std::string& t = config.table;
   // "add" then "delete" makes the delete valid whether or not the table exists, and the
   // whole buffer is one transaction: the kernel swaps old for new or keeps the old.
-  std::string out = absl::StrCat("add table ip ", t, "\ndelete table ip ", t, "\n");
+  std::string out = absl::StrCat("add table ip ", t, "\ndelete table ip ", t, "\nadd table ip6 ", t,
+                                 "\ndelete table ip6 ", t, "\n");
   absl::StrAppend(&out, "table ip ", t, " {\n");
+
+  // Before conntrack and NAT: what no other host may send at all.
+  absl::StrAppend(&out, "\tchain raw_prerouting {\n",
+                  "\t\ttype filter hook prerouting priority raw; policy accept;\n");
+  // The bridges have route_localnet (for the node's own 127.0.0.1 connections to published
+  // ports, whose replies come back through them), so forged packets to the node's loopback
+  // services would otherwise be delivered. Replies are still addressed to the bridge here.
+  absl::StrAppend(&out, "\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n");
+  // Ports published on 127.0.0.1 stay unreachable through a route to the container's
+  // address (moby#45610); other containers of its bridge still reach it.
+  for (const PublishedPort& p : config.ports) {
+    if (!IsLoopback(p.host_ip)) continue;
+    absl::StrAppend(&out, "\t\tiifname != ", Quoted(p.bridge), " ip daddr ", p.container_ip.ToString(), " ",
+                    p.protocol, " dport ", p.container_port, " drop\n");
+  }
+  absl::StrAppend(&out, "\t}\n\n");
 
   absl::StrAppend(&out, "\tchain prerouting {\n",
                   "\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
-  AppendDnatRules(config, &out);
+  AppendDnatRules(config, /*from_outside=*/true, &out);
   absl::StrAppend(&out, "\t}\n\n");
 
   // Connections made by the node itself, including to 127.0.0.1, never pass prerouting.
   absl::StrAppend(&out, "\tchain output {\n",
                   "\t\ttype nat hook output priority -100; policy accept;\n");
-  AppendDnatRules(config, &out);
+  AppendDnatRules(config, /*from_outside=*/false, &out);
   absl::StrAppend(&out, "\t}\n\n");
 
   absl::StrAppend(&out, "\tchain postrouting {\n",
@@ -249,28 +345,17 @@ std::string RenderFirewall(const FirewallConfig& config) {
                     " masquerade\n");
     // The node's own 127.0.0.1 connections, DNATed in output (route_localnet on the bridge).
     absl::StrAppend(&out, "\t\toifname ", bridge, " ip saddr 127.0.0.0/8 masquerade\n");
-    if (config.outbound_nat) {
-      absl::StrAppend(&out, "\t\tip saddr ", subnet, " oifname != ", bridge, " masquerade\n");
+    // Never between container networks: those are isolated in forward, and a masqueraded
+    // source would hide which container spoke.
+    if (n.masquerade) {
+      absl::StrAppend(&out, "\t\tip saddr ", subnet, " oifname != ", BridgeSet(config), " masquerade\n");
     }
   }
   absl::StrAppend(&out, "\t}\n\n");
 
-  absl::StrAppend(&out, "\tchain forward {\n",
-                  "\t\ttype filter hook forward priority filter; policy accept;\n");
-  for (const BridgeNetwork& n : config.networks) {
-    std::vector<std::string> others;
-    for (const BridgeNetwork& other : config.networks) {
-      if (other.bridge != n.bridge) others.push_back(Quoted(other.bridge));
-    }
-    if (others.empty()) continue;
-    std::string to = others.size() == 1
-                         ? others[0]
-                         : absl::StrCat("{ ", absl::StrJoin(others, ", "), " }");
-    absl::StrAppend(&out, "\t\tiifname ", Quoted(n.bridge), " oifname ", to, " drop\n");
-  }
-  absl::StrAppend(&out, "\t}\n");
-
+  AppendForwardChain(config, &out);
   absl::StrAppend(&out, "}\n");
+  if (HasIpv6(config)) absl::StrAppend(&out, RenderIpv6Table(config));
   return out;
 }
 
@@ -313,24 +398,29 @@ absl::Status Firewall::Apply(const FirewallConfig& config) {
 absl::Status Firewall::Delete(const std::string& table) {
   RETURN_IF_ERROR(CheckTableName(table));
   return Annotate(
-      Run(absl::StrCat("add table ip ", table, "\ndelete table ip ", table, "\n"), nullptr),
-      absl::StrCat("delete nftables table ip ", table));
+      Run(absl::StrCat("add table ip ", table, "\ndelete table ip ", table, "\nadd table ip6 ", table,
+                       "\ndelete table ip6 ", table, "\n"),
+          nullptr),
+      absl::StrCat("delete nftables table ", table));
 }
 
-absl::StatusOr<std::string> Firewall::List(const std::string& table) {
+absl::StatusOr<std::string> Firewall::List(const std::string& table, const std::string& family) {
   RETURN_IF_ERROR(CheckTableName(table));
+  if (family != "ip" && family != "ip6") {
+    return absl::InvalidArgumentError(absl::StrCat("family ", Quoted(family), " is not ip or ip6"));
+  }
   // Listing an absent table is an error whose text is all nft gives; ask which tables
   // exist instead of parsing it.
   std::string tables;
-  RETURN_IF_ERROR(Annotate(Run("list tables ip", &tables), "list nftables tables"));
+  RETURN_IF_ERROR(Annotate(Run(absl::StrCat("list tables ", family), &tables), "list nftables tables"));
   bool present = false;
   for (absl::string_view line : absl::StrSplit(tables, '\n')) {
-    if (absl::StripAsciiWhitespace(line) == absl::StrCat("table ip ", table)) present = true;
+    if (absl::StripAsciiWhitespace(line) == absl::StrCat("table ", family, " ", table)) present = true;
   }
   if (!present) return std::string();
   std::string listing;
-  RETURN_IF_ERROR(Annotate(Run(absl::StrCat("list table ip ", table), &listing),
-                           absl::StrCat("list nftables table ip ", table)));
+  RETURN_IF_ERROR(Annotate(Run(absl::StrCat("list table ", family, " ", table), &listing),
+                           absl::StrCat("list nftables table ", family, " ", table)));
   return listing;
 }
 

@@ -1,5 +1,6 @@
 // The agent's nftables table: published ports (DNAT from outside, from the node itself
-// and hairpin), and isolation between bridge networks. The whole table is rendered from a
+// and hairpin), outbound NAT, isolation between bridge networks, and the drops that keep a
+// port published on 127.0.0.1 off the wire. The whole table is rendered from a
 // description and replaced in one atomic libnftables transaction, so what the kernel has
 // always equals what the agent describes: reconciliation is one Apply.
 #pragma once
@@ -11,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "runtime/network/ipv4.h"
+#include "runtime/network/ipv6.h"
 
 namespace berth::net {
 
@@ -21,20 +23,32 @@ struct PublishedPort {
   Ipv4Address container_ip;
   uint16_t container_port = 0;
   std::string comment;      // e.g. the container id, shown in `nft list`
+  // The container's bridge. A port published on a loopback address is reachable only from
+  // the node: other hosts may neither DNAT to it with forged 127.0.0.1 packets nor reach the
+  // container's port directly through a route to its subnet, except from its own bridge.
+  std::string bridge;
+  // IPv6 networks: the container's v6 address. A port published on every address (host_ip
+  // unspecified) then answers over IPv6 too, in the ip6 table.
+  Ipv6Address container_ip6;
 };
+
+bool IsLoopback(Ipv4Address a);
 
 struct BridgeNetwork {
   std::string bridge;  // device name
   Ipv4Prefix subnet;   // network prefix (host bits clear)
+  // Traffic from the subnet leaving through an interface that is not a container bridge
+  // goes out with that interface's address (Docker's outbound NAT). Off in the test
+  // cluster, where routes between nodes carry container addresses.
+  bool masquerade = false;
+  Ipv6Prefix subnet6;  // IPv6 networks: the v6 prefix (host bits clear); length 0: none
 };
 
+// Rendered as two tables of one name: family ip, and family ip6 when a network has IPv6.
 struct FirewallConfig {
-  std::string table = "berth";  // family ip
+  std::string table = "berth";
   std::vector<BridgeNetwork> networks;
   std::vector<PublishedPort> ports;
-  // Masquerade traffic from the subnets leaving through any other interface (Docker's
-  // outbound NAT). Off in tests and in the test cluster, where routes carry the traffic.
-  bool outbound_nat = false;
 };
 
 // The nft script that replaces the table (deterministic: tests compare it).
@@ -54,10 +68,10 @@ class Firewall {
   // Replaces the table with `config` in one transaction. The config is checked first
   // (INVALID_ARGUMENT naming the field); on any failure the previous table stays as it was.
   absl::Status Apply(const FirewallConfig& config);
-  // Removes the table; OK when there is none.
+  // Removes the table of both families; OK when there is none.
   absl::Status Delete(const std::string& table);
-  // `nft list table ip <table>` output, empty when absent (tests and debugging).
-  absl::StatusOr<std::string> List(const std::string& table);
+  // `nft list table <family> <table>` output, empty when absent (tests and debugging).
+  absl::StatusOr<std::string> List(const std::string& table, const std::string& family = "ip");
 
  private:
   explicit Firewall(void* ctx) : ctx_(ctx) {}

@@ -463,6 +463,26 @@ absl::Status Rtnl::AddAddress(const std::string& name, const Ipv4Prefix& address
   return Request(msg.nlh(), what);
 }
 
+absl::Status Rtnl::AddAddress6(const std::string& name, const Ipv6Prefix& address) {
+  std::string what = absl::StrCat("add address ", address.ToString(), " to ", name);
+  if (address.length < 0 || address.length > 128) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": prefix length out of range"));
+  }
+  absl::StatusOr<LinkInfo> link = GetLink(name);
+  if (!link.ok()) return Annotate(link.status(), what);
+  Message msg(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+  auto* ifa = msg.PutHeader<ifaddrmsg>();
+  ifa->ifa_family = AF_INET6;
+  ifa->ifa_prefixlen = static_cast<unsigned char>(address.length);
+  ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+  ifa->ifa_flags = IFA_F_NODAD;
+  ifa->ifa_index = static_cast<uint32_t>(link->index);
+  mnl_attr_put(msg.nlh(), IFA_LOCAL, address.address.bytes.size(), address.address.bytes.data());
+  mnl_attr_put(msg.nlh(), IFA_ADDRESS, address.address.bytes.size(), address.address.bytes.data());
+  mnl_attr_put_u32(msg.nlh(), IFA_FLAGS, IFA_F_NODAD);
+  return Request(msg.nlh(), what);
+}
+
 absl::StatusOr<std::vector<Ipv4Prefix>> Rtnl::ListAddresses(const std::string& name) {
   ASSIGN_OR_RETURN(LinkInfo link, GetLink(name));
   for (int attempt = 0; attempt < kDumpAttempts; ++attempt) {
@@ -513,6 +533,23 @@ absl::Status Rtnl::AddRoute(const Ipv4Prefix& destination, Ipv4Address gateway, 
   if (destination.length > 0)
     mnl_attr_put_u32(msg.nlh(), RTA_DST, destination.Network().address.NetworkOrder());
   if (!gateway.IsUnspecified()) mnl_attr_put_u32(msg.nlh(), RTA_GATEWAY, gateway.NetworkOrder());
+  mnl_attr_put_u32(msg.nlh(), RTA_OIF, static_cast<uint32_t>(link->index));
+  return Request(msg.nlh(), what);
+}
+
+absl::Status Rtnl::AddDefaultRoute6(const Ipv6Address& gateway, const std::string& dev) {
+  std::string what = absl::StrCat("add route default via ", gateway.ToString(), " dev ", dev);
+  absl::StatusOr<LinkInfo> link = GetLink(dev);
+  if (!link.ok()) return Annotate(link.status(), what);
+  Message msg(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL);
+  auto* rtm = msg.PutHeader<rtmsg>();
+  rtm->rtm_family = AF_INET6;
+  rtm->rtm_dst_len = 0;
+  rtm->rtm_table = RT_TABLE_MAIN;
+  rtm->rtm_protocol = RTPROT_BOOT;
+  rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+  rtm->rtm_type = RTN_UNICAST;
+  mnl_attr_put(msg.nlh(), RTA_GATEWAY, gateway.bytes.size(), gateway.bytes.data());
   mnl_attr_put_u32(msg.nlh(), RTA_OIF, static_cast<uint32_t>(link->index));
   return Request(msg.nlh(), what);
 }

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "runtime/base/unique_fd.h"
 #include "runtime/network/ipv4.h"
+#include "runtime/network/ipv6.h"
 
 namespace berth::net {
 
@@ -74,10 +75,15 @@ class Rtnl {
   // Adds an address; ALREADY_EXISTS if the link has it already.
   absl::Status AddAddress(const std::string& name, const Ipv4Prefix& address);
   absl::StatusOr<std::vector<Ipv4Prefix>> ListAddresses(const std::string& name);
+  // An IPv6 address, usable at once: no duplicate address detection (the agent numbers its
+  // networks, so no other host can hold it), and ALREADY_EXISTS if the link has it.
+  absl::Status AddAddress6(const std::string& name, const Ipv6Prefix& address);
 
   // A route in the main table; `gateway` unspecified means a link-scope route on `dev`.
   absl::Status AddRoute(const Ipv4Prefix& destination, Ipv4Address gateway, const std::string& dev);
   absl::StatusOr<std::vector<RouteInfo>> ListRoutes();
+  // The IPv6 default route via `gateway` on `dev`.
+  absl::Status AddDefaultRoute6(const Ipv6Address& gateway, const std::string& dev);
 
  private:
   explicit Rtnl(UniqueFd fd) : fd_(std::move(fd)) {}

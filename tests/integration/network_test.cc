@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -502,32 +504,88 @@ TEST_F(Network, ExitedContainerKeepsItsLeaseUntilRemoved) {
   EXPECT_THAT(LeaseFiles(agent_.root()), IsEmpty());
 }
 
-// Traffic a container starts towards another machine: routed by the node, from the
-// container's own address; with --outbound-nat, masqueraded to the node's address on the way
-// out. The peer's berth-nettool prints the source of the first datagram it gets.
-void ExpectOutboundSource(bool outbound_nat) {
-  AgentHarness agent;
-  std::vector<std::string> flags;
-  if (outbound_nat) flags.push_back("--outbound-nat");
-  ASSERT_NO_FATAL_FAILURE(agent.Start(flags));
-  auto peer = PeerNetns::Create(agent.netns_fd(), 3);
-  ASSERT_TRUE(peer.ok()) << peer.status();
+// Traffic a container starts towards another machine (a peer namespace): the source the peer
+// sees. The peer's berth-nettool prints the source of the first datagram it gets.
+std::string OutboundSource(AgentHarness& agent, const PeerNetns& peer, const std::string& network, int port) {
   CliResult received;
-  std::thread receiver([&] { received = peer->Run({NettoolPath(), "udp-recv", "9100"}, 15); });
+  std::thread receiver([&] { received = peer.Run({NettoolPath(), "udp-recv", absl::StrCat(port)}, 15); });
   absl::Cleanup join = [&] { receiver.join(); };
-  const std::string send_loop =
-      absl::StrCat("for i in $(seq 1 40); do /nettool udp-send ", peer->address(), " 9100 outbound; sleep 0.2; done");
-  auto sender = agent.Run(WithNettool(Busybox({"sh", "-c", send_loop})));
-  ASSERT_TRUE(sender.ok()) << sender.status();
+  const std::string send_loop = absl::StrCat("for i in $(seq 1 40); do /nettool udp-send ", peer.address(), " ",
+                                             port, " outbound; sleep 0.2; done");
+  auto config = WithNettool(Busybox({"sh", "-c", send_loop}));
+  config.set_network(network);
+  auto sender = agent.Run(config);
+  EXPECT_TRUE(sender.ok()) << sender.status();
   std::move(join).Invoke();
   EXPECT_EQ(received.exit_code, 0) << received.err;
-  const std::string expected_source = outbound_nat ? peer->host_address() : sender->network_settings().ip_address();
-  EXPECT_EQ(received.out, absl::StrCat("listening 9100\noutbound from ", expected_source, "\n"));
+  const std::string prefix = absl::StrCat("listening ", port, "\noutbound from ");
+  if (!absl::StartsWith(received.out, prefix)) return "<nothing: " + received.out + ">";
+  return std::string(absl::StripAsciiWhitespace(received.out.substr(prefix.size())));
 }
 
-TEST(OutboundTraffic, LeavesFromTheContainersAddressByDefault) { ExpectOutboundSource(false); }
+// As Docker: the default network masquerades what leaves the node, out of the node's address
+// on that link (the test host's, on the peer link).
+TEST(OutboundTraffic, IsMasqueradedByDefault) {
+  AgentHarness agent;
+  ASSERT_NO_FATAL_FAILURE(agent.Start());
+  auto peer = PeerNetns::Create(agent.netns_fd(), 3);
+  ASSERT_TRUE(peer.ok()) << peer.status();
+  EXPECT_EQ(OutboundSource(agent, *peer, "", 9100), peer->host_address());
+  auto def = agent.InspectNetwork("bridge");
+  ASSERT_TRUE(def.ok()) << def.status();
+  EXPECT_TRUE(def->masquerade());
+}
 
-TEST(OutboundTraffic, IsMasqueradedWithOutboundNat) { ExpectOutboundSource(true); }
+// --no-outbound-nat: routed out with the container's own address, as the test cluster needs.
+TEST(OutboundTraffic, LeavesFromTheContainersAddressWithNoOutboundNat) {
+  AgentHarness agent;
+  ASSERT_NO_FATAL_FAILURE(agent.Start({"--no-outbound-nat"}));
+  auto peer = PeerNetns::Create(agent.netns_fd(), 3);
+  ASSERT_TRUE(peer.ok()) << peer.status();
+  std::string source = OutboundSource(agent, *peer, "", 9100);
+  EXPECT_TRUE(absl::StartsWith(source, "10.88.")) << source;
+  auto def = agent.InspectNetwork("bridge");
+  ASSERT_TRUE(def.ok()) << def.status();
+  EXPECT_FALSE(def->masquerade());
+}
+
+// A made network masquerades unless `--opt masquerade=false` says not; the option is read
+// back from the agent, and a bad one is refused with nothing made.
+TEST(OutboundTraffic, IsAPerNetworkOption) {
+  AgentHarness agent;
+  ASSERT_NO_FATAL_FAILURE(agent.Start({"--no-outbound-nat"}));
+  auto peer = PeerNetns::Create(agent.netns_fd(), 3);
+  ASSERT_TRUE(peer.ok()) << peer.status();
+  CliResult loud = agent.Cli({"network", "create", "--subnet", "10.90.1.0/24", "loud"});
+  ASSERT_EQ(loud.exit_code, 0) << loud.err;
+  CliResult quiet = agent.Cli({"network", "create", "--subnet", "10.90.2.0/24", "--opt", "masquerade=false", "quiet"});
+  ASSERT_EQ(quiet.exit_code, 0) << quiet.err;
+  CliResult bad = agent.Cli({"network", "create", "-o", "masquerade=maybe", "bad"});
+  EXPECT_EQ(bad.exit_code, 125);
+  EXPECT_THAT(bad.err, HasSubstr("must be true or false"));
+  CliResult unknown = agent.Cli({"network", "create", "-o", "mtu=9000", "unknown"});
+  EXPECT_EQ(unknown.exit_code, 125);
+  EXPECT_THAT(unknown.err, HasSubstr("\"mtu\" is unknown"));
+  for (const char* name : {"bad", "unknown"}) EXPECT_TRUE(absl::IsNotFound(agent.InspectNetwork(name).status()));
+
+  auto loud_net = agent.InspectNetwork("loud");
+  auto quiet_net = agent.InspectNetwork("quiet");
+  ASSERT_TRUE(loud_net.ok() && quiet_net.ok());
+  EXPECT_TRUE(loud_net->masquerade());
+  EXPECT_FALSE(quiet_net->masquerade());
+  EXPECT_EQ(quiet_net->options().at("masquerade"), "false");
+
+  EXPECT_EQ(OutboundSource(agent, *peer, "loud", 9101), peer->host_address());
+  std::string source = OutboundSource(agent, *peer, "quiet", 9102);
+  EXPECT_TRUE(absl::StartsWith(source, "10.90.2.")) << source;
+  for (const char* name : {"loud", "quiet"}) {
+    auto list = agent.List();
+    ASSERT_TRUE(list.ok());
+    for (const auto& c : *list) (void)agent.Remove(c.id());
+    CliResult rm = agent.Cli({"network", "rm", name});
+    EXPECT_EQ(rm.exit_code, 0) << rm.err;
+  }
+}
 
 // The harness's end-of-test network checks are not vacuous: each leftover kind fails a test.
 TEST(HarnessNetworkChecks, ReportLeftovers) {

@@ -161,6 +161,45 @@ TEST_F(Ports, HostIpLimitsWhereAPortAnswers) {
   }
 }
 
+// A port published on 127.0.0.1 answers the node only (moby#41872, moby#45610). Another host
+// on a link of the node reaches it neither by sending packets addressed to 127.0.0.1 to the
+// node, nor through a route to the container's own address; the same route does reach a port
+// of a container that published nothing, so the drop is what stops it.
+TEST_F(Ports, LoopbackPortIsNotReachableFromAnotherHost) {
+  auto peer = PeerNetns::Create(agent_.netns_fd(), 4);
+  ASSERT_TRUE(peer.ok()) << peer.status();
+  v1::Container local = MustServe(Server("local", {Port("tcp", 18100, 8080, "127.0.0.1")}));
+  v1::Container plain = MustServe(Server("plain", {}));
+  ASSERT_FALSE(local.id().empty());
+  ASSERT_FALSE(plain.id().empty());
+  const std::string nettool = NettoolPath();
+
+  CliResult node = FromNode({"tcp-ask", "127.0.0.1", "18100", "from-node", "5"});
+  EXPECT_EQ(node.exit_code, 0) << node.err;
+  EXPECT_THAT(node.out, StartsWith("from-node from "));
+
+  auto in_peer = [&](const std::vector<std::string>& argv) {
+    CliResult r = peer->Run(argv);
+    EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(argv, " ") << ": " << r.err;
+  };
+  // Through a route to the containers' subnet.
+  in_peer({"/sbin/ip", "route", "add", "10.88.0.0/16", "via", peer->host_address()});
+  CliResult routed_plain = peer->Run({nettool, "tcp-ask", plain.network_settings().ip_address(), "8080", "routed", "5"});
+  EXPECT_EQ(routed_plain.exit_code, 0) << routed_plain.err;
+  EXPECT_EQ(routed_plain.out, absl::StrCat("routed from ", peer->address(), "\n"));
+  CliResult routed_local = peer->Run({nettool, "tcp-connect", local.network_settings().ip_address(), "8080", "2"});
+  EXPECT_NE(routed_local.exit_code, 0) << routed_local.out;
+
+  // Packets for 127.0.0.1 sent to the node: the peer's own loopback goes, and 127.0.0.1 is
+  // routed through the node (route_localnet lets the peer send and take such packets).
+  in_peer({"/sbin/ip", "link", "set", "lo", "down"});
+  in_peer({"/sbin/ip", "addr", "flush", "dev", "lo"});
+  in_peer({"/sbin/sysctl", "-q", "-w", "net.ipv4.conf.eth0.route_localnet=1"});
+  in_peer({"/sbin/ip", "route", "add", "127.0.0.1/32", "via", peer->host_address(), "src", peer->address()});
+  CliResult forged = peer->Run({nettool, "tcp-connect", "127.0.0.1", "18100", "2"});
+  EXPECT_NE(forged.exit_code, 0) << forged.out;
+}
+
 TEST_F(Ports, APortCanBePublishedOnce) {
   v1::Container first = MustServe(Server("first", {Port("tcp", 18080, 8080), Port("udp", 18081, 8081)}));
   ASSERT_FALSE(first.id().empty());

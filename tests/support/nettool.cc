@@ -12,7 +12,8 @@
 //                                   print the answer
 //   tcp-connect IP PORT [SECS]      exit 0 when a connection is accepted within SECS
 //
-// SECS defaults to 5. A server prints "listening PORT" once its socket is bound.
+// SECS defaults to 5. A server prints "listening PORT" once its socket is bound; servers take
+// IPv4 and IPv6 alike (an IPv4 peer is printed as a dotted quad), and an IP with a ':' is IPv6.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -58,18 +59,49 @@ bool ParsePort(const char* text, uint16_t* port) {
   return true;
 }
 
-bool ParseAddress(const char* ip, const char* port_text, sockaddr_in* out) {
-  memset(out, 0, sizeof(*out));
-  out->sin_family = AF_INET;
+// An IPv4 or IPv6 socket address.
+struct Endpoint {
+  sockaddr_storage storage = {};
+  socklen_t length = 0;
+  int family() const { return storage.ss_family; }
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
+  uint16_t port() const {
+    return ntohs(family() == AF_INET6 ? reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port
+                                      : reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+  }
+};
+
+bool ParseAddress(const char* ip, const char* port_text, Endpoint* out) {
+  *out = Endpoint();
   uint16_t port;
-  if (!ParsePort(port_text, &port) || inet_pton(AF_INET, ip, &out->sin_addr) != 1) return false;
-  out->sin_port = htons(port);
-  return true;
+  if (!ParsePort(port_text, &port)) return false;
+  if (strchr(ip, ':') != nullptr) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&out->storage);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    out->length = sizeof(*a);
+    return inet_pton(AF_INET6, ip, &a->sin6_addr) == 1;
+  }
+  auto* a = reinterpret_cast<sockaddr_in*>(&out->storage);
+  a->sin_family = AF_INET;
+  a->sin_port = htons(port);
+  out->length = sizeof(*a);
+  return inet_pton(AF_INET, ip, &a->sin_addr) == 1;
 }
 
-std::string AddressText(const sockaddr_in& a) {
-  char buf[INET_ADDRSTRLEN] = {};
-  inet_ntop(AF_INET, &a.sin_addr, buf, sizeof(buf));
+std::string AddressText(const Endpoint& e) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (e.family() == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&e.storage);
+    if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+      inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], buf, sizeof(buf));
+    } else {
+      inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof(buf));
+    }
+  } else {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&e.storage)->sin_addr, buf, sizeof(buf));
+  }
   return buf;
 }
 
@@ -79,15 +111,31 @@ int BoundSocket(int type, const char* port_text) {
     errno = EINVAL;
     return -1;
   }
-  int fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in a = {};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_ANY);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return -1;
+  // Dual-stack where the namespace has IPv6, else IPv4 only.
+  int fd = socket(AF_INET6, type | SOCK_CLOEXEC, 0);
+  int one = 1, zero = 0;
+  if (fd >= 0) {
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    sockaddr_in6 a = {};
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(port);
+    a.sin6_addr = in6addr_any;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+      close(fd);
+      fd = -1;
+    }
+  }
+  if (fd < 0) {
+    fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_in a = {};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_ANY);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) return -1;
+  }
   if (type == SOCK_STREAM && listen(fd, 64) != 0) return -1;
   printf("listening %u\n", port);
   fflush(stdout);
@@ -106,20 +154,20 @@ int UdpRecv(const char* port) {
   int fd = BoundSocket(SOCK_DGRAM, port);
   if (fd < 0) return Fail("bind");
   char buf[65536];
-  sockaddr_in from;
-  socklen_t len = sizeof(from);
-  ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
+  Endpoint from;
+  from.length = sizeof(from.storage);
+  ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, from.get(), &from.length);
   if (n < 0) return Fail("recvfrom");
   printf("%.*s from %s\n", static_cast<int>(n), buf, AddressText(from).c_str());
   return 0;
 }
 
 int UdpSend(const char* ip, const char* port, const char* msg) {
-  sockaddr_in to;
+  Endpoint to;
   if (!ParseAddress(ip, port, &to)) return Usage();
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int fd = socket(to.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Fail("socket");
-  if (sendto(fd, msg, strlen(msg), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)) < 0) return Fail("sendto");
+  if (sendto(fd, msg, strlen(msg), 0, to.get(), to.length) < 0) return Fail("sendto");
   return 0;
 }
 
@@ -128,9 +176,9 @@ int UdpServe(const char* port) {
   if (fd < 0) return Fail("bind");
   char buf[65536];
   for (;;) {
-    sockaddr_in from;
-    socklen_t len = sizeof(from);
-    ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
+    Endpoint from;
+    from.length = sizeof(from.storage);
+    ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, from.get(), &from.length);
     if (n < 0) {
       if (errno == EINTR) continue;
       return Fail("recvfrom");
@@ -138,20 +186,20 @@ int UdpServe(const char* port) {
     std::string answer = std::string(buf, static_cast<size_t>(n)) + " from " + AddressText(from);
     printf("%s\n", answer.c_str());
     fflush(stdout);
-    sendto(fd, answer.data(), answer.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+    sendto(fd, answer.data(), answer.size(), 0, from.get(), from.length);
   }
 }
 
 int UdpAsk(const char* ip, const char* port, const char* msg, double seconds) {
-  sockaddr_in to;
+  Endpoint to;
   if (!ParseAddress(ip, port, &to)) return Usage();
-  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int fd = socket(to.family(), SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Fail("socket");
   // Not connected: an ICMP port-unreachable (the server not bound yet) must not end the try.
   double deadline = Now() + seconds;
   char buf[65536];
   while (Now() < deadline) {
-    sendto(fd, msg, strlen(msg), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to));
+    sendto(fd, msg, strlen(msg), 0, to.get(), to.length);
     double next = Now() + 0.1;
     while (Now() < next) {
       struct pollfd p = {fd, POLLIN, 0};
@@ -171,9 +219,9 @@ int TcpServe(const char* port) {
   int fd = BoundSocket(SOCK_STREAM, port);
   if (fd < 0) return Fail("listen");
   for (;;) {
-    sockaddr_in from;
-    socklen_t len = sizeof(from);
-    int c = accept4(fd, reinterpret_cast<sockaddr*>(&from), &len, SOCK_CLOEXEC);
+    Endpoint from;
+    from.length = sizeof(from.storage);
+    int c = accept4(fd, from.get(), &from.length, SOCK_CLOEXEC);
     if (c < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       return Fail("accept");
@@ -199,15 +247,15 @@ int TcpServe(const char* port) {
 
 // A connected TCP socket, retrying while the connection is refused, until the deadline; -1
 // when none was made (the last error is printed).
-int ConnectBefore(const sockaddr_in& to, double deadline) {
+int ConnectBefore(const Endpoint& to, double deadline) {
   const char* last = "timed out";
   while (Now() < deadline) {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int fd = socket(to.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
       Fail("socket");
       return -1;
     }
-    int rc = connect(fd, reinterpret_cast<const sockaddr*>(&to), sizeof(to));
+    int rc = connect(fd, to.get(), to.length);
     if (rc != 0 && errno == EINPROGRESS) {
       struct pollfd p = {fd, POLLOUT, 0};
       int wait_ms = static_cast<int>((deadline - Now()) * 1000) + 1;
@@ -229,12 +277,12 @@ int ConnectBefore(const sockaddr_in& to, double deadline) {
     close(fd);
     usleep(100 * 1000);
   }
-  fprintf(stderr, "berth-nettool: connect %s:%u: %s\n", AddressText(to).c_str(), ntohs(to.sin_port), last);
+  fprintf(stderr, "berth-nettool: connect %s:%u: %s\n", AddressText(to).c_str(), to.port(), last);
   return -1;
 }
 
 int TcpAsk(const char* ip, const char* port, const char* msg, double seconds) {
-  sockaddr_in to;
+  Endpoint to;
   if (!ParseAddress(ip, port, &to)) return Usage();
   double deadline = Now() + seconds;
   int fd = ConnectBefore(to, deadline);
@@ -259,7 +307,7 @@ int TcpAsk(const char* ip, const char* port, const char* msg, double seconds) {
 }
 
 int TcpConnect(const char* ip, const char* port, double seconds) {
-  sockaddr_in to;
+  Endpoint to;
   if (!ParseAddress(ip, port, &to)) return Usage();
   int fd = ConnectBefore(to, Now() + seconds);
   if (fd < 0) return 1;

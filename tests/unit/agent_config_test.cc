@@ -57,7 +57,8 @@ TEST(AgentConfigTest, ValidationNamesTheKey) {
 TEST(AgentConfigTest, NetworkKeys) {
   std::string path = WriteTemp(
       "bridge = \"br-test\"\nbridge_cidr = \"10.77.0.1/24\"\nmtu = 1400\ndns = [\"192.0.2.53\"]\n"
-      "dns_search = [\"example.internal\"]\noutbound_nat = true\nip_forward = false\n");
+      "dns_search = [\"example.internal\"]\noutbound_nat = false\nip_forward = false\nipv6 = true\n"
+      "bridge_ipv6_cidr = \"fd00:77::1/64\"\n");
   auto c = LoadConfigFile(path, AgentConfig{});
   std::remove(path.c_str());
   ASSERT_TRUE(c.ok()) << c.status();
@@ -66,9 +67,16 @@ TEST(AgentConfigTest, NetworkKeys) {
   EXPECT_EQ(c->mtu, 1400);
   EXPECT_EQ(c->dns, std::vector<std::string>{"192.0.2.53"});
   EXPECT_EQ(c->dns_search, std::vector<std::string>{"example.internal"});
-  EXPECT_TRUE(c->outbound_nat);
+  EXPECT_FALSE(c->outbound_nat);  // on by default, as Docker's
+  EXPECT_TRUE(AgentConfig{}.outbound_nat);
   EXPECT_FALSE(c->ip_forward);
+  EXPECT_TRUE(c->ipv6);
+  EXPECT_EQ(c->bridge_ipv6_cidr, "fd00:77::1/64");
   EXPECT_TRUE(ValidateConfig(*c).ok());
+  // A v6 bridge address without ipv6 is a mistake, not something to ignore.
+  AgentConfig v4only = *c;
+  v4only.ipv6 = false;
+  EXPECT_NE(ValidateConfig(v4only).message().find("bridge_ipv6_cidr"), absl::string_view::npos);
 }
 
 TEST(AgentConfigTest, NetworkValidationNamesTheKey) {

@@ -30,32 +30,41 @@ Ipv4Address Addr(const char* text) { return ParseIpv4(text).value(); }
 Ipv4Prefix Net(const char* text) { return ParseIpv4Prefix(text).value(); }
 
 PublishedPort Port(const char* protocol, const char* host_ip, uint16_t host_port,
-                   const char* container_ip, uint16_t container_port, std::string comment = "") {
-  return PublishedPort{protocol, Addr(host_ip), host_port, Addr(container_ip), container_port,
-                       std::move(comment)};
+                   const char* container_ip, uint16_t container_port, std::string comment = "",
+                   std::string bridge = "br0") {
+  return PublishedPort{protocol,       Addr(host_ip),      host_port, Addr(container_ip),
+                       container_port, std::move(comment), std::move(bridge)};
 }
 
 FirewallConfig SmallConfig() {
   FirewallConfig config;
-  config.networks = {{"br0", Net("10.88.0.0/16")}, {"br1", Net("10.89.0.0/24")}};
+  config.networks = {{"br0", Net("10.88.0.0/16"), true}, {"br1", Net("10.89.0.0/24"), true}};
   config.ports = {Port("tcp", "0.0.0.0", 8080, "10.88.0.2", 80, "c1"),
-                  Port("udp", "192.168.1.5", 53, "10.89.0.3", 5353)};
-  config.outbound_nat = true;
+                  Port("udp", "192.168.1.5", 53, "10.89.0.3", 5353, "", "br1"),
+                  Port("tcp", "127.0.0.1", 8081, "10.88.0.4", 81, "c4")};
   return config;
 }
 
 // The script minus its leading "add table" and "delete table": what `nft list` prints back.
 std::string TableBody(const FirewallConfig& config) {
   std::string script = RenderFirewall(config);
-  for (int i = 0; i < 2; ++i) script.erase(0, script.find('\n') + 1);
-  return script;
+  for (int i = 0; i < 4; ++i) script.erase(0, script.find('\n') + 1);
+  return script.substr(0, script.find("table ip6 "));
 }
 
 TEST(RenderFirewallTest, SmallConfigExactText) {
   EXPECT_EQ(RenderFirewall(SmallConfig()),
             "add table ip berth\n"
             "delete table ip berth\n"
+            "add table ip6 berth\n"
+            "delete table ip6 berth\n"
             "table ip berth {\n"
+            "\tchain raw_prerouting {\n"
+            "\t\ttype filter hook prerouting priority raw; policy accept;\n"
+            "\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n"
+            "\t\tiifname != \"br0\" ip daddr 10.88.0.4 tcp dport 81 drop\n"
+            "\t}\n"
+            "\n"
             "\tchain prerouting {\n"
             "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
             "\t\tfib daddr type local tcp dport 8080 dnat to 10.88.0.2:80 comment \"c1\"\n"
@@ -66,16 +75,17 @@ TEST(RenderFirewallTest, SmallConfigExactText) {
             "\t\ttype nat hook output priority -100; policy accept;\n"
             "\t\tfib daddr type local tcp dport 8080 dnat to 10.88.0.2:80 comment \"c1\"\n"
             "\t\tip daddr 192.168.1.5 udp dport 53 dnat to 10.89.0.3:5353\n"
+            "\t\tip daddr 127.0.0.1 tcp dport 8081 dnat to 10.88.0.4:81 comment \"c4\"\n"
             "\t}\n"
             "\n"
             "\tchain postrouting {\n"
             "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
             "\t\toifname \"br0\" ct status dnat ip saddr 10.88.0.0/16 masquerade\n"
             "\t\toifname \"br0\" ip saddr 127.0.0.0/8 masquerade\n"
-            "\t\tip saddr 10.88.0.0/16 oifname != \"br0\" masquerade\n"
+            "\t\tip saddr 10.88.0.0/16 oifname != { \"br0\", \"br1\" } masquerade\n"
             "\t\toifname \"br1\" ct status dnat ip saddr 10.89.0.0/24 masquerade\n"
             "\t\toifname \"br1\" ip saddr 127.0.0.0/8 masquerade\n"
-            "\t\tip saddr 10.89.0.0/24 oifname != \"br1\" masquerade\n"
+            "\t\tip saddr 10.89.0.0/24 oifname != { \"br0\", \"br1\" } masquerade\n"
             "\t}\n"
             "\n"
             "\tchain forward {\n"
@@ -92,7 +102,14 @@ TEST(RenderFirewallTest, EmptyConfigKeepsEmptyChains) {
   EXPECT_EQ(RenderFirewall(config),
             "add table ip t1\n"
             "delete table ip t1\n"
+            "add table ip6 t1\n"
+            "delete table ip6 t1\n"
             "table ip t1 {\n"
+            "\tchain raw_prerouting {\n"
+            "\t\ttype filter hook prerouting priority raw; policy accept;\n"
+            "\t\tiifname != \"lo\" ip daddr 127.0.0.0/8 drop\n"
+            "\t}\n"
+            "\n"
             "\tchain prerouting {\n"
             "\t\ttype nat hook prerouting priority dstnat; policy accept;\n"
             "\t}\n"
@@ -121,6 +138,34 @@ TEST(RenderFirewallTest, IsolatesEveryNetworkFromAllOthersWithoutOutboundNat) {
                                 "\t\tiifname \"c\" oifname { \"a\", \"b\" } drop\n"));
   EXPECT_THAT(script, Not(HasSubstr("oifname !=")));
   EXPECT_EQ(script, RenderFirewall(config));  // deterministic
+}
+
+FirewallConfig DualStackConfig() {
+  FirewallConfig config;
+  BridgeNetwork v6net{"br6", Net("10.90.0.0/24"), true};
+  v6net.subnet6 = ParseIpv6Prefix("fd00:90::/64").value();
+  config.networks = {{"br0", Net("10.88.0.0/16"), true}, v6net};
+  PublishedPort everywhere = Port("tcp", "0.0.0.0", 8080, "10.90.0.2", 80, "c6", "br6");
+  everywhere.container_ip6 = ParseIpv6("fd00:90::2").value();
+  PublishedPort v4_only = Port("udp", "192.168.1.5", 53, "10.90.0.2", 53, "", "br6");
+  v4_only.container_ip6 = everywhere.container_ip6;
+  config.ports = {everywhere, v4_only};
+  return config;
+}
+
+TEST(RenderFirewallTest, Ipv6NetworksGetAnIp6Table) {
+  std::string script = RenderFirewall(DualStackConfig());
+  size_t v6 = script.find("table ip6 berth {\n");
+  ASSERT_NE(v6, std::string::npos) << script;
+  std::string table6 = script.substr(v6);
+  EXPECT_THAT(table6, HasSubstr("\t\tfib daddr type local tcp dport 8080 dnat to [fd00:90::2]:80 comment \"c6\"\n"));
+  // A port published on one IPv4 address stays IPv4.
+  EXPECT_THAT(table6, Not(HasSubstr("dport 53")));
+  EXPECT_THAT(table6, HasSubstr("\t\toifname \"br6\" ct status dnat ip6 saddr fd00:90::/64 masquerade\n"));
+  EXPECT_THAT(table6, HasSubstr("\t\tip6 saddr fd00:90::/64 oifname != { \"br0\", \"br6\" } masquerade\n"));
+  EXPECT_THAT(table6, HasSubstr("\t\tiifname \"br6\" oifname \"br0\" drop\n"));
+  // Without an IPv6 network there is no ip6 table, only its removal.
+  EXPECT_THAT(RenderFirewall(SmallConfig()), Not(HasSubstr("table ip6 berth {")));
 }
 
 TEST(RenderFirewallTest, CommentsCannotBreakOutOfTheirQuotes) {
@@ -165,6 +210,22 @@ TEST_F(FirewallTest, ApplyThenListShowsTheRules) {
     ASSERT_TRUE(listed.ok()) << listed.status();
     // What the kernel holds is exactly what was described.
     EXPECT_EQ(*listed, TableBody(config));
+  });
+}
+
+TEST_F(FirewallTest, Ip6TableComesAndGoesWithIpv6Networks) {
+  InNetns([](Firewall& fw) {
+    absl::Status applied = fw.Apply(DualStackConfig());
+    ASSERT_TRUE(applied.ok()) << applied;
+    std::string listed = fw.List("berth", "ip6").value_or("<error>");
+    EXPECT_THAT(listed, HasSubstr("dnat to [fd00:90::2]:80"));
+    EXPECT_THAT(listed, HasSubstr("ip6 saddr fd00:90::/64"));
+    ASSERT_TRUE(fw.Apply(SmallConfig()).ok());
+    EXPECT_EQ(fw.List("berth", "ip6").value_or("<error>"), "");
+    ASSERT_TRUE(fw.Apply(DualStackConfig()).ok());
+    ASSERT_TRUE(fw.Delete("berth").ok());
+    EXPECT_EQ(fw.List("berth", "ip6").value_or("<error>"), "");
+    EXPECT_EQ(fw.List("berth").value_or("<error>"), "");
   });
 }
 
@@ -236,7 +297,8 @@ TEST_F(FirewallTest, InvalidInputIsRejectedAndThePreviousTableStays) {
         {"ports[1].host_port", [](FirewallConfig& c) { c.ports[1].host_port = 0; }},
         {"ports[0].container_port", [](FirewallConfig& c) { c.ports[0].container_port = 0; }},
         {"ports[0].container_ip", [](FirewallConfig& c) { c.ports[0].container_ip = Ipv4Address{}; }},
-        {"ports[3]", [](FirewallConfig& c) {
+        {"ports[2].bridge", [](FirewallConfig& c) { c.ports[2].bridge = "br\" accept"; }},
+        {"ports[4]", [](FirewallConfig& c) {
            c.ports.push_back(Port("tcp", "127.0.0.1", 8080, "10.88.0.3", 81));
          }},
     };
