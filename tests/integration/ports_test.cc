@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -198,6 +199,28 @@ TEST_F(Ports, LoopbackPortIsNotReachableFromAnotherHost) {
   in_peer({"/sbin/ip", "route", "add", "127.0.0.1/32", "via", peer->host_address(), "src", peer->address()});
   CliResult forged = peer->Run({nettool, "tcp-connect", "127.0.0.1", "18100", "2"});
   EXPECT_NE(forged.exit_code, 0) << forged.out;
+}
+
+// The bridges carry route_localnet (the node's own 127.0.0.1 connections to published ports
+// come back through them), which must not let a container reach the node's loopback services
+// with packets it addresses to 127.0.0.1 (as in kube-proxy's CVE-2020-8558). The container
+// here may route 127.0.0.1 to its gateway (NET_ADMIN, route_localnet in its own namespace);
+// the same listener answers it at the gateway's address.
+TEST_F(Ports, ContainerCannotReachTheNodesLoopback) {
+  CliResult listener;
+  std::thread serve([&] { listener = agent_.RunInHost({NettoolPath(), "tcp-serve", "18300"}, 8); });
+  auto config = WithNettool(Busybox(
+      {"sh", "-c",
+       absl::StrCat("ip link set lo down && ip addr flush dev lo && ip route add 127.0.0.1/32 via ", kGateway,
+                    " && { /nettool tcp-connect ", kGateway, " 18300 4; echo gateway=$?; ",
+                    "/nettool tcp-connect 127.0.0.1 18300 2; echo loopback=$?; }")}));
+  config.mutable_security()->add_cap_add("NET_ADMIN");
+  (*config.mutable_sysctls())["net.ipv4.conf.all.route_localnet"] = "1";
+  auto probe = agent_.RunToExit(config);
+  serve.join();
+  ASSERT_TRUE(probe.ok()) << probe.status();
+  EXPECT_THAT(probe->out, HasSubstr("gateway=0\n")) << probe->out << probe->err << listener.out;
+  EXPECT_THAT(probe->out, HasSubstr("loopback=1\n")) << probe->out << probe->err << listener.out;
 }
 
 TEST_F(Ports, APortCanBePublishedOnce) {
