@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BERTH_ROOT ?= /var/lib/berth
 BERTH_SOCKET ?= /run/berth/berth.sock
 
-.PHONY: deps build run test bench soak clean
+.PHONY: deps build run test bench bench-density soak clean
 
 deps:
 	./deploy/install-deps.sh
@@ -20,6 +20,13 @@ test: build
 
 bench: build
 	$(BUILD_DIR)/bin/berth-bench
+
+# 1000 sleep containers with network none, then 200 on the bridge: start and removal rates,
+# berthd and shim memory, List/Inspect/Stats p50 and p99, and nothing left afterwards.
+DENSITY_CONTAINERS ?= 1000
+DENSITY_BRIDGE ?= 200
+bench-density: build
+	$(BUILD_DIR)/bin/berth-density --containers $(DENSITY_CONTAINERS) --bridge $(DENSITY_BRIDGE)
 
 # 10,000 create/start/exec/stop/remove cycles from 8 clients with agent kills, then a flat RSS
 # over the last 8,000 (`make test` runs 300 of them). SOAK_CYCLES and SOAK_SEED override.

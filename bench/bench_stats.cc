@@ -23,6 +23,13 @@ Summary Summarize(std::vector<double> samples_ms) {
   return s;
 }
 
+double Percentile(std::vector<double> samples_ms, double p) {
+  if (samples_ms.empty()) return 0;
+  std::sort(samples_ms.begin(), samples_ms.end());
+  size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(samples_ms.size())));
+  return samples_ms[std::clamp<size_t>(rank, 1, samples_ms.size()) - 1];
+}
+
 void Interleaved(int total, int warmup, const std::vector<std::function<void(bool keep)>>& steps) {
   for (int i = 0; i < total; ++i) {
     ThrowIfInterrupted();

@@ -24,6 +24,8 @@ struct Summary {
 
 // Empty input gives n = 0 and zeros.
 Summary Summarize(std::vector<double> samples_ms);
+// Nearest-rank percentile (p in 0..100); 0 for no samples.
+double Percentile(std::vector<double> samples_ms, double p);
 
 // Runs `total` rounds of `steps`, each round starting one step later than the one before, so
 // no step always runs on another's leftovers. `keep` is false in the first `warmup` rounds.

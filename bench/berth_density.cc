@@ -1,0 +1,332 @@
+// berth-density: many containers on one node, through the berth.v1 API (`make bench-density`).
+//
+//   1. a network namespace of its own (as berth-bench), a berthd of its own (temp --root and
+//      --socket, --cgroup-parent berth-density-<pid>);
+//   2. --containers `sleep` containers with network none, started by --clients clients in
+//      parallel, each on its own channel: the start rate;
+//   3. --bridge more on the default bridge, the same way;
+//   4. berthd's memory idle and with all of them running, and every berth-shim's (VmRSS and
+//      Pss: shared pages of the one shim binary are counted once across them by Pss);
+//   5. List of all, Inspect of one and Stats of all: p50 and p99;
+//   6. removal of everything (force, from the same clients): the removal rate;
+//   7. then nothing may be left: no container, shim process, cgroup, veth or address lease.
+//      A leftover makes it exit 1.
+// Not a test: it asserts nothing about times and memory; it prints them.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <grpcpp/grpcpp.h>
+
+#include "bench/bench_berth.h"
+#include "bench/bench_host.h"
+#include "bench/bench_net.h"
+#include "bench/bench_proc.h"
+#include "bench/bench_stats.h"
+#include "berth/v1/containers.grpc.pb.h"
+#include "runtime/base/file_util.h"
+#include "runtime/network/rtnetlink.h"
+
+namespace berth::bench {
+namespace {
+
+namespace v1 = berth::v1;
+
+struct Flags {
+  int containers = 1000;
+  int bridge = 200;
+  int clients = 8;
+  int list_calls = 100;
+  int inspect_calls = 200;
+  int stats_calls = 20;
+  std::string berthd;
+  std::string tmpdir = "/tmp";
+  std::string log_level = "warn";
+};
+
+std::unique_ptr<v1::Containers::Stub> Stub(const std::string& socket) {
+  return v1::Containers::NewStub(grpc::CreateChannel("unix://" + socket, grpc::InsecureChannelCredentials()));
+}
+
+void Check(const grpc::Status& st, const std::string& what) {
+  if (!st.ok()) throw BenchError(what + ": " + st.error_message());
+}
+
+std::string CreateAndStart(v1::Containers::Stub& stub, const std::string& network) {
+  v1::CreateRequest req;
+  req.mutable_config()->set_image("busybox");
+  req.mutable_config()->set_network(network);
+  for (const char* a : {"sleep", "3600"}) req.mutable_config()->add_command(a);
+  v1::CreateResponse resp;
+  grpc::ClientContext c1;
+  Check(stub.Create(&c1, req, &resp), "Create");
+  v1::StartRequest start;
+  start.set_id(resp.container().id());
+  v1::StartResponse started;
+  grpc::ClientContext c2;
+  Check(stub.Start(&c2, start, &started), "Start");
+  return resp.container().id();
+}
+
+// Runs `count` jobs over `clients` threads, each with its own channel; seconds of wall time.
+double Parallel(const std::string& socket, int clients, int count,
+                const std::function<void(v1::Containers::Stub&, int)>& job) {
+  std::atomic<int> next{0};
+  std::mutex error_mu;
+  std::string error;
+  std::vector<std::thread> threads;
+  const auto t0 = Clock::now();
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      auto stub = Stub(socket);
+      for (int i; (i = next.fetch_add(1)) < count;) {
+        try {
+          ThrowIfInterrupted();
+          job(*stub, i);
+        } catch (const std::exception& e) {
+          std::lock_guard<std::mutex> lock(error_mu);
+          if (error.empty()) error = e.what();
+          next = count;  // the others stop too
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double seconds = MillisBetween(t0, Clock::now()) / 1000.0;
+  if (!error.empty()) throw BenchError(error);
+  return seconds;
+}
+
+std::vector<v1::Container> ListAll(v1::Containers::Stub& stub) {
+  v1::ListRequest req;  // every state
+  v1::ListResponse resp;
+  grpc::ClientContext ctx;
+  Check(stub.List(&ctx, req, &resp), "List");
+  return {resp.containers().begin(), resp.containers().end()};
+}
+
+struct ShimMemory {
+  int shims = 0;
+  long rss_kb = 0;
+  long pss_kb = 0;
+};
+
+// The shims of the running containers: the parents of their init processes.
+ShimMemory ShimsOf(const std::vector<v1::Container>& containers) {
+  ShimMemory m;
+  for (const v1::Container& c : containers) {
+    if (c.pid() <= 0) continue;
+    pid_t shim = ParentPid(c.pid());
+    if (shim <= 0 || CommOf(shim) != "berth-shim") continue;
+    MemoryUse use = ReadMemoryUse(shim);
+    ++m.shims;
+    m.rss_kb += std::max(0L, use.vm_rss_kb);
+    m.pss_kb += std::max(0L, use.pss_kb);
+  }
+  return m;
+}
+
+// Processes whose command line names `dir` (the shims of this bench's berthd do).
+std::vector<pid_t> ProcessesNaming(const std::string& dir) {
+  std::vector<pid_t> out;
+  for (const std::string& name : berth::ListDirectory("/proc")) {
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    pid_t pid = std::stoi(name);
+    if (pid == ::getpid()) continue;
+    auto cmdline = berth::ReadFile("/proc/" + name + "/cmdline");
+    if (cmdline.ok() && cmdline->find(dir) != std::string::npos && CommOf(pid) == "berth-shim") out.push_back(pid);
+  }
+  return out;
+}
+
+// Subdirectories left below a cgroup directory (the containers' cgroups), across hierarchies.
+int CgroupsLeftBelow(const std::vector<CgroupHierarchy>& hierarchies, const std::string& parent) {
+  int left = 0;
+  for (const auto& h : hierarchies) {
+    for (const std::string& name : berth::ListDirectory(h.own_dir + "/" + parent)) {
+      struct stat st;
+      if (::stat((h.own_dir + "/" + parent + "/" + name).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) ++left;
+    }
+  }
+  return left;
+}
+
+// Links of the bench's network namespace whose name starts with `prefix` (container veths).
+int CountLinksWithPrefix(const std::string& prefix) {
+  auto rtnl = berth::net::Rtnl::Open();
+  if (!rtnl.ok()) return -1;
+  auto links = rtnl->ListLinks();
+  if (!links.ok()) return -1;
+  return static_cast<int>(std::count_if(links->begin(), links->end(), [&](const berth::net::LinkInfo& l) {
+    return l.name.rfind(prefix, 0) == 0;
+  }));
+}
+
+void PrintLatency(const char* name, const std::vector<double>& ms) {
+  std::printf("  %-44s p50 %8.2f ms   p99 %8.2f ms   (n=%zu)\n", name, Percentile(ms, 50), Percentile(ms, 99),
+              ms.size());
+}
+
+std::string Mem(long kb) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.1f MiB", static_cast<double>(kb) / 1024.0);
+  return buf;
+}
+
+int Density(const Flags& flags) {
+  const std::string berthd = flags.berthd.empty() ? SelfDir() + "/berthd" : flags.berthd;
+  if (::access(berthd.c_str(), X_OK) != 0) throw BenchError("no berthd at " + berthd + " (give --berthd)");
+  const std::string tmp = MakeTempDir(flags.tmpdir, "berth-density-");
+  const std::string cgroup_parent = "berth-density-" + std::to_string(::getpid());
+  const std::vector<CgroupHierarchy> hierarchies = OwnCgroupHierarchies();
+  auto cleanup_host = [&] {
+    bool ok = true;
+    for (const auto& h : hierarchies) ok = KillAndRemoveCgroupTree(h.own_dir + "/" + cgroup_parent) && ok;
+    return RemoveTree(tmp) && ok;
+  };
+
+  int rc = 0;
+  {
+    BerthAgent agent({berthd, tmp + "/root", tmp + "/berthd.sock", cgroup_parent, tmp + "/berthd.log", flags.log_level});
+    try {
+      agent.Start();
+      agent.WaitServing(std::chrono::seconds(120));
+      auto stub = Stub(tmp + "/berthd.sock");
+      const MemoryUse idle = ReadMemoryUse(agent.pid());
+
+      std::printf("berth-density: %d containers (network none), then %d on the bridge; %d clients\n",
+                  flags.containers, flags.bridge, flags.clients);
+      const double none_s = Parallel(tmp + "/berthd.sock", flags.clients, flags.containers,
+                                     [](v1::Containers::Stub& s, int) { CreateAndStart(s, "none"); });
+      const double bridge_s = Parallel(tmp + "/berthd.sock", flags.clients, flags.bridge,
+                                       [](v1::Containers::Stub& s, int) { CreateAndStart(s, "bridge"); });
+      std::printf("\nStart rate (Create + Start, sleep 3600)\n");
+      std::printf("  %-44s %8.1f containers/s  (%.1f s)\n", "network none", flags.containers / none_s, none_s);
+      std::printf("  %-44s %8.1f containers/s  (%.1f s)\n", "default bridge", flags.bridge / bridge_s, bridge_s);
+
+      std::vector<v1::Container> all = ListAll(*stub);
+      const int total = flags.containers + flags.bridge;
+      if (static_cast<int>(all.size()) != total) {
+        throw BenchError("List shows " + std::to_string(all.size()) + " containers, not " + std::to_string(total));
+      }
+      const MemoryUse loaded = ReadMemoryUse(agent.pid());
+      const ShimMemory shims = ShimsOf(all);
+      std::printf("\nMemory\n");
+      std::printf("  %-44s %s (Pss %s)\n", "berthd, idle", Mem(idle.vm_rss_kb).c_str(), Mem(idle.pss_kb).c_str());
+      std::printf("  %-44s %s (Pss %s)\n", ("berthd, " + std::to_string(total) + " running").c_str(),
+                  Mem(loaded.vm_rss_kb).c_str(), Mem(loaded.pss_kb).c_str());
+      if (shims.shims > 0) {
+        std::printf("  %-44s Pss %s total, %.0f kB each; VmRSS %.0f kB each\n",
+                    (std::to_string(shims.shims) + " berth-shims").c_str(), Mem(shims.pss_kb).c_str(),
+                    static_cast<double>(shims.pss_kb) / shims.shims, static_cast<double>(shims.rss_kb) / shims.shims);
+      }
+
+      std::vector<double> list_ms, inspect_ms, stats_ms;
+      for (int i = 0; i < flags.list_calls; ++i) {
+        const auto t0 = Clock::now();
+        std::vector<v1::Container> listed = ListAll(*stub);
+        list_ms.push_back(MillisBetween(t0, Clock::now()));
+      }
+      for (int i = 0; i < flags.inspect_calls; ++i) {
+        v1::InspectRequest req;
+        req.set_id(all[static_cast<size_t>(i * 7919) % all.size()].id());
+        v1::InspectResponse resp;
+        grpc::ClientContext ctx;
+        const auto t0 = Clock::now();
+        Check(stub->Inspect(&ctx, req, &resp), "Inspect");
+        inspect_ms.push_back(MillisBetween(t0, Clock::now()));
+      }
+      for (int i = 0; i < flags.stats_calls; ++i) {
+        v1::StatsRequest req;
+        v1::StatsResponse resp;
+        grpc::ClientContext ctx;
+        const auto t0 = Clock::now();
+        Check(stub->Stats(&ctx, req, &resp), "Stats");
+        stats_ms.push_back(MillisBetween(t0, Clock::now()));
+      }
+      std::printf("\nCalls with %d containers\n", total);
+      PrintLatency("List (all)", list_ms);
+      PrintLatency("Inspect (one)", inspect_ms);
+      PrintLatency("Stats (all, one call)", stats_ms);
+
+      const double remove_s = Parallel(tmp + "/berthd.sock", flags.clients, total, [&](v1::Containers::Stub& s, int i) {
+        v1::RemoveRequest req;
+        req.set_id(all[static_cast<size_t>(i)].id());
+        req.set_force(true);
+        v1::RemoveResponse resp;
+        grpc::ClientContext ctx;
+        Check(s.Remove(&ctx, req, &resp), "Remove");
+      });
+      std::printf("\nRemoval (force, running)\n  %-44s %8.1f containers/s  (%.1f s)\n", "all of them", total / remove_s,
+                  remove_s);
+
+      // Nothing left: what the agent lists, the shims, the containers' cgroups, veths, leases.
+      std::vector<std::string> left;
+      if (size_t n = ListAll(*stub).size(); n > 0) left.push_back(std::to_string(n) + " containers listed");
+      if (auto shims_left = ProcessesNaming(tmp); !shims_left.empty()) {
+        left.push_back(std::to_string(shims_left.size()) + " berth-shim processes");
+      }
+      if (int n = CgroupsLeftBelow(hierarchies, cgroup_parent); n > 0) left.push_back(std::to_string(n) + " cgroups");
+      if (int n = CountLinksWithPrefix("bth"); n != 0) left.push_back(std::to_string(n) + " veths (-1: cannot list)");
+      for (const std::string& network : berth::ListDirectory(tmp + "/root/networks")) {
+        size_t leases = berth::ListDirectory(tmp + "/root/networks/" + network + "/leases").size();
+        if (leases > 0) left.push_back(std::to_string(leases) + " address leases");
+      }
+      std::printf("\nLeft behind after removal: %s\n", left.empty() ? "nothing" : "");
+      for (const std::string& l : left) std::printf("  %s\n", l.c_str());
+      if (!left.empty()) rc = 1;
+    } catch (...) {
+      agent.Stop();
+      cleanup_host();
+      throw;
+    }
+    agent.Stop();
+  }
+  if (!cleanup_host()) {
+    std::fprintf(stderr, "berth-density: some of what the bench made could not be removed\n");
+    rc = 1;
+  }
+  return rc;
+}
+
+}  // namespace
+}  // namespace berth::bench
+
+int main(int argc, char** argv) {
+  using namespace berth::bench;
+  Flags flags;
+  CLI::App app{"berth-density: many containers on one node (start rate, memory, List/Inspect/Stats, removal)"};
+  app.add_option("--containers", flags.containers, "sleep containers with network none")->check(CLI::Range(1, 100000));
+  app.add_option("--bridge", flags.bridge, "more on the default bridge")->check(CLI::Range(0, 60000));
+  app.add_option("--clients", flags.clients, "parallel clients")->check(CLI::Range(1, 256));
+  app.add_option("--list-calls", flags.list_calls, "List calls measured")->check(CLI::Range(1, 100000));
+  app.add_option("--inspect-calls", flags.inspect_calls, "Inspect calls measured")->check(CLI::Range(1, 100000));
+  app.add_option("--stats-calls", flags.stats_calls, "Stats calls measured")->check(CLI::Range(1, 100000));
+  app.add_option("--berthd", flags.berthd, "berthd to start (default: next to berth-density)");
+  app.add_option("--tmpdir", flags.tmpdir, "where the agent's root goes");
+  app.add_option("--agent-log-level", flags.log_level, "berthd --log-level");
+  CLI11_PARSE(app, argc, argv);
+  if (::geteuid() != 0) {
+    std::fprintf(stderr, "berth-density: must run as root (namespaces, cgroups, mounts)\n");
+    return 1;
+  }
+  try {
+    EnterPrivateNetworkNamespace();  // before any thread: the bridge and veths live in it
+    InstallInterruptHandlers();
+    return Density(flags);
+  } catch (const std::exception& e) {
+    std::fflush(stdout);
+    std::fprintf(stderr, "berth-density: %s\n", e.what());
+    return 1;
+  }
+}
