@@ -331,6 +331,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
       return Annotate(st, absl::StrCat("create container ", name));
     }
     CrashPoint("create.network_connected");
+    networks_.RegisterNames(id, name, plan->settings);
   }
 
   auto entry = std::make_shared<Entry>();
@@ -875,6 +876,7 @@ absl::StatusOr<v1::Container> ContainerManager::Rename(const std::string& ref, c
     names_.erase(old_name);
     names_[new_name] = e.id;
   }
+  networks_.RenameContainer(e.id, old_name, new_name);
   spdlog::info("container renamed id={} from={} to={}", e.id, old_name, new_name);
   std::lock_guard<std::mutex> el(e.mu);
   v1::Event event = ContainerEvent(e.record, "rename");

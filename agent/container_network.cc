@@ -18,9 +18,19 @@ absl::StatusOr<ContainerManager::NetworkPlan> ContainerManager::PlanNetwork(cons
   NetworkPlan plan;
   const std::string& mode = config.network();
   const bool bridge = mode.empty() || (mode != "none" && mode != "host" && !absl::StartsWith(mode, "container:"));
+  if (!bridge && config.network_aliases_size() > 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "network aliases need a network made with `berth network create`, not network ", Quoted(mode)));
+  }
   if (!bridge && config.ports_size() > 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("ports can only be published on a bridge network, not with network \"", mode, "\""));
+  }
+  for (int i = 0; i < config.network_aliases_size(); ++i) {
+    if (!ValidHostname(config.network_aliases(i))) {
+      return absl::InvalidArgumentError(absl::StrCat("network_aliases[", i, "]: ", Quoted(config.network_aliases(i)),
+                                                     " is not a host name (letters, digits, '-', '.', '_')"));
+    }
   }
   if (mode == "none") {
     plan.settings.set_mode("none");
@@ -66,6 +76,13 @@ absl::StatusOr<ContainerManager::NetworkPlan> ContainerManager::PlanNetwork(cons
     auto settings = networks_.Reserve(id, mode, ports);
     if (!settings.ok()) return settings.status();
     plan.settings = *settings;
+    if (config.network_aliases_size() > 0 && !networks_.HasResolver(settings->network_id())) {
+      networks_.Release(id, plan.settings);
+      return absl::InvalidArgumentError(absl::StrCat(
+          "network aliases need a network made with `berth network create` (it resolves names); network ",
+          Quoted(settings->network()), " does not"));
+    }
+    plan.settings.mutable_aliases()->CopyFrom(config.network_aliases());
   }
   return plan;
 }
@@ -96,6 +113,11 @@ absl::Status ContainerManager::WriteEtcFiles(const v1::ContainerConfig& config, 
   std::vector<std::string> dns(config.dns().begin(), config.dns().end());
   std::vector<std::string> search(config.dns_search().begin(), config.dns_search().end());
   auto node_resolv = ReadFile(options_.node_resolv_conf);
+  // On a network with a resolver, the container asks it (its gateway), which knows the other
+  // containers and forwards the rest; an explicit --dns still wins.
+  if (dns.empty() && settings.mode() == "bridge" && networks_.HasResolver(settings.network_id())) {
+    dns = {settings.gateway()};
+  }
   auto resolv = RenderResolvConf(dns.empty() ? options_.dns : dns, search.empty() ? options_.dns_search : search,
                                  node_resolv.ok() ? *node_resolv : "");
   if (!resolv.ok()) return resolv.status();

@@ -87,6 +87,7 @@ absl::Status ContainerManager::Recover() {
 
 void ContainerManager::ReconcileNetworks() {
   std::map<std::string, v1::NetworkSettings> containers;
+  std::map<std::string, std::string> names;
   std::vector<std::string> running;
   std::vector<std::shared_ptr<Entry>> entries;
   {
@@ -96,9 +97,11 @@ void ContainerManager::ReconcileNetworks() {
   for (const auto& e : entries) {
     std::lock_guard<std::mutex> lock(e->mu);
     containers[e->id] = e->record.network_settings();
+    names[e->id] = e->record.name();
     if (e->record.state() != v1::EXITED) running.push_back(e->id);
   }
   networks_.Reconcile(containers, running);
+  for (const std::string& id : running) networks_.RegisterNames(id, names[id], containers[id]);
 }
 
 void ContainerManager::RemoveOrphan(const std::string& id) {

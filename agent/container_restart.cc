@@ -150,6 +150,7 @@ absl::Status ContainerManager::Relaunch(const std::shared_ptr<Entry>& entry, boo
     if (absl::Status st = networks_.Connect(e.id, network, launched->init_pid); !st.ok()) {
       return end_it(Annotate(st, "restart: connect the network"));
     }
+    networks_.RegisterNames(e.id, record.name(), network);
   }
   // Limits changed by Update since the bundle was written.
   if (absl::Status st = AskShim(e, shim::MsgType::kUpdate, shim::Encode(LimitsFor(record.resources())));

@@ -10,8 +10,6 @@
 
 namespace berth::agent {
 
-namespace {
-
 bool ValidHostname(absl::string_view name) {
   if (name.empty() || name.size() > 253) return false;
   for (char c : name) {
@@ -19,8 +17,6 @@ bool ValidHostname(absl::string_view name) {
   }
   return true;
 }
-
-}  // namespace
 
 absl::StatusOr<std::vector<HostsEntry>> ParseExtraHosts(const std::vector<std::string>& extra_hosts) {
   std::vector<HostsEntry> out;
@@ -94,6 +90,16 @@ absl::StatusOr<std::string> RenderResolvConf(const std::vector<std::string>& dns
   for (const auto& s : servers) absl::StrAppend(&out, "nameserver ", s, "\n");
   if (!search.empty()) absl::StrAppend(&out, "search ", absl::StrJoin(search, " "), "\n");
   if (!options.empty()) absl::StrAppend(&out, "options ", absl::StrJoin(options, " "), "\n");
+  return out;
+}
+
+std::vector<std::string> IPv4Nameservers(const std::string& resolv_conf) {
+  std::vector<std::string> out;
+  for (absl::string_view raw : absl::StrSplit(resolv_conf, '\n')) {
+    std::vector<absl::string_view> words = absl::StrSplit(raw, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (words.size() < 2 || words[0] != "nameserver") continue;
+    if (auto a = net::ParseIpv4(words[1]); a.ok()) out.push_back(a->ToString());
+  }
   return out;
 }
 

@@ -15,6 +15,9 @@ struct HostsEntry {
 };
 
 // Checks "name:ip" lines (extra_hosts); INVALID_ARGUMENT naming the bad one.
+// 1 to 253 of letters, digits, '-', '.' and '_' (names in /etc/hosts, search domains, aliases).
+bool ValidHostname(absl::string_view name);
+
 absl::StatusOr<std::vector<HostsEntry>> ParseExtraHosts(const std::vector<std::string>& extra_hosts);
 
 // `own` is the container's address line (empty address: none, as for "none" mode).
@@ -27,5 +30,9 @@ std::string RenderHosts(const HostsEntry& own, const std::vector<HostsEntry>& ex
 absl::StatusOr<std::string> RenderResolvConf(const std::vector<std::string>& dns,
                                              const std::vector<std::string>& dns_search,
                                              const std::string& node_resolv);
+
+// The IPv4 `nameserver` lines of a resolv.conf, loopback ones included (for the agent itself,
+// which runs in the node's network namespace).
+std::vector<std::string> IPv4Nameservers(const std::string& resolv_conf);
 
 }  // namespace berth::agent

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/config.h"
+#include "agent/etc_files.h"
 #include "agent/container_manager.h"
 #include "agent/containers_service.h"
 #include "agent/image/image_store.h"
@@ -209,9 +210,15 @@ int main(int argc, char** argv) {
   (void)berth::RemoveTree(scratch);  // uploads and exports a crash interrupted
   if (auto st = berth::MakeDirs(scratch, 0700); !st.ok()) return Fail(std::string(st.message()));
 
+  std::vector<std::string> dns_upstreams = config.dns;
+  if (dns_upstreams.empty()) {
+    if (auto node_resolv = berth::ReadFile("/etc/resolv.conf"); node_resolv.ok()) {
+      dns_upstreams = berth::agent::IPv4Nameservers(*node_resolv);
+    }
+  }
   berth::agent::NetworkManager networks({config.root, config.bridge, config.bridge_cidr, config.mtu,
                                          config.outbound_nat, config.ip_forward, config.ipv6,
-                                         config.bridge_ipv6_cidr});
+                                         config.bridge_ipv6_cidr, dns_upstreams});
   if (auto st = networks.Init(); !st.ok()) return Fail(absl::StrCat("networks: ", st.message()));
 
   auto pool_range = berth::agent::ParseUsernsPoolRange(config.userns_pool);

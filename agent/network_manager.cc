@@ -259,6 +259,9 @@ absl::Status NetworkManager::Init() {
   }
   for (const v1::Network& network : store_.List()) {
     if (absl::Status st = EnsureNetworkBridge(network); !st.ok()) return st;
+    if (absl::Status st = StartResolver(network); !st.ok()) {
+      spdlog::warn("network {}: no name resolution error=\"{}\"", network.name(), st.message());
+    }
   }
   // Bridges of networks that no longer exist (a crash inside RemoveNetwork).
   if (auto rtnl = net::Rtnl::Open(); rtnl.ok()) {
@@ -356,15 +359,20 @@ absl::StatusOr<v1::Network> NetworkManager::CreateNetwork(const v1::CreateNetwor
     network.mutable_labels()->insert(request.labels().begin(), request.labels().end());
     network.mutable_options()->insert(request.options().begin(), request.options().end());
     network.set_masquerade(*masquerade);
+    network.set_dns(true);
     *network.mutable_created_at() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::GetCurrentTimeNanos());
     if (absl::Status st = store_.Add(network); !st.ok()) return Annotate(st, "create network");
-    if (absl::Status st = EnsureNetworkBridge(network); !st.ok()) {
+    absl::Status ready = EnsureNetworkBridge(network);
+    if (ready.ok()) ready = StartResolver(network);
+    if (!ready.ok()) {
+      StopResolver(network.id());
       (void)net::DeleteBridge(network.bridge());
       (void)store_.Delete(network.id());
-      return st;
+      return ready;
     }
   }
   if (absl::Status st = SyncFirewall(); !st.ok()) {
+    StopResolver(network.id());
     std::lock_guard<std::mutex> lock(mu_);
     (void)net::DeleteBridge(network.bridge());
     (void)store_.Delete(network.id());
@@ -396,6 +404,7 @@ absl::Status NetworkManager::RemoveNetwork(const std::string& ref) {
                                                         absl::StrJoin(ids, ", "), "; remove them first"));
     }
     if (absl::Status st = store_.Delete(network.id()); !st.ok()) return Annotate(st, "remove network");
+    StopResolver(network.id());
     if (absl::Status st = net::DeleteBridge(network.bridge()); !st.ok()) {
       spdlog::warn("remove network bridge={} error=\"{}\"", network.bridge(), st.message());
     }
@@ -551,6 +560,7 @@ absl::Status NetworkManager::Connect(const std::string& container_id, const v1::
 }
 
 void NetworkManager::Unpublish(const std::string& container_id) {
+  dns_records_.Remove(container_id);
   bool had_rules = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -632,6 +642,57 @@ void NetworkManager::Reconcile(const std::map<std::string, v1::NetworkSettings>&
     }
   }
   if (absl::Status st = SyncFirewall(); !st.ok()) spdlog::warn("firewall reconciliation error=\"{}\"", st.message());
+}
+
+absl::Status NetworkManager::StartResolver(const v1::Network& network) {
+  if (!network.dns()) return absl::OkStatus();
+  DnsServerOptions options;
+  options.network_id = network.id();
+  ASSIGN_OR_RETURN(options.listen, net::ParseIpv4(network.gateway(), "gateway"));
+  ASSIGN_OR_RETURN(net::Ipv4Prefix subnet, net::ParseIpv4Prefix(network.subnet()));
+  options.subnet = subnet.Network();
+  for (const std::string& upstream : options_.dns_upstreams) {
+    if (auto a = net::ParseIpv4(upstream); a.ok()) options.upstreams.push_back(*a);
+  }
+  auto server = DnsServer::Start(std::move(options), &dns_records_);
+  if (!server.ok()) return Annotate(server.status(), absl::StrCat("network ", network.name(), ": name resolution"));
+  std::lock_guard<std::mutex> lock(dns_mu_);
+  resolvers_[network.id()] = std::move(*server);
+  return absl::OkStatus();
+}
+
+void NetworkManager::StopResolver(const std::string& network_id) {
+  std::unique_ptr<DnsServer> server;
+  {
+    std::lock_guard<std::mutex> lock(dns_mu_);
+    auto it = resolvers_.find(network_id);
+    if (it == resolvers_.end()) return;
+    server = std::move(it->second);
+    resolvers_.erase(it);
+  }
+  server.reset();  // joins its thread, outside the lock
+}
+
+bool NetworkManager::HasResolver(const std::string& network_id) const {
+  std::lock_guard<std::mutex> lock(dns_mu_);
+  return resolvers_.count(network_id) != 0;
+}
+
+void NetworkManager::RegisterNames(const std::string& container_id, const std::string& name,
+                                   const v1::NetworkSettings& settings) {
+  if (settings.mode() != "bridge" || !HasResolver(settings.network_id())) return;
+  DnsEntry entry;
+  entry.network_id = settings.network_id();
+  entry.names = {name, container_id.substr(0, 12)};
+  entry.names.insert(entry.names.end(), settings.aliases().begin(), settings.aliases().end());
+  entry.ipv4 = settings.ip_address();
+  entry.ipv6 = settings.ipv6_address();
+  dns_records_.Set(container_id, std::move(entry));
+}
+
+void NetworkManager::RenameContainer(const std::string& container_id, const std::string& old_name,
+                                     const std::string& new_name) {
+  dns_records_.Rename(container_id, old_name, new_name);
 }
 
 absl::Status NetworkManager::SyncFirewall() {

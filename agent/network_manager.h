@@ -18,6 +18,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "agent/dns_records.h"
+#include "agent/dns_server.h"
 #include "agent/network_store.h"
 #include "berth/v1/networks.pb.h"
 #include "runtime/network/firewall.h"
@@ -35,6 +37,9 @@ struct NetworkOptions {
   // empty for a random ULA /64 chosen once and kept in its record.
   bool ipv6 = false;
   std::string bridge_ipv6_cidr;
+  // Where the resolvers of user-made networks forward names that are not containers'
+  // (IPv4 nameservers: the agent's `dns` setting, else the node's resolv.conf).
+  std::vector<std::string> dns_upstreams;
 };
 
 inline constexpr char kDefaultNetworkName[] = "bridge";
@@ -64,8 +69,15 @@ class NetworkManager {
                                               const std::vector<v1::PortMapping>& ports);
   // Creates the veth pair into the netns of `init_pid` and publishes the ports.
   absl::Status Connect(const std::string& container_id, const v1::NetworkSettings& settings, int init_pid);
-  // The container exited: its ports stop being published (and are free for others).
+  // The container exited: its ports stop being published (and are free for others), and
+  // its names stop resolving.
   void Unpublish(const std::string& container_id);
+  // A connected (running) container answers on its network's resolver to `name`, its short
+  // id and its aliases. No-op for networks without a resolver.
+  void RegisterNames(const std::string& container_id, const std::string& name, const v1::NetworkSettings& settings);
+  void RenameContainer(const std::string& container_id, const std::string& old_name, const std::string& new_name);
+  // Whether containers of this network resolve names at its gateway (user-made networks).
+  bool HasResolver(const std::string& network_id) const;
   // Everything of the container goes: veth, ports, address lease. Safe to repeat. The veth
   // is deleted in the background: the kernel takes 25-40 ms (an RCU grace period) per
   // deletion, which Remove need not wait for; its name and address are free already.
@@ -100,6 +112,14 @@ class NetworkManager {
 
   std::mutex firewall_mu_;  // one libnftables transaction at a time
   absl::StatusOr<net::Firewall> firewall_ ABSL_GUARDED_BY(firewall_mu_);
+
+  // The resolver of `network` (dns networks only); FAILED_PRECONDITION when it cannot listen.
+  absl::Status StartResolver(const v1::Network& network);
+  void StopResolver(const std::string& network_id);
+
+  DnsRecords dns_records_;
+  mutable std::mutex dns_mu_;
+  std::map<std::string, std::unique_ptr<DnsServer>> resolvers_ ABSL_GUARDED_BY(dns_mu_);
 
   void RunVethReaper();
   std::mutex reaper_mu_;

@@ -258,6 +258,7 @@ absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerF
     if (absl::Status s = ValidateDnsServer(server); !s.ok()) return s;
     config.add_dns(server);
   }
+  for (const std::string& alias : flags.network_aliases) config.add_network_aliases(alias);
   for (const std::string& domain : flags.dns_search) {
     if (absl::Status s = ValidateDnsSearch(domain); !s.ok()) return s;
     config.add_dns_search(domain);

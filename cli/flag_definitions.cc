@@ -36,6 +36,8 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
   AddRepeatable(cmd, "--add-host", f.add_hosts, "Add a line to /etc/hosts: NAME:IP");
   AddRepeatable(cmd, "--dns", f.dns, "Nameserver for /etc/resolv.conf");
   AddRepeatable(cmd, "--dns-search", f.dns_search, "Search domain for /etc/resolv.conf");
+  AddRepeatable(cmd, "--network-alias", f.network_aliases,
+                "Another name the container answers to on its network's resolver (user-made networks)");
   AddRepeatable(cmd, "-v,--volume", f.volumes,
                 "Mount a volume NAME:DST, a node path /SRC:DST or ./SRC:DST, or an anonymous volume DST; "
                 "options after a third colon: ro, rw, nocopy, idmap");

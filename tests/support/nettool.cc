@@ -11,6 +11,9 @@
 //   tcp-ask IP PORT MSG [SECS]      connect (retrying while refused), send MSG, half-close,
 //                                   print the answer
 //   tcp-connect IP PORT [SECS]      exit 0 when a connection is accepted within SECS
+//   dns-serve PORT NAME IPV4        a stand-in upstream resolver on 127.0.0.1: A for NAME is
+//                                   IPV4, every other question NXDOMAIN; prints "query NAME
+//                                   TYPE" (forever)
 //
 // SECS defaults to 5. A server prints "listening PORT" once its socket is bound; servers take
 // IPv4 and IPv6 alike (an IPv4 peer is printed as a dotted quad), and an IP with a ':' is IPv6.
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -36,7 +40,7 @@ int Usage() {
   fprintf(stderr,
           "usage: berth-nettool udp-recv PORT | udp-send IP PORT MSG | udp-serve PORT |\n"
           "       udp-ask IP PORT MSG [SECS] | tcp-serve PORT | tcp-ask IP PORT MSG [SECS] |\n"
-          "       tcp-connect IP PORT [SECS]\n");
+          "       tcp-connect IP PORT [SECS] | dns-serve PORT NAME IPV4\n");
   return 2;
 }
 
@@ -315,6 +319,57 @@ int TcpConnect(const char* ip, const char* port, double seconds) {
   return 0;
 }
 
+// Uncompressed question names only: what a forwarding resolver sends.
+int DnsServe(const char* port, const char* name, const char* ipv4) {
+  in_addr answer_addr;
+  uint16_t port_number;
+  if (inet_pton(AF_INET, ipv4, &answer_addr) != 1 || !ParsePort(port, &port_number)) return Usage();
+  // On 127.0.0.1 only, as a node's local resolver (systemd-resolved, dnsmasq) listens.
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Fail("socket");
+  sockaddr_in local = {};
+  local.sin_family = AF_INET;
+  local.sin_port = htons(port_number);
+  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) return Fail("bind");
+  printf("listening %u\n", port_number);
+  fflush(stdout);
+  unsigned char buf[4096];
+  for (;;) {
+    Endpoint from;
+    from.length = sizeof(from.storage);
+    ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, from.get(), &from.length);
+    if (n < 12) continue;
+    std::string qname;
+    size_t pos = 12;
+    while (pos < static_cast<size_t>(n) && buf[pos] != 0 && buf[pos] < 64) {
+      size_t len = buf[pos];
+      if (pos + 1 + len >= static_cast<size_t>(n)) break;
+      if (!qname.empty()) qname += '.';
+      qname.append(reinterpret_cast<char*>(buf + pos + 1), len);
+      pos += 1 + len;
+    }
+    if (pos + 5 > static_cast<size_t>(n) || buf[pos] != 0) continue;
+    unsigned type = (buf[pos + 1] << 8) | buf[pos + 2];
+    size_t question_end = pos + 5;
+    printf("query %s %u\n", qname.c_str(), type);
+    fflush(stdout);
+    std::string reply(reinterpret_cast<char*>(buf), question_end);
+    const bool known = strcasecmp(qname.c_str(), name) == 0;
+    reply[2] = static_cast<char>(0x81);                       // QR, RD
+    reply[3] = static_cast<char>(known ? 0x80 : 0x83);        // RA; NOERROR or NXDOMAIN
+    reply[4] = 0, reply[5] = 1;                               // one question
+    reply[6] = 0, reply[7] = (known && type == 1) ? 1 : 0;    // answers
+    for (int i = 8; i < 12; ++i) reply[i] = 0;
+    if (known && type == 1) {
+      const unsigned char rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4};
+      reply.append(reinterpret_cast<const char*>(rr), sizeof(rr));
+      reply.append(reinterpret_cast<const char*>(&answer_addr), 4);
+    }
+    sendto(fd, reply.data(), reply.size(), 0, from.get(), from.length);
+  }
+}
+
 double Seconds(int argc, char** argv, int index) {
   if (argc <= index) return 5;
   double v = atof(argv[index]);
@@ -334,5 +389,6 @@ int main(int argc, char** argv) {
   if (mode == "tcp-serve" && argc == 3) return TcpServe(argv[2]);
   if (mode == "tcp-ask" && (argc == 5 || argc == 6)) return TcpAsk(argv[2], argv[3], argv[4], Seconds(argc, argv, 5));
   if (mode == "tcp-connect" && (argc == 4 || argc == 5)) return TcpConnect(argv[2], argv[3], Seconds(argc, argv, 4));
+  if (mode == "dns-serve" && argc == 5) return DnsServe(argv[2], argv[3], argv[4]);
   return Usage();
 }
