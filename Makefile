@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BERTH_ROOT ?= /var/lib/berth
 BERTH_SOCKET ?= /run/berth/berth.sock
 
-.PHONY: deps build run test bench bench-density soak clean
+.PHONY: deps build run test bench bench-density soak install clean
 
 deps:
 	./deploy/install-deps.sh
@@ -33,6 +33,11 @@ bench-density: build
 SOAK_CYCLES ?= 10000
 soak: build
 	cd $(BUILD_DIR) && BERTH_SOAK_CYCLES=$(SOAK_CYCLES) $(if $(SOAK_SEED),BERTH_SOAK_SEED=$(SOAK_SEED)) ./bin/soak_test
+
+# The programs, manual pages, bash completion and systemd unit of the build under PREFIX.
+PREFIX ?= /usr/local
+install: build
+	DESTDIR=$(DESTDIR) cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/config.h"
+#include "agent/daemon_flags.h"
 #include "agent/etc_files.h"
 #include "agent/container_manager.h"
 #include "agent/containers_service.h"
@@ -39,6 +40,7 @@
 #include "agent/networks_service.h"
 #include "agent/volumes_service.h"
 #include "agent/userns_pool.h"
+#include "cli/man_page.h"
 #include "grpc/health/v1/health.pb.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/sealed_copy.h"
@@ -57,6 +59,28 @@ std::string Sibling(const std::string& name) {
   return dir + "/" + name;
 }
 
+// What berthd(8) says beyond its flags.
+constexpr const char* kManSections = R"ROFF(.SH FILES
+.TP
+.I /etc/berth/berthd.toml
+The configuration file the systemd unit passes with \fB\-\-config\fR; flags override its keys.
+.TP
+.I /var/lib/berth
+The state directory (\fB\-\-root\fR): records, container directories, images, volumes, events.
+.TP
+.I /run/berth/berth.sock
+The socket \fBberth\fR(1) talks to (\fB\-\-socket\fR).
+.TP
+.IR berth\-shim ", " berth\-init
+Found next to \fBberthd\fR unless \fB\-\-shim\fR or \fB\-\-init\-path\fR say otherwise.
+.TP
+.I /bin/busybox
+The source of the default image \fBbusybox\fR (Debian's busybox\-static).
+.SH SIGNALS
+SIGTERM or SIGINT stop the agent; containers keep running under their shims and are found
+again at the next start. SIGHUP checks the TLS files of \fB\-\-listen\fR again.
+)ROFF";
+
 // A socket file left by a dead agent is removed; one a live agent answers on is not.
 bool SocketInUse(const std::string& path) {
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -67,6 +91,21 @@ bool SocketInUse(const std::string& path) {
   bool in_use = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
   ::close(fd);
   return in_use;
+}
+
+// berthd(8), from the flags just defined: the build runs `berthd --generate-man DIR`.
+int WriteManPage(const CLI::App& app, const std::string& dir) {
+  berth::cli::ManPageSettings settings;
+  settings.section = "8";
+  settings.source = std::string("berthd ") + BERTH_VERSION;
+  settings.extra_root_sections = kManSections;
+  settings.see_also = {"berth(1)", "systemd.service(5)"};
+  std::string error;
+  if (!berth::cli::WriteManPages(berth::cli::ManPages(app, settings), dir, error)) {
+    std::fprintf(stderr, "berthd: %s\n", error.c_str());
+    return 1;
+  }
+  return 0;
 }
 
 int Fail(const std::string& what) {
@@ -80,93 +119,24 @@ constexpr auto kShutdownGrace = std::chrono::milliseconds(1000);
 
 int main(int argc, char** argv) {
   berth::agent::AgentConfig config;
-  std::string config_file;
-  CLI::App app{"berthd: the Berth container node agent"};
-  app.add_option("--config", config_file, "TOML config file");
-  std::string root, socket, cgroup_parent, log_level, log_format, shim;
-  app.add_option("--root", root, "state directory (default /var/lib/berth)");
-  app.add_option("--socket", socket, "Unix socket to serve on (default /run/berth/berth.sock)");
-  app.add_option("--cgroup-parent", cgroup_parent, "cgroup for containers; relative = below berthd's own cgroup");
-  app.add_option("--log-level", log_level, "trace|debug|info|warn|error");
-  app.add_option("--log-format", log_format, "text|json");
-  app.add_option("--shim", shim, "path of berth-shim (default: next to berthd)");
-  std::string socket_group, tls_cert, tls_key, tls_client_ca;
-  std::vector<std::string> listen;
-  app.add_option("--socket-group", socket_group, "make the socket 0660 for this group (default: 0600, root only)");
-  app.add_option("--listen", listen, "tcp://ADDR:PORT to serve on with mutual TLS (repeatable)");
-  app.add_option("--tls-cert", tls_cert, "the agent's TLS certificate (PEM) for --listen");
-  app.add_option("--tls-key", tls_key, "its private key (PEM)");
-  app.add_option("--tls-client-ca", tls_client_ca, "CA that signs the client certificates it accepts (PEM)");
-  std::string metrics_listen;
-  app.add_option("--metrics-listen", metrics_listen,
-                 "ADDR:PORT for Prometheus metrics at /metrics (default 127.0.0.1:9338; none: off)");
-  std::string init_path, userns_pool_flag, default_userns;
-  app.add_option("--init-path", init_path, "path of berth-init for --init (default: next to berthd)");
-  app.add_option("--userns-pool", userns_pool_flag, "FIRST:COUNT host ids for --userns=auto (default 100000:6553600)");
-  app.add_option("--default-userns", default_userns, "host|auto: the user namespace of containers that do not ask");
-  std::string bridge, bridge_cidr;
-  std::optional<int> mtu;
-  std::vector<std::string> dns, dns_search;
-  bool outbound_nat = false, no_outbound_nat = false, no_ip_forward = false;
-  std::vector<std::string> insecure_registries, mirrors;
-  std::string auth_file;
-  app.add_option("--insecure-registry", insecure_registries, "host[:port] allowed over plain HTTP or unverified TLS (repeatable)");
-  app.add_option("--registry-mirror", mirrors, "HOST=URL: try URL first for images of registry HOST (repeatable)");
-  app.add_option("--auth-file", auth_file, "registry credentials, Docker's config.json format");
-  app.add_option("--bridge", bridge, "bridge of the default network (default berth0)");
-  app.add_option("--bridge-cidr", bridge_cidr, "gateway address/length of the default network (default 10.88.0.1/16)");
-  app.add_option("--mtu", mtu, "MTU of bridges and container interfaces (default: the kernel's)");
-  app.add_option("--dns", dns, "nameserver for containers' /etc/resolv.conf (repeatable)");
-  app.add_option("--dns-search", dns_search, "search domain for containers' /etc/resolv.conf (repeatable)");
-  app.add_flag("--outbound-nat", outbound_nat, "masquerade the default network's traffic that leaves the node (the default)");
-  app.add_flag("--no-outbound-nat", no_outbound_nat, "route the default network's traffic out with container addresses")
-      ->excludes("--outbound-nat");
-  app.add_flag("--no-ip-forward", no_ip_forward, "do not set net.ipv4.ip_forward=1");
-  bool ipv6 = false;
-  std::string bridge_ipv6_cidr;
-  app.add_flag("--ipv6", ipv6, "give the default network IPv6 too (a ULA /64 unless --bridge-ipv6-cidr)");
-  app.add_option("--bridge-ipv6-cidr", bridge_ipv6_cidr, "v6 gateway address/length of the default network");
+  berth::agent::DaemonFlags flags;
+  CLI::App app{"The Berth container node agent", "berthd"};
+  berth::agent::DefineDaemonFlags(app, flags);
   CLI11_PARSE(app, argc, argv);
+  if (!flags.generate_man_dir.empty()) return WriteManPage(app, flags.generate_man_dir);
 
-  if (!config_file.empty()) {
-    auto loaded = berth::agent::LoadConfigFile(config_file, config);
+  if (!flags.config_file.empty()) {
+    auto loaded = berth::agent::LoadConfigFile(flags.config_file, config);
     if (!loaded.ok()) {
       std::fprintf(stderr, "berthd: %s\n", std::string(loaded.status().message()).c_str());
       return 2;
     }
     config = *loaded;
   }
-  for (auto [flag, field] : {std::pair{&root, &config.root}, {&socket, &config.socket},
-                             {&cgroup_parent, &config.cgroup_parent}, {&log_level, &config.log_level},
-                             {&log_format, &config.log_format}, {&shim, &config.shim_path}}) {
-    if (!flag->empty()) *field = *flag;
+  if (auto st = berth::agent::ApplyDaemonFlags(flags, config); !st.ok()) {
+    std::fprintf(stderr, "berthd: %s\n", std::string(st.message()).c_str());
+    return 2;
   }
-  for (auto [flag, field] : {std::pair{&bridge, &config.bridge}, {&bridge_cidr, &config.bridge_cidr},
-                             {&init_path, &config.init_path}, {&userns_pool_flag, &config.userns_pool},
-                             {&default_userns, &config.default_userns}, {&socket_group, &config.socket_group},
-                             {&tls_cert, &config.tls_cert}, {&tls_key, &config.tls_key},
-                             {&tls_client_ca, &config.tls_client_ca}, {&metrics_listen, &config.metrics_listen}}) {
-    if (!flag->empty()) *field = *flag;
-  }
-  if (mtu) config.mtu = *mtu;
-  if (!listen.empty()) config.listen = listen;
-  if (!dns.empty()) config.dns = dns;
-  if (!dns_search.empty()) config.dns_search = dns_search;
-  if (outbound_nat) config.outbound_nat = true;
-  if (no_outbound_nat) config.outbound_nat = false;
-  if (no_ip_forward) config.ip_forward = false;
-  if (ipv6) config.ipv6 = true;
-  if (!bridge_ipv6_cidr.empty()) config.bridge_ipv6_cidr = bridge_ipv6_cidr;
-  for (const auto& r : insecure_registries) config.insecure_registries.push_back(r);
-  for (const auto& m : mirrors) {
-    size_t eq = m.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == m.size()) {
-      std::fprintf(stderr, "berthd: --registry-mirror wants HOST=URL, got \"%s\"\n", m.c_str());
-      return 2;
-    }
-    config.registry_mirrors[m.substr(0, eq)].push_back(m.substr(eq + 1));
-  }
-  if (!auth_file.empty()) config.auth_file = auth_file;
   if (config.shim_path.empty()) config.shim_path = Sibling("berth-shim");
   if (config.init_path.empty()) config.init_path = Sibling("berth-init");
   if (auto st = berth::agent::ValidateConfig(config); !st.ok()) {

@@ -1,13 +1,22 @@
 #include "cli/agent_client.h"
 
+#include <unistd.h>
+
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
 #include "cli/exit_codes.h"
+#include "cli/terminal_style.h"
 #include "cli/tls_diagnosis.h"
 #include "cli/tls_files.h"
 
 namespace berth::cli {
+namespace {
+
+// Red on a terminal, so that the failure stands out among a command's output.
+std::string ErrorPrefix() { return Paint("Error:", Colour::kRed, ColourWantedFor(STDERR_FILENO)) + " "; }
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::Open(AgentEndpoint endpoint) {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
@@ -61,7 +70,7 @@ std::string RpcErrorMessage(const grpc::Status& status, const AgentClient& clien
 }
 
 int ReportRpcError(const grpc::Status& status, const AgentClient& client) {
-  std::cerr << "Error: " << RpcErrorMessage(status, client) << "\n";
+  std::cerr << ErrorPrefix() << RpcErrorMessage(status, client) << "\n";
   return kExitCliError;
 }
 
@@ -79,7 +88,7 @@ int ReportStartError(const grpc::Status& status, const AgentClient& client, bool
 }
 
 int ReportError(std::string_view message) {
-  std::cerr << "Error: " << message << "\n";
+  std::cerr << ErrorPrefix() << message << "\n";
   return kExitCliError;
 }
 

@@ -3,6 +3,8 @@
 // `ps --all-nodes` asks every node of the --cluster at once and adds a NODE column; a node that
 // does not answer is a warning, and the others are still listed (exit 125 only when none
 // answered).
+#include <unistd.h>
+
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -23,6 +25,7 @@
 #include "cli/ps_filters.h"
 #include "cli/ps_table.h"
 #include "cli/table.h"
+#include "cli/terminal_style.h"
 
 namespace berth::cli {
 namespace {
@@ -45,6 +48,16 @@ struct PsOptions {
 // What -o and --format ask for together.
 absl::StatusOr<ListFormat> OutputFormat(const PsOptions& o) {
   return ParseListFormat(o.format.empty() ? o.output : o.format);
+}
+
+// The table, its STATUS words coloured when stdout is a terminal.
+std::string PsTableText(const std::vector<PsEntry>& entries, bool with_node, bool no_trunc) {
+  const auto rows = PsTableRows(entries, with_node, no_trunc, absl::Now());
+  if (!ColourWantedFor(STDOUT_FILENO)) return FormatTable(rows);
+  return FormatTable(rows, [&](size_t row, size_t column, const std::string& cell) {
+    if (row == 0 || column != PsStatusColumn(with_node)) return cell;
+    return Paint(cell, StatusColour(*entries[row - 1].container), true);
+  });
 }
 
 // A template format's text for the entries; exit code on failure.
@@ -102,7 +115,7 @@ int Ps(AgentClient& client, const PsOptions& o) {
   if (format->kind == ListFormat::Kind::kTemplate) {
     return PrintTemplateRows(*format, entries, /*with_node=*/false, o.no_trunc);
   }
-  std::cout << FormatTable(PsTableRows(entries, /*with_node=*/false, o.no_trunc, absl::Now()));
+  std::cout << PsTableText(entries, /*with_node=*/false, o.no_trunc);
   return kExitOk;
 }
 
@@ -198,7 +211,7 @@ int PsAllNodes(const Inventory& cluster, const PsOptions& o) {
   if (format->kind == ListFormat::Kind::kTemplate) {
     return PrintTemplateRows(*format, entries, /*with_node=*/true, o.no_trunc);
   }
-  std::cout << FormatTable(PsTableRows(entries, /*with_node=*/true, o.no_trunc, absl::Now()));
+  std::cout << PsTableText(entries, /*with_node=*/true, o.no_trunc);
   return kExitOk;
 }
 

@@ -65,5 +65,6 @@ void AddSystemCommands(CLI::App& app, CommandTable& table);     // system health
 void AddVersionCommand(CLI::App& app, CommandTable& table);     // version
 void AddCompletionCommands(CLI::App& app, CommandTable& table);  // completion, __complete
 void AddContextCommands(CLI::App& app, CommandTable& table);    // context create ls use rm inspect
+void AddManCommand(CLI::App& app, CommandTable& table);         // __man DIR (hidden)
 
 }  // namespace berth::cli

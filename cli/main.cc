@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
   AddVersionCommand(app, table);
   AddContextCommands(app, table);
   AddCompletionCommands(app, table);
+  AddManCommand(app, table);
 
   try {
     app.parse(argc, argv);

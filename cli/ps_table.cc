@@ -35,6 +35,21 @@ std::vector<std::vector<std::string>> PsTableRows(const std::vector<PsEntry>& en
   return rows;
 }
 
+Colour StatusColour(const berth::v1::Container& c) {
+  switch (c.state()) {
+    case berth::v1::RUNNING:
+      if (c.health().status() == "unhealthy") return Colour::kRed;
+      if (c.health().status() == "starting") return Colour::kYellow;
+      return Colour::kGreen;
+    case berth::v1::PAUSED:
+      return Colour::kYellow;
+    case berth::v1::EXITED:
+      return c.exit_code() == 0 ? Colour::kNone : Colour::kRed;
+    default:
+      return Colour::kNone;
+  }
+}
+
 void SortNewestFirst(std::vector<const berth::v1::Container*>& containers) {
   std::stable_sort(containers.begin(), containers.end(), [](const auto* a, const auto* b) {
     return TimeFromProto(a->created_at()) > TimeFromProto(b->created_at());

@@ -8,6 +8,7 @@
 
 #include "absl/time/time.h"
 #include "berth/v1/containers.pb.h"
+#include "cli/terminal_style.h"
 
 namespace berth::cli {
 
@@ -22,6 +23,13 @@ std::vector<std::vector<std::string>> PsTableRows(const std::vector<PsEntry>& en
 
 // The PORTS cell: the published ports while the container runs or is paused, else "".
 std::string PublishedWhileUp(const berth::v1::Container& c);
+
+// The colour of a STATUS cell: green while up, yellow paused or starting its health checks,
+// red when unhealthy or exited non-zero, none otherwise (created, exited 0).
+Colour StatusColour(const berth::v1::Container& c);
+
+// The column of STATUS in PsTableRows.
+inline size_t PsStatusColumn(bool with_node) { return with_node ? 5 : 4; }
 
 // Newest first (docker's order), stable for equal times.
 void SortNewestFirst(std::vector<const berth::v1::Container*>& containers);

@@ -12,6 +12,7 @@ packages=(
   libarchive-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libmicrohttpd-dev
   docker-registry skopeo umoci apache2-utils openssl
   busybox-static crun iproute2 procps util-linux nodejs npm
+  groff-base man-db
   podman conmon containerd
 )
 
