@@ -20,6 +20,7 @@ inline constexpr uint8_t kRcodeNoError = 0;
 inline constexpr uint8_t kRcodeServFail = 2;
 inline constexpr uint8_t kRcodeNxDomain = 3;
 inline constexpr uint8_t kRcodeNotImp = 4;
+inline constexpr uint8_t kRcodeRefused = 5;
 
 struct Question {
   uint16_t id = 0;

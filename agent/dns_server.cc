@@ -102,9 +102,14 @@ void DnsServer::Run() {
 }
 
 void DnsServer::OnQuery(const uint8_t* data, size_t size, const sockaddr_in& from) {
-  net::Ipv4Address source{ntohl(from.sin_addr.s_addr)};
-  if (!options_.subnet.Contains(source)) return;  // not one of this network's containers
   auto question = dns::ParseQuery(data, size);
+  net::Ipv4Address source{ntohl(from.sin_addr.s_addr)};
+  if (!options_.subnet.Contains(source)) {
+    // Not one of this network's containers: a short no (as large as the question, so it
+    // amplifies nothing) rather than silence that looks like a dead server.
+    if (question.ok()) Reply(from, dns::BuildResponse(*question, dns::kRcodeRefused, {}, 0));
+    return;
+  }
   if (!question.ok()) {
     // An id is enough to tell the client no; anything less is dropped.
     if (auto id = dns::MessageId(data, size); id && !dns::IsResponse(data, size)) {

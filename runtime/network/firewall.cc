@@ -251,7 +251,7 @@ void AppendForwardChain(const FirewallConfig& config, std::string* out) {
   absl::StrAppend(out, "\t}\n");
 }
 
-std::string BridgeSet(const FirewallConfig& config);
+std::string NotMasqueradedSet(const FirewallConfig& config);
 
 // The ip6 table: published ports on every address also answer over IPv6 (there is no
 // route_localnet for ::1, so nothing is published on it), hairpin, outbound NAT, isolation.
@@ -280,7 +280,7 @@ std::string RenderIpv6Table(const FirewallConfig& config) {
     std::string subnet = n.subnet6.ToString();
     absl::StrAppend(&out, "\t\toifname ", Quoted(n.bridge), " ct status dnat ip6 saddr ", subnet, " masquerade\n");
     if (n.masquerade) {
-      absl::StrAppend(&out, "\t\tip6 saddr ", subnet, " oifname != ", BridgeSet(config), " masquerade\n");
+      absl::StrAppend(&out, "\t\tip6 saddr ", subnet, " oifname != ", NotMasqueradedSet(config), " masquerade\n");
     }
   }
   absl::StrAppend(&out, "\t}\n\n");
@@ -289,10 +289,12 @@ std::string RenderIpv6Table(const FirewallConfig& config) {
   return out;
 }
 
-std::string BridgeSet(const FirewallConfig& config) {
-  std::vector<std::string> names;
+// What outbound NAT never applies to: the container bridges, and "lo" (the node talking to
+// itself from a gateway address, which would otherwise be rewritten to another address).
+std::string NotMasqueradedSet(const FirewallConfig& config) {
+  std::vector<std::string> names = {Quoted("lo")};
   for (const BridgeNetwork& n : config.networks) names.push_back(Quoted(n.bridge));
-  return names.size() == 1 ? names[0] : absl::StrCat("{ ", absl::StrJoin(names, ", "), " }");
+  return absl::StrCat("{ ", absl::StrJoin(names, ", "), " }");
 }
 
 }  // namespace
@@ -348,7 +350,7 @@ std::string RenderFirewall(const FirewallConfig& config) {
     // Never between container networks: those are isolated in forward, and a masqueraded
     // source would hide which container spoke.
     if (n.masquerade) {
-      absl::StrAppend(&out, "\t\tip saddr ", subnet, " oifname != ", BridgeSet(config), " masquerade\n");
+      absl::StrAppend(&out, "\t\tip saddr ", subnet, " oifname != ", NotMasqueradedSet(config), " masquerade\n");
     }
   }
   absl::StrAppend(&out, "\t}\n\n");

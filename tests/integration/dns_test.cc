@@ -116,6 +116,14 @@ TEST_F(Dns, ContainersResolveEachOtherByNameShortIdAndAliasOnTheirNetwork) {
   EXPECT_EQ(Resolve("other", {"loner", "web"}),
             absl::StrCat("loner ", loner_c->network_settings().ip_address(), "\nweb none\n"));
 
+  // A container of another network asking app's resolver directly is refused an answer.
+  auto cross = Busybox({"nslookup", "web", "10.96.0.1"});
+  cross.set_network("other");
+  auto cross_out = agent_.RunToExit(cross);
+  ASSERT_TRUE(cross_out.ok()) << cross_out.status();
+  EXPECT_THAT(cross_out->out + cross_out->err, HasSubstr("REFUSED"));
+  EXPECT_THAT(cross_out->out, Not(HasSubstr(absl::StrCat("Address: ", ip))));
+
   // The container's resolv.conf points at its gateway.
   auto resolv = agent_.Exec(web_id, {"cat", "/etc/resolv.conf"});
   ASSERT_TRUE(resolv.ok());

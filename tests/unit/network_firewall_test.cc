@@ -82,10 +82,10 @@ TEST(RenderFirewallTest, SmallConfigExactText) {
             "\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
             "\t\toifname \"br0\" ct status dnat ip saddr 10.88.0.0/16 masquerade\n"
             "\t\toifname \"br0\" ip saddr 127.0.0.0/8 masquerade\n"
-            "\t\tip saddr 10.88.0.0/16 oifname != { \"br0\", \"br1\" } masquerade\n"
+            "\t\tip saddr 10.88.0.0/16 oifname != { \"lo\", \"br0\", \"br1\" } masquerade\n"
             "\t\toifname \"br1\" ct status dnat ip saddr 10.89.0.0/24 masquerade\n"
             "\t\toifname \"br1\" ip saddr 127.0.0.0/8 masquerade\n"
-            "\t\tip saddr 10.89.0.0/24 oifname != { \"br0\", \"br1\" } masquerade\n"
+            "\t\tip saddr 10.89.0.0/24 oifname != { \"lo\", \"br0\", \"br1\" } masquerade\n"
             "\t}\n"
             "\n"
             "\tchain forward {\n"
@@ -162,7 +162,7 @@ TEST(RenderFirewallTest, Ipv6NetworksGetAnIp6Table) {
   // A port published on one IPv4 address stays IPv4.
   EXPECT_THAT(table6, Not(HasSubstr("dport 53")));
   EXPECT_THAT(table6, HasSubstr("\t\toifname \"br6\" ct status dnat ip6 saddr fd00:90::/64 masquerade\n"));
-  EXPECT_THAT(table6, HasSubstr("\t\tip6 saddr fd00:90::/64 oifname != { \"br0\", \"br6\" } masquerade\n"));
+  EXPECT_THAT(table6, HasSubstr("\t\tip6 saddr fd00:90::/64 oifname != { \"lo\", \"br0\", \"br6\" } masquerade\n"));
   EXPECT_THAT(table6, HasSubstr("\t\tiifname \"br6\" oifname \"br0\" drop\n"));
   // Without an IPv6 network there is no ip6 table, only its removal.
   EXPECT_THAT(RenderFirewall(SmallConfig()), Not(HasSubstr("table ip6 berth {")));
