@@ -33,6 +33,7 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
   for (auto [key, field] : {std::pair<const char*, std::string*>{"root", &base.root},
                             {"socket", &base.socket},
                             {"socket_group", &base.socket_group},
+                            {"cri_socket", &base.cri_socket},
                             {"tls_cert", &base.tls_cert},
                             {"tls_key", &base.tls_key},
                             {"tls_client_ca", &base.tls_client_ca},
@@ -174,6 +175,11 @@ absl::Status ValidateConfig(const AgentConfig& config) {
   }
   if (config.socket.empty() || config.socket[0] != '/') {
     return absl::InvalidArgumentError(absl::StrCat("socket must be an absolute path, got \"", config.socket, "\""));
+  }
+  if (!config.cri_socket.empty() && config.cri_socket != "none" &&
+      (config.cri_socket[0] != '/' || config.cri_socket == config.socket)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cri_socket must be an absolute path other than socket, or none, got ", Quoted(config.cri_socket)));
   }
   if (config.cgroup_parent.empty() || absl::StrContains(config.cgroup_parent, "..")) {
     return absl::InvalidArgumentError(

@@ -24,6 +24,10 @@ struct AgentConfig {
   std::string root = "/var/lib/berth";
   std::string socket = "/run/berth/berth.sock";
   std::string socket_group;  // set: the socket is 0660 for this group; else 0600 (root only)
+  // The Kubernetes CRI (runtime.v1) socket, root only; "none" turns it off. Empty: cri.sock
+  // beside `socket` (/run/berth/cri.sock by default), skipped with a warning when another
+  // live agent already serves there.
+  std::string cri_socket;
   // TCP listeners ("tcp://ADDR:PORT"), always mutual TLS with these three files.
   std::vector<std::string> listen;
   std::string tls_cert, tls_key, tls_client_ca;
@@ -74,7 +78,7 @@ struct AgentConfig {
   std::string auth_file;  // Docker's config.json format; also read: ~/.config/berth/auth.json
 };
 
-// Reads `path` (TOML: keys root, socket, socket_group, listen, tls_cert, tls_key,
+// Reads `path` (TOML: keys root, socket, socket_group, cri_socket, listen, tls_cert, tls_key,
 // tls_client_ca, max_calls_per_identity, audit_max_bytes, audit_files, events_max,
 // events_max_bytes, events_subscriber_queue, metrics_listen, log_max_size, log_max_files, an [authz] table
 // (admin, operator, viewer, uids, bind_mount_roots), cgroup_parent, log_level, log_format, shim_path,

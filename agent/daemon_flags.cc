@@ -11,6 +11,8 @@ void DefineDaemonFlags(CLI::App& app, DaemonFlags& f) {
   app.add_option("--config", f.config_file, "TOML config file");
   app.add_option("--root", f.root, "state directory (default /var/lib/berth)");
   app.add_option("--socket", f.socket, "Unix socket to serve on (default /run/berth/berth.sock)");
+  app.add_option("--cri-socket", f.cri_socket,
+                 "Unix socket for the Kubernetes CRI (default: cri.sock beside --socket; none: off)");
   app.add_option("--cgroup-parent", f.cgroup_parent, "cgroup for containers; relative = below berthd's own cgroup");
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error");
   app.add_option("--log-format", f.log_format, "text|json");
@@ -45,6 +47,7 @@ void DefineDaemonFlags(CLI::App& app, DaemonFlags& f) {
 
 absl::Status ApplyDaemonFlags(const DaemonFlags& f, AgentConfig& config) {
   for (auto [flag, field] : {std::pair{&f.root, &config.root}, {&f.socket, &config.socket},
+                             {&f.cri_socket, &config.cri_socket},
                              {&f.cgroup_parent, &config.cgroup_parent}, {&f.log_level, &config.log_level},
                              {&f.log_format, &config.log_format}, {&f.shim, &config.shim_path},
                              {&f.bridge, &config.bridge}, {&f.bridge_cidr, &config.bridge_cidr},

@@ -17,6 +17,9 @@
 
 namespace berth::agent {
 
+// Whether a live process answers on the Unix socket `path` (a file a dead agent left does not).
+bool SocketInUse(const std::string& path);
+
 class UnixListener {
  public:
   // Binds `path` (a stale socket file is replaced): 0600, or 0660 owned by `group` when set.

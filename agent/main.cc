@@ -23,6 +23,9 @@
 #include "agent/etc_files.h"
 #include "agent/container_manager.h"
 #include "agent/containers_service.h"
+#include "agent/cri/cri_endpoint.h"
+#include "agent/cri/cri_image_service.h"
+#include "agent/cri/cri_runtime_service.h"
 #include "agent/image/image_store.h"
 #include "agent/images_service.h"
 #include "agent/logging.h"
@@ -80,18 +83,6 @@ The source of the default image \fBbusybox\fR (Debian's busybox\-static).
 SIGTERM or SIGINT stop the agent; containers keep running under their shims and are found
 again at the next start. SIGHUP checks the TLS files of \fB\-\-listen\fR again.
 )ROFF";
-
-// A socket file left by a dead agent is removed; one a live agent answers on is not.
-bool SocketInUse(const std::string& path) {
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  struct sockaddr_un addr = {};
-  addr.sun_family = AF_UNIX;
-  std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
-  bool in_use = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return in_use;
-}
 
 // berthd(8), from the flags just defined: the build runs `berthd --generate-man DIR`.
 int WriteManPage(const CLI::App& app, const std::string& dir) {
@@ -164,7 +155,7 @@ int main(int argc, char** argv) {
   if (auto st = berth::MakeDirs(socket_dir.empty() ? "/" : socket_dir, 0755); !st.ok()) {
     return Fail(std::string(st.message()));
   }
-  if (SocketInUse(config.socket)) return Fail(absl::StrCat("another agent serves on ", config.socket));
+  if (berth::agent::SocketInUse(config.socket)) return Fail(absl::StrCat("another agent serves on ", config.socket));
 
   auto cgroups = berth::DetectCgroupDriver();
   if (!cgroups.ok()) return Fail(absl::StrCat("cgroups: ", cgroups.status().message()));
@@ -300,13 +291,29 @@ int main(int argc, char** argv) {
   builder.RegisterService(&images_service);
   builder.RegisterService(&health);
   builder.RegisterService(&events_service);
+  // The Kubernetes CRI on a socket of its own. The default one is skipped when another agent
+  // (a second berthd on the node) has it; one asked for must be served.
+  berth::agent::cri::CriRuntimeService cri_runtime;
+  berth::agent::cri::CriImageService cri_images(images, manager, config.root + "/images");
+  std::unique_ptr<berth::agent::cri::CriEndpoint> cri_endpoint;
+  const std::string cri_path = berth::agent::cri::CriSocketPath(config.cri_socket, config.socket);
+  if (!cri_path.empty()) {
+    auto started = berth::agent::cri::CriEndpoint::Start(cri_path, {&cri_runtime, &cri_images});
+    if (started.ok()) {
+      cri_endpoint = std::move(*started);
+    } else if (config.cri_socket.empty()) {
+      spdlog::warn("no CRI socket: {}", std::string(started.status().message()));
+    } else {
+      return Fail(absl::StrCat("cri_socket: ", started.status().message()));
+    }
+  }
   auto unix_listener = berth::agent::UnixListener::Open(config.socket, config.socket_group);
   if (!unix_listener.ok()) return Fail(std::string(unix_listener.status().message()));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Fail("cannot start the gRPC server (is a --listen address in use?)");
   (*unix_listener)->Serve(server.get(), &unix_peers);
-  spdlog::info("berthd serving socket={} listen={} metrics={} root={} cgroup_driver={} cgroup_parent={}",
-               config.socket, absl::StrJoin(config.listen, ","),
+  spdlog::info("berthd serving socket={} cri_socket={} listen={} metrics={} root={} cgroup_driver={} cgroup_parent={}",
+               config.socket, cri_endpoint ? cri_endpoint->path() : "none", absl::StrJoin(config.listen, ","),
                metrics_server ? metrics_address : "none", config.root,
                (*cgroups)->Name(), config.cgroup_parent);
 
@@ -328,6 +335,7 @@ int main(int argc, char** argv) {
       spdlog::info("signal {}: shutting down (containers keep running)", sig);
       (*unix_listener)->Stop();
       health.Shutdown();
+      if (cri_endpoint) cri_endpoint->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
       // Unary calls get a moment to finish; streams (logs -f, events, attach) have no end of
       // their own and are cancelled then, so that berthd is gone within about two seconds.
       server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);

@@ -87,7 +87,7 @@ class WriterSink : public BlobSink {
 std::string LayerDirName(const std::string& chain_id) { return DigestHex(chain_id).substr(0, 12); }
 
 ImageStore::ImageStore(std::string dir, RegistryOptions registry)
-    : dir_(std::move(dir)), content_(dir_ + "/content"), registry_(std::move(registry)) {}
+    : dir_(std::move(dir)), content_(dir_ + "/content"), registry_options_(registry), registry_(std::move(registry)) {}
 
 absl::Status ImageStore::Init() {
   if (absl::Status st = MakeDirs(dir_ + "/layers", 0700); !st.ok()) return st;
@@ -310,7 +310,7 @@ std::vector<Image> ImageStore::List() {
   return out;
 }
 
-absl::Status ImageStore::FetchBlob(const Reference& ref, const Descriptor& blob, const ProgressFn& progress,
+absl::Status ImageStore::FetchBlob(RegistryClient& registry, const Reference& ref, const Descriptor& blob, const ProgressFn& progress,
                                    const std::function<bool()>& cancelled) {
   auto lock = KeyLock("blob:" + blob.digest);
   std::lock_guard<std::mutex> guard(*lock);  // a concurrent pull of the same blob waits, then finds it
@@ -326,7 +326,7 @@ absl::Status ImageStore::FetchBlob(const Reference& ref, const Descriptor& blob,
         if (progress) progress({blob.digest, done, blob.size, "downloading"});
       },
       cancelled);
-  if (absl::Status st = registry_.GetBlob(ref, blob.digest, sink); !st.ok()) return st;
+  if (absl::Status st = registry.GetBlob(ref, blob.digest, sink); !st.ok()) return st;
   auto committed = writer->Commit(blob.digest, blob.size);
   if (!committed.ok()) return Annotate(committed.status(), absl::StrCat("blob from ", ref.registry));
   if (progress) progress({blob.digest, blob.size, blob.size, "downloaded"});
@@ -334,11 +334,20 @@ absl::Status ImageStore::FetchBlob(const Reference& ref, const Descriptor& blob,
 }
 
 absl::StatusOr<Image> ImageStore::Pull(const std::string& text, const ProgressFn& progress,
-                                       const std::function<bool()>& cancelled) {
+                                       const std::function<bool()>& cancelled,
+                                       const std::optional<RegistryCredentials>& credentials) {
   auto ref = ParseReference(text);
   if (!ref.ok()) return ref.status();
+  // A client of its own, so that tokens got with these credentials serve no other pull.
+  std::unique_ptr<RegistryClient> own_client;
+  if (credentials.has_value()) {
+    RegistryOptions options = registry_options_;
+    options.credentials = credentials;
+    own_client = std::make_unique<RegistryClient>(std::move(options));
+  }
+  RegistryClient& registry = own_client ? *own_client : registry_;
   std::shared_lock<std::shared_mutex> gc(gc_mu_);
-  auto top = registry_.GetManifest(*ref);
+  auto top = registry.GetManifest(*ref);
   if (!top.ok()) return top.status();
   std::string media_type = top->media_type;
   if (!IsManifestType(media_type) && !IsIndexType(media_type)) media_type = DetectMediaType(top->body);
@@ -349,7 +358,7 @@ absl::StatusOr<Image> ImageStore::Pull(const std::string& text, const ProgressFn
     auto platform = SelectPlatform(*index);
     if (!platform.ok()) return Annotate(platform.status(), ref->Familiar());
     if (auto st = content_.Put(top->body, top->digest); !st.ok()) return st.status();
-    auto m = registry_.GetManifest(*ref, platform->digest);
+    auto m = registry.GetManifest(*ref, platform->digest);
     if (!m.ok()) return m.status();
     chosen = *m;
     if (!IsManifestType(chosen.media_type)) chosen.media_type = platform->media_type;
@@ -357,14 +366,14 @@ absl::StatusOr<Image> ImageStore::Pull(const std::string& text, const ProgressFn
   auto manifest = ParseManifest(chosen.body, chosen.media_type);
   if (!manifest.ok()) return Annotate(manifest.status(), ref->Familiar());
   if (auto st = content_.Put(chosen.body, chosen.digest); !st.ok()) return st.status();
-  if (absl::Status st = FetchBlob(*ref, manifest->config, nullptr, cancelled); !st.ok()) {
+  if (absl::Status st = FetchBlob(registry, *ref, manifest->config, nullptr, cancelled); !st.ok()) {
     return Annotate(st, "image config");
   }
   for (const auto& l : manifest->layers) {
     if (progress) progress({l.digest, 0, l.size, "waiting"});
   }
   absl::Status fetched = ParallelFor(manifest->layers.size(), kParallelLayers, [&](size_t i) {
-    return FetchBlob(*ref, manifest->layers[i], progress, cancelled);
+    return FetchBlob(registry, *ref, manifest->layers[i], progress, cancelled);
   });
   if (!fetched.ok()) return fetched;
   auto config_json = content_.ReadVerified(manifest->config.digest);

@@ -87,8 +87,10 @@ class ImageStore {
   // layers (downloaded in parallel, each verified before commit) → unpacked → reference set.
   // `cancelled` is asked as data arrives: once it says so, the downloads stop (CANCELLED) and
   // nothing partial is kept.
+  // `credentials`: used for this pull instead of the auth files (a CRI PullImage's auth).
   absl::StatusOr<Image> Pull(const std::string& ref, const ProgressFn& progress = nullptr,
-                             const std::function<bool()>& cancelled = nullptr);
+                             const std::function<bool()>& cancelled = nullptr,
+                             const std::optional<RegistryCredentials>& credentials = std::nullopt);
 
   // An OCI image layout or a `docker save` archive (tar, optionally gzip); every image in it
   // with a name gets its reference. `default_name` names an image the archive leaves unnamed.
@@ -118,7 +120,7 @@ class ImageStore {
   absl::StatusOr<std::vector<Image>> ImportDockerArchive(const std::string& dir);
   // Commits a file into the content store, verifying it when `expected_digest` is set.
   absl::StatusOr<std::string> PutFile(const std::string& path, const std::string& expected_digest);
-  absl::Status FetchBlob(const Reference& ref, const Descriptor& blob, const ProgressFn& progress,
+  absl::Status FetchBlob(RegistryClient& registry, const Reference& ref, const Descriptor& blob, const ProgressFn& progress,
                          const std::function<bool()>& cancelled);
   // Names (normalised) pointing at each manifest digest; hidden keep-alive entries excluded.
   std::map<std::string, std::vector<std::string>> NamesByManifest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -135,6 +137,7 @@ class ImageStore {
 
   const std::string dir_;
   ContentStore content_;
+  RegistryOptions registry_options_;  // for a pull with credentials of its own
   RegistryClient registry_;
 
   std::mutex mu_;

@@ -212,9 +212,13 @@ std::string ExpandHome(const std::string& path) {
 // The first entry of the first auth file naming one of `hosts`. Missing files are skipped; a
 // file that cannot be read or parsed is an error naming it (a silent anonymous pull would hide
 // the typo).
-absl::StatusOr<std::optional<Credentials>> FindCredentials(const std::vector<std::string>& files,
+absl::StatusOr<std::optional<Credentials>> FindCredentials(const RegistryOptions& options,
                                                            const std::vector<std::string>& hosts) {
-  for (const std::string& file : files) {
+  if (options.credentials.has_value()) {
+    return std::optional<Credentials>(
+        Credentials{options.credentials->username, options.credentials->password, "the request's credentials"});
+  }
+  for (const std::string& file : options.auth_files) {
     std::string path = ExpandHome(file);
     absl::StatusOr<std::string> text = ReadFile(path);
     if (absl::IsNotFound(text.status())) continue;
@@ -796,7 +800,7 @@ struct RegistryClient::Impl {
     }
     const std::string& realm = realm_it->second;
     absl::StatusOr<std::optional<Credentials>> creds =
-        FindCredentials(options.auth_files, ep.credential_hosts);
+        FindCredentials(options, ep.credential_hosts);
     if (!creds.ok()) return creds.status();
 
     std::string url = realm;
@@ -900,7 +904,7 @@ struct RegistryClient::Impl {
     for (const Challenge& c : challenges) {
       if (c.scheme != "basic") continue;
       absl::StatusOr<std::optional<Credentials>> creds =
-          FindCredentials(options.auth_files, ep.credential_hosts);
+          FindCredentials(options, ep.credential_hosts);
       if (!creds.ok()) return creds.status();
       if (!creds->has_value()) return NeedsCredentials(ep, ref);
       const Credentials& cr = **creds;

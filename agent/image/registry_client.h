@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,12 @@
 #include "agent/image/reference.h"
 
 namespace berth::image {
+
+// A user name and password given with one request (a CRI PullImage's auth config).
+struct RegistryCredentials {
+  std::string username;
+  std::string password;
+};
 
 struct RegistryOptions {
   // Hosts ("host" or "host:port") spoken to over plain HTTP (falling back from HTTPS) and
@@ -30,6 +37,8 @@ struct RegistryOptions {
   // Docker's config.json format: {"auths": {"host[:port]": {"auth": base64("user:pass")}}}
   // (also "username"/"password" fields). Missing file: anonymous.
   std::vector<std::string> auth_files;
+  // Set: used for every registry this client speaks to, before any auth file.
+  std::optional<RegistryCredentials> credentials;
   int max_attempts = 4;         // per request, for network errors and 5xx/429
   int initial_backoff_ms = 200;  // doubled per attempt
   std::string user_agent = "berth";

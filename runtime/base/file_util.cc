@@ -158,17 +158,20 @@ absl::Status RemoveTree(const std::string& path) {
 }
 
 namespace {
-thread_local int64_t g_tree_bytes = 0;
+thread_local TreeUsage g_tree_usage;  // nftw's callback has no user pointer
 int AddAllocated(const char*, const struct stat* st, int, struct FTW*) {
-  g_tree_bytes += static_cast<int64_t>(st->st_blocks) * 512;
+  g_tree_usage.bytes += static_cast<int64_t>(st->st_blocks) * 512;
+  g_tree_usage.inodes += 1;
   return 0;
 }
 }  // namespace
 
-int64_t DirectorySize(const std::string& path) {
-  g_tree_bytes = 0;
-  if (::nftw(path.c_str(), AddAllocated, 64, FTW_PHYS | FTW_MOUNT) != 0) return g_tree_bytes;
-  return g_tree_bytes;
+TreeUsage DirectoryUsage(const std::string& path) {
+  g_tree_usage = TreeUsage{};
+  (void)::nftw(path.c_str(), AddAllocated, 64, FTW_PHYS | FTW_MOUNT);
+  return g_tree_usage;
 }
+
+int64_t DirectorySize(const std::string& path) { return DirectoryUsage(path).bytes; }
 
 }  // namespace berth

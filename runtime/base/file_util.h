@@ -40,6 +40,12 @@ std::vector<std::string> ListDirectory(const std::string& dir);
 // Bytes allocated on disk for `path` and everything below it (du); 0 when missing. Does not
 // follow symlinks or cross into other filesystems.
 int64_t DirectorySize(const std::string& path);
+// The same, with the number of entries (inodes, hard links counted once per name).
+struct TreeUsage {
+  int64_t bytes = 0;
+  int64_t inodes = 0;
+};
+TreeUsage DirectoryUsage(const std::string& path);
 
 // rm -rf that never crosses into another filesystem (refuses to descend into mount points).
 absl::Status RemoveTree(const std::string& path);
