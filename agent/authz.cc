@@ -138,6 +138,9 @@ absl::Status Authorizer::CheckContainerConfig(const CallerIdentity& caller, cons
   if (sec.privileged()) return Denied(caller, kMethod, "--privileged needs the role admin");
   const std::string& net = config.network();
   if (net == "host") return Denied(caller, kMethod, "the node's network namespace (--network host) needs the role admin");
+  for (auto [mode, flag] : {std::pair{&config.ipc(), "--ipc"}, {&config.pid(), "--pid"}, {&config.uts(), "--uts"}}) {
+    if (*mode == "host") return Denied(caller, kMethod, absl::StrCat("the node's namespace (", flag, " host) needs the role admin"));
+  }
   if (!sec.devices().empty()) return Denied(caller, kMethod, "devices (--device) need the role admin");
   if (sec.seccomp_profile() == "unconfined") {
     return Denied(caller, kMethod, "running without a seccomp filter needs the role admin");

@@ -149,6 +149,14 @@ absl::StatusOr<spec::Spec> BuildSpec(const v1::ContainerConfig& config, const im
       if (ns.type == "network") ns.path = network.join_netns;
     }
   }
+  std::erase_if(s.linux.namespaces,
+                [&](const spec::Namespace& ns) { return network.host_namespaces.count(ns.type) > 0; });
+  for (auto& ns : s.linux.namespaces) {
+    auto join = network.join_paths.find(ns.type);
+    if (join != network.join_paths.end()) ns.path = join->second;
+  }
+  // A shared uts namespace keeps its owner's host name (setting it would rename the owner).
+  if (network.host_namespaces.count("uts") > 0 || network.join_paths.count("uts") > 0) s.hostname.clear();
   for (auto [source, destination] : {std::pair{&network.hosts, "/etc/hosts"},
                                      {&network.hostname, "/etc/hostname"},
                                      {&network.resolv_conf, "/etc/resolv.conf"}}) {

@@ -2,6 +2,8 @@
 // for entrypoint/cmd/env/user/workdir, Berth's security defaults) and lays out the bundle.
 #pragma once
 
+#include <map>
+#include <set>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -28,10 +30,13 @@ struct ContainerPaths {
   static ContainerPaths For(const std::string& containers_dir, const std::string& id);
 };
 
-// How the container's network namespace is made, decided before the spec is built.
+// How the container's namespaces are made, decided before the spec is built: its network
+// and the others it may share.
 struct SpecNetwork {
   bool host = false;       // share the node's network namespace
   std::string join_netns;  // path of another container's netns to join ("container:" mode)
+  std::map<std::string, std::string> join_paths;  // "ipc", "uts", "pid" -> a namespace to join
+  std::set<std::string> host_namespaces;          // "ipc", "uts", "pid" kept from the node
   // Files bind-mounted over /etc/hosts, /etc/hostname, /etc/resolv.conf (empty: none).
   std::string hosts, hostname, resolv_conf;
 };

@@ -22,8 +22,6 @@ namespace {
 
 using google::protobuf::util::TimeUtil;
 
-constexpr int kPollSliceMs = 100;
-
 std::string Seconds(absl::Duration d) { return absl::FormatDuration(d); }
 
 }  // namespace
@@ -88,81 +86,28 @@ std::optional<ProbeResult> ContainerManager::RunProbe(const std::string& id, con
   result.start = absl::Now();
   v1::ProcessSpec process;
   for (const std::string& arg : ProbeArgs(check)) process.add_args(arg);
-  auto entry = Find(id);
-  if (!entry.ok()) return std::nullopt;
-  const std::string state_dir = (*entry)->paths.dir;
-  absl::StatusOr<ExecHandle> exec = Exec(id, process, /*announce=*/false);
-  if (!exec.ok()) {
+  absl::StatusOr<ExecOutcome> ran =
+      ExecToCompletion(id, process, result.start + timing.timeout, kHealthOutputMax, stopping, /*announce=*/false);
+  result.end = absl::Now();
+  if (!ran.ok()) {
     // Not running (any more): no result. A process that could not start is the check failing.
-    const bool process_failed = exec.status().GetPayload(kProcessStartFailedKey).has_value();
-    if (!process_failed && (absl::IsFailedPrecondition(exec.status()) || absl::IsNotFound(exec.status()))) {
+    const bool process_failed = ran.status().GetPayload(kProcessStartFailedKey).has_value();
+    if (!process_failed && (absl::IsFailedPrecondition(ran.status()) || absl::IsNotFound(ran.status()))) {
       return std::nullopt;
     }
-    result.end = absl::Now();
     result.exit_code = -1;
-    result.output = std::string(exec.status().message());
+    result.output = std::string(ran.status().message());
     return result;
   }
-  // fds: [stdout, stderr] (no stdin, no terminal). Read both until EOF and the exit arrives.
-  std::vector<pollfd> fds;
-  for (UniqueFd& fd : exec->fds) fds.push_back({fd.get(), POLLIN, 0});
-  fds.push_back({exec->connection.get(), POLLIN, 0});
-  std::optional<int> exit_code;
-  const absl::Time deadline = result.start + timing.timeout;
-  char buf[4096];
-  bool timed_out = false;
-  for (;;) {
-    bool open = false;
-    for (const pollfd& p : fds) open = open || p.fd >= 0;
-    if (!open) break;
-    if (stopping()) {
-      timed_out = true;
-      break;
-    }
-    const absl::Time now = absl::Now();
-    if (now >= deadline) {
-      timed_out = true;
-      break;
-    }
-    const int wait_ms =
-        static_cast<int>(std::min<int64_t>(kPollSliceMs, absl::ToInt64Milliseconds(deadline - now) + 1));
-    if (::poll(fds.data(), fds.size(), wait_ms) < 0 && errno != EINTR) break;
-    for (size_t i = 0; i < fds.size(); ++i) {
-      pollfd& p = fds[i];
-      if (p.fd < 0 || p.revents == 0) continue;
-      if (i + 1 == fds.size()) {
-        absl::StatusOr<shim::Message> msg = shim::ReceiveMessage(p.fd);
-        if (msg.ok() && msg->type == shim::MsgType::kExit) {
-          if (auto report = shim::Decode<shim::ExitReport>(msg->payload); report.ok()) exit_code = report->exit_code;
-        }
-        p.fd = -1;  // one message, then the shim closes it
-        continue;
-      }
-      const ssize_t n = ::read(p.fd, buf, sizeof(buf));
-      if (n > 0) {
-        if (result.output.size() < kHealthOutputMax) {
-          result.output.append(buf, std::min<size_t>(static_cast<size_t>(n), kHealthOutputMax - result.output.size()));
-        }
-      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
-        p.fd = -1;
-      }
-    }
-  }
-  result.end = absl::Now();
-  if (timed_out || !exit_code) {
-    // The probe's process is ended so that a hung check does not pile up in the container.
-    if (absl::Status st = ShimRequest(state_dir, shim::MsgType::kKill,
-                                      shim::Encode(shim::KillRequest{SIGKILL, false, exec->pid}))
-                              .status();
-        !st.ok() && !absl::IsNotFound(st)) {
-      spdlog::debug("health check kill id={} error=\"{}\"", id, std::string(st.message()));
-    }
+  result.output = ran->out + ran->err;
+  if (result.output.size() > kHealthOutputMax) result.output.resize(kHealthOutputMax);
+  if (!ran->exit_code) {
     if (stopping()) return std::nullopt;
     result.exit_code = -1;
-    if (timed_out) result.output = absl::StrCat("Health check exceeded timeout (", Seconds(timing.timeout), ")");
+    if (ran->timed_out) result.output = absl::StrCat("Health check exceeded timeout (", Seconds(timing.timeout), ")");
     return result;
   }
-  result.exit_code = *exit_code;
+  result.exit_code = *ran->exit_code;
   return result;
 }
 

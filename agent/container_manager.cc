@@ -235,6 +235,16 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     networks_.Release(id, plan->settings);
     release_userns();
   };
+  auto namespaces = PlanNamespaces(config);
+  if (!namespaces.ok()) {
+    release_network();
+    release_name();
+    return namespaces.status();
+  }
+  namespaces->Record(mounts->recorded);
+  std::vector<int> inherit_fds;
+  if (plan->netns) inherit_fds.push_back(plan->netns.get());
+  namespaces->AddTo(plan->spec, inherit_fds);
   CrashPoint("create.lease_written");
   plan->spec.hosts = paths.hosts;
   plan->spec.hostname = paths.hostname;
@@ -262,7 +272,11 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     mode_t mode = ::stat(image->layers.back().c_str(), &image_root) == 0 ? (image_root.st_mode & 07777) : 0755;
     if (::chmod(paths.upper.c_str(), mode) != 0) made = ErrnoToStatus(absl::StrCat("chmod ", paths.upper));
   }
-  if (made.ok()) made = WriteEtcFiles(config, id, name, paths, plan->settings);
+  if (made.ok()) {
+    v1::ContainerConfig etc_config = config;
+    if (!namespaces->hostname.empty()) etc_config.set_hostname(namespaces->hostname);
+    made = WriteEtcFiles(etc_config, id, name, paths, plan->settings);
+  }
   if (made.ok() && security.userns_first_host_id) {
     // The container's root (an unprivileged id on the node) attaches its root file system on
     // rootfs/ itself, so the path must be traversable for it; nothing here can be listed.
@@ -301,9 +315,10 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   launch.log_max_size_bytes = log.max_size_bytes();
   launch.log_max_files = log.max_files();
   launch.exec_fd = options_.shim_exec_fd;
-  if (plan->netns) launch.inherit_fds.push_back(plan->netns.get());
+  launch.inherit_fds = inherit_fds;
   auto launched = LaunchShim(launch);
   plan->netns.Reset();
+  namespaces->fds.clear();
   if (!launched.ok()) {
     undo_dir();
     release_network();

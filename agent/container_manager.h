@@ -72,6 +72,15 @@ struct AttachHandle {
   bool tty = false;
 };
 
+// What ExecToCompletion saw: the output (each stream cut at its limit) and the exit code,
+// unset when the process was killed at its deadline (timed_out) or its end was not reported.
+struct ExecOutcome {
+  std::string out;
+  std::string err;
+  std::optional<int> exit_code;
+  bool timed_out = false;
+};
+
 class ContainerManager {
  public:
   ContainerManager(ManagerOptions options, CgroupDriver& cgroups, image::ImageStore& images, NetworkManager& networks);
@@ -117,6 +126,12 @@ class ContainerManager {
   // so that the exit is still recorded.
   void WatchExecExit(ExecHandle exec);
   absl::StatusOr<AttachHandle> Attach(const std::string& ref, bool want_stdin);
+  // Runs `process` in the container to its end, without stdin or a terminal, keeping up to
+  // `max_output` bytes of each stream; past `deadline`, or once `stopping` says so, it is
+  // killed. Errors are Exec's (the container is not running, the process cannot start).
+  absl::StatusOr<ExecOutcome> ExecToCompletion(const std::string& ref, const v1::ProcessSpec& process,
+                                               absl::Time deadline, size_t max_output,
+                                               const std::function<bool()>& stopping, bool announce);
 
   // berth cp (container_copy.cc): the tar at `archive_path` unpacked at `path` in the
   // container (UnpackTreeArchive's rules); returns the entries written.
@@ -180,6 +195,20 @@ class ContainerManager {
   // Recovery: the container's volumes are in use again (made again if they vanished).
   void ReacquireVolumes(const v1::Container& record);
   absl::StatusOr<NetworkPlan> PlanNetwork(const v1::ContainerConfig& config, const std::string& id);
+  // The ipc, uts and pid namespaces of a Create or a restart (container_namespaces.cc): the
+  // node's, or a running container's, opened from its init. Undone by dropping it.
+  struct NamespacePlan {
+    std::vector<UniqueFd> fds;       // joined namespaces, in the order ipc, uts, pid
+    std::vector<std::string> types;  // the OCI type of each fd
+    std::set<std::string> host;      // types taken from the node
+    std::string hostname;            // a joined uts namespace's host name (its owner's)
+    std::map<std::string, std::string> recorded;  // type -> "host" or "container:<id>"
+    // Appends the fds to those the shim inherits and names them in `spec`.
+    void AddTo(SpecNetwork& spec, std::vector<int>& inherit_fds) const;
+    // The modes with container ids, as the record keeps them.
+    void Record(v1::ContainerConfig& config) const;
+  };
+  absl::StatusOr<NamespacePlan> PlanNamespaces(const v1::ContainerConfig& config);
   // Writes the container's hosts, hostname and resolv.conf files.
   absl::Status WriteEtcFiles(const v1::ContainerConfig& config, const std::string& id, const std::string& name,
                              const ContainerPaths& paths, const v1::NetworkSettings& settings);

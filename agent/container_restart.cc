@@ -139,8 +139,14 @@ absl::Status ContainerManager::Relaunch(const std::shared_ptr<Entry>& entry, boo
     joined_netns = std::move(*netns);
     launch.inherit_fds.push_back(joined_netns.get());
   }
+  // The ipc, uts and pid namespaces it shares, in the order its spec names them.
+  auto namespaces = PlanNamespaces(record.config());
+  if (!namespaces.ok()) return done(Annotate(namespaces.status(), "restart"));
+  SpecNetwork unused;
+  namespaces->AddTo(unused, launch.inherit_fds);
   auto launched = LaunchShim(launch);
   joined_netns.Reset();
+  namespaces->fds.clear();
   if (!launched.ok()) return done(Annotate(launched.status(), "restart"));
   auto end_it = [&](absl::Status st) {
     (void)ShimRequest(e.paths.dir, shim::MsgType::kKill, shim::Encode(shim::KillRequest{SIGKILL, false}));

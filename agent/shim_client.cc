@@ -75,7 +75,18 @@ absl::StatusOr<LaunchedShim> LaunchShim(const ShimLaunch& launch) {
   pid_t pid = 0;
   // From a sealed copy when there is one: what runs next to the container can then never be
   // written through /proc/<pid>/exe (the CVE-2019-5736 class).
-  std::string exec_path = launch.exec_fd >= 0 ? absl::StrCat("/proc/self/fd/", launch.exec_fd) : launch.shim_path;
+  // The copy is named through a staged fd too: its own number may be one of the targets
+  // above (4 + i), which the child's dup2s overwrite before the exec.
+  UniqueFd exec_copy;
+  if (launch.exec_fd >= 0) {
+    exec_copy.Reset(::fcntl(launch.exec_fd, F_DUPFD_CLOEXEC, 64));
+    if (!exec_copy) {
+      posix_spawn_file_actions_destroy(&actions);
+      posix_spawnattr_destroy(&attr);
+      return ErrnoToStatus("stage the shim's executable");
+    }
+  }
+  std::string exec_path = exec_copy ? absl::StrCat("/proc/self/fd/", exec_copy.get()) : launch.shim_path;
   int rc = ::posix_spawn(&pid, exec_path.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);

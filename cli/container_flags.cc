@@ -247,6 +247,9 @@ absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerF
   absl::StatusOr<std::string> network = NetworkModeFromFlag(flags.network);
   if (!network.ok()) return network.status();
   config.set_network(*network);
+  config.set_ipc(flags.ipc);
+  config.set_pid(flags.pid);
+  config.set_uts(flags.uts);
   absl::StatusOr<std::vector<berth::v1::PortMapping>> ports = ParsePublishes(flags.publish);
   if (!ports.ok()) return ports.status();
   for (berth::v1::PortMapping& port : *ports) *config.add_ports() = std::move(port);

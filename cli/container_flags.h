@@ -57,6 +57,7 @@ struct ContainerFlags {
   int64_t pids_limit = 0;  // 0 or negative: unlimited
   // "" (the agent's default, bridge), bridge, none, host, container:<ref> or a network name.
   std::string network;
+  std::string ipc, pid, uts;  // --ipc, --pid, --uts: "", host or container:<ref>
   std::vector<std::string> publish;     // -p [HOSTIP:]HOSTPORT:CTRPORT[/tcp|/udp]
   std::vector<std::string> add_hosts;   // --add-host name:ip
   std::vector<std::string> dns;         // --dns IP

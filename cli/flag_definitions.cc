@@ -31,6 +31,9 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
   cmd->add_option("--network,--net", f.network,
                   "Network: bridge (default), none, host, container:<name|id>, or a network's "
                   "name");
+  cmd->add_option("--ipc", f.ipc, "IPC namespace: its own (default), host, or container:<name|id>");
+  cmd->add_option("--pid", f.pid, "PID namespace: its own (default), host, or container:<name|id>");
+  cmd->add_option("--uts", f.uts, "UTS namespace (host name): its own (default), host, or container:<name|id>");
   AddRepeatable(cmd, "-p,--publish", f.publish,
                 "Publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]");
   AddRepeatable(cmd, "--add-host", f.add_hosts, "Add a line to /etc/hosts: NAME:IP");

@@ -1,6 +1,7 @@
 // berth-init: a tiny PID 1 for `--init`.
 //
 //   berth-init [--] PROGRAM [ARGS...]
+//   berth-init --pause
 //
 // A process that is PID 1 of a pid namespace gets no default signal actions (a SIGTERM it
 // has no handler for is dropped) and inherits every orphan of the container, which nobody
@@ -14,6 +15,9 @@
 //   - exit, once the child has exited, with its exit code (128+N when killed by signal N).
 // If PROGRAM cannot be executed: 127 when it does not exist, 126 otherwise, after printing
 // "berth-init: exec PROGRAM: <reason>". 2 for a usage error.
+//
+// --pause runs nothing: it holds a pod's namespaces (the CRI sandbox) as their PID 1, reaps
+// whatever is re-parented to it, and exits 0 at SIGTERM, SIGINT or SIGHUP.
 //
 // Signals are blocked and taken with sigwaitinfo(2): no handler runs, so nothing races.
 // Plain C++ and libc only: linked statically, it runs inside any image.
@@ -81,13 +85,33 @@ bool ReapExited(pid_t child, int* child_status) {
   _exit(err == ENOENT ? 127 : 126);
 }
 
+// --pause: the loop of a process that only holds namespaces.
+int Pause(const sigset_t& waited) {
+  for (;;) {
+    siginfo_t info;
+    int sig = sigwaitinfo(&waited, &info);
+    if (sig < 0) {
+      if (errno == EINTR) continue;
+      dprintf(STDERR_FILENO, "berth-init: sigwaitinfo: %s\n", strerror(errno));
+      return 1;
+    }
+    if (sig == SIGCHLD) {
+      int ignored;
+      ReapExited(-1, &ignored);
+      continue;
+    }
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) return 0;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  const bool pause = argc == 2 && strcmp(argv[1], "--pause") == 0;
   int first = 1;
   if (first < argc && strcmp(argv[first], "--") == 0) ++first;
   if (first >= argc) {
-    dprintf(STDERR_FILENO, "usage: berth-init [--] PROGRAM [ARGS...]\n");
+    dprintf(STDERR_FILENO, "usage: berth-init [--] PROGRAM [ARGS...] | berth-init --pause\n");
     return 2;
   }
   // An inherited SIG_IGN for SIGCHLD would make the kernel reap children itself, and the
@@ -102,6 +126,8 @@ int main(int argc, char** argv) {
     dprintf(STDERR_FILENO, "berth-init: block signals: %s\n", strerror(errno));
     return 1;
   }
+
+  if (pause) return Pause(waited);
 
   pid_t child = fork();
   if (child < 0) {

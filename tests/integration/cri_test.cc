@@ -1,10 +1,16 @@
 // The Kubernetes CRI socket of a real berthd, through the generated runtime.v1 stubs (the
-// kubelet's and crictl's wire): version and readiness, the pod CIDR, and images, including a
+// kubelet's and crictl's wire): version and readiness, the pod CIDR, images (including a
 // pull with the kubelet's auth config from Debian's docker-registry with Basic auth, started
-// inside the agent's test host on 127.0.0.1.
+// inside the agent's test host on 127.0.0.1), and pods: a sandbox with two containers that
+// share its localhost, IPC and host name, their CRI logs, ExecSync, stop and removal with
+// nothing left, the refusals, and an agent killed and started again.
 #include <sys/stat.h>
 
+#include <unistd.h>
+
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include <grpcpp/grpcpp.h>
@@ -56,6 +62,94 @@ class CriTest : public ::testing::Test {
     req.mutable_image()->set_image(ref);
     *req.mutable_auth() = auth;
     return Call([&](grpc::ClientContext* c) { return images_->PullImage(c, req, resp); });
+  }
+
+  // A pod "web" in namespace "default" with `uid`, its log directory under the test's dir.
+  cri::PodSandboxConfig PodConfig(const std::string& uid) {
+    cri::PodSandboxConfig config;
+    config.mutable_metadata()->set_name("web");
+    config.mutable_metadata()->set_namespace_("default");
+    config.mutable_metadata()->set_uid(uid);
+    config.set_hostname("web-pod");
+    config.set_log_directory(agent_.dir() + "/pods/" + uid);
+    config.mutable_dns_config()->add_servers("10.96.0.10");
+    config.mutable_dns_config()->add_searches("default.svc.cluster.local");
+    (*config.mutable_labels())["app"] = "web";
+    (*config.mutable_annotations())["note"] = "made by cri_test";
+    return config;
+  }
+  std::string RunPod(const cri::PodSandboxConfig& config) {
+    cri::RunPodSandboxRequest req;
+    *req.mutable_config() = config;
+    cri::RunPodSandboxResponse resp;
+    grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->RunPodSandbox(c, req, &resp); });
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.pod_sandbox_id();
+  }
+  grpc::Status CreateIn(const std::string& pod, const cri::PodSandboxConfig& pod_config,
+                        const cri::ContainerConfig& config, std::string* id) {
+    cri::CreateContainerRequest req;
+    req.set_pod_sandbox_id(pod);
+    *req.mutable_config() = config;
+    *req.mutable_sandbox_config() = pod_config;
+    cri::CreateContainerResponse resp;
+    grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->CreateContainer(c, req, &resp); });
+    *id = resp.container_id();
+    return s;
+  }
+  cri::ContainerConfig Busybox(const std::string& name, const std::vector<std::string>& command) {
+    cri::ContainerConfig config;
+    config.mutable_metadata()->set_name(name);
+    config.mutable_image()->set_image("busybox");
+    for (const auto& a : command) config.add_command(a);
+    config.set_log_path(name + "_0.log");
+    return config;
+  }
+  grpc::Status Start(const std::string& id) {
+    cri::StartContainerRequest req;
+    req.set_container_id(id);
+    cri::StartContainerResponse resp;
+    return Call([&](grpc::ClientContext* c) { return runtime_->StartContainer(c, req, &resp); });
+  }
+  grpc::Status ExecSync(const std::string& id, const std::vector<std::string>& cmd, cri::ExecSyncResponse* resp,
+                        int64_t timeout = 0) {
+    cri::ExecSyncRequest req;
+    req.set_container_id(id);
+    for (const auto& a : cmd) req.add_cmd(a);
+    req.set_timeout(timeout);
+    return Call([&](grpc::ClientContext* c) { return runtime_->ExecSync(c, req, resp); });
+  }
+  cri::PodSandboxStatus PodStatus(const std::string& id) {
+    cri::PodSandboxStatusRequest req;
+    req.set_pod_sandbox_id(id);
+    cri::PodSandboxStatusResponse resp;
+    grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->PodSandboxStatus(c, req, &resp); });
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.status();
+  }
+  cri::ContainerStatus ContainerStatus(const std::string& id) {
+    cri::ContainerStatusRequest req;
+    req.set_container_id(id);
+    cri::ContainerStatusResponse resp;
+    grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->ContainerStatus(c, req, &resp); });
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.status();
+  }
+  std::vector<cri::PodSandbox> Pods(const cri::PodSandboxFilter& filter = {}) {
+    cri::ListPodSandboxRequest req;
+    *req.mutable_filter() = filter;
+    cri::ListPodSandboxResponse resp;
+    grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->ListPodSandbox(c, req, &resp); });
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return {resp.items().begin(), resp.items().end()};
+  }
+  std::vector<cri::Container> Containers(const cri::ContainerFilter& filter = {}) {
+    cri::ListContainersRequest req;
+    *req.mutable_filter() = filter;
+    cri::ListContainersResponse resp;
+    grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->ListContainers(c, req, &resp); });
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return {resp.containers().begin(), resp.containers().end()};
   }
 
   AgentHarness agent_;
@@ -245,6 +339,243 @@ TEST_F(CriTest, PullWithTheKubeletsAuthConfigThenRemove) {
   EXPECT_FALSE(ImageStatus(ref).has_image());
   EXPECT_FALSE(ImageStatus(absl::StrCat(registry_->host(), "/private/app:v2")).has_image());
   EXPECT_EQ(InspectImage(agent_, ref).status().code(), absl::StatusCode::kNotFound);
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST_F(CriTest, PodWithTwoContainersSharingLocalhostIpcAndHostname) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  const cri::PodSandboxConfig pod_config = PodConfig("uid-pod-1");
+  const std::string pod = RunPod(pod_config);
+  ASSERT_FALSE(pod.empty());
+
+  cri::PodSandboxStatus status = PodStatus(pod);
+  EXPECT_EQ(status.id(), pod);
+  EXPECT_EQ(status.state(), cri::SANDBOX_READY);
+  EXPECT_EQ(status.metadata().name(), "web");
+  EXPECT_EQ(status.metadata().namespace_(), "default");
+  EXPECT_EQ(status.metadata().uid(), "uid-pod-1");
+  EXPECT_THAT(status.network().ip(), ::testing::StartsWith("10.88."));
+  EXPECT_GT(status.created_at(), 0);
+  EXPECT_EQ(status.labels().size(), 1u);
+  EXPECT_EQ(status.labels().at("app"), "web");
+  EXPECT_EQ(status.annotations().at("note"), "made by cri_test");
+  // A person sees it with berth's own tools, in the k8s.io view.
+  auto in_view = agent_.List("io.berth.view=k8s.io");
+  ASSERT_TRUE(in_view.ok());
+  ASSERT_EQ(in_view->size(), 1u);
+  EXPECT_EQ(in_view->at(0).id(), pod);
+  const int sandbox_pid = in_view->at(0).pid();
+
+  std::string server, client;
+  cri::ContainerConfig server_config = Busybox("server", {"/nettool", "tcp-serve", "8080"});
+  cri::Mount* nettool = server_config.add_mounts();
+  nettool->set_host_path(BERTH_NETTOOL_PATH);
+  nettool->set_container_path("/nettool");
+  nettool->set_readonly(true);
+  ASSERT_TRUE(CreateIn(pod, pod_config, server_config, &server).ok());
+  cri::ContainerConfig client_config = Busybox("client", {"sleep", "1000"});
+  *client_config.add_mounts() = *nettool;
+  (*client_config.mutable_labels())["role"] = "client";
+  grpc::Status s = CreateIn(pod, pod_config, client_config, &client);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(ContainerStatus(client).state(), cri::CONTAINER_CREATED);
+  ASSERT_TRUE(Start(server).ok());
+  s = Start(client);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  // localhost is the pod's: the client reaches the server on 127.0.0.1.
+  cri::ExecSyncResponse out;
+  s = ExecSync(client, {"/nettool", "tcp-ask", "127.0.0.1", "8080", "hello"}, &out, 20);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(out.exit_code(), 0) << out.stderr();
+  EXPECT_THAT(out.stdout(), HasSubstr("hello from 127.0.0.1"));
+  // The pod's ipc, uts and net namespaces, held by the sandbox's process.
+  for (const std::string type : {"ipc", "uts", "net"}) {
+    char buf[128] = {};
+    std::string link = absl::StrCat("/proc/", sandbox_pid, "/ns/", type);
+    ASSERT_GT(::readlink(link.c_str(), buf, sizeof(buf) - 1), 0);
+    for (const std::string& id : {server, client}) {
+      out.Clear();
+      ASSERT_TRUE(ExecSync(id, {"readlink", "/proc/self/ns/" + type}, &out).ok());
+      EXPECT_EQ(out.stdout(), std::string(buf) + "\n") << type;
+    }
+  }
+  out.Clear();
+  ASSERT_TRUE(ExecSync(client, {"sh", "-c", "hostname; cat /etc/resolv.conf"}, &out).ok());
+  EXPECT_THAT(out.stdout(), ::testing::StartsWith("web-pod\n"));
+  EXPECT_THAT(out.stdout(), HasSubstr("nameserver 10.96.0.10"));
+  EXPECT_THAT(out.stdout(), HasSubstr("default.svc.cluster.local"));
+  // Output, stderr and the exit code; a timeout kills the command.
+  out.Clear();
+  ASSERT_TRUE(ExecSync(client, {"sh", "-c", "echo out; echo err >&2; exit 3"}, &out).ok());
+  EXPECT_EQ(out.stdout(), "out\n");
+  EXPECT_EQ(out.stderr(), "err\n");
+  EXPECT_EQ(out.exit_code(), 3);
+  out.Clear();
+  s = ExecSync(client, {"sleep", "30"}, &out, 1);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << s.error_message();
+
+  // The server's log, in the CRI format, where the kubelet asked for it.
+  const std::string log = pod_config.log_directory() + "/server_0.log";
+  cri::ContainerStatus server_status = ContainerStatus(server);
+  EXPECT_EQ(server_status.state(), cri::CONTAINER_RUNNING);
+  EXPECT_EQ(server_status.log_path(), log);
+  EXPECT_GT(server_status.started_at(), 0);
+  EXPECT_EQ(server_status.metadata().name(), "server");
+  EXPECT_EQ(server_status.image().image(), "busybox");
+  EXPECT_FALSE(server_status.image_ref().empty());
+  EXPECT_THAT(ReadText(log), ::testing::ContainsRegex("^[0-9T:.+Z-]+ stdout F listening 8080\n"));
+
+  cri::ContainerFilter by_pod;
+  by_pod.set_pod_sandbox_id(pod);
+  EXPECT_EQ(Containers(by_pod).size(), 2u);
+  cri::ContainerFilter by_label;
+  (*by_label.mutable_label_selector())["role"] = "client";
+  auto clients = Containers(by_label);
+  ASSERT_EQ(clients.size(), 1u);
+  EXPECT_EQ(clients[0].id(), client);
+  EXPECT_EQ(clients[0].pod_sandbox_id(), pod);
+  EXPECT_EQ(clients[0].labels().size(), 1u);
+
+  // Stop one container: it is EXITED with its end recorded.
+  cri::StopContainerRequest stop;
+  stop.set_container_id(server);
+  stop.set_timeout(2);
+  cri::StopContainerResponse stopped;
+  s = Call([&](grpc::ClientContext* c) { return runtime_->StopContainer(c, stop, &stopped); });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  server_status = ContainerStatus(server);
+  EXPECT_EQ(server_status.state(), cri::CONTAINER_EXITED);
+  EXPECT_GE(server_status.finished_at(), server_status.started_at());
+  EXPECT_FALSE(server_status.reason().empty());
+
+  // Stop the pod: the other container is ended and the sandbox is NOTREADY.
+  cri::StopPodSandboxRequest stop_pod;
+  stop_pod.set_pod_sandbox_id(pod);
+  cri::StopPodSandboxResponse stopped_pod;
+  s = Call([&](grpc::ClientContext* c) { return runtime_->StopPodSandbox(c, stop_pod, &stopped_pod); });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(PodStatus(pod).state(), cri::SANDBOX_NOTREADY);
+  EXPECT_EQ(ContainerStatus(client).state(), cri::CONTAINER_EXITED);
+  cri::PodSandboxFilter ready;
+  ready.mutable_state()->set_state(cri::SANDBOX_READY);
+  EXPECT_TRUE(Pods(ready).empty());
+
+  // Remove it: nothing of the pod is left (the harness checks cgroups, veths and mounts).
+  cri::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(pod);
+  cri::RemovePodSandboxResponse removed;
+  s = Call([&](grpc::ClientContext* c) { return runtime_->RemovePodSandbox(c, remove, &removed); });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(Pods().empty());
+  EXPECT_TRUE(Containers().empty());
+  auto left = agent_.List();
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty());
+  struct stat st;
+  EXPECT_NE(::lstat(log.c_str(), &st), 0) << "the log link goes with the container";
+  // Removing again is not an error.
+  s = Call([&](grpc::ClientContext* c) { return runtime_->RemovePodSandbox(c, remove, &removed); });
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+TEST_F(CriTest, BadRequestsAreRefusedWithNothingMade) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  cri::RunPodSandboxRequest no_metadata;
+  cri::RunPodSandboxResponse rresp;
+  grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->RunPodSandbox(c, no_metadata, &rresp); });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  const cri::PodSandboxConfig pod_config = PodConfig("uid-pod-2");
+  std::string id;
+  s = CreateIn("0123456789ab", pod_config, Busybox("lost", {"true"}), &id);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("pod sandbox"));
+
+  const std::string pod = RunPod(pod_config);
+  ASSERT_FALSE(pod.empty());
+  cri::ContainerConfig unknown_image = Busybox("ghost", {"true"});
+  unknown_image.mutable_image()->set_image("example.com/no/such:image");
+  s = CreateIn(pod, pod_config, unknown_image, &id);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("example.com/no/such:image"));
+
+  cri::ContainerConfig bad_seccomp = Busybox("filtered", {"true"});
+  auto* profile = bad_seccomp.mutable_linux()->mutable_security_context()->mutable_seccomp();
+  profile->set_profile_type(cri::SecurityProfile::Localhost);
+  profile->set_localhost_ref(agent_.dir() + "/no-such-profile.json");
+  s = CreateIn(pod, pod_config, bad_seccomp, &id);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("no-such-profile.json"));
+  {
+    std::ofstream(agent_.dir() + "/garbage.json") << "{ not json";
+  }
+  profile->set_localhost_ref(agent_.dir() + "/garbage.json");
+  s = CreateIn(pod, pod_config, bad_seccomp, &id);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+
+  EXPECT_TRUE(Containers().empty()) << "no refused container was made";
+  cri::ContainerStatusRequest missing;
+  missing.set_container_id("fedcba987654");
+  cri::ContainerStatusResponse mresp;
+  s = Call([&](grpc::ClientContext* c) { return runtime_->ContainerStatus(c, missing, &mresp); });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  // A sandbox is not a container (and the other way round).
+  missing.set_container_id(pod);
+  s = Call([&](grpc::ClientContext* c) { return runtime_->ContainerStatus(c, missing, &mresp); });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+
+  cri::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(pod);
+  cri::RemovePodSandboxResponse removed;
+  s = Call([&](grpc::ClientContext* c) { return runtime_->RemovePodSandbox(c, remove, &removed); });
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+TEST_F(CriTest, PodsSurviveAnAgentKill) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  const cri::PodSandboxConfig pod_config = PodConfig("uid-pod-3");
+  const std::string pod = RunPod(pod_config);
+  ASSERT_FALSE(pod.empty());
+  std::string running, done;
+  ASSERT_TRUE(CreateIn(pod, pod_config, Busybox("running", {"sleep", "1000"}), &running).ok());
+  ASSERT_TRUE(Start(running).ok());
+  ASSERT_TRUE(CreateIn(pod, pod_config, Busybox("done", {"sh", "-c", "exit 4"}), &done).ok());
+  ASSERT_TRUE(Start(done).ok());
+  ASSERT_TRUE(agent_.WaitForState(done, v1::EXITED));
+
+  agent_.Kill(SIGKILL);
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  auto pods = Pods();
+  ASSERT_EQ(pods.size(), 1u);
+  EXPECT_EQ(pods[0].id(), pod);
+  EXPECT_EQ(pods[0].state(), cri::SANDBOX_READY);
+  EXPECT_EQ(pods[0].metadata().uid(), "uid-pod-3");
+  EXPECT_EQ(ContainerStatus(running).state(), cri::CONTAINER_RUNNING);
+  cri::ContainerStatus exited = ContainerStatus(done);
+  EXPECT_EQ(exited.state(), cri::CONTAINER_EXITED);
+  EXPECT_EQ(exited.exit_code(), 4);
+  EXPECT_EQ(exited.reason(), "Error");
+  // Still one pod: a new container joins the same namespaces.
+  std::string late;
+  ASSERT_TRUE(CreateIn(pod, pod_config, Busybox("late", {"sleep", "1000"}), &late).ok());
+  ASSERT_TRUE(Start(late).ok());
+  cri::ExecSyncResponse out;
+  ASSERT_TRUE(ExecSync(late, {"hostname"}, &out).ok());
+  EXPECT_EQ(out.stdout(), "web-pod\n");
+
+  cri::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(pod);
+  cri::RemovePodSandboxResponse removed;
+  grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->RemovePodSandbox(c, remove, &removed); });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(Containers().empty());
 }
 
 }  // namespace

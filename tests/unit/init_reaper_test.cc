@@ -172,6 +172,19 @@ TEST_F(InitReaperTest, ExitsWithTheChildEvenWhenOthersStillRun) {
   EXPECT_LT(Clock::now() - start, std::chrono::seconds(10));  // the namespace ends with PID 1
 }
 
+TEST_F(InitReaperTest, PauseHoldsUntilTerminatedAndIgnoresOtherSignals) {
+  // A pod's namespace holder: still there after SIGUSR1 and SIGCHLD, gone with 0 at SIGTERM.
+  InitResult r = RunAsPid1({"--pause"}, [](pid_t init, int, std::string&) {
+    ASSERT_EQ(::kill(init, SIGUSR1), 0);
+    ASSERT_EQ(::kill(init, SIGCHLD), 0);
+    ::usleep(200 * 1000);
+    // Its parent (the test's helper) reaps it at once if it exits.
+    EXPECT_EQ(::kill(init, 0), 0) << "berth-init --pause exited on a signal it should ignore";
+    ASSERT_EQ(::kill(init, SIGTERM), 0);
+  });
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 TEST_F(InitReaperTest, ExecFailuresAre127And126) {
   InitResult missing = RunAsPid1({"/nonexistent/program", "arg"});
   EXPECT_EQ(missing.exit_code, 127);
