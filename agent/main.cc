@@ -293,7 +293,7 @@ int main(int argc, char** argv) {
   builder.RegisterService(&events_service);
   // The Kubernetes CRI on a socket of its own. The default one is skipped when another agent
   // (a second berthd on the node) has it; one asked for must be served.
-  berth::agent::cri::CriRuntimeService cri_runtime(manager, {config.init_path});
+  berth::agent::cri::CriRuntimeService cri_runtime(manager, {config.init_path, &events});
   berth::agent::cri::CriImageService cri_images(images, manager, config.root + "/images");
   std::unique_ptr<berth::agent::cri::CriEndpoint> cri_endpoint;
   const std::string cri_path = berth::agent::cri::CriSocketPath(config.cri_socket, config.socket);

@@ -205,6 +205,41 @@ std::string KubeletLogPath(const cri::CreateContainerRequest& req) {
 
 }  // namespace
 
+void ContainerStatusOf(const v1::Container& c, cri::ContainerStatus* status) {
+  status->set_id(c.id());
+  *status->mutable_metadata() = MetadataOf(c);
+  status->set_state(StateOf(c));
+  status->set_created_at(UnixNanos(c.created_at()));
+  if (c.state() != v1::CREATED) status->set_started_at(UnixNanos(c.started_at()));
+  if (c.state() == v1::EXITED) {
+    status->set_finished_at(UnixNanos(c.finished_at()));
+    status->set_exit_code(c.exit_code());
+    status->set_reason(c.oom_killed() ? "OOMKilled" : c.exit_code() == 0 ? "Completed" : "Error");
+    status->set_message(c.error());
+  }
+  status->mutable_image()->set_image(Label(c, kImageLabel));
+  status->set_image_ref(c.image_id());
+  GetKubeletLabels(c.labels(), status->mutable_labels(), status->mutable_annotations());
+  for (const v1::Mount& m : c.config().mounts()) {
+    if (m.type() != v1::MOUNT_TYPE_BIND) continue;
+    cri::Mount* out = status->add_mounts();
+    out->set_container_path(m.destination());
+    out->set_host_path(m.source());
+    out->set_readonly(m.read_only());
+    if (m.propagation() == "rslave") out->set_propagation(cri::PROPAGATION_HOST_TO_CONTAINER);
+    if (m.propagation() == "rshared") out->set_propagation(cri::PROPAGATION_BIDIRECTIONAL);
+  }
+  status->set_log_path(Label(c, kLogPathLabel));
+  const v1::Resources& r = c.resources();  // as updated since the create
+  cri::LinuxContainerResources* linux = status->mutable_resources()->mutable_linux();
+  linux->set_memory_limit_in_bytes(r.memory_limit_bytes());
+  linux->set_cpu_shares(r.cpu_shares());
+  if (r.cpu_millis() > 0) {
+    linux->set_cpu_period(100000);
+    linux->set_cpu_quota(r.cpu_millis() * 100);
+  }
+}
+
 grpc::Status CriRuntimeService::CreateContainer(grpc::ServerContext*, const cri::CreateContainerRequest* req,
                                                 cri::CreateContainerResponse* resp) {
   auto sandbox = FindObject(req->pod_sandbox_id(), kSandboxKind);
@@ -310,39 +345,7 @@ grpc::Status CriRuntimeService::ContainerStatus(grpc::ServerContext*, const cri:
                                                 cri::ContainerStatusResponse* resp) {
   auto c = FindObject(req->container_id(), kContainerKind);
   if (!c.ok()) return ToGrpcStatus(c.status());
-  cri::ContainerStatus* status = resp->mutable_status();
-  status->set_id(c->id());
-  *status->mutable_metadata() = MetadataOf(*c);
-  status->set_state(StateOf(*c));
-  status->set_created_at(UnixNanos(c->created_at()));
-  if (c->state() != v1::CREATED) status->set_started_at(UnixNanos(c->started_at()));
-  if (c->state() == v1::EXITED) {
-    status->set_finished_at(UnixNanos(c->finished_at()));
-    status->set_exit_code(c->exit_code());
-    status->set_reason(c->oom_killed() ? "OOMKilled" : c->exit_code() == 0 ? "Completed" : "Error");
-    status->set_message(c->error());
-  }
-  status->mutable_image()->set_image(Label(*c, kImageLabel));
-  status->set_image_ref(c->image_id());
-  GetKubeletLabels(c->labels(), status->mutable_labels(), status->mutable_annotations());
-  for (const v1::Mount& m : c->config().mounts()) {
-    if (m.type() != v1::MOUNT_TYPE_BIND) continue;
-    cri::Mount* out = status->add_mounts();
-    out->set_container_path(m.destination());
-    out->set_host_path(m.source());
-    out->set_readonly(m.read_only());
-    if (m.propagation() == "rslave") out->set_propagation(cri::PROPAGATION_HOST_TO_CONTAINER);
-    if (m.propagation() == "rshared") out->set_propagation(cri::PROPAGATION_BIDIRECTIONAL);
-  }
-  status->set_log_path(Label(*c, kLogPathLabel));
-  const v1::Resources& r = c->config().resources();
-  cri::LinuxContainerResources* linux = status->mutable_resources()->mutable_linux();
-  linux->set_memory_limit_in_bytes(r.memory_limit_bytes());
-  linux->set_cpu_shares(r.cpu_shares());
-  if (r.cpu_millis() > 0) {
-    linux->set_cpu_period(100000);
-    linux->set_cpu_quota(r.cpu_millis() * 100);
-  }
+  ContainerStatusOf(*c, resp->mutable_status());
   if (req->verbose()) {
     (*resp->mutable_info())["info"] =
         absl::StrCat("{\"pid\":", c->pid(), ",\"name\":\"", c->name(), "\",\"sandboxID\":\"", Label(*c, kSandboxIdLabel), "\"}");

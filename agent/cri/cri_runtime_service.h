@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "agent/container_manager.h"
+#include "agent/event_hub.h"
 #include "cri/runtime/v1/api.grpc.pb.h"
 
 namespace berth::agent::cri {
@@ -18,6 +19,7 @@ inline constexpr char kCriApiVersion[] = "v1";
 
 struct CriOptions {
   std::string init_path;        // berth-init: a pod sandbox's process is `berth-init --pause`
+  EventHub* events = nullptr;   // GetContainerEvents' source
   std::string sandbox_image = "busybox";  // the root a sandbox runs in: the agent's own image
 };
 
@@ -73,6 +75,16 @@ class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
   grpc::Status UpdateContainerResources(grpc::ServerContext*, const ::runtime::v1::UpdateContainerResourcesRequest*,
                                         ::runtime::v1::UpdateContainerResourcesResponse*) override;
 
+  // Events, checkpoints, metrics (cri_events.cc).
+  grpc::Status GetContainerEvents(grpc::ServerContext*, const ::runtime::v1::GetEventsRequest*,
+                                  grpc::ServerWriter<::runtime::v1::ContainerEventResponse>*) override;
+  grpc::Status CheckpointContainer(grpc::ServerContext*, const ::runtime::v1::CheckpointContainerRequest*,
+                                   ::runtime::v1::CheckpointContainerResponse*) override;
+  grpc::Status ListMetricDescriptors(grpc::ServerContext*, const ::runtime::v1::ListMetricDescriptorsRequest*,
+                                     ::runtime::v1::ListMetricDescriptorsResponse*) override;
+  grpc::Status ListPodSandboxMetrics(grpc::ServerContext*, const ::runtime::v1::ListPodSandboxMetricsRequest*,
+                                     ::runtime::v1::ListPodSandboxMetricsResponse*) override;
+
  private:
   // A CRI object by id (or unique id prefix) and kind: NOT_FOUND naming the kind otherwise.
   absl::StatusOr<v1::Container> FindObject(const std::string& id, const char* kind);
@@ -100,6 +112,10 @@ class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
   std::map<std::string, CpuSample> cpu_samples_ ABSL_GUARDED_BY(mu_);
   std::string pod_cidr_ ABSL_GUARDED_BY(mu_);  // the node's, from the kubelet; empty until told
 };
+
+// The CRI status of a sandbox's record (cri_sandboxes.cc) and of a container's (cri_containers.cc).
+void PodStatusOf(const v1::Container& sandbox, ::runtime::v1::PodSandboxStatus* status);
+void ContainerStatusOf(const v1::Container& container, ::runtime::v1::ContainerStatus* status);
 
 // A pod CIDR as the kubelet sends it: one prefix or a comma-separated v4,v6 pair.
 absl::Status ValidatePodCidr(const std::string& text);

@@ -55,6 +55,20 @@ cri::NamespaceOption NamespaceOptionsOf(const v1::Container& c) {
 
 }  // namespace
 
+void PodStatusOf(const v1::Container& sandbox, cri::PodSandboxStatus* status) {
+  status->set_id(sandbox.id());
+  *status->mutable_metadata() = MetadataOf(sandbox);
+  status->set_state(StateOf(sandbox));
+  status->set_created_at(UnixNanos(sandbox.created_at()));
+  const v1::NetworkSettings& net = sandbox.network_settings();
+  if (net.mode() != "host") {
+    status->mutable_network()->set_ip(net.ip_address());
+    if (!net.ipv6_address().empty()) status->mutable_network()->add_additional_ips()->set_ip(net.ipv6_address());
+  }
+  *status->mutable_linux()->mutable_namespaces()->mutable_options() = NamespaceOptionsOf(sandbox);
+  GetKubeletLabels(sandbox.labels(), status->mutable_labels(), status->mutable_annotations());
+}
+
 absl::StatusOr<v1::Container> CriRuntimeService::FindObject(const std::string& id, const char* kind) {
   const char* what = std::string(kind) == kSandboxKind ? "pod sandbox" : "container";
   if (id.empty()) return absl::InvalidArgumentError(absl::StrCat("a ", what, " id is required"));
@@ -192,19 +206,8 @@ grpc::Status CriRuntimeService::PodSandboxStatus(grpc::ServerContext*, const cri
                                                  cri::PodSandboxStatusResponse* resp) {
   auto sandbox = FindObject(req->pod_sandbox_id(), kSandboxKind);
   if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
-  cri::PodSandboxStatus* status = resp->mutable_status();
-  status->set_id(sandbox->id());
-  *status->mutable_metadata() = MetadataOf(*sandbox);
-  status->set_state(StateOf(*sandbox));
-  status->set_created_at(UnixNanos(sandbox->created_at()));
+  PodStatusOf(*sandbox, resp->mutable_status());
   const v1::NetworkSettings& net = sandbox->network_settings();
-  if (net.mode() != "host") {
-    status->mutable_network()->set_ip(net.ip_address());
-    if (!net.ipv6_address().empty()) status->mutable_network()->add_additional_ips()->set_ip(net.ipv6_address());
-  }
-  *status->mutable_linux()->mutable_namespaces()->mutable_options() = NamespaceOptionsOf(*sandbox);
-  GetKubeletLabels(sandbox->labels(), status->mutable_labels(), status->mutable_annotations());
-  status->set_runtime_handler("");
   resp->set_timestamp(absl::ToUnixNanos(absl::Now()));
   if (req->verbose()) {
     (*resp->mutable_info())["info"] =

@@ -485,6 +485,137 @@ TEST_F(CriTest, PodWithTwoContainersSharingLocalhostIpcAndHostname) {
   EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
+TEST_F(CriTest, StatsAndResourceUpdatesComeFromTheCgroup) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  const cri::PodSandboxConfig pod_config = PodConfig("uid-pod-4");
+  const std::string pod = RunPod(pod_config);
+  ASSERT_FALSE(pod.empty());
+  cri::ContainerConfig busy = Busybox("busy", {"sh", "-c", "while :; do :; done"});
+  busy.mutable_linux()->mutable_resources()->set_memory_limit_in_bytes(64 << 20);
+  std::string id;
+  ASSERT_TRUE(CreateIn(pod, pod_config, busy, &id).ok());
+  ASSERT_TRUE(Start(id).ok());
+
+  // Two samples: the second has a CPU rate, since the loop keeps a core busy.
+  cri::ContainerStatsRequest req;
+  req.set_container_id(id);
+  cri::ContainerStatsResponse first, second;
+  grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->ContainerStats(c, req, &first); });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ::usleep(300 * 1000);
+  s = Call([&](grpc::ClientContext* c) { return runtime_->ContainerStats(c, req, &second); });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(second.stats().attributes().id(), id);
+  EXPECT_EQ(second.stats().attributes().metadata().name(), "busy");
+  EXPECT_GT(second.stats().cpu().usage_core_nano_seconds().value(), first.stats().cpu().usage_core_nano_seconds().value());
+  EXPECT_GT(second.stats().cpu().usage_nano_cores().value(), 0u);
+  EXPECT_GT(second.stats().memory().working_set_bytes().value(), 0u);
+  EXPECT_LE(second.stats().memory().working_set_bytes().value(), 64u << 20);
+  EXPECT_TRUE(second.stats().memory().has_available_bytes());
+
+  cri::ListContainerStatsRequest list;
+  list.mutable_filter()->set_pod_sandbox_id(pod);
+  cri::ListContainerStatsResponse listed;
+  s = Call([&](grpc::ClientContext* c) { return runtime_->ListContainerStats(c, list, &listed); });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_EQ(listed.stats_size(), 1);
+
+  cri::PodSandboxStatsRequest pod_req;
+  pod_req.set_pod_sandbox_id(pod);
+  cri::PodSandboxStatsResponse pod_stats;
+  s = Call([&](grpc::ClientContext* c) { return runtime_->PodSandboxStats(c, pod_req, &pod_stats); });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(pod_stats.stats().attributes().metadata().uid(), "uid-pod-4");
+  ASSERT_EQ(pod_stats.stats().linux().containers_size(), 1);
+  EXPECT_GT(pod_stats.stats().linux().cpu().usage_core_nano_seconds().value(), 0u);
+  EXPECT_EQ(pod_stats.stats().linux().network().default_interface().name(), "eth0");
+  EXPECT_GE(pod_stats.stats().linux().process().process_count().value(), 2u) << "the pause and the loop";
+
+  // New limits, read back from the container's cgroup.
+  cri::UpdateContainerResourcesRequest update;
+  update.set_container_id(id);
+  update.mutable_linux()->set_memory_limit_in_bytes(96 << 20);
+  update.mutable_linux()->set_cpu_period(100000);
+  update.mutable_linux()->set_cpu_quota(50000);
+  cri::UpdateContainerResourcesResponse updated;
+  s = Call([&](grpc::ClientContext* c) { return runtime_->UpdateContainerResources(c, update, &updated); });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  if (agent_.CgroupDriverName() == "v1") {
+    EXPECT_EQ(ReadText(agent_.CgroupDir(id, "memory") + "/memory.limit_in_bytes"), std::to_string(96 << 20) + "\n");
+    EXPECT_EQ(ReadText(agent_.CgroupDir(id, "cpu") + "/cpu.cfs_quota_us"), "50000\n");
+  } else {
+    EXPECT_EQ(ReadText(agent_.CgroupDir(id, "") + "/memory.max"), std::to_string(96 << 20) + "\n");
+    EXPECT_EQ(ReadText(agent_.CgroupDir(id, "") + "/cpu.max"), "50000 100000\n");
+  }
+  EXPECT_EQ(ContainerStatus(id).resources().linux().memory_limit_in_bytes(), 96 << 20);
+
+  cri::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(pod);
+  cri::RemovePodSandboxResponse removed;
+  s = Call([&](grpc::ClientContext* c) { return runtime_->RemovePodSandbox(c, remove, &removed); });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+}
+
+TEST_F(CriTest, ContainerEventsStreamTheLifecycle) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  cri::GetEventsRequest events_req;
+  std::unique_ptr<grpc::ClientReader<cri::ContainerEventResponse>> reader =
+      runtime_->GetContainerEvents(&ctx, events_req);
+  // A first call on the same channel makes sure the stream is there before anything happens.
+  cri::VersionRequest vreq;
+  cri::VersionResponse vresp;
+  ASSERT_TRUE(Call([&](grpc::ClientContext* c) { return runtime_->Version(c, vreq, &vresp); }).ok());
+  ::usleep(300 * 1000);
+
+  const cri::PodSandboxConfig pod_config = PodConfig("uid-pod-5");
+  const std::string pod = RunPod(pod_config);
+  ASSERT_FALSE(pod.empty());
+  std::string id;
+  ASSERT_TRUE(CreateIn(pod, pod_config, Busybox("short", {"true"}), &id).ok());
+  ASSERT_TRUE(Start(id).ok());
+  ASSERT_TRUE(agent_.WaitForState(id, v1::EXITED));
+  cri::RemoveContainerRequest rm;
+  rm.set_container_id(id);
+  cri::RemoveContainerResponse rm_resp;
+  ASSERT_TRUE(Call([&](grpc::ClientContext* c) { return runtime_->RemoveContainer(c, rm, &rm_resp); }).ok());
+
+  std::vector<cri::ContainerEventType> seen;
+  bool pod_started = false;
+  cri::ContainerEventResponse event;
+  while (seen.size() < 4 && reader->Read(&event)) {
+    if (event.container_id() == pod && event.container_event_type() == cri::CONTAINER_STARTED_EVENT) {
+      pod_started = true;
+      EXPECT_EQ(event.pod_sandbox_status().metadata().uid(), "uid-pod-5");
+    }
+    if (event.container_id() != id) continue;
+    seen.push_back(event.container_event_type());
+    EXPECT_GT(event.created_at(), 0);
+    EXPECT_EQ(event.pod_sandbox_status().id(), pod);
+    if (event.container_event_type() == cri::CONTAINER_STOPPED_EVENT) {
+      ASSERT_EQ(event.containers_statuses_size(), 1);
+      EXPECT_EQ(event.containers_statuses(0).state(), cri::CONTAINER_EXITED);
+    }
+  }
+  EXPECT_TRUE(pod_started);
+  EXPECT_THAT(seen, ::testing::ElementsAre(cri::CONTAINER_CREATED_EVENT, cri::CONTAINER_STARTED_EVENT,
+                                           cri::CONTAINER_STOPPED_EVENT, cri::CONTAINER_DELETED_EVENT));
+  ctx.TryCancel();
+
+  cri::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(pod);
+  cri::RemovePodSandboxResponse removed;
+  ASSERT_TRUE(Call([&](grpc::ClientContext* c) { return runtime_->RemovePodSandbox(c, remove, &removed); }).ok());
+
+  // Without criu on the node, a checkpoint says so.
+  cri::CheckpointContainerRequest checkpoint;
+  checkpoint.set_container_id(id);
+  cri::CheckpointContainerResponse checkpointed;
+  grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->CheckpointContainer(c, checkpoint, &checkpointed); });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << "the container is gone";
+}
+
 TEST_F(CriTest, BadRequestsAreRefusedWithNothingMade) {
   ASSERT_NO_FATAL_FAILURE(StartAgent());
   cri::RunPodSandboxRequest no_metadata;

@@ -147,6 +147,18 @@ TEST(Authorizer, OperatorsGetTheDefaultsOnly) {
   c.set_network("host");
   refused(c, "host network");
   c = Plain();
+  c.set_ipc("host");
+  refused(c, "host ipc");
+  c = Plain();
+  c.set_pid("host");
+  refused(c, "host pid");
+  c = Plain();
+  c.set_uts("host");
+  refused(c, "host uts");
+  c = Plain();
+  c.set_pid("container:other");
+  EXPECT_TRUE(a.CheckContainerConfig(op, c).ok()) << "another container's namespaces expose nothing of the node";
+  c = Plain();
   c.mutable_security()->add_devices()->set_host_path("/dev/sda");
   refused(c, "device");
   c = Plain();

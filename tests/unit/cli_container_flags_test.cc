@@ -205,6 +205,17 @@ TEST(BuildContainerConfig, NetworkIsPassedThrough) {
   EXPECT_EQ(Config({"--network", "default", "busybox"}).network(), "");
 }
 
+TEST(BuildContainerConfig, SharedNamespacesArePassedThrough) {
+  v1::ContainerConfig c = Config({"--ipc", "container:pod", "--pid=host", "--uts", "container:pod", "busybox"});
+  EXPECT_EQ(c.ipc(), "container:pod");
+  EXPECT_EQ(c.pid(), "host");
+  EXPECT_EQ(c.uts(), "container:pod");
+  v1::ContainerConfig plain = Config({"busybox"});
+  EXPECT_EQ(plain.ipc(), "");
+  EXPECT_EQ(plain.pid(), "");
+  EXPECT_EQ(plain.uts(), "");
+}
+
 TEST(BuildContainerConfig, PublishAddHostAndDns) {
   v1::ContainerConfig c = Config({"-p", "8080:80", "--publish", "127.0.0.1:5353:53/udp",
                                   "--publish=9000:9000/TCP", "--add-host", "db:10.0.0.5", "--add-host",

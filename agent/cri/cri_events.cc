@@ -1,0 +1,103 @@
+// CriRuntimeService: container lifecycle events as a stream (from the agent's event hub),
+// checkpoints, and the metrics calls.
+#include <unistd.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "agent/cri/cri_labels.h"
+#include "agent/cri/cri_runtime_service.h"
+#include "agent/grpc_status.h"
+#include "runtime/base/quote.h"
+
+namespace berth::agent::cri {
+
+namespace cri = ::runtime::v1;
+
+namespace {
+
+// The CRI event a Berth container event stands for, if any.
+std::optional<cri::ContainerEventType> CriEventType(const std::string& type) {
+  if (type == "container.create") return cri::CONTAINER_CREATED_EVENT;
+  if (type == "container.start" || type == "container.restart") return cri::CONTAINER_STARTED_EVENT;
+  if (type == "container.exit") return cri::CONTAINER_STOPPED_EVENT;
+  if (type == "container.remove") return cri::CONTAINER_DELETED_EVENT;
+  return std::nullopt;
+}
+
+bool OnPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  for (absl::string_view dir : absl::StrSplit(path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin", ':')) {
+    if (!dir.empty() && ::access(absl::StrCat(dir, "/", program).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+grpc::Status CriRuntimeService::GetContainerEvents(grpc::ServerContext* ctx, const cri::GetEventsRequest*,
+                                                   grpc::ServerWriter<cri::ContainerEventResponse>* writer) {
+  if (options_.events == nullptr) {
+    return ToGrpcStatus(absl::FailedPreconditionError("this agent publishes no events"));
+  }
+  auto subscription = options_.events->Subscribe([ctx] { ctx->TryCancel(); });
+  struct Unsubscribe {
+    EventHub* hub;
+    std::shared_ptr<EventSubscription> subscription;
+    ~Unsubscribe() { hub->Unsubscribe(subscription); }
+  } unsubscribe{options_.events, subscription};
+  while (!ctx->IsCancelled()) {
+    std::optional<v1::Event> event = subscription->Next(absl::Milliseconds(500));
+    if (!event) {
+      if (subscription->overflowed()) {
+        return ToGrpcStatus(absl::ResourceExhaustedError("the event stream fell too far behind; subscribe again"));
+      }
+      continue;
+    }
+    std::optional<cri::ContainerEventType> type = CriEventType(event->type());
+    auto kind = event->labels().find(kKindLabel);
+    if (!type || kind == event->labels().end()) continue;  // not a CRI object's lifecycle
+    cri::ContainerEventResponse out;
+    out.set_container_id(event->id());
+    out.set_container_event_type(*type);
+    out.set_created_at(UnixNanos(event->time()));
+    // The objects as they are now (gone after a DELETED event).
+    const bool is_sandbox = kind->second == kSandboxKind;
+    auto sandbox_id = event->labels().find(kSandboxIdLabel);
+    auto sandbox = containers_.Inspect(is_sandbox ? event->id()
+                                                  : sandbox_id == event->labels().end() ? "" : sandbox_id->second);
+    if (sandbox.ok() && IsKind(*sandbox, kSandboxKind)) PodStatusOf(*sandbox, out.mutable_pod_sandbox_status());
+    if (!is_sandbox) {
+      auto container = containers_.Inspect(event->id());
+      if (container.ok()) ContainerStatusOf(*container, out.add_containers_statuses());
+    }
+    if (!writer->Write(out)) break;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CriRuntimeService::CheckpointContainer(grpc::ServerContext*, const cri::CheckpointContainerRequest* req,
+                                                    cri::CheckpointContainerResponse*) {
+  auto c = FindObject(req->container_id(), kContainerKind);
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  if (!OnPath("criu")) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "checkpointing needs criu, which is not installed on this node (Debian: apt-get install criu)");
+  }
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      "criu is installed, but this Berth does not checkpoint containers with it yet");
+}
+
+grpc::Status CriRuntimeService::ListMetricDescriptors(grpc::ServerContext*, const cri::ListMetricDescriptorsRequest*,
+                                                      cri::ListMetricDescriptorsResponse*) {
+  // The kubelet takes pod and container figures from the stats calls above; Berth offers no
+  // further metrics through the CRI (its own are on --metrics-listen), so the list is empty.
+  return grpc::Status::OK;
+}
+
+grpc::Status CriRuntimeService::ListPodSandboxMetrics(grpc::ServerContext*, const cri::ListPodSandboxMetricsRequest*,
+                                                      cri::ListPodSandboxMetricsResponse*) {
+  return grpc::Status::OK;  // no descriptors, so no metrics (see ListMetricDescriptors)
+}
+
+}  // namespace berth::agent::cri
