@@ -1,6 +1,7 @@
 #include "agent/config.h"
 
 #include "agent/metrics_server.h"
+#include "agent/tcp_address.h"
 
 #include "agent/userns_pool.h"
 
@@ -34,6 +35,9 @@ absl::StatusOr<AgentConfig> LoadConfigFile(const std::string& path, AgentConfig 
                             {"socket", &base.socket},
                             {"socket_group", &base.socket_group},
                             {"cri_socket", &base.cri_socket},
+                            {"cri_stream_address", &base.cri_stream_address},
+                            {"cni_conf_dir", &base.cni_conf_dir},
+                            {"cni_bin_dir", &base.cni_bin_dir},
                             {"tls_cert", &base.tls_cert},
                             {"tls_key", &base.tls_key},
                             {"tls_client_ca", &base.tls_client_ca},
@@ -246,6 +250,19 @@ absl::Status ValidateConfig(const AgentConfig& config) {
   if (config.max_calls_per_identity < 1) return absl::InvalidArgumentError("max_calls_per_identity must be at least 1");
   if (config.audit_max_bytes < 4096 || config.audit_files < 1) {
     return absl::InvalidArgumentError("audit_max_bytes must be at least 4096 and audit_files at least 1");
+  }
+  if (!config.cri_stream_address.empty()) {
+    if (absl::Status st = ParseTcpAddress(config.cri_stream_address, "cri_stream_address", "127.0.0.1:0").status();
+        !st.ok()) {
+      return st;
+    }
+  }
+  for (const std::string* dir : {&config.cni_conf_dir, &config.cni_bin_dir}) {
+    if (!dir->empty() && (*dir)[0] != '/') {
+      return absl::InvalidArgumentError(
+          absl::StrCat(dir == &config.cni_conf_dir ? "cni_conf_dir" : "cni_bin_dir", " must be absolute, got ",
+                       Quoted(*dir)));
+    }
   }
   if (!config.metrics_listen.empty() && config.metrics_listen != "none") {
     if (absl::Status st = CheckMetricsAddress(config.metrics_listen); !st.ok()) return st;

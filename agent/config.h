@@ -28,6 +28,14 @@ struct AgentConfig {
   // beside `socket` (/run/berth/cri.sock by default), skipped with a warning when another
   // live agent already serves there.
   std::string cri_socket;
+  // Where the CRI streaming server (exec, attach, port-forward URLs) listens: ADDR:PORT,
+  // port 0 for any free one. Empty: 127.0.0.1:0, skipped with a warning when loopback is
+  // not usable (one asked for must start).
+  std::string cri_stream_address;
+  // CNI for pods: the first network list in cni_conf_dir (empty: the agent's bridge serves
+  // pods), plugins from cni_bin_dir (':'-separated).
+  std::string cni_conf_dir;
+  std::string cni_bin_dir = "/usr/lib/cni:/opt/cni/bin";
   // TCP listeners ("tcp://ADDR:PORT"), always mutual TLS with these three files.
   std::vector<std::string> listen;
   std::string tls_cert, tls_key, tls_client_ca;
@@ -78,7 +86,7 @@ struct AgentConfig {
   std::string auth_file;  // Docker's config.json format; also read: ~/.config/berth/auth.json
 };
 
-// Reads `path` (TOML: keys root, socket, socket_group, cri_socket, listen, tls_cert, tls_key,
+// Reads `path` (TOML: keys root, socket, socket_group, cri_socket, cri_stream_address, cni_conf_dir, cni_bin_dir, listen, tls_cert, tls_key,
 // tls_client_ca, max_calls_per_identity, audit_max_bytes, audit_files, events_max,
 // events_max_bytes, events_subscriber_queue, metrics_listen, log_max_size, log_max_files, an [authz] table
 // (admin, operator, viewer, uids, bind_mount_roots), cgroup_parent, log_level, log_format, shim_path,

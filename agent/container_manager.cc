@@ -165,9 +165,19 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     stop_signal = SignalName(*signo);
   }
   v1::LogOptions log = config.log();
-  if (log.max_size_bytes() == 0) log.set_max_size_bytes(options_.log_max_size_bytes);
+  if (!log.path().empty()) {
+    // A log someone else names is theirs to rotate (the kubelet's): none here.
+    if (log.path()[0] != '/' || absl::StrContains(log.path(), "/../") || absl::EndsWith(log.path(), "/..") ||
+        log.path().back() == '/') {
+      return absl::InvalidArgumentError(absl::StrCat("log path must be an absolute file path, got ", Quoted(log.path())));
+    }
+    log.set_max_size_bytes(0);
+    log.set_max_files(1);
+  } else if (log.max_size_bytes() == 0) {
+    log.set_max_size_bytes(options_.log_max_size_bytes);
+  }
   if (log.max_files() == 0) log.set_max_files(options_.log_max_files);
-  if (log.max_size_bytes() < 4096) {
+  if (log.path().empty() && log.max_size_bytes() < 4096) {
     return absl::InvalidArgumentError(
         absl::StrCat("log max-size must be at least 4096 bytes, got ", log.max_size_bytes()));
   }
@@ -191,6 +201,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   };
 
   ContainerPaths paths = ContainerPaths::For(ContainersDir(), id);
+  if (!log.path().empty()) paths.log = log.path();
   const std::string cgroups_path = CgroupsPathFor(id);
   auto userns = UsernsMode(config, options_.default_userns);
   if (!userns.ok()) {
@@ -930,6 +941,20 @@ absl::StatusOr<std::vector<v1::TopProcess>> ContainerManager::Top(const std::str
   }
   std::sort(out.begin(), out.end(), [](const v1::TopProcess& a, const v1::TopProcess& b) { return a.pid() < b.pid(); });
   return out;
+}
+
+absl::Status ContainerManager::ReopenLog(const std::string& ref) {
+  auto entry = Find(ref);
+  if (!entry.ok()) return entry.status();
+  // paths are fixed at create: no lock is taken, the shim answers whatever else it is doing.
+  absl::StatusOr<shim::Message> reply = ShimRequest((*entry)->paths.dir, shim::MsgType::kReopenLog);
+  if (absl::IsNotFound(reply.status()) || absl::IsUnavailable(reply.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("container ", ref.substr(0, 64), " is not running: its log is not open"));
+  }
+  if (!reply.ok()) return reply.status();
+  if (reply->type != shim::MsgType::kOk) return absl::InternalError("the shim did not confirm the reopen");
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ContainerManager::LogPath(const std::string& ref) {

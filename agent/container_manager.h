@@ -143,6 +143,10 @@ class ContainerManager {
   // Where callers may spool uploads (the agent's tmp/, cleared at start).
   const std::string& scratch_dir() const { return options_.scratch_dir; }
 
+  // Has the container's shim open its log file again at its path (someone renamed it to
+  // rotate it). Never waits for the container's lifecycle lock (a stuck stop must not stall
+  // log rotation); FAILED_PRECONDITION when no shim runs.
+  absl::Status ReopenLog(const std::string& ref);
   // Log file of a container, and whether it still runs (Logs --follow stops after exit).
   absl::StatusOr<std::string> LogPath(const std::string& ref);
   bool HasExited(const std::string& id);

@@ -136,6 +136,7 @@ ContainerManager::Recovered ContainerManager::RecoverOne(const std::string& id) 
   entry->id = id;
   entry->name = record->name();
   entry->paths = paths;
+  if (!record->config().log().path().empty()) entry->paths.log = record->config().log().path();
   entry->cgroups_path = CgroupsPathFor(id);
   bool watch = false;
   Recovered outcome = Recovered::kExitedBefore;

@@ -17,6 +17,7 @@
 
 #include "absl/time/clock.h"
 #include "agent/containers_service.h"
+#include "agent/exec_output.h"
 #include "agent/grpc_status.h"
 #include "agent/log_reader.h"
 #include "runtime/shim/shim_protocol.h"
@@ -143,43 +144,16 @@ grpc::Status ContainersService::Exec(grpc::ServerContext* ctx,
     reader_done.Set();
   });
 
-  int exit_code = -1;
-  bool out_open = true, err_open = err_fd >= 0;
-  int64_t exit_seen_ns = 0;
-  char buf[32768];
-  while (out_open || err_open || exit_code < 0) {
-    struct pollfd p[3] = {{out_open ? out_fd : -1, POLLIN, 0},
-                          {err_open ? err_fd : -1, POLLIN, 0},
-                          {exit_code < 0 ? handle->connection.get() : -1, POLLIN, 0}};
-    int n = ::poll(p, 3, 200);
-    if (n < 0 && errno != EINTR) break;
-    if (ctx->IsCancelled()) break;
-    for (int i = 0; i < 2; ++i) {
-      if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      ssize_t r = ::read(p[i].fd, buf, sizeof(buf));
-      if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      if (r <= 0) {  // EOF, or EIO from a pty whose last slave closed
-        (i == 0 ? out_open : err_open) = false;
-        continue;
-      }
-      v1::ExecResponse resp;
-      resp.mutable_output()->set_stream(i == 0 ? v1::STDOUT : v1::STDERR);
-      resp.mutable_output()->set_data(buf, static_cast<size_t>(r));
-      if (!stream->Write(resp)) out_open = err_open = false;
-    }
-    if (p[2].fd >= 0 && (p[2].revents & (POLLIN | POLLHUP | POLLERR))) {
-      auto msg = shim::ReceiveMessage(handle->connection.get());
-      exit_code = 255;
-      if (msg.ok() && msg->type == shim::MsgType::kExit) {
-        auto report = shim::Decode<shim::ExitReport>(msg->payload);
-        if (report.ok()) exit_code = report->exit_code;
-      }
-      exit_seen_ns = absl::GetCurrentTimeNanos();
-    }
-    // A background process may hold the output open after the exec'd process ended: give
-    // the output a moment to drain, then report the exit like docker exec does.
-    if (exit_code >= 0 && absl::GetCurrentTimeNanos() - exit_seen_ns > 500'000'000) break;
-  }
+  std::optional<int> exit = PumpExecOutput(
+      handle->connection.get(), out_fd, err_fd,
+      [&](v1::Stream which, std::string_view data) {
+        v1::ExecResponse resp;
+        resp.mutable_output()->set_stream(which);
+        resp.mutable_output()->set_data(data.data(), data.size());
+        return stream->Write(resp);
+      },
+      [ctx] { return ctx->IsCancelled(); });
+  const int exit_code = exit.value_or(-1);
   if (exit_code >= 0) {
     manager_.ExecExited(*handle, exit_code);
     v1::ExecResponse done;

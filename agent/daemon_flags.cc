@@ -13,6 +13,11 @@ void DefineDaemonFlags(CLI::App& app, DaemonFlags& f) {
   app.add_option("--socket", f.socket, "Unix socket to serve on (default /run/berth/berth.sock)");
   app.add_option("--cri-socket", f.cri_socket,
                  "Unix socket for the Kubernetes CRI (default: cri.sock beside --socket; none: off)");
+  app.add_option("--cri-stream-address", f.cri_stream_address,
+                 "ADDR:PORT of the CRI streaming server for exec, attach and port-forward (default 127.0.0.1:0)");
+  app.add_option("--cni-conf-dir", f.cni_conf_dir,
+                 "CNI network configurations for pods, e.g. /etc/cni/net.d (default: none, the agent's bridge)");
+  app.add_option("--cni-bin-dir", f.cni_bin_dir, "where CNI plugins are, ':'-separated (default /usr/lib/cni:/opt/cni/bin)");
   app.add_option("--cgroup-parent", f.cgroup_parent, "cgroup for containers; relative = below berthd's own cgroup");
   app.add_option("--log-level", f.log_level, "trace|debug|info|warn|error");
   app.add_option("--log-format", f.log_format, "text|json");
@@ -47,7 +52,8 @@ void DefineDaemonFlags(CLI::App& app, DaemonFlags& f) {
 
 absl::Status ApplyDaemonFlags(const DaemonFlags& f, AgentConfig& config) {
   for (auto [flag, field] : {std::pair{&f.root, &config.root}, {&f.socket, &config.socket},
-                             {&f.cri_socket, &config.cri_socket},
+                             {&f.cri_socket, &config.cri_socket}, {&f.cri_stream_address, &config.cri_stream_address},
+                             {&f.cni_conf_dir, &config.cni_conf_dir}, {&f.cni_bin_dir, &config.cni_bin_dir},
                              {&f.cgroup_parent, &config.cgroup_parent}, {&f.log_level, &config.log_level},
                              {&f.log_format, &config.log_format}, {&f.shim, &config.shim_path},
                              {&f.bridge, &config.bridge}, {&f.bridge_cidr, &config.bridge_cidr},

@@ -16,7 +16,7 @@ namespace berth::agent {
 // Every flag as given; an empty string or list means "not given" (the config file's value stays).
 struct DaemonFlags {
   std::string config_file;
-  std::string root, socket, cri_socket, cgroup_parent, log_level, log_format, shim;
+  std::string root, socket, cri_socket, cri_stream_address, cni_conf_dir, cni_bin_dir, cgroup_parent, log_level, log_format, shim;
   std::string socket_group, tls_cert, tls_key, tls_client_ca, metrics_listen;
   std::vector<std::string> listen;
   std::string init_path, userns_pool, default_userns;

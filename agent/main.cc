@@ -18,6 +18,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "agent/config.h"
 #include "agent/daemon_flags.h"
 #include "agent/etc_files.h"
@@ -293,10 +294,31 @@ int main(int argc, char** argv) {
   builder.RegisterService(&events_service);
   // The Kubernetes CRI on a socket of its own. The default one is skipped when another agent
   // (a second berthd on the node) has it; one asked for must be served.
-  berth::agent::cri::CriRuntimeService cri_runtime(manager, {config.init_path, &events});
+  const std::string cri_path = berth::agent::cri::CriSocketPath(config.cri_socket, config.socket);
+  std::unique_ptr<berth::agent::cri::streaming::StreamingServer> cri_streaming;
+  if (!cri_path.empty()) {
+    const bool by_default = config.cri_stream_address.empty();
+    auto started = berth::agent::cri::streaming::StreamingServer::Start(
+        by_default ? "127.0.0.1:0" : config.cri_stream_address, manager);
+    if (started.ok()) {
+      cri_streaming = std::move(*started);
+    } else if (by_default) {
+      spdlog::warn("no CRI streaming server (Exec, Attach and PortForward will answer UNAVAILABLE): {}",
+                   std::string(started.status().message()));
+    } else {
+      return Fail(std::string(started.status().message()));
+    }
+  }
+  berth::agent::cri::PodNetwork pod_network(
+      {config.cni_conf_dir, absl::StrSplit(config.cni_bin_dir, ':', absl::SkipEmpty()), config.root + "/cni"});
+  berth::agent::cri::CriOptions cri_options;
+  cri_options.pod_network = &pod_network;
+  cri_options.init_path = config.init_path;
+  cri_options.events = &events;
+  cri_options.streaming = cri_streaming.get();
+  berth::agent::cri::CriRuntimeService cri_runtime(manager, cri_options);
   berth::agent::cri::CriImageService cri_images(images, manager, config.root + "/images");
   std::unique_ptr<berth::agent::cri::CriEndpoint> cri_endpoint;
-  const std::string cri_path = berth::agent::cri::CriSocketPath(config.cri_socket, config.socket);
   if (!cri_path.empty()) {
     auto started = berth::agent::cri::CriEndpoint::Start(cri_path, {&cri_runtime, &cri_images});
     if (started.ok()) {
@@ -312,8 +334,11 @@ int main(int argc, char** argv) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server) return Fail("cannot start the gRPC server (is a --listen address in use?)");
   (*unix_listener)->Serve(server.get(), &unix_peers);
-  spdlog::info("berthd serving socket={} cri_socket={} listen={} metrics={} root={} cgroup_driver={} cgroup_parent={}",
-               config.socket, cri_endpoint ? cri_endpoint->path() : "none", absl::StrJoin(config.listen, ","),
+  spdlog::info("berthd serving socket={} cri_socket={} cri_streams={} pod_network={} listen={} metrics={} root={} "
+               "cgroup_driver={} cgroup_parent={}",
+               config.socket, cri_endpoint ? cri_endpoint->path() : "none",
+               cri_endpoint && cri_streaming ? cri_streaming->base_url() : "none",
+               config.cni_conf_dir.empty() ? "bridge" : "cni:" + config.cni_conf_dir, absl::StrJoin(config.listen, ","),
                metrics_server ? metrics_address : "none", config.root,
                (*cgroups)->Name(), config.cgroup_parent);
 

@@ -7,8 +7,8 @@
 
 #include <cstring>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "agent/tcp_address.h"
 #include "runtime/base/quote.h"
 #include "runtime/base/unique_fd.h"
 
@@ -47,30 +47,8 @@ MHD_Result Handle(void* self, struct MHD_Connection* connection, const char* url
   return Reply(connection, MHD_HTTP_OK, static_cast<MetricsServer*>(self)->Scrape(), kContentType);
 }
 
-// The socket address of "IPV4:PORT" or "[IPV6]:PORT".
 absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& address) {
-  auto bad = [&](const std::string& why) {
-    return absl::InvalidArgumentError(absl::StrCat("metrics listen address ", Quoted(address), ": ", why,
-                                                   " (want ADDR:PORT, e.g. 127.0.0.1:9338, or none)"));
-  };
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos || colon == 0) return bad("no port");
-  std::string host = address.substr(0, colon);
-  int port = 0;
-  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) return bad("bad port");
-  sockaddr_storage storage = {};
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    auto* a6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons(static_cast<uint16_t>(port));
-    if (::inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &a6->sin6_addr) != 1) return bad("bad IPv6 address");
-  } else {
-    auto* a4 = reinterpret_cast<sockaddr_in*>(&storage);
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons(static_cast<uint16_t>(port));
-    if (::inet_pton(AF_INET, host.c_str(), &a4->sin_addr) != 1) return bad("bad IPv4 address");
-  }
-  return storage;
+  return ParseTcpAddress(address, "metrics listen address", "127.0.0.1:9338, or none");
 }
 
 }  // namespace
@@ -83,8 +61,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(const std::s
   sockaddr_storage storage = *parsed;
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
   if (storage.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  const int port = ntohs(storage.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port
-                                                       : reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
+  const int port = PortOf(storage);
   // A trial bind first, for a message that says why (libmicrohttpd only says it failed).
   {
     UniqueFd probe(::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));

@@ -366,6 +366,18 @@ absl::Status ApplySecurity(const v1::ContainerConfig& config, const SecurityInpu
 
   if (absl::Status st = ApplySeccomp(sec, *caps, s, effective); !st.ok()) return st;
 
+  for (const auto* list : {&sec.masked_paths(), &sec.readonly_paths()}) {
+    for (const std::string& p : *list) {
+      if (p.empty() || p[0] != '/' || p.find("/../") != std::string::npos || absl::EndsWith(p, "/..")) {
+        return FieldError(list == &sec.masked_paths() ? "security.masked_paths" : "security.readonly_paths",
+                          absl::StrCat(Quoted(p), " is not an absolute path without .."));
+      }
+    }
+  }
+  if (!sec.masked_paths().empty()) s.linux.masked_paths.assign(sec.masked_paths().begin(), sec.masked_paths().end());
+  if (!sec.readonly_paths().empty()) {
+    s.linux.readonly_paths.assign(sec.readonly_paths().begin(), sec.readonly_paths().end());
+  }
   if (sec.privileged()) {
     s.linux.masked_paths.clear();
     s.linux.readonly_paths.clear();

@@ -13,7 +13,7 @@ packages=(
   docker-registry skopeo umoci apache2-utils openssl
   busybox-static crun iproute2 procps util-linux nodejs npm
   groff-base man-db
-  podman conmon containerd
+  podman conmon containerd containernetworking-plugins
 )
 
 missing=()

@@ -159,6 +159,9 @@ absl::StatusOr<v1::ContainerConfig> ConfigFor(const cri::ContainerConfig& config
     sec->set_seccomp_profile(*seccomp);
   }
   if (sc.no_new_privs()) sec->set_no_new_privileges(true);
+  // The kubelet sends the whole lists (empty: the runtime's defaults).
+  for (const std::string& p : sc.masked_paths()) sec->add_masked_paths(p);
+  for (const std::string& p : sc.readonly_paths()) sec->add_readonly_paths(p);
   std::string user;
   if (sc.has_run_as_user()) {
     if (sc.run_as_user().value() < 0) return absl::InvalidArgumentError("run_as_user must not be negative");
@@ -256,25 +259,14 @@ grpc::Status CriRuntimeService::CreateContainer(grpc::ServerContext*, const cri:
       return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat("log path ", Quoted(log_path), " is not absolute and clean")));
     }
     (*config->mutable_labels())[kLogPathLabel] = log_path;
+    // The shim writes the CRI-format log right where the kubelet reads it, and the kubelet
+    // rotates it (ReopenContainerLog).
+    config->mutable_log()->set_path(log_path);
+    const std::string dir = log_path.substr(0, log_path.find_last_of('/'));
+    if (absl::Status st = MakeDirs(dir, 0755); !st.ok()) return ToGrpcStatus(st);
   }
   auto created = containers_.Create(*config);
   if (!created.ok()) return ToGrpcStatus(created.status());
-  if (!log_path.empty()) {
-    // The kubelet reads the container's CRI-format log where it asked for it: a link to the
-    // file the shim writes (and rotates).
-    std::string dir = log_path.substr(0, log_path.find_last_of('/'));
-    absl::Status linked = MakeDirs(dir, 0755);
-    if (linked.ok()) {
-      ::unlink(log_path.c_str());
-      if (::symlink(created->log_path().c_str(), log_path.c_str()) != 0) {
-        linked = absl::InternalError(absl::StrCat("symlink ", log_path, ": ", std::strerror(errno)));
-      }
-    }
-    if (!linked.ok()) {
-      (void)containers_.Remove(created->id(), /*force=*/true);
-      return ToGrpcStatus(linked);
-    }
-  }
   resp->set_container_id(created->id());
   return grpc::Status::OK;
 }
@@ -310,10 +302,11 @@ grpc::Status CriRuntimeService::RemoveContainer(grpc::ServerContext*, const cri:
 absl::Status CriRuntimeService::RemoveMember(const v1::Container& c) {
   absl::Status st = containers_.Remove(c.id(), /*force=*/true);
   if (!st.ok() && !absl::IsNotFound(st)) return st;
-  const std::string log_link = Label(c, kLogPathLabel);
-  if (!log_link.empty()) {
-    struct stat lst;
-    if (::lstat(log_link.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)) ::unlink(log_link.c_str());
+  // Its log goes with it (the files the kubelet rotated away are the kubelet's).
+  const std::string log = Label(c, kLogPathLabel);
+  if (!log.empty()) {
+    struct stat st;
+    if (::lstat(log.c_str(), &st) == 0 && S_ISREG(st.st_mode)) ::unlink(log.c_str());
   }
   return absl::OkStatus();
 }
@@ -351,6 +344,15 @@ grpc::Status CriRuntimeService::ContainerStatus(grpc::ServerContext*, const cri:
         absl::StrCat("{\"pid\":", c->pid(), ",\"name\":\"", c->name(), "\",\"sandboxID\":\"", Label(*c, kSandboxIdLabel), "\"}");
   }
   return grpc::Status::OK;
+}
+
+grpc::Status CriRuntimeService::ReopenContainerLog(grpc::ServerContext*, const cri::ReopenContainerLogRequest* req,
+                                                   cri::ReopenContainerLogResponse*) {
+  // Only the record is read (its lock is never held across a lifecycle step): a container
+  // busy stopping does not hold this up.
+  auto c = FindObject(req->container_id(), kContainerKind);
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  return ToGrpcStatus(containers_.ReopenLog(c->id()));
 }
 
 grpc::Status CriRuntimeService::ExecSync(grpc::ServerContext* ctx, const cri::ExecSyncRequest* req,

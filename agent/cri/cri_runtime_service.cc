@@ -39,12 +39,20 @@ grpc::Status CriRuntimeService::Status(grpc::ServerContext*, const cri::StatusRe
   runtime->set_status(true);
   cri::RuntimeCondition* network = resp->mutable_status()->add_conditions();
   network->set_type("NetworkReady");
-  // Pods get the agent's own bridge network, which the agent set up before serving.
-  network->set_status(true);
+  // Pods get the agent's own bridge network, which the agent set up before serving, or the
+  // CNI plugins, once a configuration and its plugins are there.
+  absl::Status network_ready =
+      options_.pod_network != nullptr && options_.pod_network->cni() ? options_.pod_network->Ready() : absl::OkStatus();
+  network->set_status(network_ready.ok());
+  if (!network_ready.ok()) {
+    network->set_reason("NetworkPluginNotReady");
+    network->set_message(std::string(network_ready.message()));
+  }
   if (req->verbose()) {
     std::lock_guard<std::mutex> lock(mu_);
     (*resp->mutable_info())["config"] =
-        absl::StrCat("{\"podCIDR\":\"", pod_cidr_, "\",\"network\":\"bridge\"}");
+        absl::StrCat("{\"podCIDR\":\"", pod_cidr_, "\",\"network\":\"",
+                     options_.pod_network != nullptr && options_.pod_network->cni() ? "cni" : "bridge", "\"}");
   }
   return grpc::Status::OK;
 }

@@ -9,6 +9,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "agent/container_manager.h"
+#include "agent/cri/cri_pod_network.h"
+#include "agent/cri/streaming/streaming_server.h"
 #include "agent/event_hub.h"
 #include "cri/runtime/v1/api.grpc.pb.h"
 
@@ -21,6 +23,10 @@ struct CriOptions {
   std::string init_path;        // berth-init: a pod sandbox's process is `berth-init --pause`
   EventHub* events = nullptr;   // GetContainerEvents' source
   std::string sandbox_image = "busybox";  // the root a sandbox runs in: the agent's own image
+  // Exec, Attach and PortForward hand out its URLs; without it they answer UNAVAILABLE.
+  streaming::StreamingServer* streaming = nullptr;
+  // Pod networking through CNI when it has a configuration directory; else the agent's bridge.
+  PodNetwork* pod_network = nullptr;
 };
 
 class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
@@ -62,6 +68,8 @@ class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
                                ::runtime::v1::ContainerStatusResponse*) override;
   grpc::Status ExecSync(grpc::ServerContext*, const ::runtime::v1::ExecSyncRequest*,
                         ::runtime::v1::ExecSyncResponse*) override;
+  grpc::Status ReopenContainerLog(grpc::ServerContext*, const ::runtime::v1::ReopenContainerLogRequest*,
+                                  ::runtime::v1::ReopenContainerLogResponse*) override;
 
   // Usage and limits (cri_stats.cc).
   grpc::Status ContainerStats(grpc::ServerContext*, const ::runtime::v1::ContainerStatsRequest*,
@@ -74,6 +82,13 @@ class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
                                    ::runtime::v1::ListPodSandboxStatsResponse*) override;
   grpc::Status UpdateContainerResources(grpc::ServerContext*, const ::runtime::v1::UpdateContainerResourcesRequest*,
                                         ::runtime::v1::UpdateContainerResourcesResponse*) override;
+
+  // URLs of the streaming server (cri_streaming.cc).
+  grpc::Status Exec(grpc::ServerContext*, const ::runtime::v1::ExecRequest*, ::runtime::v1::ExecResponse*) override;
+  grpc::Status Attach(grpc::ServerContext*, const ::runtime::v1::AttachRequest*,
+                      ::runtime::v1::AttachResponse*) override;
+  grpc::Status PortForward(grpc::ServerContext*, const ::runtime::v1::PortForwardRequest*,
+                           ::runtime::v1::PortForwardResponse*) override;
 
   // Events, checkpoints, metrics (cri_events.cc).
   grpc::Status GetContainerEvents(grpc::ServerContext*, const ::runtime::v1::GetEventsRequest*,
@@ -88,6 +103,8 @@ class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
  private:
   // A CRI object by id (or unique id prefix) and kind: NOT_FOUND naming the kind otherwise.
   absl::StatusOr<v1::Container> FindObject(const std::string& id, const char* kind);
+  // A streaming server URL for `request` (UNAVAILABLE without the server).
+  absl::StatusOr<std::string> StreamUrl(streaming::StreamRequest request);
   // Every CRI object of `kind`.
   absl::StatusOr<std::vector<v1::Container>> ListKind(const char* kind);
   // Removes a pod's container (killed first) and the kubelet's link to its log.

@@ -112,8 +112,13 @@ grpc::Status CriRuntimeService::RunPodSandbox(grpc::ServerContext*, const cri::R
   pause->set_source(options_.init_path);
   pause->set_destination(kPauseInContainer);
   pause->set_read_only(true);
+  const bool cni = options_.pod_network != nullptr && options_.pod_network->cni() && ns.network() != cri::NODE;
   if (ns.network() == cri::NODE) {
     c.set_network("host");
+  } else if (cni) {
+    // A namespace of its own with only lo; the CNI plugins make the rest (hostPorts too).
+    c.set_network("none");
+    c.set_hostname(config.hostname());
   } else {
     c.set_hostname(config.hostname());
     for (const cri::PortMapping& p : config.port_mappings()) {
@@ -164,6 +169,15 @@ grpc::Status CriRuntimeService::RunPodSandbox(grpc::ServerContext*, const cri::R
     }
     return ToGrpcStatus(started.status());
   }
+  if (cni) {
+    auto addresses = options_.pod_network->Setup(created->id(), started->pid(), config);
+    if (!addresses.ok()) {
+      if (absl::Status st = containers_.Remove(created->id(), /*force=*/true); !st.ok()) {
+        spdlog::warn("pod sandbox {}: removing after a failed CNI ADD: {}", created->id(), std::string(st.message()));
+      }
+      return ToGrpcStatus(addresses.status());
+    }
+  }
   resp->set_pod_sandbox_id(created->id());
   return grpc::Status::OK;
 }
@@ -184,6 +198,10 @@ grpc::Status CriRuntimeService::StopPodSandbox(grpc::ServerContext*, const cri::
     auto stopped = containers_.Stop(sandbox->id(), 0, 10);
     if (!stopped.ok() && !absl::IsNotFound(stopped.status())) return ToGrpcStatus(stopped.status());
   }
+  // The pinned namespace outlives the sandbox's process, so DEL finds the pod's interface.
+  if (options_.pod_network != nullptr) {
+    if (absl::Status st = options_.pod_network->Teardown(sandbox->id()); !st.ok()) return ToGrpcStatus(st);
+  }
   return grpc::Status::OK;
 }
 
@@ -197,6 +215,9 @@ grpc::Status CriRuntimeService::RemovePodSandbox(grpc::ServerContext*, const cri
   for (const v1::Container& m : *members) {
     if (absl::Status st = RemoveMember(m); !st.ok()) return ToGrpcStatus(st);
   }
+  if (options_.pod_network != nullptr) {
+    if (absl::Status st = options_.pod_network->Teardown(sandbox->id()); !st.ok()) return ToGrpcStatus(st);
+  }
   absl::Status st = containers_.Remove(sandbox->id(), /*force=*/true);
   if (!st.ok() && !absl::IsNotFound(st)) return ToGrpcStatus(st);
   return grpc::Status::OK;
@@ -208,6 +229,15 @@ grpc::Status CriRuntimeService::PodSandboxStatus(grpc::ServerContext*, const cri
   if (!sandbox.ok()) return ToGrpcStatus(sandbox.status());
   PodStatusOf(*sandbox, resp->mutable_status());
   const v1::NetworkSettings& net = sandbox->network_settings();
+  if (options_.pod_network != nullptr) {
+    std::vector<std::string> addresses = options_.pod_network->Addresses(sandbox->id());
+    if (!addresses.empty()) {
+      auto* network = resp->mutable_status()->mutable_network();
+      network->set_ip(addresses[0]);
+      network->clear_additional_ips();
+      for (size_t i = 1; i < addresses.size(); ++i) network->add_additional_ips()->set_ip(addresses[i]);
+    }
+  }
   resp->set_timestamp(absl::ToUnixNanos(absl::Now()));
   if (req->verbose()) {
     (*resp->mutable_info())["info"] =

@@ -29,6 +29,8 @@
 //   kPause, kResume      -> kOk: the cgroup frozen / thawed (FAILED_PRECONDITION unless
 //                           running / paused)
 //   kProcesses           -> kProcessList (ProcessList): the pids in the container's cgroup
+//   kReopenLog           -> kOk once the log file is open again at its path (after whoever
+//                           named it renamed it: the kubelet's own rotation)
 //   kUpdate (ResourceLimits)
 //                        -> kOk once written to the cgroup (FAILED_PRECONDITION once exited)
 // kError carries {"code": absl::StatusCode as int, "message"}.
@@ -72,6 +74,7 @@ enum class MsgType : uint8_t {
   kResume = 8,
   kUpdate = 9,
   kProcesses = 10,
+  kReopenLog = 11,
 
   kOk = 64,
   kError = 65,

@@ -456,6 +456,9 @@ void ShimServer::HandleRequest(uint64_t key) {
     case MsgType::kProcesses:
       st = DoProcesses(conn);
       break;
+    case MsgType::kReopenLog:
+      st = DoReopenLog(conn);
+      break;
     default:
       st = absl::InvalidArgumentError(
           absl::StrCat("unknown request type ", static_cast<int>(msg->type)));
@@ -514,6 +517,13 @@ absl::Status ShimServer::DoProcesses(Connection& conn) {
     list.pids.assign(pids.begin(), pids.end());
   }
   return SendMessage(conn.fd.get(), MsgType::kProcessList, Encode(list));
+}
+
+absl::Status ShimServer::DoReopenLog(Connection& conn) {
+  // Opened first: if that fails, output keeps going to the file it was going to.
+  ASSIGN_OR_RETURN(crilog::LogWriter log, crilog::LogWriter::Open(options_.log_path, options_.log_rotation));
+  log_.emplace(std::move(log));
+  return SendMessage(conn.fd.get(), MsgType::kOk, "");
 }
 
 lifecycle::LiveContainer ShimServer::Live() const {

@@ -89,6 +89,7 @@ class ShimServer {
   absl::Status DoPause(Connection& conn, bool pause);
   absl::Status DoUpdate(Connection& conn, const std::string& payload);
   absl::Status DoProcesses(Connection& conn);
+  absl::Status DoReopenLog(Connection& conn);
   lifecycle::LiveContainer Live() const;
   void Drop(uint64_t key);
 

@@ -3,7 +3,8 @@
 // pull with the kubelet's auth config from Debian's docker-registry with Basic auth, started
 // inside the agent's test host on 127.0.0.1), and pods: a sandbox with two containers that
 // share its localhost, IPC and host name, their CRI logs, ExecSync, stop and removal with
-// nothing left, the refusals, and an agent killed and started again.
+// nothing left, the refusals, an agent killed and started again, and the streaming server's
+// exec, attach and port-forward.
 #include <sys/stat.h>
 
 #include <unistd.h>
@@ -21,7 +22,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/support/agent_harness.h"
+#include "tests/integration/support/cri_stream_client.h"
 #include "tests/integration/support/image_support.h"
+#include "tests/integration/support/network_support.h"
 #include "tests/integration/support/oci_builder.h"
 #include "tests/integration/support/registry_support.h"
 
@@ -104,6 +107,21 @@ class CriTest : public ::testing::Test {
     for (const auto& a : command) config.add_command(a);
     config.set_log_path(name + "_0.log");
     return config;
+  }
+  // `command` in busybox with berth-nettool at /nettool (read-only).
+  cri::ContainerConfig WithNettool(const std::string& name, const std::vector<std::string>& command) {
+    cri::ContainerConfig config = Busybox(name, command);
+    cri::Mount* nettool = config.add_mounts();
+    nettool->set_host_path(BERTH_NETTOOL_PATH);
+    nettool->set_container_path("/nettool");
+    nettool->set_readonly(true);
+    return config;
+  }
+  grpc::Status RemovePod(const std::string& pod) {
+    cri::RemovePodSandboxRequest remove;
+    remove.set_pod_sandbox_id(pod);
+    cri::RemovePodSandboxResponse removed;
+    return Call([&](grpc::ClientContext* c) { return runtime_->RemovePodSandbox(c, remove, &removed); });
   }
   grpc::Status Start(const std::string& id) {
     cri::StartContainerRequest req;
@@ -373,14 +391,9 @@ TEST_F(CriTest, PodWithTwoContainersSharingLocalhostIpcAndHostname) {
   const int sandbox_pid = in_view->at(0).pid();
 
   std::string server, client;
-  cri::ContainerConfig server_config = Busybox("server", {"/nettool", "tcp-serve", "8080"});
-  cri::Mount* nettool = server_config.add_mounts();
-  nettool->set_host_path(BERTH_NETTOOL_PATH);
-  nettool->set_container_path("/nettool");
-  nettool->set_readonly(true);
+  cri::ContainerConfig server_config = WithNettool("server", {"/nettool", "tcp-serve", "8080"});
   ASSERT_TRUE(CreateIn(pod, pod_config, server_config, &server).ok());
-  cri::ContainerConfig client_config = Busybox("client", {"sleep", "1000"});
-  *client_config.add_mounts() = *nettool;
+  cri::ContainerConfig client_config = WithNettool("client", {"sleep", "1000"});
   (*client_config.mutable_labels())["role"] = "client";
   grpc::Status s = CreateIn(pod, pod_config, client_config, &client);
   ASSERT_TRUE(s.ok()) << s.error_message();
@@ -432,6 +445,21 @@ TEST_F(CriTest, PodWithTwoContainersSharingLocalhostIpcAndHostname) {
   EXPECT_FALSE(server_status.image_ref().empty());
   EXPECT_THAT(ReadText(log), ::testing::ContainsRegex("^[0-9T:.+Z-]+ stdout F listening 8080\n"));
 
+  // The kubelet's rotation: it renames the file, then asks for a reopen; the shim carries on
+  // in a new file at the path, and the renamed one gets nothing more.
+  ASSERT_EQ(::rename(log.c_str(), (log + ".1").c_str()), 0);
+  cri::ReopenContainerLogRequest reopen;
+  reopen.set_container_id(server);
+  cri::ReopenContainerLogResponse reopened;
+  s = Call([&](grpc::ClientContext* c) { return runtime_->ReopenContainerLog(c, reopen, &reopened); });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  out.Clear();
+  ASSERT_TRUE(ExecSync(client, {"/nettool", "tcp-ask", "127.0.0.1", "8080", "again"}, &out, 20).ok());
+  EXPECT_THAT(ReadText(log), HasSubstr("again from 127.0.0.1"));
+  EXPECT_THAT(ReadText(log + ".1"), ::testing::Not(HasSubstr("again")));
+  EXPECT_THAT(ReadText(log + ".1"), HasSubstr("listening 8080"));
+  ::unlink((log + ".1").c_str());  // the kubelet's to remove
+
   cri::ContainerFilter by_pod;
   by_pod.set_pod_sandbox_id(pod);
   EXPECT_EQ(Containers(by_pod).size(), 2u);
@@ -479,10 +507,276 @@ TEST_F(CriTest, PodWithTwoContainersSharingLocalhostIpcAndHostname) {
   ASSERT_TRUE(left.ok());
   EXPECT_TRUE(left->empty());
   struct stat st;
-  EXPECT_NE(::lstat(log.c_str(), &st), 0) << "the log link goes with the container";
+  EXPECT_NE(::lstat(log.c_str(), &st), 0) << "the log goes with the container";
   // Removing again is not an error.
   s = Call([&](grpc::ClientContext* c) { return runtime_->RemovePodSandbox(c, remove, &removed); });
   EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+// Exec, attach and port-forward through the streaming server, over SPDY/3.1 (crictl's and
+// the kubelet's wire) and WebSocket: stdin, stdout, stderr, the exit status on the error
+// channel, a terminal and its size, and a TCP connection into the pod's localhost.
+TEST_F(CriTest, ExecAttachAndPortForwardThroughTheStreamingServer) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  const cri::PodSandboxConfig pod_config = PodConfig("uid-streams");
+  const std::string pod = RunPod(pod_config);
+  ASSERT_FALSE(pod.empty());
+  std::string shell, echo, server;
+  ASSERT_TRUE(CreateIn(pod, pod_config, Busybox("shell", {"sleep", "1000"}), &shell).ok());
+  cri::ContainerConfig echo_config = Busybox("echo", {"sh", "-c", "while read l; do echo \"got $l\"; done; echo bye"});
+  echo_config.set_stdin(true);
+  echo_config.set_stdin_once(true);
+  ASSERT_TRUE(CreateIn(pod, pod_config, echo_config, &echo).ok());
+  cri::ContainerConfig server_config = WithNettool("server", {"/nettool", "tcp-serve", "8080"});
+  ASSERT_TRUE(CreateIn(pod, pod_config, server_config, &server).ok());
+  for (const auto& id : {shell, echo, server}) ASSERT_TRUE(Start(id).ok());
+
+  auto exec_url = [&](const std::vector<std::string>& cmd, bool tty, bool in, bool err) {
+    cri::ExecRequest req;
+    req.set_container_id(shell);
+    for (const auto& a : cmd) req.add_cmd(a);
+    req.set_tty(tty);
+    req.set_stdin(in);
+    req.set_stdout(true);
+    req.set_stderr(err);
+    cri::ExecResponse resp;
+    grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->Exec(c, req, &resp); });
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.url();
+  };
+  const std::vector<std::string> script = {"sh", "-c", "read l; echo \"out $l\"; echo \"err $l\" >&2; exit 3"};
+  for (bool websocket : {false, true}) {
+    SCOPED_TRACE(websocket ? "websocket" : "spdy");
+    const std::string url = exec_url(script, false, true, true);
+    EXPECT_THAT(url, ::testing::MatchesRegex("http://127\\.0\\.0\\.1:[0-9]+/exec/[0-9a-f]{32}"));
+    StreamOptions options;
+    options.websocket = websocket;
+    options.stdin_data = "hello\n";
+    auto ran = RunStreamUrl(agent_.netns_fd(), url, options);
+    ASSERT_TRUE(ran.ok()) << ran.status();
+    EXPECT_EQ(ran->stdout_data, "out hello\n");
+    EXPECT_EQ(ran->stderr_data, "err hello\n");
+    EXPECT_THAT(ran->status, HasSubstr("\"reason\":\"NonZeroExitCode\""));
+    EXPECT_THAT(ran->status, HasSubstr("\"message\":\"3\""));
+    // The URL was good once.
+    auto again = StatusLineOf(agent_.netns_fd(), url, "Connection: Upgrade\r\nUpgrade: SPDY/3.1\r\n");
+    ASSERT_TRUE(again.ok()) << again.status();
+    EXPECT_THAT(*again, HasSubstr(" 404 "));
+  }
+  // A terminal: its size comes from the resize channel, stdin echoes, one output stream.
+  for (bool websocket : {false, true}) {
+    SCOPED_TRACE(websocket ? "websocket tty" : "spdy tty");
+    StreamOptions options;
+    options.websocket = websocket;
+    options.tty = true;
+    options.stderr = false;
+    options.size = std::make_pair(100, 40);
+    options.stdin_data = "typed\r";
+    auto ran = RunStreamUrl(agent_.netns_fd(),
+                            exec_url({"sh", "-c", "read l; echo \"got $l\"; stty size; tty"}, true, true, false),
+                            options);
+    ASSERT_TRUE(ran.ok()) << ran.status();
+    EXPECT_THAT(ran->stdout_data, HasSubstr("got typed"));
+    EXPECT_THAT(ran->stdout_data, HasSubstr("40 100"));
+    EXPECT_THAT(ran->stdout_data, HasSubstr("/dev/pts/"));
+    EXPECT_EQ(ran->status, "{\"metadata\":{},\"status\":\"Success\"}");
+  }
+
+  // Attach to the echo container: stdin reaches its process; closing stdin ends it.
+  {
+    cri::AttachRequest req;
+    req.set_container_id(echo);
+    req.set_stdin(true);
+    req.set_stdout(true);
+    req.set_stderr(true);
+    cri::AttachResponse resp;
+    grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->Attach(c, req, &resp); });
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_THAT(resp.url(), HasSubstr("/attach/"));
+    StreamOptions options;
+    options.stdin_data = "one\ntwo\n";
+    auto ran = RunStreamUrl(agent_.netns_fd(), resp.url(), options);
+    ASSERT_TRUE(ran.ok()) << ran.status();
+    EXPECT_EQ(ran->stdout_data, "got one\ngot two\nbye\n");
+  }
+
+  // Port forward to the server's 8080 on the pod's localhost; a closed port is an error on
+  // the error stream.
+  auto forward_url = [&] {
+    cri::PortForwardRequest req;
+    req.set_pod_sandbox_id(pod);
+    req.add_port(8080);
+    cri::PortForwardResponse resp;
+    grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->PortForward(c, req, &resp); });
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.url();
+  };
+  auto answer = ForwardOnce(agent_.netns_fd(), forward_url(), 8080, "ping");
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  EXPECT_THAT(*answer, HasSubstr("ping from 127.0.0.1"));
+  auto closed = ForwardOnce(agent_.netns_fd(), forward_url(), 9, "ping");
+  EXPECT_FALSE(closed.ok());
+  EXPECT_THAT(closed.status().message(), HasSubstr("connect to localhost:9 in the pod"));
+
+  // Refusals: a stopped container, tty with stderr, no streams, a missing sandbox; and a
+  // URL that is not upgraded.
+  cri::ExecRequest bad;
+  bad.set_container_id(shell);
+  bad.add_cmd("true");
+  bad.set_tty(true);
+  bad.set_stdout(true);
+  bad.set_stderr(true);
+  cri::ExecResponse bad_resp;
+  grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->Exec(c, bad, &bad_resp); });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  bad.set_tty(false);
+  bad.set_stdout(false);
+  bad.set_stderr(false);
+  s = Call([&](grpc::ClientContext* c) { return runtime_->Exec(c, bad, &bad_resp); });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << s.error_message();
+  cri::PortForwardRequest no_pod;
+  no_pod.set_pod_sandbox_id("nosuchpod");
+  cri::PortForwardResponse no_pod_resp;
+  s = Call([&](grpc::ClientContext* c) { return runtime_->PortForward(c, no_pod, &no_pod_resp); });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND) << s.error_message();
+  auto plain = StatusLineOf(agent_.netns_fd(), exec_url({"true"}, false, false, true), "");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_THAT(*plain, HasSubstr(" 400 "));
+  cri::StopContainerRequest stop;
+  stop.set_container_id(shell);
+  stop.set_timeout(1);
+  cri::StopContainerResponse stopped;
+  ASSERT_TRUE(Call([&](grpc::ClientContext* c) { return runtime_->StopContainer(c, stop, &stopped); }).ok());
+  bad.set_stdout(true);
+  s = Call([&](grpc::ClientContext* c) { return runtime_->Exec(c, bad, &bad_resp); });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+
+  s = RemovePod(pod);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+}
+
+// Pods on Debian's real CNI plugins (containernetworking-plugins): a bridge with host-local
+// addresses and portmap for a hostPort, run by the agent inside its test host. The pod's
+// address comes from the plugins' result; DEL after an agent restart uses the cached result
+// and leaves no address lease, veth or pinned namespace behind.
+TEST_F(CriTest, PodOnDebiansCniPlugins) {
+  const std::string conf_dir = agent_.dir() + "/net.d";
+  const std::string ipam_dir = agent_.dir() + "/cni-ipam";
+  ASSERT_EQ(::mkdir(conf_dir.c_str(), 0755), 0);
+  {
+    std::ofstream conf(conf_dir + "/10-berth-test.conflist");
+    conf << R"({"cniVersion": "1.0.0", "name": "berth-test", "plugins": [
+      {"type": "bridge", "bridge": "cnitest0", "isGateway": true, "ipMasq": false,
+       "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.77.0.0/24"}]], "dataDir": ")"
+         << ipam_dir << R"("}},
+      {"type": "portmap", "capabilities": {"portMappings": true}}]})";
+  }
+  ASSERT_NO_FATAL_FAILURE(StartAgent({"--cni-conf-dir", conf_dir, "--cni-bin-dir", "/usr/lib/cni"}));
+  cri::StatusRequest status_req;
+  cri::StatusResponse status_resp;
+  ASSERT_TRUE(Call([&](grpc::ClientContext* c) { return runtime_->Status(c, status_req, &status_resp); }).ok());
+  for (const auto& condition : status_resp.status().conditions()) {
+    EXPECT_TRUE(condition.status()) << condition.type() << ": " << condition.message();
+  }
+
+  cri::PodSandboxConfig pod_config = PodConfig("uid-cni");
+  cri::PortMapping* mapping = pod_config.add_port_mappings();
+  mapping->set_protocol(cri::TCP);
+  mapping->set_container_port(8080);
+  mapping->set_host_port(18080);
+  const std::string pod = RunPod(pod_config);
+  ASSERT_FALSE(pod.empty());
+  const std::string ip = PodStatus(pod).network().ip();
+  EXPECT_THAT(ip, ::testing::MatchesRegex("10\\.77\\.0\\.[0-9]+"));
+  EXPECT_TRUE(LinkExists(agent_.netns_fd(), "cnitest0"));
+  std::string server;
+  cri::ContainerConfig server_config = WithNettool("server", {"/nettool", "tcp-serve", "8080"});
+  ASSERT_TRUE(CreateIn(pod, pod_config, server_config, &server).ok());
+  ASSERT_TRUE(Start(server).ok());
+  // The container has the plugins' interface; the node reaches it directly and through the
+  // hostPort that portmap set up.
+  cri::ExecSyncResponse out;
+  ASSERT_TRUE(ExecSync(server, {"ip", "-4", "addr", "show", "eth0"}, &out).ok());
+  EXPECT_THAT(out.stdout(), HasSubstr(ip + "/24"));
+  CliResult direct = agent_.RunInHost({BERTH_NETTOOL_PATH, "tcp-ask", ip, "8080", "direct", "20"});
+  EXPECT_EQ(direct.exit_code, 0) << direct.err;
+  EXPECT_THAT(direct.out, HasSubstr("direct from 10.77.0.1"));
+  CliResult mapped = agent_.RunInHost({BERTH_NETTOOL_PATH, "tcp-ask", "10.77.0.1", "18080", "mapped", "20"});
+  EXPECT_EQ(mapped.exit_code, 0) << mapped.err;
+  EXPECT_THAT(mapped.out, HasSubstr("mapped from"));
+  struct stat st;
+  EXPECT_EQ(::stat((ipam_dir + "/berth-test/" + ip).c_str(), &st), 0) << "host-local's lease";
+
+  // After a SIGKILL and a restart, stop tears the network down from the cached result.
+  agent_.Kill(SIGKILL);
+  ASSERT_NO_FATAL_FAILURE(StartAgent({"--cni-conf-dir", conf_dir, "--cni-bin-dir", "/usr/lib/cni"}));
+  EXPECT_EQ(PodStatus(pod).network().ip(), ip);
+  cri::StopPodSandboxRequest stop;
+  stop.set_pod_sandbox_id(pod);
+  cri::StopPodSandboxResponse stopped;
+  grpc::Status s = Call([&](grpc::ClientContext* c) { return runtime_->StopPodSandbox(c, stop, &stopped); });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_NE(::stat((ipam_dir + "/berth-test/" + ip).c_str(), &st), 0) << "the lease is released";
+  EXPECT_THAT(LinkNamesWithPrefix(agent_.netns_fd(), "veth"), ::testing::IsEmpty());
+  EXPECT_NE(::stat((agent_.dir() + "/root/cni/results/" + pod + "-eth0.json").c_str(), &st), 0);
+  cri::RemovePodSandboxRequest remove;
+  remove.set_pod_sandbox_id(pod);
+  cri::RemovePodSandboxResponse removed;
+  s = Call([&](grpc::ClientContext* c) { return runtime_->RemovePodSandbox(c, remove, &removed); });
+  ASSERT_TRUE(s.ok()) << s.error_message();
+
+  // A list naming a plugin the node lacks: the network is not ready, and a pod is refused
+  // with nothing made.
+  {
+    std::ofstream conf(conf_dir + "/00-broken.conflist");
+    conf << R"({"cniVersion": "1.0.0", "name": "broken", "plugins": [{"type": "no-such-plugin"}]})";
+  }
+  status_resp.Clear();
+  ASSERT_TRUE(Call([&](grpc::ClientContext* c) { return runtime_->Status(c, status_req, &status_resp); }).ok());
+  bool network_ready = true;
+  for (const auto& condition : status_resp.status().conditions()) {
+    if (condition.type() != "NetworkReady") continue;
+    network_ready = condition.status();
+    EXPECT_EQ(condition.reason(), "NetworkPluginNotReady");
+    EXPECT_THAT(condition.message(), HasSubstr("no-such-plugin"));
+  }
+  EXPECT_FALSE(network_ready);
+  cri::RunPodSandboxRequest run;
+  *run.mutable_config() = PodConfig("uid-cni-broken");
+  cri::RunPodSandboxResponse ran;
+  s = Call([&](grpc::ClientContext* c) { return runtime_->RunPodSandbox(c, run, &ran); });
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_THAT(s.error_message(), HasSubstr("no-such-plugin"));
+  EXPECT_TRUE(Pods().empty());
+}
+
+// The kubelet's masked and read-only path lists replace Berth's defaults.
+TEST_F(CriTest, KubeletMaskedAndReadonlyPaths) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  const cri::PodSandboxConfig pod_config = PodConfig("uid-paths");
+  const std::string pod = RunPod(pod_config);
+  ASSERT_FALSE(pod.empty());
+  cri::ContainerConfig config = Busybox("paths", {"sleep", "1000"});
+  auto* sc = config.mutable_linux()->mutable_security_context();
+  sc->add_masked_paths("/proc/version");
+  sc->add_readonly_paths("/tmp");
+  std::string id;
+  grpc::Status s = CreateIn(pod, pod_config, config, &id);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  ASSERT_TRUE(Start(id).ok());
+  cri::ExecSyncResponse out;
+  ASSERT_TRUE(ExecSync(id, {"cat", "/proc/version"}, &out).ok());
+  EXPECT_EQ(out.stdout(), "");  // masked: /dev/null over it
+  out.Clear();
+  ASSERT_TRUE(ExecSync(id, {"touch", "/tmp/x"}, &out).ok());
+  EXPECT_NE(out.exit_code(), 0);
+  EXPECT_THAT(out.stderr(), HasSubstr("Read-only"));
+  out.Clear();
+  ASSERT_TRUE(ExecSync(id, {"cat", "/proc/self/mountinfo"}, &out).ok());
+  EXPECT_THAT(out.stdout(), HasSubstr(" /proc/version "));
+  EXPECT_THAT(out.stdout(), ::testing::Not(HasSubstr(" /proc/kcore "))) << "the default list no longer applies";
+  s = RemovePod(pod);
+  ASSERT_TRUE(s.ok()) << s.error_message();
 }
 
 TEST_F(CriTest, StatsAndResourceUpdatesComeFromTheCgroup) {
@@ -549,10 +843,7 @@ TEST_F(CriTest, StatsAndResourceUpdatesComeFromTheCgroup) {
   }
   EXPECT_EQ(ContainerStatus(id).resources().linux().memory_limit_in_bytes(), 96 << 20);
 
-  cri::RemovePodSandboxRequest remove;
-  remove.set_pod_sandbox_id(pod);
-  cri::RemovePodSandboxResponse removed;
-  s = Call([&](grpc::ClientContext* c) { return runtime_->RemovePodSandbox(c, remove, &removed); });
+  s = RemovePod(pod);
   ASSERT_TRUE(s.ok()) << s.error_message();
 }
 

@@ -54,6 +54,29 @@ TEST(AgentConfigTest, ValidationNamesTheKey) {
   EXPECT_FALSE(ValidateConfig(c).ok());
 }
 
+TEST(AgentConfigTest, CriStreamingAndCniKeys) {
+  std::string path = WriteTemp(
+      "cri_stream_address = \"127.0.0.1:10010\"\ncni_conf_dir = \"/etc/cni/net.d\"\ncni_bin_dir = \"/opt/a:/opt/b\"\n");
+  auto c = LoadConfigFile(path, AgentConfig{});
+  std::remove(path.c_str());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->cri_stream_address, "127.0.0.1:10010");
+  EXPECT_EQ(c->cni_conf_dir, "/etc/cni/net.d");
+  EXPECT_EQ(c->cni_bin_dir, "/opt/a:/opt/b");
+  EXPECT_TRUE(ValidateConfig(*c).ok());
+  AgentConfig defaults;
+  EXPECT_TRUE(defaults.cri_stream_address.empty());  // 127.0.0.1:0, skipped if loopback is down
+  EXPECT_TRUE(defaults.cni_conf_dir.empty());         // the agent's bridge serves pods
+  c->cri_stream_address = "localhost";
+  absl::Status st = ValidateConfig(*c);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(st.message().find("cri_stream_address \"localhost\": no port"), absl::string_view::npos) << st;
+  c->cri_stream_address = "";
+  c->cni_conf_dir = "net.d";
+  st = ValidateConfig(*c);
+  EXPECT_NE(st.message().find("cni_conf_dir must be absolute"), absl::string_view::npos) << st;
+}
+
 TEST(AgentConfigTest, NetworkKeys) {
   std::string path = WriteTemp(
       "bridge = \"br-test\"\nbridge_cidr = \"10.77.0.1/24\"\nmtu = 1400\ndns = [\"192.0.2.53\"]\n"

@@ -17,6 +17,7 @@
 namespace berth::agent {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -123,6 +124,36 @@ TEST(SecuritySpecTest, PrivilegedIsTheWayOut) {
   EXPECT_FALSE(s->linux.devices.empty());  // the node's own device nodes
   EXPECT_TRUE(eff.privileged());
   EXPECT_EQ(eff.seccomp(), "unconfined");
+}
+
+TEST(SecuritySpecTest, MaskedAndReadonlyPathsReplaceTheDefaultsWhenGiven) {
+  v1::ContainerConfig c;
+  c.mutable_security()->add_masked_paths("/proc/version");
+  c.mutable_security()->add_readonly_paths("/proc/sys");
+  v1::EffectiveSecurity eff;
+  auto s = Apply(c, {}, &eff);
+  ASSERT_TRUE(s.ok()) << s.status();
+  EXPECT_THAT(s->linux.masked_paths, ElementsAre("/proc/version"));
+  EXPECT_THAT(s->linux.readonly_paths, ElementsAre("/proc/sys"));
+  EXPECT_THAT(eff.masked_paths(), ElementsAre("/proc/version"));
+  // Only one list given: the other keeps its defaults.
+  v1::ContainerConfig only_masked;
+  only_masked.mutable_security()->add_masked_paths("/proc/kcore");
+  auto m = Apply(only_masked);
+  ASSERT_TRUE(m.ok());
+  EXPECT_THAT(m->linux.readonly_paths, Contains("/proc/sysrq-trigger"));
+  // Privileged still has none.
+  c.mutable_security()->set_privileged(true);
+  auto p = Apply(c);
+  ASSERT_TRUE(p.ok());
+  EXPECT_TRUE(p->linux.masked_paths.empty());
+  v1::ContainerConfig bad;
+  bad.mutable_security()->add_readonly_paths("proc/sys");
+  auto b = Apply(bad);
+  EXPECT_EQ(b.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(b.status().message(), HasSubstr("security.readonly_paths"));
+  bad.mutable_security()->set_readonly_paths(0, "/proc/../etc");
+  EXPECT_FALSE(Apply(bad).ok());
 }
 
 TEST(SecuritySpecTest, SeccompChoices) {
