@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BERTH_ROOT ?= /var/lib/berth
 BERTH_SOCKET ?= /run/berth/berth.sock
 
-.PHONY: deps build run test bench bench-density soak install clean
+.PHONY: deps build run test bench bench-density bench-cri soak install clean
 
 deps:
 	./deploy/install-deps.sh
@@ -27,6 +27,11 @@ DENSITY_CONTAINERS ?= 1000
 DENSITY_BRIDGE ?= 200
 bench-density: build
 	$(BUILD_DIR)/bin/berth-density --containers $(DENSITY_CONTAINERS) --bridge $(DENSITY_BRIDGE)
+
+# The CRI: pod start, ExecSync p50/p99, berthd's memory with 100 pods. CRICTL=path/to/crictl
+# also times pod start through crictl.
+bench-cri: build
+	$(BUILD_DIR)/bin/berth-cri-bench $(if $(CRICTL),--crictl $(CRICTL))
 
 # 10,000 create/start/exec/stop/remove cycles from 8 clients with agent kills, then a flat RSS
 # over the last 8,000 (`make test` runs 300 of them). SOAK_CYCLES and SOAK_SEED override.

@@ -119,7 +119,8 @@ absl::Status ContainerManager::WriteEtcFiles(const v1::ContainerConfig& config, 
     dns = {settings.gateway()};
   }
   auto resolv = RenderResolvConf(dns.empty() ? options_.dns : dns, search.empty() ? options_.dns_search : search,
-                                 node_resolv.ok() ? *node_resolv : "");
+                                 node_resolv.ok() ? *node_resolv : "",
+                                 {config.dns_options().begin(), config.dns_options().end()});
   if (!resolv.ok()) return resolv.status();
   for (auto [path, text] : {std::pair{&paths.hosts, &hosts}, {&paths.hostname, nullptr}, {&paths.resolv_conf, &*resolv}}) {
     std::string data = text ? *text : hostname + "\n";

@@ -6,6 +6,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "runtime/base/quote.h"
 #include "runtime/network/ipv4.h"
 
 namespace berth::agent {
@@ -53,8 +54,18 @@ std::string RenderHosts(const HostsEntry& own, const std::vector<HostsEntry>& ex
 
 absl::StatusOr<std::string> RenderResolvConf(const std::vector<std::string>& dns,
                                              const std::vector<std::string>& dns_search,
-                                             const std::string& node_resolv) {
+                                             const std::string& node_resolv,
+                                             const std::vector<std::string>& dns_options) {
   std::vector<std::string> servers, search, options;
+  for (size_t i = 0; i < dns_options.size(); ++i) {
+    const std::string& o = dns_options[i];
+    bool ok = !o.empty() && o.size() <= 64;
+    for (char ch : o) ok = ok && (absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == ':' || ch == '.' || ch == '_' || ch == '-');
+    if (!ok) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("dns_options[", i, "]: ", Quoted(o), " is not a resolver option (like ndots:5 or edns0)"));
+    }
+  }
   for (size_t i = 0; i < dns.size(); ++i) {
     auto a = net::ParseIpv4(dns[i], absl::StrCat("dns[", i, "]"));
     if (!a.ok()) return a.status();
@@ -86,6 +97,7 @@ absl::StatusOr<std::string> RenderResolvConf(const std::vector<std::string>& dns
   }
   if (servers.empty()) servers = node_servers;
   if (search.empty()) search = node_search;
+  if (!dns_options.empty()) options = dns_options;
   std::string out;
   for (const auto& s : servers) absl::StrAppend(&out, "nameserver ", s, "\n");
   if (!search.empty()) absl::StrAppend(&out, "search ", absl::StrJoin(search, " "), "\n");

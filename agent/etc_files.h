@@ -27,9 +27,12 @@ std::string RenderHosts(const HostsEntry& own, const std::vector<HostsEntry>& ex
 // of the node's /etc/resolv.conf (`node_resolv`), minus loopback nameservers, which cannot
 // answer from inside another network namespace. No nameserver at all is valid.
 // INVALID_ARGUMENT for a nameserver that is not an IPv4 address.
+// `dns_options` replace the node's "options" when given (INVALID_ARGUMENT for one that is
+// not a single word of letters, digits, ':', '.', '_' or '-').
 absl::StatusOr<std::string> RenderResolvConf(const std::vector<std::string>& dns,
                                              const std::vector<std::string>& dns_search,
-                                             const std::string& node_resolv);
+                                             const std::string& node_resolv,
+                                             const std::vector<std::string>& dns_options = {});
 
 // The IPv4 `nameserver` lines of a resolv.conf, loopback ones included (for the agent itself,
 // which runs in the node's network namespace).

@@ -266,6 +266,7 @@ absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerF
     if (absl::Status s = ValidateDnsSearch(domain); !s.ok()) return s;
     config.add_dns_search(domain);
   }
+  for (const std::string& option : flags.dns_options) config.add_dns_options(option);
 
   config.set_tty(flags.tty);
   config.set_open_stdin(flags.interactive);

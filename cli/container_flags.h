@@ -62,6 +62,7 @@ struct ContainerFlags {
   std::vector<std::string> add_hosts;   // --add-host name:ip
   std::vector<std::string> dns;         // --dns IP
   std::vector<std::string> dns_search;  // --dns-search DOMAIN
+  std::vector<std::string> dns_options;  // --dns-option OPT (checked by the agent)
   std::vector<std::string> network_aliases;  // --network-alias NAME
   std::optional<std::string> entrypoint;  // set when --entrypoint was given, even as ""
   std::string pull = "missing";           // --pull missing|always|never (ParsePullPolicy)

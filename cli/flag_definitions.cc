@@ -39,6 +39,7 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
   AddRepeatable(cmd, "--add-host", f.add_hosts, "Add a line to /etc/hosts: NAME:IP");
   AddRepeatable(cmd, "--dns", f.dns, "Nameserver for /etc/resolv.conf");
   AddRepeatable(cmd, "--dns-search", f.dns_search, "Search domain for /etc/resolv.conf");
+  AddRepeatable(cmd, "--dns-option", f.dns_options, "Resolver option for /etc/resolv.conf (ndots:5, edns0, ...)");
   AddRepeatable(cmd, "--network-alias", f.network_aliases,
                 "Another name the container answers to on its network's resolver (user-made networks)");
   AddRepeatable(cmd, "-v,--volume", f.volumes,

@@ -50,38 +50,47 @@ cri::ContainerMetadata MetadataOf(const v1::Container& c) {
 
 // The seccomp profile of a security context: "" (Berth's default), "unconfined", or the
 // JSON of a Localhost profile file.
-absl::StatusOr<std::string> SeccompOf(const cri::SecurityProfile& profile, const std::string& legacy_path) {
-  switch (profile.profile_type()) {
-    case cri::SecurityProfile::RuntimeDefault:
-      break;
-    case cri::SecurityProfile::Unconfined:
-      return std::string("unconfined");
-    case cri::SecurityProfile::Localhost: {
-      const std::string& path = profile.localhost_ref();
-      if (path.empty() || path[0] != '/') {
-        return absl::InvalidArgumentError(
-            absl::StrCat("seccomp: a Localhost profile needs an absolute localhost_ref, got ", Quoted(path)));
+// The berth.v1 seccomp_profile for the CRI's: `profile` when the kubelet sent one, else the
+// deprecated path. Neither means unconfined, as the CRI defines it (the kubelet asks for
+// RuntimeDefault explicitly, with its SeccompDefault feature).
+absl::StatusOr<std::string> SeccompOf(const cri::SecurityProfile* profile, const std::string& legacy_path) {
+  if (profile != nullptr) {
+    switch (profile->profile_type()) {
+      case cri::SecurityProfile::RuntimeDefault:
+        return std::string();
+      case cri::SecurityProfile::Unconfined:
+        return std::string("unconfined");
+      case cri::SecurityProfile::Localhost: {
+        const std::string& path = profile->localhost_ref();
+        if (path.empty() || path[0] != '/') {
+          return absl::InvalidArgumentError(
+              absl::StrCat("seccomp: a Localhost profile needs an absolute localhost_ref, got ", Quoted(path)));
+        }
+        auto text = ReadFile(path);
+        if (!text.ok()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("seccomp: cannot read the Localhost profile ", Quoted(path), ": ", text.status().message()));
+        }
+        return *text;
       }
-      auto text = ReadFile(path);
-      if (!text.ok()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("seccomp: cannot read the Localhost profile ", Quoted(path), ": ", text.status().message()));
-      }
-      return *text;
+      default:
+        return absl::InvalidArgumentError("seccomp: unknown profile_type");
     }
-    default:
-      return absl::InvalidArgumentError("seccomp: unknown profile_type");
   }
-  // The deprecated field: "runtime/default", "docker/default", "unconfined", "localhost/PATH".
-  if (legacy_path.empty() || legacy_path == "runtime/default" || legacy_path == "docker/default") return std::string();
-  if (legacy_path == "unconfined") return std::string("unconfined");
+  // The deprecated field: "runtime/default", "docker/default", "unconfined" or
+  // "localhost/PATH" (a bare path is refused, as the CRI's conformance suite expects).
+  if (legacy_path.empty() || legacy_path == "unconfined") return std::string("unconfined");
+  if (legacy_path == "runtime/default" || legacy_path == "docker/default") return std::string();
   if (legacy_path.rfind("localhost/", 0) == 0) {
+    const std::string path = legacy_path.substr(std::string("localhost").size());
     cri::SecurityProfile local;
     local.set_profile_type(cri::SecurityProfile::Localhost);
-    local.set_localhost_ref(legacy_path.substr(std::string("localhost").size()));
-    return SeccompOf(local, "");
+    local.set_localhost_ref(path);
+    return SeccompOf(&local, "");
   }
-  return absl::InvalidArgumentError(absl::StrCat("seccomp_profile_path ", Quoted(legacy_path), " is not understood"));
+  return absl::InvalidArgumentError(absl::StrCat("seccomp_profile_path ", Quoted(legacy_path),
+                                                 " is not understood (want runtime/default, unconfined or "
+                                                 "localhost/<absolute path>)"));
 }
 
 // The berth.v1 config of a CRI container in `sandbox`.
@@ -130,6 +139,7 @@ absl::StatusOr<v1::ContainerConfig> ConfigFor(const cri::ContainerConfig& config
   // The pod's DNS settings (its resolv.conf is written for each container).
   for (const std::string& s : sandbox.config().dns()) c.add_dns(s);
   for (const std::string& s : sandbox.config().dns_search()) c.add_dns_search(s);
+  for (const std::string& o : sandbox.config().dns_options()) c.add_dns_options(o);
   switch (sc.namespace_options().pid()) {
     case cri::POD:
       c.set_pid(sandbox.config().pid() == "host" ? "host" : pod);
@@ -154,7 +164,7 @@ absl::StatusOr<v1::ContainerConfig> ConfigFor(const cri::ContainerConfig& config
   for (const std::string& cap : sc.capabilities().add_capabilities()) sec->add_cap_add(cap);
   for (const std::string& cap : sc.capabilities().drop_capabilities()) sec->add_cap_drop(cap);
   if (!sc.privileged()) {
-    auto seccomp = SeccompOf(sc.seccomp(), sc.seccomp_profile_path());
+    auto seccomp = SeccompOf(sc.has_seccomp() ? &sc.seccomp() : nullptr, sc.seccomp_profile_path());
     if (!seccomp.ok()) return seccomp.status();
     sec->set_seccomp_profile(*seccomp);
   }

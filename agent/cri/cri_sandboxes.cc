@@ -138,6 +138,7 @@ grpc::Status CriRuntimeService::RunPodSandbox(grpc::ServerContext*, const cri::R
   if (ns.pid() == cri::NODE) c.set_pid("host");
   for (const std::string& s : config.dns_config().servers()) c.add_dns(s);
   for (const std::string& s : config.dns_config().searches()) c.add_dns_search(s);
+  for (const std::string& o : config.dns_config().options()) c.add_dns_options(o);
   c.mutable_sysctls()->insert(linux.sysctls().begin(), linux.sysctls().end());
   c.mutable_security()->set_privileged(security.privileged());
   c.mutable_security()->set_read_only_rootfs(security.readonly_rootfs());

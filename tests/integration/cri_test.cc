@@ -77,6 +77,7 @@ class CriTest : public ::testing::Test {
     config.set_log_directory(agent_.dir() + "/pods/" + uid);
     config.mutable_dns_config()->add_servers("10.96.0.10");
     config.mutable_dns_config()->add_searches("default.svc.cluster.local");
+    config.mutable_dns_config()->add_options("ndots:5");
     (*config.mutable_labels())["app"] = "web";
     (*config.mutable_annotations())["note"] = "made by cri_test";
     return config;
@@ -424,6 +425,7 @@ TEST_F(CriTest, PodWithTwoContainersSharingLocalhostIpcAndHostname) {
   EXPECT_THAT(out.stdout(), ::testing::StartsWith("web-pod\n"));
   EXPECT_THAT(out.stdout(), HasSubstr("nameserver 10.96.0.10"));
   EXPECT_THAT(out.stdout(), HasSubstr("default.svc.cluster.local"));
+  EXPECT_THAT(out.stdout(), HasSubstr("options ndots:5\n"));
   // Output, stderr and the exit code; a timeout kills the command.
   out.Clear();
   ASSERT_TRUE(ExecSync(client, {"sh", "-c", "echo out; echo err >&2; exit 3"}, &out).ok());
@@ -750,8 +752,9 @@ TEST_F(CriTest, PodOnDebiansCniPlugins) {
   EXPECT_TRUE(Pods().empty());
 }
 
-// The kubelet's masked and read-only path lists replace Berth's defaults.
-TEST_F(CriTest, KubeletMaskedAndReadonlyPaths) {
+// The kubelet's masked and read-only path lists replace Berth's defaults; seccomp follows
+// the CRI: RuntimeDefault when asked, unconfined when nothing is asked.
+TEST_F(CriTest, KubeletMaskedAndReadonlyPathsAndSeccompChoices) {
   ASSERT_NO_FATAL_FAILURE(StartAgent());
   const cri::PodSandboxConfig pod_config = PodConfig("uid-paths");
   const std::string pod = RunPod(pod_config);
@@ -775,6 +778,18 @@ TEST_F(CriTest, KubeletMaskedAndReadonlyPaths) {
   ASSERT_TRUE(ExecSync(id, {"cat", "/proc/self/mountinfo"}, &out).ok());
   EXPECT_THAT(out.stdout(), HasSubstr(" /proc/version "));
   EXPECT_THAT(out.stdout(), ::testing::Not(HasSubstr(" /proc/kcore "))) << "the default list no longer applies";
+  out.Clear();
+  ASSERT_TRUE(ExecSync(id, {"grep", "^Seccomp:", "/proc/self/status"}, &out).ok());
+  EXPECT_THAT(out.stdout(), HasSubstr("\t0")) << "no profile asked: unconfined";
+  cri::ContainerConfig filtered = Busybox("filtered", {"sleep", "1000"});
+  filtered.mutable_linux()->mutable_security_context()->mutable_seccomp()->set_profile_type(
+      cri::SecurityProfile::RuntimeDefault);
+  std::string filtered_id;
+  ASSERT_TRUE(CreateIn(pod, pod_config, filtered, &filtered_id).ok());
+  ASSERT_TRUE(Start(filtered_id).ok());
+  out.Clear();
+  ASSERT_TRUE(ExecSync(filtered_id, {"grep", "^Seccomp:", "/proc/self/status"}, &out).ok());
+  EXPECT_THAT(out.stdout(), HasSubstr("\t2")) << "RuntimeDefault: Berth's filter";
   s = RemovePod(pod);
   ASSERT_TRUE(s.ok()) << s.error_message();
 }

@@ -1,5 +1,6 @@
 #include "agent/etc_files.h"
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace berth::agent {
@@ -40,6 +41,15 @@ TEST(EtcFilesTest, ResolvConfDropsLoopbackNameserversOfTheNode) {
   auto empty = RenderResolvConf({}, {}, "nameserver 127.0.0.53\n");
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(*empty, "");
+}
+
+TEST(EtcFilesTest, ResolvConfOptionsReplaceTheNodes) {
+  auto r = RenderResolvConf({"192.0.2.53"}, {}, "nameserver 10.0.0.1\noptions edns0 rotate\n", {"ndots:5", "edns0"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "nameserver 192.0.2.53\noptions ndots:5 edns0\n");
+  auto bad = RenderResolvConf({}, {}, "", {"ndots:5 rotate"});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("dns_options[0]"));
 }
 
 TEST(EtcFilesTest, ResolvConfRejectsBadInput) {

@@ -220,8 +220,8 @@ TEST(BuildContainerConfig, PublishAddHostAndDns) {
   v1::ContainerConfig c = Config({"-p", "8080:80", "--publish", "127.0.0.1:5353:53/udp",
                                   "--publish=9000:9000/TCP", "--add-host", "db:10.0.0.5", "--add-host",
                                   "v6:fd00::1", "--dns", "1.1.1.1", "--dns", "2001:4860:4860::8888",
-                                  "--dns-search", "example.com", "--dns-search", "corp",
-                                  "busybox", "-p", "1:1"});
+                                  "--dns-search", "example.com", "--dns-search", "corp", "--dns-option",
+                                  "ndots:2", "--dns-option", "edns0", "busybox", "-p", "1:1"});
   ASSERT_EQ(c.ports_size(), 3);
   EXPECT_EQ(c.ports(0).protocol(), "tcp");
   EXPECT_EQ(c.ports(0).host_ip(), "");
@@ -235,6 +235,7 @@ TEST(BuildContainerConfig, PublishAddHostAndDns) {
   EXPECT_EQ(Strings(c.extra_hosts()), (std::vector<std::string>{"db:10.0.0.5", "v6:fd00::1"}));
   EXPECT_EQ(Strings(c.dns()), (std::vector<std::string>{"1.1.1.1", "2001:4860:4860::8888"}));
   EXPECT_EQ(Strings(c.dns_search()), (std::vector<std::string>{"example.com", "corp"}));
+  EXPECT_EQ(Strings(c.dns_options()), (std::vector<std::string>{"ndots:2", "edns0"}));
   // "-p 1:1" after the image belongs to the container's command.
   EXPECT_EQ(Strings(c.command()), (std::vector<std::string>{"-p", "1:1"}));
 }
