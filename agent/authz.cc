@@ -152,6 +152,14 @@ absl::Status Authorizer::CheckContainerConfig(const CallerIdentity& caller, cons
   if (sec.has_no_new_privileges() && !sec.no_new_privileges()) {
     return Denied(caller, kMethod, "turning no_new_privs off needs the role admin");
   }
+  // Lists of their own replace the defaults: they could unmask /proc/kcore and the rest.
+  if (!sec.masked_paths().empty() || !sec.readonly_paths().empty()) {
+    return Denied(caller, kMethod, "masked or read-only path lists of its own need the role admin");
+  }
+  // The shim writes the log as root wherever it is named.
+  if (!config.log().path().empty()) {
+    return Denied(caller, kMethod, "a log file path on the node needs the role admin");
+  }
   const std::vector<std::string> defaults = spec::DefaultCapabilities();
   for (const std::string& cap : sec.cap_add()) {
     std::string upper = absl::AsciiStrToUpper(cap);

@@ -950,7 +950,7 @@ absl::Status ContainerManager::ReopenLog(const std::string& ref) {
   absl::StatusOr<shim::Message> reply = ShimRequest((*entry)->paths.dir, shim::MsgType::kReopenLog);
   if (absl::IsNotFound(reply.status()) || absl::IsUnavailable(reply.status())) {
     return absl::FailedPreconditionError(
-        absl::StrCat("container ", ref.substr(0, 64), " is not running: its log is not open"));
+        absl::StrCat("container ", Quoted(ref, 64), " is not running: its log is not open"));
   }
   if (!reply.ok()) return reply.status();
   if (reply->type != shim::MsgType::kOk) return absl::InternalError("the shim did not confirm the reopen");

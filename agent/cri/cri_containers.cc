@@ -20,11 +20,6 @@ namespace cri = ::runtime::v1;
 
 namespace {
 
-std::string Label(const v1::Container& c, const char* key) {
-  auto it = c.labels().find(key);
-  return it == c.labels().end() ? "" : it->second;
-}
-
 cri::ContainerState StateOf(const v1::Container& c) {
   switch (c.state()) {
     case v1::CREATED:

@@ -27,6 +27,11 @@ void GetKubeletLabels(const google::protobuf::Map<std::string, std::string>& fro
   }
 }
 
+std::string Label(const v1::Container& record, const char* key) {
+  auto it = record.labels().find(key);
+  return it == record.labels().end() ? "" : it->second;
+}
+
 bool IsKind(const v1::Container& record, const char* kind) {
   auto it = record.labels().find(kKindLabel);
   return it != record.labels().end() && it->second == kind;

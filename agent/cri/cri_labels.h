@@ -38,6 +38,8 @@ void GetKubeletLabels(const google::protobuf::Map<std::string, std::string>& fro
                       google::protobuf::Map<std::string, std::string>* labels,
                       google::protobuf::Map<std::string, std::string>* annotations);
 
+// The value of label `key` of a record, or "".
+std::string Label(const v1::Container& record, const char* key);
 // Whether a record is a CRI object of `kind`.
 bool IsKind(const v1::Container& record, const char* kind);
 // Every pair of `selector` is among the kubelet's labels of `record`.

@@ -21,10 +21,6 @@ namespace {
 
 constexpr char kPauseInContainer[] = "/.berth-pause";
 
-std::string Label(const v1::Container& c, const char* key) {
-  auto it = c.labels().find(key);
-  return it == c.labels().end() ? "" : it->second;
-}
 
 cri::PodSandboxMetadata MetadataOf(const v1::Container& c) {
   cri::PodSandboxMetadata md;

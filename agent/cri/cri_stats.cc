@@ -15,11 +15,6 @@ namespace cri = ::runtime::v1;
 
 namespace {
 
-std::string Label(const v1::Container& c, const char* key) {
-  auto it = c.labels().find(key);
-  return it == c.labels().end() ? "" : it->second;
-}
-
 void SetValue(cri::UInt64Value* v, uint64_t value) { v->set_value(value); }
 
 }  // namespace

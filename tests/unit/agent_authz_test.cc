@@ -156,6 +156,15 @@ TEST(Authorizer, OperatorsGetTheDefaultsOnly) {
   c.set_uts("host");
   refused(c, "host uts");
   c = Plain();
+  c.mutable_security()->add_masked_paths("/nothing");
+  refused(c, "masked paths of its own");
+  c = Plain();
+  c.mutable_security()->add_readonly_paths("/nothing");
+  refused(c, "read-only paths of its own");
+  c = Plain();
+  c.mutable_log()->set_path("/etc/cron.d/x");
+  refused(c, "log path on the node");
+  c = Plain();
   c.set_pid("container:other");
   EXPECT_TRUE(a.CheckContainerConfig(op, c).ok()) << "another container's namespaces expose nothing of the node";
   c = Plain();
