@@ -182,10 +182,16 @@ bool MountsFreshDev(const spec::Spec& spec) {
 }
 
 absl::Status PivotRoot(int root_fd) {
+  UniqueFd old_root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!old_root) return SysError("open the old root");
   if (::fchdir(root_fd) != 0) return SysError("chdir to rootfs");
   // pivot_root(".", "."): the old root ends up stacked on the new one at "/", from where it
   // is detached; no directory for it is needed in the image.
   if (::syscall(SYS_pivot_root, ".", ".") != 0) return SysError("pivot_root");
+  // "." must name the old root, not the new one below it: made rslave, the new root's binds
+  // would leave their host peer groups, and an rshared volume would no longer carry the
+  // container's mounts back to the node.
+  if (::fchdir(old_root.get()) != 0) return SysError("chdir to the old root");
   // Slave first so that the detach below cannot propagate to the host.
   if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) {
     return SysError("make old root rslave");
@@ -272,16 +278,6 @@ absl::Status FinishRootfs(const spec::Spec& spec) {
   }
   UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root) return SysError("open /");
-  // Making the old root rslave (PivotRoot) reached the mounts below the new one too: a mount
-  // asked to be shared or unbindable gets that again now.
-  for (const spec::Mount& m : spec.mounts) {
-    const unsigned long wanted = ParseMountOptions(m.options).propagation;
-    if ((wanted & (MS_SHARED | MS_UNBINDABLE)) == 0) continue;
-    ASSIGN_OR_RETURN(UniqueFd target, OpenInRoot(root.get(), m.destination));
-    if (::mount(nullptr, FdPath(target.get()).c_str(), nullptr, wanted, nullptr) != 0) {
-      return SysError(absl::StrCat("set propagation of ", m.destination));
-    }
-  }
   for (const std::string& path : spec.linux.masked_paths) {
     absl::StatusOr<UniqueFd> target = OpenInRoot(root.get(), path);
     if (!target.ok()) {

@@ -3,7 +3,10 @@
 // anonymous volumes and `rm -v`, the image's files copied into an empty volume (also through
 // a multi-layer overlay, never from the node through a symlink), --mount bind/volume/tmpfs
 // with Docker's keys, prune, system df, and bad input that leaves nothing behind.
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <set>
 #include <string>
@@ -12,6 +15,7 @@
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -261,6 +265,38 @@ TEST_F(VolumesTest, MountFlagTakesDockersKeysForBindVolumeAndTmpfs) {
   CliResult bad = agent_.Cli({"run", "--rm", "--mount", "type=volume,dst=/x,bind-propagation=shared", "busybox", "true"});
   EXPECT_EQ(bad.exit_code, 125);
   EXPECT_THAT(bad.err, HasSubstr("bind-propagation applies to bind mounts only"));
+}
+
+// The kubelet's Bidirectional volumes: a bind with rshared stays in the node's peer group, so
+// a mount made inside the container appears on the node and one made on the node appears
+// inside the container.
+TEST_F(VolumesTest, RsharedBindCarriesMountsBothWays) {
+  const std::string shared = agent_.dir() + "/shared";
+  const std::string from_node = shared + "/from-node";
+  const std::string from_container = shared + "/from-container";
+  const std::string marker_dir = agent_.dir() + "/marker";
+  for (const std::string& d : {shared, from_node, from_container, marker_dir}) {
+    ASSERT_EQ(::mkdir(d.c_str(), 0755), 0) << d;
+  }
+  ASSERT_EQ(::close(::open((marker_dir + "/node-marker").c_str(), O_CREAT | O_WRONLY, 0644)), 0);
+  // The node side: a shared mount of its own, as the kubelet makes of its pods' dirs.
+  ASSERT_EQ(::mount(shared.c_str(), shared.c_str(), nullptr, MS_BIND, nullptr), 0);
+  absl::Cleanup unmount = [&] {
+    agent_.Cli({"rm", "-f", "prop"});
+    for (const std::string& m : {from_container, from_node, shared}) ::umount2(m.c_str(), MNT_DETACH);
+  };
+  ASSERT_EQ(::mount(nullptr, shared.c_str(), nullptr, MS_SHARED, nullptr), 0);
+
+  Ok({"run", "-d", "--name", "prop", "--network", "none", "--privileged", "--mount",
+      "type=bind,source=" + shared + ",target=/shared,bind-propagation=rshared", "busybox", "sleep", "1000"});
+  ASSERT_EQ(::mount(marker_dir.c_str(), from_node.c_str(), nullptr, MS_BIND, nullptr), 0);
+  EXPECT_EQ(Ok({"exec", "prop", "ls", "/shared/from-node"}), "node-marker\n");
+  Ok({"exec", "prop", "mount", "-t", "tmpfs", "-o", "size=1m", "inside", "/shared/from-container"});
+  EXPECT_THAT(ReadText("/proc/self/mountinfo"), HasSubstr(" " + from_container + " "));
+
+  // Unmounted on the node, it goes from the container too.
+  ASSERT_EQ(::umount2(from_container.c_str(), 0), 0);
+  EXPECT_THAT(Ok({"exec", "prop", "cat", "/proc/self/mountinfo"}), Not(HasSubstr(" /shared/from-container ")));
 }
 
 TEST_F(VolumesTest, BadInputIsRefusedAndLeavesNothing) {
