@@ -3,7 +3,7 @@ BUILD_DIR ?= build
 BERTH_ROOT ?= /var/lib/berth
 BERTH_SOCKET ?= /run/berth/berth.sock
 
-.PHONY: deps build run test bench bench-density bench-cri soak install clean
+.PHONY: deps build run test bench bench-density bench-cri critest soak install clean
 
 deps:
 	./deploy/install-deps.sh
@@ -32,6 +32,18 @@ bench-density: build
 # also times pod start through crictl.
 bench-cri: build
 	$(BUILD_DIR)/bin/berth-cri-bench $(if $(CRICTL),--crictl $(CRICTL))
+
+# cri-tools' critest (CRI conformance) against a real berthd, its images built here (on
+# Debian's dynamic busybox, downloaded with apt) and served from a loopback registry:
+# CRITEST=path/to/critest (v1.26, built outside this tree). Writes
+# critest.log, critest-report.json and critest-summary.txt in the build directory.
+critest: build
+	@test -n "$(CRITEST)" || { echo "make critest needs CRITEST=path/to/critest"; exit 2; }
+	cmake --build $(BUILD_DIR) --target critest_conformance
+	rm -rf $(BUILD_DIR)/critest-busybox && mkdir -p $(BUILD_DIR)/critest-busybox
+	cd $(BUILD_DIR)/critest-busybox && apt-get download busybox && dpkg-deb -x busybox_*.deb root
+	cd $(BUILD_DIR) && CRITEST=$(abspath $(CRITEST)) CRITEST_BUSYBOX=$$PWD/critest-busybox/root/bin/busybox \
+	  ./bin/critest_conformance
 
 # 10,000 create/start/exec/stop/remove cycles from 8 clients with agent kills, then a flat RSS
 # over the last 8,000 (`make test` runs 300 of them). SOAK_CYCLES and SOAK_SEED override.

@@ -18,6 +18,7 @@
 #include "runtime/base/quote.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "agent/container_cgroup.h"
 #include "agent/container_record.h"
 #include "agent/health_check.h"
 #include "agent/label_selector.h"
@@ -109,8 +110,8 @@ ContainerManager::~ContainerManager() {
 }
 
 std::string ContainerManager::ContainersDir() const { return options_.root + "/containers"; }
-std::string ContainerManager::CgroupsPathFor(const std::string& id) const {
-  return absl::StrCat(options_.cgroup_parent, "/", id);
+std::string ContainerManager::CgroupsPathFor(const std::string& id, const std::string& own_parent) const {
+  return ContainerCgroupPath(options_.cgroup_parent, own_parent, id);
 }
 std::string_view ContainerManager::cgroup_driver_name() const {
   auto n = cgroups_.Name();
@@ -152,6 +153,8 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     }
   }
   if (absl::Status st = CheckRestartPolicy(config.restart_policy(), config.auto_remove()); !st.ok()) return st;
+  absl::StatusOr<std::string> cgroup_parent = CleanCgroupParent(config.cgroup_parent());
+  if (!cgroup_parent.ok()) return cgroup_parent.status();
   auto health_check = ResolveHealthCheck(config.health_check(), image->config.config.healthcheck);
   if (!health_check.ok()) return health_check.status();
   // The stop signal as a name ("SIGQUIT"), from the request or the image.
@@ -202,7 +205,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
 
   ContainerPaths paths = ContainerPaths::For(ContainersDir(), id);
   if (!log.path().empty()) paths.log = log.path();
-  const std::string cgroups_path = CgroupsPathFor(id);
+  const std::string cgroups_path = CgroupsPathFor(id, *cgroup_parent);
   auto userns = UsernsMode(config, options_.default_userns);
   if (!userns.ok()) {
     release_name();
@@ -385,6 +388,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     c.mutable_config()->set_name(name);
     *c.mutable_config()->mutable_log() = log;
     c.mutable_config()->set_stop_signal(stop_signal);
+    c.mutable_config()->set_cgroup_parent(*cgroup_parent);
     if (*health_check) {
       *c.mutable_config()->mutable_health_check() = **health_check;
     } else {
@@ -740,6 +744,7 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force, bool r
   if (options_.userns_pool != nullptr) (void)options_.userns_pool->Release(id);
   ReleaseVolumes(id, remove_volumes);
   if (absl::Status st = RemoveTree(trash); !st.ok()) spdlog::warn("remove id={} error=\"{}\"", id, st.message());
+  RemoveEmptyCgroups(cgroups_, options_.cgroup_parent, e.cgroups_path);
   CrashPoint("remove.tree_removed");
   spdlog::info("container removed id={} name={}", id, name);
   Emit(std::move(removed_event));

@@ -222,7 +222,8 @@ class ContainerManager {
   // its root maps to (0 without a user namespace).
   absl::Status WithRootFs(const std::string& ref, const std::function<absl::Status(int root_fd, uint32_t root_host_id)>& fn);
   std::string ContainersDir() const;
-  std::string CgroupsPathFor(const std::string& id) const;
+  // <agent parent>/[<own_parent>/]<id>; own_parent already clean (CleanCgroupParent).
+  std::string CgroupsPathFor(const std::string& id, const std::string& own_parent) const;
 
   // Persists `entry->record` (caller holds entry->mu).
   absl::Status Persist(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(entry.mu);
@@ -251,6 +252,7 @@ class ContainerManager {
   Recovered RecoverOne(const std::string& id);
   void RemoveOrphan(const std::string& id);
   void CollectUnknownCgroups();
+  void CollectUnknownCgroupsBelow(const std::string& parent, int depth);
   // Frees addresses, veths and published ports that no recovered container owns.
   void ReconcileNetworks();
   void RunAutoRemovals();

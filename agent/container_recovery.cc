@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <set>
+
 #include <google/protobuf/util/time_util.h>
 #include <spdlog/spdlog.h>
 
@@ -12,11 +14,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "agent/container_manager.h"
+#include "agent/container_cgroup.h"
 #include "agent/container_record.h"
 #include "agent/ids.h"
 #include "agent/shim_client.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
+#include "runtime/spec/spec.h"
 #include "runtime/base/proc_util.h"
 #include "runtime/lifecycle/live_container.h"
 #include "runtime/shim/shim_protocol.h"
@@ -107,13 +111,18 @@ void ContainerManager::ReconcileNetworks() {
 void ContainerManager::RemoveOrphan(const std::string& id) {
   ContainerPaths paths = ContainerPaths::For(ContainersDir(), id);
   auto state = shim::ReadStateFile(paths.dir);
-  lifecycle::LiveContainer live{0, 0, CgroupsPathFor(id)};
+  // The bundle, when it was written, says where the cgroup went (a cgroup_parent of its own).
+  absl::StatusOr<spec::Spec> bundle = spec::LoadBundle(paths.bundle);
+  const std::string cgroups_path = bundle.ok() && !bundle->linux.cgroups_path.empty() ? bundle->linux.cgroups_path
+                                                                                       : CgroupsPathFor(id, "");
+  lifecycle::LiveContainer live{0, 0, cgroups_path};
   if (state.ok()) {
     (void)shim::EndShim(*state);
     live.pid = state->pid;
     live.pid_start_time = state->pid_start_time;
   }
   (void)lifecycle::DestroyContainer(cgroups_, live);
+  RemoveEmptyCgroups(cgroups_, options_.cgroup_parent, cgroups_path);
   (void)RemoveTree(paths.dir);
   spdlog::info("removed half-created container id={}", id);
 }
@@ -137,7 +146,7 @@ ContainerManager::Recovered ContainerManager::RecoverOne(const std::string& id) 
   entry->name = record->name();
   entry->paths = paths;
   if (!record->config().log().path().empty()) entry->paths.log = record->config().log().path();
-  entry->cgroups_path = CgroupsPathFor(id);
+  entry->cgroups_path = CgroupsPathFor(id, record->config().cgroup_parent());
   bool watch = false;
   Recovered outcome = Recovered::kExitedBefore;
   ReacquireVolumes(*record);
@@ -177,15 +186,28 @@ ContainerManager::Recovered ContainerManager::RecoverOne(const std::string& id) 
   return outcome;
 }
 
-void ContainerManager::CollectUnknownCgroups() {
-  // Container cgroups are <cgroup_parent>/<id>; one whose id has no record is a leftover.
-  lifecycle::RemoveUnknownCgroups(cgroups_, options_.cgroup_parent, [this](const std::string& name) {
-    if (!IsFullId(name)) return true;
+void ContainerManager::CollectUnknownCgroups() { CollectUnknownCgroupsBelow(options_.cgroup_parent, 0); }
+
+void ContainerManager::CollectUnknownCgroupsBelow(const std::string& parent, int depth) {
+  // Container cgroups are <parent>/<id>; one whose id has no record is a leftover. Other
+  // names are containers' own cgroup parents (kubepods/...): looked into, and removed once
+  // empty.
+  std::set<std::string> parents;  // seen once per hierarchy
+  lifecycle::RemoveUnknownCgroups(cgroups_, parent, [&](const std::string& name) {
+    if (!IsFullId(name)) {
+      parents.insert(absl::StrCat(parent, "/", name));
+      return true;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     if (by_id_.count(name) > 0) return true;
     spdlog::info("removing leftover cgroup id={}", name);
     return false;
   });
+  if (depth >= 16) return;
+  for (const std::string& p : parents) {
+    CollectUnknownCgroupsBelow(p, depth + 1);
+    (void)cgroups_.RemoveEmpty(p);
+  }
 }
 
 }  // namespace berth::agent

@@ -267,6 +267,7 @@ absl::StatusOr<berth::v1::ContainerConfig> BuildContainerConfig(const ContainerF
     config.add_dns_search(domain);
   }
   for (const std::string& option : flags.dns_options) config.add_dns_options(option);
+  config.set_cgroup_parent(flags.cgroup_parent);
 
   config.set_tty(flags.tty);
   config.set_open_stdin(flags.interactive);

@@ -63,6 +63,7 @@ struct ContainerFlags {
   std::vector<std::string> dns;         // --dns IP
   std::vector<std::string> dns_search;  // --dns-search DOMAIN
   std::vector<std::string> dns_options;  // --dns-option OPT (checked by the agent)
+  std::string cgroup_parent;             // --cgroup-parent a/b (checked by the agent)
   std::vector<std::string> network_aliases;  // --network-alias NAME
   std::optional<std::string> entrypoint;  // set when --entrypoint was given, even as ""
   std::string pull = "missing";           // --pull missing|always|never (ParsePullPolicy)

@@ -34,6 +34,8 @@ void DefineContainerFlags(CLI::App* cmd, ContainerFlags& f, bool is_run) {
   cmd->add_option("--ipc", f.ipc, "IPC namespace: its own (default), host, or container:<name|id>");
   cmd->add_option("--pid", f.pid, "PID namespace: its own (default), host, or container:<name|id>");
   cmd->add_option("--uts", f.uts, "UTS namespace (host name): its own (default), host, or container:<name|id>");
+  cmd->add_option("--cgroup-parent", f.cgroup_parent,
+                  "Cgroup to put the container's cgroup in, below the agent's cgroup parent (a/b)");
   AddRepeatable(cmd, "-p,--publish", f.publish,
                 "Publish a port: [HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|/udp]");
   AddRepeatable(cmd, "--add-host", f.add_hosts, "Add a line to /etc/hosts: NAME:IP");

@@ -129,6 +129,7 @@ absl::StatusOr<v1::ContainerConfig> ConfigFor(const cri::ContainerConfig& config
   const std::string pod = absl::StrCat("container:", sandbox.id());
   const bool host_network = sandbox.network_settings().mode() == "host";
   c.set_network(host_network ? "host" : pod);
+  c.set_cgroup_parent(sandbox.config().cgroup_parent());
   c.set_ipc(sandbox.config().ipc() == "host" ? "host" : pod);
   c.set_uts(host_network ? "host" : pod);
   // The pod's DNS settings (its resolv.conf is written for each container).
@@ -163,7 +164,9 @@ absl::StatusOr<v1::ContainerConfig> ConfigFor(const cri::ContainerConfig& config
     if (!seccomp.ok()) return seccomp.status();
     sec->set_seccomp_profile(*seccomp);
   }
-  if (sc.no_new_privs()) sec->set_no_new_privileges(true);
+  // Always said: the CRI's false is Kubernetes' allowPrivilegeEscalation (true unless the pod
+  // says otherwise), where Berth's own API, left unset, would turn no_new_privs on.
+  sec->set_no_new_privileges(sc.no_new_privs());
   // The kubelet sends the whole lists (empty: the runtime's defaults).
   for (const std::string& p : sc.masked_paths()) sec->add_masked_paths(p);
   for (const std::string& p : sc.readonly_paths()) sec->add_readonly_paths(p);

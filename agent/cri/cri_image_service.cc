@@ -24,8 +24,10 @@ namespace cri = ::runtime::v1;
     if (ref->digest.empty()) {
       out.add_repo_tags(ref->String());
     }
-    // Every repository the image is known under, pinned to the manifest it came from.
-    std::string digested = absl::StrCat(ref->Name(), "@", image.manifest_digest);
+    // Every repository the image is known under, pinned: by the digest it was pulled by (an
+    // index's, perhaps), else by the manifest its tag gave.
+    std::string digested =
+        ref->digest.empty() ? absl::StrCat(ref->Name(), "@", image.manifest_digest) : ref->String();
     if (std::find(out.repo_digests().begin(), out.repo_digests().end(), digested) == out.repo_digests().end()) {
       out.add_repo_digests(digested);
     }

@@ -132,6 +132,8 @@ grpc::Status CriRuntimeService::RunPodSandbox(grpc::ServerContext*, const cri::R
   if (ns.network() == cri::NODE) c.set_uts("host");  // a host-network pod has the node's name
   if (ns.ipc() == cri::NODE) c.set_ipc("host");
   if (ns.pid() == cri::NODE) c.set_pid("host");
+  // The kubelet's pod cgroup (cgroupfs layout); the pod's containers go there too.
+  c.set_cgroup_parent(linux.cgroup_parent());
   for (const std::string& s : config.dns_config().servers()) c.add_dns(s);
   for (const std::string& s : config.dns_config().searches()) c.add_dns_search(s);
   for (const std::string& o : config.dns_config().options()) c.add_dns_options(o);

@@ -187,6 +187,15 @@ absl::StatusOr<std::string> ImageStore::ResolveName(const std::string& ref) {
     if (!found.empty()) return found;
   }
   if (!parsed.ok()) return parsed.status();
+  if (!parsed->digest.empty()) {
+    // repo@digest also names an image of that repository known by a tag, pinned to the
+    // manifest the tag gave (the repo digests the CRI reports).
+    for (const auto& [name, digest] : refs_) {
+      if (digest != parsed->digest) continue;
+      absl::StatusOr<Reference> known = ParseReference(name);
+      if (known.ok() && known->Name() == parsed->Name()) return name;
+    }
+  }
   return absl::NotFoundError(absl::StrCat("image ", parsed->Familiar(), " not found; pull or import it first"));
 }
 

@@ -116,6 +116,9 @@ class CgroupDriver {
   // Thaws, SIGKILLs every process, waits (bounded) until the cgroup is empty, removes it in
   // every hierarchy. Missing directories are not an error.
   virtual absl::Status Destroy(const std::string& path) = 0;
+  // Removes the cgroup in every hierarchy if nothing is in it (no process, no child cgroup);
+  // kills nothing. Missing directories are not an error; a busy one is (and stays).
+  virtual absl::Status RemoveEmpty(const std::string& path) = 0;
   // `path` as an absolute cgroupsPath, so that a process in another cgroup (a later
   // berth-runtime call) finds the same cgroup: a relative path is joined to our own cgroup.
   // On v1, when this process sits in different cgroups in different hierarchies, no single

@@ -297,6 +297,15 @@ class CgroupDriverV1 : public CgroupDriver {
                     absl::StrCat("destroy cgroup ", path));
   }
 
+  absl::Status RemoveEmpty(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    for (const CgroupMountV1& h : hierarchies_) {
+      absl::Status st = kernel_->RemoveDir(Dir(h, p));
+      if (!st.ok() && !absl::IsNotFound(st)) return Annotate(st, absl::StrCat("remove cgroup ", path));
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<std::string> Directory(const std::string& path,
                                         absl::string_view controller) const override {
     ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));

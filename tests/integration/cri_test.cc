@@ -321,8 +321,13 @@ TEST_F(CriTest, PullWithTheKubeletsAuthConfigThenRemove) {
   cri::ImageStatusResponse status = ImageStatus(ref);
   ASSERT_TRUE(status.has_image());
   EXPECT_THAT(status.image().repo_tags(), Contains(ref));
-  EXPECT_THAT(status.image().repo_digests(),
-              Contains(absl::StrCat(registry_->host(), "/private/app@", image.manifest_digest())));
+  const std::string digested = absl::StrCat(registry_->host(), "/private/app@", image.manifest_digest());
+  EXPECT_THAT(status.image().repo_digests(), Contains(digested));
+  // Each name it reports finds it again: the id and the repo digest.
+  EXPECT_EQ(ImageStatus(digested).image().id(), status.image().id());
+  EXPECT_EQ(ImageStatus(status.image().id()).image().id(), status.image().id());
+  EXPECT_FALSE(ImageStatus(absl::StrCat(registry_->host(), "/other/app@", image.manifest_digest())).has_image())
+      << "another repository's digest is not this image's";
   // The same image is berth's too: a container runs from it.
   auto run = agent_.RunToExit([&] {
     v1::ContainerConfig c;
@@ -790,8 +795,54 @@ TEST_F(CriTest, KubeletMaskedAndReadonlyPathsAndSeccompChoices) {
   out.Clear();
   ASSERT_TRUE(ExecSync(filtered_id, {"grep", "^Seccomp:", "/proc/self/status"}, &out).ok());
   EXPECT_THAT(out.stdout(), HasSubstr("\t2")) << "RuntimeDefault: Berth's filter";
+  // no_new_privs as the kubelet means it: false lets privileges rise, true stops them.
+  out.Clear();
+  ASSERT_TRUE(ExecSync(id, {"grep", "^NoNewPrivs:", "/proc/self/status"}, &out).ok());
+  EXPECT_THAT(out.stdout(), HasSubstr("\t0")) << "no_new_privs false: allowPrivilegeEscalation";
+  cri::ContainerConfig nnp = Busybox("nnp", {"sleep", "1000"});
+  nnp.mutable_linux()->mutable_security_context()->set_no_new_privs(true);
+  std::string nnp_id;
+  ASSERT_TRUE(CreateIn(pod, pod_config, nnp, &nnp_id).ok());
+  ASSERT_TRUE(Start(nnp_id).ok());
+  out.Clear();
+  ASSERT_TRUE(ExecSync(nnp_id, {"grep", "^NoNewPrivs:", "/proc/self/status"}, &out).ok());
+  EXPECT_THAT(out.stdout(), HasSubstr("\t1"));
   s = RemovePod(pod);
   ASSERT_TRUE(s.ok()) << s.error_message();
+}
+
+// The kubelet's pod cgroup (cgroupfs layout) holds the sandbox's and the containers' cgroups,
+// below the agent's own cgroup parent, never at a hierarchy's root; it goes with the pod.
+TEST_F(CriTest, PodCgroupParentNestsBelowTheAgentsParent) {
+  ASSERT_NO_FATAL_FAILURE(StartAgent());
+  cri::PodSandboxConfig pod_config = PodConfig("uid-cgroup");
+  pod_config.mutable_linux()->set_cgroup_parent("/kubepods/burstable/poduid-cgroup");
+  const std::string pod = RunPod(pod_config);
+  ASSERT_FALSE(pod.empty());
+  std::string id;
+  ASSERT_TRUE(CreateIn(pod, pod_config, Busybox("app", {"sleep", "1000"}), &id).ok());
+  ASSERT_TRUE(Start(id).ok());
+  const std::string pod_dir = agent_.CgroupDir("kubepods/burstable/poduid-cgroup", "pids");
+  ASSERT_FALSE(pod_dir.empty());
+  struct stat st;
+  EXPECT_EQ(::stat((pod_dir + "/" + pod).c_str(), &st), 0) << "the sandbox's cgroup";
+  EXPECT_FALSE(ReadText(pod_dir + "/" + id + "/cgroup.procs").empty()) << "the container's process";
+  EXPECT_NE(::stat(agent_.CgroupDir(id, "pids").c_str(), &st), 0) << "not directly below the agent's parent";
+
+  // A parent that would climb out is refused, and nothing is made.
+  cri::PodSandboxConfig bad = PodConfig("uid-bad-cgroup");
+  bad.mutable_linux()->set_cgroup_parent("kubepods/../../../escape");
+  cri::RunPodSandboxRequest req;
+  *req.mutable_config() = bad;
+  cri::RunPodSandboxResponse resp;
+  grpc::Status refused = Call([&](grpc::ClientContext* c) { return runtime_->RunPodSandbox(c, req, &resp); });
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << refused.error_message();
+  EXPECT_THAT(refused.error_message(), HasSubstr("cgroup_parent"));
+  EXPECT_EQ(Pods().size(), 1u);
+  EXPECT_NE(::stat(agent_.CgroupDir("escape", "pids").c_str(), &st), 0);
+
+  ASSERT_TRUE(RemovePod(pod).ok());
+  EXPECT_NE(::stat(agent_.CgroupDir("kubepods", "pids").c_str(), &st), 0) << "the empty pod cgroups went too";
 }
 
 TEST_F(CriTest, StatsAndResourceUpdatesComeFromTheCgroup) {
@@ -977,7 +1028,9 @@ TEST_F(CriTest, BadRequestsAreRefusedWithNothingMade) {
 
 TEST_F(CriTest, PodsSurviveAnAgentKill) {
   ASSERT_NO_FATAL_FAILURE(StartAgent());
-  const cri::PodSandboxConfig pod_config = PodConfig("uid-pod-3");
+  cri::PodSandboxConfig pod_config = PodConfig("uid-pod-3");
+  // In a pod cgroup: the restarted agent's sweep of unknown cgroups must look past it.
+  pod_config.mutable_linux()->set_cgroup_parent("kubepods/poduid-pod-3");
   const std::string pod = RunPod(pod_config);
   ASSERT_FALSE(pod.empty());
   std::string running, done;
@@ -995,6 +1048,7 @@ TEST_F(CriTest, PodsSurviveAnAgentKill) {
   EXPECT_EQ(pods[0].state(), cri::SANDBOX_READY);
   EXPECT_EQ(pods[0].metadata().uid(), "uid-pod-3");
   EXPECT_EQ(ContainerStatus(running).state(), cri::CONTAINER_RUNNING);
+  EXPECT_FALSE(ReadText(agent_.CgroupDir("kubepods/poduid-pod-3/" + running, "pids") + "/cgroup.procs").empty());
   cri::ContainerStatus exited = ContainerStatus(done);
   EXPECT_EQ(exited.state(), cri::CONTAINER_EXITED);
   EXPECT_EQ(exited.exit_code(), 4);

@@ -762,6 +762,23 @@ TEST_F(CgroupV1Test, DestroyThawsKillsEveryProcessAndRemovesTheTree) {
   EXPECT_TRUE(Exists(Mount("memory") + "/process_api/own"));
 }
 
+TEST_F(CgroupV1Test, RemoveEmptyKillsNothingAndLeavesABusyCgroup) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("pod/c1").ok());
+  ASSERT_TRUE(driver_->AddProcess("pod/c1", 4242).ok());
+  absl::Status busy = driver_->RemoveEmpty("pod");  // holds c1
+  EXPECT_FALSE(busy.ok());
+  busy = driver_->RemoveEmpty("pod/c1");  // holds a process
+  EXPECT_FALSE(busy.ok());
+  EXPECT_TRUE(kernel_->kills.empty());
+  for (const char* c : kControllers) EXPECT_TRUE(Exists(Dir(c, "pod/c1"))) << c;
+  for (const char* c : kControllers) kernel_->SetProcs(Dir(c, "pod/c1"), {});
+  EXPECT_TRUE(driver_->RemoveEmpty("pod/c1").ok());
+  EXPECT_TRUE(driver_->RemoveEmpty("pod").ok());
+  for (const char* c : kControllers) EXPECT_FALSE(Exists(Dir(c, "pod"))) << c;
+  EXPECT_TRUE(driver_->RemoveEmpty("pod").ok()) << "already gone is fine";
+}
+
 TEST_F(CgroupV1Test, DestroyOfAMissingCgroupSucceeds) {
   MakeDriver();
   EXPECT_TRUE(driver_->Destroy("never-created").ok());

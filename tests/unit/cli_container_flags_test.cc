@@ -240,6 +240,11 @@ TEST(BuildContainerConfig, PublishAddHostAndDns) {
   EXPECT_EQ(Strings(c.command()), (std::vector<std::string>{"-p", "1:1"}));
 }
 
+TEST(BuildContainerConfig, CgroupParentIsPassedOnForTheAgentToCheck) {
+  EXPECT_EQ(Config({"--cgroup-parent", "/team/a", "busybox"}).cgroup_parent(), "/team/a");
+  EXPECT_EQ(Config({"busybox"}).cgroup_parent(), "");
+}
+
 TEST(RunFlags, PublishTakesOneValueEach) {
   ContainerFlags f = ParseRun({"-p", "80:80", "busybox"});
   EXPECT_EQ(f.publish, (std::vector<std::string>{"80:80"}));

@@ -117,20 +117,30 @@ class SpdyPortForward {
       if (!session_.Write(pair->data_id, std::string_view(buf, n)).ok()) break;
     }
     (void)session_.Write(pair->data_id, "", true);
-    std::lock_guard<std::mutex> lock(mu_);
-    if (pair->error_id != 0) (void)session_.Write(pair->error_id, "", true);
+    uint32_t error_id;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      error_id = pair->error_id;
+    }
+    if (error_id != 0) (void)session_.Write(error_id, "", true);
   }
 
   void OnData(uint32_t id, std::string_view data, bool fin) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = by_data_.find(id);
-    if (it == by_data_.end()) return;  // the error stream carries nothing from the client
-    int fd = it->second->socket ? it->second->socket.get() : -1;
-    if (fd < 0) {  // still dialing
-      it->second->early.append(data);
-      it->second->early_fin |= fin;
-      return;
+    std::shared_ptr<Pair> pair;  // keeps the socket open while it is written outside the lock
+    int fd;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = by_data_.find(id);
+      if (it == by_data_.end()) return;  // the error stream carries nothing from the client
+      pair = it->second;
+      fd = pair->socket ? pair->socket.get() : -1;
+      if (fd < 0) {  // still dialing
+        pair->early.append(data);
+        pair->early_fin |= fin;
+        return;
+      }
     }
+    // A pod that reads slowly holds up this session only, never the other streams' bookkeeping.
     if (!data.empty()) SendAll(fd, data);
     if (fin) ::shutdown(fd, SHUT_WR);
   }

@@ -26,13 +26,6 @@
 namespace berth::agent::cri::streaming {
 namespace {
 
-// What the upgrade handler needs, made when the 101 is queued.
-struct PendingSession {
-  StreamingServer* server;
-  StreamRequest request;
-  std::string protocol;  // "spdy", "ws-binary" or "ws-base64"
-};
-
 MHD_Result Reply(MHD_Connection* connection, unsigned int code, const std::string& body) {
   std::string text = body + "\n";
   MHD_Response* response = MHD_create_response_from_buffer(text.size(), text.data(), MHD_RESPMEM_MUST_COPY);
@@ -72,16 +65,19 @@ std::string Choose(const std::vector<std::string>& offered, std::initializer_lis
   return "";
 }
 
-void OnUpgrade(void* cls, MHD_Connection*, void*, const char* extra_in, size_t extra_in_size, MHD_socket sock,
-               MHD_UpgradeResponseHandle* urh) {
-  auto* pending = static_cast<PendingSession*>(cls);
+void OnUpgrade(void* cls, MHD_Connection* connection, void*, const char* extra_in, size_t extra_in_size,
+               MHD_socket sock, MHD_UpgradeResponseHandle* urh) {
+  auto* server = static_cast<StreamingServer*>(cls);
+  std::optional<StreamingServer::Pending> pending = server->TakePending(connection);
+  if (!pending) {  // given up on: the upgrade came more than a minute after its 101
+    MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+    return;
+  }
   std::string extra(extra_in == nullptr ? "" : std::string(extra_in, extra_in_size));
-  std::thread([pending, extra = std::move(extra), sock, urh]() mutable {
-    std::unique_ptr<PendingSession> owned(pending);
+  std::thread([server, pending = std::move(*pending), extra = std::move(extra), sock, urh]() mutable {
     ByteStream stream(sock, std::move(extra));
-    StreamingServer* server = owned->server;
     bool admitted = server->SessionBegins(&stream);
-    if (admitted) server->RunSession(stream, owned->request, owned->protocol);
+    if (admitted) server->RunSession(stream, pending.request, pending.protocol);
     MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
     if (admitted) server->SessionEnds(&stream);
   }).detach();
@@ -189,8 +185,7 @@ int StreamingServer::HandleRequest(MHD_Connection* connection, const char* url, 
     return std::any_of(upgrade.begin(), upgrade.end(), [&](const std::string& u) { return absl::EqualsIgnoreCase(u, what); });
   };
 
-  auto pending = std::make_unique<PendingSession>();
-  pending->server = this;
+  Pending pending;
   std::vector<std::pair<std::string, std::string>> headers;
   if (upgrading_to("SPDY/3.1")) {
     std::vector<std::string> offered = HeaderValues(connection, MHD_HEADER_KIND, "X-Stream-Protocol-Version");
@@ -201,7 +196,7 @@ int StreamingServer::HandleRequest(MHD_Connection* connection, const char* url, 
                                 port_forward ? "portforward.k8s.io" : "v4.channel.k8s.io",
                                 " (X-Stream-Protocol-Version)"));
     }
-    pending->protocol = "spdy";
+    pending.protocol = "spdy";
     headers = {{"Upgrade", "SPDY/3.1"}, {"X-Stream-Protocol-Version", chosen}};
   } else if (upgrading_to("websocket")) {
     const char* key = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Sec-WebSocket-Key");
@@ -217,7 +212,7 @@ int StreamingServer::HandleRequest(MHD_Connection* connection, const char* url, 
                                 port_forward ? "v4.channel.k8s.io or portforward.k8s.io"
                                              : "v4.channel.k8s.io, channel.k8s.io or base64.channel.k8s.io"));
     }
-    pending->protocol = chosen == "base64.channel.k8s.io" ? "ws-base64" : "ws-binary";
+    pending.protocol = chosen == "base64.channel.k8s.io" ? "ws-base64" : "ws-binary";
     headers = {{"Upgrade", "websocket"}, {"Sec-WebSocket-Accept", ws::AcceptKey(key)}};
     if (!chosen.empty()) headers.emplace_back("Sec-WebSocket-Protocol", chosen);
     if (port_forward) {
@@ -239,14 +234,33 @@ int StreamingServer::HandleRequest(MHD_Connection* connection, const char* url, 
                  absl::StrCat(method, " ", parts[0],
                               ": this URL must be upgraded, to SPDY/3.1 or websocket (Connection: Upgrade)"));
   }
-  pending->request = std::move(*request);
-  MHD_Response* response = MHD_create_response_for_upgrade(&OnUpgrade, pending.get());
+  pending.request = std::move(*request);
+  MHD_Response* response = MHD_create_response_for_upgrade(&OnUpgrade, this);
   if (response == nullptr) return MHD_NO;
   for (const auto& [name, value] : headers) MHD_add_response_header(response, name.c_str(), value.c_str());
+  AddPending(connection, std::move(pending));
   MHD_Result ret = MHD_queue_response(connection, MHD_HTTP_SWITCHING_PROTOCOLS, response);
   MHD_destroy_response(response);
-  if (ret == MHD_YES) pending.release();  // OnUpgrade owns it now
+  if (ret != MHD_YES) TakePending(connection);
   return ret;
+}
+
+void StreamingServer::AddPending(MHD_Connection* connection, Pending pending) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    it = now - it->second.first > std::chrono::minutes(1) ? pending_.erase(it) : std::next(it);
+  }
+  pending_[connection] = {now, std::move(pending)};
+}
+
+std::optional<StreamingServer::Pending> StreamingServer::TakePending(MHD_Connection* connection) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(connection);
+  if (it == pending_.end()) return std::nullopt;
+  Pending pending = std::move(it->second.second);
+  pending_.erase(it);
+  return pending;
 }
 
 void StreamingServer::RunSession(ByteStream& stream, const StreamRequest& request, const std::string& protocol) {

@@ -6,11 +6,15 @@
 // upgraded connection gets a thread of its own for its session.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "agent/container_manager.h"
@@ -46,6 +50,16 @@ class StreamingServer {
   bool SessionBegins(ByteStream* stream);
   void SessionEnds(ByteStream* stream);
 
+  // What an upgrade queued with a 101 needs once libmicrohttpd hands over the socket, kept
+  // by connection. A client that leaves before the upgrade completes never comes back for
+  // it: such entries go after a minute (at the next request) or with the server.
+  struct Pending {
+    StreamRequest request;
+    std::string protocol;  // "spdy", "ws-binary" or "ws-base64"
+  };
+  void AddPending(MHD_Connection* connection, Pending pending);
+  std::optional<Pending> TakePending(MHD_Connection* connection);
+
  private:
   explicit StreamingServer(ContainerManager& containers) : containers_(containers) {}
 
@@ -57,6 +71,7 @@ class StreamingServer {
   std::condition_variable sessions_done_;
   std::set<ByteStream*> sessions_;
   bool stopping_ = false;
+  std::map<MHD_Connection*, std::pair<std::chrono::steady_clock::time_point, Pending>> pending_;  // under mu_
 };
 
 }  // namespace berth::agent::cri::streaming

@@ -2,6 +2,9 @@
 // 2 stderr, 3 the error channel (the final metav1.Status), 4 resize. Every channel exists from
 // the start; the client ends the session with a close frame or by closing the connection.
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "agent/cri/streaming/resize_decoder.h"
@@ -31,12 +34,19 @@ class WebSocketCommand final : public CommandOutput {
         if (channel_message->channel == kResizeChannel) resize.Feed(channel_message->data);
       }
       input_.StdinEnd();
-      gone_ = true;
+      {
+        std::lock_guard<std::mutex> lock(gone_mu_);
+        gone_ = true;
+      }
+      gone_cv_.notify_all();
     });
     (void)RunRemoteCommand(containers, request, input_, *this);
     (void)socket_.Close(1000);
-    // The client answers the close frame; a client that does not is cut off.
-    for (int i = 0; i < 50 && !gone_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // The client answers the close frame; a client that does not is cut off after 5 s.
+    {
+      std::unique_lock<std::mutex> lock(gone_mu_);
+      gone_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return gone_.load(); });
+    }
     connection_.Shutdown();
     reader.join();
   }
@@ -57,7 +67,9 @@ class WebSocketCommand final : public CommandOutput {
   ws::WebSocket socket_;
   bool binary_;
   CommandInput input_;
-  std::atomic<bool> gone_{false};
+  std::atomic<bool> gone_{false};  // read without the lock by Write and Gone
+  std::mutex gone_mu_;
+  std::condition_variable gone_cv_;
 };
 
 }  // namespace
