@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "agent/ids.h"
 #include "runtime/base/quote.h"
 
 namespace berth::agent {
@@ -24,6 +25,9 @@ absl::StatusOr<std::string> CleanCgroupParent(const std::string& requested) {
   std::string trimmed(absl::StripSuffix(absl::StripPrefix(requested, "/"), "/"));
   for (absl::string_view part : absl::StrSplit(trimmed, '/')) {
     if (part.empty() || part == "." || part == "..") return refuse("empty, \".\" and \"..\" components are refused");
+    // A container's own cgroup is no parent: the new one would live under its limits, die
+    // with it, and be reachable from inside it when its cgroup is delegated.
+    if (IsFullId(std::string(part))) return refuse("a container id cannot be a cgroup parent");
     for (char c : part) {
       const bool ok = absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == ':' ||
                       c == '@' || c == '-';

@@ -12,8 +12,8 @@
 namespace berth::agent {
 
 // `requested` as a relative cgroup path ("/kubepods/pod1/" -> "kubepods/pod1"); empty stays
-// empty. INVALID_ARGUMENT for "..", ".", empty components, or characters outside
-// [A-Za-z0-9_.:@-].
+// empty. INVALID_ARGUMENT for "..", ".", empty components, characters outside
+// [A-Za-z0-9_.:@-], or a component that is a container id.
 absl::StatusOr<std::string> CleanCgroupParent(const std::string& requested);
 
 // The container's cgroup path (an OCI cgroupsPath) given an already clean `own_parent`.

@@ -20,10 +20,10 @@
 #include "agent/shim_client.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
-#include "runtime/spec/spec.h"
 #include "runtime/base/proc_util.h"
 #include "runtime/lifecycle/live_container.h"
 #include "runtime/shim/shim_protocol.h"
+#include "runtime/spec/spec.h"
 
 namespace berth::agent {
 

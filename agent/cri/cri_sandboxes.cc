@@ -21,7 +21,6 @@ namespace {
 
 constexpr char kPauseInContainer[] = "/.berth-pause";
 
-
 cri::PodSandboxMetadata MetadataOf(const v1::Container& c) {
   cri::PodSandboxMetadata md;
   md.set_name(Label(c, kNameLabel));

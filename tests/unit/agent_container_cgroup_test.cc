@@ -35,6 +35,10 @@ TEST(CleanCgroupParent, RefusesWhatCouldLeaveTheAgentsSubtree) {
     EXPECT_TRUE(absl::IsInvalidArgument(clean.status())) << bad;
     EXPECT_THAT(std::string(clean.status().message()), HasSubstr("cgroup_parent")) << bad;
   }
+  // Another container's cgroup is no parent.
+  absl::StatusOr<std::string> nested = CleanCgroupParent("kubepods/" + std::string(64, 'a'));
+  EXPECT_TRUE(absl::IsInvalidArgument(nested.status()));
+  EXPECT_THAT(std::string(nested.status().message()), HasSubstr("container id"));
   // The message quotes and caps what it echoes.
   EXPECT_LT(CleanCgroupParent(std::string(600, 'x')).status().message().size(), 400u);
 }
