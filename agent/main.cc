@@ -41,6 +41,7 @@
 #include "agent/metrics_page.h"
 #include "agent/metrics_server.h"
 #include "agent/listeners.h"
+#include "agent/memory_release.h"
 #include "agent/networks_service.h"
 #include "agent/volumes_service.h"
 #include "agent/userns_pool.h"
@@ -341,6 +342,9 @@ int main(int argc, char** argv) {
                config.cni_conf_dir.empty() ? "bridge" : "cni:" + config.cni_conf_dir, absl::StrJoin(config.listen, ","),
                metrics_server ? metrics_address : "none", config.root,
                (*cgroups)->Name(), config.cgroup_parent);
+
+  // Start-up code and what ran once since: resident no more (shared pages stay cached).
+  berth::agent::MemoryReleaseLoop memory_release(std::chrono::seconds(1), std::chrono::seconds(10));
 
   std::thread signal_thread([&] {
     for (;;) {

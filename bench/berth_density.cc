@@ -10,17 +10,23 @@
 //   5. List of all, Inspect of one and Stats of all: p50 and p99;
 //   6. removal of everything (force, from the same clients): the removal rate;
 //   7. then nothing may be left: no container, shim process, cgroup, veth or address lease.
-//      A leftover makes it exit 1.
+//      A leftover makes it exit 1;
+//   8. crun beside it (skipped with --no-crun): `crun run --detach` of as many sleeps from as
+//      many parallel clients, in cgroups below the bench's own (see CrunArm), then deleted;
+//   9. the round's targets, each with its verdict, and the command that reproduces them.
 // Not a test: it asserts nothing about times and memory; it prints them.
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +37,7 @@
 #include "bench/bench_berth.h"
 #include "bench/bench_host.h"
 #include "bench/bench_net.h"
+#include "bench/bench_oci_runtime.h"
 #include "bench/bench_proc.h"
 #include "bench/bench_stats.h"
 #include "berth/v1/containers.grpc.pb.h"
@@ -52,6 +59,9 @@ struct Flags {
   std::string berthd;
   std::string tmpdir = "/tmp";
   std::string log_level = "warn";
+  std::string crun = "crun";
+  bool no_crun = false;
+  std::string command;  // how the bench was started, printed to reproduce it
 };
 
 std::unique_ptr<v1::Containers::Stub> Stub(const std::string& socket) {
@@ -78,9 +88,9 @@ std::string CreateAndStart(v1::Containers::Stub& stub, const std::string& networ
   return resp.container().id();
 }
 
-// Runs `count` jobs over `clients` threads, each with its own channel; seconds of wall time.
-double Parallel(const std::string& socket, int clients, int count,
-                const std::function<void(v1::Containers::Stub&, int)>& job) {
+// Runs jobs 0 .. count-1 over `clients` threads; `make_worker` gives each thread its job
+// function (with a channel of its own, say). Seconds of wall time; the first error is thrown.
+double ParallelJobs(int clients, int count, const std::function<std::function<void(int)>()>& make_worker) {
   std::atomic<int> next{0};
   std::mutex error_mu;
   std::string error;
@@ -88,11 +98,11 @@ double Parallel(const std::string& socket, int clients, int count,
   const auto t0 = Clock::now();
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&] {
-      auto stub = Stub(socket);
+      std::function<void(int)> job = make_worker();
       for (int i; (i = next.fetch_add(1)) < count;) {
         try {
           ThrowIfInterrupted();
-          job(*stub, i);
+          job(i);
         } catch (const std::exception& e) {
           std::lock_guard<std::mutex> lock(error_mu);
           if (error.empty()) error = e.what();
@@ -105,6 +115,100 @@ double Parallel(const std::string& socket, int clients, int count,
   const double seconds = MillisBetween(t0, Clock::now()) / 1000.0;
   if (!error.empty()) throw BenchError(error);
   return seconds;
+}
+
+// The same with berth.v1 calls, each thread on its own channel.
+double Parallel(const std::string& socket, int clients, int count,
+                const std::function<void(v1::Containers::Stub&, int)>& job) {
+  return ParallelJobs(clients, count, [&]() -> std::function<void(int)> {
+    std::shared_ptr<v1::Containers::Stub> stub = Stub(socket);
+    return [stub, &job](int i) { job(*stub, i); };
+  });
+}
+
+// crun beside Berth: `crun run --detach` of the same sleep, from as many parallel clients, each
+// container in its own cgroup below the bench's, on one shared overlay of the busybox layer.
+// The bench is in a private mount namespace (entered before any thread): for the crun phase
+// only, each cgroup hierarchy there is a bind mount of <own cgroup>/<parent>/crun and the
+// controller-less cgroup2 mount is gone (crun 1.8 refuses hybrid hosts).
+class CrunArm {
+ public:
+  CrunArm(std::string crun_path, std::string tmp, std::vector<CgroupHierarchy> hierarchies, std::string cgroup_parent)
+      : crun_path_(std::move(crun_path)),
+        tmp_(std::move(tmp)),
+        hierarchies_(std::move(hierarchies)),
+        cgroup_parent_(std::move(cgroup_parent)) {}
+  ~CrunArm() { End(); }
+
+  void Begin(const std::string& busybox_rootfs) {
+    if (std::string hidden = HybridCgroup2MountPoint(); !hidden.empty()) Unmount(hidden);
+    for (const auto& h : hierarchies_) {
+      const std::string crun_dir = h.own_dir + "/" + cgroup_parent_ + "/crun";
+      MakeCgroup(h, h.own_dir + "/" + cgroup_parent_);
+      MakeCgroup(h, crun_dir);
+      BindMount(crun_dir, h.mount_point);
+      mounts_.push_back(h.mount_point);
+    }
+    runtime_ = std::make_shared<OciRuntime>(crun_path_, tmp_ + "/crun-state", tmp_ + "/crun.log");
+    MakeDir(tmp_ + "/crun-state", 0700);
+    bundle_ = tmp_ + "/crun-sleep";
+    for (const char* sub : {"", "/rootfs", "/upper", "/work"}) MakeDir(bundle_ + sub);
+    MountOverlay(busybox_rootfs, bundle_ + "/upper", bundle_ + "/work", bundle_ + "/rootfs");
+    mounts_.push_back(bundle_ + "/rootfs");
+    runtime_->MakeBundle(bundle_, bundle_ + "/rootfs", {"/bin/sleep", "3600"}, kCgroupPlaceholder);
+    config_ = ReadTextFile(bundle_ + "/config.json");
+  }
+
+  // Each container its own bundle (a copy of config.json naming a cgroup of its own: crun's
+  // device rules of one container must not race another's mknod) on the shared rootfs.
+  void MakeBundleFor(const std::string& id) {
+    const std::string dir = tmp_ + "/crun-bundles/" + id;
+    MakeDir(tmp_ + "/crun-bundles", 0700);
+    MakeDir(dir, 0700);
+    std::string config = config_;
+    const size_t at = config.find(kCgroupPlaceholder);
+    if (at == std::string::npos) throw BenchError("crun config.json lost its cgroupsPath");
+    config.replace(at, std::strlen(kCgroupPlaceholder), "/" + id);
+    WriteTextFile(dir + "/config.json", config);
+  }
+
+  void RunDetached(const std::string& id) { runtime_->RunDetached(tmp_ + "/crun-bundles/" + id, id); }
+
+  // Deletes every crun container and undoes the mounts; false if a container stayed.
+  bool End() {
+    bool deleted = runtime_ == nullptr || runtime_->DeleteAll();
+    runtime_.reset();
+    while (!mounts_.empty()) {
+      TryUnmount(mounts_.back());
+      mounts_.pop_back();
+    }
+    return deleted;
+  }
+
+ private:
+  std::string crun_path_, tmp_;
+  std::vector<CgroupHierarchy> hierarchies_;
+  std::string cgroup_parent_;
+  static constexpr char kCgroupPlaceholder[] = "/berth-density-crun-cgroup";
+  std::shared_ptr<OciRuntime> runtime_;
+  std::string bundle_;
+  std::string config_;  // the bundle's config.json, cgroupsPath kCgroupPlaceholder
+  std::vector<std::string> mounts_;
+};
+
+// The closing table of the round's density targets.
+void PrintTargets(const std::vector<std::array<std::string, 4>>& rows, const std::string& command) {
+  std::printf("\nTargets\n  %-52s %-26s %-12s %s\n", "measure", "value", "target", "");
+  for (const auto& r : rows) {
+    std::printf("  %-52s %-26s %-12s %s\n", r[0].c_str(), r[1].c_str(), r[2].c_str(), r[3].c_str());
+  }
+  std::printf("  reproduce: %s\n", command.c_str());
+}
+
+std::string Fixed(const char* format, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
 }
 
 std::vector<v1::Container> ListAll(v1::Containers::Stub& stub) {
@@ -195,13 +299,25 @@ int Density(const Flags& flags) {
     return RemoveTree(tmp) && ok;
   };
 
+  const std::string crun_path = flags.no_crun ? "" : FindExecutable(flags.crun);
+  if (!flags.no_crun && crun_path.empty()) {
+    throw BenchError("crun not found (" + flags.crun + "); install it with deploy/install-deps.sh, or give --no-crun");
+  }
+
   int rc = 0;
   {
     BerthAgent agent({berthd, tmp + "/root", tmp + "/berthd.sock", cgroup_parent, tmp + "/berthd.log", flags.log_level});
+    std::optional<CrunArm> crun;
     try {
       agent.Start();
       agent.WaitServing(std::chrono::seconds(120));
+      if (!crun_path.empty()) {
+        // berthd stays outside; before any thread (gRPC's come with the first channel).
+        EnterPrivateMountNamespace();
+        crun.emplace(crun_path, tmp, hierarchies, cgroup_parent);
+      }
       auto stub = Stub(tmp + "/berthd.sock");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // past its first release
       const MemoryUse idle = ReadMemoryUse(agent.pid());
 
       std::printf("berth-density: %d containers (network none), then %d on the bridge; %d clients\n",
@@ -221,10 +337,15 @@ int Density(const Flags& flags) {
       }
       const MemoryUse loaded = ReadMemoryUse(agent.pid());
       const ShimMemory shims = ShimsOf(all);
+      // berthd gives its resident code back every 10 s (agent/memory_release.h): at rest.
+      std::this_thread::sleep_for(std::chrono::milliseconds(10500));
+      const MemoryUse rest = ReadMemoryUse(agent.pid());
       std::printf("\nMemory\n");
       std::printf("  %-44s %s (Pss %s)\n", "berthd, idle", Mem(idle.vm_rss_kb).c_str(), Mem(idle.pss_kb).c_str());
-      std::printf("  %-44s %s (Pss %s)\n", ("berthd, " + std::to_string(total) + " running").c_str(),
+      std::printf("  %-44s %s (Pss %s)\n", ("berthd, " + std::to_string(total) + " running, just started").c_str(),
                   Mem(loaded.vm_rss_kb).c_str(), Mem(loaded.pss_kb).c_str());
+      std::printf("  %-44s %s (Pss %s; anon %s)\n", ("berthd, " + std::to_string(total) + " running, at rest").c_str(),
+                  Mem(rest.vm_rss_kb).c_str(), Mem(rest.pss_kb).c_str(), Mem(rest.rss_anon_kb).c_str());
       if (shims.shims > 0) {
         std::printf("  %-44s Pss %s total, %.0f kB each; VmRSS %.0f kB each\n",
                     (std::to_string(shims.shims) + " berth-shims").c_str(), Mem(shims.pss_kb).c_str(),
@@ -285,11 +406,65 @@ int Density(const Flags& flags) {
       std::printf("\nLeft behind after removal: %s\n", left.empty() ? "nothing" : "");
       for (const std::string& l : left) std::printf("  %s\n", l.c_str());
       if (!left.empty()) rc = 1;
+
+      // crun beside it: the same number of sleeps, as many clients, after Berth's are gone.
+      double crun_rate = 0;
+      if (crun) {
+        std::string busybox_rootfs;
+        for (const std::string& name : berth::ListDirectory(tmp + "/root/images/layers")) {
+          if (!name.empty() && name[0] != '.') busybox_rootfs = tmp + "/root/images/layers/" + name;
+        }
+        crun->Begin(busybox_rootfs);
+        const std::string prefix = "dens" + std::to_string(::getpid()) + "-";
+        for (int i = 0; i < flags.containers; ++i) crun->MakeBundleFor(prefix + std::to_string(i));  // not timed
+        const double crun_s = ParallelJobs(flags.clients, flags.containers, [&]() -> std::function<void(int)> {
+          return [&](int i) { crun->RunDetached(prefix + std::to_string(i)); };
+        });
+        crun_rate = flags.containers / crun_s;
+        const auto t0 = Clock::now();
+        const bool deleted = crun->End();
+        const double delete_s = MillisBetween(t0, Clock::now()) / 1000.0;
+        std::printf("\ncrun %s, the same sleeps from %d parallel clients\n", crun_path.c_str(), flags.clients);
+        std::printf("  %-44s %8.1f containers/s  (%.1f s); Berth's rate, network none: %.2fx\n", "crun run --detach",
+                    crun_rate, crun_s, (flags.containers / none_s) / crun_rate);
+        std::printf("  %-44s %8.1f containers/s  (%.1f s, one client)\n", "crun delete --force", flags.containers / delete_s,
+                    delete_s);
+        if (!deleted) {
+          std::printf("  crun left containers behind\n");
+          rc = 1;
+        }
+      }
+
+      std::vector<std::array<std::string, 4>> targets;
+      auto verdict = [](bool ok) { return std::string(ok ? "MET" : "MISSED"); };
+      const double loaded_mib = rest.vm_rss_kb / 1024.0;
+      targets.push_back({"berthd VmRSS, idle", Fixed("%.1f MiB", idle.vm_rss_kb / 1024.0), "<= 20 MiB",
+                         verdict(idle.vm_rss_kb / 1024.0 <= 20)});
+      targets.push_back({"berthd VmRSS, " + std::to_string(total) + " running, at rest", Fixed("%.1f MiB", loaded_mib),
+                         "<= 60 MiB", verdict(loaded_mib <= 60)});
+      if (shims.shims > 0) {
+        const double pss_each = static_cast<double>(shims.pss_kb) / shims.shims / 1024.0;
+        targets.push_back({"berth-shim Pss each, " + std::to_string(shims.shims) + " running",
+                           Fixed("%.2f MiB", pss_each), "<= 1 MiB", verdict(pss_each <= 1.0)});
+      }
+      const double list_p50 = Percentile(list_ms, 50);
+      targets.push_back({"List of " + std::to_string(total) + ", p50", Fixed("%.2f ms", list_p50), "<= 5 ms",
+                         verdict(list_p50 <= 5)});
+      if (crun_rate > 0) {
+        const double ratio = (flags.containers / none_s) / crun_rate;
+        targets.push_back({"detached starts, " + std::to_string(flags.clients) + " clients, / crun's rate",
+                           Fixed("%.2fx", ratio) + Fixed(" (%.0f/s", flags.containers / none_s) +
+                               Fixed(" vs %.0f/s)", crun_rate),
+                           ">= 1.5x", verdict(ratio >= 1.5)});
+      }
+      PrintTargets(targets, flags.command);
     } catch (...) {
+      if (crun) crun->End();
       agent.Stop();
       cleanup_host();
       throw;
     }
+    if (crun) crun->End();
     agent.Stop();
   }
   if (!cleanup_host()) {
@@ -315,7 +490,10 @@ int main(int argc, char** argv) {
   app.add_option("--berthd", flags.berthd, "berthd to start (default: next to berth-density)");
   app.add_option("--tmpdir", flags.tmpdir, "where the agent's root goes");
   app.add_option("--agent-log-level", flags.log_level, "berthd --log-level");
+  app.add_option("--crun", flags.crun, "crun binary of the start-rate baseline");
+  app.add_flag("--no-crun", flags.no_crun, "skip the crun baseline");
   CLI11_PARSE(app, argc, argv);
+  for (int i = 0; i < argc; ++i) flags.command += (i > 0 ? " " : "") + std::string(argv[i]);
   if (::geteuid() != 0) {
     std::fprintf(stderr, "berth-density: must run as root (namespaces, cgroups, mounts)\n");
     return 1;

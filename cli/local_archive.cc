@@ -1,7 +1,5 @@
 #include "cli/local_archive.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,20 +12,21 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "cli/archive_library.h"
 #include "cli/human_format.h"
 
 namespace berth::cli {
 namespace {
 
-struct ReadFree {
-  void operator()(archive* a) const { archive_read_free(a); }
+// archive_read_free or archive_write_free.
+struct ArchiveFree {
+  int (*free)(archive*);
+  void operator()(archive* a) const { free(a); }
 };
-struct WriteFree {
-  void operator()(archive* a) const { archive_write_free(a); }
-};
+using ArchivePtr = std::unique_ptr<archive, ArchiveFree>;
 
-absl::Status ArchiveError(archive* a, const std::string& what) {
-  const char* msg = archive_error_string(a);
+absl::Status ArchiveError(const ArchiveLibrary& lib, archive* a, const std::string& what) {
+  const char* msg = lib.error_string(a);
   return absl::InternalError(absl::StrCat(what, ": ", msg != nullptr ? msg : "failed"));
 }
 
@@ -53,49 +52,52 @@ absl::Status PackLocalPath(const std::string& path, const ArchiveChunkSink& sink
     return absl::NotFoundError(absl::StrCat("no such file or directory: ", Quote(path)));
   }
   const std::filesystem::path base = contents ? std::filesystem::path(clean) : std::filesystem::path(clean).parent_path();
-  std::unique_ptr<archive, ReadFree> disk(archive_read_disk_new());
-  std::unique_ptr<archive, WriteFree> out(archive_write_new());
+  absl::StatusOr<std::unique_ptr<const ArchiveLibrary>> loaded = ArchiveLibrary::Load();
+  if (!loaded.ok()) return loaded.status();
+  const ArchiveLibrary& lib = **loaded;
+  ArchivePtr disk(lib.read_disk_new(), ArchiveFree{lib.read_free});
+  ArchivePtr out(lib.write_new(), ArchiveFree{lib.write_free});
   if (!disk || !out) return absl::ResourceExhaustedError("libarchive");
-  archive_read_disk_set_symlink_physical(disk.get());
-  archive_read_disk_set_standard_lookup(disk.get());
-  archive_write_set_format_pax_restricted(out.get());
-  archive_write_set_bytes_in_last_block(out.get(), 1);
-  if (archive_write_open(out.get(), const_cast<ArchiveChunkSink*>(&sink), nullptr, WriteToSink, nullptr) != ARCHIVE_OK) {
-    return ArchiveError(out.get(), "write the archive");
+  lib.read_disk_set_symlink_physical(disk.get());
+  lib.read_disk_set_standard_lookup(disk.get());
+  lib.write_set_format_pax_restricted(out.get());
+  lib.write_set_bytes_in_last_block(out.get(), 1);
+  if (lib.write_open(out.get(), const_cast<ArchiveChunkSink*>(&sink), nullptr, WriteToSink, nullptr) != ARCHIVE_OK) {
+    return ArchiveError(lib, out.get(), "write the archive");
   }
-  if (archive_read_disk_open(disk.get(), clean.c_str()) != ARCHIVE_OK) {
-    return ArchiveError(disk.get(), absl::StrCat("read ", Quote(path)));
+  if (lib.read_disk_open(disk.get(), clean.c_str()) != ARCHIVE_OK) {
+    return ArchiveError(lib, disk.get(), absl::StrCat("read ", Quote(path)));
   }
   std::vector<char> buffer(256 * 1024);
   while (true) {
-    std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry(archive_entry_new(), archive_entry_free);
-    int r = archive_read_next_header2(disk.get(), entry.get());
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry(lib.entry_new(), lib.entry_free);
+    int r = lib.read_next_header2(disk.get(), entry.get());
     if (r == ARCHIVE_EOF) break;
-    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) return ArchiveError(disk.get(), absl::StrCat("read ", Quote(path)));
-    archive_read_disk_descend(disk.get());
-    std::string name = std::filesystem::path(archive_entry_sourcepath(entry.get())).lexically_relative(base).string();
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) return ArchiveError(lib, disk.get(), absl::StrCat("read ", Quote(path)));
+    lib.read_disk_descend(disk.get());
+    std::string name = std::filesystem::path(lib.entry_sourcepath(entry.get())).lexically_relative(base).string();
     if (name.empty() || name == ".") continue;  // the directory itself when packing its contents
-    archive_entry_set_pathname(entry.get(), name.c_str());
-    if (archive_write_header(out.get(), entry.get()) != ARCHIVE_OK) return ArchiveError(out.get(), "write the archive");
-    if (archive_entry_filetype(entry.get()) != AE_IFREG || archive_entry_size(entry.get()) == 0) continue;
-    int fd = ::open(archive_entry_sourcepath(entry.get()), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return absl::PermissionDeniedError(absl::StrCat("cannot read ", Quote(archive_entry_sourcepath(entry.get()))));
-    int64_t left = archive_entry_size(entry.get());
+    lib.entry_set_pathname(entry.get(), name.c_str());
+    if (lib.write_header(out.get(), entry.get()) != ARCHIVE_OK) return ArchiveError(lib, out.get(), "write the archive");
+    if (lib.entry_filetype(entry.get()) != AE_IFREG || lib.entry_size(entry.get()) == 0) continue;
+    int fd = ::open(lib.entry_sourcepath(entry.get()), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return absl::PermissionDeniedError(absl::StrCat("cannot read ", Quote(lib.entry_sourcepath(entry.get()))));
+    int64_t left = lib.entry_size(entry.get());
     while (left > 0) {
       ssize_t n = ::read(fd, buffer.data(), std::min<size_t>(buffer.size(), static_cast<size_t>(left)));
       if (n <= 0) {  // shrank while read: pad to the size the header promised
         std::fill(buffer.begin(), buffer.end(), 0);
         n = static_cast<ssize_t>(std::min<size_t>(buffer.size(), static_cast<size_t>(left)));
       }
-      if (archive_write_data(out.get(), buffer.data(), static_cast<size_t>(n)) < 0) {
+      if (lib.write_data(out.get(), buffer.data(), static_cast<size_t>(n)) < 0) {
         ::close(fd);
-        return ArchiveError(out.get(), "write the archive");
+        return ArchiveError(lib, out.get(), "write the archive");
       }
       left -= n;
     }
     ::close(fd);
   }
-  if (archive_write_close(out.get()) != ARCHIVE_OK) return ArchiveError(out.get(), "write the archive");
+  if (lib.write_close(out.get()) != ARCHIVE_OK) return ArchiveError(lib, out.get(), "write the archive");
   return absl::OkStatus();
 }
 
@@ -138,18 +140,21 @@ absl::Status LocalUnpacker::Feed(absl::string_view data) {
 }
 
 absl::Status LocalUnpacker::Finish() {
-  std::unique_ptr<archive, ReadFree> in(archive_read_new());
-  std::unique_ptr<archive, WriteFree> disk(archive_write_disk_new());
+  absl::StatusOr<std::unique_ptr<const ArchiveLibrary>> loaded = ArchiveLibrary::Load();
+  if (!loaded.ok()) return loaded.status();
+  const ArchiveLibrary& lib = **loaded;
+  ArchivePtr in(lib.read_new(), ArchiveFree{lib.read_free});
+  ArchivePtr disk(lib.write_disk_new(), ArchiveFree{lib.write_free});
   if (!in || !disk) return absl::ResourceExhaustedError("libarchive");
-  archive_read_support_format_tar(in.get());
-  archive_read_support_format_empty(in.get());
+  lib.read_support_format_tar(in.get());
+  lib.read_support_format_empty(in.get());
   int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
               ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_UNLINK;
   if (keep_owner_) flags |= ARCHIVE_EXTRACT_OWNER;
-  archive_write_disk_set_options(disk.get(), flags);
-  archive_write_disk_set_standard_lookup(disk.get());
-  if (archive_read_open_filename(in.get(), spool_path_.c_str(), 256 * 1024) != ARCHIVE_OK) {
-    return ArchiveError(in.get(), "read the archive");
+  lib.write_disk_set_options(disk.get(), flags);
+  lib.write_disk_set_standard_lookup(disk.get());
+  if (lib.read_open_filename(in.get(), spool_path_.c_str(), 256 * 1024) != ARCHIVE_OK) {
+    return ArchiveError(lib, in.get(), "read the archive");
   }
   // Names stay relative, so libarchive's checks (no "..", nothing absolute, no symlink on the
   // way) hold them below the destination: unpack from inside it.
@@ -163,36 +168,36 @@ absl::Status LocalUnpacker::Finish() {
   } restore{cwd.get()};
   while (true) {
     archive_entry* entry = nullptr;
-    int r = archive_read_next_header(in.get(), &entry);
+    int r = lib.read_next_header(in.get(), &entry);
     if (r == ARCHIVE_EOF) break;
-    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) return ArchiveError(in.get(), "read the archive");
-    std::string name = archive_entry_pathname(entry);
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) return ArchiveError(lib, in.get(), "read the archive");
+    std::string name = lib.entry_pathname(entry);
     if (!rename_top_.empty()) {
       const size_t slash = name.find('/');
       name = rename_top_ + (slash == std::string::npos ? "" : name.substr(slash));
     }
-    archive_entry_set_pathname(entry, name.c_str());
-    if (const char* link = archive_entry_hardlink(entry); link != nullptr) {
+    lib.entry_set_pathname(entry, name.c_str());
+    if (const char* link = lib.entry_hardlink(entry); link != nullptr) {
       std::string target = link;
       if (!rename_top_.empty()) {
         const size_t slash = target.find('/');
         target = rename_top_ + (slash == std::string::npos ? "" : target.substr(slash));
       }
-      archive_entry_set_hardlink(entry, target.c_str());
+      lib.entry_set_hardlink(entry, target.c_str());
     }
-    if (archive_write_header(disk.get(), entry) != ARCHIVE_OK) return ArchiveError(disk.get(), Quote(name));
+    if (lib.write_header(disk.get(), entry) != ARCHIVE_OK) return ArchiveError(lib, disk.get(), Quote(name));
     const void* block = nullptr;
     size_t size = 0;
     la_int64_t offset = 0;
-    while ((r = archive_read_data_block(in.get(), &block, &size, &offset)) == ARCHIVE_OK) {
-      if (archive_write_data_block(disk.get(), block, size, offset) != ARCHIVE_OK) {
-        return ArchiveError(disk.get(), Quote(name));
+    while ((r = lib.read_data_block(in.get(), &block, &size, &offset)) == ARCHIVE_OK) {
+      if (lib.write_data_block(disk.get(), block, size, offset) != ARCHIVE_OK) {
+        return ArchiveError(lib, disk.get(), Quote(name));
       }
     }
-    if (r != ARCHIVE_EOF) return ArchiveError(in.get(), "read the archive");
-    if (archive_write_finish_entry(disk.get()) != ARCHIVE_OK) return ArchiveError(disk.get(), Quote(name));
+    if (r != ARCHIVE_EOF) return ArchiveError(lib, in.get(), "read the archive");
+    if (lib.write_finish_entry(disk.get()) != ARCHIVE_OK) return ArchiveError(lib, disk.get(), Quote(name));
   }
-  if (archive_write_close(disk.get()) != ARCHIVE_OK) return ArchiveError(disk.get(), "write files");
+  if (lib.write_close(disk.get()) != ARCHIVE_OK) return ArchiveError(lib, disk.get(), "write files");
   return absl::OkStatus();
 }
 

@@ -1,4 +1,4 @@
-# Static links of the runtime's small, often-started binaries (berth-shim, berth-runtime).
+# Static links of the small, often-started binaries (berth-shim, berth-runtime, the berth CLI).
 # Debian ships static archives next to the shared libraries; the imported targets name the .so
 # files, so the link line is built from the same dependency graph with each .so replaced by
 # its .a. Without an archive: a normal, dynamic link.
@@ -48,12 +48,24 @@ function(berth_static_link_items out_var missing_var)
         set(missing "${archive}")
       endif()
       list(APPEND items "${archive}")
+    elseif(item MATCHES "^-l" AND NOT item MATCHES "^-l(c|m|dl|rt|pthread|util)$")
+      string(SUBSTRING "${item}" 2 -1 bare)
+      list(APPEND queue "${bare}")  # a bare name, below
     elseif(item MATCHES "^-|^/")
       list(APPEND items "${item}")
     elseif(item STREQUAL "Threads::Threads" OR item MATCHES "^\\$<")
       # Header-only or generator-expression helpers: nothing to link statically.
-    else()
+    elseif(item MATCHES "^(c|m|dl|rt|pthread|util)$")
+      # The C runtime's own parts: as the program links libc.
       list(APPEND items "-l${item}")
+    else()
+      # A bare name (gRPC names re2 so): its archive, found where the shared objects are.
+      find_library(BERTH_ARCHIVE_${item} NAMES lib${item}.a)
+      if(BERTH_ARCHIVE_${item})
+        list(APPEND items "${BERTH_ARCHIVE_${item}}")
+      else()
+        list(APPEND items "-l${item}")
+      endif()
     endif()
   endwhile()
   set(${out_var} "${items}" PARENT_SCOPE)
@@ -63,6 +75,18 @@ endfunction()
 # Links `target` with `deps` statically when every archive exists (and BERTH_STATIC_TOOLS is
 # on), else dynamically; says which in the configure output.
 function(berth_link_statically target)
+  _berth_link_archives(${target} FULLY ${ARGN})
+endfunction()
+
+# Links `target` with the static archives of `deps` (gRPC, Protobuf, Abseil, OpenSSL, ...) and of
+# libstdc++, only the C library shared (NSS, dlopen), as a position-dependent executable: for a
+# short-lived program that links dozens of libraries (the `berth` CLI), loading and relocating
+# them was most of its run time. Without an archive: a normal, dynamic link.
+function(berth_link_archives target)
+  _berth_link_archives(${target} LIBC_SHARED ${ARGN})
+endfunction()
+
+function(_berth_link_archives target mode)
   set(deps ${ARGN})
   set(missing "not wanted")
   if(BERTH_STATIC_TOOLS)
@@ -82,5 +106,11 @@ function(berth_link_statically target)
   add_dependencies(${target} ${deps})
   # A group, because the archives' order from a graph walk is not a link order.
   target_link_libraries(${target} PRIVATE -Wl,--start-group ${items} -Wl,--end-group)
-  target_link_options(${target} PRIVATE -static -Wl,--gc-sections)
+  if(mode STREQUAL "FULLY")
+    target_link_options(${target} PRIVATE -static -Wl,--gc-sections)
+  else()
+    # No PIE: nothing for the dynamic loader to relocate in the program itself.
+    target_link_options(${target} PRIVATE -no-pie -static-libstdc++ -static-libgcc -Wl,--gc-sections)
+    target_link_libraries(${target} PRIVATE -pthread ${CMAKE_DL_LIBS})
+  endif()
 endfunction()

@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
+#include "runtime/base/idle_memory.h"
 #include "runtime/base/proc_util.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/lifecycle/live_container.h"
@@ -136,6 +137,7 @@ absl::Status ShimServer::Init(UniqueFd signal_fd) {
                                                seccomp_ ? &*seccomp_ : nullptr, create));
   io.CloseChildEnds();
   init_pid_ = container_->pid();
+  mount_ns_.Reset(::open(absl::StrCat("/proc/", init_pid_, "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
   RETURN_IF_ERROR(io.TakePtyMaster());
   // The namespaces the agent passed in have been joined (or copied into the child's plan).
   for (int fd = kShimReportFd + 1; fd <= kShimReportFd + options_.preserve_fds; ++fd) ::close(fd);
@@ -228,8 +230,16 @@ void ShimServer::Run() {
         break;
       }
       timeout_ms = static_cast<int>(left / 1'000'000) + 1;
+    } else if (release_pending_) {
+      timeout_ms = kIdleReleaseMs;
     }
     int n = ::epoll_wait(epoll_.get(), events, 16, timeout_ms);
+    if (n == 0 && release_pending_ && !init_exited_) {
+      // Quiet for a while: nothing short-lived waits on the time this takes (~0.5 ms).
+      ReleaseIdleMemory(IdleRelease::kOwnBinary);
+      release_pending_ = false;
+      continue;
+    }
     if (n < 0) {
       if (errno == EINTR) continue;
       // A bug (EBADF, EINVAL): nothing can be served any more. Leave nothing behind.
@@ -335,6 +345,7 @@ void ShimServer::OnExecExit(pid_t helper, int wait_status) {
   report.exit_code = ExitCodeFromWaitStatus(wait_status);
   (void)SendMessage(it->second.fd.get(), MsgType::kExit, Encode(report));
   Drop(key);  // the reply stays readable after we close our end
+  if (exec_helpers_.empty()) release_pending_ = true;  // what serving the exec ran
 }
 
 std::string ShimServer::ExitPayload() const {
@@ -382,6 +393,7 @@ void ShimServer::FinishExit() {
     ::unlink(socket_path_.c_str());
     socket_bound_ = false;
   }
+  mount_ns_.Reset();  // the container's mounts go now, with nobody waiting on them
   done_ = true;
 }
 
@@ -492,6 +504,7 @@ absl::Status ShimServer::DoStart(Connection& conn) {
     // The container runs either way; the agent learns it from this reply and kState.
     state_.error = std::string(saved.message());
   }
+  release_pending_ = true;  // from here on the shim only copies output and answers requests
   return SendMessage(conn.fd.get(), MsgType::kStarted, Encode(Started{state_.started_at_ns}));
 }
 

@@ -119,6 +119,16 @@ class ShimServer {
   UniqueFd stderr_fd_;
   UniqueFd stdin_writer_;  // --stdin without terminal: handed to the first attacher
 
+  // The container's mount namespace, held until its exit is reported: were init's exit the
+  // last reference, the kernel would unmount the whole tree (with an RCU grace period) before
+  // init became a zombie, and the SIGCHLD that tells of the exit would come milliseconds late.
+  UniqueFd mount_ns_;
+
+  // Memory to give back once the loop has been idle for kIdleReleaseMs (runtime/base/idle_memory.h): after
+  // the create, the start and each exec.
+  static constexpr int kIdleReleaseMs = 100;
+  bool release_pending_ = true;
+
   ShimState state_;
   pid_t init_pid_ = 0;
   bool init_exited_ = false;

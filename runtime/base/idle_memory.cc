@@ -1,0 +1,82 @@
+#include "runtime/base/idle_memory.h"
+
+#include <malloc.h>
+#include <sys/mman.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace berth {
+namespace {
+
+struct Mapping {
+  uintptr_t start = 0;
+  uintptr_t end = 0;
+  bool read_only_private = false;  // "r-xp", "r--p"
+  std::string path;
+};
+
+// "00401000-00637000 r-xp 00001000 00:01 15096    /memfd:berth-shim (deleted)"
+bool ParseHeader(const char* line, Mapping& m) {
+  unsigned long start = 0, end = 0;
+  char perms[8] = {};
+  int path_at = 0;
+  if (std::sscanf(line, "%lx-%lx %7s %*s %*s %*s %n", &start, &end, perms, &path_at) < 3) return false;
+  m.start = start;
+  m.end = end;
+  m.read_only_private = perms[0] == 'r' && perms[1] != 'w' && perms[3] == 'p';
+  m.path = path_at > 0 ? line + path_at : "";
+  while (!m.path.empty() && (m.path.back() == '\n' || m.path.back() == ' ')) m.path.pop_back();
+  return true;
+}
+
+bool IsSharedLibrary(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  return name.find(".so") != std::string::npos && (name.size() >= 3 && (name.compare(name.size() - 3, 3, ".so") == 0 ||
+                                                                        name.find(".so.") != std::string::npos));
+}
+
+}  // namespace
+
+void ReleaseIdleMemory(IdleRelease scope) {
+  ::malloc_trim(0);
+  std::FILE* smaps = std::fopen("/proc/self/smaps", "re");
+  if (smaps == nullptr) return;
+  // The file this very function was loaded from: the program (or its memfd copy).
+  const auto self = reinterpret_cast<uintptr_t>(&ReleaseIdleMemory);
+  std::string self_path;
+  std::vector<Mapping> candidates;
+  Mapping current;
+  bool have_current = false;
+  char line[1024];
+  while (std::fgets(line, sizeof(line), smaps) != nullptr) {
+    Mapping m;
+    if (std::strchr(line, '-') != nullptr && ParseHeader(line, m) && m.end > m.start) {
+      current = std::move(m);
+      have_current = true;
+      if (self >= current.start && self < current.end) self_path = current.path;
+      continue;
+    }
+    // A mapping with private (copied) pages has content the file does not: never drop those.
+    unsigned long anon_kb = 0;
+    if (have_current && std::sscanf(line, "Anonymous: %lu kB", &anon_kb) == 1) {
+      if (current.read_only_private && anon_kb == 0 && !current.path.empty() && current.path[0] == '/') {
+        candidates.push_back(current);
+      }
+      have_current = false;
+    }
+  }
+  std::fclose(smaps);
+  if (self_path.empty()) return;
+  for (const Mapping& m : candidates) {
+    const bool wanted =
+        m.path == self_path || (scope == IdleRelease::kBinaryAndLibraries && IsSharedLibrary(m.path));
+    if (wanted) (void)::madvise(reinterpret_cast<void*>(m.start), m.end - m.start, MADV_DONTNEED);
+  }
+}
+
+}  // namespace berth
