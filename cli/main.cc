@@ -1,5 +1,7 @@
 // berth: the command line of the Berth node agent. Flags become berth.v1 requests; responses
 // become tables, JSON or a container's own output and exit code.
+#include <malloc.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -73,6 +75,9 @@ void DropGrpcLog(gpr_log_func_args*) {}
 
 int main(int argc, char** argv) {
   using namespace berth::cli;
+  // One malloc arena: gRPC's seven threads would each map and fault in one of their own, for a
+  // process that lives milliseconds and does little at once.
+  ::mallopt(M_ARENA_MAX, 1);
   // Before any thread exists, so that gRPC's threads inherit the blocked signal mask.
   InstallSignalRouter();
   if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function(DropGrpcLog);

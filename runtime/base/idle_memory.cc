@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
+
 namespace berth {
 namespace {
 
@@ -34,10 +36,8 @@ bool ParseHeader(const char* line, Mapping& m) {
 }
 
 bool IsSharedLibrary(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-  return name.find(".so") != std::string::npos && (name.size() >= 3 && (name.compare(name.size() - 3, 3, ".so") == 0 ||
-                                                                        name.find(".so.") != std::string::npos));
+  const std::string name = path.substr(path.rfind('/') + 1);  // npos + 1: the whole path
+  return absl::EndsWith(name, ".so") || absl::StrContains(name, ".so.");
 }
 
 }  // namespace
