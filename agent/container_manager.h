@@ -99,8 +99,10 @@ class ContainerManager {
   // `remove_volumes`: its anonymous volumes go too (`rm -v`).
   absl::Status Remove(const std::string& ref, bool force, bool remove_volumes = false);
   absl::StatusOr<v1::Container> Inspect(const std::string& ref);
+  // Newest first; LIST_VIEW_SUMMARY: each record cut to what a listing shows.
   absl::StatusOr<std::vector<v1::Container>> List(const std::string& label_selector,
-                                                  const std::vector<v1::ContainerState>& states);
+                                                  const std::vector<v1::ContainerState>& states,
+                                                  v1::ListView view = v1::LIST_VIEW_FULL);
   // Blocks until the container exited; `cancelled` is polled so a gone client frees the thread.
   absl::StatusOr<v1::Container> Wait(const std::string& ref, const std::function<bool()>& cancelled);
   absl::Status Pause(const std::string& ref);

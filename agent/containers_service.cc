@@ -81,7 +81,11 @@ grpc::Status ContainersService::List(grpc::ServerContext* ctx, const v1::ListReq
     }
     states.push_back(static_cast<v1::ContainerState>(s));
   }
-  auto list = manager_.List(req->label_selector(), states);
+  if (!v1::ListView_IsValid(req->view())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("view: unknown list view ", req->view(), " (LIST_VIEW_FULL or LIST_VIEW_SUMMARY)"));
+  }
+  auto list = manager_.List(req->label_selector(), states, req->view());
   if (!list.ok()) return ToGrpcStatus(list.status());
   for (auto& c : *list) *resp->add_containers() = std::move(c);
   return grpc::Status::OK;

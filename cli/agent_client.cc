@@ -13,6 +13,9 @@
 namespace berth::cli {
 namespace {
 
+// The largest answer the CLI takes.
+constexpr int kMaxResponseBytes = 256 << 20;
+
 // Red on a terminal, so that the failure stands out among a command's output.
 std::string ErrorPrefix() { return Paint("Error:", Colour::kRed, ColourWantedFor(STDERR_FILENO)) + " "; }
 
@@ -33,8 +36,12 @@ absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::Open(AgentEndpoint end
   } else {
     credentials = grpc::InsecureChannelCredentials();
   }
+  // gRPC's 4 MiB default cuts `ps -o json` (whole records, ~2.6 KB each) at about 1500
+  // containers; the agent, not a client-side cap, decides what it sends.
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxResponseBytes);
   std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateChannel(endpoint.address.GrpcTarget(), credentials);
+      grpc::CreateCustomChannel(endpoint.address.GrpcTarget(), credentials, args);
   return std::unique_ptr<AgentClient>(new AgentClient(std::move(endpoint), std::move(channel)));
 }
 

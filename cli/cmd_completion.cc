@@ -20,8 +20,10 @@ void AddNames(AgentClient& client, const std::string& kind, std::set<std::string
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
   if (kind == "containers") {
+    v1::ListRequest req;
+    req.set_view(v1::LIST_VIEW_SUMMARY);
     v1::ListResponse resp;
-    if (client.containers().List(&ctx, v1::ListRequest(), &resp).ok()) {
+    if (client.containers().List(&ctx, req, &resp).ok()) {
       for (const v1::Container& c : resp.containers()) out.insert(c.name());
     }
   } else if (kind == "images") {

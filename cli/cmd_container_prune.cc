@@ -16,6 +16,7 @@ int PruneContainers(AgentClient& client, bool force) {
   if (!force && !AskToContinue("This will remove all stopped containers.")) return kExitOk;
   v1::ListRequest list;
   list.add_states(v1::EXITED);
+  list.set_view(v1::LIST_VIEW_SUMMARY);
   v1::ListResponse listed;
   grpc::ClientContext list_ctx;
   grpc::Status status = client.containers().List(&list_ctx, list, &listed);

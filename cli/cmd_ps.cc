@@ -50,6 +50,11 @@ absl::StatusOr<ListFormat> OutputFormat(const PsOptions& o) {
   return ParseListFormat(o.format.empty() ? o.output : o.format);
 }
 
+// -o json prints whole records; a table, a template or ids need only a listing's share.
+v1::ListView ListViewFor(const ListFormat& format) {
+  return format.kind == ListFormat::Kind::kJson ? v1::LIST_VIEW_FULL : v1::LIST_VIEW_SUMMARY;
+}
+
 // The table, its STATUS words coloured when stdout is a terminal.
 std::string PsTableText(const std::vector<PsEntry>& entries, bool with_node, bool no_trunc) {
   const auto rows = PsTableRows(entries, with_node, no_trunc, absl::Now());
@@ -92,6 +97,7 @@ int Ps(AgentClient& client, const PsOptions& o) {
   if (!query.ok()) return ReportError(query.status());
   absl::StatusOr<ListFormat> format = OutputFormat(o);
   if (!format.ok()) return ReportError(format.status());
+  query->request.set_view(ListViewFor(*format));
   v1::ListResponse response;
   std::vector<const v1::Container*> containers;
   grpc::Status status = ListMatching(client, *query, false, &response, &containers);
@@ -133,6 +139,7 @@ int PsAllNodes(const Inventory& cluster, const PsOptions& o) {
   if (!query.ok()) return ReportError(query.status());
   absl::StatusOr<ListFormat> format = OutputFormat(o);
   if (!format.ok()) return ReportError(format.status());
+  query->request.set_view(ListViewFor(*format));
   std::vector<NodeListing> listings(cluster.nodes.size());
   {
     std::vector<std::thread> askers;

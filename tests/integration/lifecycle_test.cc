@@ -1,6 +1,6 @@
 // The lifecycle of real busybox containers through the gRPC API: create, start, exit codes,
 // stop with a grace period, kill, remove, pause/resume, auto-remove, list filters and lookup
-// by prefix or name.
+// by prefix or name, List's summary view.
 #include <signal.h>
 #include <unistd.h>
 
@@ -241,6 +241,77 @@ TEST_P(Lifecycle, ListFiltersByLabelSelectorAndState) {
   EXPECT_THAT(names("", {v1::RUNNING, v1::EXITED}), UnorderedElementsAre("web", "plain"));
   EXPECT_THAT(names("app", {v1::CREATED}), UnorderedElementsAre("db"));
   EXPECT_EQ(agent_.List("=x").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_P(Lifecycle, ListSummariesCarryWhatPsShowsAndNoMore) {
+  auto older = Busybox({"sleep", "1000"});
+  older.set_name("older");
+  (*older.mutable_labels())["app"] = "web";
+  older.add_env("SECRET=1");
+  v1::Mount* tmp = older.add_mounts();
+  tmp->set_type(v1::MOUNT_TYPE_TMPFS);
+  tmp->set_destination("/scratch");
+  MustRun(older);
+  auto newer = Busybox({"sh", "-c", "exit 4"});
+  newer.set_name("newer");
+  v1::Container exited = MustRun(newer);
+  ASSERT_TRUE(agent_.Wait(exited.id()).ok());
+
+  auto list = [&](v1::ListView view) {
+    grpc::ClientContext ctx;
+    v1::ListRequest req;
+    req.set_view(view);
+    v1::ListResponse resp;
+    grpc::Status st = agent_.containers().List(&ctx, req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  };
+  v1::ListResponse full = list(v1::LIST_VIEW_FULL);
+  v1::ListResponse summary = list(v1::LIST_VIEW_SUMMARY);
+  ASSERT_EQ(full.containers_size(), 2);
+  ASSERT_EQ(summary.containers_size(), 2);
+  EXPECT_LT(summary.ByteSizeLong() * 3, full.ByteSizeLong());
+  for (int i = 0; i < 2; ++i) {
+    const v1::Container& f = full.containers(i);
+    const v1::Container& s = summary.containers(i);
+    SCOPED_TRACE(f.name());
+    EXPECT_EQ(s.id(), f.id());  // the same order: newest first
+    EXPECT_EQ(s.name(), f.name());
+    EXPECT_EQ(s.image(), f.image());
+    EXPECT_EQ(s.image_id(), f.image_id());
+    EXPECT_THAT(s.command(), ::testing::ElementsAreArray(f.command()));
+    EXPECT_EQ(s.labels().size(), f.labels().size());
+    EXPECT_EQ(s.state(), f.state());
+    EXPECT_EQ(s.pid(), f.pid());
+    EXPECT_EQ(s.exit_code(), f.exit_code());
+    EXPECT_EQ(s.created_at().seconds(), f.created_at().seconds());
+    EXPECT_EQ(s.started_at().nanos(), f.started_at().nanos());
+    EXPECT_EQ(s.finished_at().nanos(), f.finished_at().nanos());
+    EXPECT_EQ(s.network_settings().mode(), f.network_settings().mode());
+    EXPECT_EQ(s.config().mounts_size(), f.config().mounts_size());
+    // What a listing does not show stays in the record.
+    EXPECT_TRUE(f.has_security());
+    EXPECT_FALSE(s.has_security());
+    EXPECT_FALSE(f.env().empty());
+    EXPECT_TRUE(s.env().empty());
+    EXPECT_TRUE(s.config().env().empty());
+    EXPECT_TRUE(s.log_path().empty());
+  }
+  EXPECT_EQ(summary.containers(0).name(), "newer");
+  EXPECT_EQ(summary.containers(0).state(), v1::EXITED);
+  EXPECT_EQ(summary.containers(0).exit_code(), 4);
+  EXPECT_EQ(summary.containers(1).state(), v1::RUNNING);
+  EXPECT_GT(summary.containers(1).pid(), 0);
+  EXPECT_EQ(summary.containers(1).labels().at("app"), "web");
+  EXPECT_EQ(summary.containers(1).config().mounts(0).destination(), "/scratch");
+
+  grpc::ClientContext ctx;
+  v1::ListRequest bad;
+  bad.set_view(static_cast<v1::ListView>(9));
+  v1::ListResponse resp;
+  grpc::Status st = agent_.containers().List(&ctx, bad, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("view"));
 }
 
 TEST_P(Lifecycle, ContainersAreFoundByUniquePrefixAndByName) {
