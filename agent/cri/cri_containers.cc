@@ -321,7 +321,7 @@ absl::Status CriRuntimeService::RemoveMember(const v1::Container& c) {
 
 grpc::Status CriRuntimeService::ListContainers(grpc::ServerContext*, const cri::ListContainersRequest* req,
                                                cri::ListContainersResponse* resp) {
-  auto all = ListKind(kContainerKind);
+  auto all = ListKind(kContainerKind, v1::LIST_VIEW_SUMMARY);
   if (!all.ok()) return ToGrpcStatus(all.status());
   const cri::ContainerFilter& filter = req->filter();
   for (const v1::Container& c : *all) {

@@ -106,7 +106,9 @@ class CriRuntimeService final : public ::runtime::v1::RuntimeService::Service {
   // A streaming server URL for `request` (UNAVAILABLE without the server).
   absl::StatusOr<std::string> StreamUrl(streaming::StreamRequest request);
   // Every CRI object of `kind`.
-  absl::StatusOr<std::vector<v1::Container>> ListKind(const char* kind);
+  // LIST_VIEW_SUMMARY where ids, labels, state, image_id and times are all that is read: the
+  // kubelet lists every second.
+  absl::StatusOr<std::vector<v1::Container>> ListKind(const char* kind, v1::ListView view = v1::LIST_VIEW_FULL);
   // Removes a pod's container (killed first) and the kubelet's link to its log.
   absl::Status RemoveMember(const v1::Container& c);
   // The pod's containers (any state).

@@ -74,8 +74,8 @@ absl::StatusOr<v1::Container> CriRuntimeService::FindObject(const std::string& i
   return record;
 }
 
-absl::StatusOr<std::vector<v1::Container>> CriRuntimeService::ListKind(const char* kind) {
-  return containers_.List(absl::StrCat(kKindLabel, "=", kind), {});
+absl::StatusOr<std::vector<v1::Container>> CriRuntimeService::ListKind(const char* kind, v1::ListView view) {
+  return containers_.List(absl::StrCat(kKindLabel, "=", kind), {}, view);
 }
 
 absl::StatusOr<std::vector<v1::Container>> CriRuntimeService::ContainersOf(const std::string& sandbox_id) {
@@ -246,7 +246,7 @@ grpc::Status CriRuntimeService::PodSandboxStatus(grpc::ServerContext*, const cri
 
 grpc::Status CriRuntimeService::ListPodSandbox(grpc::ServerContext*, const cri::ListPodSandboxRequest* req,
                                                cri::ListPodSandboxResponse* resp) {
-  auto sandboxes = ListKind(kSandboxKind);
+  auto sandboxes = ListKind(kSandboxKind, v1::LIST_VIEW_SUMMARY);
   if (!sandboxes.ok()) return ToGrpcStatus(sandboxes.status());
   const cri::PodSandboxFilter& filter = req->filter();
   for (const v1::Container& s : *sandboxes) {
