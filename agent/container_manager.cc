@@ -770,29 +770,23 @@ absl::StatusOr<std::vector<v1::Container>> ContainerManager::List(const std::str
     entries.reserve(by_id_.size());
     for (const auto& [id, e] : by_id_) entries.push_back(e);
   }
-  // Newest first. A record is copied once, straight into its place: at a thousand
-  // containers the copies are most of a List's time.
-  std::vector<std::pair<int64_t, std::shared_ptr<Entry>>> matching;
-  for (auto& e : entries) {
+  std::vector<v1::Container> out;
+  out.reserve(entries.size());
+  for (const auto& e : entries) {
     std::lock_guard<std::mutex> lock(e->mu);
     if (e->removed) continue;
     if (!states.empty() && std::find(states.begin(), states.end(), e->record.state()) == states.end()) continue;
     if (!(*match)(e->record.labels())) continue;
-    matching.emplace_back(TimeUtil::TimestampToNanoseconds(e->record.created_at()), std::move(e));
-  }
-  std::stable_sort(matching.begin(), matching.end(),
-                   [](const auto& a, const auto& b) { return a.first > b.first; });
-  std::vector<v1::Container> out;
-  out.reserve(matching.size());
-  for (const auto& [created, e] : matching) {
-    std::lock_guard<std::mutex> lock(e->mu);
-    if (e->removed) continue;  // removed since it matched
     if (view == v1::LIST_VIEW_SUMMARY) {
       CopySummary(e->record, &out.emplace_back());
     } else {
       out.push_back(e->record);
     }
   }
+  // Newest first; moving a message only swaps its pointers.
+  std::sort(out.begin(), out.end(), [](const v1::Container& a, const v1::Container& b) {
+    return TimeUtil::TimestampToNanoseconds(a.created_at()) > TimeUtil::TimestampToNanoseconds(b.created_at());
+  });
   return out;
 }
 
