@@ -114,8 +114,9 @@ struct ExecOptions {
   // is opened in the container's /dev/pts and its master sent over this connected socket.
   int console_socket_fd = -1;
   int preserve_fds = 0;  // the caller's fds 3 .. 3+preserve_fds-1 reach the process
-  // The helper exits once the process is forked, so the process is reparented to the
-  // caller's subreaper (conmon, containerd's shim: runc's `exec --detach`), which reaps it.
+  // The caller returns once the process runs, without a pid to reap: the process is left to
+  // the caller's subreaper (conmon, containerd's shim: runc's `exec --detach`) once the
+  // caller exits.
   bool detach = false;
   // Called with the process's pid once it is ready, before it execs (a pid file written here
   // exists before the process can exit, so whoever reaps it can tell it apart). An error
@@ -124,16 +125,17 @@ struct ExecOptions {
 };
 
 struct ExecProcesses {
-  pid_t helper = 0;   // reap it for the exit code; 0 with `detach` (already reaped)
-  pid_t process = 0;  // the process itself, in the caller's pid namespace
+  pid_t helper = 0;   // reap it for the exit code (the process itself); 0 with `detach`
+  pid_t process = 0;  // the process, in the caller's pid namespace
 };
 
-// Forks a helper that joins the container's cgroup and namespaces (read from
-// /proc/<container_pid>/ns/*), forks the process itself inside the pid namespace, and exits
-// with the process's status (a signal N becomes exit code 128+N). Returns the helper's pid:
-// reap it to learn the exit code (the process is the helper's only child). Errors before the exec are returned (not exit codes).
-// The helper keeps no fd of the caller's but its stdio and channel, and it and the process
-// are non-dumpable until the process's execve.
+// Starts the process inside the container: a short-lived joiner that shares the caller's
+// memory joins the container's cgroup and namespaces (read from /proc/<container_pid>/ns/*)
+// and forks the process as the caller's own child. Returns its pid (in the caller's pid
+// namespace): signal it, and reap it for the exit code (ExitCodeFromWaitStatus). Errors
+// before the exec are returned (not exit codes). The process keeps no fd of the caller's but
+// its stdio, and is non-dumpable until its execve; the caller is made non-dumpable for good.
+// The caller must be single-threaded (the process is forked without atfork handlers).
 absl::StatusOr<pid_t> ExecInContainer(const ExecOptions& options, CgroupDriver& cgroups);
 // The same, telling the process's own pid too (and honouring `detach`).
 absl::StatusOr<ExecProcesses> StartExecInContainer(const ExecOptions& options, CgroupDriver& cgroups);

@@ -20,7 +20,6 @@ enum class SyncKind : uint32_t {
   kReady = 2,         // child -> parent: set up, waiting at the start gate
   kGo = 3,            // parent -> child: exec the user's process now
   kError = 4,         // child -> parent: why it failed; the child _exit()s right after
-  kProcess = 5,       // exec helper -> caller: the process was forked (its pidfd attached)
 };
 
 struct SyncMessage {

@@ -75,12 +75,12 @@ struct ExecRequest {
   std::string console_socket;  // with process.terminal: receives the pty master
   std::string pid_file;        // "" = none: the process's pid
   int preserve_fds = 0;
-  // Return once it runs, leaving it to our caller's subreaper (no helper stays behind).
+  // Return once it runs, leaving it to our caller's subreaper once we exit.
   bool detach = false;
 };
 
 struct ExecStarted {
-  pid_t helper = 0;   // our child: reap it for the exit code (0 when detached)
+  pid_t helper = 0;   // our child to reap for the exit code: the process (0 when detached)
   pid_t process = 0;  // the process itself, in our pid namespace
 };
 

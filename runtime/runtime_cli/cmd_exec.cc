@@ -82,7 +82,7 @@ absl::Status ExecCommand(Invocation& inv, const std::vector<std::string>& words,
   if (!f.detach) forwarding.emplace();
   ASSIGN_OR_RETURN(lifecycle::ExecStarted started, lifecycle::Exec(rt, request));
   if (f.detach) return absl::OkStatus();
-  // The helper passes the signals on to the process.
+  // Our child: the signals we get are passed on to it.
   ASSIGN_OR_RETURN(inv.exit_code, forwarding->Wait(started.helper));
   return absl::OkStatus();
 }

@@ -190,7 +190,7 @@ int Main(int argc, char** argv) {
   }
   if (child > 0) _exit(0);
   ::setsid();
-  // Orphans below us (a double-forking exec helper, say) are reparented here and reaped.
+  // Orphans below us (a daemon an exec'd process left behind, say) are reparented here and reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   if (::chdir("/") != 0) {
     // Paths are absolute; a missing / is not worth failing over.

@@ -20,7 +20,7 @@ struct ExecRequest {
   bool stdin = false;     // hand back a stdin writer (without a terminal)
 };
 
-// kExecStarted: the exec's helper, whose exit code comes later as kExit.
+// kExecStarted: the exec's process (the shim's child), whose exit code comes later as kExit.
 struct ExecStarted {
   int pid = 0;
 };

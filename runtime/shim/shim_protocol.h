@@ -6,7 +6,7 @@
 // Requests (agent -> shim), each on its own connection:
 //   kStart               -> kStarted (Started) | kError
 //   kExec   (ExecRequest)
-//                        -> kExecStarted (ExecStarted: the helper pid) + fds, later kExit
+//                        -> kExecStarted (ExecStarted: the process pid) + fds, later kExit
 //                           (ExitReport, exit_code only)
 //                           fds: [stdin writer if asked for, stdout reader, stderr reader],
 //                           or with process.terminal: [pty master] (stdin and output share it;

@@ -210,8 +210,8 @@ absl::Status ShimServer::Watch(int fd, uint64_t key) {
   return absl::OkStatus();
 }
 
-// Always before close: an exec helper (a fork of the shim) may hold a copy of the fd, and epoll
-// keeps watching a file until every copy is closed.
+// Always before close: a process the shim forks (init, an exec's joiner) may hold a copy of the
+// fd, and epoll keeps watching a file until every copy is closed.
 void ShimServer::Unwatch(int fd) {
   if (fd >= 0 && epoll_) ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, fd, nullptr);
 }
@@ -310,7 +310,7 @@ void ShimServer::Reap() {
     if (::waitpid(pid, &reaped_status, WNOHANG) == pid) status = reaped_status;
     if (pid == init_pid_ && !init_exited_) {
       OnInitExit(status);
-    } else if (exec_helpers_.count(pid)) {
+    } else if (execs_.count(pid)) {
       OnExecExit(pid, status);
     }
     // Anything else is an orphan reparented to us (we are a subreaper): reaped, nothing to do.
@@ -336,16 +336,16 @@ void ShimServer::OnInitExit(int wait_status) {
   drain_deadline_ns_ = MonotonicNs() + kDrainTimeoutNs;
 }
 
-void ShimServer::OnExecExit(pid_t helper, int wait_status) {
-  uint64_t key = exec_helpers_[helper].key;
-  exec_helpers_.erase(helper);
+void ShimServer::OnExecExit(pid_t process, int wait_status) {
+  uint64_t key = execs_[process].key;
+  execs_.erase(process);
   auto it = connections_.find(key);
   if (it == connections_.end()) return;
   ExitReport report;
   report.exit_code = ExitCodeFromWaitStatus(wait_status);
   (void)SendMessage(it->second.fd.get(), MsgType::kExit, Encode(report));
   Drop(key);  // the reply stays readable after we close our end
-  if (exec_helpers_.empty()) release_pending_ = true;  // what serving the exec ran
+  if (execs_.empty()) release_pending_ = true;  // what serving the exec ran
 }
 
 std::string ShimServer::ExitPayload() const {
@@ -365,16 +365,16 @@ void ShimServer::FinishExit() {
   if (absl::Status st = SaveState(); !st.ok()) {
     // Nothing else can record it; the agent sees "running" with a dead pid and reconciles.
   }
-  // Exec helpers still running were in the cgroup Destroy emptied; collect them so their
+  // Exec'd processes still running were in the cgroup Destroy emptied; collect them so their
   // clients get an exit code too.
-  for (auto it = exec_helpers_.begin(); it != exec_helpers_.end();) {
-    pid_t helper = it->first;
+  for (auto it = execs_.begin(); it != execs_.end();) {
+    pid_t process = it->first;
     ++it;
-    ::kill(helper, SIGKILL);
+    ::kill(process, SIGKILL);
     int status = 0;
-    while (::waitpid(helper, &status, 0) < 0 && errno == EINTR) {
+    while (::waitpid(process, &status, 0) < 0 && errno == EINTR) {
     }
-    OnExecExit(helper, status);
+    OnExecExit(process, status);
   }
   const std::string payload = ExitPayload();
   for (auto& [key, conn] : connections_) {
@@ -413,8 +413,8 @@ void ShimServer::Drop(uint64_t key) {
   if (it == connections_.end()) return;
   Unwatch(it->second.fd.get());
   if (it->second.exec_pid > 0) {
-    if (auto helper = exec_helpers_.find(it->second.exec_pid); helper != exec_helpers_.end()) {
-      helper->second.key = 0;
+    if (auto exec = execs_.find(it->second.exec_pid); exec != execs_.end()) {
+      exec->second.key = 0;
     }
   }
   connections_.erase(it);
@@ -550,14 +550,14 @@ absl::Status ShimServer::DoKill(Connection& conn, const std::string& payload) {
     return absl::FailedPreconditionError(absl::StrCat("container ", options_.id, " has exited"));
   }
   if (req.exec_pid != 0) {
-    auto helper = exec_helpers_.find(req.exec_pid);
-    if (helper == exec_helpers_.end()) {
+    auto exec = execs_.find(req.exec_pid);
+    if (exec == execs_.end()) {
       return absl::NotFoundError(absl::StrCat("no exec with pid ", req.exec_pid, " runs in container ", options_.id));
     }
-    // The helper is not reaped before its exit is seen, and it outlives its process: a pidfd
-    // that no longer signals means the process has ended, which is what the caller wants.
-    if (helper->second.process &&
-        ::syscall(SYS_pidfd_send_signal, helper->second.process.get(), req.signal, nullptr, 0) != 0 && errno != ESRCH) {
+    // A pidfd that no longer signals means the process has ended, which is what the caller
+    // wants.
+    if (exec->second.process &&
+        ::syscall(SYS_pidfd_send_signal, exec->second.process.get(), req.signal, nullptr, 0) != 0 && errno != ESRCH) {
       return ErrnoToStatus("signal the exec's process");
     }
     return SendMessage(conn.fd.get(), MsgType::kOk, "");
@@ -601,20 +601,19 @@ absl::Status ShimServer::DoExec(uint64_t key, Connection& conn, const std::strin
   absl::StatusOr<ExecProcesses> started = StartExecInContainer(exec, *cgroups_);
   io.CloseChildEnds();
   if (!started.ok()) return started.status();
-  const absl::StatusOr<pid_t> helper = started->helper;
-  // Opened while the helper, which alone reaps the process, still waits for it: the pid
-  // cannot name another process yet.
-  UniqueFd process_fd(static_cast<int>(::syscall(SYS_pidfd_open, started->process, 0)));
+  const pid_t process = started->process;
+  // Our child, reaped only by Reap(): the pid cannot name another process yet.
+  UniqueFd process_fd(static_cast<int>(::syscall(SYS_pidfd_open, process, 0)));
   if (absl::Status st = io.TakePtyMaster(); !st.ok()) {
-    // The process runs without a terminal anyone can reach: end it (its helper is reaped as
-    // any other child).
-    ::kill(*helper, SIGKILL);
+    // The process runs without a terminal anyone can reach: end it (Reap collects it as any
+    // other child).
+    ::kill(process, SIGKILL);
     return st;
   }
 
   conn.mode = Mode::kExec;
-  conn.exec_pid = *helper;
-  exec_helpers_[*helper] = ExecHelper{key, std::move(process_fd)};
+  conn.exec_pid = process;
+  execs_[process] = RunningExec{key, std::move(process_fd)};
   std::vector<int> fds;
   if (io.pty_master) {
     fds.push_back(io.pty_master.get());
@@ -624,8 +623,8 @@ absl::Status ShimServer::DoExec(uint64_t key, Connection& conn, const std::strin
     fds.push_back(io.stderr_reader.get());
   }
   // Our copies close when `io` goes out of scope; the agent's are the only ones left. If the
-  // agent is gone the process still runs to its end; its helper is reaped like any other.
-  return SendMessage(conn.fd.get(), MsgType::kExecStarted, Encode(ExecStarted{*helper}), fds);
+  // agent is gone the process still runs to its end, and is reaped like any other.
+  return SendMessage(conn.fd.get(), MsgType::kExecStarted, Encode(ExecStarted{process}), fds);
 }
 
 absl::Status ShimServer::DoAttach(Connection& conn, const std::string& payload) {

@@ -1,6 +1,6 @@
 // The berth-shim event loop: one container, one thread. It creates the container (held at its
 // start gate), serves the agent's requests on <state-dir>/shim.sock (shim_protocol.h), carries
-// the container's output into the CRI log and to attached clients, reaps init and exec helpers,
+// the container's output into the CRI log and to attached clients, reaps init and exec'd processes,
 // and on init's exit records the result in state.json, removes the cgroup and the socket.
 //
 // Single-threaded by design: CreateContainer and ExecInContainer clone/fork and setns, which a
@@ -76,7 +76,7 @@ class ShimServer {
   void HandleSignals();
   void Reap();
   void OnInitExit(int wait_status);
-  void OnExecExit(pid_t helper, int wait_status);
+  void OnExecExit(pid_t process, int wait_status);
   void FinishExit();
 
   void Accept();
@@ -137,11 +137,11 @@ class ShimServer {
 
   uint64_t next_key_;
   std::map<uint64_t, Connection> connections_;
-  struct ExecHelper {
+  struct RunningExec {
     uint64_t key = 0;   // its connection (0: none any more)
     UniqueFd process;   // a pidfd of the exec's process (kKill with exec_pid), or none
   };
-  std::map<pid_t, ExecHelper> exec_helpers_;  // by helper pid
+  std::map<pid_t, RunningExec> execs_;  // by the process's pid (our child)
   std::vector<char> buffer_;                // output read buffer, allocated on first use
 };
 

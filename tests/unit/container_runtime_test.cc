@@ -421,7 +421,7 @@ TEST_F(ContainerRuntimeTest, ExecJoinsTheContainer) {
   EXPECT_EQ(bad_cwd.status.code(), absl::StatusCode::kNotFound) << bad_cwd.status;
   EXPECT_THAT(bad_cwd.status.message(), HasSubstr("chdir /no/such/dir"));
 
-  // Signalling the helper (the pid the caller knows) reaches the process.
+  // Signalling the pid the caller knows reaches the process.
   {
     ExecOptions options;
     options.container_pid = (*c)->pid();
@@ -430,6 +430,18 @@ TEST_F(ContainerRuntimeTest, ExecJoinsTheContainer) {
     options.process.args = {"sleep", "30"};
     absl::StatusOr<pid_t> helper = ExecInContainer(options, *cgroups_);
     ASSERT_TRUE(helper.ok()) << helper.status();
+    // The pid is the process itself, our own child, inside the container's pid namespace
+    // (two NSpid levels); the joiner that got it there is gone and reaped: our only
+    // children are the container's init and the process.
+    absl::StatusOr<std::string> status = ReadFile(absl::StrCat("/proc/", *helper, "/status"));
+    ASSERT_TRUE(status.ok()) << status.status();
+    EXPECT_THAT(*status, HasSubstr(absl::StrCat("\nPPid:\t", ::getpid(), "\n")));
+    EXPECT_THAT(*status, testing::ContainsRegex(absl::StrCat("\nNSpid:\t", *helper, "\t[0-9]+\n")));
+    absl::StatusOr<std::string> children =
+        ReadFile(absl::StrCat("/proc/self/task/", ::gettid(), "/children"));
+    ASSERT_TRUE(children.ok()) << children.status();
+    std::vector<std::string> pids = absl::StrSplit(*children, ' ', absl::SkipWhitespace());
+    EXPECT_THAT(pids, testing::UnorderedElementsAre(absl::StrCat((*c)->pid()), absl::StrCat(*helper)));
     ASSERT_EQ(::kill(*helper, SIGTERM), 0);
     EXPECT_EQ(WaitExit(*helper), 128 + SIGTERM);
   }
