@@ -1,20 +1,23 @@
 // ExecInContainer: one more process inside a running container.
 //
 //   caller --clone(CLONE_VM | CLONE_VFORK)--> joiner J: shares the caller's memory while the
-//            caller waits; closes the caller's fds but stdio and channel, joins the
-//            container's cgroup (itself), then its namespaces
-//            --clone(CLONE_PARENT)--> P: the caller's own child, inside the pid namespace;
-//                                    stdio, rlimits, user, capabilities, no_new_privs;
-//                                    sends "ready"; execs
-//            J exits; the caller resumes, reaps J and knows P's pid.
+//            caller waits; closes the caller's fds but stdio (and channel), joins the
+//            container's cgroup (itself), then its namespaces, and makes P, the caller's own
+//            child (CLONE_PARENT), inside the pid namespace. J exits once P has exec'd or
+//            failed; the caller resumes, reaps J and knows P's pid.
+// P is made one of two ways:
+//  - planned (no terminal to open inside the container, no caller's word before the exec):
+//    the caller plans the process with the heap (process_plan.h), and P, cloned with
+//    CLONE_VM | CLONE_VFORK as well, applies the plan and execs without allocating. A
+//    failure is a step and an errno in the memory P shares with the caller.
+//  - forked (the rest): P is a copy of the caller, free to allocate; its errors before the
+//    exec travel back on one CLOEXEC seqpacket pair (P's copy closes on exec), so the caller
+//    sees {ready, EOF} on success and a kError otherwise.
 // The caller is P's parent, so it reaps P and signals it directly. On this kind of host
-// (page tables are costly to copy and fault in), the joiner sharing the caller's memory
-// instead of being a fork of it, and no helper waiting on the process, halve an exec's time.
-// J allocates only what it frees before it ends, or what it hands to the caller (its error),
-// since whatever it left behind would stay in the caller's heap. P is a copy: its
-// allocations are its own.
-// Errors of P before its exec travel back on one CLOEXEC seqpacket pair (P's copy closes on
-// exec), so the caller sees {ready, EOF} on success and a kError otherwise.
+// (page tables are costly to copy and every page fault costs tens of microseconds) sharing
+// the caller's memory instead of copying it is most of an exec's speed. J allocates only
+// what it frees before it ends, or what it hands to the caller (its error), since whatever it
+// left behind would stay in the caller's heap.
 #include <fcntl.h>
 #include <signal.h>
 #include <sched.h>
@@ -25,6 +28,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <cstdlib>
 #include <cerrno>
 #include <vector>
@@ -35,6 +39,7 @@
 #include "runtime/container/container.h"
 #include "runtime/container/container_pty.h"
 #include "runtime/container/namespaces.h"
+#include "runtime/container/process_plan.h"
 #include "runtime/container/process_setup.h"
 #include "runtime/container/sync_channel.h"
 
@@ -104,23 +109,35 @@ void CloseAllBut(std::vector<int> keep) {
   ::syscall(SYS_close_range, next, ~0U, 0U);
 }
 
-// What the joiner and the caller share: the joiner runs on the caller's memory.
+// What the joiner and the caller share: the joiner (and a planned P) run on the caller's
+// memory.
 struct Joiner {
   const ExecOptions* options;
   CgroupDriver* cgroups;
-  SyncChannel* channel;  // the child's end: P takes its copy; the joiner leaves it alone
+  SyncChannel* channel;  // forked P only: the child's end (P takes its copy; J leaves it alone)
   int devnull_fd;
-  pid_t process = 0;    // set by the joiner: P, in the caller's pid namespace
-  absl::Status status;  // set by the joiner when it fails before P is forked
+  const container_internal::ProcessPlan* plan;  // planned P only
+  char* process_stack;                          // planned P only: the top of its stack
+  pid_t process = 0;                            // set by J: P, in the caller's pid namespace
+  absl::Status status;                          // set by J when it fails before P exists
+  container_internal::ProcessFailure failure;   // set by a planned P that could not exec
 };
+
+// A planned P: returns (and so exits) only when the plan failed.
+int RunPlannedProcess(void* arg) {
+  Joiner& j = *static_cast<Joiner*>(arg);
+  container_internal::ApplyProcessPlan(*j.plan, &j.failure);
+  return 127;
+}
 
 // J. Runs while the caller is suspended (CLONE_VFORK), in the caller's memory but with its
 // own fd table, fs root and namespaces.
 int RunJoiner(void* arg) {
   Joiner& j = *static_cast<Joiner*>(arg);
   const ExecOptions& options = *j.options;
-  std::vector<int> keep = {0, 1, 2, j.channel->fd(), j.devnull_fd, options.stdio.stdin_fd, options.stdio.stdout_fd,
-                           options.stdio.stderr_fd, options.stdio.terminal, options.console_socket_fd};
+  std::vector<int> keep = {0, 1, 2, j.channel ? j.channel->fd() : -1, j.devnull_fd, options.stdio.stdin_fd,
+                           options.stdio.stdout_fd, options.stdio.stderr_fd, options.stdio.terminal,
+                           options.console_socket_fd};
   for (int fd = 3; fd < 3 + options.preserve_fds; ++fd) keep.push_back(fd);
   CloseAllBut(std::move(keep));
   if (!options.cgroups_path.empty()) {
@@ -134,11 +151,16 @@ int RunJoiner(void* arg) {
     j.status = std::move(st);
     return 1;
   }
-  // A copy of our memory (the caller's), in the pid namespace just joined, the caller's
-  // child. A raw clone returns in both, like fork (no atfork handlers: the callers, a shim
-  // and berth-runtime, are single-threaded).
-  long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
-  if (pid == 0) RunProcess(options, *j.channel, j.devnull_fd);
+  long pid;
+  if (j.plan != nullptr) {
+    // Returns once P has exec'd or given up (CLONE_VFORK).
+    pid = ::clone(RunPlannedProcess, j.process_stack, CLONE_VM | CLONE_VFORK | CLONE_PARENT | SIGCHLD, &j);
+  } else {
+    // A copy of our memory (the caller's). A raw clone returns in both, like fork (no atfork
+    // handlers: the callers, a shim and berth-runtime, are single-threaded).
+    pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+    if (pid == 0) RunProcess(options, *j.channel, j.devnull_fd);
+  }
   if (pid < 0) {
     j.status = container_internal::SysError("fork");
     return 1;
@@ -147,8 +169,13 @@ int RunJoiner(void* arg) {
   return 0;
 }
 
-// The joiner's stack: it and P (on its copy) run the cgroup, namespace and process set-up.
+// The joiner's stack; a planned P takes its lower half. J and a forked P (on its copy) run
+// the cgroup, namespace and process set-up.
 constexpr size_t kJoinerStackSize = 256 * 1024;
+
+// Only what needs nothing of the caller's between the process being ready and its exec, and
+// no terminal opened from inside the container, can be planned ahead.
+bool CanPlan(const ExecOptions& options) { return !options.process.terminal && !options.before_exec; }
 
 absl::StatusOr<ExecProcesses> ExecImpl(const ExecOptions& options, CgroupDriver& cgroups) {
   if (options.container_pid <= 0) {
@@ -167,15 +194,26 @@ absl::StatusOr<ExecProcesses> ExecImpl(const ExecOptions& options, CgroupDriver&
   UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull) return ErrnoToStatus("open /dev/null");
 
-  SyncChannel parent_end, child_end;
-  RETURN_IF_ERROR(SyncChannel::MakePair(&parent_end, &child_end));
-  // The joiner and P are copies of us until P execs: not to be ptraced or robbed of fds by
-  // anything in the container they enter. Dumpability belongs to the memory, which the
-  // joiner shares, so it is ours that is cleared (for good: a caller that execs into
-  // containers has no business being dumped).
-  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-  Joiner joiner{&options, &cgroups, &child_end, devnull.get()};
   std::unique_ptr<char[]> stack(new char[kJoinerStackSize]);
+  Joiner joiner{&options, &cgroups, nullptr, devnull.get(), nullptr, stack.get() + kJoinerStackSize / 2};
+  std::optional<container_internal::ProcessPlan> plan;
+  SyncChannel parent_end, child_end;
+  if (CanPlan(options)) {
+    const int stdio[3] = {options.stdio.stdin_fd, options.stdio.stdout_fd, options.stdio.stderr_fd};
+    absl::StatusOr<container_internal::ProcessPlan> planned = container_internal::PlanProcess(
+        options.process, stdio, devnull.get(), options.seccomp, options.preserve_fds);
+    if (!planned.ok()) return planned.status();
+    plan = std::move(*planned);
+    joiner.plan = &*plan;
+  } else {
+    RETURN_IF_ERROR(SyncChannel::MakePair(&parent_end, &child_end));
+    joiner.channel = &child_end;
+  }
+  // J and P are copies of us, or share our memory, until P execs: not to be ptraced or robbed
+  // of fds by anything in the container they enter. Dumpability belongs to the memory, which
+  // J shares, so it is ours that is cleared (for good: a caller that execs into containers
+  // has no business being dumped).
+  ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   pid_t joiner_pid =
       ::clone(RunJoiner, stack.get() + kJoinerStackSize, CLONE_VM | CLONE_VFORK | SIGCHLD, &joiner);
   if (joiner_pid < 0) return ErrnoToStatus("clone the exec's joiner");
@@ -194,6 +232,14 @@ absl::StatusOr<ExecProcesses> ExecImpl(const ExecOptions& options, CgroupDriver&
     if (WIFEXITED(status)) return absl::StrCat("exit status ", WEXITSTATUS(status));
     return absl::StrCat("killed by signal ", WTERMSIG(status));
   };
+  if (plan) {
+    if (joiner.failure.step == container_internal::ProcessStep::kNone) {
+      // Exec'd. A detached process is left to the caller's subreaper once the caller is gone.
+      return ExecProcesses{options.detach ? 0 : process, process};
+    }
+    reap();  // it exits right after
+    return container_internal::DescribeFailure(*plan, joiner.failure);
+  }
   bool ready = false;
   for (;;) {
     absl::StatusOr<std::optional<container_internal::SyncMessage>> msg = parent_end.Receive();

@@ -1,7 +1,9 @@
 // What turns a prepared child into the user's process: signals back to defaults, stdio or
-// a controlling terminal, rlimits (lowered only), groups and ids, capabilities via libcap,
+// a controlling terminal, rlimits (lowered only), groups and ids, capabilities,
 // no_new_privs, the working directory, and an execvpe-like exec that searches the
-// container's own PATH. Shared by a container's init and by exec'd processes.
+// container's own PATH. Shared by a container's init and by exec'd processes; each step
+// plans and applies through process_plan.h, whose appliers a child that cannot allocate
+// runs directly.
 #pragma once
 
 #include <optional>
@@ -10,6 +12,7 @@
 
 #include "absl/status/status.h"
 #include "runtime/container/container.h"
+#include "runtime/container/process_plan.h"
 #include "runtime/spec/spec.h"
 
 namespace berth::seccomp {
@@ -17,11 +20,6 @@ struct Program;
 }
 
 namespace berth::container_internal {
-
-// Parent side, before any clone: a hard limit above the caller's own needs
-// CAP_SYS_RESOURCE; without it the request fails here, naming the rlimit, rather than
-// deep inside the child.
-absl::Status CheckRlimitsAllowed(const std::vector<spec::Rlimit>& rlimits);
 
 // Every signal to SIG_DFL and an empty signal mask (the shim blocks signals for signalfd).
 void ResetSignals();

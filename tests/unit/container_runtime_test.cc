@@ -2,10 +2,12 @@
 // /tmp, in their own namespaces and cgroups. Needs root (skipped otherwise). The pure parts
 // (mount options, exit codes) run everywhere.
 #include <fcntl.h>
+#include <malloc.h>
 #include <pty.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "runtime/base/fd_passing.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/unique_fd.h"
 #include "runtime/cgroup/cgroup_driver.h"
@@ -445,6 +448,63 @@ TEST_F(ContainerRuntimeTest, ExecJoinsTheContainer) {
     ASSERT_EQ(::kill(*helper, SIGTERM), 0);
     EXPECT_EQ(WaitExit(*helper), 128 + SIGTERM);
   }
+
+  ASSERT_TRUE(cgroups_->Destroy(s.linux.cgroups_path).ok());
+  EXPECT_EQ(WaitExit((*c)->pid()), 128 + SIGKILL);
+}
+
+// Without a terminal the process shares our memory until its execve (process_plan.h): our
+// heap is as it was, however many processes started or failed to. With a terminal (opened
+// inside the container) the process is a fork, and gets its terminal all the same.
+TEST_F(ContainerRuntimeTest, ExecsLeaveTheCallersHeapAsItWas) {
+  std::string root = dir_ + "/rootfs";
+  MakeRootfs(root);
+  spec::Spec s = BaseSpec(root, {"sleep", "30"});
+  absl::StatusOr<std::unique_ptr<CreatedContainer>> c = CreateContainer(s, {}, *cgroups_);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_TRUE((*c)->Start().ok());
+
+  ExecOptions runs;
+  runs.container_pid = (*c)->pid();
+  runs.cgroups_path = s.linux.cgroups_path;
+  runs.process = s.process;
+  runs.process.args = {"sh", "-c", "exit 3"};
+  ExecOptions missing = runs;
+  missing.process.args = {"no-such-binary"};
+  auto run = [&](const ExecOptions& options) {
+    absl::StatusOr<pid_t> process = ExecInContainer(options, *cgroups_);
+    return process.ok() ? WaitExit(*process) : -1;
+  };
+  for (int i = 0; i < 5; ++i) {  // the heap's own first growth
+    run(runs);
+    run(missing);
+  }
+  int codes[40];
+  const size_t before = ::mallinfo2().uordblks;
+  for (int i = 0; i < 20; ++i) {
+    codes[2 * i] = run(runs);
+    codes[2 * i + 1] = run(missing);
+  }
+  const size_t after = ::mallinfo2().uordblks;
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(codes[2 * i], 3);
+    EXPECT_EQ(codes[2 * i + 1], -1);
+  }
+  EXPECT_LE(after, before + 512) << "bytes in use grew from " << before << " to " << after;
+
+  int sockets[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets), 0);
+  UniqueFd ours(sockets[0]), theirs(sockets[1]);
+  ExecOptions tty = runs;
+  tty.process.terminal = true;
+  tty.process.args = {"readlink", "/proc/self/fd/0"};
+  tty.console_socket_fd = theirs.get();
+  absl::StatusOr<pid_t> process = ExecInContainer(tty, *cgroups_);
+  ASSERT_TRUE(process.ok()) << process.status();
+  absl::StatusOr<UniqueFd> master = TakeSentFd(ours.get());
+  ASSERT_TRUE(master.ok()) << master.status();
+  EXPECT_EQ(WaitExit(*process), 0);
+  EXPECT_THAT(ReadAll(master->get()), HasSubstr("/dev/pts/"));
 
   ASSERT_TRUE(cgroups_->Destroy(s.linux.cgroups_path).ok());
   EXPECT_EQ(WaitExit((*c)->pid()), 128 + SIGKILL);
