@@ -89,6 +89,7 @@ ContainerManager::ContainerManager(ManagerOptions options, CgroupDriver& cgroups
       cgroups_(cgroups),
       images_(images),
       networks_(networks),
+      launcher_(options_.shim_path, options_.shim_exec_fd),
       watcher_([this](const std::string& id, const std::optional<shim::ExitReport>& report) { OnExit(id, report); }) {
   removals_thread_ = std::thread([this] { RunAutoRemovals(); });
   restarts_thread_ = std::thread([this] { RunRestarts(); });
@@ -331,7 +332,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   launch.log_max_files = log.max_files();
   launch.exec_fd = options_.shim_exec_fd;
   launch.inherit_fds = inherit_fds;
-  auto launched = LaunchShim(launch);
+  auto launched = launcher_.Launch(launch);
   plan->netns.Reset();
   namespaces->fds.clear();
   if (!launched.ok()) {

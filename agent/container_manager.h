@@ -25,6 +25,7 @@
 #include "agent/image/image_store.h"
 #include "agent/network_manager.h"
 #include "agent/seccomp_cache.h"
+#include "agent/shim_launcher.h"
 #include "agent/tree_archive.h"
 #include "agent/userns_pool.h"
 #include "agent/volume_store.h"
@@ -312,6 +313,7 @@ class ContainerManager {
   std::vector<std::unique_ptr<HealthProber>> retired_probers_ ABSL_GUARDED_BY(probers_mu_);
 
   SeccompCache seccomp_;
+  ShimLauncher launcher_;
 
   ExitWatcher watcher_;  // last: its thread calls OnExit, so it stops first
 };

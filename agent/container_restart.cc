@@ -144,7 +144,7 @@ absl::Status ContainerManager::Relaunch(const std::shared_ptr<Entry>& entry, boo
   if (!namespaces.ok()) return done(Annotate(namespaces.status(), "restart"));
   SpecNetwork unused;
   namespaces->AddTo(unused, launch.inherit_fds);
-  auto launched = LaunchShim(launch);
+  auto launched = launcher_.Launch(launch);
   joined_netns.Reset();
   namespaces->fds.clear();
   if (!launched.ok()) return done(Annotate(launched.status(), "restart"));

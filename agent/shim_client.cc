@@ -22,17 +22,9 @@ namespace {
 constexpr int kLaunchTimeoutMs = 60000;
 }
 
-absl::StatusOr<LaunchedShim> LaunchShim(const ShimLaunch& launch) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoToStatus("pipe for shim report");
-  UniqueFd rd(fds[0]);
-  // Keep the write end off fd 3 itself, so the dup2 onto 3 always happens (and clears CLOEXEC).
-  UniqueFd wr(::fcntl(fds[1], F_DUPFD_CLOEXEC, 10));
-  ::close(fds[1]);
-  if (!wr) return ErrnoToStatus("dup shim report pipe");
-
-  std::vector<std::string> args = {launch.shim_path, "--id",  launch.id,        "--bundle", launch.bundle,
-                                   "--state-dir",    launch.state_dir, "--log", launch.log_path};
+std::vector<std::string> ShimArguments(const ShimLaunch& launch) {
+  std::vector<std::string> args = {"--id",        launch.id,        "--bundle", launch.bundle,
+                                   "--state-dir", launch.state_dir, "--log",    launch.log_path};
   if (launch.open_stdin) args.push_back("--stdin");
   if (launch.log_max_size_bytes > 0) {
     for (const std::string& a : {std::string("--log-max-size"), absl::StrCat(launch.log_max_size_bytes),
@@ -40,26 +32,43 @@ absl::StatusOr<LaunchedShim> LaunchShim(const ShimLaunch& launch) {
       args.push_back(a);
     }
   }
-  if (!launch.inherit_fds.empty()) {
+  return args;
+}
+
+absl::StatusOr<int> SpawnShim(const std::string& shim_path, int exec_fd, const std::vector<std::string>& arguments,
+                              int report_fd, const std::vector<int>& inherit_fds) {
+  std::vector<std::string> args = {shim_path};
+  args.insert(args.end(), arguments.begin(), arguments.end());
+  if (!inherit_fds.empty()) {
     args.push_back("--preserve-fds");
-    args.push_back(absl::StrCat(launch.inherit_fds.size()));
+    args.push_back(absl::StrCat(inherit_fds.size()));
   }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
 
   // The inherited fds are first copied above every target number, so that no dup2 below
-  // overwrites a source that is still to be copied.
+  // overwrites a source that is still to be copied; the report fd too.
   std::vector<UniqueFd> staged;
-  for (int fd : launch.inherit_fds) {
+  for (int fd : inherit_fds) {
     staged.emplace_back(::fcntl(fd, F_DUPFD_CLOEXEC, 64));
     if (!staged.back()) return ErrnoToStatus("stage an fd for the shim");
   }
+  UniqueFd report(::fcntl(report_fd, F_DUPFD_CLOEXEC, 64));
+  if (!report) return ErrnoToStatus("stage the shim's report fd");
+  // From a sealed copy when there is one: what runs next to the container can then never be
+  // written through /proc/<pid>/exe (the CVE-2019-5736 class). The copy is named through a
+  // staged fd too: its own number may be one of the targets below (4 + i).
+  UniqueFd exec_copy;
+  if (exec_fd >= 0) {
+    exec_copy.Reset(::fcntl(exec_fd, F_DUPFD_CLOEXEC, 64));
+    if (!exec_copy) return ErrnoToStatus("stage the shim's executable");
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, wr.get(), 3);  // dup2 clears CLOEXEC on fd 3
+  posix_spawn_file_actions_adddup2(&actions, report.get(), shim::kShimReportFd);  // dup2 clears CLOEXEC
   for (size_t i = 0; i < staged.size(); ++i) {
-    posix_spawn_file_actions_adddup2(&actions, staged[i].get(), 4 + static_cast<int>(i));
+    posix_spawn_file_actions_adddup2(&actions, staged[i].get(), shim::kShimReportFd + 1 + static_cast<int>(i));
   }
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
@@ -73,42 +82,31 @@ absl::StatusOr<LaunchedShim> LaunchShim(const ShimLaunch& launch) {
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
   pid_t pid = 0;
-  // From a sealed copy when there is one: what runs next to the container can then never be
-  // written through /proc/<pid>/exe (the CVE-2019-5736 class).
-  // The copy is named through a staged fd too: its own number may be one of the targets
-  // above (4 + i), which the child's dup2s overwrite before the exec.
-  UniqueFd exec_copy;
-  if (launch.exec_fd >= 0) {
-    exec_copy.Reset(::fcntl(launch.exec_fd, F_DUPFD_CLOEXEC, 64));
-    if (!exec_copy) {
-      posix_spawn_file_actions_destroy(&actions);
-      posix_spawnattr_destroy(&attr);
-      return ErrnoToStatus("stage the shim's executable");
-    }
-  }
-  std::string exec_path = exec_copy ? absl::StrCat("/proc/self/fd/", exec_copy.get()) : launch.shim_path;
+  std::string exec_path = exec_copy ? absl::StrCat("/proc/self/fd/", exec_copy.get()) : shim_path;
   int rc = ::posix_spawn(&pid, exec_path.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) return ErrnoStatus(rc, absl::StrCat("start ", launch.shim_path));
-  wr.Reset();
+  if (rc != 0) return ErrnoStatus(rc, absl::StrCat("start ", shim_path));
 
   // The shim forks once and its first process exits at once: reap it here.
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
+  return status;
+}
 
+absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, int first_status) {
   std::string report;
   char buf[1024];
   for (;;) {
-    struct pollfd p = {rd.get(), POLLIN, 0};
+    struct pollfd p = {report_fd, POLLIN, 0};
     int n = ::poll(&p, 1, kLaunchTimeoutMs);
     if (n == 0) return absl::DeadlineExceededError("berth-shim did not report within 60 s");
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoToStatus("poll shim report");
     }
-    ssize_t r = ::read(rd.get(), buf, sizeof(buf));
+    ssize_t r = ::read(report_fd, buf, sizeof(buf));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
     report.append(buf, static_cast<size_t>(r));
@@ -131,11 +129,23 @@ absl::StatusOr<LaunchedShim> LaunchShim(const ShimLaunch& launch) {
     }
     return absl::InternalError(line);
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-    return absl::InternalError(absl::StrCat("berth-shim exited with status ", WEXITSTATUS(status),
+  if (WIFEXITED(first_status) && WEXITSTATUS(first_status) != 0) {
+    return absl::InternalError(absl::StrCat("berth-shim exited with status ", WEXITSTATUS(first_status),
                                             " before reporting", report.empty() ? "" : ": ", report));
   }
   return absl::InternalError(absl::StrCat("berth-shim gave no usable report: \"", report, "\""));
+}
+
+absl::StatusOr<LaunchedShim> LaunchShim(const ShimLaunch& launch) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoToStatus("pipe for shim report");
+  UniqueFd rd(fds[0]);
+  UniqueFd wr(fds[1]);
+  absl::StatusOr<int> first_status =
+      SpawnShim(launch.shim_path, launch.exec_fd, ShimArguments(launch), wr.get(), launch.inherit_fds);
+  if (!first_status.ok()) return first_status.status();
+  wr.Reset();  // EOF once the shim and its container no longer hold it
+  return ReadShimReport(rd.get(), *first_status);
 }
 
 absl::StatusOr<UniqueFd> ShimOpen(const std::string& state_dir, shim::MsgType type, const std::string& payload) {

@@ -37,8 +37,18 @@ struct LaunchedShim {
 };
 
 // Starts berth-shim and waits for its report: the container's init once it exists and
-// waits at the start gate, or the status the shim reported.
+// waits at the start gate, or the status the shim reported. (ShimLauncher does the same with
+// a shim started ahead of time.)
 absl::StatusOr<LaunchedShim> LaunchShim(const ShimLaunch& launch);
+
+// The pieces of a launch, for ShimLauncher: the shim's arguments for `launch` (the program's
+// name and --preserve-fds aside); starting the shim with report_fd as its fd 3 and
+// inherit_fds as 4, ..., reaping its first process (it forks and exits), whose wait status
+// is returned; reading the report line from report_fd.
+std::vector<std::string> ShimArguments(const ShimLaunch& launch);
+absl::StatusOr<int> SpawnShim(const std::string& shim_path, int exec_fd, const std::vector<std::string>& arguments,
+                              int report_fd, const std::vector<int>& inherit_fds);
+absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, int first_status);
 
 // One request on a fresh connection, for requests with a single reply (kStart, kState).
 absl::StatusOr<shim::Message> ShimRequest(const std::string& state_dir, shim::MsgType type,

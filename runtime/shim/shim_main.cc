@@ -1,6 +1,7 @@
 // berth-shim: the per-container monitor.
 //
 //   berth-shim --id ID --bundle DIR --state-dir DIR --log FILE [--stdin] [--preserve-fds N]
+//   berth-shim --standby    (the same arguments and fds come later, on fd 3: shim_protocol.h)
 //
 // The agent starts it with fd 3 = the write end of a report pipe, and fds 4 .. 3+N that the
 // bundle names as /proc/self/fd/<n> (a namespace to join, opened by the agent). The shim detaches (new
@@ -10,6 +11,7 @@
 //   error <absl code as int> <message>\n  nothing is left behind; the shim exits 1
 // Without a pipe at fd 3 (a manual run) there is no report. See shim_server.h for the rest.
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -17,16 +19,23 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "runtime/base/errno_status.h"
+#include "runtime/base/status_macros.h"
 #include "runtime/base/unique_fd.h"
+#include "runtime/cgroup/cgroup_driver.h"
 #include "runtime/shim/shim_protocol.h"
 #include "runtime/shim/shim_server.h"
 
@@ -87,10 +96,12 @@ absl::Status MakeAbsolute(std::string& path, const char* flag) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<ShimOptions> ParseArgs(int argc, char** argv) {
+// The arguments after the program's name.
+absl::StatusOr<ShimOptions> ParseArgs(const std::vector<std::string>& args) {
   ShimOptions options;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
+  const size_t argc = args.size();
+  for (size_t i = 0; i < argc; ++i) {
+    std::string arg = args[i];
     if (arg == "--stdin") {
       options.stdin = true;
       continue;
@@ -119,7 +130,7 @@ absl::StatusOr<ShimOptions> ParseArgs(int argc, char** argv) {
     }
     if (eq == std::string::npos) {
       if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat("missing value for ", arg));
-      value = argv[++i];
+      value = args[++i];
     }
     *field = value;
     if (field == &preserve_fds &&
@@ -166,19 +177,115 @@ int PreserveFdsArgument(int argc, char** argv) {
   return 0;
 }
 
+// A standby shim touches, while nobody waits for it, the heap and stack that creating a
+// container will use: on a VM every first touch of a page is a fault of tens of microseconds
+// (~45 heap pages for one create). Freed, the heap pages stay at its top (below the trim
+// threshold) until the shim's idle trim returns them.
+constexpr size_t kWarmHeapBlock = 16 * 1024;
+constexpr int kWarmHeapBlocks = 16;
+constexpr size_t kWarmStack = 64 * 1024;
+
+[[gnu::noinline]] void WarmStack() {
+  char frame[kWarmStack];
+  std::memset(frame, 0, sizeof(frame));
+  asm volatile("" : : "r"(frame) : "memory");  // the stores stay
+}
+
+void WarmUp() {
+  ::mallopt(M_TRIM_THRESHOLD, 4 * kWarmHeapBlock * kWarmHeapBlocks);
+  std::vector<void*> blocks;
+  blocks.reserve(kWarmHeapBlocks);
+  for (int i = 0; i < kWarmHeapBlocks; ++i) {
+    void* block = std::malloc(kWarmHeapBlock);
+    if (block != nullptr) std::memset(block, 0, kWarmHeapBlock);
+    blocks.push_back(block);
+  }
+  for (void* block : blocks) std::free(block);
+  WarmStack();
+}
+
+// Moves the received fds to 4, 5, ... (the bundle names them /proc/self/fd/<n>), close-on-exec
+// like inherited ones. Everything above 3 was closed at start, so only these may be in the way.
+absl::Status PlacePreservedFds(std::vector<UniqueFd>& received) {
+  std::vector<UniqueFd> staged;
+  for (UniqueFd& fd : received) {
+    staged.emplace_back(::fcntl(fd.get(), F_DUPFD_CLOEXEC, kReportFd + 1 + kMaxFds));
+    if (!staged.back()) return ErrnoToStatus("stage a preserved fd");
+    fd.Reset();
+  }
+  for (size_t i = 0; i < staged.size(); ++i) {
+    if (::dup3(staged[i].get(), kReportFd + 1 + static_cast<int>(i), O_CLOEXEC) < 0) {
+      return ErrnoToStatus("place a preserved fd");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Shows a launched standby's arguments (`arguments`: each ends in a NUL, as in
+// /proc/<pid>/cmdline) in ps and /proc/<pid>/cmdline in place of "--standby", so that it reads
+// as a shim started directly with its container's arguments, which people and tools look
+// for. They are written over the argument strings the standby was started with: the agent
+// passes empty arguments after --standby to make room (kStandbyArgumentRoom), and what does not
+// fit is cut. (PR_SET_MM would move the area instead, but wants CAP_SYS_RESOURCE.)
+void ShowArguments(int argc, char** argv, const std::string& arguments) {
+  if (argc < 2) return;
+  char* area = argv[1];
+  char* const end = argv[argc - 1] + std::strlen(argv[argc - 1]);  // the area's last NUL
+  const size_t room = static_cast<size_t>(end - area);
+  const size_t n = std::min(arguments.size(), room);
+  std::memcpy(area, arguments.data(), n);
+  std::memset(area + n, 0, room - n + 1);
+}
+
+// What a standby prepared while it waited: the launch's options, and the cgroup driver.
+struct StandbyLaunch {
+  ShimOptions options;
+  std::unique_ptr<CgroupDriver> cgroups;  // null when detection failed: Create retries and reports
+};
+
+// Waits on the report socket for the agent's kLaunch: the arguments and fds of a launch.
+// nullopt when the agent closed the socket first (it stopped, or no longer needs us).
+absl::StatusOr<std::optional<StandbyLaunch>> AwaitLaunch(int report_fd, int argc, char** argv) {
+  if (report_fd < 0) return absl::InvalidArgumentError("--standby needs a socket at fd 3");
+  WarmUp();
+  StandbyLaunch prepared;
+  if (absl::StatusOr<std::unique_ptr<CgroupDriver>> cgroups = DetectCgroupDriver(); cgroups.ok()) {
+    prepared.cgroups = *std::move(cgroups);
+  }
+  absl::StatusOr<Message> launch = ReceiveMessage(report_fd);
+  if (absl::IsUnavailable(launch.status())) return std::nullopt;
+  if (!launch.ok()) return launch.status();
+  if (launch->type != MsgType::kLaunch) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a standby shim expects a launch, got message type ", static_cast<int>(launch->type)));
+  }
+  std::vector<std::string> args = absl::StrSplit(launch->payload, '\0', absl::SkipEmpty());
+  absl::StatusOr<ShimOptions> options = ParseArgs(args);
+  if (!options.ok()) return options.status();
+  options->preserve_fds = static_cast<int>(launch->fds.size());
+  RETURN_IF_ERROR(PlacePreservedFds(launch->fds));
+  prepared.options = *std::move(options);
+  ShowArguments(argc, argv, launch->payload);
+  return std::optional<StandbyLaunch>(std::move(prepared));
+}
+
 int Main(int argc, char** argv) {
   // Started from a sealed memfd copy, the kernel names us after the fd ("5"): keep the name
   // people and tools look for in ps and /proc.
   ::prctl(PR_SET_NAME, "berth-shim", 0, 0, 0);
   const int report_fd = ReportFd();
-  int preserve = PreserveFdsArgument(argc, argv);
+  const bool standby = argc >= 2 && std::strcmp(argv[1], "--standby") == 0;
+  int preserve = standby ? 0 : PreserveFdsArgument(argc, argv);
   CloseInheritedFds(report_fd, preserve >= 0 && preserve <= 16 ? preserve : 0);
   NullStdio();
 
-  auto options = ParseArgs(argc, argv);
-  if (!options.ok()) {
-    ReportError(report_fd, options.status());
-    return 1;
+  absl::StatusOr<ShimOptions> options = absl::UnknownError("no launch yet");
+  if (!standby) {
+    options = ParseArgs(std::vector<std::string>(argv + 1, argv + argc));
+    if (!options.ok()) {
+      ReportError(report_fd, options.status());
+      return 1;
+    }
   }
 
   // Detach: the agent must never be the container's (grand)parent, so that killing or
@@ -196,6 +303,18 @@ int Main(int argc, char** argv) {
     // Paths are absolute; a missing / is not worth failing over.
   }
 
+  std::unique_ptr<CgroupDriver> cgroups;
+  if (standby) {
+    absl::StatusOr<std::optional<StandbyLaunch>> launch = AwaitLaunch(report_fd, argc, argv);
+    if (!launch.ok()) {
+      ReportError(report_fd, launch.status());
+      return 1;
+    }
+    if (!launch->has_value()) return 0;
+    options = std::move((*launch)->options);
+    cgroups = std::move((*launch)->cgroups);
+  }
+
   // Signals arrive through the loop's signalfd; SIGPIPE is replaced by EPIPE.
   sigset_t mask;
   sigemptyset(&mask);
@@ -211,7 +330,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
 
-  auto server = ShimServer::Create(*options, std::move(signal_fd));
+  auto server = ShimServer::Create(*options, std::move(signal_fd), std::move(cgroups));
   if (!server.ok()) {
     ReportError(report_fd, server.status());
     return 1;

@@ -47,6 +47,13 @@
 // removing everything it made (then it exits 1). EOF without a line: the shim died. Read up to
 // the newline, not to EOF: until the container's process execs, it too holds the pipe. A shim
 // whose "ok" line finds no reader (the agent died or gave up) removes everything and exits 1.
+// Launch ahead of time: `berth-shim --standby` with fd kShimReportFd = one end of a
+// SOCK_SEQPACKET socket pair forks and detaches the same way, then waits on that socket for one
+// kLaunch packet: the arguments above (without --preserve-fds), each ending in a NUL, and the
+// fds to preserve, which the shim places at 4, 5, ... The report line comes back on the same
+// socket. The socket closing before a kLaunch (the agent is gone) ends the shim quietly.
+// kStandbyArgumentRoom empty arguments after --standby make room for the launch's arguments in
+// /proc/<pid>/cmdline.
 // Stop: SIGTERM (or SIGINT) to shim_pid SIGKILLs the container and takes the normal exit path
 // (state.json "exited", cgroup and shim.sock removed). Never SIGKILL the shim: that leaves the
 // cgroup behind.
@@ -75,6 +82,7 @@ enum class MsgType : uint8_t {
   kUpdate = 9,
   kProcesses = 10,
   kReopenLog = 11,
+  kLaunch = 12,  // to a standby shim, on its fd 3 (see Launch above)
 
   kOk = 64,
   kError = 65,
@@ -90,7 +98,7 @@ enum class MsgType : uint8_t {
 };
 
 inline constexpr size_t kMaxPayload = 64 * 1024;
-inline constexpr int kMaxFds = 4;
+inline constexpr int kMaxFds = 16;  // a launch's namespaces; an exec's stdio
 
 struct Message {
   MsgType type{};
@@ -118,6 +126,7 @@ absl::StatusOr<UniqueFd> ConnectShim(const std::string& socket_path);
 inline constexpr char kShimSocketName[] = "shim.sock";
 inline constexpr char kStateFileName[] = "state.json";
 inline constexpr int kShimReportFd = 3;
+inline constexpr int kStandbyArgumentRoom = 1024;
 
 // SIGKILLs a shim that cannot be asked to stop (found by pid and start time in its state):
 // what its container leaves is for lifecycle::DestroyContainer.

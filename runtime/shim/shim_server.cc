@@ -85,9 +85,10 @@ bool WaitForExit(pid_t pid, int timeout_ms) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ShimServer>> ShimServer::Create(const ShimOptions& options,
-                                                               UniqueFd signal_fd) {
+absl::StatusOr<std::unique_ptr<ShimServer>> ShimServer::Create(const ShimOptions& options, UniqueFd signal_fd,
+                                                               std::unique_ptr<CgroupDriver> cgroups) {
   std::unique_ptr<ShimServer> server(new ShimServer(options));
+  server->cgroups_ = std::move(cgroups);
   if (absl::Status st = server->Init(std::move(signal_fd)); !st.ok()) {
     return st;  // ~ShimServer removes what Init made
   }
@@ -123,7 +124,9 @@ absl::Status ShimServer::Init(UniqueFd signal_fd) {
       seccomp_ = std::move(*program);
     }
   }
-  ASSIGN_OR_RETURN(cgroups_, DetectCgroupDriver());
+  if (cgroups_ == nullptr) {
+    ASSIGN_OR_RETURN(cgroups_, DetectCgroupDriver());
+  }
   RETURN_IF_ERROR(MakeDirs(options_.state_dir, 0700));
 
   ASSIGN_OR_RETURN(crilog::LogWriter log, crilog::LogWriter::Open(options_.log_path, options_.log_rotation));

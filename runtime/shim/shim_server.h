@@ -45,8 +45,10 @@ class ShimServer {
   // exists and waits at its start gate, state.json says "created", shim.sock listens. On error,
   // whatever was made (child, cgroup, state.json, socket) is gone when this returns.
   // `signal_fd` is a signalfd for SIGCHLD, SIGTERM, SIGINT and SIGHUP (blocked by the caller).
-  static absl::StatusOr<std::unique_ptr<ShimServer>> Create(const ShimOptions& options,
-                                                            UniqueFd signal_fd);
+  // `cgroups`: the node's cgroup driver when the caller detected it ahead of time (a standby
+  // shim, while it waited); detected here when null.
+  static absl::StatusOr<std::unique_ptr<ShimServer>> Create(const ShimOptions& options, UniqueFd signal_fd,
+                                                            std::unique_ptr<CgroupDriver> cgroups = nullptr);
   ~ShimServer();
 
   pid_t container_pid() const { return init_pid_; }

@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -73,8 +74,8 @@ TEST(ShimProtocol, LargestPayloadAndBinaryBytes) {
 
   EXPECT_EQ(SendMessage(p.a.get(), MsgType::kStdout, std::string(kMaxPayload + 1, 'x')).code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(SendMessage(p.a.get(), MsgType::kOk, "", {0, 1, 2, 0, 1}).code(),
-            absl::StatusCode::kInvalidArgument);
+  std::vector<int> too_many_fds(kMaxFds + 1, 0);  // one more than a launch or an exec may pass
+  EXPECT_EQ(SendMessage(p.a.get(), MsgType::kOk, "", too_many_fds).code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ShimProtocol, RejectsOversizedPacket) {

@@ -1,0 +1,88 @@
+#include "agent/shim_launcher.h"
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "runtime/base/errno_status.h"
+#include "runtime/shim/shim_protocol.h"
+#include "spdlog/spdlog.h"
+
+namespace berth::agent {
+
+ShimLauncher::ShimLauncher(std::string shim_path, int exec_fd)
+    : shim_path_(std::move(shim_path)), exec_fd_(exec_fd) {
+  thread_ = std::thread([this] { RunStandbys(); });
+}
+
+ShimLauncher::~ShimLauncher() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  // standby_ closes with this object: the standby sees EOF and exits.
+}
+
+absl::StatusOr<LaunchedShim> ShimLauncher::Launch(const ShimLaunch& launch) {
+  UniqueFd standby;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    standby = std::move(standby_);
+    wanted_ = true;
+  }
+  cv_.notify_all();
+  if (standby) {
+    std::string payload;
+    for (const std::string& arg : ShimArguments(launch)) absl::StrAppend(&payload, arg, std::string(1, '\0'));
+    absl::Status sent = shim::SendMessage(standby.get(), shim::MsgType::kLaunch, payload, launch.inherit_fds);
+    // The standby reaped its first process long ago; it exits 1 on any failure of its own.
+    if (sent.ok()) return ReadShimReport(standby.get(), /*first_status=*/0);
+    spdlog::debug("standby berth-shim unusable ({}); starting one directly", std::string(sent.message()));
+  }
+  ShimLaunch direct = launch;
+  direct.shim_path = shim_path_;
+  direct.exec_fd = exec_fd_;
+  return LaunchShim(direct);
+}
+
+absl::StatusOr<UniqueFd> ShimLauncher::StartStandby() {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    return ErrnoToStatus("socket pair for a standby shim");
+  }
+  UniqueFd ours(pair[0]);
+  UniqueFd theirs(pair[1]);
+  std::vector<std::string> arguments = {"--standby"};
+  arguments.resize(1 + shim::kStandbyArgumentRoom);  // room for the launch's arguments in ps
+  absl::StatusOr<int> first_status = SpawnShim(shim_path_, exec_fd_, arguments, theirs.get(), {});
+  if (!first_status.ok()) return first_status.status();
+  if (!WIFEXITED(*first_status) || WEXITSTATUS(*first_status) != 0) {
+    return absl::InternalError(absl::StrCat("standby berth-shim exited with wait status ", *first_status));
+  }
+  return ours;
+}
+
+void ShimLauncher::RunStandbys() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return stopping_ || (wanted_ && !standby_); });
+    if (stopping_) return;
+    wanted_ = false;
+    lock.unlock();
+    absl::StatusOr<UniqueFd> started = StartStandby();
+    lock.lock();
+    if (!started.ok()) {
+      // Launches go the direct way until the next one asks again.
+      spdlog::warn("could not start a standby berth-shim: {}", std::string(started.status().message()));
+      continue;
+    }
+    if (!stopping_ && !standby_) standby_ = std::move(*started);
+  }
+}
+
+}  // namespace berth::agent

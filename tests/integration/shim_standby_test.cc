@@ -1,0 +1,226 @@
+// The standby berth-shim (agent/shim_launcher.h) on a real berthd: started once the agent has
+// launched a container, detached from the agent, it becomes the next container's shim, with
+// the namespaces that container joins passed to it; a standby that died is replaced without a
+// failed create; and it ends with the agent. Standbys are told apart from other agents' (the
+// tests run in parallel) by their network namespace: the harness's test host. And a standby of
+// the test's own: the bad launches it refuses, and its quiet end without one.
+#include <signal.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "runtime/base/file_util.h"
+#include "runtime/base/unique_fd.h"
+#include "runtime/shim/shim_protocol.h"
+#include "tests/integration/support/agent_harness.h"
+#include "tests/integration/support/host_checks.h"
+
+extern char** environ;
+
+namespace berth::testing {
+namespace {
+
+constexpr auto kBound = std::chrono::seconds(10);
+
+std::string NamespaceOf(pid_t pid, const std::string& type) {
+  char buf[128] = {};
+  std::string link = absl::StrCat("/proc/", pid, "/ns/", type);
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "(unreadable " + link + ")";
+}
+
+// Field 4 (ppid) of /proc/<pid>/stat; the command name may hold spaces, so count after ')'.
+pid_t ParentOf(pid_t pid) {
+  absl::StatusOr<std::string> stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));
+  if (!stat.ok()) return -1;
+  size_t paren = stat->rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::vector<std::string> fields = absl::StrSplit(stat->substr(paren + 2), ' ');
+  return fields.size() > 1 ? static_cast<pid_t>(std::stol(fields[1])) : -1;
+}
+
+// Live `berth-shim --standby` processes in the agent's test host.
+std::vector<pid_t> Standbys(const AgentHarness& agent) {
+  std::vector<pid_t> found;
+  const std::string agent_net = NamespaceOf(agent.pid(), "net");
+  for (const std::string& entry : DirEntries("/proc")) {
+    pid_t pid = 0;
+    if (!absl::SimpleAtoi(entry, &pid) || pid <= 0) continue;
+    absl::StatusOr<std::string> cmdline = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"));
+    if (!cmdline.ok()) continue;
+    std::vector<std::string> args = absl::StrSplit(*cmdline, '\0');
+    if (args.size() < 2 || !absl::EndsWith(args[0], "berth-shim") || args[1] != "--standby") continue;
+    if (NamespaceOf(pid, "net") == agent_net && PidRunning(pid)) found.push_back(pid);
+  }
+  return found;
+}
+
+pid_t OneStandby(const AgentHarness& agent) {
+  pid_t pid = 0;
+  WaitUntil(
+      [&] {
+        std::vector<pid_t> s = Standbys(agent);
+        pid = s.size() == 1 ? s[0] : 0;
+        return pid > 0;
+      },
+      kBound);
+  return pid;
+}
+
+TEST(ShimStandbyTest, TheNextContainersShimIsStartedAheadAndEndsWithTheAgent) {
+  AgentHarness agent;
+  agent.Start();
+  ASSERT_TRUE(agent.running());
+  // An agent that has launched nothing keeps no standby.
+  EXPECT_TRUE(Standbys(agent).empty());
+
+  v1::ContainerConfig holder_config = Busybox({"sleep", "1000"});
+  holder_config.set_name("holder");
+  holder_config.set_hostname("pod-host");
+  absl::StatusOr<v1::Container> holder = agent.Run(holder_config);
+  ASSERT_TRUE(holder.ok()) << holder.status();
+
+  const pid_t standby = OneStandby(agent);
+  ASSERT_GT(standby, 0) << "no standby berth-shim after the first launch";
+  EXPECT_NE(ParentOf(standby), agent.pid()) << "a standby is detached from the agent";
+  EXPECT_EQ(::getsid(standby), standby) << "a standby leads a session of its own";
+
+  // The next container is made by that standby, joining the holder's namespaces through the
+  // fds the agent passed it on the socket.
+  v1::ContainerConfig member_config = Busybox({"sleep", "1000"});
+  member_config.set_ipc("container:holder");
+  member_config.set_uts("container:holder");
+  member_config.set_pid("container:holder");
+  absl::StatusOr<v1::Container> member = agent.Run(member_config);
+  ASSERT_TRUE(member.ok()) << member.status();
+  EXPECT_EQ(ShimPidFromState(agent, member->id()), standby);
+  // ps shows it with its container's arguments, as a shim started directly.
+  absl::StatusOr<std::string> cmdline = ReadFile(absl::StrCat("/proc/", standby, "/cmdline"));
+  ASSERT_TRUE(cmdline.ok()) << cmdline.status();
+  EXPECT_TRUE(absl::StrContains(*cmdline, absl::StrCat(std::string(1, '\0'), "--id", std::string(1, '\0'), member->id())))
+      << absl::StrReplaceAll(*cmdline, {{std::string(1, '\0'), " "}});
+  EXPECT_FALSE(absl::StrContains(*cmdline, "--standby"));
+  for (const std::string type : {"ipc", "uts", "pid"}) {
+    EXPECT_EQ(NamespaceOf(member->pid(), type), NamespaceOf(holder->pid(), type)) << type;
+  }
+  EXPECT_NE(NamespaceOf(member->pid(), "mnt"), NamespaceOf(holder->pid(), "mnt"));
+  auto r = agent.Exec(member->id(), {"sh", "-c", "hostname; cat /proc/1/cmdline | tr '\\0' ' '"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->out, "pod-host\nsleep 1000 ") << r->err;
+
+  // A new standby replaces the one used.
+  pid_t next = 0;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::vector<pid_t> s = Standbys(agent);
+        next = s.size() == 1 && s[0] != standby ? s[0] : 0;
+        return next > 0;
+      },
+      kBound));
+
+  // A standby that died is not a failed create: the launch starts its shim directly.
+  ASSERT_EQ(::kill(next, SIGKILL), 0);
+  ASSERT_TRUE(WaitUntil([&] { return !PidRunning(next); }, kBound));
+  absl::StatusOr<CliResult> ran = agent.RunToExit(Busybox({"sh", "-c", "echo made; exit 7"}));
+  ASSERT_TRUE(ran.ok()) << ran.status();
+  EXPECT_EQ(ran->exit_code, 7);
+  EXPECT_EQ(ran->out, "made\n");
+  const pid_t last = OneStandby(agent);
+  ASSERT_GT(last, 0);
+
+  // The agent's end of its socket closes with the agent, and the standby leaves.
+  agent.Kill(SIGKILL);
+  EXPECT_TRUE(WaitUntil([&] { return !PidRunning(last); }, kBound)) << "standby " << last << " outlived the agent";
+  // Back up, the agent recovers the two containers and the harness removes them.
+  agent.Start();
+  ASSERT_TRUE(agent.running());
+}
+
+// A standby of our own, without an agent: `berth-shim --standby` with one end of a socket pair
+// at fd 3. The test process is a subreaper, so the standby, detached from its first process
+// (reaped here), becomes our child and its exit status can be read.
+class LoneStandby {
+ public:
+  LoneStandby() {
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    int pair[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+    ours_.Reset(pair[0]);
+    UniqueFd theirs(pair[1]);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, theirs.get(), 3);
+    char* argv[] = {const_cast<char*>(BERTH_SHIM_PATH), const_cast<char*>("--standby"), nullptr};
+    pid_t first = 0;
+    EXPECT_EQ(::posix_spawn(&first, BERTH_SHIM_PATH, &actions, nullptr, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    int status = -1;
+    EXPECT_EQ(::waitpid(first, &status, 0), first);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  ~LoneStandby() { ::prctl(PR_SET_CHILD_SUBREAPER, 0); }
+
+  int socket() const { return ours_.get(); }
+  void Close() { ours_.Reset(); }
+
+  // The standby's exit status, once it has ended (bounded: it must not wait forever).
+  int ExitStatus() {
+    for (int i = 0; i < 500; ++i) {
+      int status = 0;
+      pid_t pid = ::waitpid(-1, &status, WNOHANG);
+      if (pid > 0) return status;
+      ::usleep(20000);
+    }
+    ADD_FAILURE() << "the standby did not end within 10 s";
+    return -1;
+  }
+
+ private:
+  UniqueFd ours_;
+};
+
+TEST(ShimStandbyTest, AStandbyWhoseAgentLeavesEndsQuietly) {
+  LoneStandby standby;
+  standby.Close();
+  const int status = standby.ExitStatus();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST(ShimStandbyTest, ALaunchWithBadArgumentsIsReportedOnTheSocket) {
+  LoneStandby standby;
+  const std::string arguments = std::string("--id\0x\0--frob\0", 13);
+  ASSERT_TRUE(shim::SendMessage(standby.socket(), shim::MsgType::kLaunch, arguments).ok());
+  char line[512] = {};
+  ssize_t n = ::read(standby.socket(), line, sizeof(line) - 1);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(line, static_cast<size_t>(n)).rfind("error 3 unknown argument --frob", 0), 0u) << line;
+  const int status = standby.ExitStatus();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+}
+
+TEST(ShimStandbyTest, AStandbyTakesOnlyALaunch) {
+  LoneStandby standby;
+  ASSERT_TRUE(shim::SendMessage(standby.socket(), shim::MsgType::kState, "").ok());
+  char line[512] = {};
+  ssize_t n = ::read(standby.socket(), line, sizeof(line) - 1);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(line, static_cast<size_t>(n)).rfind("error 3 a standby shim expects a launch", 0), 0u) << line;
+  const int status = standby.ExitStatus();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+}
+
+}  // namespace
+}  // namespace berth::testing
