@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -28,26 +29,40 @@ ShimLauncher::~ShimLauncher() {
   // standby_ closes with this object: the standby sees EOF and exits.
 }
 
+std::optional<absl::StatusOr<LaunchedShim>> ShimLauncher::HandOver(int standby, const ShimLaunch& launch) {
+  std::string payload;
+  for (const std::string& arg : ShimArguments(launch)) absl::StrAppend(&payload, arg, std::string(1, '\0'));
+  absl::Status sent = shim::SendMessage(standby, shim::MsgType::kLaunch, payload, launch.inherit_fds);
+  if (!sent.ok()) {
+    spdlog::debug("standby berth-shim unusable ({}); starting one directly", std::string(sent.message()));
+    return std::nullopt;
+  }
+  // The standby reaped its first process long ago; it exits 1 on any failure of its own.
+  return ReadShimReport(standby, /*first_status=*/0);
+}
+
 absl::StatusOr<LaunchedShim> ShimLauncher::Launch(const ShimLaunch& launch) {
   UniqueFd standby;
   {
     std::lock_guard<std::mutex> lock(mu_);
     standby = std::move(standby_);
+  }
+  std::optional<absl::StatusOr<LaunchedShim>> launched;
+  if (standby) launched = HandOver(standby.get(), launch);
+  if (!launched) {
+    ShimLaunch direct = launch;
+    direct.shim_path = shim_path_;
+    direct.exec_fd = exec_fd_;
+    launched = LaunchShim(direct);
+  }
+  // The next standby is started once this container exists: started at once, its exec and
+  // start-up would compete for the CPUs with this container's creation.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
     wanted_ = true;
   }
   cv_.notify_all();
-  if (standby) {
-    std::string payload;
-    for (const std::string& arg : ShimArguments(launch)) absl::StrAppend(&payload, arg, std::string(1, '\0'));
-    absl::Status sent = shim::SendMessage(standby.get(), shim::MsgType::kLaunch, payload, launch.inherit_fds);
-    // The standby reaped its first process long ago; it exits 1 on any failure of its own.
-    if (sent.ok()) return ReadShimReport(standby.get(), /*first_status=*/0);
-    spdlog::debug("standby berth-shim unusable ({}); starting one directly", std::string(sent.message()));
-  }
-  ShimLaunch direct = launch;
-  direct.shim_path = shim_path_;
-  direct.exec_fd = exec_fd_;
-  return LaunchShim(direct);
+  return *std::move(launched);
 }
 
 absl::StatusOr<UniqueFd> ShimLauncher::StartStandby() {

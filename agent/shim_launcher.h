@@ -5,14 +5,15 @@
 // where every page a new process touches is a fault of tens of microseconds.
 //
 // The first launch starts its shim the direct way and asks for a standby; each launch that
-// takes the standby asks for the next one, started on this class's thread while the
-// container is being made. A standby that died is noticed when it is handed a launch (the
+// takes the standby asks for the next one once its container exists, started on this class's
+// thread while the container is started and runs. A standby that died is noticed when it is handed a launch (the
 // send fails) and the launch falls back to the direct way. Destroying the launcher closes the
 // standby's socket, and the standby exits.
 #pragma once
 
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -36,6 +37,9 @@ class ShimLauncher {
   absl::StatusOr<LaunchedShim> Launch(const ShimLaunch& launch);
 
  private:
+  // Hands the launch to a standby and reads its report; nullopt when the standby could not
+  // take it (it died): the launch is then made directly.
+  std::optional<absl::StatusOr<LaunchedShim>> HandOver(int standby, const ShimLaunch& launch);
   void RunStandbys();
   absl::StatusOr<UniqueFd> StartStandby();
 
