@@ -327,10 +327,9 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     return absl::IsInvalidArgument(made) ? made : Annotate(made, "create container");
   }
 
-  ShimLaunch launch{options_.shim_path, id, paths.bundle, paths.dir, paths.log, config.open_stdin()};
+  ShimLaunch launch{id, paths.bundle, paths.dir, paths.log, config.open_stdin()};
   launch.log_max_size_bytes = log.max_size_bytes();
   launch.log_max_files = log.max_files();
-  launch.exec_fd = options_.shim_exec_fd;
   launch.inherit_fds = inherit_fds;
   auto launched = launcher_.Launch(launch);
   plan->netns.Reset();

@@ -115,10 +115,9 @@ absl::Status ContainerManager::Relaunch(const std::shared_ptr<Entry>& entry, boo
     e.changed.notify_all();
     return st;
   };
-  ShimLaunch launch{options_.shim_path, e.id, e.paths.bundle, e.paths.dir, e.paths.log, false};
+  ShimLaunch launch{e.id, e.paths.bundle, e.paths.dir, e.paths.log, false};
   launch.log_max_size_bytes = record.config().log().max_size_bytes();
   launch.log_max_files = record.config().log().max_files();
-  launch.exec_fd = options_.shim_exec_fd;
   UniqueFd joined_netns;
   const v1::NetworkSettings& network = record.network_settings();
   if (network.mode() == "container") {

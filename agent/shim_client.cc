@@ -136,13 +136,13 @@ absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, int first_status) {
   return absl::InternalError(absl::StrCat("berth-shim gave no usable report: \"", report, "\""));
 }
 
-absl::StatusOr<LaunchedShim> LaunchShim(const ShimLaunch& launch) {
+absl::StatusOr<LaunchedShim> LaunchShim(const std::string& shim_path, int exec_fd, const ShimLaunch& launch) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoToStatus("pipe for shim report");
   UniqueFd rd(fds[0]);
   UniqueFd wr(fds[1]);
   absl::StatusOr<int> first_status =
-      SpawnShim(launch.shim_path, launch.exec_fd, ShimArguments(launch), wr.get(), launch.inherit_fds);
+      SpawnShim(shim_path, exec_fd, ShimArguments(launch), wr.get(), launch.inherit_fds);
   if (!first_status.ok()) return first_status.status();
   wr.Reset();  // EOF once the shim and its container no longer hold it
   return ReadShimReport(rd.get(), *first_status);

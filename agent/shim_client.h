@@ -15,8 +15,8 @@
 
 namespace berth::agent {
 
+// One container's shim: what it is started with (the program itself is ShimLauncher's).
 struct ShimLaunch {
-  std::string shim_path;
   std::string id;
   std::string bundle;
   std::string state_dir;
@@ -27,8 +27,6 @@ struct ShimLaunch {
   // Passed as the shim's fds 4, 5, ... (--preserve-fds); the bundle names them
   // /proc/self/fd/4, ...
   std::vector<int> inherit_fds;
-  // The binary to execute, when not shim_path itself (a sealed copy: runtime/base/sealed_copy.h).
-  int exec_fd = -1;
 };
 
 struct LaunchedShim {
@@ -37,9 +35,10 @@ struct LaunchedShim {
 };
 
 // Starts berth-shim and waits for its report: the container's init once it exists and
-// waits at the start gate, or the status the shim reported. (ShimLauncher does the same with
-// a shim started ahead of time.)
-absl::StatusOr<LaunchedShim> LaunchShim(const ShimLaunch& launch);
+// waits at the start gate, or the status the shim reported. shim_path names the shim in
+// messages and is executed unless exec_fd (a sealed copy: runtime/base/sealed_copy.h) is >= 0.
+// (ShimLauncher does the same with a shim started ahead of time.)
+absl::StatusOr<LaunchedShim> LaunchShim(const std::string& shim_path, int exec_fd, const ShimLaunch& launch);
 
 // The pieces of a launch, for ShimLauncher: the shim's arguments for `launch` (the program's
 // name and --preserve-fds aside); starting the shim with report_fd as its fd 3 and

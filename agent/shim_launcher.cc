@@ -49,12 +49,7 @@ absl::StatusOr<LaunchedShim> ShimLauncher::Launch(const ShimLaunch& launch) {
   }
   std::optional<absl::StatusOr<LaunchedShim>> launched;
   if (standby) launched = HandOver(standby.get(), launch);
-  if (!launched) {
-    ShimLaunch direct = launch;
-    direct.shim_path = shim_path_;
-    direct.exec_fd = exec_fd_;
-    launched = LaunchShim(direct);
-  }
+  if (!launched) launched = LaunchShim(shim_path_, exec_fd_, launch);
   // The next standby is started once this container exists: started at once, its exec and
   // start-up would compete for the CPUs with this container's creation.
   {

@@ -6,9 +6,9 @@
 //
 // The first launch starts its shim the direct way and asks for a standby; each launch that
 // takes the standby asks for the next one once its container exists, started on this class's
-// thread while the container is started and runs. A standby that died is noticed when it is handed a launch (the
-// send fails) and the launch falls back to the direct way. Destroying the launcher closes the
-// standby's socket, and the standby exits.
+// thread while the container is started and runs. A standby that died is noticed when it is
+// handed a launch (the send fails) and the launch falls back to the direct way. Destroying the
+// launcher closes the standby's socket, and the standby exits.
 #pragma once
 
 #include <condition_variable>
@@ -32,8 +32,7 @@ class ShimLauncher {
   ShimLauncher(const ShimLauncher&) = delete;
   ShimLauncher& operator=(const ShimLauncher&) = delete;
 
-  // As LaunchShim(launch), through the standby when there is one. launch.shim_path and
-  // launch.exec_fd are this launcher's.
+  // As LaunchShim(shim_path, exec_fd, launch), through the standby when there is one.
   absl::StatusOr<LaunchedShim> Launch(const ShimLaunch& launch);
 
  private:
