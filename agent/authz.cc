@@ -59,6 +59,7 @@ const std::map<std::string, MethodRule>& MethodTable() {
       {"/berth.v1.Containers/Rename", kOperate},
       {"/berth.v1.Containers/Exec", kOperate},
       {"/berth.v1.Containers/Attach", kOperate},
+      {"/berth.v1.Containers/Run", kOperate},
       {"/berth.v1.Containers/CopyTo", kOperate},
       {"/berth.v1.Containers/CopyFrom", kOperate},
       {"/berth.v1.Containers/Inspect", kView},
@@ -131,41 +132,41 @@ absl::Status Authorizer::CheckMethod(const CallerIdentity& caller, const std::st
   return absl::OkStatus();
 }
 
-absl::Status Authorizer::CheckContainerConfig(const CallerIdentity& caller, const v1::ContainerConfig& config) const {
+absl::Status Authorizer::CheckContainerConfig(const CallerIdentity& caller, const v1::ContainerConfig& config,
+                                              absl::string_view method) const {
   if (caller.role >= Role::kAdmin) return absl::OkStatus();
-  constexpr absl::string_view kMethod = "/berth.v1.Containers/Create";
   const v1::SecurityOptions& sec = config.security();
-  if (sec.privileged()) return Denied(caller, kMethod, "--privileged needs the role admin");
+  if (sec.privileged()) return Denied(caller, method, "--privileged needs the role admin");
   const std::string& net = config.network();
-  if (net == "host") return Denied(caller, kMethod, "the node's network namespace (--network host) needs the role admin");
+  if (net == "host") return Denied(caller, method, "the node's network namespace (--network host) needs the role admin");
   for (auto [mode, flag] : {std::pair{&config.ipc(), "--ipc"}, {&config.pid(), "--pid"}, {&config.uts(), "--uts"}}) {
-    if (*mode == "host") return Denied(caller, kMethod, absl::StrCat("the node's namespace (", flag, " host) needs the role admin"));
+    if (*mode == "host") return Denied(caller, method, absl::StrCat("the node's namespace (", flag, " host) needs the role admin"));
   }
-  if (!sec.devices().empty()) return Denied(caller, kMethod, "devices (--device) need the role admin");
+  if (!sec.devices().empty()) return Denied(caller, method, "devices (--device) need the role admin");
   if (sec.seccomp_profile() == "unconfined") {
-    return Denied(caller, kMethod, "running without a seccomp filter needs the role admin");
+    return Denied(caller, method, "running without a seccomp filter needs the role admin");
   }
   // A custom profile can allow everything: as good as unconfined.
   if (!sec.seccomp_profile().empty()) {
-    return Denied(caller, kMethod, "a custom seccomp profile needs the role admin (operators get the default one)");
+    return Denied(caller, method, "a custom seccomp profile needs the role admin (operators get the default one)");
   }
   if (sec.has_no_new_privileges() && !sec.no_new_privileges()) {
-    return Denied(caller, kMethod, "turning no_new_privs off needs the role admin");
+    return Denied(caller, method, "turning no_new_privs off needs the role admin");
   }
   // Lists of their own replace the defaults: they could unmask /proc/kcore and the rest.
   if (!sec.masked_paths().empty() || !sec.readonly_paths().empty()) {
-    return Denied(caller, kMethod, "masked or read-only path lists of its own need the role admin");
+    return Denied(caller, method, "masked or read-only path lists of its own need the role admin");
   }
   // The shim writes the log as root wherever it is named.
   if (!config.log().path().empty()) {
-    return Denied(caller, kMethod, "a log file path on the node needs the role admin");
+    return Denied(caller, method, "a log file path on the node needs the role admin");
   }
   const std::vector<std::string> defaults = spec::DefaultCapabilities();
   for (const std::string& cap : sec.cap_add()) {
     std::string upper = absl::AsciiStrToUpper(cap);
     if (!absl::StartsWith(upper, "CAP_")) upper = "CAP_" + upper;
     if (std::find(defaults.begin(), defaults.end(), upper) == defaults.end()) {
-      return Denied(caller, kMethod, absl::StrCat("adding the capability ", Quoted(cap), " needs the role admin"));
+      return Denied(caller, method, absl::StrCat("adding the capability ", Quoted(cap), " needs the role admin"));
     }
   }
   for (const v1::Mount& m : config.mounts()) {
@@ -173,7 +174,7 @@ absl::Status Authorizer::CheckContainerConfig(const CallerIdentity& caller, cons
     bool allowed = std::any_of(config_.bind_mount_roots.begin(), config_.bind_mount_roots.end(),
                                [&](const std::string& root) { return Below(m.source(), root); });
     if (!allowed) {
-      return Denied(caller, kMethod,
+      return Denied(caller, method,
                     absl::StrCat("bind-mounting ", Quoted(m.source()),
                                  " needs the role admin (operators may bind only below authz.bind_mount_roots)"));
     }

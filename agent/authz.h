@@ -44,7 +44,9 @@ class Authorizer {
 
   absl::Status CheckMethod(const CallerIdentity& caller, const std::string& method) const;
   // What an operator may not put in a container. Admins may; viewers never get this far.
-  absl::Status CheckContainerConfig(const CallerIdentity& caller, const v1::ContainerConfig& config) const;
+  // `method` (Create or Run) is named in a denial.
+  absl::Status CheckContainerConfig(const CallerIdentity& caller, const v1::ContainerConfig& config,
+                                    absl::string_view method = "/berth.v1.Containers/Create") const;
 
  private:
   AuthzConfig config_;

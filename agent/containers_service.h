@@ -1,5 +1,5 @@
 // berth.v1.Containers and berth.v1.System over gRPC: request checks, then ContainerManager.
-// The streaming calls (Exec, Attach, Logs) live in containers_streams.cc.
+// The streaming calls (Exec, Attach, Run, Logs) live in containers_streams.cc.
 #pragma once
 
 #include "agent/call_gate.h"
@@ -33,12 +33,19 @@ class ContainersService final : public v1::Containers::Service {
   grpc::Status Exec(grpc::ServerContext*, grpc::ServerReaderWriter<v1::ExecResponse, v1::ExecRequest>*) override;
   grpc::Status Attach(grpc::ServerContext*,
                       grpc::ServerReaderWriter<v1::AttachResponse, v1::AttachRequest>*) override;
+  grpc::Status Run(grpc::ServerContext*, grpc::ServerReaderWriter<v1::RunResponse, v1::RunRequest>*) override;
   grpc::Status Logs(grpc::ServerContext*, const v1::LogsRequest*, grpc::ServerWriter<v1::LogsResponse>*) override;
   grpc::Status CopyTo(grpc::ServerContext*, grpc::ServerReader<v1::CopyToRequest>*, v1::CopyToResponse*) override;
   grpc::Status CopyFrom(grpc::ServerContext*, const v1::CopyFromRequest*,
                         grpc::ServerWriter<v1::CopyFromResponse>*) override;
 
  private:
+  // The attached half of Attach and Run: the client's stdin, resizes and close to the
+  // container; its output, then its exit code (once it is removed, with `remove_first`).
+  template <typename Response, typename Request>
+  grpc::Status ServeAttached(grpc::ServerContext* ctx, grpc::ServerReaderWriter<Response, Request>* stream,
+                             AttachHandle handle, const std::string& id, bool remove_first);
+
   ContainerManager& manager_;
   CallGate& gate_;
   AgentMetrics& metrics_;

@@ -1,4 +1,4 @@
-// The streaming calls of berth.v1.Containers. Each call uses two threads: the handler
+// The streaming calls of berth.v1.Containers (Run too: it is Create, Attach and Start in one). Each call uses two threads: the handler
 // thread reads the container's output and writes responses; a reader thread takes the
 // client's requests (stdin, resize, close) and never writes to the stream.
 #include <fcntl.h>
@@ -14,8 +14,10 @@
 #include <thread>
 
 #include <google/protobuf/util/time_util.h>
+#include <spdlog/spdlog.h>
 
 #include "absl/time/clock.h"
+#include "agent/logging.h"
 #include "agent/containers_service.h"
 #include "agent/exec_output.h"
 #include "agent/grpc_status.h"
@@ -93,6 +95,15 @@ class ReaderDone {
 void JoinReader(std::thread& reader, ReaderDone& reader_done, grpc::ServerContext* ctx) {
   if (!reader_done.WaitFor(std::chrono::seconds(1))) ctx->TryCancel();
   reader.join();
+}
+
+// What the first request of Attach or Run carries besides the container: a terminal size,
+// stdin bytes.
+template <typename Request>
+void ApplyFirstRequest(const AttachHandle& handle, const Request& first) {
+  if (!handle.input) return;
+  if (first.has_resize() && handle.tty) Resize(handle.input.get(), first.resize());
+  if (first.has_stdin_data()) WriteAll(handle.input.get(), first.stdin_data());
 }
 
 }  // namespace
@@ -177,18 +188,63 @@ grpc::Status ContainersService::Attach(grpc::ServerContext* ctx,
   gate_.SetTarget(ctx, first.id());
   auto handle = manager_.Attach(first.id(), first.stdin());
   if (!handle.ok()) return ToGrpcStatus(handle.status());
-  // Tells the client that output is now captured: `berth run` starts the container only then.
+  // Tells the client that output is now captured: a client that starts the container itself
+  // (Attach, then Start) does so only then.
   stream->SendInitialMetadata();
+  ApplyFirstRequest(*handle, first);
+  return ServeAttached(ctx, stream, *std::move(handle), first.id(), /*remove_first=*/false);
+}
 
+grpc::Status ContainersService::Run(grpc::ServerContext* ctx,
+                                    grpc::ServerReaderWriter<v1::RunResponse, v1::RunRequest>* stream) {
+  constexpr absl::string_view kMethod = "/berth.v1.Containers/Run";
+  auto caller = gate_.Admit(ctx);
+  if (!caller.ok()) return ToGrpcStatus(caller.status());
+  v1::RunRequest first;
+  if (!stream->Read(&first)) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "run: no request received");
+  gate_.SetTarget(ctx, first.config().name());
+  if (absl::Status st = gate_.authz().CheckContainerConfig(*caller, first.config(), kMethod); !st.ok()) {
+    return ToGrpcStatus(st);
+  }
+  auto created = manager_.Create(first.config());
+  if (!created.ok()) return ToGrpcStatus(created.status());
+  const std::string id = created->id();
+  gate_.SetTarget(ctx, id);
+  const bool auto_remove = first.config().auto_remove();
+  // Before the start, a failed call takes its container along when it was made for --rm (the
+  // client never got to see it otherwise); after the start, the container lives on its own.
+  auto abandon = [&](const absl::Status& why, bool leave_created) {
+    if (!leave_created || auto_remove) {
+      if (absl::Status st = manager_.Remove(id, /*force=*/true, /*remove_volumes=*/true);
+          !st.ok() && !absl::IsNotFound(st)) {
+        spdlog::warn("run: remove id={} after a failed run error=\"{}\"", id, st.message());
+      }
+    }
+    return ToGrpcStatus(why, ctx);
+  };
+  auto handle = manager_.Attach(id, first.stdin());
+  if (!handle.ok()) return abandon(handle.status(), /*leave_created=*/false);
+  v1::RunResponse made;
+  *made.mutable_created() = *std::move(created);
+  if (!stream->Write(made) || ctx->IsCancelled()) {
+    return abandon(absl::CancelledError("run: the client went away before the start"), /*leave_created=*/true);
+  }
+  ApplyFirstRequest(*handle, first);  // the terminal's size before the process starts
+  if (auto started = manager_.Start(id); !started.ok()) return abandon(started.status(), /*leave_created=*/true);
+  return ServeAttached(ctx, stream, *std::move(handle), id, /*remove_first=*/auto_remove);
+}
+
+template <typename Response, typename Request>
+grpc::Status ContainersService::ServeAttached(grpc::ServerContext* ctx,
+                                              grpc::ServerReaderWriter<Response, Request>* stream,
+                                              AttachHandle handle, const std::string& id, bool remove_first) {
   InputSink input;
-  input.tty = handle->tty;
-  input.fd = std::move(handle->input);
-  if (first.has_resize() && input.tty && input.fd) Resize(input.fd.get(), first.resize());
-  if (first.has_stdin_data()) input.Data(first.stdin_data());
+  input.tty = handle.tty;
+  input.fd = std::move(handle.input);
 
   ReaderDone reader_done;
   std::thread reader([&] {
-    v1::AttachRequest req;
+    Request req;
     while (stream->Read(&req)) {
       if (req.has_stdin_data()) input.Data(req.stdin_data());
       if (req.has_resize() && input.tty && input.fd) Resize(input.fd.get(), req.resize());
@@ -200,10 +256,10 @@ grpc::Status ContainersService::Attach(grpc::ServerContext* ctx,
 
   int exit_code = -1;
   while (!ctx->IsCancelled()) {
-    struct pollfd p = {handle->connection.get(), POLLIN, 0};
+    struct pollfd p = {handle.connection.get(), POLLIN, 0};
     int n = ::poll(&p, 1, 200);
     if (n <= 0) continue;
-    auto msg = shim::ReceiveMessage(handle->connection.get());
+    auto msg = shim::ReceiveMessage(handle.connection.get());
     if (!msg.ok()) break;  // the shim went away without an exit message
     if (msg->type == shim::MsgType::kExit) {
       auto report = shim::Decode<shim::ExitReport>(msg->payload);
@@ -212,25 +268,33 @@ grpc::Status ContainersService::Attach(grpc::ServerContext* ctx,
     }
     if (msg->type == shim::MsgType::kDropped) {
       auto report = shim::Decode<shim::Dropped>(msg->payload);
-      v1::AttachResponse dropped;
+      Response dropped;
       dropped.set_dropped_bytes(report.ok() ? static_cast<int64_t>(report->bytes) : 0);
       metrics_.AddAttachDroppedBytes(dropped.dropped_bytes());
       if (!stream->Write(dropped)) break;
       continue;
     }
     if (msg->type != shim::MsgType::kStdout && msg->type != shim::MsgType::kStderr) continue;
-    v1::AttachResponse resp;
+    Response resp;
     resp.mutable_output()->set_stream(msg->type == shim::MsgType::kStdout ? v1::STDOUT : v1::STDERR);
     resp.mutable_output()->set_data(std::move(msg->payload));
     if (!stream->Write(resp)) break;
   }
   if (exit_code < 0 && !ctx->IsCancelled()) {
     // Connection lost without kExit: the recorded exit (if any) is the best answer.
-    auto c = manager_.Wait(first.id(), [ctx] { return ctx->IsCancelled(); });
+    auto c = manager_.Wait(id, [ctx] { return ctx->IsCancelled(); });
     if (c.ok()) exit_code = c->exit_code();
   }
   if (exit_code >= 0) {
-    v1::AttachResponse done;
+    if (remove_first) {
+      // As `docker run --rm`: the caller hears the exit once the container is gone, so a list
+      // right after it does not show it. The auto-removal may be there first: NOT_FOUND.
+      if (absl::Status st = manager_.Remove(id, /*force=*/true, /*remove_volumes=*/true);
+          !st.ok() && !absl::IsNotFound(st)) {
+        spdlog::warn("run: remove id={} after its exit error=\"{}\"", id, st.message());
+      }
+    }
+    Response done;
     done.set_exit_code(exit_code);
     stream->Write(done);
   }

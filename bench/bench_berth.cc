@@ -205,6 +205,43 @@ RunPhases BerthClient::RunToExit(const std::string& image, const std::vector<std
   return p;
 }
 
+RunPhases BerthClient::RunInOneCall(const std::string& image, const std::vector<std::string>& command,
+                                    const std::string& network) {
+  RunPhases p;
+  auto t0 = Clock::now();
+  grpc::ClientContext ctx;
+  SetDeadline(ctx);
+  auto stream = containers_->Run(&ctx);
+  v1::RunRequest first;
+  first.mutable_config()->set_image(image);
+  first.mutable_config()->set_auto_remove(true);
+  if (!network.empty()) first.mutable_config()->set_network(network);
+  for (const auto& c : command) first.mutable_config()->add_command(c);
+  stream->Write(first);
+  stream->WritesDone();  // no stdin: the agent's request reader ends at once
+  std::string id;
+  int exit_code = -1;
+  auto t1 = t0, t2 = t0;
+  v1::RunResponse resp;
+  while (stream->Read(&resp)) {
+    if (resp.has_created()) {
+      id = resp.created().id();
+      t1 = Clock::now();
+    } else if (resp.msg_case() == v1::RunResponse::kExitCode) {
+      exit_code = resp.exit_code();
+      t2 = Clock::now();
+    }
+  }
+  Check(stream->Finish(), "Run");
+  auto t3 = Clock::now();
+  if (exit_code != 0) throw BenchError("container " + id + " exited with " + std::to_string(exit_code));
+  p.create = MillisBetween(t0, t1);
+  p.exit = MillisBetween(t1, t2);
+  p.close = MillisBetween(t2, t3);
+  p.total = MillisBetween(t0, t3);
+  return p;
+}
+
 std::string BerthClient::RunDetached(const std::string& image, const std::vector<std::string>& command,
                                      const v1::SecurityOptions& security) {
   std::string id = Create(image, command, "", security);

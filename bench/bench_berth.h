@@ -72,11 +72,17 @@ class BerthClient {
   void WaitReady(std::chrono::seconds timeout);
   std::string Version();
 
-  // What `berth run --rm IMAGE CMD...` does: Create, Attach (before Start, so no output is
+  // What `berth run --rm IMAGE CMD...` does: one Run call with auto_remove, read to the exit
+  // code, which the agent sends once the container is removed. In the phases: `create` until
+  // the first response (the container made, its output captured), `exit` from there to the
+  // exit code (start, run, removal), `close` the stream's end. Throws unless the command exits
+  // 0. `network`: ContainerConfig.network ("none" matches crun's default spec: a netns with lo).
+  RunPhases RunInOneCall(const std::string& image, const std::vector<std::string>& command,
+                         const std::string& network = "");
+  // The same in separate calls, each timed: Create, Attach (before Start, so no output is
   // lost), Start, read the attach stream to the exit code; then Remove, so the container is
   // gone when the call returns (the agent's auto-remove would do it after). Throws unless the
   // command exits 0.
-  // `network`: ContainerConfig.network ("none" matches crun's default spec: a netns with lo).
   // `security`: the container's SecurityOptions (default: the hardened defaults).
   RunPhases RunToExit(const std::string& image, const std::vector<std::string>& command,
                       const std::string& network = "", const berth::v1::SecurityOptions& security = {});

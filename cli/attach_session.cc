@@ -1,5 +1,5 @@
-// The client's end of an attached container: subscribes to its output (Attach), starts it when
-// asked (run, so not a byte is lost), copies stdin and output with the terminal in raw mode for
+// The client's end of an attached container: subscribes to its output (Attach), or creates,
+// subscribes and starts it in one call (Run, so not a byte is lost), copies stdin and output with the terminal in raw mode for
 // -it, proxies signals, ends on the exit code (returned) or the detach keys (the container
 // runs on).
 #include "cli/attach_session.h"
@@ -75,40 +75,15 @@ grpc::Status StartContainer(AgentClient& client, const std::string& id, bool& pr
   return status;
 }
 
-int AttachSession(AgentClient& client, const std::string& id, const AttachSessionOptions& flags) {
-  grpc::ClientContext ctx;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::AttachRequest, v1::AttachResponse>> stream =
-      client.containers().Attach(&ctx);
-  AttachWriter writer(*stream);
-  AttachInput input(writer);
+namespace {
 
-  // Attach first, so the stream receives the container's output from its first byte.
-  v1::AttachRequest first;
-  first.set_id(id);
-  first.set_stdin(flags.stdin);
-  bool attached = writer.Write(first);
-  if (attached && flags.tty) {
-    if (auto size = CurrentTerminalSize()) attached = input.Resize(*size);
-  }
-  if (!attached) {
-    // The stream broke before Start: its status says why; the container stays created.
-    grpc::Status status = AbandonStream(ctx, writer, *stream, /*cancel=*/false);
-    if (flags.auto_remove) RemoveQuietly(client, id);
-    if (status.ok()) status = grpc::Status(grpc::StatusCode::INTERNAL, "attach ended early");
-    return ReportRpcError(status, client);
-  }
-  // The agent sends initial metadata once this stream is subscribed to the container's output;
-  // only then is it safe to start.
-  stream->WaitForInitialMetadata();
-  bool process_failed = false;
-  if (flags.start) {
-    if (grpc::Status status = StartContainer(client, id, process_failed); !status.ok()) {
-      AbandonStream(ctx, writer, *stream, /*cancel=*/true);
-      if (flags.auto_remove) RemoveQuietly(client, id);
-      return ReportStartError(status, client, process_failed);
-    }
-  }
-
+// The attached part of attach and run: the terminal, signals proxied, output shown, and the
+// container's exit code. `agent_removes`: the agent removes an auto_remove container before it
+// sends the exit code (Run).
+template <typename Request, typename Response>
+int ServeSession(AgentClient& client, grpc::ClientContext& ctx, grpc::ClientReaderWriter<Request, Response>& stream,
+                 LockedStreamWriter<Request, Response>& writer, InputSink& input, const std::string& id,
+                 const AttachSessionOptions& flags, bool agent_removes) {
   int interrupts = 0;
   TerminalSession::Options options;
   options.stdin = flags.stdin;
@@ -126,7 +101,7 @@ int AttachSession(AgentClient& client, const std::string& id, const AttachSessio
       TerminalSession::Begin(input, std::move(options));
   if (!session.ok()) {
     // The container runs; without our terminal set up we cannot serve it interactively.
-    AbandonStream(ctx, writer, *stream, /*cancel=*/true);
+    AbandonStream(ctx, writer, stream, /*cancel=*/true);
     return ReportError("container " + id + " started, but attaching failed: " +
                        std::string(session.status().message()));
   }
@@ -134,25 +109,25 @@ int AttachSession(AgentClient& client, const std::string& id, const AttachSessio
   bool got_exit_code = false;
   int exit_code = 0;
   int64_t dropped = 0;  // output the agent skipped while we were not reading fast enough
-  v1::AttachResponse response;
+  Response response;
   // The exit code is the last message; the agent ends the call once we half-close.
-  while (!got_exit_code && stream->Read(&response)) {
+  while (!got_exit_code && stream.Read(&response)) {
     if (response.has_output()) {
       // A vanished reader (EPIPE) loses output but not the exit code; keep draining.
       const bool is_stderr = response.output().stream() == v1::STDERR;
       if (is_stderr ? flags.show_stderr : flags.show_stdout) {
         WriteAll(FdForStream(response.output().stream()), response.output().data());
       }
-    } else if (response.msg_case() == v1::AttachResponse::kDroppedBytes) {
+    } else if (response.msg_case() == Response::kDroppedBytes) {
       dropped += response.dropped_bytes();
-    } else if (response.msg_case() == v1::AttachResponse::kExitCode) {
+    } else if (response.msg_case() == Response::kExitCode) {
       got_exit_code = true;
       exit_code = response.exit_code();
     }
   }
   (*session)->End();  // stdin pump joined: nothing writes to the stream any more
   writer.WritesDone();
-  grpc::Status status = stream->Finish();
+  grpc::Status status = stream.Finish();
   session->reset();   // terminal restored before any message of ours is printed
   if (dropped > 0) {
     std::fprintf(stderr, "Warning: %lld bytes of the container's output were not shown (this client fell behind)%s\n",
@@ -165,14 +140,63 @@ int AttachSession(AgentClient& client, const std::string& id, const AttachSessio
                  id.substr(0, 12).c_str());
     return kExitOk;
   }
-  if (!got_exit_code && !status.ok()) return ReportRpcError(status, client);
+  // Run's start fails here, after the container was made: a missing command is 127.
+  if (!got_exit_code && !status.ok()) return ReportStartError(status, client, ProcessStartFailed(ctx));
   if (!got_exit_code) exit_code = WaitForExitCode(client, id);
   // As docker: --rm returns once the container is gone, so a `ps -a` right after does not
   // list it. The agent's own auto-removal may be first; then this finds nothing.
-  if (flags.auto_remove) RemoveQuietly(client, id);
+  if (flags.auto_remove && !(agent_removes && got_exit_code)) RemoveQuietly(client, id);
   return exit_code;
 }
 
+}  // namespace
+
+int AttachSession(AgentClient& client, const std::string& id, const AttachSessionOptions& flags) {
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::AttachRequest, v1::AttachResponse>> stream =
+      client.containers().Attach(&ctx);
+  AttachWriter writer(*stream);
+  AttachInput input(writer);
+
+  v1::AttachRequest first;
+  first.set_id(id);
+  first.set_stdin(flags.stdin);
+  if (flags.tty) {
+    if (auto size = CurrentTerminalSize()) *first.mutable_resize() = *size;
+  }
+  if (!writer.Write(first)) {
+    grpc::Status status = AbandonStream(ctx, writer, *stream, /*cancel=*/false);
+    if (status.ok()) status = grpc::Status(grpc::StatusCode::INTERNAL, "attach ended early");
+    return ReportRpcError(status, client);
+  }
+  return ServeSession(client, ctx, *stream, writer, input, id, flags, /*agent_removes=*/false);
+}
+
+int RunSession(AgentClient& client, const v1::ContainerConfig& config, const AttachSessionOptions& flags,
+               const RunRecovery& recover) {
+  for (int attempt = 0;; ++attempt) {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::RunRequest, v1::RunResponse>> stream = client.containers().Run(&ctx);
+    RunWriter writer(*stream);
+    RunInput input(writer);
+
+    v1::RunRequest first;
+    *first.mutable_config() = config;
+    first.set_stdin(flags.stdin);
+    if (flags.tty) {
+      if (auto size = CurrentTerminalSize()) *first.mutable_resize() = *size;
+    }
+    v1::RunResponse response;
+    if (writer.Write(first) && stream->Read(&response) && response.has_created()) {
+      return ServeSession(client, ctx, *stream, writer, input, response.created().id(), flags, /*agent_removes=*/true);
+    }
+    // No container was made: the call's status says why.
+    grpc::Status status = AbandonStream(ctx, writer, *stream, /*cancel=*/false);
+    if (status.ok()) status = grpc::Status(grpc::StatusCode::INTERNAL, "run: the agent ended the call before the container was made");
+    if (attempt == 0 && recover && recover(status)) continue;
+    return ReportRpcError(status, client);
+  }
+}
 
 absl::Status ApplyAttachStreams(const std::vector<std::string>& streams, AttachSessionOptions& options) {
   options.stdin = options.show_stdout = options.show_stderr = false;

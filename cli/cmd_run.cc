@@ -1,7 +1,8 @@
 // `berth create` and `berth run`.
 //
-// run without -d: Create, then an attach session (attach_session.cc) that subscribes before it
-// starts the container, so not a byte of output is lost, and exits with the container's code.
+// run without -d: one Run call (attach_session.cc) creates the container, subscribes to its
+// output and starts it, so not a byte is lost, and the CLI exits with the container's code.
+// create, and run -d: Create, then Start.
 #include <chrono>
 #include <cstdio>
 #include <csignal>
@@ -59,21 +60,46 @@ int CreateOrRun(AgentClient& client, const ContainerFlags& f, bool is_run) {
       BuildContainerConfig(f, ProcessEnvLookup(), CurrentDirectory());
   if (!config.ok()) return ReportError(config.status());
 
-  v1::CreateRequest request;
-  *request.mutable_config() = *std::move(config);
-  v1::CreateResponse response;
+  if (is_run && f.detach && !f.attach.empty()) {
+    return ReportError("conflicting options: -a and -d (attach or detach, not both)");
+  }
   if (*policy == PullPolicy::kAlways) {
     grpc::Status status = PullForContainer(client, f.image);
     if (!status.ok()) return ReportRpcError(status, client);
   }
+  // --pull missing: an image the agent does not have is pulled, and the create tried again.
+  auto pull_if_missing = [&](grpc::Status& status) {
+    if (*policy != PullPolicy::kMissing ||
+        !IsImageNotFound(static_cast<absl::StatusCode>(status.error_code()), status.error_message())) {
+      return false;
+    }
+    std::cerr << "Unable to find image '" << FamiliarReference(f.image) << "' locally" << std::endl;
+    status = PullForContainer(client, f.image);
+    return status.ok();
+  };
+
+  if (is_run && !f.detach) {
+    AttachSessionOptions options;
+    options.stdin = f.interactive;
+    if (!f.attach.empty()) {
+      absl::Status streams = ApplyAttachStreams(f.attach, options);
+      if (!streams.ok()) return ReportError(streams);
+      if (options.stdin && !f.interactive) {
+        return ReportError("-a stdin needs -i: the container's stdin must be kept open");
+      }
+    }
+    options.tty = f.tty;
+    options.auto_remove = f.auto_remove;
+    options.detach_keys = *ParseDetachKeys(f.detach_keys.empty() ? kDefaultDetachKeys : f.detach_keys);
+    return RunSession(client, *config, options, pull_if_missing);
+  }
+
+  v1::CreateRequest request;
+  *request.mutable_config() = *std::move(config);
+  v1::CreateResponse response;
   {
     grpc::Status status = Create(client, request, &response);
-    if (!status.ok() && *policy == PullPolicy::kMissing &&
-        IsImageNotFound(static_cast<absl::StatusCode>(status.error_code()), status.error_message())) {
-      std::cerr << "Unable to find image '" << FamiliarReference(f.image) << "' locally" << std::endl;
-      status = PullForContainer(client, f.image);
-      if (status.ok()) status = Create(client, request, &response);
-    }
+    if (!status.ok() && pull_if_missing(status)) status = Create(client, request, &response);
     if (!status.ok()) return ReportRpcError(status, client);
   }
   const std::string id = response.container().id();
@@ -81,31 +107,14 @@ int CreateOrRun(AgentClient& client, const ContainerFlags& f, bool is_run) {
     std::cout << id << std::endl;
     return kExitOk;
   }
-  if (f.detach && !f.attach.empty()) return ReportError("conflicting options: -a and -d (attach or detach, not both)");
-  if (f.detach) {
-    bool process_failed = false;
-    grpc::Status status = StartContainer(client, id, process_failed);
-    if (!status.ok()) {
-      if (f.auto_remove) RemoveQuietly(client, id);
-      return ReportStartError(status, client, process_failed);
-    }
-    std::cout << id << std::endl;
-    return kExitOk;
+  bool process_failed = false;
+  grpc::Status status = StartContainer(client, id, process_failed);
+  if (!status.ok()) {
+    if (f.auto_remove) RemoveQuietly(client, id);
+    return ReportStartError(status, client, process_failed);
   }
-  AttachSessionOptions options;
-  options.stdin = f.interactive;
-  if (!f.attach.empty()) {
-    absl::Status streams = ApplyAttachStreams(f.attach, options);
-    if (!streams.ok()) return ReportError(streams);
-    if (options.stdin && !f.interactive) {
-      return ReportError("-a stdin needs -i: the container's stdin must be kept open");
-    }
-  }
-  options.tty = f.tty;
-  options.start = true;
-  options.auto_remove = f.auto_remove;
-  options.detach_keys = *ParseDetachKeys(f.detach_keys.empty() ? kDefaultDetachKeys : f.detach_keys);
-  return AttachSession(client, id, options);
+  std::cout << id << std::endl;
+  return kExitOk;
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// The sending half of the interactive streams (Attach, Exec). Three parties write to one gRPC
+// The sending half of the interactive streams (Attach, Run, Exec). Three parties write to one gRPC
 // stream: the stdin pump, the SIGWINCH handler and the main thread; gRPC allows one writer at a
 // time, so every write goes through a LockedStreamWriter, which also refuses writes after
 // WritesDone or after the stream broke.
@@ -67,28 +67,34 @@ grpc::Status AbandonStream(grpc::ClientContext& ctx, LockedStreamWriter<Request,
 using AttachWriter = LockedStreamWriter<berth::v1::AttachRequest, berth::v1::AttachResponse>;
 using ExecWriter = LockedStreamWriter<berth::v1::ExecRequest, berth::v1::ExecResponse>;
 
-class AttachInput : public InputSink {
+// Attach and Run take stdin, resizes and close_stdin in requests of the same shape.
+template <typename Request, typename Response>
+class AttachedInput : public InputSink {
  public:
-  explicit AttachInput(AttachWriter& writer) : writer_(writer) {}
+  explicit AttachedInput(LockedStreamWriter<Request, Response>& writer) : writer_(writer) {}
   bool SendStdin(std::string data) override {
-    berth::v1::AttachRequest request;
+    Request request;
     request.set_stdin_data(std::move(data));
     return writer_.Write(request);
   }
   bool CloseStdin() override {
-    berth::v1::AttachRequest request;
+    Request request;
     request.set_close_stdin(true);
     return writer_.Write(request);
   }
   bool Resize(const berth::v1::TerminalSize& size) override {
-    berth::v1::AttachRequest request;
+    Request request;
     *request.mutable_resize() = size;
     return writer_.Write(request);
   }
 
  private:
-  AttachWriter& writer_;
+  LockedStreamWriter<Request, Response>& writer_;
 };
+
+using AttachInput = AttachedInput<berth::v1::AttachRequest, berth::v1::AttachResponse>;
+using RunWriter = LockedStreamWriter<berth::v1::RunRequest, berth::v1::RunResponse>;
+using RunInput = AttachedInput<berth::v1::RunRequest, berth::v1::RunResponse>;
 
 class ExecInput : public InputSink {
  public:

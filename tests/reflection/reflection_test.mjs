@@ -450,6 +450,7 @@ const EXPECTED_CONTAINERS_METHODS = {
   Create: [false, false], Start: [false, false], Stop: [false, false], Kill: [false, false],
   Remove: [false, false], Inspect: [false, false], List: [false, false], Wait: [false, false],
   Pause: [false, false], Resume: [false, false], Exec: [true, true], Attach: [true, true],
+  Run: [true, true],
   Logs: [false, true], Update: [false, false], Top: [false, false], Stats: [false, false],
   StatsStream: [false, true], Rename: [false, false], CopyTo: [true, false], CopyFrom: [false, true],
 };
@@ -789,6 +790,32 @@ async function run() {
     assert.equal(last.msg, 'exit_code', JSON.stringify(last));
     assert.equal(last.exit_code, 0);
     return c;
+  });
+
+  // Run (bidi): create, attach and start in one call; with auto_remove the exit code comes
+  // once the container is gone.
+  await check('Containers/Run (bidi stream) with stdin and auto_remove', async () => {
+    const call = containers.Run({ deadline: deadline() });
+    const done = withTimeout(collect(call), CALL_TIMEOUT_MS, 'Run');
+    call.write({
+      config: { name: 'refl-run', image: 'busybox', command: ['sh', '-c', 'read line; echo ran:$line; exit 4'],
+        labels: toMapField(labels), open_stdin: true, auto_remove: true },
+      stdin: true,
+      stdin_data: Buffer.from('first\n'),
+    });
+    call.write({ close_stdin: true });
+    call.end();
+    const msgs = await done;
+    assert.equal(msgs[0].msg, 'created', `first message should carry the container: ${JSON.stringify(msgs[0])}`);
+    assert.match(msgs[0].created.id, /^[0-9a-f]{64}$/);
+    assert.equal(msgs[0].created.name, 'refl-run');
+    const out = msgs.filter((m) => m.msg === 'output').map((m) => m.output.data.toString()).join('');
+    assert.equal(out, 'ran:first\n');
+    const last = msgs[msgs.length - 1];
+    assert.equal(last.msg, 'exit_code', JSON.stringify(last));
+    assert.equal(last.exit_code, 4);
+    // Removed before the exit code came.
+    await expectGrpcError(unary(containers, 'Inspect', { id: msgs[0].created.id }), grpc.status.NOT_FOUND);
   });
 
   await check('Containers/List by label selector and by state', async () => {

@@ -72,6 +72,8 @@ TEST(AuthzTable, MutatingCallsNeedOperatorAndAreAudited) {
   // Exec and attach run things in containers: operators, audited.
   EXPECT_TRUE(MethodTable().at("/berth.v1.Containers/Exec").audited);
   EXPECT_TRUE(MethodTable().at("/berth.v1.Containers/Attach").audited);
+  EXPECT_TRUE(MethodTable().at("/berth.v1.Containers/Run").audited);
+  EXPECT_EQ(MethodTable().at("/berth.v1.Containers/Run").needs, Role::kOperator);
 }
 
 AuthzConfig Config() {
@@ -143,6 +145,9 @@ TEST(Authorizer, OperatorsGetTheDefaultsOnly) {
   v1::ContainerConfig c = Plain();
   c.mutable_security()->set_privileged(true);
   refused(c, "privileged");
+  // Run makes containers too: its refusal names it.
+  EXPECT_THAT(a.CheckContainerConfig(op, c, "/berth.v1.Containers/Run").message(),
+              HasSubstr("may not call /berth.v1.Containers/Run: --privileged"));
   c = Plain();
   c.set_network("host");
   refused(c, "host network");
