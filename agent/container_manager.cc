@@ -744,9 +744,9 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force, bool r
   networks_.Release(id, network);
   if (options_.userns_pool != nullptr) (void)options_.userns_pool->Release(id);
   ReleaseVolumes(id, remove_volumes);
-  if (absl::Status st = RemoveTree(trash); !st.ok()) spdlog::warn("remove id={} error=\"{}\"", id, st.message());
+  trash_.Discard(std::move(trash));  // out of view already: the unlinks need not hold up the caller
   RemoveEmptyCgroups(cgroups_, options_.cgroup_parent, e.cgroups_path);
-  CrashPoint("remove.tree_removed");
+  CrashPoint("remove.tree_discarded");
   spdlog::info("container removed id={} name={}", id, name);
   Emit(std::move(removed_event));
   return absl::OkStatus();

@@ -26,6 +26,7 @@
 #include "agent/network_manager.h"
 #include "agent/seccomp_cache.h"
 #include "agent/shim_launcher.h"
+#include "agent/trash_sweeper.h"
 #include "agent/tree_archive.h"
 #include "agent/userns_pool.h"
 #include "agent/volume_store.h"
@@ -294,6 +295,8 @@ class ContainerManager {
   std::map<std::string, std::shared_ptr<Entry>> by_id_ ABSL_GUARDED_BY(mu_);
   // name -> id; a Create in flight reserves its name with an empty id.
   std::map<std::string, std::string> names_ ABSL_GUARDED_BY(mu_);
+
+  TrashSweeper trash_;  // removed containers' directories, deleted after the Remove returns
 
   std::mutex removals_mu_;
   std::condition_variable removals_cv_;

@@ -288,7 +288,9 @@ grpc::Status ContainersService::ServeAttached(grpc::ServerContext* ctx,
   if (exit_code >= 0) {
     if (remove_first) {
       // As `docker run --rm`: the caller hears the exit once the container is gone, so a list
-      // right after it does not show it. The auto-removal may be there first: NOT_FOUND.
+      // right after it does not show it. The exit is recorded first (else Remove would kill a
+      // process that is gone, through the shim); the auto-removal may be there first: NOT_FOUND.
+      (void)manager_.Wait(id, [ctx] { return ctx->IsCancelled(); });
       if (absl::Status st = manager_.Remove(id, /*force=*/true, /*remove_volumes=*/true);
           !st.ok() && !absl::IsNotFound(st)) {
         spdlog::warn("run: remove id={} after its exit error=\"{}\"", id, st.message());

@@ -558,7 +558,7 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   PrintLatencyRow("exec: true in a running container", be, ce, "<= 0.3x", true, kExecTargetRatio);
   const Summary lr = Summarize(cli_run), le = Summarize(cli_exec);
   if (!cli_run.empty()) {
-    std::printf("  with the berth CLI as a process (n=%d; `run --rm` returns before the agent removes):\n",
+    std::printf("  with the berth CLI as a process (n=%d; `run --rm` returns once the container is removed):\n",
                 flags.cli_runs);
     PrintLatencyRow("berth run --rm busybox true", lr, cr, "<= 1x", true, kCliRunTargetRatio);
     PrintLatencyRow("berth exec <id> true", le, ce, "<= 1x", true, kCliExecTargetRatio);

@@ -74,7 +74,8 @@ TEST(Concurrency, TwentyClientsCreateStartWaitRemove) {
   EXPECT_EQ(done.load(), kThreads * kRounds);
   EXPECT_TRUE(ListAll(agent).empty());
   EXPECT_TRUE(ContainerDirIds(agent).empty());
-  EXPECT_TRUE(DirEntries(ContainersDir(agent)).empty());
+  // A removed container's directory is deleted just after its Remove returns.
+  EXPECT_TRUE(WaitUntil([&] { return DirEntries(ContainersDir(agent)).empty(); }, kBound));
   for (const char* controller : {"pids", "memory", "cpu", "freezer"}) {
     EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent, controller).empty(); }, kBound))
         << controller << " cgroups remain";

@@ -142,7 +142,7 @@ std::vector<CrashCase> Cases() {
       {"remove.killed", remove, gone_or_exited},
       {"remove.renamed", remove, gone_or_exited},
       {"network.released", remove, gone_or_exited},
-      {"remove.tree_removed", remove, gone_or_exited},
+      {"remove.tree_discarded", remove, gone_or_exited},
       {"pull.layer_committed",
        [](AgentHarness& agent) {
          absl::StatusOr<Image> busybox = ExportedBusybox(agent);

@@ -364,7 +364,8 @@ TEST(Restart, SigkillDuringCreatesLeavesOnlyUsableContainers) {
   // And each can be removed, leaving nothing.
   for (const auto& c : ListAll(agent)) EXPECT_TRUE(agent.Remove(c.id(), true).ok()) << c.id();
   EXPECT_TRUE(ListAll(agent).empty());
-  EXPECT_TRUE(DirEntries(ContainersDir(agent)).empty());
+  // Deleted just after each Remove returned.
+  EXPECT_TRUE(WaitUntil([&] { return DirEntries(ContainersDir(agent)).empty(); }, kExitBound));
   EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent).empty(); }, kExitBound));
   EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent, "memory").empty(); }, kExitBound));
 }

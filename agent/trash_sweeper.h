@@ -1,0 +1,44 @@
+// Deletes directories that were renamed out of the way (a removed container's
+// `containers/.trash-<id>`) on a thread of its own. A Remove is done once the rename has taken
+// the container out of the agent's view; the unlinks of its bundle, record and rootfs
+// directories (milliseconds on ext4, each directory's unlink the dearest) need not hold up the
+// caller, nor `berth run --rm`, whose exit code waits for the Remove. A crash leaves the trash
+// directory, which start-up recovery deletes.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+
+namespace berth::agent {
+
+class TrashSweeper {
+ public:
+  TrashSweeper();
+  // Deletes what is still queued, then ends the thread.
+  ~TrashSweeper();
+  TrashSweeper(const TrashSweeper&) = delete;
+  TrashSweeper& operator=(const TrashSweeper&) = delete;
+
+  // Queues `path` (a directory tree nobody else uses any more) for deletion.
+  void Discard(std::string path);
+  // Returns once everything discarded before the call is deleted.
+  void Drain();
+
+ private:
+  void Sweep();
+
+  std::mutex mu_;
+  std::condition_variable work_;
+  std::condition_variable idle_;
+  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace berth::agent
