@@ -131,7 +131,8 @@ struct ExecProcesses {
 
 // Starts the process inside the container: a short-lived joiner that shares the caller's
 // memory joins the container's cgroup and namespaces (read from /proc/<container_pid>/ns/*)
-// and forks the process as the caller's own child. Returns its pid (in the caller's pid
+// and makes the process as the caller's own child (without a terminal it too shares the
+// caller's memory until its execve, applying a plan made beforehand; with one it is a fork). Returns its pid (in the caller's pid
 // namespace): signal it, and reap it for the exit code (ExitCodeFromWaitStatus). Errors
 // before the exec are returned (not exit codes). The process keeps no fd of the caller's but
 // its stdio, and is non-dumpable until its execve; the caller is made non-dumpable for good.

@@ -10,18 +10,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/integration/support/agent_harness.h"
+#include "tests/integration/support/host_checks.h"
 
 namespace berth::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string NamespaceOf(int pid, const std::string& type) {
-  char buf[128] = {};
-  std::string link = absl::StrCat("/proc/", pid, "/ns/", type);
-  ssize_t n = ::readlink(link.c_str(), buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "(unreadable " + link + ")";
-}
 
 class SharedNamespacesTest : public ::testing::Test {
  protected:

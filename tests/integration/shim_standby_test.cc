@@ -35,13 +35,6 @@ namespace {
 
 constexpr auto kBound = std::chrono::seconds(10);
 
-std::string NamespaceOf(pid_t pid, const std::string& type) {
-  char buf[128] = {};
-  std::string link = absl::StrCat("/proc/", pid, "/ns/", type);
-  ssize_t n = ::readlink(link.c_str(), buf, sizeof(buf) - 1);
-  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "(unreadable " + link + ")";
-}
-
 // Field 4 (ppid) of /proc/<pid>/stat; the command name may hold spaces, so count after ')'.
 pid_t ParentOf(pid_t pid) {
   absl::StatusOr<std::string> stat = ReadFile(absl::StrCat("/proc/", pid, "/stat"));

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <thread>
@@ -27,6 +28,13 @@ const bool kFastBackupPoll = [] {
 }  // namespace
 
 std::vector<std::string> DirEntries(const std::string& dir) { return ListDirectory(dir); }
+
+std::string NamespaceOf(pid_t pid, const std::string& type) {
+  char buf[128] = {};
+  const std::string link = "/proc/" + std::to_string(pid) + "/ns/" + type;
+  ssize_t n = ::readlink(link.c_str(), buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "(unreadable " + link + ")";
+}
 
 bool PidRunning(pid_t pid) {
   if (pid <= 0) return false;

@@ -22,6 +22,10 @@ std::vector<std::string> DirEntries(const std::string& dir);
 // zombie counts as gone).
 bool PidRunning(pid_t pid);
 
+// The namespace `pid` is in, as its /proc/<pid>/ns/<type> link reads ("net:[4026531840]"); a
+// text naming the link when it cannot be read, so that two unreadable ones never compare equal.
+std::string NamespaceOf(pid_t pid, const std::string& type);
+
 // Polls `condition` every 20 ms until it holds or `timeout` passed; returns its last value.
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 
