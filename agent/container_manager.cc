@@ -708,7 +708,10 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force, bool r
   v1::Event removed_event;
   {
     std::unique_lock<std::mutex> lock(e.mu);
-    e.changed.wait(lock, [&] { return !e.starting; });  // a restart in flight finishes first
+    // A restart in flight finishes first. So does another Remove of it: "no such container"
+    // then means gone (run --rm and docker's `wait --condition removed` rely on it), and if
+    // that one failed, this one tries.
+    e.changed.wait(lock, [&] { return !e.starting && (!e.removed || e.gone); });
     if (e.removed) return absl::NotFoundError(absl::StrCat("no such container: ", Quoted(ref)));
     id = e.id;
     name = e.name;
@@ -731,6 +734,7 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force, bool r
     absl::Status st = ErrnoToStatus(absl::StrCat("remove container ", name, ": rename ", e.paths.dir));
     std::lock_guard<std::mutex> el(e.mu);
     e.removed = false;
+    e.changed.notify_all();
     return st;
   }
   CrashPoint("remove.renamed");
@@ -746,6 +750,11 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force, bool r
   ReleaseVolumes(id, remove_volumes);
   trash_.Discard(std::move(trash));  // out of view already: the unlinks need not hold up the caller
   RemoveEmptyCgroups(cgroups_, options_.cgroup_parent, e.cgroups_path);
+  {
+    std::lock_guard<std::mutex> el(e.mu);
+    e.gone = true;
+  }
+  e.changed.notify_all();
   CrashPoint("remove.tree_discarded");
   spdlog::info("container removed id={} name={}", id, name);
   Emit(std::move(removed_event));

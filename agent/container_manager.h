@@ -174,7 +174,8 @@ class ContainerManager {
     std::condition_variable changed;
     v1::Container record ABSL_GUARDED_BY(mu);
     uint64_t pid_start_time ABSL_GUARDED_BY(mu) = 0;
-    bool removed ABSL_GUARDED_BY(mu) = false;
+    bool removed ABSL_GUARDED_BY(mu) = false;  // a Remove took it on
+    bool gone ABSL_GUARDED_BY(mu) = false;     // ... and finished: out of view, released
     bool starting ABSL_GUARDED_BY(mu) = false;  // a Start talks to the shim without the lock
     int backoff_steps ABSL_GUARDED_BY(mu) = 0;  // restarts since it last ran 10 s
     bool restart_for_health ABSL_GUARDED_BY(mu) = false;  // killed by --health-on-failure=restart

@@ -136,6 +136,47 @@ std::unique_ptr<grpc::ClientContext> Bounded(int seconds = 3) {
   return ctx;
 }
 
+// Two removals of one container at once: one does the work, the other answers NOT_FOUND, but
+// only once the container is gone (`run --rm` sends its exit code after such a Remove, racing
+// the agent's own auto-removal).
+TEST(Concurrency, ARemoveThatMeetsAnotherReturnsOnceTheContainerIsGone) {
+  AgentHarness agent;
+  agent.Start();
+  for (int round = 0; round < 10; ++round) {
+    SCOPED_TRACE(absl::StrCat("round ", round));
+    auto c = agent.Run(Busybox({"sleep", "1000"}));
+    ASSERT_TRUE(c.ok()) << c.status();
+    struct Outcome {
+      absl::Status removed;
+      absl::StatusCode inspect_after = absl::StatusCode::kUnknown;
+    };
+    Outcome outcomes[2];
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (Outcome& o : outcomes) {
+      threads.emplace_back([&agent, &ready, &o, id = c->id()] {
+        ++ready;
+        while (ready.load() < 2) {
+        }
+        o.removed = agent.Remove(id, /*force=*/true);
+        o.inspect_after = agent.Inspect(id).status().code();
+      });
+    }
+    for (auto& t : threads) t.join();
+    int done = 0;
+    for (const Outcome& o : outcomes) {
+      if (o.removed.ok()) {
+        ++done;
+      } else {
+        EXPECT_EQ(o.removed.code(), absl::StatusCode::kNotFound) << o.removed;
+      }
+      EXPECT_EQ(o.inspect_after, absl::StatusCode::kNotFound) << "a Remove returned while the container was still there";
+    }
+    EXPECT_EQ(done, 1) << "exactly one Remove does the work";
+  }
+  EXPECT_TRUE(ListAll(agent).empty());
+}
+
 TEST(Concurrency, SlowExecDoesNotBlockOtherCalls) {
   AgentHarness agent;
   agent.Start();

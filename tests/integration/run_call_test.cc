@@ -157,10 +157,11 @@ TEST_F(RunCall, ACommandThatCannotStartLeavesItExitedOrRemovedWithAutoRemove) {
   EXPECT_TRUE(o.process_start_failed) << "a client cannot tell it from a missing container (127)";
   ASSERT_EQ(o.order.size(), 1u);
   EXPECT_EQ(o.order.front(), v1::RunResponse::kCreated);
-  auto c = agent_.Inspect(o.created.id());
-  ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->state(), v1::EXITED) << "it stays, as a failed Start leaves it";
-  EXPECT_EQ(c->exit_code(), 127);
+  // It stays, as a failed Start leaves it: its exit (127) is recorded once the shim reports it.
+  auto waited = agent_.Wait(o.created.id());
+  ASSERT_TRUE(waited.ok()) << waited.status();
+  EXPECT_EQ(waited->exit_code(), 127);
+  EXPECT_EQ(waited->container().state(), v1::EXITED);
   EXPECT_TRUE(agent_.Remove(o.created.id()).ok());
 
   v1::ContainerConfig config = Busybox({"/no/such/command"});
