@@ -1,6 +1,7 @@
-// The streaming calls of berth.v1.Containers (Run too: it is Create, Attach and Start in one). Each call uses two threads: the handler
-// thread reads the container's output and writes responses; a reader thread takes the
-// client's requests (stdin, resize, close) and never writes to the stream.
+// The streaming calls of berth.v1.Containers (Run too: it is Create, Attach and Start in one).
+// Each call uses two threads: the handler thread reads the container's output and writes
+// responses; a reader thread takes the client's requests (stdin, resize, close) and never
+// writes to the stream.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>

@@ -26,11 +26,6 @@ void TrashSweeper::Discard(std::string path) {
   work_.notify_one();
 }
 
-void TrashSweeper::Drain() {
-  std::unique_lock<std::mutex> lock(mu_);
-  idle_.wait(lock, [this] { return queue_.empty() && !busy_; });
-}
-
 void TrashSweeper::Sweep() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
@@ -38,14 +33,11 @@ void TrashSweeper::Sweep() {
     if (queue_.empty()) return;  // stopping, and nothing is left to delete
     std::string path = std::move(queue_.front());
     queue_.pop_front();
-    busy_ = true;
     lock.unlock();
     if (absl::Status st = RemoveTree(path); !st.ok()) {
       spdlog::warn("delete {} error=\"{}\" (start-up recovery tries again)", path, st.message());
     }
     lock.lock();
-    busy_ = false;
-    if (queue_.empty()) idle_.notify_all();
   }
 }
 

@@ -26,17 +26,13 @@ class TrashSweeper {
 
   // Queues `path` (a directory tree nobody else uses any more) for deletion.
   void Discard(std::string path);
-  // Returns once everything discarded before the call is deleted.
-  void Drain();
 
  private:
   void Sweep();
 
   std::mutex mu_;
   std::condition_variable work_;
-  std::condition_variable idle_;
   std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
-  bool busy_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

@@ -1,7 +1,7 @@
 // The client's end of an attached container: subscribes to its output (Attach), or creates,
-// subscribes and starts it in one call (Run, so not a byte is lost), copies stdin and output with the terminal in raw mode for
-// -it, proxies signals, ends on the exit code (returned) or the detach keys (the container
-// runs on).
+// subscribes and starts it in one call (Run, so not a byte is lost), copies stdin and output
+// with the terminal in raw mode for -it, proxies signals, ends on the exit code (returned) or
+// the detach keys (the container runs on).
 #include "cli/attach_session.h"
 
 #include <atomic>
@@ -192,7 +192,9 @@ int RunSession(AgentClient& client, const v1::ContainerConfig& config, const Att
     }
     // No container was made: the call's status says why.
     grpc::Status status = AbandonStream(ctx, writer, *stream, /*cancel=*/false);
-    if (status.ok()) status = grpc::Status(grpc::StatusCode::INTERNAL, "run: the agent ended the call before the container was made");
+    if (status.ok()) {
+      status = grpc::Status(grpc::StatusCode::INTERNAL, "run: the agent ended the call before the container was made");
+    }
     if (attempt == 0 && recover && recover(status)) continue;
     return ReportRpcError(status, client);
   }
