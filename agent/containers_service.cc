@@ -71,24 +71,29 @@ grpc::Status ContainersService::Inspect(grpc::ServerContext* ctx, const v1::Insp
   return grpc::Status::OK;
 }
 
-grpc::Status ContainersService::List(grpc::ServerContext* ctx, const v1::ListRequest* req, v1::ListResponse* resp) {
+grpc::ServerUnaryReactor* ContainersService::List(grpc::CallbackServerContext* ctx, const v1::ListRequest* req,
+                                                  v1::ListResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ListInto(ctx, *req, resp));
+  return reactor;
+}
+
+grpc::Status ContainersService::ListInto(grpc::CallbackServerContext* ctx, const v1::ListRequest& req,
+                                         v1::ListResponse* resp) {
   auto caller = gate_.Admit(ctx);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
   std::vector<v1::ContainerState> states;
-  for (int s : req->states()) {
+  for (int s : req.states()) {
     if (!v1::ContainerState_IsValid(s) || s == v1::CONTAINER_STATE_UNSPECIFIED) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "states: unknown container state " + std::to_string(s));
     }
     states.push_back(static_cast<v1::ContainerState>(s));
   }
-  if (!v1::ListView_IsValid(req->view())) {
+  if (!v1::ListView_IsValid(req.view())) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("view: unknown list view ", req->view(), " (LIST_VIEW_FULL or LIST_VIEW_SUMMARY)"));
+                        absl::StrCat("view: unknown list view ", req.view(), " (LIST_VIEW_FULL or LIST_VIEW_SUMMARY)"));
   }
-  auto list = manager_.List(req->label_selector(), states, req->view());
-  if (!list.ok()) return ToGrpcStatus(list.status());
-  for (auto& c : *list) *resp->add_containers() = std::move(c);
-  return grpc::Status::OK;
+  return ToGrpcStatus(manager_.ListInto(req.label_selector(), states, req.view(), resp->mutable_containers()));
 }
 
 grpc::Status ContainersService::Wait(grpc::ServerContext* ctx, const v1::WaitRequest* req, v1::WaitResponse* resp) {

@@ -2,6 +2,7 @@
 // The streaming calls (Exec, Attach, Run, Logs) live in containers_streams.cc.
 #pragma once
 
+#include "agent/arena_message_allocator.h"
 #include "agent/call_gate.h"
 
 #include "agent/container_manager.h"
@@ -9,10 +10,14 @@
 
 namespace berth::agent {
 
-class ContainersService final : public v1::Containers::Service {
+// List is a callback method so that its request and response live on an arena; the rest are
+// synchronous.
+class ContainersService final : public v1::Containers::WithCallbackMethod_List<v1::Containers::Service> {
  public:
   ContainersService(ContainerManager& manager, CallGate& gate, AgentMetrics& metrics)
-      : manager_(manager), gate_(gate), metrics_(metrics) {}
+      : manager_(manager), gate_(gate), metrics_(metrics) {
+    SetMessageAllocatorFor_List(&list_messages_);
+  }
 
   grpc::Status Create(grpc::ServerContext*, const v1::CreateRequest*, v1::CreateResponse*) override;
   grpc::Status Start(grpc::ServerContext*, const v1::StartRequest*, v1::StartResponse*) override;
@@ -20,7 +25,7 @@ class ContainersService final : public v1::Containers::Service {
   grpc::Status Kill(grpc::ServerContext*, const v1::KillRequest*, v1::KillResponse*) override;
   grpc::Status Remove(grpc::ServerContext*, const v1::RemoveRequest*, v1::RemoveResponse*) override;
   grpc::Status Inspect(grpc::ServerContext*, const v1::InspectRequest*, v1::InspectResponse*) override;
-  grpc::Status List(grpc::ServerContext*, const v1::ListRequest*, v1::ListResponse*) override;
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext*, const v1::ListRequest*, v1::ListResponse*) override;
   grpc::Status Wait(grpc::ServerContext*, const v1::WaitRequest*, v1::WaitResponse*) override;
   grpc::Status Pause(grpc::ServerContext*, const v1::PauseRequest*, v1::PauseResponse*) override;
   grpc::Status Resume(grpc::ServerContext*, const v1::ResumeRequest*, v1::ResumeResponse*) override;
@@ -40,6 +45,8 @@ class ContainersService final : public v1::Containers::Service {
                         grpc::ServerWriter<v1::CopyFromResponse>*) override;
 
  private:
+  grpc::Status ListInto(grpc::CallbackServerContext* ctx, const v1::ListRequest& req, v1::ListResponse* resp);
+
   // The attached half of Attach and Run: the client's stdin, resizes and close to the
   // container; its output, then its exit code (once it is removed, with `remove_first`).
   template <typename Response, typename Request>
@@ -49,6 +56,7 @@ class ContainersService final : public v1::Containers::Service {
   ContainerManager& manager_;
   CallGate& gate_;
   AgentMetrics& metrics_;
+  ArenaMessageAllocator<v1::ListRequest, v1::ListResponse> list_messages_;
 };
 
 class SystemService final : public v1::System::Service {
