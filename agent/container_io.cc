@@ -16,9 +16,23 @@ namespace berth::agent {
 
 namespace {
 
+absl::StatusOr<std::shared_ptr<const ExecBase>> LoadExecBase(const std::string& bundle) {
+  auto container = spec::LoadBundle(bundle);
+  if (!container.ok()) return Annotate(container.status(), "exec: read the container's spec");
+  auto base = std::make_shared<ExecBase>();
+  base->process = std::move(container->process);
+  auto lower = container->annotations.find(spec::kAnnotationOverlayLower);
+  if (lower != container->annotations.end()) {
+    base->layers = absl::StrSplit(lower->second, ':');
+  } else {
+    base->layers = {container->root.path};
+  }
+  return base;
+}
+
 // The process the shim's kExec takes: the container's process, overridden by the exec
 // request the way `docker exec` does (env adds to the container's, cwd and user replace it).
-absl::StatusOr<spec::Process> ExecProcess(const spec::Spec& container, const v1::ProcessSpec& p) {
+absl::StatusOr<spec::Process> ExecProcess(const ExecBase& container, const v1::ProcessSpec& p) {
   if (p.args().empty() || p.args(0).empty()) return absl::InvalidArgumentError("start.args must not be empty");
   std::vector<std::string> env = container.process.env;
   for (int i = 0; i < p.env_size(); ++i) {
@@ -36,10 +50,7 @@ absl::StatusOr<spec::Process> ExecProcess(const spec::Spec& container, const v1:
   }
   spec::User user = container.process.user;
   if (!p.user().empty()) {
-    auto lower = container.annotations.find(spec::kAnnotationOverlayLower);
-    std::vector<std::string> layers =
-        lower != container.annotations.end() ? absl::StrSplit(lower->second, ':') : std::vector<std::string>{container.root.path};
-    auto resolved = ResolveUser(layers, p.user());
+    auto resolved = ResolveUser(container.layers, p.user());
     if (!resolved.ok()) return resolved.status();
     user = {resolved->uid, resolved->gid, resolved->additional_gids};
   }
@@ -70,6 +81,7 @@ absl::StatusOr<ExecHandle> ContainerManager::Exec(const std::string& ref, const 
   auto entry = Find(ref);
   if (!entry.ok()) return entry.status();
   Entry& e = **entry;
+  std::shared_ptr<const ExecBase> base;
   {
     std::lock_guard<std::mutex> lock(e.mu);
     if (e.record.state() != v1::RUNNING) {
@@ -77,10 +89,16 @@ absl::StatusOr<ExecHandle> ContainerManager::Exec(const std::string& ref, const 
                                                         e.record.state() == v1::PAUSED ? "paused" : "not started or exited",
                                                         "); exec needs a running container"));
     }
+    base = e.exec_base;
   }
-  auto container_spec = spec::LoadBundle(e.paths.bundle);
-  if (!container_spec.ok()) return Annotate(container_spec.status(), "exec: read the container's spec");
-  auto exec_process = ExecProcess(*container_spec, process);
+  if (base == nullptr) {
+    auto loaded = LoadExecBase(e.paths.bundle);
+    if (!loaded.ok()) return loaded.status();
+    base = *loaded;
+    std::lock_guard<std::mutex> lock(e.mu);
+    e.exec_base = base;
+  }
+  auto exec_process = ExecProcess(*base, process);
   if (!exec_process.ok()) return exec_process.status();
   shim::ExecRequest request{std::move(*exec_process), process.stdin()};
   auto conn = ShimOpen(e.paths.dir, shim::MsgType::kExec, shim::Encode(request));

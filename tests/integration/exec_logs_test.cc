@@ -75,6 +75,27 @@ TEST_F(ExecLogs, ExecExitCodePropagates) {
   EXPECT_EQ(c->state(), v1::RUNNING);
 }
 
+// The agent keeps what an exec takes from the container's spec after the first one: each exec
+// still starts from the container's own env, user and working directory, never from the
+// overrides of an exec before it.
+TEST_F(ExecLogs, EachExecStartsFromTheContainersProcessNotThePreviousExecs) {
+  auto config = Busybox({"sleep", "1000"});
+  config.add_env("WHO=container");
+  auto c = agent_.Run(config);
+  ASSERT_TRUE(c.ok()) << c.status();
+  const std::string script = "echo \"$WHO\"; id -u; pwd";
+  CliResult overridden =
+      agent_.Cli({"exec", "-e", "WHO=exec", "-u", "1234:1234", "-w", "/tmp", c->id(), "sh", "-c", script});
+  EXPECT_EQ(overridden.exit_code, 0) << overridden.err;
+  EXPECT_EQ(overridden.out, "exec\n1234\n/tmp\n");
+  for (int i = 0; i < 2; ++i) {
+    auto plain = agent_.Exec(c->id(), {"sh", "-c", script});
+    ASSERT_TRUE(plain.ok()) << plain.status();
+    EXPECT_EQ(plain->exit_code, 0) << plain->err;
+    EXPECT_EQ(plain->out, "container\n0\n/\n");
+  }
+}
+
 TEST_F(ExecLogs, ExecPassesStdinUntilItIsClosed) {
   std::string id = RunSleeper();
   ASSERT_FALSE(id.empty());
