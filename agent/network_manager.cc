@@ -156,34 +156,13 @@ std::string BridgeFor(const std::string& network_id) { return absl::StrCat(kBrid
 NetworkManager::NetworkManager(NetworkOptions options)
     : options_(std::move(options)),
       store_(options_.root + "/networks"),
-      firewall_(absl::UnavailableError("firewall not initialised")) {
-  reaper_ = std::thread([this] { RunVethReaper(); });
-}
-
-NetworkManager::~NetworkManager() {
-  {
-    std::lock_guard<std::mutex> lock(reaper_mu_);
-    stopping_ = true;
-  }
-  reaper_cv_.notify_all();
-  reaper_.join();
-}
-
-void NetworkManager::RunVethReaper() {
-  std::unique_lock<std::mutex> lock(reaper_mu_);
-  for (;;) {
-    reaper_cv_.wait(lock, [this] { return stopping_ || !doomed_veths_.empty(); });
-    if (doomed_veths_.empty()) return;  // stopping, nothing left
-    std::string name = doomed_veths_.front();
-    doomed_veths_.pop_front();
-    lock.unlock();
-    // NOT_FOUND is the common case: the veth went with the container's netns already.
-    if (absl::Status st = net::DetachContainer(name); !st.ok()) {
-      spdlog::warn("delete veth name={} error=\"{}\"", name, st.message());
-    }
-    lock.lock();
-  }
-}
+      firewall_(absl::UnavailableError("firewall not initialised")),
+      veth_reaper_([](const std::string& name) {
+        // NOT_FOUND is the common case: the veth went with the container's netns already.
+        if (absl::Status st = net::DetachContainer(name); !st.ok()) {
+          spdlog::warn("delete veth name={} error=\"{}\"", name, st.message());
+        }
+      }) {}
 
 absl::Status NetworkManager::EnsureNetworkBridge(const v1::Network& network) {
   auto subnet = net::ParseIpv4Prefix(network.subnet());
@@ -577,11 +556,7 @@ void NetworkManager::Unpublish(const std::string& container_id) {
 void NetworkManager::Release(const std::string& container_id, const v1::NetworkSettings& settings) {
   Unpublish(container_id);
   if (settings.mode() != "bridge") return;
-  if (!settings.host_interface().empty()) {
-    std::lock_guard<std::mutex> lock(reaper_mu_);
-    doomed_veths_.push_back(settings.host_interface());
-    reaper_cv_.notify_one();
-  }
+  if (!settings.host_interface().empty()) veth_reaper_.Push(settings.host_interface());
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status st = store_.Release(settings.network_id(), container_id); !st.ok()) {
     spdlog::warn("free address id={} error=\"{}\"", container_id, st.message());

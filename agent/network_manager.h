@@ -7,17 +7,15 @@
 // Thread-safe. Runs in the agent's network namespace and never leaves it.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "agent/background_queue.h"
 #include "agent/dns_records.h"
 #include "agent/dns_server.h"
 #include "agent/network_store.h"
@@ -52,7 +50,6 @@ std::string BridgeFor(const std::string& network_id);
 class NetworkManager {
  public:
   explicit NetworkManager(NetworkOptions options);
-  ~NetworkManager();  // finishes the pending veth deletions
 
   // Loads the networks, (re)defines the default one from the options, makes every bridge,
   // sets ip_forward. Call before serving.
@@ -121,12 +118,8 @@ class NetworkManager {
   mutable std::mutex dns_mu_;
   std::map<std::string, std::unique_ptr<DnsServer>> resolvers_ ABSL_GUARDED_BY(dns_mu_);
 
-  void RunVethReaper();
-  std::mutex reaper_mu_;
-  std::condition_variable reaper_cv_;
-  std::deque<std::string> doomed_veths_ ABSL_GUARDED_BY(reaper_mu_);
-  bool stopping_ ABSL_GUARDED_BY(reaper_mu_) = false;
-  std::thread reaper_;
+  // Host ends of released veths, deleted after Release returns (the destructor finishes them).
+  BackgroundQueue veth_reaper_;
 };
 
 }  // namespace berth::agent

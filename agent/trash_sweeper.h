@@ -6,35 +6,22 @@
 // directory, which start-up recovery deletes.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <string>
-#include <thread>
 
-#include "absl/base/thread_annotations.h"
+#include "agent/background_queue.h"
 
 namespace berth::agent {
 
 class TrashSweeper {
  public:
+  // The destructor deletes what is still queued, then ends the thread.
   TrashSweeper();
-  // Deletes what is still queued, then ends the thread.
-  ~TrashSweeper();
-  TrashSweeper(const TrashSweeper&) = delete;
-  TrashSweeper& operator=(const TrashSweeper&) = delete;
 
   // Queues `path` (a directory tree nobody else uses any more) for deletion.
   void Discard(std::string path);
 
  private:
-  void Sweep();
-
-  std::mutex mu_;
-  std::condition_variable work_;
-  std::deque<std::string> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  BackgroundQueue queue_;
 };
 
 }  // namespace berth::agent
