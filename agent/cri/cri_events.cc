@@ -25,6 +25,33 @@ std::optional<cri::ContainerEventType> CriEventType(const std::string& type) {
   return std::nullopt;
 }
 
+// A container removed before its event was sent (the stream runs behind the lifecycle): its
+// status as far as the event tells it, so that a STOPPED event still carries the exit.
+v1::Container FromEvent(const v1::Event& event, cri::ContainerEventType type) {
+  v1::Container c;
+  c.set_id(event.id());
+  c.set_name(event.name());
+  *c.mutable_labels() = event.labels();
+  if (auto image = event.attributes().find("image"); image != event.attributes().end()) c.set_image(image->second);
+  switch (type) {
+    case cri::CONTAINER_STARTED_EVENT:
+      c.set_state(v1::RUNNING);
+      *c.mutable_started_at() = event.time();
+      break;
+    case cri::CONTAINER_STOPPED_EVENT:
+      c.set_state(v1::EXITED);
+      c.set_exit_code(event.exit_code());
+      c.set_oom_killed(event.oom_killed());
+      *c.mutable_finished_at() = event.time();
+      break;
+    default:
+      c.set_state(v1::CREATED);
+      *c.mutable_created_at() = event.time();
+      break;
+  }
+  return c;
+}
+
 bool OnPath(const std::string& program) {
   const char* path = std::getenv("PATH");
   for (absl::string_view dir : absl::StrSplit(path != nullptr ? path : "/usr/sbin:/usr/bin:/sbin:/bin", ':')) {
@@ -67,9 +94,9 @@ grpc::Status CriRuntimeService::GetContainerEvents(grpc::ServerContext* ctx, con
     auto sandbox = containers_.Inspect(is_sandbox ? event->id()
                                                   : sandbox_id == event->labels().end() ? "" : sandbox_id->second);
     if (sandbox.ok() && IsKind(*sandbox, kSandboxKind)) PodStatusOf(*sandbox, out.mutable_pod_sandbox_status());
-    if (!is_sandbox) {
+    if (!is_sandbox && *type != cri::CONTAINER_DELETED_EVENT) {
       auto container = containers_.Inspect(event->id());
-      if (container.ok()) ContainerStatusOf(*container, out.add_containers_statuses());
+      ContainerStatusOf(container.ok() ? *container : FromEvent(*event, *type), out.add_containers_statuses());
     }
     if (!writer->Write(out)) break;
   }
