@@ -328,50 +328,16 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     return absl::IsInvalidArgument(made) ? made : Annotate(made, "create container");
   }
 
-  ShimLaunch launch{id, paths.bundle, paths.dir, paths.log, config.open_stdin()};
-  launch.log_max_size_bytes = log.max_size_bytes();
-  launch.log_max_files = log.max_files();
-  launch.inherit_fds = inherit_fds;
-  auto launched = launcher_.Launch(launch);
-  plan->netns.Reset();
-  namespaces->fds.clear();
-  if (!launched.ok()) {
-    undo_dir();
-    release_network();
-    release_name();
-    spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, launched.status().message());
-    return Annotate(launched.status(), absl::StrCat("create container ", name));
-  }
-  CrashPoint("create.shim_launched");
-  const pid_t* init_pid = &launched->init_pid;
-  // Undoes a launched container that must not exist after all.
-  auto undo_launched = [&] {
-    // The shim sees its init end and removes the cgroup and its socket.
-    (void)ShimRequest(paths.dir, shim::MsgType::kKill, shim::Encode(shim::KillRequest{SIGKILL, false}));
-    for (int i = 0; i < 100 && ::access((paths.dir + "/" + shim::kShimSocketName).c_str(), F_OK) == 0; ++i) {
-      ::usleep(20000);
-    }
-    undo_dir();
-    release_network();
-    release_name();
-  };
-  if (plan->settings.mode() == "bridge") {
-    if (absl::Status st = networks_.Connect(id, plan->settings, *init_pid); !st.ok()) {
-      undo_launched();
-      spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, st.message());
-      return Annotate(st, absl::StrCat("create container ", name));
-    }
-    CrashPoint("create.network_connected");
-    networks_.RegisterNames(id, name, plan->settings);
-  }
-
+  // The record is written and made durable, and the network connected, while the container's
+  // init sets up its root (the fsyncs of the record and its directory take ~1 ms on this VM's
+  // disk, the veth ~1.5 ms, init 3-4 ms). A container exists once its record does; should init
+  // fail after all, everything is undone as for any failed launch.
   auto entry = std::make_shared<Entry>();
   entry->id = id;
   entry->name = name;
   entry->paths = paths;
   entry->cgroups_path = cgroups_path;
   {
-    std::lock_guard<std::mutex> el(entry->mu);
     v1::Container& c = entry->record;
     c.set_id(id);
     c.set_name(name);
@@ -397,26 +363,70 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
       c.mutable_config()->clear_health_check();
     }
     c.set_state(v1::CREATED);
-    c.set_pid(*init_pid);
     *c.mutable_created_at() = Now();
     c.set_log_path(paths.log);
     *c.mutable_network_settings() = plan->settings;
     *c.mutable_security() = effective;
-    entry->pid_start_time = launched->init_start_time;
-    if (absl::Status st = SaveRecord(entry->paths.record, entry->record, Durability::kDurable); !st.ok()) {
-      // Without a record the container must not exist: undo it.
-      undo_launched();
-      return Annotate(st, "create container: write record");
+  }
+  absl::Status recorded = absl::UnknownError("the record was not written");
+  absl::Status connected = absl::OkStatus();
+  auto when_init_exists = [&](const LaunchedShim& init) {
+    entry->record.set_pid(init.init_pid);
+    entry->pid_start_time = init.init_start_time;
+    recorded = SaveRecord(entry->paths.record, entry->record, Durability::kDurable);
+    if (recorded.ok() && plan->settings.mode() == "bridge") {
+      connected = networks_.Connect(id, plan->settings, init.init_pid);
     }
+  };
+
+  ShimLaunch launch{id, paths.bundle, paths.dir, paths.log, config.open_stdin()};
+  launch.log_max_size_bytes = log.max_size_bytes();
+  launch.log_max_files = log.max_files();
+  launch.inherit_fds = inherit_fds;
+  auto launched = launcher_.Launch(launch, when_init_exists);
+  plan->netns.Reset();
+  namespaces->fds.clear();
+  if (!launched.ok()) {
+    undo_dir();  // the record too
+    release_network();
+    release_name();
+    spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, launched.status().message());
+    return Annotate(launched.status(), absl::StrCat("create container ", name));
+  }
+  CrashPoint("create.shim_launched");
+  // Undoes a launched container that must not exist after all.
+  auto undo_launched = [&] {
+    // The shim sees its init end and removes the cgroup and its socket.
+    (void)ShimRequest(paths.dir, shim::MsgType::kKill, shim::Encode(shim::KillRequest{SIGKILL, false}));
+    for (int i = 0; i < 100 && ::access((paths.dir + "/" + shim::kShimSocketName).c_str(), F_OK) == 0; ++i) {
+      ::usleep(20000);
+    }
+    undo_dir();
+    release_network();
+    release_name();
+  };
+  if (!recorded.ok()) {
+    // Without a record the container must not exist: undo it.
+    undo_launched();
+    return Annotate(recorded, "create container: write record");
   }
   CrashPoint("create.record_written");
+  if (!connected.ok()) {
+    undo_launched();
+    spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, connected.message());
+    return Annotate(connected, absl::StrCat("create container ", name));
+  }
+  if (plan->settings.mode() == "bridge") {
+    CrashPoint("create.network_connected");
+    networks_.RegisterNames(id, name, plan->settings);
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     by_id_[id] = entry;
     names_[name] = id;
   }
   WatchShim(entry);
-  spdlog::info("container created id={} name={} image={} pid={}", id, name, config.image(), *init_pid);
+  spdlog::info("container created id={} name={} image={} pid={}", id, name, config.image(), launched->init_pid);
   std::lock_guard<std::mutex> el(entry->mu);
   Emit(ContainerEvent(entry->record, "create"));
   return entry->record;

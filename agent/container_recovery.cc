@@ -1,5 +1,6 @@
 // ContainerManager start-up: reconcile the durable records with what really runs, and
 // remove whatever a crash left half-made.
+#include <net/if.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,6 +93,7 @@ absl::Status ContainerManager::Recover() {
 void ContainerManager::ReconcileNetworks() {
   std::map<std::string, v1::NetworkSettings> containers;
   std::map<std::string, std::string> names;
+  std::map<std::string, int> pids;
   std::vector<std::string> running;
   std::vector<std::shared_ptr<Entry>> entries;
   {
@@ -102,10 +104,26 @@ void ContainerManager::ReconcileNetworks() {
     std::lock_guard<std::mutex> lock(e->mu);
     containers[e->id] = e->record.network_settings();
     names[e->id] = e->record.name();
+    pids[e->id] = e->record.pid();
     if (e->record.state() != v1::EXITED) running.push_back(e->id);
   }
   networks_.Reconcile(containers, running);
-  for (const std::string& id : running) networks_.RegisterNames(id, names[id], containers[id]);
+  for (const std::string& id : running) {
+    // Its veth is gone: a create the agent died in (recorded, the shim's report sent, the veth
+    // not made yet), or someone deleted it. Made again, with the recorded address.
+    const v1::NetworkSettings& settings = containers[id];
+    if (settings.mode() == "bridge" && ::if_nametoindex(HostInterfaceFor(id).c_str()) == 0) {
+      const int pid = pids[id];
+      absl::Status connected = pid > 0 ? networks_.Connect(id, settings, pid)
+                                       : absl::FailedPreconditionError("its init's pid is unknown");
+      if (connected.ok()) {
+        spdlog::info("connected the network of a container created as the agent stopped id={}", id);
+      } else {
+        spdlog::error("cannot connect the network of container id={} error=\"{}\"", id, connected.message());
+      }
+    }
+    networks_.RegisterNames(id, names[id], settings);
+  }
 }
 
 void ContainerManager::RemoveOrphan(const std::string& id) {

@@ -143,7 +143,7 @@ absl::Status ContainerManager::Relaunch(const std::shared_ptr<Entry>& entry, boo
   if (!namespaces.ok()) return done(Annotate(namespaces.status(), "restart"));
   SpecNetwork unused;
   namespaces->AddTo(unused, launch.inherit_fds);
-  auto launched = launcher_.Launch(launch);
+  auto launched = launcher_.Launch(launch, [](const LaunchedShim&) {});
   joined_netns.Reset();
   namespaces->fds.clear();
   if (!launched.ok()) return done(Annotate(launched.status(), "restart"));

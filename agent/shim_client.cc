@@ -7,6 +7,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -95,10 +98,42 @@ absl::StatusOr<int> SpawnShim(const std::string& shim_path, int exec_fd, const s
   return status;
 }
 
-absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, int first_status) {
-  std::string report;
+namespace {
+
+// "<pid> <start time>" of a report line.
+std::optional<LaunchedShim> ParseInit(absl::string_view fields_text) {
+  std::vector<absl::string_view> fields = absl::StrSplit(fields_text, ' ');
+  LaunchedShim init;
+  if (fields.size() == 2 && absl::SimpleAtoi(fields[0], &init.init_pid) && init.init_pid > 0 &&
+      absl::SimpleAtoi(fields[1], &init.init_start_time)) {
+    return init;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, int first_status,
+                                            absl::FunctionRef<void(const LaunchedShim&)> on_init) {
+  std::string report;  // what came and is not a whole line yet
+  bool told = false;   // on_init has run
   char buf[1024];
   for (;;) {
+    const size_t newline = report.find('\n');
+    if (newline != std::string::npos) {
+      const std::string line = report.substr(0, newline);
+      absl::string_view rest = line;
+      if (!absl::ConsumePrefix(&rest, "pid ")) {
+        report = line;  // the final line
+        break;
+      }
+      report.erase(0, newline + 1);
+      std::optional<LaunchedShim> init = ParseInit(rest);
+      if (!init) return absl::InternalError(absl::StrCat("berth-shim gave a bad report line: \"", line, "\""));
+      if (!told) on_init(*init);
+      told = true;
+      continue;
+    }
     struct pollfd p = {report_fd, POLLIN, 0};
     int n = ::poll(&p, 1, kLaunchTimeoutMs);
     if (n == 0) return absl::DeadlineExceededError("berth-shim did not report within 60 s");
@@ -109,17 +144,14 @@ absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, int first_status) {
     ssize_t r = ::read(report_fd, buf, sizeof(buf));
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
+    // The container's init may hold the pipe open until it execs: read lines, not to EOF.
     report.append(buf, static_cast<size_t>(r));
-    // The report is one line; the container's init may hold the pipe open until it execs.
-    if (report.find('\n') != std::string::npos) break;
   }
   absl::string_view line = absl::StripAsciiWhitespace(report);
   if (absl::ConsumePrefix(&line, "ok ")) {
-    std::vector<absl::string_view> fields = absl::StrSplit(line, ' ');
-    LaunchedShim launched;
-    if (fields.size() == 2 && absl::SimpleAtoi(fields[0], &launched.init_pid) && launched.init_pid > 0 &&
-        absl::SimpleAtoi(fields[1], &launched.init_start_time)) {
-      return launched;
+    if (std::optional<LaunchedShim> launched = ParseInit(line)) {
+      if (!told) on_init(*launched);
+      return *launched;
     }
   } else if (absl::ConsumePrefix(&line, "error ")) {
     size_t sp = line.find(' ');
@@ -136,7 +168,8 @@ absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, int first_status) {
   return absl::InternalError(absl::StrCat("berth-shim gave no usable report: \"", report, "\""));
 }
 
-absl::StatusOr<LaunchedShim> LaunchShim(const std::string& shim_path, int exec_fd, const ShimLaunch& launch) {
+absl::StatusOr<LaunchedShim> LaunchShim(const std::string& shim_path, int exec_fd, const ShimLaunch& launch,
+                                        absl::FunctionRef<void(const LaunchedShim&)> on_init) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoToStatus("pipe for shim report");
   UniqueFd rd(fds[0]);
@@ -145,7 +178,7 @@ absl::StatusOr<LaunchedShim> LaunchShim(const std::string& shim_path, int exec_f
       SpawnShim(shim_path, exec_fd, ShimArguments(launch), wr.get(), launch.inherit_fds);
   if (!first_status.ok()) return first_status.status();
   wr.Reset();  // EOF once the shim and its container no longer hold it
-  return ReadShimReport(rd.get(), *first_status);
+  return ReadShimReport(rd.get(), *first_status, on_init);
 }
 
 absl::StatusOr<UniqueFd> ShimOpen(const std::string& state_dir, shim::MsgType type, const std::string& payload) {

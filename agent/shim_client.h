@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "runtime/base/unique_fd.h"
@@ -37,17 +38,23 @@ struct LaunchedShim {
 // Starts berth-shim and waits for its report: the container's init once it exists and
 // waits at the start gate, or the status the shim reported. shim_path names the shim in
 // messages and is executed unless exec_fd (a sealed copy: runtime/base/sealed_copy.h) is >= 0.
-// (ShimLauncher does the same with a shim started ahead of time.)
-absl::StatusOr<LaunchedShim> LaunchShim(const std::string& shim_path, int exec_fd, const ShimLaunch& launch);
+// (ShimLauncher does the same with a shim started ahead of time.) `on_init` runs once the
+// shim reports init's pid, while init sets up its root (before it is ready, or when the shim
+// gave its final report only): work on the new container that need not wait for it, such as
+// connecting its network namespace, overlapped with it. It does not run when the shim fails
+// before init exists; when init fails after it, the launch returns the error.
+absl::StatusOr<LaunchedShim> LaunchShim(const std::string& shim_path, int exec_fd, const ShimLaunch& launch,
+                                        absl::FunctionRef<void(const LaunchedShim&)> on_init);
 
 // The pieces of a launch, for ShimLauncher: the shim's arguments for `launch` (the program's
 // name and --preserve-fds aside); starting the shim with report_fd as its fd 3 and
 // inherit_fds as 4, ..., reaping its first process (it forks and exits), whose wait status
-// is returned; reading the report line from report_fd.
+// is returned; reading the report lines from report_fd.
 std::vector<std::string> ShimArguments(const ShimLaunch& launch);
 absl::StatusOr<int> SpawnShim(const std::string& shim_path, int exec_fd, const std::vector<std::string>& arguments,
                               int report_fd, const std::vector<int>& inherit_fds);
-absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, int first_status);
+absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, int first_status,
+                                            absl::FunctionRef<void(const LaunchedShim&)> on_init);
 
 // One request on a fresh connection, for requests with a single reply (kStart, kState).
 absl::StatusOr<shim::Message> ShimRequest(const std::string& state_dir, shim::MsgType type,

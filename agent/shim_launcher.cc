@@ -29,7 +29,8 @@ ShimLauncher::~ShimLauncher() {
   // standby_ closes with this object: the standby sees EOF and exits.
 }
 
-std::optional<absl::StatusOr<LaunchedShim>> ShimLauncher::HandOver(int standby, const ShimLaunch& launch) {
+std::optional<absl::StatusOr<LaunchedShim>> ShimLauncher::HandOver(
+    int standby, const ShimLaunch& launch, absl::FunctionRef<void(const LaunchedShim&)> on_init) {
   std::string payload;
   for (const std::string& arg : ShimArguments(launch)) absl::StrAppend(&payload, arg, std::string(1, '\0'));
   absl::Status sent = shim::SendMessage(standby, shim::MsgType::kLaunch, payload, launch.inherit_fds);
@@ -38,18 +39,19 @@ std::optional<absl::StatusOr<LaunchedShim>> ShimLauncher::HandOver(int standby, 
     return std::nullopt;
   }
   // The standby reaped its first process long ago; it exits 1 on any failure of its own.
-  return ReadShimReport(standby, /*first_status=*/0);
+  return ReadShimReport(standby, /*first_status=*/0, on_init);
 }
 
-absl::StatusOr<LaunchedShim> ShimLauncher::Launch(const ShimLaunch& launch) {
+absl::StatusOr<LaunchedShim> ShimLauncher::Launch(const ShimLaunch& launch,
+                                                  absl::FunctionRef<void(const LaunchedShim&)> on_init) {
   UniqueFd standby;
   {
     std::lock_guard<std::mutex> lock(mu_);
     standby = std::move(standby_);
   }
   std::optional<absl::StatusOr<LaunchedShim>> launched;
-  if (standby) launched = HandOver(standby.get(), launch);
-  if (!launched) launched = LaunchShim(shim_path_, exec_fd_, launch);
+  if (standby) launched = HandOver(standby.get(), launch, on_init);
+  if (!launched) launched = LaunchShim(shim_path_, exec_fd_, launch, on_init);
   // The next standby is started once this container exists: started at once, its exec and
   // start-up would compete for the CPUs with this container's creation.
   {

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "agent/shim_client.h"
 #include "runtime/base/unique_fd.h"
@@ -32,13 +33,15 @@ class ShimLauncher {
   ShimLauncher(const ShimLauncher&) = delete;
   ShimLauncher& operator=(const ShimLauncher&) = delete;
 
-  // As LaunchShim(shim_path, exec_fd, launch), through the standby when there is one.
-  absl::StatusOr<LaunchedShim> Launch(const ShimLaunch& launch);
+  // As LaunchShim(shim_path, exec_fd, launch, on_init), through the standby when there is one.
+  absl::StatusOr<LaunchedShim> Launch(const ShimLaunch& launch,
+                                      absl::FunctionRef<void(const LaunchedShim&)> on_init);
 
  private:
   // Hands the launch to a standby and reads its report; nullopt when the standby could not
   // take it (it died): the launch is then made directly.
-  std::optional<absl::StatusOr<LaunchedShim>> HandOver(int standby, const ShimLaunch& launch);
+  std::optional<absl::StatusOr<LaunchedShim>> HandOver(int standby, const ShimLaunch& launch,
+                                                       absl::FunctionRef<void(const LaunchedShim&)> on_init);
   void RunStandbys();
   absl::StatusOr<UniqueFd> StartStandby();
 

@@ -74,6 +74,10 @@ struct CreateOptions {
   // is Start()'s error (or, with start_fifo_fd, exec_error_fd's) and init exits.
   std::vector<spec::Hook> start_container_hooks;
   std::function<std::string(pid_t init_pid)> start_container_state;
+  // Called once init exists and is in its cgroup (and user namespace), while it sets up its
+  // root: work on its namespaces that need not wait for it (a caller connects its network
+  // namespace here). Init may still fail after it; CreateContainer then returns the error.
+  std::function<void(pid_t init_pid)> on_cloned;
 };
 
 class CreatedContainer {

@@ -330,7 +330,11 @@ int Main(int argc, char** argv) {
     return 1;
   }
 
-  auto server = ShimServer::Create(*options, std::move(signal_fd), std::move(cgroups));
+  auto server = ShimServer::Create(*options, std::move(signal_fd), std::move(cgroups),
+                                   [report_fd](pid_t pid, uint64_t start_time) {
+                                     // A lost line shows in the final one's write.
+                                     (void)Report(report_fd, absl::StrCat("pid ", pid, " ", start_time, "\n"));
+                                   });
   if (!server.ok()) {
     ReportError(report_fd, server.status());
     return 1;

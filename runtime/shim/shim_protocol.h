@@ -41,12 +41,15 @@
 //
 // Launch: `berth-shim --id ID --bundle DIR --state-dir DIR --log FILE [--stdin]` with fd
 // kShimReportFd = the write end of a pipe. The started process forks once and exits 0 at once
-// (reap it); the shim proper (a new session, not the agent's child) writes one line and closes
-// the pipe: "ok <container pid>\n" once the container waits at its start gate, state.json says
-// "created" and shim.sock listens, or "error <absl::StatusCode as int> <message>\n" after
-// removing everything it made (then it exits 1). EOF without a line: the shim died. Read up to
-// the newline, not to EOF: until the container's process execs, it too holds the pipe. A shim
-// whose "ok" line finds no reader (the agent died or gave up) removes everything and exits 1.
+// (reap it); the shim proper (a new session, not the agent's child) writes "pid <container pid>
+// <its start time>\n" as soon as init exists and is in its cgroup (the agent may work on its
+// namespaces meanwhile, e.g. connect its network), then one final line and closes the pipe:
+// "ok <container pid> <its start time>\n" once the container waits at its start gate,
+// state.json says "created" and shim.sock listens, or "error <absl::StatusCode as int>
+// <message>\n" after removing everything it made (then it exits 1). EOF without a final line:
+// the shim died. Read up to the final line, not to EOF: until the container's process execs, it
+// too holds the pipe. A shim whose "ok" line finds no reader (the agent died or gave up)
+// removes everything and exits 1.
 // Launch ahead of time: `berth-shim --standby` with fd kShimReportFd = one end of a
 // SOCK_SEQPACKET socket pair forks and detaches the same way, then waits on that socket for one
 // kLaunch packet: the arguments above (without --preserve-fds), each ending in a NUL, and the

@@ -85,11 +85,12 @@ bool WaitForExit(pid_t pid, int timeout_ms) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<ShimServer>> ShimServer::Create(const ShimOptions& options, UniqueFd signal_fd,
-                                                               std::unique_ptr<CgroupDriver> cgroups) {
+absl::StatusOr<std::unique_ptr<ShimServer>> ShimServer::Create(
+    const ShimOptions& options, UniqueFd signal_fd, std::unique_ptr<CgroupDriver> cgroups,
+    std::function<void(pid_t pid, uint64_t start_time)> on_init_cloned) {
   std::unique_ptr<ShimServer> server(new ShimServer(options));
   server->cgroups_ = std::move(cgroups);
-  if (absl::Status st = server->Init(std::move(signal_fd)); !st.ok()) {
+  if (absl::Status st = server->Init(std::move(signal_fd), on_init_cloned); !st.ok()) {
     return st;  // ~ShimServer removes what Init made
   }
   return server;
@@ -104,7 +105,7 @@ ShimServer::~ShimServer() {
   }
 }
 
-absl::Status ShimServer::Init(UniqueFd signal_fd) {
+absl::Status ShimServer::Init(UniqueFd signal_fd, const std::function<void(pid_t, uint64_t)>& on_init_cloned) {
   signal_fd_ = std::move(signal_fd);
   next_key_ = kFirstConnectionKey;
   state_.id = options_.id;
@@ -136,6 +137,12 @@ absl::Status ShimServer::Init(UniqueFd signal_fd) {
   ASSIGN_OR_RETURN(ProcessStdio io, MakeProcessStdio(terminal_, options_.stdin));
   CreateOptions create;
   create.console_socket_fd = io.ChildConsoleSocket();
+  if (on_init_cloned) {
+    create.on_cloned = [&](pid_t pid) {
+      absl::StatusOr<uint64_t> start_time = ProcessStartTime(pid);
+      if (start_time.ok()) on_init_cloned(pid, *start_time);  // else the final report tells
+    };
+  }
   ASSIGN_OR_RETURN(container_, CreateContainer(spec_, io.ChildView(), *cgroups_,
                                                seccomp_ ? &*seccomp_ : nullptr, create));
   io.CloseChildEnds();

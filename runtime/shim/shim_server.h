@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -46,9 +47,11 @@ class ShimServer {
   // whatever was made (child, cgroup, state.json, socket) is gone when this returns.
   // `signal_fd` is a signalfd for SIGCHLD, SIGTERM, SIGINT and SIGHUP (blocked by the caller).
   // `cgroups`: the node's cgroup driver when the caller detected it ahead of time (a standby
-  // shim, while it waited); detected here when null.
-  static absl::StatusOr<std::unique_ptr<ShimServer>> Create(const ShimOptions& options, UniqueFd signal_fd,
-                                                            std::unique_ptr<CgroupDriver> cgroups = nullptr);
+  // shim, while it waited); detected here when null. `on_init_cloned` (may be empty) gets init's
+  // pid and start time as soon as it exists, before it is ready (CreateOptions::on_cloned).
+  static absl::StatusOr<std::unique_ptr<ShimServer>> Create(
+      const ShimOptions& options, UniqueFd signal_fd, std::unique_ptr<CgroupDriver> cgroups = nullptr,
+      std::function<void(pid_t pid, uint64_t start_time)> on_init_cloned = {});
   ~ShimServer();
 
   pid_t container_pid() const { return init_pid_; }
@@ -69,7 +72,7 @@ class ShimServer {
 
   explicit ShimServer(const ShimOptions& options) : options_(options) {}
 
-  absl::Status Init(UniqueFd signal_fd);
+  absl::Status Init(UniqueFd signal_fd, const std::function<void(pid_t, uint64_t)>& on_init_cloned);
   absl::Status Listen();
   absl::Status Watch(int fd, uint64_t key);
   void Unwatch(int fd);

@@ -53,15 +53,26 @@ struct CrashCase {
   bool shim_dies = false;  // the point is in the shim, not the agent
 };
 
+// A container on the bridge has its interface with the address its record shows.
+void ExpectConnected(AgentHarness& agent, const v1::Container& c) {
+  if (c.network_settings().mode() != "bridge") return;
+  auto exec = agent.Exec(c.id(), {"ip", "-4", "-o", "addr", "show", "eth0"});
+  ASSERT_TRUE(exec.ok()) << c.name() << ": " << exec.status();
+  EXPECT_TRUE(absl::StrContains(exec->out, c.network_settings().ip_address() + "/"))
+      << c.name() << " has not its address " << c.network_settings().ip_address() << ": " << exec->out << exec->err;
+}
+
 void ExpectUsable(AgentHarness& agent, const std::vector<v1::Container>& containers) {
   for (const v1::Container& c : containers) {
     if (c.state() == v1::RUNNING) {
       auto exec = agent.Exec(c.id(), {"echo", "alive"});
       ASSERT_TRUE(exec.ok()) << c.name() << ": " << exec.status();
       EXPECT_EQ(exec->out, "alive\n") << c.name();
+      ExpectConnected(agent, c);
     } else if (c.state() == v1::CREATED) {
       auto started = agent.StartContainer(c.id());
-      EXPECT_TRUE(started.ok()) << c.name() << " was created but cannot start: " << started.status();
+      ASSERT_TRUE(started.ok()) << c.name() << " was created but cannot start: " << started.status();
+      ExpectConnected(agent, c);
     }
   }
 }

@@ -323,5 +323,35 @@ TEST(Reconcile, StartupRemovesWhatNoContainerOwns) {
   EXPECT_THAT(r.out, ::testing::StartsWith("kept from "));
 }
 
+// A recorded container on the bridge whose veth is gone when the agent starts (deleted while
+// it was down, or not made yet when it died in the create) is connected again, with its
+// recorded address: a published port reaches it through the new veth.
+TEST(Reconcile, AContainerWhoseVethIsGoneIsConnectedAgain) {
+  AgentHarness agent;
+  ASSERT_NO_FATAL_FAILURE(agent.Start());
+  auto config = WithNettool(Busybox({"/nettool", "tcp-serve", "8080"}));
+  *config.add_ports() = Port("tcp", 19701, 8080);
+  auto live = RunAndWaitForLog(agent, config, {"listening 8080"});
+  ASSERT_TRUE(live.ok()) << live.status();
+  const v1::NetworkSettings& ns = live->network_settings();
+  agent.Kill(SIGKILL);
+  {
+    auto rtnl = net::Rtnl::OpenIn(agent.netns_fd());
+    ASSERT_TRUE(rtnl.ok()) << rtnl.status();
+    absl::Status st = rtnl->DeleteLink(ns.host_interface());  // its peer, the container's eth0, goes too
+    ASSERT_TRUE(st.ok()) << st;
+  }
+  ASSERT_FALSE(LinkExists(agent.netns_fd(), ns.host_interface()));
+
+  ASSERT_NO_FATAL_FAILURE(agent.Start());
+  EXPECT_TRUE(LinkExists(agent.netns_fd(), ns.host_interface()));
+  auto exec = agent.Exec(live->id(), {"ip", "-4", "-o", "addr", "show", "eth0"});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  EXPECT_TRUE(absl::StrContains(exec->out, ns.ip_address() + "/")) << exec->out << exec->err;
+  CliResult r = agent.RunInHost({NettoolPath(), "tcp-ask", "127.0.0.1", "19701", "again", "5"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::StartsWith("again from "));
+}
+
 }  // namespace
 }  // namespace berth::testing
