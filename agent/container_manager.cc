@@ -15,6 +15,7 @@
 
 #include "agent/logging.h"
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/base/quote.h"
 #include "absl/strings/str_split.h"
@@ -369,14 +370,19 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     *c.mutable_security() = effective;
   }
   absl::Status recorded = absl::UnknownError("the record was not written");
+  const bool bridge = plan->settings.mode() == "bridge";
+  // Init writes the container's sysctls once its root is set up. The caller's net.* ones may
+  // name eth0 or set conf.default for interfaces made after them: the veth then waits for
+  // init to be ready, so that they always see the container without it, whatever the timing.
+  const bool connect_beside_init =
+      bridge && std::none_of(config.sysctls().begin(), config.sysctls().end(),
+                             [](const auto& sysctl) { return absl::StartsWith(sysctl.first, "net."); });
   absl::Status connected = absl::OkStatus();
   auto when_init_exists = [&](const LaunchedShim& init) {
     entry->record.set_pid(init.init_pid);
     entry->pid_start_time = init.init_start_time;
     recorded = SaveRecord(entry->paths.record, entry->record, Durability::kDurable);
-    if (recorded.ok() && plan->settings.mode() == "bridge") {
-      connected = networks_.Connect(id, plan->settings, init.init_pid);
-    }
+    if (recorded.ok() && connect_beside_init) connected = networks_.Connect(id, plan->settings, init.init_pid);
   };
 
   ShimLaunch launch{id, paths.bundle, paths.dir, paths.log, config.open_stdin()};
@@ -411,12 +417,13 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     return Annotate(recorded, "create container: write record");
   }
   CrashPoint("create.record_written");
+  if (bridge && !connect_beside_init) connected = networks_.Connect(id, plan->settings, launched->init_pid);
   if (!connected.ok()) {
     undo_launched();
     spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, connected.message());
     return Annotate(connected, absl::StrCat("create container ", name));
   }
-  if (plan->settings.mode() == "bridge") {
+  if (bridge) {
     CrashPoint("create.network_connected");
     networks_.RegisterNames(id, name, plan->settings);
   }

@@ -481,6 +481,21 @@ TEST_F(Network, NoneAndHostModesTakeNoAddress) {
   EXPECT_THAT(links->out, HasSubstr("berth0"));
 }
 
+// A container's net.* sysctls are written before its eth0 exists, as on a node that has just
+// booted: conf.default then applies to eth0 as well, and eth0 still gets its address.
+TEST_F(Network, DefaultInterfaceSysctlsApplyToEth0) {
+  auto config = Busybox({"sleep", "300"});
+  (*config.mutable_sysctls())["net.ipv4.conf.default.arp_announce"] = "2";
+  auto c = agent_.Run(config);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto r = agent_.Exec(c->id(), {"sh", "-c",
+                                 "cat /proc/sys/net/ipv4/conf/default/arp_announce "
+                                 "/proc/sys/net/ipv4/conf/eth0/arp_announce; ip -4 -o addr show eth0"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(r->out, ::testing::StartsWith("2\n2\n")) << r->err;
+  EXPECT_THAT(r->out, HasSubstr(c->network_settings().ip_address() + "/"));
+}
+
 TEST_F(Network, UnknownNetworkIsNotFound) {
   auto config = Busybox({"true"});
   config.set_network("no-such-network");
