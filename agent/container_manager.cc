@@ -329,10 +329,8 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     return absl::IsInvalidArgument(made) ? made : Annotate(made, "create container");
   }
 
-  // The record is written and made durable, and the network connected, while the container's
-  // init sets up its root (the fsyncs of the record and its directory take ~1 ms on this VM's
-  // disk, the veth ~1.5 ms, init 3-4 ms). A container exists once its record does; should init
-  // fail after all, everything is undone as for any failed launch.
+  // The network is connected while the container's init sets up its root (the veth takes
+  // ~1.5 ms, init 3-4 ms); the record is written once the shim reports the container ready.
   auto entry = std::make_shared<Entry>();
   entry->id = id;
   entry->name = name;
@@ -369,7 +367,6 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     *c.mutable_network_settings() = plan->settings;
     *c.mutable_security() = effective;
   }
-  absl::Status recorded = absl::UnknownError("the record was not written");
   const bool bridge = plan->settings.mode() == "bridge";
   // Init writes the container's sysctls once its root is set up. The caller's net.* ones may
   // name eth0 or set conf.default for interfaces made after them: the veth then waits for
@@ -381,8 +378,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   auto when_init_exists = [&](const LaunchedShim& init) {
     entry->record.set_pid(init.init_pid);
     entry->pid_start_time = init.init_start_time;
-    recorded = SaveRecord(entry->paths.record, entry->record, Durability::kDurable);
-    if (recorded.ok() && connect_beside_init) connected = networks_.Connect(id, plan->settings, init.init_pid);
+    if (connect_beside_init) connected = networks_.Connect(id, plan->settings, init.init_pid);
   };
 
   ShimLaunch launch{id, paths.bundle, paths.dir, paths.log, config.open_stdin()};
@@ -393,7 +389,7 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   plan->netns.Reset();
   namespaces->fds.clear();
   if (!launched.ok()) {
-    undo_dir();  // the record too
+    undo_dir();
     release_network();
     release_name();
     spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, launched.status().message());
@@ -411,22 +407,21 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
     release_network();
     release_name();
   };
-  if (!recorded.ok()) {
-    // Without a record the container must not exist: undo it.
-    undo_launched();
-    return Annotate(recorded, "create container: write record");
-  }
-  CrashPoint("create.record_written");
   if (bridge && !connect_beside_init) connected = networks_.Connect(id, plan->settings, launched->init_pid);
   if (!connected.ok()) {
     undo_launched();
     spdlog::warn("create failed id={} name={} error=\"{}\"", id, name, connected.message());
     return Annotate(connected, absl::StrCat("create container ", name));
   }
-  if (bridge) {
-    CrashPoint("create.network_connected");
-    networks_.RegisterNames(id, name, plan->settings);
+  if (bridge) CrashPoint("create.network_connected");
+  // Only now: a record is a container that exists, with its shim and network.
+  if (absl::Status recorded = SaveRecord(entry->paths.record, entry->record, Durability::kDurable); !recorded.ok()) {
+    // Without a record the container must not exist: undo it.
+    undo_launched();
+    return Annotate(recorded, "create container: write record");
   }
+  CrashPoint("create.record_written");
+  if (bridge) networks_.RegisterNames(id, name, plan->settings);
   {
     std::lock_guard<std::mutex> lock(mu_);
     by_id_[id] = entry;
