@@ -109,15 +109,13 @@ void ContainerManager::ReconcileNetworks() {
   }
   networks_.Reconcile(containers, running);
   for (const std::string& id : running) {
-    // Its veth is gone: a create the agent died in (recorded, the shim's report sent, the veth
-    // not made yet), or someone deleted it. Made again, with the recorded address.
+    // Its veth went while the agent was down (someone deleted it): made again, with the
+    // recorded address, as a record promises a connected container.
     const v1::NetworkSettings& settings = containers[id];
-    if (settings.mode() == "bridge" && ::if_nametoindex(HostInterfaceFor(id).c_str()) == 0) {
-      const int pid = pids[id];
-      absl::Status connected = pid > 0 ? networks_.Connect(id, settings, pid)
-                                       : absl::FailedPreconditionError("its init's pid is unknown");
+    if (settings.mode() == "bridge" && pids[id] > 0 && ::if_nametoindex(HostInterfaceFor(id).c_str()) == 0) {
+      absl::Status connected = networks_.Connect(id, settings, pids[id]);
       if (connected.ok()) {
-        spdlog::info("connected the network of a container created as the agent stopped id={}", id);
+        spdlog::info("connected again the network of a container whose veth was gone id={}", id);
       } else {
         spdlog::error("cannot connect the network of container id={} error=\"{}\"", id, connected.message());
       }
