@@ -22,42 +22,51 @@ std::string ErrorPrefix() { return Paint("Error:", Colour::kRed, ColourWantedFor
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<AgentClient>> AgentClient::Open(AgentEndpoint endpoint) {
-  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  std::optional<TlsMaterial> tls;
   if (endpoint.address.is_tcp()) {
     absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(endpoint.tls);
     if (!material.ok()) return material.status();
-    grpc::SslCredentialsOptions options;
-    options.pem_root_certs = std::move(material->ca_pem);
-    options.pem_private_key = std::move(material->key_pem);
-    options.pem_cert_chain = std::move(material->cert_pem);
-    // gRPC checks the agent's certificate against the host part of the target (an IP address
-    // or a DNS name in its subjectAltName), with TLS 1.2 or newer.
-    credentials = grpc::SslCredentials(options);
-  } else {
-    credentials = grpc::InsecureChannelCredentials();
+    tls = *std::move(material);
   }
-  // gRPC's 4 MiB default cuts `ps -o json` (whole records, ~2.6 KB each) at about 1500
-  // containers; the agent, not a client-side cap, decides what it sends.
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxResponseBytes);
-  std::shared_ptr<grpc::Channel> channel =
-      grpc::CreateCustomChannel(endpoint.address.GrpcTarget(), credentials, args);
-  return std::unique_ptr<AgentClient>(new AgentClient(std::move(endpoint), std::move(channel)));
+  return std::unique_ptr<AgentClient>(new AgentClient(std::move(endpoint), std::move(tls)));
 }
 
-AgentClient::AgentClient(AgentEndpoint endpoint, std::shared_ptr<grpc::Channel> channel)
-    : endpoint_(std::move(endpoint)),
-      channel_(std::move(channel)),
-      containers_(berth::v1::Containers::NewStub(channel_)),
-      system_(berth::v1::System::NewStub(channel_)),
-      networks_(berth::v1::Networks::NewStub(channel_)),
-      images_(berth::v1::Images::NewStub(channel_)),
-      volumes_(berth::v1::Volumes::NewStub(channel_)),
-      events_(berth::v1::Events::NewStub(channel_)),
-      health_(grpc::health::v1::Health::NewStub(channel_)) {}
+AgentClient::AgentClient(AgentEndpoint endpoint, std::optional<TlsMaterial> tls)
+    : endpoint_(std::move(endpoint)), tls_(std::move(tls)) {}
+
+AgentClient::StubSet& AgentClient::Stubs() {
+  std::call_once(stubs_made_, [this] {
+    std::shared_ptr<grpc::ChannelCredentials> credentials;
+    if (tls_.has_value()) {
+      grpc::SslCredentialsOptions options;
+      options.pem_root_certs = tls_->ca_pem;
+      options.pem_private_key = tls_->key_pem;
+      options.pem_cert_chain = tls_->cert_pem;
+      // gRPC checks the agent's certificate against the host part of the target (an IP address
+      // or a DNS name in its subjectAltName), with TLS 1.2 or newer.
+      credentials = grpc::SslCredentials(options);
+    } else {
+      credentials = grpc::InsecureChannelCredentials();
+    }
+    // gRPC's 4 MiB default cuts `ps -o json` (whole records, ~2.6 KB each) at about 1500
+    // containers; the agent, not a client-side cap, decides what it sends.
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(kMaxResponseBytes);
+    stubs_.channel = grpc::CreateCustomChannel(endpoint_.address.GrpcTarget(), credentials, args);
+    stubs_.containers = berth::v1::Containers::NewStub(stubs_.channel);
+    stubs_.system = berth::v1::System::NewStub(stubs_.channel);
+    stubs_.networks = berth::v1::Networks::NewStub(stubs_.channel);
+    stubs_.images = berth::v1::Images::NewStub(stubs_.channel);
+    stubs_.volumes = berth::v1::Volumes::NewStub(stubs_.channel);
+    stubs_.events = berth::v1::Events::NewStub(stubs_.channel);
+    stubs_.health = grpc::health::v1::Health::NewStub(stubs_.channel);
+  });
+  return stubs_;
+}
 
 bool AgentClient::Connected() const {
-  return channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+  if (agent_reached_) return true;
+  return stubs_.channel != nullptr && stubs_.channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
 }
 
 std::string RpcErrorMessage(const grpc::Status& status, const AgentClient& client) {

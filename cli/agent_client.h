@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,6 +18,7 @@
 #include "berth/v1/networks.grpc.pb.h"
 #include "berth/v1/volumes.grpc.pb.h"
 #include "cli/host_target.h"
+#include "cli/tls_files.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 
 namespace berth::cli {
@@ -23,37 +26,51 @@ namespace berth::cli {
 class AgentClient {
  public:
   // A client of `endpoint`. For tcp:// the TLS files are read and checked here (errors name the
-  // file) and the channel uses grpc::SslCredentials with them. The channel connects lazily, on
-  // the first call, so commands that fail before talking to the agent cost nothing.
+  // file) and the channel uses grpc::SslCredentials with them. The channel is made on the first
+  // use of a stub and connects on the first call, so commands that fail before talking to the
+  // agent, or that talk to it without gRPC's core (unix_grpc_call.h), do not start gRPC.
   static absl::StatusOr<std::unique_ptr<AgentClient>> Open(AgentEndpoint endpoint);
 
-  berth::v1::Containers::Stub& containers() { return *containers_; }
-  berth::v1::System::Stub& system() { return *system_; }
-  berth::v1::Networks::Stub& networks() { return *networks_; }
-  berth::v1::Images::Stub& images() { return *images_; }
-  berth::v1::Volumes::Stub& volumes() { return *volumes_; }
-  berth::v1::Events::Stub& events() { return *events_; }
-  grpc::health::v1::Health::Stub& health() { return *health_; }
+  berth::v1::Containers::Stub& containers() { return *Stubs().containers; }
+  berth::v1::System::Stub& system() { return *Stubs().system; }
+  berth::v1::Networks::Stub& networks() { return *Stubs().networks; }
+  berth::v1::Images::Stub& images() { return *Stubs().images; }
+  berth::v1::Volumes::Stub& volumes() { return *Stubs().volumes; }
+  berth::v1::Events::Stub& events() { return *Stubs().events; }
+  grpc::health::v1::Health::Stub& health() { return *Stubs().health; }
   const AgentEndpoint& endpoint() const { return endpoint_; }
   // "unix:///run/berth/berth.sock", "tcp://node:7443".
   std::string address() const { return endpoint_.address.Uri(); }
 
-  // True while the channel has a working connection: a call that failed then failed in the
-  // agent (an UNAVAILABLE it passed on, say), not on the way there.
+  // True while the channel has a working connection, or once a call without the channel got
+  // the agent's answer: a call that failed then failed in the agent (an UNAVAILABLE it passed
+  // on, say), not on the way there.
   bool Connected() const;
+  // A call made without the channel (unix_grpc_call.h) heard from the agent.
+  void NoteAgentReached() { agent_reached_ = true; }
 
  private:
-  AgentClient(AgentEndpoint endpoint, std::shared_ptr<grpc::Channel> channel);
+  struct StubSet {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<berth::v1::Containers::Stub> containers;
+    std::unique_ptr<berth::v1::System::Stub> system;
+    std::unique_ptr<berth::v1::Networks::Stub> networks;
+    std::unique_ptr<berth::v1::Images::Stub> images;
+    std::unique_ptr<berth::v1::Volumes::Stub> volumes;
+    std::unique_ptr<berth::v1::Events::Stub> events;
+    std::unique_ptr<grpc::health::v1::Health::Stub> health;
+  };
+
+  AgentClient(AgentEndpoint endpoint, std::optional<TlsMaterial> tls);
+  // The channel and its stubs, made on the first call (the CLI's commands run on one thread;
+  // a signal's Kill may come from another, hence the once_flag).
+  StubSet& Stubs();
 
   AgentEndpoint endpoint_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<berth::v1::Containers::Stub> containers_;
-  std::unique_ptr<berth::v1::System::Stub> system_;
-  std::unique_ptr<berth::v1::Networks::Stub> networks_;
-  std::unique_ptr<berth::v1::Images::Stub> images_;
-  std::unique_ptr<berth::v1::Volumes::Stub> volumes_;
-  std::unique_ptr<berth::v1::Events::Stub> events_;
-  std::unique_ptr<grpc::health::v1::Health::Stub> health_;
+  std::optional<TlsMaterial> tls_;  // tcp:// only
+  std::once_flag stubs_made_;
+  StubSet stubs_;
+  bool agent_reached_ = false;
 };
 
 // The text for a failed call: the agent's own message when the call reached it; when it did

@@ -10,10 +10,12 @@
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "cli/exit_codes.h"
 #include "cli/human_format.h"
 #include "cli/output.h"
+#include "cli/session_call.h"
 #include "cli/stream_input.h"
 #include "cli/terminal.h"
 #include "cli/terminal_session.h"
@@ -80,9 +82,8 @@ namespace {
 // The attached part of attach and run: the terminal, signals proxied, output shown, and the
 // container's exit code. `agent_removes`: the agent removes an auto_remove container before it
 // sends the exit code (Run).
-template <typename Request, typename Response>
-int ServeSession(AgentClient& client, grpc::ClientContext& ctx, grpc::ClientReaderWriter<Request, Response>& stream,
-                 LockedStreamWriter<Request, Response>& writer, InputSink& input, const std::string& id,
+template <typename Response>
+int ServeSession(AgentClient& client, SessionCall<Response>& call, InputSink& input, const std::string& id,
                  const AttachSessionOptions& flags, bool agent_removes) {
   int interrupts = 0;
   TerminalSession::Options options;
@@ -93,15 +94,15 @@ int ServeSession(AgentClient& client, grpc::ClientContext& ctx, grpc::ClientRead
   };
   std::atomic<bool> detached{false};
   options.detach_keys = flags.detach_keys;
-  options.on_detach = [&ctx, &detached] {
+  options.on_detach = [&call, &detached] {
     detached = true;
-    ctx.TryCancel();  // ends the read below; the container runs on
+    call.Cancel();  // ends the read below; the container runs on
   };
   absl::StatusOr<std::unique_ptr<TerminalSession>> session =
       TerminalSession::Begin(input, std::move(options));
   if (!session.ok()) {
     // The container runs; without our terminal set up we cannot serve it interactively.
-    AbandonStream(ctx, writer, stream, /*cancel=*/true);
+    call.Abandon(/*cancel=*/true);
     return ReportError("container " + id + " started, but attaching failed: " +
                        std::string(session.status().message()));
   }
@@ -111,7 +112,7 @@ int ServeSession(AgentClient& client, grpc::ClientContext& ctx, grpc::ClientRead
   int64_t dropped = 0;  // output the agent skipped while we were not reading fast enough
   Response response;
   // The exit code is the last message; the agent ends the call once we half-close.
-  while (!got_exit_code && stream.Read(&response)) {
+  while (!got_exit_code && call.Read(&response)) {
     if (response.has_output()) {
       // A vanished reader (EPIPE) loses output but not the exit code; keep draining.
       const bool is_stderr = response.output().stream() == v1::STDERR;
@@ -126,8 +127,7 @@ int ServeSession(AgentClient& client, grpc::ClientContext& ctx, grpc::ClientRead
     }
   }
   (*session)->End();  // stdin pump joined: nothing writes to the stream any more
-  writer.WritesDone();
-  grpc::Status status = stream.Finish();
+  grpc::Status status = call.Finish();
   session->reset();   // terminal restored before any message of ours is printed
   if (dropped > 0) {
     std::fprintf(stderr, "Warning: %lld bytes of the container's output were not shown (this client fell behind)%s\n",
@@ -141,7 +141,7 @@ int ServeSession(AgentClient& client, grpc::ClientContext& ctx, grpc::ClientRead
     return kExitOk;
   }
   // Run's start fails here, after the container was made: a missing command is 127.
-  if (!got_exit_code && !status.ok()) return ReportStartError(status, client, ProcessStartFailed(ctx));
+  if (!got_exit_code && !status.ok()) return ReportStartError(status, client, call.ProcessStartFailed());
   if (!got_exit_code) exit_code = WaitForExitCode(client, id);
   // As docker: --rm returns once the container is gone, so a `ps -a` right after does not
   // list it. The agent's own auto-removal may be first; then this finds nothing.
@@ -169,29 +169,67 @@ int AttachSession(AgentClient& client, const std::string& id, const AttachSessio
     if (status.ok()) status = grpc::Status(grpc::StatusCode::INTERNAL, "attach ended early");
     return ReportRpcError(status, client);
   }
-  return ServeSession(client, ctx, *stream, writer, input, id, flags, /*agent_removes=*/false);
+  GrpcSessionCall call(ctx, *stream, writer);
+  return ServeSession(client, call, input, id, flags, /*agent_removes=*/false);
 }
+
+namespace {
+
+// Run over gRPC's channel: stdin and resizes follow the first request.
+std::optional<int> RunOverChannel(AgentClient& client, const v1::RunRequest& first, const AttachSessionOptions& flags,
+                                  grpc::Status& status) {
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::RunRequest, v1::RunResponse>> stream = client.containers().Run(&ctx);
+  RunWriter writer(*stream);
+  RunInput input(writer);
+  GrpcSessionCall call(ctx, *stream, writer);
+  v1::RunResponse response;
+  if (writer.Write(first) && stream->Read(&response) && response.has_created()) {
+    return ServeSession(client, call, input, response.created().id(), flags, /*agent_removes=*/true);
+  }
+  status = call.Abandon(/*cancel=*/false);
+  return std::nullopt;
+}
+
+// Run without stdin or a terminal on the local socket: the first request is all there is to
+// send. nullopt with an OK status: the agent could not be reached this way.
+std::optional<int> RunOverUnixCall(AgentClient& client, const v1::RunRequest& first, const AttachSessionOptions& flags,
+                                   grpc::Status& status) {
+  absl::StatusOr<std::unique_ptr<UnixGrpcCall>> started =
+      UnixGrpcCall::Start(client.endpoint().address.socket_path, "/berth.v1.Containers/Run", first);
+  if (!started.ok()) return std::nullopt;
+  UnixSessionCall<v1::RunResponse> call(client, **started);
+  NoInput input;
+  v1::RunResponse response;
+  if (call.Read(&response) && response.has_created()) {
+    return ServeSession(client, call, input, response.created().id(), flags, /*agent_removes=*/true);
+  }
+  status = call.Abandon(/*cancel=*/false);
+  return std::nullopt;
+}
+
+}  // namespace
 
 int RunSession(AgentClient& client, const v1::ContainerConfig& config, const AttachSessionOptions& flags,
                const RunRecovery& recover) {
+  v1::RunRequest first;
+  *first.mutable_config() = config;
+  first.set_stdin(flags.stdin);
+  if (flags.tty) {
+    if (auto size = CurrentTerminalSize()) *first.mutable_resize() = *size;
+  }
+  bool unix_call = CanUseUnixCall(client, flags.stdin, flags.tty);
   for (int attempt = 0;; ++attempt) {
-    grpc::ClientContext ctx;
-    std::unique_ptr<grpc::ClientReaderWriter<v1::RunRequest, v1::RunResponse>> stream = client.containers().Run(&ctx);
-    RunWriter writer(*stream);
-    RunInput input(writer);
-
-    v1::RunRequest first;
-    *first.mutable_config() = config;
-    first.set_stdin(flags.stdin);
-    if (flags.tty) {
-      if (auto size = CurrentTerminalSize()) *first.mutable_resize() = *size;
+    grpc::Status status;
+    std::optional<int> exit_code;
+    if (unix_call) {
+      exit_code = RunOverUnixCall(client, first, flags, status);
+      // Not reached this way: gRPC's channel tries, and its errors say why it failed.
+      if (!exit_code && status.ok()) unix_call = false;
     }
-    v1::RunResponse response;
-    if (writer.Write(first) && stream->Read(&response) && response.has_created()) {
-      return ServeSession(client, ctx, *stream, writer, input, response.created().id(), flags, /*agent_removes=*/true);
-    }
+    if (!unix_call) exit_code = RunOverChannel(client, first, flags, status);
+    if (exit_code) return *exit_code;
     // No container was made: the call's status says why.
-    grpc::Status status = AbandonStream(ctx, writer, *stream, /*cancel=*/false);
     if (status.ok()) {
       status = grpc::Status(grpc::StatusCode::INTERNAL, "run: the agent ended the call before the container was made");
     }

@@ -9,7 +9,7 @@ packages=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev libgrpc-dev
   libabsl-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev googletest
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev libcap-dev libseccomp-dev libmnl-dev libnftables-dev
-  libarchive-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libmicrohttpd-dev
+  libarchive-dev libcurl4-openssl-dev libssl-dev zlib1g-dev libmicrohttpd-dev libnghttp2-dev
   docker-registry skopeo umoci apache2-utils openssl
   busybox-static crun iproute2 procps util-linux nodejs npm
   groff-base man-db
