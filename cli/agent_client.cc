@@ -60,13 +60,14 @@ AgentClient::StubSet& AgentClient::Stubs() {
     stubs_.volumes = berth::v1::Volumes::NewStub(stubs_.channel);
     stubs_.events = berth::v1::Events::NewStub(stubs_.channel);
     stubs_.health = grpc::health::v1::Health::NewStub(stubs_.channel);
+    stubs_ready_ = true;
   });
   return stubs_;
 }
 
 bool AgentClient::Connected() const {
   if (agent_reached_) return true;
-  return stubs_.channel != nullptr && stubs_.channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
+  return stubs_ready_ && stubs_.channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
 }
 
 std::string RpcErrorMessage(const grpc::Status& status, const AgentClient& client) {

@@ -2,6 +2,7 @@
 // agent errors become "Error: ..." + 125.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -69,6 +70,7 @@ class AgentClient {
   AgentEndpoint endpoint_;
   std::optional<TlsMaterial> tls_;  // tcp:// only
   std::once_flag stubs_made_;
+  std::atomic<bool> stubs_ready_{false};  // set once stubs_ is complete, for Connected
   StubSet stubs_;
   bool agent_reached_ = false;
 };

@@ -513,6 +513,46 @@ TEST(Cli, AgentErrorExits125WithMessage) {
   CliResult down = agent.Cli({"ps"}, "", 30);
   EXPECT_EQ(down.exit_code, 125);
   EXPECT_THAT(down.err, HasSubstr("Error:"));
+  // run and exec try the socket without gRPC first; a dead socket still gets gRPC's wording.
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"run", "--rm", "busybox", "true"}, std::vector<std::string>{"exec", "web", "true"}}) {
+    CliResult r = agent.Cli(args, "", 30);
+    EXPECT_EQ(r.exit_code, 125) << args[0] << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("cannot connect to the Berth agent at unix://" + agent.socket() +
+                                 " (is berthd running?)"))
+        << args[0];
+  }
+}
+
+// run and exec without -i or -t read the container's output over the unix socket without
+// starting gRPC's core (cli/unix_grpc_call.h), which runs threads of its own: the CLI has its
+// main thread and the signal router's, nothing more, while the container's command runs.
+TEST(Cli, RunAndExecWithoutStdinStartNoGrpcThreads) {
+  AgentHarness agent;
+  agent.Start();
+  CliResult web = agent.Cli({"run", "-d", "--name", "web", "busybox", "sleep", "1000"});
+  ASSERT_EQ(web.exit_code, 0) << web.err;
+  const std::string cli = absl::StrCat(BERTH_CLI_PATH, " --host unix://", agent.socket());
+  // Each command waits in its container for the test's go; meanwhile its CLI's threads are
+  // counted.
+  std::string exec_script = absl::StrCat(
+      cli, " exec web sh -c 'touch /tmp/exec; until test -e /tmp/go-exec; do sleep 0.05; done; exit 7' & pid=$!\n",
+      "until ", cli, " exec web test -e /tmp/exec; do sleep 0.05; done\n",
+      "ls /proc/$pid/task | wc -l\n",
+      cli, " exec web touch /tmp/go-exec\n",
+      "wait $pid; echo \"exit $?\"\n");
+  CliResult exec = RunProgram({"/bin/sh", "-c", exec_script}, "", 60);
+  EXPECT_EQ(exec.out, "2\nexit 7\n") << exec.err;
+
+  // run: its container is ready once an exec into it works.
+  std::string run_script = absl::StrCat(
+      cli, " run --rm --name marker busybox sh -c 'until test -e /go; do sleep 0.05; done; exit 5' & pid=$!\n",
+      "until ", cli, " exec marker true 2>/dev/null; do sleep 0.05; done\n",
+      "ls /proc/$pid/task | wc -l\n",
+      cli, " exec marker touch /go\n",
+      "wait $pid; echo \"exit $?\"\n");
+  CliResult run = RunProgram({"/bin/sh", "-c", run_script}, "", 60);
+  EXPECT_EQ(run.out, "2\nexit 5\n") << run.err;
 }
 
 TEST(Cli, RunInteractiveCopiesStdin) {
