@@ -5,7 +5,9 @@
 //      step) against `crun run` of the same busybox rootfs. Like for like, Berth runs
 //      with network "none" (crun's default spec also gives a netns with only lo); a third arm
 //      runs Berth with its default bridge network, reported without a crun counterpart;
-//   2. exec: `true` exec'd into a running container, Exec API against `crun exec`;
+//   2. exec: `true` exec'd into a running container, Exec API against `crun exec`; with a
+//      berth CLI, `berth run --rm` and `berth exec` as whole processes, each beside a `crun run`
+//      and `crun exec` of its own;
 //   3. resident memory (VmRSS) of an idle berthd and of one berth-shim;
 //   4. network setup per container: Create with network "bridge" against "none" (the
 //      difference is Berth's network part), runtime/network's AttachContainer alone, in
@@ -485,24 +487,46 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   }
   const MemoryUse shim = ReadMemoryUse(shim_pid);
 
-  // Optional: the CLI as a user runs it (process start, connection, auto-remove by the agent).
-  std::vector<double> cli_run, cli_exec;
+  // Optional: the CLI as a user runs it (process start, connection, auto-remove by the agent),
+  // each run paired with a crun run and exec of its own, in alternating order, so the ratio
+  // compares runs made seconds apart rather than with section 1's crun.
+  std::vector<double> cli_run, cli_exec, cli_crun_run, cli_crun_exec;
   if (!cli.empty() && flags.cli_runs > 0) {
     const std::string host = "unix://" + agent_options.socket;
     SpawnOptions io;
     io.stderr_path = tmp + "/cli.log";
     for (int i = 0; i < flags.cli_runs + 1; ++i) {  // one warm-up
       ThrowIfInterrupted();
-      auto t0 = Clock::now();
-      int st = RunToCompletion({cli, "-H", host, "run", "--rm", kImage, "true"}, io);
-      double ms = MillisBetween(t0, Clock::now());
-      if (!ExitedZero(st)) throw BenchError("berth run --rm failed: " + DescribeWaitStatus(st) + "\n" + FileTail(io.stderr_path));
-      if (i > 0) cli_run.push_back(ms);
-      t0 = Clock::now();
-      st = RunToCompletion({cli, "-H", host, "exec", berth_sleeper, "true"}, io);
-      ms = MillisBetween(t0, Clock::now());
-      if (!ExitedZero(st)) throw BenchError("berth exec failed: " + DescribeWaitStatus(st) + "\n" + FileTail(io.stderr_path));
-      if (i > 0) cli_exec.push_back(ms);
+      const bool keep = i > 0;
+      auto berth_once = [&] {
+        auto t0 = Clock::now();
+        int st = RunToCompletion({cli, "-H", host, "run", "--rm", kImage, "true"}, io);
+        double ms = MillisBetween(t0, Clock::now());
+        if (!ExitedZero(st)) throw BenchError("berth run --rm failed: " + DescribeWaitStatus(st) + "\n" + FileTail(io.stderr_path));
+        if (keep) cli_run.push_back(ms);
+        t0 = Clock::now();
+        st = RunToCompletion({cli, "-H", host, "exec", berth_sleeper, "true"}, io);
+        ms = MillisBetween(t0, Clock::now());
+        if (!ExitedZero(st)) throw BenchError("berth exec failed: " + DescribeWaitStatus(st) + "\n" + FileTail(io.stderr_path));
+        if (keep) cli_exec.push_back(ms);
+      };
+      auto crun_once = [&] {
+        auto t0 = Clock::now();
+        crun->Run(run_bundle, "bb" + std::to_string(self) + "-clirun-" + std::to_string(i));
+        double ms = MillisBetween(t0, Clock::now());
+        if (keep) cli_crun_run.push_back(ms);
+        t0 = Clock::now();
+        crun->Exec(crun_sleeper, {"/bin/true"});
+        ms = MillisBetween(t0, Clock::now());
+        if (keep) cli_crun_exec.push_back(ms);
+      };
+      if (i % 2 == 0) {
+        berth_once();
+        crun_once();
+      } else {
+        crun_once();
+        berth_once();
+      }
     }
   }
 
@@ -557,11 +581,13 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   PrintLatencyRow("  same, berth on the bridge network", bridge, cr, "<= 1x", true, kBridgeRunTargetRatio);
   PrintLatencyRow("exec: true in a running container", be, ce, "<= 0.3x", true, kExecTargetRatio);
   const Summary lr = Summarize(cli_run), le = Summarize(cli_exec);
+  const Summary lcr = Summarize(cli_crun_run), lce = Summarize(cli_crun_exec);
   if (!cli_run.empty()) {
-    std::printf("  with the berth CLI as a process (n=%d; `run --rm` returns once the container is removed):\n",
+    std::printf("  with the berth CLI as a process (n=%d, each beside a crun run and exec of its own; `run --rm`\n"
+                "  returns once the container is removed, and runs on the default bridge):\n",
                 flags.cli_runs);
-    PrintLatencyRow("berth run --rm busybox true", lr, cr, "<= 1x", true, kCliRunTargetRatio);
-    PrintLatencyRow("berth exec <id> true", le, ce, "<= 1x", true, kCliExecTargetRatio);
+    PrintLatencyRow("berth run --rm busybox true", lr, lcr, "<= 1x", true, kCliRunTargetRatio);
+    PrintLatencyRow("berth exec <id> true", le, lce, "<= 1x", true, kCliExecTargetRatio);
   }
 
   auto median_of = [](const auto& v, auto field) {
@@ -638,8 +664,8 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   targets.Ratio("run-to-exit `busybox true` through the API, net none", br, cr, "crun run", kRunTargetRatio);
   targets.Ratio("the same on the default bridge", bridge, cr, "crun run", kBridgeRunTargetRatio);
   if (!cli_run.empty()) {
-    targets.Ratio("`berth run --rm busybox true`, the whole process", lr, cr, "crun run", kCliRunTargetRatio);
-    targets.Ratio("`berth exec <id> true`, the whole process", le, ce, "crun exec", kCliExecTargetRatio);
+    targets.Ratio("`berth run --rm busybox true`, the whole process", lr, lcr, "crun run", kCliRunTargetRatio);
+    targets.Ratio("`berth exec <id> true`, the whole process", le, lce, "crun exec", kCliExecTargetRatio);
   }
   targets.Ratio("exec through the API", be, ce, "crun exec", kExecTargetRatio);
   targets.Amount("berth-shim VmRSS, one running container", MiB(shim.vm_rss_kb), "MiB", kShimTargetMiB);
