@@ -582,13 +582,7 @@ ImagesResult ImagesBench::Measure() {
       PullSample s = BaselineOnce(i);
       if (i >= options_.warmup) r.baseline.push_back(s);
     };
-    if (i % 2 == 0) {
-      berth_once();
-      baseline_once();
-    } else {
-      baseline_once();
-      berth_once();
-    }
+    InAlternatingOrder(i, berth_once, baseline_once);
   }
 
   // c) Create from the cached image (the last pull left it), against busybox; one warm-up each.
@@ -600,13 +594,8 @@ ImagesResult ImagesBench::Measure() {
       containers_->Remove(id, /*force=*/true);  // not timed
       if (i > 0) samples->push_back(ms);
     };
-    if (i % 2 == 0) {
-      create_once(reference_, &r.create_big);
-      create_once(options_.base_image, &r.create_base);
-    } else {
-      create_once(options_.base_image, &r.create_base);
-      create_once(reference_, &r.create_big);
-    }
+    InAlternatingOrder(
+        i, [&] { create_once(reference_, &r.create_big); }, [&] { create_once(options_.base_image, &r.create_base); });
   }
   return r;
 }

@@ -31,6 +31,19 @@ double Percentile(std::vector<double> samples_ms, double p);
 // no step always runs on another's leftovers. `keep` is false in the first `warmup` rounds.
 void Interleaved(int total, int warmup, const std::vector<std::function<void(bool keep)>>& steps);
 
+// Runs `a` then `b` in even rounds, `b` then `a` in odd ones: two arms measured side by side,
+// neither always on the other's leftovers.
+template <typename A, typename B>
+void InAlternatingOrder(int round, A&& a, B&& b) {
+  if (round % 2 == 0) {
+    a();
+    b();
+  } else {
+    b();
+    a();
+  }
+}
+
 // "  NAME   median   p95   +D ms vs BASE_NAME" (D: median minus base's median).
 void PrintDeltaRow(const char* name, const Summary& s, const Summary& base, const char* base_name);
 

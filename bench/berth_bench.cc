@@ -380,14 +380,7 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
       double ms = MillisBetween(t0, Clock::now());
       if (i >= flags.warmup) crun_run.push_back(ms);
     };
-    // Alternate who goes first, so neither always runs on the other's leftovers.
-    if (i % 2 == 0) {
-      berth_once();
-      crun_once();
-    } else {
-      crun_once();
-      berth_once();
-    }
+    InAlternatingOrder(i, berth_once, crun_once);
   }
 
   // 2. Exec into running containers.
@@ -411,13 +404,7 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
       double ms = MillisBetween(t0, Clock::now());
       if (i >= flags.warmup) crun_exec.push_back(ms);
     };
-    if (i % 2 == 0) {
-      berth_once();
-      crun_once();
-    } else {
-      crun_once();
-      berth_once();
-    }
+    InAlternatingOrder(i, berth_once, crun_once);
   }
 
   // 2b. What the hardened defaults cost.
@@ -520,13 +507,7 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
         ms = MillisBetween(t0, Clock::now());
         if (keep) cli_crun_exec.push_back(ms);
       };
-      if (i % 2 == 0) {
-        berth_once();
-        crun_once();
-      } else {
-        crun_once();
-        berth_once();
-      }
+      InAlternatingOrder(i, berth_once, crun_once);
     }
   }
 

@@ -524,6 +524,14 @@ TEST(Cli, AgentErrorExits125WithMessage) {
   }
 }
 
+// A shell script that starts `command` in the background, waits until `ready` succeeds, prints
+// the number of threads of that command's process, runs `go` (which lets it finish) and prints
+// "exit N" with its exit status.
+std::string ThreadCountScript(const std::string& command, const std::string& ready, const std::string& go) {
+  return absl::StrCat(command, " & pid=$!\n", "until ", ready, "; do sleep 0.05; done\n",
+                      "ls /proc/$pid/task | wc -l\n", go, "\n", "wait $pid; echo \"exit $?\"\n");
+}
+
 // run and exec without -i or -t read the container's output over the unix socket without
 // starting gRPC's core (cli/unix_grpc_call.h), which runs threads of its own: the CLI has its
 // main thread and the signal router's, nothing more, while the container's command runs.
@@ -535,23 +543,18 @@ TEST(Cli, RunAndExecWithoutStdinStartNoGrpcThreads) {
   const std::string cli = absl::StrCat(BERTH_CLI_PATH, " --host unix://", agent.socket());
   // Each command waits in its container for the test's go; meanwhile its CLI's threads are
   // counted.
-  std::string exec_script = absl::StrCat(
-      cli, " exec web sh -c 'touch /tmp/exec; until test -e /tmp/go-exec; do sleep 0.05; done; exit 7' & pid=$!\n",
-      "until ", cli, " exec web test -e /tmp/exec; do sleep 0.05; done\n",
-      "ls /proc/$pid/task | wc -l\n",
-      cli, " exec web touch /tmp/go-exec\n",
-      "wait $pid; echo \"exit $?\"\n");
-  CliResult exec = RunProgram({"/bin/sh", "-c", exec_script}, "", 60);
+  CliResult exec = RunProgram(
+      {"/bin/sh", "-c",
+       ThreadCountScript(cli + " exec web sh -c 'touch /tmp/exec; until test -e /tmp/go-exec; do sleep 0.05; done; exit 7'",
+                         cli + " exec web test -e /tmp/exec", cli + " exec web touch /tmp/go-exec")},
+      "", 60);
   EXPECT_EQ(exec.out, "2\nexit 7\n") << exec.err;
-
   // run: its container is ready once an exec into it works.
-  std::string run_script = absl::StrCat(
-      cli, " run --rm --name marker busybox sh -c 'until test -e /go; do sleep 0.05; done; exit 5' & pid=$!\n",
-      "until ", cli, " exec marker true 2>/dev/null; do sleep 0.05; done\n",
-      "ls /proc/$pid/task | wc -l\n",
-      cli, " exec marker touch /go\n",
-      "wait $pid; echo \"exit $?\"\n");
-  CliResult run = RunProgram({"/bin/sh", "-c", run_script}, "", 60);
+  CliResult run = RunProgram(
+      {"/bin/sh", "-c",
+       ThreadCountScript(cli + " run --rm --name marker busybox sh -c 'until test -e /go; do sleep 0.05; done; exit 5'",
+                         cli + " exec marker true 2>/dev/null", cli + " exec marker touch /go")},
+      "", 60);
   EXPECT_EQ(run.out, "2\nexit 5\n") << run.err;
 }
 
