@@ -186,6 +186,10 @@ void UnixGrpcCall::Fail(grpc::StatusCode code, std::string message) {
 }
 
 bool UnixGrpcCall::Pump() {
+  if (cancelled_) {
+    Fail(grpc::StatusCode::CANCELLED, "cancelled");
+    return false;
+  }
   nghttp2_session* session = session_->session;
   for (;;) {
     const uint8_t* data = nullptr;
