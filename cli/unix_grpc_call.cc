@@ -237,27 +237,34 @@ bool UnixGrpcCall::Pump() {
 bool UnixGrpcCall::Read(google::protobuf::MessageLite* message) {
   for (;;) {
     if (failed_) return false;
-    if (received_.size() >= kMessagePrefix) {
-      if (received_[0] != 0) {
+    const std::string_view unparsed = std::string_view(received_).substr(parsed_);
+    if (unparsed.size() >= kMessagePrefix) {
+      if (unparsed[0] != 0) {
         Fail(grpc::StatusCode::INTERNAL, "the agent sent a compressed message, which this client did not ask for");
         return false;
       }
       uint32_t length = 0;
-      for (size_t i = 1; i < kMessagePrefix; ++i) length = (length << 8) | static_cast<uint8_t>(received_[i]);
+      for (size_t i = 1; i < kMessagePrefix; ++i) length = (length << 8) | static_cast<uint8_t>(unparsed[i]);
       if (length > kMaxMessageBytes) {
         Fail(grpc::StatusCode::RESOURCE_EXHAUSTED, absl::StrCat("the agent sent a message of ", length,
                                                                 " bytes, more than this client takes"));
         return false;
       }
-      if (received_.size() >= kMessagePrefix + length) {
-        const bool parsed = message->ParseFromArray(received_.data() + kMessagePrefix, static_cast<int>(length));
-        received_.erase(0, kMessagePrefix + length);
+      if (unparsed.size() >= kMessagePrefix + length) {
+        const bool parsed = message->ParseFromArray(unparsed.data() + kMessagePrefix, static_cast<int>(length));
+        parsed_ += kMessagePrefix + length;
         if (!parsed) {
           Fail(grpc::StatusCode::INTERNAL, "a message from the agent did not parse");
           return false;
         }
         return true;
       }
+    }
+    // Before reading more, drop what is parsed once it is most of the buffer: one move per
+    // burst rather than one per message.
+    if (parsed_ > 0 && parsed_ >= received_.size() / 2) {
+      received_.erase(0, parsed_);
+      parsed_ = 0;
     }
     if (stream_closed_) return false;
     if (!Pump()) return false;

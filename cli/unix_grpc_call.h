@@ -65,7 +65,8 @@ class UnixGrpcCall {
   int32_t stream_id_ = -1;
   std::string request_frame_;  // the length-prefixed request, sent as the stream's DATA
   size_t request_sent_ = 0;
-  std::string received_;       // DATA received and not yet parsed into messages
+  std::string received_;       // DATA received; what is before parsed_ is already parsed
+  size_t parsed_ = 0;           // kept instead of erasing each message, so a burst is not copied per message
   std::map<std::string, std::string, std::less<>> metadata_;  // headers and trailers but pseudo-headers
   std::string http_status_;
   bool heard_from_agent_ = false;

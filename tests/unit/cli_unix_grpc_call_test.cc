@@ -178,6 +178,18 @@ TEST_F(UnixGrpcCallTest, CancelFromAnotherThreadEndsAWaitingRead) {
   EXPECT_EQ(call->Finish().error_code(), grpc::StatusCode::CANCELLED);
 }
 
+TEST_F(UnixGrpcCallTest, ACancelBeforeTheFirstReadIsCancelledNotABrokenConnection) {
+  // The cancel shuts the socket while the request still waits to be sent: the read must not
+  // report the send that the cancel broke.
+  auto call = Start("hang");
+  ASSERT_NE(call, nullptr);
+  call->Cancel();
+  v1::ExecResponse response;
+  EXPECT_FALSE(call->Read(&response));
+  const grpc::Status status = call->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::CANCELLED) << status.error_message();
+}
+
 TEST_F(UnixGrpcCallTest, AnUnknownMethodIsUnimplemented) {
   v1::ExecRequest request;
   auto call = UnixGrpcCall::Start(socket_, "/berth.v1.Containers/NoSuchMethod", request);
