@@ -15,7 +15,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "runtime/base/detached_spawn.h"
 #include "runtime/base/errno_status.h"
+#include "runtime/base/status_macros.h"
 
 extern char** environ;
 
@@ -38,9 +40,9 @@ std::vector<std::string> ShimArguments(const ShimLaunch& launch) {
   return args;
 }
 
-absl::StatusOr<int> SpawnShim(const std::string& shim_path, int exec_fd, const std::vector<std::string>& arguments,
-                              int report_fd, const std::vector<int>& inherit_fds) {
-  std::vector<std::string> args = {shim_path};
+absl::Status SpawnShim(const std::string& shim_path, int exec_fd, const std::vector<std::string>& arguments,
+                       int report_fd, const std::vector<int>& inherit_fds) {
+  std::vector<std::string> args = {shim_path, std::string(shim::kDetachedArgument)};
   args.insert(args.end(), arguments.begin(), arguments.end());
   if (!inherit_fds.empty()) {
     args.push_back("--preserve-fds");
@@ -84,18 +86,12 @@ absl::StatusOr<int> SpawnShim(const std::string& shim_path, int exec_fd, const s
   sigfillset(&all);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSID);
-  pid_t pid = 0;
   std::string exec_path = exec_copy ? absl::StrCat("/proc/self/fd/", exec_copy.get()) : shim_path;
-  int rc = ::posix_spawn(&pid, exec_path.c_str(), &actions, &attr, argv.data(), environ);
+  absl::StatusOr<pid_t> pid = SpawnDetached(exec_path.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  if (rc != 0) return ErrnoStatus(rc, absl::StrCat("start ", shim_path));
-
-  // The shim forks once and its first process exits at once: reap it here.
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return status;
+  if (!pid.ok()) return Annotate(pid.status(), absl::StrCat("start ", shim_path));
+  return absl::OkStatus();
 }
 
 namespace {
@@ -113,8 +109,7 @@ std::optional<LaunchedShim> ParseInit(absl::string_view fields_text) {
 
 }  // namespace
 
-absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, int first_status,
-                                            absl::FunctionRef<void(const LaunchedShim&)> on_init) {
+absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, absl::FunctionRef<void(const LaunchedShim&)> on_init) {
   std::string report;  // what came and is not a whole line yet
   bool told = false;   // on_init has run
   char buf[1024];
@@ -161,10 +156,7 @@ absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, int first_status,
     }
     return absl::InternalError(line);
   }
-  if (WIFEXITED(first_status) && WEXITSTATUS(first_status) != 0) {
-    return absl::InternalError(absl::StrCat("berth-shim exited with status ", WEXITSTATUS(first_status),
-                                            " before reporting", report.empty() ? "" : ": ", report));
-  }
+  if (report.empty()) return absl::InternalError("berth-shim ended before reporting (it crashed or was killed)");
   return absl::InternalError(absl::StrCat("berth-shim gave no usable report: \"", report, "\""));
 }
 
@@ -174,11 +166,9 @@ absl::StatusOr<LaunchedShim> LaunchShim(const std::string& shim_path, int exec_f
   if (::pipe2(fds, O_CLOEXEC) != 0) return ErrnoToStatus("pipe for shim report");
   UniqueFd rd(fds[0]);
   UniqueFd wr(fds[1]);
-  absl::StatusOr<int> first_status =
-      SpawnShim(shim_path, exec_fd, ShimArguments(launch), wr.get(), launch.inherit_fds);
-  if (!first_status.ok()) return first_status.status();
+  RETURN_IF_ERROR(SpawnShim(shim_path, exec_fd, ShimArguments(launch), wr.get(), launch.inherit_fds));
   wr.Reset();  // EOF once the shim and its container no longer hold it
-  return ReadShimReport(rd.get(), *first_status, on_init);
+  return ReadShimReport(rd.get(), on_init);
 }
 
 absl::StatusOr<UniqueFd> ShimOpen(const std::string& state_dir, shim::MsgType type, const std::string& payload) {

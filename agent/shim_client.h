@@ -47,14 +47,13 @@ absl::StatusOr<LaunchedShim> LaunchShim(const std::string& shim_path, int exec_f
                                         absl::FunctionRef<void(const LaunchedShim&)> on_init);
 
 // The pieces of a launch, for ShimLauncher: the shim's arguments for `launch` (the program's
-// name and --preserve-fds aside); starting the shim with report_fd as its fd 3 and
-// inherit_fds as 4, ..., reaping its first process (it forks and exits), whose wait status
-// is returned; reading the report lines from report_fd.
+// name, --detached and --preserve-fds aside); starting the shim, detached
+// (runtime/base/detached_spawn.h), with report_fd as its fd 3 and inherit_fds as 4, ...;
+// reading the report lines from report_fd.
 std::vector<std::string> ShimArguments(const ShimLaunch& launch);
-absl::StatusOr<int> SpawnShim(const std::string& shim_path, int exec_fd, const std::vector<std::string>& arguments,
-                              int report_fd, const std::vector<int>& inherit_fds);
-absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, int first_status,
-                                            absl::FunctionRef<void(const LaunchedShim&)> on_init);
+absl::Status SpawnShim(const std::string& shim_path, int exec_fd, const std::vector<std::string>& arguments,
+                       int report_fd, const std::vector<int>& inherit_fds);
+absl::StatusOr<LaunchedShim> ReadShimReport(int report_fd, absl::FunctionRef<void(const LaunchedShim&)> on_init);
 
 // One request on a fresh connection, for requests with a single reply (kStart, kState).
 absl::StatusOr<shim::Message> ShimRequest(const std::string& state_dir, shim::MsgType type,

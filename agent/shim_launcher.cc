@@ -1,7 +1,6 @@
 #include "agent/shim_launcher.h"
 
 #include <sys/socket.h>
-#include <sys/wait.h>
 
 #include <optional>
 #include <utility>
@@ -9,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
+#include "runtime/base/status_macros.h"
 #include "runtime/shim/shim_protocol.h"
 #include "spdlog/spdlog.h"
 
@@ -38,8 +38,8 @@ std::optional<absl::StatusOr<LaunchedShim>> ShimLauncher::HandOver(
     spdlog::debug("standby berth-shim unusable ({}); starting one directly", std::string(sent.message()));
     return std::nullopt;
   }
-  // The standby reaped its first process long ago; it exits 1 on any failure of its own.
-  return ReadShimReport(standby, /*first_status=*/0, on_init);
+  // A standby that failed on its own has exited and closed its socket: the send above failed.
+  return ReadShimReport(standby, on_init);
 }
 
 absl::StatusOr<LaunchedShim> ShimLauncher::Launch(const ShimLaunch& launch,
@@ -71,11 +71,7 @@ absl::StatusOr<UniqueFd> ShimLauncher::StartStandby() {
   UniqueFd theirs(pair[1]);
   std::vector<std::string> arguments = {"--standby"};
   arguments.resize(1 + shim::kStandbyArgumentRoom);  // room for the launch's arguments in ps
-  absl::StatusOr<int> first_status = SpawnShim(shim_path_, exec_fd_, arguments, theirs.get(), {});
-  if (!first_status.ok()) return first_status.status();
-  if (!WIFEXITED(*first_status) || WEXITSTATUS(*first_status) != 0) {
-    return absl::InternalError(absl::StrCat("standby berth-shim exited with wait status ", *first_status));
-  }
+  RETURN_IF_ERROR(SpawnShim(shim_path_, exec_fd_, arguments, theirs.get(), {}));
   return ours;
 }
 

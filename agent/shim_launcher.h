@@ -1,7 +1,7 @@
 // Starts each container's berth-shim, keeping one started ahead of time: a standby shim has
-// already been exec'd, has forked away from the agent and touched the memory a create needs,
-// and waits on a socket for its container (shim_protocol.h, "Launch ahead of time"). A create
-// then skips the shim's exec, start-up and fork: about a tenth of a run-to-exit on a VM,
+// already been exec'd (detached from the agent), has touched the memory a create needs, and
+// waits on a socket for its container (shim_protocol.h, "Launch ahead of time"). A create
+// then skips the shim's exec and start-up: about a tenth of a run-to-exit on a VM,
 // where every page a new process touches is a fault of tens of microseconds.
 //
 // The first launch starts its shim the direct way and asks for a standby; each launch that

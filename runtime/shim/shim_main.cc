@@ -1,12 +1,13 @@
 // berth-shim: the per-container monitor.
 //
-//   berth-shim --id ID --bundle DIR --state-dir DIR --log FILE [--stdin] [--preserve-fds N]
-//   berth-shim --standby    (the same arguments and fds come later, on fd 3: shim_protocol.h)
+//   berth-shim [--detached] --id ID --bundle DIR --state-dir DIR --log FILE [--stdin] [--preserve-fds N]
+//   berth-shim [--detached] --standby    (the same arguments and fds come later, on fd 3: shim_protocol.h)
 //
 // The agent starts it with fd 3 = the write end of a report pipe, and fds 4 .. 3+N that the
-// bundle names as /proc/self/fd/<n> (a namespace to join, opened by the agent). The shim detaches (new
-// session, one fork so the agent is not its parent: the first process exits 0 at once), creates
-// the container, then writes one line to fd 3 and closes it:
+// bundle names as /proc/self/fd/<n> (a namespace to join, opened by the agent). The shim detaches
+// (a new session, and not the agent's child: with --detached its starter saw to that; without, it
+// forks once and the first process exits 0 at once), creates the container, then writes one line
+// to fd 3 and closes it:
 //   ok <container pid> <its start time>\n   the container waits at its start gate; shim.sock listens
 //   error <absl code as int> <message>\n  nothing is left behind; the shim exits 1
 // Without a pipe at fd 3 (a manual run) there is no report. See shim_server.h for the rest.
@@ -274,6 +275,11 @@ int Main(int argc, char** argv) {
   // people and tools look for in ps and /proc.
   ::prctl(PR_SET_NAME, "berth-shim", 0, 0, 0);
   const int report_fd = ReportFd();
+  const bool detached = argc >= 2 && argv[1] == kDetachedArgument;
+  if (detached) {
+    --argc;
+    ++argv;
+  }
   const bool standby = argc >= 2 && std::strcmp(argv[1], "--standby") == 0;
   int preserve = standby ? 0 : PreserveFdsArgument(argc, argv);
   CloseInheritedFds(report_fd, preserve >= 0 && preserve <= 16 ? preserve : 0);
@@ -289,14 +295,17 @@ int Main(int argc, char** argv) {
   }
 
   // Detach: the agent must never be the container's (grand)parent, so that killing or
-  // restarting it leaves the container and its monitor alone.
-  pid_t child = ::fork();
-  if (child < 0) {
-    ReportError(report_fd, ErrnoToStatus("fork"));
-    return 1;
+  // restarting it leaves the container and its monitor alone. A starter that saw to it
+  // (--detached) saves us a fork, and the faults of a second copy of what ran so far.
+  if (!detached) {
+    pid_t child = ::fork();
+    if (child < 0) {
+      ReportError(report_fd, ErrnoToStatus("fork"));
+      return 1;
+    }
+    if (child > 0) _exit(0);
   }
-  if (child > 0) _exit(0);
-  ::setsid();
+  ::setsid();  // EPERM when the starter made us a session leader already
   // Orphans below us (a daemon an exec'd process left behind, say) are reparented here and reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   if (::chdir("/") != 0) {

@@ -39,9 +39,11 @@
 // itself: TIOCSWINSZ on the pty master it was given. Passed pty masters share the shim's file
 // status flags: do not set O_NONBLOCK on them.
 //
-// Launch: `berth-shim --id ID --bundle DIR --state-dir DIR --log FILE [--stdin]` with fd
-// kShimReportFd = the write end of a pipe. The started process forks once and exits 0 at once
-// (reap it); the shim proper (a new session, not the agent's child) writes "pid <container pid>
+// Launch: `berth-shim [--detached] --id ID --bundle DIR --state-dir DIR --log FILE [--stdin]`
+// with fd kShimReportFd = the write end of a pipe. Without --detached, the started process
+// forks once and exits 0 at once (reap it), so that the shim proper is not the starter's
+// child; with it, the starter has seen to that already (runtime/base/detached_spawn.h: the
+// agent starts it so) and the shim does not fork. The shim (a new session) writes "pid <container pid>
 // <its start time>\n" as soon as init exists and is in its cgroup (the agent may work on its
 // namespaces meanwhile, e.g. connect its network), then one final line and closes the pipe:
 // "ok <container pid> <its start time>\n" once the container waits at its start gate,
@@ -50,8 +52,8 @@
 // the shim died. Read up to the final line, not to EOF: until the container's process execs, it
 // too holds the pipe. A shim whose "ok" line finds no reader (the agent died or gave up)
 // removes everything and exits 1.
-// Launch ahead of time: `berth-shim --standby` with fd kShimReportFd = one end of a
-// SOCK_SEQPACKET socket pair forks and detaches the same way, then waits on that socket for one
+// Launch ahead of time: `berth-shim [--detached] --standby` with fd kShimReportFd = one end of
+// a SOCK_SEQPACKET socket pair detaches the same way, then waits on that socket for one
 // kLaunch packet: the arguments above (without --preserve-fds), each ending in a NUL, and the
 // fds to preserve, which the shim places at 4, 5, ... The report line comes back on the same
 // socket. The socket closing before a kLaunch (the agent is gone) ends the shim quietly.
@@ -64,6 +66,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -129,6 +132,7 @@ absl::StatusOr<UniqueFd> ConnectShim(const std::string& socket_path);
 inline constexpr char kShimSocketName[] = "shim.sock";
 inline constexpr char kStateFileName[] = "state.json";
 inline constexpr int kShimReportFd = 3;
+inline constexpr std::string_view kDetachedArgument = "--detached";
 inline constexpr int kStandbyArgumentRoom = 1024;
 
 // SIGKILLs a shim that cannot be asked to stop (found by pid and start time in its state):

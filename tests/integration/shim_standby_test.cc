@@ -55,7 +55,11 @@ std::vector<pid_t> Standbys(const AgentHarness& agent) {
     absl::StatusOr<std::string> cmdline = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"));
     if (!cmdline.ok()) continue;
     std::vector<std::string> args = absl::StrSplit(*cmdline, '\0');
-    if (args.size() < 2 || !absl::EndsWith(args[0], "berth-shim") || args[1] != "--standby") continue;
+    // The agent starts shims detached itself: `berth-shim --detached --standby`.
+    if (args.size() < 3 || !absl::EndsWith(args[0], "berth-shim") || args[1] != "--detached" ||
+        args[2] != "--standby") {
+      continue;
+    }
     if (NamespaceOf(pid, "net") == agent_net && PidRunning(pid)) found.push_back(pid);
   }
   return found;
@@ -89,6 +93,8 @@ TEST(ShimStandbyTest, TheNextContainersShimIsStartedAheadAndEndsWithTheAgent) {
   const pid_t standby = OneStandby(agent);
   ASSERT_GT(standby, 0) << "no standby berth-shim after the first launch";
   EXPECT_NE(ParentOf(standby), agent.pid()) << "a standby is detached from the agent";
+  // The agent's spawn detached it; it did not fork itself away (one process, not two).
+  EXPECT_TRUE(PidRunning(standby));
   EXPECT_EQ(::getsid(standby), standby) << "a standby leads a session of its own";
 
   // The next container is made by that standby, joining the holder's namespaces through the

@@ -29,7 +29,7 @@ Read ReportOf(const std::vector<std::string>& chunks) {
   }
   wr.Reset();
   Read read;
-  read.result = ReadShimReport(rd.get(), 0, [&](const LaunchedShim& init) { read.told.push_back(init); });
+  read.result = ReadShimReport(rd.get(), [&](const LaunchedShim& init) { read.told.push_back(init); });
   return read;
 }
 
