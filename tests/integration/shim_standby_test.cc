@@ -93,8 +93,6 @@ TEST(ShimStandbyTest, TheNextContainersShimIsStartedAheadAndEndsWithTheAgent) {
   const pid_t standby = OneStandby(agent);
   ASSERT_GT(standby, 0) << "no standby berth-shim after the first launch";
   EXPECT_NE(ParentOf(standby), agent.pid()) << "a standby is detached from the agent";
-  // The agent's spawn detached it; it did not fork itself away (one process, not two).
-  EXPECT_TRUE(PidRunning(standby));
   EXPECT_EQ(::getsid(standby), standby) << "a standby leads a session of its own";
 
   // The next container is made by that standby, joining the holder's namespaces through the
@@ -150,10 +148,11 @@ TEST(ShimStandbyTest, TheNextContainersShimIsStartedAheadAndEndsWithTheAgent) {
 
 // A standby of our own, without an agent: `berth-shim --standby` with one end of a socket pair
 // at fd 3. The test process is a subreaper, so the standby, detached from its first process
-// (reaped here), becomes our child and its exit status can be read.
+// (reaped here), becomes our child and its exit status can be read. With `detached`, it is
+// started as `berth-shim --detached --standby` and, not forking, is the process started here.
 class LoneStandby {
  public:
-  LoneStandby() {
+  explicit LoneStandby(bool detached = false) {
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     int pair[2];
     EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
@@ -162,14 +161,21 @@ class LoneStandby {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, theirs.get(), 3);
-    char* argv[] = {const_cast<char*>(BERTH_SHIM_PATH), const_cast<char*>("--standby"), nullptr};
-    pid_t first = 0;
-    EXPECT_EQ(::posix_spawn(&first, BERTH_SHIM_PATH, &actions, nullptr, argv, environ), 0);
+    const std::string detached_argument(shim::kDetachedArgument);
+    std::vector<char*> argv = {const_cast<char*>(BERTH_SHIM_PATH)};
+    if (detached) argv.push_back(const_cast<char*>(detached_argument.c_str()));
+    argv.push_back(const_cast<char*>("--standby"));
+    argv.push_back(nullptr);
+    EXPECT_EQ(::posix_spawn(&first_, BERTH_SHIM_PATH, &actions, nullptr, argv.data(), environ), 0);
     posix_spawn_file_actions_destroy(&actions);
+    if (detached) return;
     int status = -1;
-    EXPECT_EQ(::waitpid(first, &status, 0), first);
+    EXPECT_EQ(::waitpid(first_, &status, 0), first_);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   }
+
+  // The process posix_spawn started.
+  pid_t first() const { return first_; }
   ~LoneStandby() { ::prctl(PR_SET_CHILD_SUBREAPER, 0); }
 
   int socket() const { return ours_.get(); }
@@ -182,12 +188,16 @@ class LoneStandby {
     return n > 0 ? std::string(line, static_cast<size_t>(n)) : "";
   }
 
-  // The standby's exit status, once it has ended (bounded: it must not wait forever).
-  int ExitStatus() {
+  // The standby's exit status, once it has ended (bounded: it must not wait forever); `pid`,
+  // when given, says which process that was.
+  int ExitStatus(pid_t* pid = nullptr) {
     for (int i = 0; i < 500; ++i) {
       int status = 0;
-      pid_t pid = ::waitpid(-1, &status, WNOHANG);
-      if (pid > 0) return status;
+      pid_t ended = ::waitpid(-1, &status, WNOHANG);
+      if (ended > 0) {
+        if (pid != nullptr) *pid = ended;
+        return status;
+      }
       ::usleep(20000);
     }
     ADD_FAILURE() << "the standby did not end within 10 s";
@@ -196,6 +206,7 @@ class LoneStandby {
 
  private:
   UniqueFd ours_;
+  pid_t first_ = 0;
 };
 
 TEST(ShimStandbyTest, AStandbyWhoseAgentLeavesEndsQuietly) {
@@ -203,6 +214,18 @@ TEST(ShimStandbyTest, AStandbyWhoseAgentLeavesEndsQuietly) {
   standby.Close();
   const int status = standby.ExitStatus();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+TEST(ShimStandbyTest, ADetachedStandbyDoesNotForkAway) {
+  // Started with --detached (as the agent starts it), the process started is the standby
+  // itself: it ends only when its socket closes, and nothing else was made.
+  LoneStandby standby(/*detached=*/true);
+  standby.Close();
+  pid_t ended = 0;
+  const int status = standby.ExitStatus(&ended);
+  EXPECT_EQ(ended, standby.first()) << "a second process: the shim forked itself away";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1) << "a process besides the standby";
 }
 
 TEST(ShimStandbyTest, ALaunchWithBadArgumentsIsReportedOnTheSocket) {
