@@ -16,7 +16,7 @@
 //      many parallel clients, in cgroups below the bench's own (see CrunArm), started in
 //      rounds that alternate with Berth's in step 2 (this VM's speed drifts by 10-20 % within
 //      a minute, so rates measured one after the other compare the minutes as much as the
-//      runtimes), and deleted before step 6;
+//      runtimes), and deleted before step 4;
 //   9. the round's targets, each with its verdict, and the command that reproduces them.
 // Not a test: it asserts nothing about times and memory; it prints them.
 #include <dirent.h>
@@ -402,6 +402,21 @@ int Density(const Flags& flags) {
       if (crun) {
         std::printf("  %-44s %8.1f containers/s  (%.1f s); Berth's rate, network none: %.2fx\n",
                     "crun run --detach, in alternating rounds", crun_rate, crun_s, (flags.containers / none_s) / crun_rate);
+        std::printf("  %-44s %s, as many clients, the same sleep on one overlay\n", "  crun", crun_path.c_str());
+      }
+      // crun's containers go before anything else is measured: the calls and memory below are
+      // Berth's with its own containers only, and the check for leftovers reads the node's
+      // cgroup hierarchies, which crun's mounts stand in for in this namespace.
+      if (crun) {
+        const auto t0 = Clock::now();
+        const bool deleted = crun->End();
+        const double delete_s = MillisBetween(t0, Clock::now()) / 1000.0;
+        std::printf("  %-44s %8.1f containers/s  (%.1f s, one client)\n", "crun delete --force",
+                    flags.containers / delete_s, delete_s);
+        if (!deleted) {
+          std::printf("  crun left containers behind\n");
+          rc = 1;
+        }
       }
 
       std::vector<v1::Container> all = ListSummaries(*stub);
@@ -458,21 +473,6 @@ int Density(const Flags& flags) {
       std::printf("  %-44s %.0f kB\n", "  its response", full_bytes / 1000.0);
       PrintLatency("Inspect (one)", inspect_ms);
       PrintLatency("Stats (all, one call)", stats_ms);
-
-      // crun's containers go first: the check for leftovers below reads the node's cgroup
-      // hierarchies, which crun's mounts stand in for in this namespace.
-      if (crun) {
-        const auto t0 = Clock::now();
-        const bool deleted = crun->End();
-        const double delete_s = MillisBetween(t0, Clock::now()) / 1000.0;
-        std::printf("\ncrun %s, the same sleeps from %d parallel clients\n", crun_path.c_str(), flags.clients);
-        std::printf("  %-44s %8.1f containers/s  (%.1f s, one client)\n", "crun delete --force",
-                    flags.containers / delete_s, delete_s);
-        if (!deleted) {
-          std::printf("  crun left containers behind\n");
-          rc = 1;
-        }
-      }
 
       const double remove_s = Parallel(tmp + "/berthd.sock", flags.clients, total, [&](v1::Containers::Stub& s, int i) {
         v1::RemoveRequest req;
