@@ -12,6 +12,7 @@
 
 #include "bench/bench_proc.h"
 #include "bench/bench_stats.h"
+#include "runtime/base/file_util.h"
 
 namespace berth::bench {
 
@@ -298,6 +299,16 @@ std::vector<std::string> BerthClient::RemoveAll() {
     }
   }
   return left;
+}
+
+std::string BusyboxLayer(const std::string& agent_root) {
+  const std::string layers = agent_root + "/images/layers";
+  for (const std::string& name : berth::ListDirectory(layers)) {
+    if (name.empty() || name[0] == '.') continue;
+    const std::string layer = layers + "/" + name;
+    if (::access((layer + "/bin/busybox").c_str(), X_OK) == 0) return layer;
+  }
+  throw BenchError("berthd built no busybox image layer below " + layers);
 }
 
 }  // namespace berth::bench

@@ -46,6 +46,10 @@ class BerthAgent {
   pid_t pid_ = -1;
 };
 
+// The busybox layer a berthd with root `agent_root` unpacked from its embedded image (one
+// layer): crun's containers run on the same directory. Throws if there is none.
+std::string BusyboxLayer(const std::string& agent_root);
+
 // Milliseconds spent in each step of one run-to-exit.
 struct RunPhases {
   double create = 0;  // Create

@@ -252,13 +252,7 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   });
   agent->WaitServing(std::chrono::seconds(120));
   // The default image has one layer: crun runs on the same unpacked directory.
-  std::string busybox_rootfs;
-  for (const std::string& name : berth::ListDirectory(agent_options.root + "/images/layers")) {
-    if (!name.empty() && name[0] != '.') busybox_rootfs = agent_options.root + "/images/layers/" + name;
-  }
-  if (::access((busybox_rootfs + "/bin/busybox").c_str(), X_OK) != 0) {
-    throw BenchError("berthd built no busybox image layer below " + agent_options.root + "/images/layers");
-  }
+  const std::string busybox_rootfs = BusyboxLayer(agent_options.root);
 
   // Private mount namespace (before any thread: gRPC starts its threads only below).
   EnterPrivateMountNamespace();

@@ -99,14 +99,6 @@ std::string CreateAndStart(v1::Containers::Stub& stub, const std::string& networ
 // Rounds of Berth's starts and crun's, alternating, for the start rates beside each other.
 constexpr int kRateRounds = 10;
 
-// The busybox layer berthd unpacked from its embedded image: crun's containers run on it.
-std::string BusyboxLayer(const std::string& layers_dir) {
-  for (const std::string& name : berth::ListDirectory(layers_dir)) {
-    if (!name.empty() && name[0] != '.') return layers_dir + "/" + name;
-  }
-  throw BenchError("no image layer in " + layers_dir);
-}
-
 // Runs jobs 0 .. count-1 over `clients` threads; `make_worker` gives each thread its job
 // function (with a channel of its own, say). Seconds of wall time; the first error is thrown.
 double ParallelJobs(int clients, int count, const std::function<std::function<void(int)>()>& make_worker) {
@@ -204,7 +196,9 @@ class CrunArm {
       mounts_.pop_back();
     }
     if (begun) {
-      for (const auto& h : hierarchies_) deleted = KillAndRemoveCgroupTree(h.own_dir + "/" + cgroup_parent_ + "/crun") && deleted;
+      for (const auto& h : hierarchies_) {
+        deleted = KillAndRemoveCgroupTree(h.own_dir + "/" + cgroup_parent_ + "/crun") && deleted;
+      }
     }
     return deleted;
   }
@@ -366,32 +360,34 @@ int Density(const Flags& flags) {
                   flags.containers, flags.bridge, flags.clients);
       const std::string crun_prefix = "dens" + std::to_string(::getpid()) + "-";
       if (crun) {
-        crun->Begin(BusyboxLayer(tmp + "/root/images/layers"));
+        crun->Begin(BusyboxLayer(tmp + "/root"));
         for (int i = 0; i < flags.containers; ++i) crun->MakeBundleFor(crun_prefix + std::to_string(i));  // not timed
       }
-      // With crun, in rounds that alternate which of the two starts first; each round ends
-      // once the shims it made have given back their memory (100 ms idle), so that their
-      // release is not counted in the other's round.
+      // With crun, in rounds that alternate which of the two starts first; a pause follows
+      // each round, long enough for the shims it made to give back their memory (100 ms
+      // idle), so that their release is not counted in crun's next round.
       const int rounds = crun ? std::min(kRateRounds, flags.containers) : 1;
       double none_s = 0, crun_s = 0;
       for (int r = 0; r < rounds; ++r) {
         const int first = flags.containers * r / rounds;
         const int count = flags.containers * (r + 1) / rounds - first;
+        auto settle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); };  // not timed
         auto berth_round = [&] {
           none_s += Parallel(tmp + "/berthd.sock", flags.clients, count,
                              [](v1::Containers::Stub& s, int) { CreateAndStart(s, "none"); });
+          if (crun) settle();
         };
         auto crun_round = [&] {
           crun_s += ParallelJobs(flags.clients, count, [&]() -> std::function<void(int)> {
             return [&](int i) { crun->RunDetached(crun_prefix + std::to_string(first + i)); };
           });
+          settle();
         };
-        const bool berth_first = r % 2 == 0;
+        const bool berth_first = !crun || r % 2 == 0;
         if (berth_first) berth_round();
         if (!crun) continue;
         crun_round();
         if (!berth_first) berth_round();
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
       }
       const double bridge_s = Parallel(tmp + "/berthd.sock", flags.clients, flags.bridge,
                                        [](v1::Containers::Stub& s, int) { CreateAndStart(s, "bridge"); });
@@ -399,15 +395,13 @@ int Density(const Flags& flags) {
       std::printf("  %-44s %8.1f containers/s  (%.1f s)\n", "network none", flags.containers / none_s, none_s);
       std::printf("  %-44s %8.1f containers/s  (%.1f s)\n", "default bridge", flags.bridge / bridge_s, bridge_s);
       const double crun_rate = crun ? flags.containers / crun_s : 0;
-      if (crun) {
-        std::printf("  %-44s %8.1f containers/s  (%.1f s); Berth's rate, network none: %.2fx\n",
-                    "crun run --detach, in alternating rounds", crun_rate, crun_s, (flags.containers / none_s) / crun_rate);
-        std::printf("  %-44s %s, as many clients, the same sleep on one overlay\n", "  crun", crun_path.c_str());
-      }
       // crun's containers go before anything else is measured: the calls and memory below are
       // Berth's with its own containers only, and the check for leftovers reads the node's
       // cgroup hierarchies, which crun's mounts stand in for in this namespace.
       if (crun) {
+        std::printf("  %-44s %8.1f containers/s  (%.1f s); Berth's rate, network none: %.2fx\n",
+                    "crun run --detach, in alternating rounds", crun_rate, crun_s, (flags.containers / none_s) / crun_rate);
+        std::printf("  %-44s %s, as many clients, the same sleep on one overlay\n", "  crun", crun_path.c_str());
         const auto t0 = Clock::now();
         const bool deleted = crun->End();
         const double delete_s = MillisBetween(t0, Clock::now()) / 1000.0;
