@@ -22,9 +22,7 @@
 #include "absl/time/clock.h"
 #include "agent/container_cgroup.h"
 #include "agent/container_record.h"
-#include "agent/container_summary.h"
 #include "agent/health_check.h"
-#include "agent/label_selector.h"
 #include "runtime/base/crash_point.h"
 #include "runtime/base/signal_names.h"
 #include "agent/ids.h"
@@ -779,46 +777,6 @@ absl::StatusOr<v1::Container> ContainerManager::Inspect(const std::string& ref) 
   if (!entry.ok()) return entry.status();
   std::lock_guard<std::mutex> lock((*entry)->mu);
   return (*entry)->record;
-}
-
-absl::StatusOr<std::vector<v1::Container>> ContainerManager::List(const std::string& label_selector,
-                                                                  const std::vector<v1::ContainerState>& states,
-                                                                  v1::ListView view) {
-  google::protobuf::RepeatedPtrField<v1::Container> listed;
-  if (absl::Status st = ListInto(label_selector, states, view, &listed); !st.ok()) return st;
-  // Moving a message between owners on the heap only swaps its pointers.
-  return std::vector<v1::Container>(std::make_move_iterator(listed.begin()), std::make_move_iterator(listed.end()));
-}
-
-absl::Status ContainerManager::ListInto(const std::string& label_selector,
-                                        const std::vector<v1::ContainerState>& states, v1::ListView view,
-                                        google::protobuf::RepeatedPtrField<v1::Container>* out) {
-  auto match = ParseLabelSelector(label_selector);
-  if (!match.ok()) return match.status();
-  std::vector<std::shared_ptr<Entry>> entries;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    entries.reserve(by_id_.size());
-    for (const auto& [id, e] : by_id_) entries.push_back(e);
-  }
-  const int first = out->size();
-  out->Reserve(first + static_cast<int>(entries.size()));
-  for (const auto& e : entries) {
-    std::lock_guard<std::mutex> lock(e->mu);
-    if (e->removed) continue;
-    if (!states.empty() && std::find(states.begin(), states.end(), e->record.state()) == states.end()) continue;
-    if (!(*match)(e->record.labels())) continue;
-    if (view == v1::LIST_VIEW_SUMMARY) {
-      CopySummary(e->record, out->Add());
-    } else {
-      out->Add()->CopyFrom(e->record);
-    }
-  }
-  // Newest first; only the pointers move.
-  std::sort(out->pointer_begin() + first, out->pointer_end(), [](const v1::Container* a, const v1::Container* b) {
-    return TimeUtil::TimestampToNanoseconds(a->created_at()) > TimeUtil::TimestampToNanoseconds(b->created_at());
-  });
-  return absl::OkStatus();
 }
 
 absl::StatusOr<v1::Container> ContainerManager::Wait(const std::string& ref, const std::function<bool()>& cancelled) {

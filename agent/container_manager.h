@@ -114,9 +114,10 @@ class ContainerManager {
   absl::StatusOr<std::vector<v1::Container>> List(const std::string& label_selector,
                                                   const std::vector<v1::ContainerState>& states,
                                                   v1::ListView view = v1::LIST_VIEW_FULL);
-  // The same, appended to `out`, which may live on an arena (the List call's response).
-  absl::Status ListInto(const std::string& label_selector, const std::vector<v1::ContainerState>& states,
-                        v1::ListView view, google::protobuf::RepeatedPtrField<v1::Container>* out);
+  // The same as the wire bytes of a berth.v1.ListResponse: what List's gRPC method sends,
+  // written straight from the records.
+  absl::StatusOr<std::string> ListEncoded(const std::string& label_selector,
+                                          const std::vector<v1::ContainerState>& states, v1::ListView view);
   // Blocks until the container exited; `cancelled` is polled so a gone client frees the thread.
   absl::StatusOr<v1::Container> Wait(const std::string& ref, const std::function<bool()>& cancelled);
   absl::Status Pause(const std::string& ref);

@@ -4,11 +4,15 @@
 // send and parse.
 #pragma once
 
+#include <string>
+
 #include "berth/v1/containers.pb.h"
 
 namespace berth::agent {
 
-// Fills `summary` (expected empty) from `record`.
-void CopySummary(const v1::Container& record, v1::Container* summary);
+// Appends the summary of `record` to `out` as the wire bytes of a berth.v1.Container (the
+// message's body, without a tag or length): written straight from the record, so a listing
+// is serialised once rather than copied into messages string by string and then serialised.
+void AppendSummary(const v1::Container& record, std::string* out);
 
 }  // namespace berth::agent

@@ -71,17 +71,22 @@ grpc::Status ContainersService::Inspect(grpc::ServerContext* ctx, const v1::Insp
   return grpc::Status::OK;
 }
 
-grpc::ServerUnaryReactor* ContainersService::List(grpc::CallbackServerContext* ctx, const v1::ListRequest* req,
-                                                  v1::ListResponse* resp) {
+grpc::ServerUnaryReactor* ContainersService::List(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                                  grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  reactor->Finish(ListInto(ctx, *req, resp));
+  reactor->Finish(ListEncoded(ctx, *request, response));
   return reactor;
 }
 
-grpc::Status ContainersService::ListInto(grpc::CallbackServerContext* ctx, const v1::ListRequest& req,
-                                         v1::ListResponse* resp) {
+grpc::Status ContainersService::ListEncoded(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer& request,
+                                            grpc::ByteBuffer* response) {
   auto caller = gate_.Admit(ctx);
   if (!caller.ok()) return ToGrpcStatus(caller.status());
+  v1::ListRequest req;
+  grpc::ByteBuffer request_bytes(request);  // shares the slices; Deserialize consumes its buffer
+  if (!grpc::SerializationTraits<v1::ListRequest>::Deserialize(&request_bytes, &req).ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the request does not parse as a berth.v1.ListRequest");
+  }
   std::vector<v1::ContainerState> states;
   for (int s : req.states()) {
     if (!v1::ContainerState_IsValid(s) || s == v1::CONTAINER_STATE_UNSPECIFIED) {
@@ -93,7 +98,13 @@ grpc::Status ContainersService::ListInto(grpc::CallbackServerContext* ctx, const
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("view: unknown list view ", req.view(), " (LIST_VIEW_FULL or LIST_VIEW_SUMMARY)"));
   }
-  return ToGrpcStatus(manager_.ListInto(req.label_selector(), states, req.view(), resp->mutable_containers()));
+  auto encoded = manager_.ListEncoded(req.label_selector(), states, req.view());
+  if (!encoded.ok()) return ToGrpcStatus(encoded.status());
+  // Handed to gRPC as they are: the slice owns the string and frees it once sent.
+  auto* bytes = new std::string(std::move(*encoded));
+  grpc::Slice slice(bytes->data(), bytes->size(), [](void* owned) { delete static_cast<std::string*>(owned); }, bytes);
+  *response = grpc::ByteBuffer(&slice, 1);
+  return grpc::Status::OK;
 }
 
 grpc::Status ContainersService::Wait(grpc::ServerContext* ctx, const v1::WaitRequest* req, v1::WaitResponse* resp) {

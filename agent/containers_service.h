@@ -2,7 +2,6 @@
 // The streaming calls (Exec, Attach, Run, Logs) live in containers_streams.cc.
 #pragma once
 
-#include "agent/arena_message_allocator.h"
 #include "agent/call_gate.h"
 
 #include "agent/container_manager.h"
@@ -10,14 +9,12 @@
 
 namespace berth::agent {
 
-// List is a callback method so that its request and response live on an arena; the rest are
-// synchronous.
-class ContainersService final : public v1::Containers::WithCallbackMethod_List<v1::Containers::Service> {
+// List is a raw callback method: its response is the bytes ContainerManager::ListEncoded
+// writes straight from the records, never built as messages. The rest are synchronous.
+class ContainersService final : public v1::Containers::WithRawCallbackMethod_List<v1::Containers::Service> {
  public:
   ContainersService(ContainerManager& manager, CallGate& gate, AgentMetrics& metrics)
-      : manager_(manager), gate_(gate), metrics_(metrics) {
-    SetMessageAllocatorFor_List(&list_messages_);
-  }
+      : manager_(manager), gate_(gate), metrics_(metrics) {}
 
   grpc::Status Create(grpc::ServerContext*, const v1::CreateRequest*, v1::CreateResponse*) override;
   grpc::Status Start(grpc::ServerContext*, const v1::StartRequest*, v1::StartResponse*) override;
@@ -25,7 +22,8 @@ class ContainersService final : public v1::Containers::WithCallbackMethod_List<v
   grpc::Status Kill(grpc::ServerContext*, const v1::KillRequest*, v1::KillResponse*) override;
   grpc::Status Remove(grpc::ServerContext*, const v1::RemoveRequest*, v1::RemoveResponse*) override;
   grpc::Status Inspect(grpc::ServerContext*, const v1::InspectRequest*, v1::InspectResponse*) override;
-  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext*, const v1::ListRequest*, v1::ListResponse*) override;
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext*, const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
   grpc::Status Wait(grpc::ServerContext*, const v1::WaitRequest*, v1::WaitResponse*) override;
   grpc::Status Pause(grpc::ServerContext*, const v1::PauseRequest*, v1::PauseResponse*) override;
   grpc::Status Resume(grpc::ServerContext*, const v1::ResumeRequest*, v1::ResumeResponse*) override;
@@ -45,7 +43,8 @@ class ContainersService final : public v1::Containers::WithCallbackMethod_List<v
                         grpc::ServerWriter<v1::CopyFromResponse>*) override;
 
  private:
-  grpc::Status ListInto(grpc::CallbackServerContext* ctx, const v1::ListRequest& req, v1::ListResponse* resp);
+  grpc::Status ListEncoded(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer& request,
+                           grpc::ByteBuffer* response);
 
   // The attached half of Attach and Run: the client's stdin, resizes and close to the
   // container; its output, then its exit code (once it is removed, with `remove_first`).
@@ -56,7 +55,6 @@ class ContainersService final : public v1::Containers::WithCallbackMethod_List<v
   ContainerManager& manager_;
   CallGate& gate_;
   AgentMetrics& metrics_;
-  ArenaMessageAllocator<v1::ListRequest, v1::ListResponse> list_messages_;
 };
 
 class SystemService final : public v1::System::Service {

@@ -5,9 +5,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/channel.h>
+#include <grpcpp/generic/generic_stub.h>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -312,6 +319,42 @@ TEST_P(Lifecycle, ListSummariesCarryWhatPsShowsAndNoMore) {
   grpc::Status st = agent_.containers().List(&ctx, bad, &resp);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(st.error_message(), HasSubstr("view"));
+
+  // List answers with bytes it writes itself: what another client sends and reads, raw.
+  grpc::GenericStub raw(agent_.channel());
+  auto call = [&](const std::string& request, std::string* response) {
+    grpc::ClientContext ctx;
+    grpc::Slice slice(request);
+    grpc::ByteBuffer req_bytes(&slice, 1), resp_bytes;
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<grpc::Status> done;
+    raw.UnaryCall(&ctx, "/berth.v1.Containers/List", grpc::StubOptions(), &req_bytes, &resp_bytes,
+                  [&](grpc::Status s) {
+                    std::lock_guard<std::mutex> lock(mu);
+                    done = s;
+                    cv.notify_one();
+                  });
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return done.has_value(); });
+    std::vector<grpc::Slice> slices;
+    if (done->ok()) EXPECT_TRUE(resp_bytes.Dump(&slices).ok());
+    for (const grpc::Slice& piece : slices) response->append(reinterpret_cast<const char*>(piece.begin()), piece.size());
+    return *done;
+  };
+  // A field this agent does not know (a newer client's) is skipped, as Protobuf does.
+  v1::ListRequest summaries;
+  summaries.set_view(v1::LIST_VIEW_SUMMARY);
+  std::string request = summaries.SerializeAsString() + std::string("\xf8\x3e\x01", 3);  // field 999 = 1
+  std::string bytes;
+  ASSERT_TRUE(call(request, &bytes).ok());
+  v1::ListResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(bytes));
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(parsed, summary));
+  std::string ignored;
+  st = call(std::string("\x0a\xff\xff\xff\xff\x0f", 6), &ignored);  // a length past the end
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("does not parse as a berth.v1.ListRequest"));
 }
 
 TEST_P(Lifecycle, ContainersAreFoundByUniquePrefixAndByName) {
