@@ -33,6 +33,11 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, in
 // mkdir -p with `mode` for the directories it makes.
 absl::Status MakeDirs(const std::string& path, int mode = 0755);
 
+// Marks `dir` as the top of independent directory trees (chattr +T): ext4's allocator then
+// places each new subdirectory, and the files made in it, in a block group of its own choice
+// instead of its parent's. Best effort: false where the filesystem has no such flag.
+bool MarkTopOfTrees(const std::string& dir);
+
 // Names in `dir` other than "." and ".."; empty when it cannot be read (a missing dir is
 // the common case for callers that scan for leftovers).
 std::vector<std::string> ListDirectory(const std::string& dir);

@@ -1,7 +1,12 @@
 // The lifecycle of real busybox containers through the gRPC API: create, start, exit codes,
 // stop with a grace period, kill, remove, pause/resume, auto-remove, list filters and lookup
 // by prefix or name, List's summary view.
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -355,6 +360,21 @@ TEST_P(Lifecycle, ListSummariesCarryWhatPsShowsAndNoMore) {
   st = call(std::string("\x0a\xff\xff\xff\xff\x0f", 6), &ignored);  // a length past the end
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(st.error_message(), HasSubstr("does not parse as a berth.v1.ListRequest"));
+}
+
+// Each container's tree goes to a block group of ext4's choosing, not all to their parent's,
+// where each new inode stepped over every one deleted in the last seconds (no journal).
+TEST_P(Lifecycle, ContainersDirIsTheTopOfItsTreesOnExt4) {
+  const std::string dir = agent_.root() + "/containers";
+  struct statfs fs {};
+  ASSERT_EQ(::statfs(dir.c_str(), &fs), 0) << dir;
+  if (fs.f_type != EXT4_SUPER_MAGIC) GTEST_SKIP() << dir << " is not on ext4";
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  int flags = 0;
+  EXPECT_EQ(::ioctl(fd, FS_IOC_GETFLAGS, &flags), 0);
+  ::close(fd);
+  EXPECT_NE(flags & FS_TOPDIR_FL, 0);
 }
 
 TEST_P(Lifecycle, ContainersAreFoundByUniquePrefixAndByName) {
