@@ -49,6 +49,12 @@ absl::StatusOr<LaunchedShim> ShimLauncher::Launch(const ShimLaunch& launch,
     std::lock_guard<std::mutex> lock(mu_);
     standby = std::move(standby_);
   }
+  if (!standby) {
+    // Creates in parallel take the standby faster than one is made: a fork of the zygote, then,
+    // where an exec and start-up of a new shim would be.
+    absl::StatusOr<UniqueFd> forked = ForkStandby();
+    if (forked.ok()) standby = *std::move(forked);
+  }
   std::optional<absl::StatusOr<LaunchedShim>> launched;
   if (standby) launched = HandOver(standby.get(), launch, on_init);
   if (!launched) launched = LaunchShim(shim_path_, exec_fd_, launch, on_init);
@@ -62,17 +68,42 @@ absl::StatusOr<LaunchedShim> ShimLauncher::Launch(const ShimLaunch& launch,
   return *std::move(launched);
 }
 
-absl::StatusOr<UniqueFd> ShimLauncher::StartStandby() {
+absl::StatusOr<UniqueFd> ShimLauncher::StartZygote() {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    return ErrnoToStatus("socket pair for the berth-shim zygote");
+  }
+  UniqueFd ours(pair[0]);
+  UniqueFd theirs(pair[1]);
+  std::vector<std::string> arguments = {"--zygote"};
+  arguments.resize(1 + shim::kStandbyArgumentRoom);  // its standbys' room for a launch's arguments in ps
+  RETURN_IF_ERROR(SpawnShim(shim_path_, exec_fd_, arguments, theirs.get(), {}));
+  return ours;
+}
+
+absl::StatusOr<UniqueFd> ShimLauncher::ForkStandby() {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
     return ErrnoToStatus("socket pair for a standby shim");
   }
   UniqueFd ours(pair[0]);
   UniqueFd theirs(pair[1]);
-  std::vector<std::string> arguments = {"--standby"};
-  arguments.resize(1 + shim::kStandbyArgumentRoom);  // room for the launch's arguments in ps
-  RETURN_IF_ERROR(SpawnShim(shim_path_, exec_fd_, arguments, theirs.get(), {}));
-  return ours;
+  // A zygote that died (killed, say) fails the send at once: a new one is started and asked.
+  // One that dies after taking the request closes the standby's socket with it, and the
+  // handover to that standby fails instead.
+  std::lock_guard<std::mutex> lock(zygote_mu_);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!zygote_) {
+      absl::StatusOr<UniqueFd> zygote = StartZygote();
+      if (!zygote.ok()) return zygote.status();
+      zygote_ = *std::move(zygote);
+    }
+    absl::Status sent = shim::SendMessage(zygote_.get(), shim::MsgType::kFork, "", {theirs.get()});
+    if (sent.ok()) return ours;
+    spdlog::debug("berth-shim zygote unusable ({}); starting another", std::string(sent.message()));
+    zygote_.Reset();
+  }
+  return absl::UnavailableError("a berth-shim zygote ended as soon as it was started");
 }
 
 void ShimLauncher::RunStandbys() {
@@ -82,7 +113,7 @@ void ShimLauncher::RunStandbys() {
     if (stopping_) return;
     wanted_ = false;
     lock.unlock();
-    absl::StatusOr<UniqueFd> started = StartStandby();
+    absl::StatusOr<UniqueFd> started = ForkStandby();
     lock.lock();
     if (!started.ok()) {
       // Launches go the direct way until the next one asks again.

@@ -4,11 +4,14 @@
 // then skips the shim's exec and start-up: about a tenth of a run-to-exit on a VM,
 // where every page a new process touches is a fault of tens of microseconds.
 //
-// The first launch starts its shim the direct way and asks for a standby; each launch that
-// takes the standby asks for the next one once its container exists, started on this class's
-// thread while the container is started and runs. A standby that died is noticed when it is
-// handed a launch (the send fails) and the launch falls back to the direct way. Destroying the
-// launcher closes the standby's socket, and the standby exits.
+// Standbys are forked by a zygote shim, started with the first launch: a fork of a process that
+// has run the shim's start-up costs a fraction of an exec and a start-up. Each launch takes the
+// standby, or has one forked at once when there is none (creates in parallel), and asks for the
+// next one once its container exists, forked on this class's thread while the container is
+// started and runs. A zygote that died is noticed when it is asked for a fork (the send fails)
+// and another is started; a standby that died is noticed when it is handed a launch, and the
+// launch falls back to the direct way: an exec of the shim. Destroying the launcher closes the
+// zygote's and the standby's sockets, and both exit.
 #pragma once
 
 #include <condition_variable>
@@ -43,7 +46,9 @@ class ShimLauncher {
   std::optional<absl::StatusOr<LaunchedShim>> HandOver(int standby, const ShimLaunch& launch,
                                                        absl::FunctionRef<void(const LaunchedShim&)> on_init);
   void RunStandbys();
-  absl::StatusOr<UniqueFd> StartStandby();
+  // Asks the zygote (started first if there is none) for a standby: our end of its socket.
+  absl::StatusOr<UniqueFd> ForkStandby() ABSL_LOCKS_EXCLUDED(zygote_mu_);
+  absl::StatusOr<UniqueFd> StartZygote();
 
   const std::string shim_path_;
   const int exec_fd_;
@@ -53,6 +58,8 @@ class ShimLauncher {
   UniqueFd standby_ ABSL_GUARDED_BY(mu_);  // the agent's end of the standby's socket
   bool wanted_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::mutex zygote_mu_;
+  UniqueFd zygote_ ABSL_GUARDED_BY(zygote_mu_);  // the agent's end of the zygote's socket
   std::thread thread_;
 };
 

@@ -39,6 +39,7 @@
 #include "runtime/cgroup/cgroup_driver.h"
 #include "runtime/shim/shim_protocol.h"
 #include "runtime/shim/shim_server.h"
+#include "runtime/shim/shim_zygote.h"
 
 namespace berth::shim {
 namespace {
@@ -282,7 +283,8 @@ int Main(int argc, char** argv) {
     --argc;
     ++argv;
   }
-  const bool standby = argc >= 2 && std::strcmp(argv[1], "--standby") == 0;
+  const bool zygote = argc >= 2 && std::strcmp(argv[1], "--zygote") == 0;
+  const bool standby = zygote || (argc >= 2 && std::strcmp(argv[1], "--standby") == 0);
   int preserve = standby ? 0 : PreserveFdsArgument(argc, argv);
   CloseInheritedFds(report_fd, preserve >= 0 && preserve <= 16 ? preserve : 0);
   NullStdio();
@@ -308,6 +310,16 @@ int Main(int argc, char** argv) {
     if (child > 0) _exit(0);
   }
   ::setsid();  // EPERM when the starter made us a session leader already
+  if (zygote) {
+    absl::StatusOr<bool> forked = ServeForks(report_fd);
+    if (!forked.ok()) {
+      ReportError(report_fd, forked.status());
+      return 1;
+    }
+    if (!*forked) return 0;
+    ::setsid();  // a standby leads a session of its own, as one started directly does
+    ShowArguments(argc, argv, "--standby");
+  }
   // Orphans below us (a daemon an exec'd process left behind, say) are reparented here and reaped.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   if (::chdir("/") != 0) {

@@ -59,6 +59,13 @@
 // socket. The socket closing before a kLaunch (the agent is gone) ends the shim quietly.
 // kStandbyArgumentRoom empty arguments after --standby make room for the launch's arguments in
 // /proc/<pid>/cmdline.
+// Zygote: `berth-shim [--detached] --zygote` with fd kShimReportFd = one end of a SOCK_SEQPACKET
+// socket pair detaches the same way, then forks one standby for each kFork packet on that
+// socket, which carries one fd and no payload: the standby's end of its own socket pair. The
+// standby (its parent is the zygote; a session of its own; "--standby" where the zygote shows
+// "--zygote") then waits for its kLaunch as above. A fork that failed closes that fd. The zygote
+// exits when the socket closes; nothing is ever sent back on it but an error before it exits.
+// kStandbyArgumentRoom empty arguments after --zygote leave the standbys room as above.
 // Stop: SIGTERM (or SIGINT) to shim_pid SIGKILLs the container and takes the normal exit path
 // (state.json "exited", cgroup and shim.sock removed). Never SIGKILL the shim: that leaves the
 // cgroup behind.
@@ -89,6 +96,7 @@ enum class MsgType : uint8_t {
   kProcesses = 10,
   kReopenLog = 11,
   kLaunch = 12,  // to a standby shim, on its fd 3 (see Launch above)
+  kFork = 13,    // to the zygote, on its fd 3 (see Zygote above)
 
   kOk = 64,
   kError = 65,

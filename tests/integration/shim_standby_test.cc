@@ -1,9 +1,11 @@
 // The standby berth-shim (agent/shim_launcher.h) on a real berthd: started once the agent has
 // launched a container, detached from the agent, it becomes the next container's shim, with
 // the namespaces that container joins passed to it; a standby that died is replaced without a
-// failed create; and it ends with the agent. Standbys are told apart from other agents' (the
-// tests run in parallel) by their network namespace: the harness's test host. And a standby of
-// the test's own: the bad launches it refuses, and its quiet end without one.
+// failed create; standbys are forked by one zygote, which is replaced when it dies; and both
+// end with the agent. Standbys are told apart from other agents' (the tests run in parallel) by
+// their network namespace: the harness's test host. And a standby and a zygote of the test's
+// own: the bad launches and requests they refuse, the standbys a zygote forks, and their quiet
+// end without one.
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
@@ -12,8 +14,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -65,6 +69,15 @@ std::vector<pid_t> Standbys(const AgentHarness& agent) {
   return found;
 }
 
+// `berth-shim --detached --zygote`, as the agent starts its zygote.
+bool IsZygote(pid_t pid) {
+  absl::StatusOr<std::string> cmdline = ReadFile(absl::StrCat("/proc/", pid, "/cmdline"));
+  if (!cmdline.ok()) return false;
+  std::vector<std::string> args = absl::StrSplit(*cmdline, '\0');
+  return args.size() >= 3 && absl::EndsWith(args[0], "berth-shim") && args[1] == "--detached" &&
+         args[2] == "--zygote";
+}
+
 pid_t OneStandby(const AgentHarness& agent) {
   pid_t pid = 0;
   WaitUntil(
@@ -94,6 +107,10 @@ TEST(ShimStandbyTest, TheNextContainersShimIsStartedAheadAndEndsWithTheAgent) {
   ASSERT_GT(standby, 0) << "no standby berth-shim after the first launch";
   EXPECT_NE(ParentOf(standby), agent.pid()) << "a standby is detached from the agent";
   EXPECT_EQ(::getsid(standby), standby) << "a standby leads a session of its own";
+  // It was forked by the agent's zygote, itself detached from the agent.
+  const pid_t zygote = ParentOf(standby);
+  EXPECT_TRUE(IsZygote(zygote)) << "the standby's parent " << zygote << " is not a berth-shim zygote";
+  EXPECT_NE(ParentOf(zygote), agent.pid()) << "the zygote is detached from the agent";
 
   // The next container is made by that standby, joining the holder's namespaces through the
   // fds the agent passed it on the socket.
@@ -128,19 +145,40 @@ TEST(ShimStandbyTest, TheNextContainersShimIsStartedAheadAndEndsWithTheAgent) {
       },
       kBound));
 
-  // A standby that died is not a failed create: the launch starts its shim directly.
+  EXPECT_EQ(ParentOf(next), zygote) << "one zygote forks every standby";
+
+  // A standby that died is not a failed create: the launch starts its shim directly. Its
+  // zygote died too: the next standby comes from a new one.
   ASSERT_EQ(::kill(next, SIGKILL), 0);
-  ASSERT_TRUE(WaitUntil([&] { return !PidRunning(next); }, kBound));
+  ASSERT_EQ(::kill(zygote, SIGKILL), 0);
+  ASSERT_TRUE(WaitUntil([&] { return !PidRunning(next) && !PidRunning(zygote); }, kBound));
   absl::StatusOr<CliResult> ran = agent.RunToExit(Busybox({"sh", "-c", "echo made; exit 7"}));
   ASSERT_TRUE(ran.ok()) << ran.status();
   EXPECT_EQ(ran->exit_code, 7);
   EXPECT_EQ(ran->out, "made\n");
   const pid_t last = OneStandby(agent);
   ASSERT_GT(last, 0);
+  const pid_t last_zygote = ParentOf(last);
+  EXPECT_TRUE(IsZygote(last_zygote)) << "the standby's parent " << last_zygote << " is not a berth-shim zygote";
+  EXPECT_NE(last_zygote, zygote);
+  absl::StatusOr<CliResult> ran_again = agent.RunToExit(Busybox({"true"}));
+  ASSERT_TRUE(ran_again.ok()) << ran_again.status();
+  EXPECT_EQ(ran_again->exit_code, 0);
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        std::vector<pid_t> s = Standbys(agent);
+        return s.size() == 1 && s[0] != last && ParentOf(s[0]) == last_zygote;
+      },
+      kBound))
+      << "the new zygote forks the standby after";
 
-  // The agent's end of its socket closes with the agent, and the standby leaves.
+  // The agent's ends of their sockets close with the agent, and the standby and zygote leave.
+  const pid_t final_standby = OneStandby(agent);
   agent.Kill(SIGKILL);
-  EXPECT_TRUE(WaitUntil([&] { return !PidRunning(last); }, kBound)) << "standby " << last << " outlived the agent";
+  EXPECT_TRUE(WaitUntil([&] { return !PidRunning(final_standby); }, kBound))
+      << "standby " << final_standby << " outlived the agent";
+  EXPECT_TRUE(WaitUntil([&] { return !PidRunning(last_zygote); }, kBound))
+      << "zygote " << last_zygote << " outlived the agent";
   // Back up, the agent recovers the two containers and the harness removes them.
   agent.Start();
   ASSERT_TRUE(agent.running());
@@ -150,9 +188,10 @@ TEST(ShimStandbyTest, TheNextContainersShimIsStartedAheadAndEndsWithTheAgent) {
 // at fd 3. The test process is a subreaper, so the standby, detached from its first process
 // (reaped here), becomes our child and its exit status can be read. With `detached`, it is
 // started as `berth-shim --detached --standby` and, not forking, is the process started here.
+// `mode` "--zygote" starts a zygote the same way.
 class LoneStandby {
  public:
-  explicit LoneStandby(bool detached = false) {
+  explicit LoneStandby(bool detached = false, const char* mode = "--standby") {
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     int pair[2];
     EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
@@ -164,7 +203,10 @@ class LoneStandby {
     const std::string detached_argument(shim::kDetachedArgument);
     std::vector<char*> argv = {const_cast<char*>(BERTH_SHIM_PATH)};
     if (detached) argv.push_back(const_cast<char*>(detached_argument.c_str()));
-    argv.push_back(const_cast<char*>("--standby"));
+    argv.push_back(const_cast<char*>(mode));
+    // As the agent does: room for what a standby shows in ps (shim_protocol.h).
+    std::string empty;
+    for (int i = 0; i < shim::kStandbyArgumentRoom; ++i) argv.push_back(empty.data());
     argv.push_back(nullptr);
     EXPECT_EQ(::posix_spawn(&first_, BERTH_SHIM_PATH, &actions, nullptr, argv.data(), environ), 0);
     posix_spawn_file_actions_destroy(&actions);
@@ -245,6 +287,89 @@ TEST(ShimStandbyTest, AStandbyTakesOnlyALaunch) {
   EXPECT_EQ(report.rfind("error 3 a standby shim expects a launch", 0), 0u) << report;
   const int status = standby.ExitStatus();
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+}
+
+// The children of `parent` (by /proc/<pid>/stat), zombies included.
+std::vector<pid_t> ChildrenOf(pid_t parent) {
+  std::vector<pid_t> found;
+  for (const std::string& entry : DirEntries("/proc")) {
+    pid_t pid = 0;
+    if (absl::SimpleAtoi(entry, &pid) && pid > 0 && ParentOf(pid) == parent) found.push_back(pid);
+  }
+  return found;
+}
+
+// Asks a lone zygote for a standby; returns our end of the standby's socket and its pid.
+std::pair<UniqueFd, pid_t> ForkStandby(LoneStandby& zygote) {
+  int pair[2];
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  UniqueFd ours(pair[0]);
+  UniqueFd theirs(pair[1]);
+  const std::vector<pid_t> before = ChildrenOf(zygote.first());
+  EXPECT_TRUE(shim::SendMessage(zygote.socket(), shim::MsgType::kFork, "", {theirs.get()}).ok());
+  pid_t standby = 0;
+  WaitUntil(
+      [&] {
+        for (pid_t child : ChildrenOf(zygote.first())) {
+          if (std::find(before.begin(), before.end(), child) == before.end()) standby = child;
+        }
+        return standby > 0;
+      },
+      kBound);
+  return {std::move(ours), standby};
+}
+
+TEST(ShimStandbyTest, AZygoteForksStandbysUntilItsSocketCloses) {
+  LoneStandby zygote(/*detached=*/true, "--zygote");
+  auto [first_socket, first] = ForkStandby(zygote);
+  ASSERT_GT(first, 0) << "the zygote forked no standby";
+  // Right after the fork it is still a copy of the zygote; soon a standby in its own session.
+  EXPECT_TRUE(WaitUntil([&] { return ::getsid(first) == first; }, kBound))
+      << "a forked standby leads a session of its own";
+  absl::StatusOr<std::string> cmdline;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        cmdline = ReadFile(absl::StrCat("/proc/", first, "/cmdline"));
+        return cmdline.ok() && absl::StrContains(*cmdline, std::string("\0--standby\0", 11)) &&
+               !absl::StrContains(*cmdline, "--zygote");
+      },
+      kBound))
+      << (cmdline.ok() ? *cmdline : cmdline.status().ToString());
+
+  // It is a standby with its own socket at fd 3: a bad launch is reported there, and the
+  // standby exits. The zygote does not leave it a zombie.
+  const std::string arguments = std::string("--id\0x\0--frob\0", 13);
+  ASSERT_TRUE(shim::SendMessage(first_socket.get(), shim::MsgType::kLaunch, arguments).ok());
+  char line[512] = {};
+  ssize_t n = ::read(first_socket.get(), line, sizeof(line));
+  const std::string report = n > 0 ? std::string(line, static_cast<size_t>(n)) : "";
+  EXPECT_EQ(report.rfind("error 3 unknown argument --frob", 0), 0u) << report;
+  EXPECT_TRUE(WaitUntil([&] { return ::access(absl::StrCat("/proc/", first).c_str(), F_OK) != 0; }, kBound))
+      << "standby " << first << " stayed, a zombie of its zygote";
+
+  // A second one; it leaves when its socket closes, and the zygote when its own does.
+  auto [second_socket, second] = ForkStandby(zygote);
+  ASSERT_GT(second, 0);
+  EXPECT_NE(second, first);
+  second_socket.Reset();
+  EXPECT_TRUE(WaitUntil([&] { return ::access(absl::StrCat("/proc/", second).c_str(), F_OK) != 0; }, kBound));
+  zygote.Close();
+  pid_t ended = 0;
+  const int status = zygote.ExitStatus(&ended);
+  EXPECT_EQ(ended, zygote.first());
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1) << "a process besides the zygote";
+}
+
+TEST(ShimStandbyTest, AZygoteTakesOnlyAForkWithOneFd) {
+  LoneStandby zygote(/*detached=*/true, "--zygote");
+  ASSERT_TRUE(shim::SendMessage(zygote.socket(), shim::MsgType::kFork, "").ok());
+  const std::string report = zygote.Report();
+  EXPECT_EQ(report.rfind("error 3 a berth-shim zygote expects a fork with one fd, got message type 13 with 0 fds", 0), 0u)
+      << report;
+  const int status = zygote.ExitStatus();
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  EXPECT_TRUE(ChildrenOf(::getpid()).empty());
 }
 
 }  // namespace
