@@ -365,9 +365,9 @@ class CgroupDriverV1 : public CgroupDriver {
     };
     for (const CgroupMountV1& h : hierarchies_) {
       std::string dir = CgroupBaseDir(h.mount_point, h.own_path, p);
-      for (const std::string& component : p.components) {
+      for (size_t i = 0; i < p.components.size(); ++i) {
         std::string parent = dir;
-        dir = JoinCgroupDir(dir, component);
+        dir = JoinCgroupDir(dir, p.components[i]);
         // An existing directory is reused: recovery re-creates, and parents are shared.
         absl::Status st = kernel_->MakeDir(dir);
         if (st.ok()) {
@@ -375,7 +375,15 @@ class CgroupDriverV1 : public CgroupDriver {
         } else if (!absl::IsAlreadyExists(st)) {
           return st;
         }
-        if (Has(h, "cpuset")) RETURN_IF_ERROR(InheritCpuset(parent, dir));
+        if (!Has(h, "cpuset")) continue;
+        RETURN_IF_ERROR(InheritCpuset(parent, dir));
+        // A parent we made gives each new child its cpus and mems at mkdir: writing them
+        // instead checks the value against every sibling and rebuilds the scheduler's domains,
+        // which walks every cpuset's tasks (a cost that grows with the containers on the node).
+        // Best effort: InheritCpuset writes what a child did not get.
+        if (st.ok() && i + 1 < p.components.size()) {
+          kernel_->Write(JoinCgroupDir(dir, "cgroup.clone_children"), "1").IgnoreError();
+        }
       }
     }
     std::move(rollback).Cancel();

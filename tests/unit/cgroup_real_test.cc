@@ -202,13 +202,27 @@ TEST_F(CgroupRealV1Test, DestroyKillsProcessesForkedInsideTheCgroup) {
 
 TEST_F(CgroupRealV1Test, NestedPathCopiesCpusetDownAndParentsAreRemovedSeparately) {
   std::string leaf = name_ + "/leaf";
+  std::string own_clone_children;  // of the cgroup name_ goes under: ours, not the driver's
+  if (absl::StatusOr<std::string> dir = driver_->Directory(name_, "cpuset"); dir.ok()) {
+    own_clone_children = Trimmed(std::filesystem::path(*dir).parent_path().string() + "/cgroup.clone_children");
+  }
   absl::Status created = driver_->Create(leaf);
   ASSERT_TRUE(created.ok()) << created;
   absl::StatusOr<std::string> cpuset = driver_->Directory(leaf, "cpuset");
   if (cpuset.ok()) {
-    std::string parent = std::filesystem::path(*cpuset).parent_path().parent_path().string();
+    std::string made_parent = std::filesystem::path(*cpuset).parent_path().string();
+    std::string parent = std::filesystem::path(made_parent).parent_path().string();
     EXPECT_EQ(Trimmed(*cpuset + "/cpuset.cpus"), Trimmed(parent + "/cpuset.cpus"));
     EXPECT_EQ(Trimmed(*cpuset + "/cpuset.mems"), Trimmed(parent + "/cpuset.mems"));
+    // The level made here hands its cpus and mems to each new child (no write per child);
+    // the test's own cgroup, which the driver did not make, is left as it was.
+    EXPECT_EQ(Trimmed(made_parent + "/cgroup.clone_children"), "1");
+    EXPECT_EQ(Trimmed(parent + "/cgroup.clone_children"), own_clone_children);
+    absl::Status sibling = driver_->Create(name_ + "/sibling");
+    ASSERT_TRUE(sibling.ok()) << sibling;
+    EXPECT_EQ(Trimmed(made_parent + "/sibling/cpuset.cpus"), Trimmed(parent + "/cpuset.cpus"));
+    EXPECT_EQ(Trimmed(made_parent + "/sibling/cpuset.mems"), Trimmed(parent + "/cpuset.mems"));
+    ASSERT_TRUE(driver_->Destroy(name_ + "/sibling").ok());
   }
   Child child;
   ASSERT_TRUE(driver_->AddProcess(leaf, child.pid()).ok());  // the cpuset accepts tasks
