@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
 #include "runtime/shim/shim_protocol.h"
@@ -68,26 +69,31 @@ absl::StatusOr<LaunchedShim> ShimLauncher::Launch(const ShimLaunch& launch,
   return *std::move(launched);
 }
 
-absl::StatusOr<UniqueFd> ShimLauncher::StartZygote() {
+namespace {
+
+// The two ends of a shim's socket pair: the agent's, then the shim's.
+absl::StatusOr<std::pair<UniqueFd, UniqueFd>> ShimSocketPair(absl::string_view whose) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-    return ErrnoToStatus("socket pair for the berth-shim zygote");
+    return ErrnoToStatus(absl::StrCat("socket pair for ", whose));
   }
-  UniqueFd ours(pair[0]);
-  UniqueFd theirs(pair[1]);
+  return std::make_pair(UniqueFd(pair[0]), UniqueFd(pair[1]));
+}
+
+}  // namespace
+
+absl::StatusOr<UniqueFd> ShimLauncher::StartZygote() {
+  ASSIGN_OR_RETURN(auto sockets, ShimSocketPair("the berth-shim zygote"));
+  auto& [ours, theirs] = sockets;
   std::vector<std::string> arguments = {"--zygote"};
   arguments.resize(1 + shim::kStandbyArgumentRoom);  // its standbys' room for a launch's arguments in ps
   RETURN_IF_ERROR(SpawnShim(shim_path_, exec_fd_, arguments, theirs.get(), {}));
-  return ours;
+  return std::move(ours);
 }
 
 absl::StatusOr<UniqueFd> ShimLauncher::ForkStandby() {
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-    return ErrnoToStatus("socket pair for a standby shim");
-  }
-  UniqueFd ours(pair[0]);
-  UniqueFd theirs(pair[1]);
+  ASSIGN_OR_RETURN(auto sockets, ShimSocketPair("a standby shim"));
+  auto& [ours, theirs] = sockets;
   // A zygote that died (killed, say) fails the send at once: a new one is started and asked.
   // One that dies after taking the request closes the standby's socket with it, and the
   // handover to that standby fails instead.
@@ -99,7 +105,7 @@ absl::StatusOr<UniqueFd> ShimLauncher::ForkStandby() {
       zygote_ = *std::move(zygote);
     }
     absl::Status sent = shim::SendMessage(zygote_.get(), shim::MsgType::kFork, "", {theirs.get()});
-    if (sent.ok()) return ours;
+    if (sent.ok()) return std::move(ours);
     spdlog::debug("berth-shim zygote unusable ({}); starting another", std::string(sent.message()));
     zygote_.Reset();
   }
