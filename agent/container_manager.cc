@@ -122,10 +122,7 @@ std::string_view ContainerManager::cgroup_driver_name() const {
 
 absl::StatusOr<std::shared_ptr<ContainerManager::Entry>> ContainerManager::Find(const std::string& ref) {
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<IdAndName> known;
-  known.reserve(by_id_.size());
-  for (const auto& [id, entry] : by_id_) known.push_back({id, entry->name});
-  auto id = ResolveReference(ref, known);
+  auto id = ResolveReference(ref, by_id_, names_);
   if (!id.ok()) return id.status();
   return by_id_.at(*id);
 }

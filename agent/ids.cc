@@ -53,26 +53,20 @@ std::string GenerateName(const std::string& id) {
   return absl::StrCat(kAdjectives[a & 15], "_", kNouns[(a >> 4) & 15], "_", id.substr(2, 6));
 }
 
-absl::StatusOr<std::string> ResolveReference(const std::string& ref, const std::vector<IdAndName>& known) {
+absl::Status CheckReference(const std::string& ref) {
   if (ref.empty()) return absl::InvalidArgumentError("container id or name is empty");
   if (ref.size() > kMaxReferenceLength) {
     return absl::InvalidArgumentError(absl::StrCat("container id or name ", Quoted(ref), " is ", ref.size(),
                                                    " bytes; ids are 64 and names at most 128"));
   }
-  for (const auto& k : known) {
-    if (k.id == ref) return k.id;
-  }
-  for (const auto& k : known) {
-    if (k.name == ref) return k.id;
-  }
-  std::vector<const IdAndName*> matches;
-  for (const auto& k : known) {
-    if (absl::StartsWith(k.id, ref)) matches.push_back(&k);
-  }
-  if (matches.size() == 1) return matches[0]->id;
-  if (matches.empty()) return absl::NotFoundError(absl::StrCat("no such container: ", Quoted(ref)));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> ResolvePrefix(const std::string& ref, size_t matches, const std::string* first) {
+  if (matches == 1) return *first;
+  if (matches == 0) return absl::NotFoundError(absl::StrCat("no such container: ", Quoted(ref)));
   return absl::InvalidArgumentError(absl::StrCat("container prefix ", Quoted(ref), " is ambiguous: it matches ",
-                                                 matches.size(), " containers; give more characters of the id"));
+                                                 matches, " containers; give more characters of the id"));
 }
 
 }  // namespace berth::agent

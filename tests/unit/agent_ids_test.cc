@@ -1,6 +1,9 @@
-#include <set>
-
 #include "agent/ids.h"
+
+#include <map>
+#include <set>
+#include <string>
+
 #include "gtest/gtest.h"
 
 namespace berth::agent {
@@ -35,34 +38,71 @@ TEST(ContainerNameTest, GeneratedNamesAreValid) {
   for (int i = 0; i < 50; ++i) EXPECT_TRUE(ValidateName(GenerateName(NewContainerId())).ok());
 }
 
+// Containers by id, as the manager keeps them, and each name's id.
+struct Known {
+  std::map<std::string, int> ids;
+  std::map<std::string, std::string> names;
+  Known& Add(const std::string& id, const std::string& name) {
+    ids[id] = 0;
+    names[name] = id;
+    return *this;
+  }
+  absl::StatusOr<std::string> Resolve(const std::string& ref) const { return ResolveReference(ref, ids, names); }
+};
+
 TEST(ResolveReferenceTest, ExactIdNameAndUniquePrefix) {
   std::string a = "aaaa" + std::string(60, '1');
   std::string b = "aabb" + std::string(60, '2');
-  std::vector<IdAndName> known = {{a, "web"}, {b, "db"}};
-  EXPECT_EQ(*ResolveReference(a, known), a);
-  EXPECT_EQ(*ResolveReference("db", known), b);
-  EXPECT_EQ(*ResolveReference("aaa", known), a);
-  EXPECT_EQ(*ResolveReference("aab", known), b);
+  Known known;
+  known.Add(a, "web").Add(b, "db");
+  EXPECT_EQ(*known.Resolve(a), a);
+  EXPECT_EQ(*known.Resolve("db"), b);
+  EXPECT_EQ(*known.Resolve("aaa"), a);
+  EXPECT_EQ(*known.Resolve("aab"), b);
+  EXPECT_EQ(*known.Resolve(b.substr(0, 63)), b);
 }
 
 TEST(ResolveReferenceTest, AmbiguousPrefixIsAnError) {
-  std::vector<IdAndName> known = {{"aaaa" + std::string(60, '1'), "x"}, {"aabb" + std::string(60, '2'), "y"}};
-  auto r = ResolveReference("aa", known);
+  Known known;
+  known.Add("aaaa" + std::string(60, '1'), "x").Add("aabb" + std::string(60, '2'), "y").Add("ab" + std::string(62, '3'), "z");
+  auto r = known.Resolve("aa");
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(r.status().message().find("ambiguous"), absl::string_view::npos);
+  EXPECT_NE(r.status().message().find("ambiguous: it matches 2 containers"), absl::string_view::npos) << r.status();
 }
 
 TEST(ResolveReferenceTest, UnknownIsNotFound) {
-  std::vector<IdAndName> known = {{"aaaa" + std::string(60, '1'), "x"}};
-  EXPECT_EQ(ResolveReference("zz", known).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(ResolveReference("", known).status().code(), absl::StatusCode::kInvalidArgument);
+  Known known;
+  known.Add("aaaa" + std::string(60, '1'), "x");
+  EXPECT_EQ(known.Resolve("zz").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(known.Resolve("aaab").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(known.Resolve("").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(known.Resolve(std::string(257, 'a')).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(ResolveReferenceTest, NameWinsOverPrefix) {
   std::string a = "beef" + std::string(60, '1');
   std::string b = "cafe" + std::string(60, '2');
-  std::vector<IdAndName> known = {{a, "x"}, {b, "beef"}};
-  EXPECT_EQ(*ResolveReference("beef", known), b);
+  Known known;
+  known.Add(a, "x").Add(b, "beef");
+  EXPECT_EQ(*known.Resolve("beef"), b);
+}
+
+TEST(ResolveReferenceTest, IdWinsOverName) {
+  std::string a = "beef" + std::string(60, '1');
+  std::string b = "cafe" + std::string(60, '2');
+  Known known;
+  known.Add(a, "x").Add(b, a.substr(0, 64));  // a name cannot be 64 hex characters, but the rule holds
+  EXPECT_EQ(*known.Resolve(a), a);
+}
+
+TEST(ResolveReferenceTest, ANameReservedByACreateInFlightNamesNothing) {
+  std::string a = "beef" + std::string(60, '1');
+  Known known;
+  known.Add(a, "x");
+  known.names["pending"] = "";  // the manager's reservation: no id yet
+  EXPECT_EQ(known.Resolve("pending").status().code(), absl::StatusCode::kNotFound);
+  known.names["be"] = "";
+  EXPECT_EQ(*known.Resolve("be"), a) << "a reserved name does not hide an id prefix";
 }
 
 }  // namespace
