@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
+#include "runtime/base/status_macros.h"
 #include "runtime/base/unique_fd.h"
 
 namespace berth {
@@ -94,16 +95,13 @@ bool MarkTopOfTrees(const std::string& dir) {
 
 absl::Status MakeDirs(const std::string& path, int mode) {
   if (path.empty()) return absl::InvalidArgumentError("MakeDirs: empty path");
-  std::string cur;
-  size_t pos = 0;
-  while (pos != std::string::npos) {
-    pos = path.find('/', pos + 1);
-    cur = path.substr(0, pos);
-    if (cur.empty()) continue;
-    if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) {
-      return ErrnoToStatus(absl::StrCat("mkdir ", cur));
-    }
-  }
+  // The leaf first: its parents mostly exist, and a mkdir that finds its directory there
+  // still takes its parent's inode lock for writing, which parallel creates queue on.
+  if (::mkdir(path.c_str(), mode) == 0 || errno == EEXIST) return absl::OkStatus();
+  if (errno != ENOENT) return ErrnoToStatus(absl::StrCat("mkdir ", path));
+  const size_t slash = path.find_last_of('/');
+  if (slash != std::string::npos && slash > 0) RETURN_IF_ERROR(MakeDirs(path.substr(0, slash), mode));
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) return ErrnoToStatus(absl::StrCat("mkdir ", path));
   return absl::OkStatus();
 }
 

@@ -1,10 +1,11 @@
-// runtime/base/file_util: the placement hint for the agent's containers dir.
+// runtime/base/file_util: MakeDirs, and the placement hint for the agent's containers dir.
 #include "runtime/base/file_util.h"
 
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <linux/magic.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -22,6 +23,27 @@ int InodeFlags(const std::string& dir) {
   if (fd >= 0 && ::ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) flags = -1;
   if (fd >= 0) ::close(fd);
   return flags;
+}
+
+TEST(MakeDirs, MakesEveryMissingLevelAndAcceptsWhatExists) {
+  char tmpl[] = "/tmp/berth-makedirs-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string top = tmpl;
+  struct stat st;
+  ASSERT_TRUE(MakeDirs(top + "/a/b/c", 0700).ok());
+  ASSERT_EQ(::stat((top + "/a/b/c").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  EXPECT_TRUE(MakeDirs(top + "/a/b/c", 0700).ok());  // all there
+  EXPECT_TRUE(MakeDirs(top + "/a/d/", 0755).ok());   // a trailing slash
+  EXPECT_EQ(::stat((top + "/a/d").c_str(), &st), 0);
+  // A file where a parent should be is an error, not a directory made elsewhere.
+  ASSERT_TRUE(WriteFileAtomic(top + "/f", "x").ok());
+  absl::Status st_file = MakeDirs(top + "/f/g/h", 0700);
+  EXPECT_FALSE(st_file.ok());
+  EXPECT_NE(st_file.message().find(top + "/f/g"), std::string::npos) << st_file;
+  EXPECT_TRUE(absl::IsInvalidArgument(MakeDirs("")));
+  EXPECT_TRUE(RemoveTree(top).ok());
 }
 
 TEST(MarkTopOfTrees, SetsExt4sTopDirFlagOnceAndKeepsTheOthers) {
