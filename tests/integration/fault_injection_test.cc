@@ -126,7 +126,6 @@ std::vector<CrashCase> Cases() {
          ExpectUsable(agent, cs);
        }},
       {"start.shim_started", create_and_start, running},
-      {"start.record_written", create_and_start, running},
       {"exec.started",
        [](AgentHarness& agent) {
          ASSERT_NO_FATAL_FAILURE(RunContainer(agent));

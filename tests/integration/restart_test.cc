@@ -145,6 +145,47 @@ TEST(Restart, SecondRestartKeepsRecordedExit) {
             TimeUtil::TimestampToNanoseconds(w->container().finished_at()));
 }
 
+TEST(Restart, AStartComesBackFromTheShimsStateFile) {
+  // A start is not written to the record; after a restart the agent takes it from the shim's
+  // state file: the running container keeps its start time, and one that died with its shim
+  // (as everything does at a reboot) is an exit with the start time it had.
+  AgentHarness agent;
+  agent.Start();
+  auto live = agent.Run(Busybox({"sleep", "1000"}));
+  ASSERT_TRUE(live.ok()) << live.status();
+  auto lost = agent.Run(Busybox({"sleep", "1000"}));
+  ASSERT_TRUE(lost.ok()) << lost.status();
+  ASSERT_TRUE(live->has_started_at() && lost->has_started_at());
+  agent.Kill(SIGKILL);
+  const pid_t shim_pid = ShimPidFromState(agent, lost->id());
+  ASSERT_GT(shim_pid, 0);
+  ASSERT_EQ(::kill(shim_pid, SIGKILL), 0);
+  ASSERT_EQ(::kill(lost->pid(), SIGKILL), 0);
+  ASSERT_TRUE(WaitUntil([&] { return !PidRunning(shim_pid) && !PidRunning(lost->pid()); }, kExitBound));
+  agent.Start();
+
+  auto running = agent.Inspect(live->id());
+  ASSERT_TRUE(running.ok()) << running.status();
+  EXPECT_EQ(running->state(), v1::RUNNING);
+  EXPECT_EQ(TimeUtil::TimestampToNanoseconds(running->started_at()),
+            TimeUtil::TimestampToNanoseconds(live->started_at()));
+  auto exited = agent.Inspect(lost->id());
+  ASSERT_TRUE(exited.ok()) << exited.status();
+  EXPECT_EQ(exited->state(), v1::EXITED);
+  EXPECT_EQ(exited->exit_code(), 255);
+  EXPECT_NE(exited->error().find("monitor"), std::string::npos) << exited->error();
+  EXPECT_EQ(TimeUtil::TimestampToNanoseconds(exited->started_at()),
+            TimeUtil::TimestampToNanoseconds(lost->started_at()));
+  EXPECT_GE(TimeUtil::TimestampToNanoseconds(exited->finished_at()),
+            TimeUtil::TimestampToNanoseconds(exited->started_at()));
+  // The same after one more restart: what recovery found was written down.
+  agent.Restart();
+  auto again = agent.Inspect(lost->id());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(TimeUtil::TimestampToNanoseconds(again->started_at()),
+            TimeUtil::TimestampToNanoseconds(lost->started_at()));
+}
+
 TEST(Restart, CreatedContainerWithoutRecordIsRemoved) {
   AgentHarness agent;
   agent.Start();
