@@ -33,8 +33,11 @@ struct CgroupDeviceRule {
 
 // Apply writes the whole set: an unset field restores the kernel default (no limit, shares
 // 1024 / weight 100, period 100000 us, no realtime budget, the parent's cpuset, swappiness
-// and OOM-killer setting), so an update must pass every value it wants to keep. Fields marked
-// "v1 only" have no v2 equivalent: the v2 driver refuses them (FailedPrecondition).
+// and OOM-killer setting), so an update must pass every value it wants to keep. A cgroup
+// Create has just made already holds those defaults: applied with CgroupOrigin::kMade, what
+// is unset is neither read nor written there (on v1, some 80 system calls fewer per
+// container). Fields marked "v1 only" have no v2 equivalent: the v2 driver refuses them
+// (FailedPrecondition).
 struct CgroupResources {
   std::optional<int64_t> memory_limit_bytes;  // bytes; unset or <= 0: no limit
   // Soft limit (v1 memory.soft_limit_in_bytes, v2 memory.low); unset or <= 0: none.
@@ -95,6 +98,10 @@ struct CgroupStats {
   }
 };
 
+// Whether Create made the cgroup or found it there (recovery creates again, and parents are
+// shared). A cgroup made in every hierarchy by the call holds the kernel's defaults.
+enum class CgroupOrigin { kMade, kFound };
+
 class CgroupDriver {
  public:
   virtual ~CgroupDriver() = default;
@@ -103,8 +110,10 @@ class CgroupDriver {
 
   // `path` is the OCI linux.cgroupsPath: absolute ("/a/b") is taken from each hierarchy's
   // root; relative ("a/b") is below the cgroup this process is in. ".." is refused.
-  virtual absl::Status Create(const std::string& path) = 0;
-  virtual absl::Status Apply(const std::string& path, const CgroupResources& resources) = 0;
+  virtual absl::StatusOr<CgroupOrigin> Create(const std::string& path) = 0;
+  // `origin`: kFound for an update or a cgroup that was already there; kMade only for what
+  // Create just made and reported so.
+  virtual absl::Status Apply(const std::string& path, const CgroupResources& resources, CgroupOrigin origin) = 0;
   virtual absl::Status AddProcess(const std::string& path, pid_t pid) = 0;
   virtual absl::Status Freeze(const std::string& path) = 0;  // returns once frozen
   virtual absl::Status Thaw(const std::string& path) = 0;

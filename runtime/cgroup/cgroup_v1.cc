@@ -194,24 +194,28 @@ class CgroupDriverV1 : public CgroupDriver {
 
   absl::string_view Name() const override { return "v1"; }
 
-  absl::Status Create(const std::string& path) override {
+  absl::StatusOr<CgroupOrigin> Create(const std::string& path) override {
     ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
-    return Annotate(CreateDirs(p), absl::StrCat("create cgroup ", path));
+    absl::StatusOr<CgroupOrigin> origin = CreateDirs(p);
+    if (!origin.ok()) return Annotate(origin.status(), absl::StrCat("create cgroup ", path));
+    return origin;
   }
 
-  absl::Status Apply(const std::string& path, const CgroupResources& r) override {
+  absl::Status Apply(const std::string& path, const CgroupResources& r, CgroupOrigin origin) override {
     ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    // Made just now, the cgroup holds every default: only what is asked for is written.
+    const bool fresh = origin == CgroupOrigin::kMade;
     // Device rules are checked (and their hierarchy found) before anything is written, so a
     // bad list changes nothing.
     std::vector<std::pair<std::string, std::string>> device_writes;
     absl::Status st = r.devices ? PlanDevices(p, *r.devices, device_writes) : absl::OkStatus();
     // Likewise a swap limit the memory limit contradicts.
     if (st.ok()) st = MemoryPlusSwapLimit(r).status();
-    if (st.ok()) st = ApplyMemory(p, r);
-    if (st.ok()) st = ApplyCpu(p, r);
-    if (st.ok()) st = ApplyRealtime(p, r);
-    if (st.ok()) st = ApplyCpuset(p, r);
-    if (st.ok()) st = ApplyPids(p, r);
+    if (st.ok()) st = ApplyMemory(p, r, fresh);
+    if (st.ok()) st = ApplyCpu(p, r, fresh);
+    if (st.ok()) st = ApplyRealtime(p, r, fresh);
+    if (st.ok()) st = ApplyCpuset(p, r, fresh);
+    if (st.ok()) st = ApplyPids(p, r, fresh);
     // A failed write stops here with the list half-written: after the usual deny-all reset
     // that means fewer devices open than asked, not more.
     for (const auto& [file, line] : device_writes) {
@@ -355,8 +359,9 @@ class CgroupDriverV1 : public CgroupDriver {
     return JoinCgroupDir(Dir(*h, p), "freezer.state");
   }
 
-  absl::Status CreateDirs(const CgroupPath& p) {
+  absl::StatusOr<CgroupOrigin> CreateDirs(const CgroupPath& p) {
     std::vector<std::string> created;
+    CgroupOrigin origin = p.components.empty() ? CgroupOrigin::kFound : CgroupOrigin::kMade;
     // A half-made cgroup would be left to nobody: undo this call's mkdirs on failure.
     absl::Cleanup rollback = [&] {
       for (auto it = created.rbegin(); it != created.rend(); ++it) {
@@ -374,6 +379,8 @@ class CgroupDriverV1 : public CgroupDriver {
           created.push_back(dir);
         } else if (!absl::IsAlreadyExists(st)) {
           return st;
+        } else if (i + 1 == p.components.size()) {
+          origin = CgroupOrigin::kFound;
         }
         if (!Has(h, "cpuset")) continue;
         RETURN_IF_ERROR(InheritCpuset(parent, dir));
@@ -387,7 +394,7 @@ class CgroupDriverV1 : public CgroupDriver {
       }
     }
     std::move(rollback).Cancel();
-    return absl::OkStatus();
+    return origin;
   }
 
   // A new v1 cpuset starts with empty cpus and mems, and no task can join it until both are
@@ -407,7 +414,7 @@ class CgroupDriverV1 : public CgroupDriver {
     return absl::OkStatus();
   }
 
-  absl::Status ApplyMemory(const CgroupPath& p, const CgroupResources& r) {
+  absl::Status ApplyMemory(const CgroupPath& p, const CgroupResources& r, bool fresh) {
     bool limited = r.memory_limit_bytes.has_value() && *r.memory_limit_bytes > 0;
     auto positive = [](const std::optional<int64_t>& v) { return v.has_value() && *v > 0; };
     bool wanted = limited || positive(r.memory_reservation_bytes) ||
@@ -415,20 +422,20 @@ class CgroupDriverV1 : public CgroupDriver {
                   positive(r.memory_kernel_bytes) || positive(r.memory_kernel_tcp_bytes) ||
                   r.memory_swappiness.has_value() || r.disable_oom_killer.value_or(false);
     ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("memory", wanted));
-    if (h == nullptr) return absl::OkStatus();
+    if (h == nullptr || (fresh && !wanted)) return absl::OkStatus();
     std::string dir = Dir(*h, p);
     RETURN_IF_ERROR(ApplyMemoryLimits(dir, r));
     auto bytes = [&](const std::optional<int64_t>& v) {
       return positive(v) ? std::optional<std::string>(absl::StrCat(*v)) : std::nullopt;
     };
     RETURN_IF_ERROR(WriteOrRestore(JoinCgroupDir(dir, "memory.soft_limit_in_bytes"),
-                                   bytes(r.memory_reservation_bytes), RestoreUnlimited));
+                                   bytes(r.memory_reservation_bytes), fresh, RestoreUnlimited));
     // Kernel memory limits are deprecated: 5.16+ answer ENOTSUPP/EOPNOTSUPP and do not
     // enforce them (some configurations say EINVAL). Nothing to enforce is nothing to fail.
     for (const auto& [name, value] :
          {std::pair{"memory.kmem.limit_in_bytes", &r.memory_kernel_bytes},
           std::pair{"memory.kmem.tcp.limit_in_bytes", &r.memory_kernel_tcp_bytes}}) {
-      absl::Status st = WriteOrRestore(JoinCgroupDir(dir, name), bytes(*value), RestoreUnlimited);
+      absl::Status st = WriteOrRestore(JoinCgroupDir(dir, name), bytes(*value), fresh, RestoreUnlimited);
       if (IsErrno(st, EOPNOTSUPP) || IsErrno(st, kKernelEnotsupp) || IsErrno(st, EINVAL)) continue;
       RETURN_IF_ERROR(st);
     }
@@ -437,7 +444,7 @@ class CgroupDriverV1 : public CgroupDriver {
     std::optional<std::string> swappiness;
     if (r.memory_swappiness) swappiness = absl::StrCat(*r.memory_swappiness);
     RETURN_IF_ERROR(WriteOrRestore(
-        JoinCgroupDir(dir, "memory.swappiness"), swappiness,
+        JoinCgroupDir(dir, "memory.swappiness"), swappiness, fresh,
         [&](absl::string_view current) -> absl::StatusOr<std::optional<std::string>> {
           ASSIGN_OR_RETURN(std::string inherited,
                            ReadTrimmed(*kernel_, JoinCgroupDir(parent, "memory.swappiness")));
@@ -447,7 +454,7 @@ class CgroupDriverV1 : public CgroupDriver {
     std::optional<std::string> disable;
     if (r.disable_oom_killer) disable = *r.disable_oom_killer ? "1" : "0";
     return WriteOrRestore(
-        JoinCgroupDir(dir, "memory.oom_control"), disable,
+        JoinCgroupDir(dir, "memory.oom_control"), disable, fresh,
         [&](absl::string_view current) -> absl::StatusOr<std::optional<std::string>> {
           ASSIGN_OR_RETURN(std::string parent_oom,
                            kernel_->Read(JoinCgroupDir(parent, "memory.oom_control")));
@@ -501,10 +508,10 @@ class CgroupDriverV1 : public CgroupDriver {
     return std::string("-1");
   }
 
-  // Asked for (`value` set): writes it, and the file must exist. Not asked: writes what
-  // `restore` says when the file exists, so a new cgroup (already at the defaults) sees no
-  // write at all.
-  absl::Status WriteOrRestore(const std::string& file, const std::optional<std::string>& value,
+  // Asked for (`value` set): writes it, and the file must exist. Not asked: nothing on a
+  // `fresh` cgroup (it holds the default); else writes what `restore` says when the file
+  // exists, so a cgroup already at the defaults sees no write.
+  absl::Status WriteOrRestore(const std::string& file, const std::optional<std::string>& value, bool fresh,
                               const Restore& restore) {
     if (value.has_value()) {
       if (!kernel_->Exists(file)) {
@@ -513,18 +520,18 @@ class CgroupDriverV1 : public CgroupDriver {
       }
       return kernel_->Write(file, *value);
     }
-    if (!kernel_->Exists(file)) return absl::OkStatus();
+    if (fresh || !kernel_->Exists(file)) return absl::OkStatus();
     ASSIGN_OR_RETURN(std::string current, ReadTrimmed(*kernel_, file));
     ASSIGN_OR_RETURN(std::optional<std::string> default_value, restore(current));
     if (!default_value.has_value()) return absl::OkStatus();
     return kernel_->Write(file, *default_value);
   }
 
-  absl::Status ApplyCpu(const CgroupPath& p, const CgroupResources& r) {
+  absl::Status ApplyCpu(const CgroupPath& p, const CgroupResources& r, bool fresh) {
     bool quota_set = r.cpu_quota_us.has_value() && *r.cpu_quota_us > 0;
     bool wanted = quota_set || r.cpu_shares.has_value() || r.cpu_period_us.has_value();
     ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("cpu", wanted));
-    if (h == nullptr) return absl::OkStatus();
+    if (h == nullptr || (fresh && !wanted)) return absl::OkStatus();
     std::string dir = Dir(*h, p);
     std::string period_file = JoinCgroupDir(dir, "cpu.cfs_period_us");
     std::string quota_file = JoinCgroupDir(dir, "cpu.cfs_quota_us");
@@ -546,10 +553,10 @@ class CgroupDriverV1 : public CgroupDriver {
   }
 
   // cpu.rt_period_us and cpu.rt_runtime_us (kernels with CONFIG_RT_GROUP_SCHED).
-  absl::Status ApplyRealtime(const CgroupPath& p, const CgroupResources& r) {
+  absl::Status ApplyRealtime(const CgroupPath& p, const CgroupResources& r, bool fresh) {
     bool wanted = r.cpu_rt_runtime_us.has_value() || r.cpu_rt_period_us.has_value();
     ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("cpu", wanted));
-    if (h == nullptr) return absl::OkStatus();
+    if (h == nullptr || (fresh && !wanted)) return absl::OkStatus();
     std::string dir = Dir(*h, p);
     std::string period_file = JoinCgroupDir(dir, "cpu.rt_period_us");
     std::string runtime_file = JoinCgroupDir(dir, "cpu.rt_runtime_us");
@@ -580,10 +587,11 @@ class CgroupDriverV1 : public CgroupDriver {
   }
 
   // cpuset.cpus and cpuset.mems; unset, the parent's (what Create gave the cgroup).
-  absl::Status ApplyCpuset(const CgroupPath& p, const CgroupResources& r) {
+  absl::Status ApplyCpuset(const CgroupPath& p, const CgroupResources& r, bool fresh) {
     bool wanted = !r.cpuset_cpus.empty() || !r.cpuset_mems.empty();
     ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("cpuset", wanted));
-    if (h == nullptr) return absl::OkStatus();
+    // Create gave a new cgroup its parent's cpus and mems.
+    if (h == nullptr || (fresh && !wanted)) return absl::OkStatus();
     std::string dir = Dir(*h, p);
     for (const auto& [name, asked] :
          {std::pair<const char*, const std::string*>{"cpuset.cpus", &r.cpuset_cpus},
@@ -601,10 +609,10 @@ class CgroupDriverV1 : public CgroupDriver {
     return absl::OkStatus();
   }
 
-  absl::Status ApplyPids(const CgroupPath& p, const CgroupResources& r) {
+  absl::Status ApplyPids(const CgroupPath& p, const CgroupResources& r, bool fresh) {
     bool limited = r.pids_limit.has_value() && *r.pids_limit > 0;
     ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("pids", limited));
-    if (h == nullptr) return absl::OkStatus();
+    if (h == nullptr || (fresh && !limited)) return absl::OkStatus();
     return kernel_->Write(JoinCgroupDir(Dir(*h, p), "pids.max"),
                           limited ? absl::StrCat(*r.pids_limit) : "max");
   }

@@ -52,14 +52,18 @@ class CgroupDriverV2 : public CgroupDriver {
 
   absl::string_view Name() const override { return "v2"; }
 
-  absl::Status Create(const std::string& path) override {
+  absl::StatusOr<CgroupOrigin> Create(const std::string& path) override {
     ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
-    return Annotate(CreateDirs(p), absl::StrCat("create cgroup ", path));
+    absl::StatusOr<CgroupOrigin> origin = CreateDirs(p);
+    if (!origin.ok()) return Annotate(origin.status(), absl::StrCat("create cgroup ", path));
+    return origin;
   }
 
-  absl::Status Apply(const std::string& path, const CgroupResources& r) override {
+  absl::Status Apply(const std::string& path, const CgroupResources& r, CgroupOrigin origin) override {
     ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
     std::string dir = Dir(p);
+    // Made just now, the cgroup holds every default: only what is asked for is written.
+    const bool fresh = origin == CgroupOrigin::kMade;
     // Built (and so validated) before anything is written, so a bad rule list changes nothing.
     std::optional<std::vector<bpf_insn>> device_program;
     if (r.devices) {
@@ -72,10 +76,10 @@ class CgroupDriverV2 : public CgroupDriver {
     // Limits v2 cannot express, and a contradictory swap limit, change nothing either.
     absl::Status st = RefuseV1Only(r);
     if (st.ok()) st = MemoryPlusSwapLimit(r).status();
-    if (st.ok()) st = ApplyMemory(dir, r);
-    if (st.ok()) st = ApplyCpu(dir, r);
-    if (st.ok()) st = ApplyCpuset(dir, r);
-    if (st.ok()) st = ApplyPids(dir, r);
+    if (st.ok()) st = ApplyMemory(dir, r, fresh);
+    if (st.ok()) st = ApplyCpu(dir, r, fresh);
+    if (st.ok()) st = ApplyCpuset(dir, r, fresh);
+    if (st.ok()) st = ApplyPids(dir, r, fresh);
     if (st.ok() && device_program) st = kernel_->SetDeviceProgram(dir, *device_program);
     return Annotate(st, absl::StrCat("apply limits to cgroup ", path));
   }
@@ -180,8 +184,9 @@ class CgroupDriverV2 : public CgroupDriver {
     return CgroupDirFor(mount_.mount_point, mount_.own_path, p);
   }
 
-  absl::Status CreateDirs(const CgroupPath& p) {
+  absl::StatusOr<CgroupOrigin> CreateDirs(const CgroupPath& p) {
     std::vector<std::string> created;
+    CgroupOrigin origin = p.components.empty() ? CgroupOrigin::kFound : CgroupOrigin::kMade;
     // A half-made cgroup would be left to nobody: undo this call's mkdirs on failure.
     absl::Cleanup rollback = [&] {
       for (auto it = created.rbegin(); it != created.rend(); ++it) {
@@ -197,12 +202,15 @@ class CgroupDriverV2 : public CgroupDriver {
       absl::Status st = kernel_->MakeDir(dir);
       if (st.ok()) {
         created.push_back(dir);
+        origin = CgroupOrigin::kMade;
       } else if (!absl::IsAlreadyExists(st)) {
         return st;
+      } else {
+        origin = CgroupOrigin::kFound;  // what counts is the last level, the cgroup itself
       }
     }
     std::move(rollback).Cancel();
-    return absl::OkStatus();
+    return origin;
   }
 
   // Enables in `parent`'s subtree_control those of kDelegated it offers and lacks.
@@ -269,8 +277,12 @@ class CgroupDriverV2 : public CgroupDriver {
     return absl::OkStatus();
   }
 
-  absl::Status ApplyMemory(const std::string& dir, const CgroupResources& r) {
+  absl::Status ApplyMemory(const std::string& dir, const CgroupResources& r, bool fresh) {
     bool limited = r.memory_limit_bytes.has_value() && *r.memory_limit_bytes > 0;
+    if (fresh && !limited && !r.memory_swap_bytes.has_value() &&
+        r.memory_reservation_bytes.value_or(0) <= 0) {
+      return absl::OkStatus();
+    }
     RETURN_IF_ERROR(WriteControl(dir, "memory.max",
                                  limited ? absl::StrCat(*r.memory_limit_bytes) : "max", limited));
     // v2 counts swap apart from memory (memory.swap.max is swap alone, unlike v1 memsw), so
@@ -288,8 +300,11 @@ class CgroupDriverV2 : public CgroupDriver {
                         reserved ? absl::StrCat(*r.memory_reservation_bytes) : "0", reserved);
   }
 
-  absl::Status ApplyCpu(const std::string& dir, const CgroupResources& r) {
+  absl::Status ApplyCpu(const std::string& dir, const CgroupResources& r, bool fresh) {
     bool quota_set = r.cpu_quota_us.has_value() && *r.cpu_quota_us > 0;
+    if (fresh && !quota_set && !r.cpu_period_us.has_value() && !r.cpu_shares.has_value()) {
+      return absl::OkStatus();
+    }
     uint64_t period = r.cpu_period_us.value_or(0) > 0 ? *r.cpu_period_us : kDefaultPeriodUs;
     std::string max = absl::StrCat(quota_set ? absl::StrCat(*r.cpu_quota_us) : "max", " ", period);
     RETURN_IF_ERROR(WriteControl(dir, "cpu.max", max, quota_set || r.cpu_period_us.has_value()));
@@ -299,7 +314,8 @@ class CgroupDriverV2 : public CgroupDriver {
 
   // cpuset.cpus and cpuset.mems (when the cpuset controller is enabled here); empty means
   // the parent's, which is also what a new cgroup starts with, so that needs no write.
-  absl::Status ApplyCpuset(const std::string& dir, const CgroupResources& r) {
+  absl::Status ApplyCpuset(const std::string& dir, const CgroupResources& r, bool fresh) {
+    if (fresh && r.cpuset_cpus.empty() && r.cpuset_mems.empty()) return absl::OkStatus();
     for (const auto& [name, asked] :
          {std::pair<const char*, const std::string*>{"cpuset.cpus", &r.cpuset_cpus},
           std::pair<const char*, const std::string*>{"cpuset.mems", &r.cpuset_mems}}) {
@@ -316,8 +332,9 @@ class CgroupDriverV2 : public CgroupDriver {
     return absl::OkStatus();
   }
 
-  absl::Status ApplyPids(const std::string& dir, const CgroupResources& r) {
+  absl::Status ApplyPids(const std::string& dir, const CgroupResources& r, bool fresh) {
     bool limited = r.pids_limit.has_value() && *r.pids_limit > 0;
+    if (fresh && !limited) return absl::OkStatus();
     return WriteControl(dir, "pids.max", limited ? absl::StrCat(*r.pids_limit) : "max", limited);
   }
 

@@ -80,6 +80,7 @@ class FakeCgroupKernel : public CgroupKernel {
   bool has_memsw = true;           // v1 swap accounting on
   std::set<pid_t> unkillable;      // pids SIGKILL does not remove
   std::vector<std::pair<std::string, std::string>> writes;  // (file, data), in order
+  std::vector<std::string> reads;                           // files, in order
   std::vector<std::pair<pid_t, int>> kills;                 // (pid, signal), in order
   // The device program attached to each v2 directory (SetDeviceProgram replaces it).
   std::map<std::string, std::vector<struct bpf_insn>> device_programs;
@@ -88,8 +89,8 @@ class FakeCgroupKernel : public CgroupKernel {
   absl::Time now = absl::UnixEpoch();
 
   // A control file's content without surrounding whitespace; "<missing>" when absent.
-  std::string Value(const std::string& file) {
-    absl::StatusOr<std::string> s = Read(file);
+  std::string Value(const std::string& file) const {
+    absl::StatusOr<std::string> s = Content(file);
     return s.ok() ? std::string(absl::StripAsciiWhitespace(*s)) : "<missing>";
   }
 
@@ -140,6 +141,12 @@ class FakeCgroupKernel : public CgroupKernel {
   bool Exists(const std::string& path) override { return std::filesystem::exists(path); }
 
   absl::StatusOr<std::string> Read(const std::string& file) override {
+    reads.push_back(file);
+    return Content(file);
+  }
+
+  // What Read returns, without recording a read.
+  absl::StatusOr<std::string> Content(const std::string& file) const {
     std::ifstream in(file);
     if (!std::filesystem::is_regular_file(file) || !in) {
       return ErrnoStatus(ENOENT, absl::StrCat("open ", file));

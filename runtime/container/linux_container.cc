@@ -284,9 +284,10 @@ absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(
     if (cgroup_made) cgroups.Destroy(cgroup_path).IgnoreError();
   };
   if (!cgroup_path.empty()) {
-    RETURN_IF_ERROR(Annotate(cgroups.Create(cgroup_path), "create cgroup"));
+    absl::StatusOr<CgroupOrigin> origin = cgroups.Create(cgroup_path);
+    if (!origin.ok()) return Annotate(origin.status(), "create cgroup");
     cgroup_made = true;
-    RETURN_IF_ERROR(Annotate(cgroups.Apply(cgroup_path, CgroupResourcesFor(spec.linux.resources)),
+    RETURN_IF_ERROR(Annotate(cgroups.Apply(cgroup_path, CgroupResourcesFor(spec.linux.resources), *origin),
                              "apply cgroup resources"));
   }
 

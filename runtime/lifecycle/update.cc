@@ -43,7 +43,7 @@ absl::Status UpdateContainerResources(CgroupDriver& cgroups, const LiveContainer
   CgroupResources limits = CgroupResourcesFor(resources);
   // Rewriting the device rules would deny every device for a moment (deny all, then allow).
   limits.devices.reset();
-  return cgroups.Apply(container.cgroups_path, limits);
+  return cgroups.Apply(container.cgroups_path, limits, CgroupOrigin::kFound);
 }
 
 absl::Status Update(const Runtime& rt, const std::string& id, const spec::LinuxResources& changes) {

@@ -426,12 +426,12 @@ TEST_F(DeviceFilterAttachTest, TheV2DriverAppliesDeviceRules) {
   mount.own_path = dir().substr(mount.mount_point.size());
   std::unique_ptr<CgroupDriver> driver = MakeCgroupDriverV2(mount);
   std::string name = "inner";
-  absl::Status created = driver->Create(name);
+  absl::Status created = driver->Create(name).status();
   ASSERT_TRUE(created.ok()) << created;
   absl::Cleanup destroy = [&] { EXPECT_TRUE(driver->Destroy(name).ok()); };
   CgroupResources r;
   r.devices = Rules{Deny('a', -1, -1), Allow('c', 1, 3, "rwm")};
-  absl::Status applied = driver->Apply(name, r);
+  absl::Status applied = driver->Apply(name, r, CgroupOrigin::kFound);
   ASSERT_TRUE(applied.ok()) << applied;
   absl::StatusOr<OpenResults> opened =
       OpenDevicesFrom([&](pid_t pid) { return driver->AddProcess(name, pid); });

@@ -18,6 +18,7 @@
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -129,6 +130,36 @@ class CgroupRealV1Test : public ::testing::Test {
   std::string name_;
 };
 
+// What Create reports as made is what the kernel gives a new cgroup: the defaults an update
+// would put back, so a create's Apply (CgroupOrigin::kMade) need not read or write them.
+TEST_F(CgroupRealV1Test, ACgroupJustMadeHoldsTheDefaultsAndTakesAProcess) {
+  absl::StatusOr<CgroupOrigin> origin = driver_->Create(name_);
+  ASSERT_TRUE(origin.ok()) << origin.status();
+  EXPECT_EQ(*origin, CgroupOrigin::kMade);
+  CgroupResources r;
+  r.pids_limit = 9;
+  absl::Status applied = driver_->Apply(name_, r, CgroupOrigin::kMade);
+  ASSERT_TRUE(applied.ok()) << applied;
+  EXPECT_EQ(Trimmed(File("pids", name_, "pids.max")), "9");
+  EXPECT_EQ(Trimmed(File("cpu", name_, "cpu.shares")), "1024");
+  EXPECT_EQ(Trimmed(File("cpu", name_, "cpu.cfs_quota_us")), "-1");
+  EXPECT_EQ(Trimmed(File("cpu", name_, "cpu.cfs_period_us")), "100000");
+  uint64_t limit = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(Trimmed(File("memory", name_, "memory.limit_in_bytes")), &limit));
+  EXPECT_GE(limit, uint64_t{1} << 62) << "unlimited";
+  const std::string memory_parent = std::filesystem::path(*driver_->Directory(name_, "memory")).parent_path();
+  EXPECT_EQ(Trimmed(File("memory", name_, "memory.swappiness")), Trimmed(memory_parent + "/memory.swappiness"));
+  EXPECT_FALSE(Trimmed(File("cpuset", name_, "cpuset.cpus")).empty());
+  EXPECT_FALSE(Trimmed(File("cpuset", name_, "cpuset.mems")).empty());
+  Child child;  // a process can join: its cpuset has cpus and mems
+  ASSERT_GT(child.pid(), 0);
+  absl::Status added = driver_->AddProcess(name_, child.pid());
+  ASSERT_TRUE(added.ok()) << added;
+  EXPECT_EQ(*driver_->Create(name_), CgroupOrigin::kFound);
+  ASSERT_TRUE(driver_->Destroy(name_).ok());
+  child.Reap();
+}
+
 TEST_F(CgroupRealV1Test, LimitsProcessesFreezeStatsAndDestroy) {
   ASSERT_TRUE(driver_->Create(name_).ok());
   absl::StatusOr<std::string> memdir = driver_->Directory(name_, "memory");
@@ -140,7 +171,7 @@ TEST_F(CgroupRealV1Test, LimitsProcessesFreezeStatsAndDestroy) {
   r.pids_limit = 20;
   r.cpu_quota_us = 50000;
   r.cpu_period_us = 100000;
-  absl::Status applied = driver_->Apply(name_, r);
+  absl::Status applied = driver_->Apply(name_, r, CgroupOrigin::kFound);
   ASSERT_TRUE(applied.ok()) << applied;
   EXPECT_EQ(Trimmed(File("memory", name_, "memory.limit_in_bytes")), "67108864");
   if (std::filesystem::exists(File("memory", name_, "memory.memsw.limit_in_bytes"))) {
@@ -206,7 +237,7 @@ TEST_F(CgroupRealV1Test, NestedPathCopiesCpusetDownAndParentsAreRemovedSeparatel
   if (absl::StatusOr<std::string> dir = driver_->Directory(name_, "cpuset"); dir.ok()) {
     own_clone_children = Trimmed(std::filesystem::path(*dir).parent_path().string() + "/cgroup.clone_children");
   }
-  absl::Status created = driver_->Create(leaf);
+  absl::Status created = driver_->Create(leaf).status();
   ASSERT_TRUE(created.ok()) << created;
   absl::StatusOr<std::string> cpuset = driver_->Directory(leaf, "cpuset");
   if (cpuset.ok()) {
@@ -218,7 +249,7 @@ TEST_F(CgroupRealV1Test, NestedPathCopiesCpusetDownAndParentsAreRemovedSeparatel
     // the test's own cgroup, which the driver did not make, is left as it was.
     EXPECT_EQ(Trimmed(made_parent + "/cgroup.clone_children"), "1");
     EXPECT_EQ(Trimmed(parent + "/cgroup.clone_children"), own_clone_children);
-    absl::Status sibling = driver_->Create(name_ + "/sibling");
+    absl::Status sibling = driver_->Create(name_ + "/sibling").status();
     ASSERT_TRUE(sibling.ok()) << sibling;
     EXPECT_EQ(Trimmed(made_parent + "/sibling/cpuset.cpus"), Trimmed(parent + "/cpuset.cpus"));
     EXPECT_EQ(Trimmed(made_parent + "/sibling/cpuset.mems"), Trimmed(parent + "/cpuset.mems"));
@@ -241,7 +272,7 @@ TEST_F(CgroupRealV1Test, MemoryLimitCanBeRaisedLoweredAndLifted) {
   CgroupResources r;
   for (int64_t mib : {64, 128, 32}) {
     r.memory_limit_bytes = mib * kMiB;
-    absl::Status st = driver_->Apply(name_, r);
+    absl::Status st = driver_->Apply(name_, r, CgroupOrigin::kFound);
     ASSERT_TRUE(st.ok()) << mib << " MiB: " << st;
     EXPECT_EQ(Trimmed(mem), absl::StrCat(mib * kMiB));
     if (has_memsw) {
@@ -249,7 +280,7 @@ TEST_F(CgroupRealV1Test, MemoryLimitCanBeRaisedLoweredAndLifted) {
     }
   }
   r.memory_limit_bytes.reset();
-  ASSERT_TRUE(driver_->Apply(name_, r).ok());
+  ASSERT_TRUE(driver_->Apply(name_, r, CgroupOrigin::kFound).ok());
   EXPECT_GT(std::stoll(Trimmed(mem)), 1LL << 60);
 }
 
@@ -274,7 +305,7 @@ TEST_F(CgroupRealV1Test, CpusetSwapSwappinessAndOomKillerReadBack) {
   r.memory_kernel_bytes = 32 * kMiB;
   r.memory_swappiness = 7;
   r.disable_oom_killer = true;
-  absl::Status applied = driver_->Apply(name_, r);
+  absl::Status applied = driver_->Apply(name_, r, CgroupOrigin::kFound);
   ASSERT_TRUE(applied.ok()) << applied;
   EXPECT_EQ(Trimmed(File("cpuset", name_, "cpuset.cpus")), "0");
   EXPECT_EQ(Trimmed(File("cpuset", name_, "cpuset.mems")), "0");
@@ -290,7 +321,7 @@ TEST_F(CgroupRealV1Test, CpusetSwapSwappinessAndOomKillerReadBack) {
   ASSERT_TRUE(driver_->AddProcess(name_, child.pid()).ok());  // the narrowed cpuset takes it
 
   // Unset again: what a new cgroup gets (the parent's cpuset, swappiness and OOM killer).
-  applied = driver_->Apply(name_, CgroupResources{});
+  applied = driver_->Apply(name_, CgroupResources{}, CgroupOrigin::kFound);
   ASSERT_TRUE(applied.ok()) << applied;
   EXPECT_EQ(Trimmed(File("cpuset", name_, "cpuset.cpus")),
             Trimmed(parent_cpuset + "/cpuset.cpus"));
@@ -309,7 +340,7 @@ TEST_F(CgroupRealV1Test, DeviceRulesLetOnlyTheAllowedDevicesOpen) {
   ASSERT_TRUE(driver_->Create(name_).ok());
   CgroupResources r;
   r.devices = std::vector<CgroupDeviceRule>{{false, 'a', -1, -1, "rwm"}, {true, 'c', 1, 3, "rwm"}};
-  absl::Status applied = driver_->Apply(name_, r);
+  absl::Status applied = driver_->Apply(name_, r, CgroupOrigin::kFound);
   ASSERT_TRUE(applied.ok()) << applied;
   EXPECT_EQ(Trimmed(File("devices", name_, "devices.list")), "c 1:3 rwm");
   absl::StatusOr<std::vector<int>> errs = OpenErrnosFrom(
@@ -320,7 +351,7 @@ TEST_F(CgroupRealV1Test, DeviceRulesLetOnlyTheAllowedDevicesOpen) {
 
   // Applying again with /dev/full allowed as well opens it.
   r.devices->push_back({true, 'c', 1, 7, "rw"});
-  applied = driver_->Apply(name_, r);
+  applied = driver_->Apply(name_, r, CgroupOrigin::kFound);
   ASSERT_TRUE(applied.ok()) << applied;
   errs = OpenErrnosFrom({"/dev/null", "/dev/full"},
                         [&](pid_t pid) { return driver_->AddProcess(name_, pid); });
@@ -343,7 +374,7 @@ TEST(CgroupRealV2Test, LimitsProcessesFreezeStatsAndDestroy) {
   if (!detected.ok() || (*detected)->Name() != "v2") GTEST_SKIP() << "this host runs v1";
   CgroupDriver& driver = **detected;
   std::string name = UniqueName();
-  absl::Status created = driver.Create(name);
+  absl::Status created = driver.Create(name).status();
   ASSERT_TRUE(created.ok()) << created;
   std::string dir = *driver.Directory(name, "");
   CgroupResources r;
@@ -351,7 +382,7 @@ TEST(CgroupRealV2Test, LimitsProcessesFreezeStatsAndDestroy) {
   r.pids_limit = 20;
   r.cpu_quota_us = 50000;
   r.cpu_period_us = 100000;
-  absl::Status applied = driver.Apply(name, r);
+  absl::Status applied = driver.Apply(name, r, CgroupOrigin::kFound);
   EXPECT_TRUE(applied.ok()) << applied;
   EXPECT_EQ(Trimmed(dir + "/memory.max"), "67108864");
   EXPECT_EQ(Trimmed(dir + "/pids.max"), "20");
@@ -381,10 +412,10 @@ TEST(CgroupRealV2Test, CoreOperationsWorkOnAnyUnifiedMount) {
   if (!mount) GTEST_SKIP() << "no cgroup2 mount";
   std::unique_ptr<CgroupDriver> driver = MakeCgroupDriverV2(*mount);
   std::string name = UniqueName();
-  absl::Status created = driver->Create(name);
+  absl::Status created = driver->Create(name).status();
   ASSERT_TRUE(created.ok()) << created;
   std::string dir = *driver->Directory(name, "");
-  EXPECT_TRUE(driver->Apply(name, CgroupResources{}).ok());  // nothing asked, nothing needed
+  EXPECT_TRUE(driver->Apply(name, CgroupResources{}, CgroupOrigin::kFound).ok());  // nothing asked, nothing needed
   Child child;
   absl::Status added = driver->AddProcess(name, child.pid());
   EXPECT_TRUE(added.ok()) << added;

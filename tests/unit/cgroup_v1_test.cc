@@ -148,7 +148,7 @@ TEST_F(CgroupV1Test, CreateMakesIntermediateLevelsAndCopiesCpusetDown) {
 TEST_F(CgroupV1Test, CreateUndoesItsDirectoriesWhenAStepFails) {
   MakeDriver();
   kernel_->Write(Mount("cpuset") + "/cpuset.cpus", "").IgnoreError();  // nothing to inherit
-  absl::Status st = driver_->Create("c1");
+  absl::Status st = driver_->Create("c1").status();
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("cpuset.cpus is empty"));
   for (const char* c : kControllers) EXPECT_FALSE(Exists(Dir(c, "c1"))) << c;
@@ -157,8 +157,8 @@ TEST_F(CgroupV1Test, CreateUndoesItsDirectoriesWhenAStepFails) {
 TEST_F(CgroupV1Test, RejectsPathsThatEscapeOrNameTheRoot) {
   MakeDriver();
   for (const char* bad : {"", "..", "a/../b", "../x", "./a", "/", "//"}) {
-    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Create(bad))) << bad;
-    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Apply(bad, {}))) << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Create(bad).status())) << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Apply(bad, {}, CgroupOrigin::kFound))) << bad;
     EXPECT_TRUE(absl::IsInvalidArgument(driver_->AddProcess(bad, 42))) << bad;
     EXPECT_TRUE(absl::IsInvalidArgument(driver_->Destroy(bad))) << bad;
     EXPECT_TRUE(absl::IsInvalidArgument(driver_->Directory(bad, "memory").status())) << bad;
@@ -182,7 +182,7 @@ TEST_F(CgroupV1Test, ApplyWritesEveryLimit) {
   r.cpu_period_us = 100000;
   r.cpu_shares = 512;
   r.pids_limit = 20;
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_EQ(Value("memory", "c1", "memory.limit_in_bytes"), "67108864");
   EXPECT_EQ(Value("memory", "c1", "memory.memsw.limit_in_bytes"), "67108864");
   EXPECT_EQ(Value("cpu", "c1", "cpu.cfs_quota_us"), "50000");
@@ -206,15 +206,15 @@ TEST_F(CgroupV1Test, ApplyKeepsMemswAtOrAboveTheMemoryLimitWhileRaisingAndLoweri
   };
   CgroupResources r;
   r.memory_limit_bytes = 64 * kMiB;  // lowering from unlimited: memory first
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_THAT(order(), ElementsAre(mem, memsw));
   r.memory_limit_bytes = 128 * kMiB;  // raising: memsw first
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_THAT(order(), ElementsAre(memsw, mem));
   EXPECT_EQ(kernel_->Value(mem), "134217728");
   EXPECT_EQ(kernel_->Value(memsw), "134217728");
   r.memory_limit_bytes.reset();  // back to unlimited: a raise
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_THAT(order(), ElementsAre(memsw, mem));
   EXPECT_EQ(kernel_->Value(mem), absl::StrCat(FakeCgroupKernel::kUnlimited));
 }
@@ -225,7 +225,7 @@ TEST_F(CgroupV1Test, ApplyWithoutSwapAccountingSetsOnlyTheMemoryLimit) {
   ASSERT_TRUE(driver_->Create("c1").ok());
   CgroupResources r;
   r.memory_limit_bytes = 64 * kMiB;
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_EQ(Value("memory", "c1", "memory.limit_in_bytes"), "67108864");
   EXPECT_EQ(Value("memory", "c1", "memory.memsw.limit_in_bytes"), "<missing>");
 }
@@ -238,8 +238,8 @@ TEST_F(CgroupV1Test, ApplyOfUnsetFieldsRestoresKernelDefaults) {
   r.cpu_quota_us = 50000;
   r.cpu_shares = 2;
   r.pids_limit = 20;
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
-  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
+  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}, CgroupOrigin::kFound).ok());
   EXPECT_EQ(Value("memory", "c1", "memory.limit_in_bytes"),
             absl::StrCat(FakeCgroupKernel::kUnlimited));
   EXPECT_EQ(Value("cpu", "c1", "cpu.cfs_quota_us"), "-1");
@@ -253,16 +253,16 @@ TEST_F(CgroupV1Test, ApplyNeedsTheHierarchyOnlyForLimitsAskedFor) {
   ASSERT_TRUE(driver_->Create("c1").ok());
   CgroupResources r;
   r.memory_limit_bytes = 64 * kMiB;
-  EXPECT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   r.pids_limit = 10;
-  absl::Status st = driver_->Apply("c1", r);
+  absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("pids"));
 }
 
 TEST_F(CgroupV1Test, ApplyErrorsNameTheFile) {
   MakeDriver();
-  absl::Status st = driver_->Apply("never-created", CgroupResources{});
+  absl::Status st = driver_->Apply("never-created", CgroupResources{}, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsNotFound(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("never-created/memory."));
   EXPECT_THAT(std::string(st.message()), HasSubstr("No such file"));
@@ -290,7 +290,7 @@ TEST_F(CgroupV1Test, ApplyWritesCpusetRealtimeAndEveryMemoryKnob) {
   ASSERT_TRUE(driver_->Create("c1").ok());
   AddKernelFiles("c1");
   kernel_->writes.clear();
-  absl::Status st = driver_->Apply("c1", EveryExtra());
+  absl::Status st = driver_->Apply("c1", EveryExtra(), CgroupOrigin::kFound);
   ASSERT_TRUE(st.ok()) << st;
   EXPECT_EQ(Value("cpuset", "c1", "cpuset.cpus"), "1");
   EXPECT_EQ(Value("cpuset", "c1", "cpuset.mems"), "0");
@@ -315,8 +315,8 @@ TEST_F(CgroupV1Test, ApplyOfUnsetExtrasRestoresTheNewCgroupValues) {
   MakeDriver();
   ASSERT_TRUE(driver_->Create("c1").ok());
   AddKernelFiles("c1");
-  ASSERT_TRUE(driver_->Apply("c1", EveryExtra()).ok());
-  absl::Status st = driver_->Apply("c1", CgroupResources{});
+  ASSERT_TRUE(driver_->Apply("c1", EveryExtra(), CgroupOrigin::kFound).ok());
+  absl::Status st = driver_->Apply("c1", CgroupResources{}, CgroupOrigin::kFound);
   ASSERT_TRUE(st.ok()) << st;
   EXPECT_EQ(Value("cpuset", "c1", "cpuset.cpus"), "0-1");  // the parent's
   EXPECT_EQ(Value("cpuset", "c1", "cpuset.mems"), "0");
@@ -343,10 +343,51 @@ TEST_F(CgroupV1Test, ApplyOfTheBasicLimitsToANewCgroupWritesNoOtherFile) {
   r.cpu_period_us = 100000;
   r.cpu_shares = 512;
   r.pids_limit = 20;
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_THAT(TakeWrittenFiles(),
               ElementsAre("memory.limit_in_bytes", "memory.memsw.limit_in_bytes",
                           "cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.shares", "pids.max"));
+}
+
+TEST_F(CgroupV1Test, CreateSaysWhetherItMadeTheCgroupOrFoundIt) {
+  MakeDriver();
+  absl::StatusOr<CgroupOrigin> first = driver_->Create("berth/c1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(*first, CgroupOrigin::kMade);
+  EXPECT_EQ(*driver_->Create("berth/c1"), CgroupOrigin::kFound);
+  EXPECT_EQ(*driver_->Create("berth/c2"), CgroupOrigin::kMade);  // a shared parent is not the cgroup
+  // There in one hierarchy only (a crash between two mkdirs): found, as it may hold anything.
+  ASSERT_EQ(::mkdir(Dir("pids", "berth/c3").c_str(), 0755), 0);
+  EXPECT_EQ(*driver_->Create("berth/c3"), CgroupOrigin::kFound);
+}
+
+TEST_F(CgroupV1Test, ApplyToACgroupJustMadeTouchesOnlyWhatIsAsked) {
+  MakeDriver();
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  AddKernelFiles("c1");
+  kernel_->writes.clear();
+  kernel_->reads.clear();
+  // Nothing asked: no control file is read or written (an update would read a dozen).
+  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}, CgroupOrigin::kMade).ok());
+  EXPECT_THAT(kernel_->reads, ::testing::IsEmpty());
+  EXPECT_THAT(TakeWrittenFiles(), ::testing::IsEmpty());
+  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}, CgroupOrigin::kFound).ok());
+  EXPECT_GE(kernel_->reads.size(), 8u) << "an update reads what it may have to put back";
+  kernel_->reads.clear();
+  TakeWrittenFiles();
+  // Some limits: those, and nothing put back to a default it already has.
+  CgroupResources r;
+  r.memory_limit_bytes = 64 * kMiB;
+  r.pids_limit = 20;
+  r.devices = std::vector<CgroupDeviceRule>{{.allow = false, .type = 'a'}};
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kMade).ok());
+  EXPECT_THAT(TakeWrittenFiles(),
+              ElementsAre("memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "pids.max", "devices.deny"));
+  // memsw's current value, to keep it at or above the memory limit while lowering: the one read.
+  EXPECT_THAT(kernel_->reads, ElementsAre(Dir("memory", "c1") + "/memory.memsw.limit_in_bytes"));
+  EXPECT_EQ(Value("memory", "c1", "memory.limit_in_bytes"), "67108864");
+  EXPECT_EQ(Value("pids", "c1", "pids.max"), "20");
+  EXPECT_EQ(Value("cpu", "c1", "cpu.shares"), "1024");
 }
 
 TEST_F(CgroupV1Test, ApplyKeepsMemswAtOrAboveTheMemoryLimitWithSwapBothWays) {
@@ -359,7 +400,7 @@ TEST_F(CgroupV1Test, ApplyKeepsMemswAtOrAboveTheMemoryLimitWithSwapBothWays) {
     CgroupResources r;
     r.memory_limit_bytes = limit;
     r.memory_swap_bytes = swap;
-    absl::Status st = driver_->Apply("c1", r);
+    absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
     EXPECT_TRUE(st.ok()) << st;
     std::vector<std::string> files;
     for (const auto& [file, data] : kernel_->writes) {
@@ -390,11 +431,11 @@ TEST_F(CgroupV1Test, ApplyRefusesASwapLimitBelowOrWithoutTheMemoryLimitAndWrites
   r.memory_limit_bytes = 64 * kMiB;
   r.memory_swap_bytes = 32 * kMiB;
   r.pids_limit = 5;
-  absl::Status st = driver_->Apply("c1", r);
+  absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("below the memory limit"));
   r.memory_limit_bytes.reset();
-  st = driver_->Apply("c1", r);
+  st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("needs a memory limit"));
   EXPECT_THAT(kernel_->writes, ::testing::IsEmpty());
@@ -407,11 +448,11 @@ TEST_F(CgroupV1Test, ApplyWithoutSwapAccountingRefusesOnlyARequestForSwap) {
   CgroupResources r;
   r.memory_limit_bytes = 64 * kMiB;
   r.memory_swap_bytes = 64 * kMiB;  // no swap: what the driver does anyway
-  EXPECT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   r.memory_swap_bytes = -1;
-  EXPECT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   r.memory_swap_bytes = 128 * kMiB;
-  absl::Status st = driver_->Apply("c1", r);
+  absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("memory.memsw.limit_in_bytes is missing"));
 }
@@ -426,17 +467,17 @@ TEST_F(CgroupV1Test, ApplyToleratesAKernelThatNoLongerTakesKmemLimits) {
       if (!absl::StrContains(file, "memory.kmem.")) return std::nullopt;
       return ErrnoStatus(err, absl::StrCat("write ", file));
     };
-    absl::Status st = driver_->Apply("c1", EveryExtra());
+    absl::Status st = driver_->Apply("c1", EveryExtra(), CgroupOrigin::kFound);
     EXPECT_TRUE(st.ok()) << err << ": " << st;
     EXPECT_EQ(Value("memory", "c1", "memory.swappiness"), "10");  // what comes after still does
-    ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());
+    ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}, CgroupOrigin::kFound).ok());
   }
   // Any other failure still fails.
   hooked_->hook = [](const std::string& file, absl::string_view) -> std::optional<absl::Status> {
     if (!absl::StrContains(file, "memory.kmem.")) return std::nullopt;
     return ErrnoStatus(EPERM, absl::StrCat("write ", file));
   };
-  EXPECT_TRUE(absl::IsPermissionDenied(driver_->Apply("c1", EveryExtra())));
+  EXPECT_TRUE(absl::IsPermissionDenied(driver_->Apply("c1", EveryExtra(), CgroupOrigin::kFound)));
 }
 
 TEST_F(CgroupV1Test, ApplyPutsTheRealtimeRuntimeFirstWhenThePeriodFirstIsRefused) {
@@ -457,11 +498,11 @@ TEST_F(CgroupV1Test, ApplyPutsTheRealtimeRuntimeFirstWhenThePeriodFirstIsRefused
   CgroupResources r;
   r.cpu_rt_period_us = 1000000;
   r.cpu_rt_runtime_us = 900000;
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   kernel_->writes.clear();
   r.cpu_rt_period_us = 500000;
   r.cpu_rt_runtime_us = 400000;
-  absl::Status st = driver_->Apply("c1", r);
+  absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   ASSERT_TRUE(st.ok()) << st;
   std::vector<std::string> files = TakeWrittenFiles();
   std::erase_if(files, [](const std::string& f) { return !absl::StartsWith(f, "cpu.rt_"); });
@@ -475,21 +516,21 @@ TEST_F(CgroupV1Test, ApplyOfExtrasTheKernelOrHostLacksFailsNamingThem) {
   ASSERT_TRUE(driver_->Create("c1").ok());
   CgroupResources r;
   r.cpuset_mems = "0";
-  absl::Status st = driver_->Apply("c1", r);
+  absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("cpuset"));
   r = CgroupResources{};
   r.cpu_rt_runtime_us = 1000;  // the fake's cpu hierarchy has no realtime files
-  st = driver_->Apply("c1", r);
+  st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("cpu.rt_period_us is missing"));
   r = CgroupResources{};
   r.memory_swappiness = 0;  // nor memory.swappiness
-  st = driver_->Apply("c1", r);
+  st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("memory.swappiness is missing"));
   // Unasked, the missing files are fine.
-  EXPECT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());
+  EXPECT_TRUE(driver_->Apply("c1", CgroupResources{}, CgroupOrigin::kFound).ok());
 }
 
 CgroupDeviceRule Allow(char type, int64_t major, int64_t minor, std::string access = "rwm") {
@@ -507,7 +548,7 @@ class CgroupV1DevicesTest : public CgroupV1Test {
     CgroupResources r;
     r.devices = std::move(rules);
     kernel_->writes.clear();
-    absl::Status st = driver_->Apply("c1", r);
+    absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
     if (!st.ok()) return st;
     return DeviceWrites();
   }
@@ -603,7 +644,7 @@ TEST_F(CgroupV1DevicesTest, InvalidRulesAreRefusedBeforeAnythingIsWritten) {
         Allow('c', 1, int64_t{1} << 32)}) {
     r.devices = {Deny('a', -1, -1), bad};
     kernel_->writes.clear();
-    absl::Status st = driver_->Apply("c1", r);
+    absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
     EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
     EXPECT_THAT(std::string(st.message()), HasSubstr("device rule 1"));
     EXPECT_THAT(kernel_->writes, ::testing::IsEmpty());
@@ -616,7 +657,7 @@ TEST_F(CgroupV1DevicesTest, UnsetDevicesLeavesTheDeviceCgroupAlone) {
   CgroupResources r;
   r.pids_limit = 5;
   kernel_->writes.clear();
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_THAT(DeviceWrites(), ::testing::IsEmpty());
   EXPECT_FALSE(kernel_->writes.empty());
 }
@@ -628,12 +669,12 @@ TEST_F(CgroupV1DevicesTest, DevicesWithoutADevicesHierarchyFailAndWriteNothing) 
   r.memory_limit_bytes = 64 * kMiB;
   r.devices = std::vector<CgroupDeviceRule>{Allow('c', 1, 3)};
   kernel_->writes.clear();
-  absl::Status st = driver_->Apply("c1", r);
+  absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("devices"));
   EXPECT_THAT(kernel_->writes, ::testing::IsEmpty());
   r.devices.reset();  // without device rules the same host is fine
-  EXPECT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
 }
 
 TEST_F(CgroupV1Test, AddProcessJoinsEveryHierarchy) {

@@ -84,7 +84,7 @@ TEST_F(CgroupV2Test, CreateEnablesOnlyControllersTheParentOffers) {
 TEST_F(CgroupV2Test, CreateUnderACgroupHoldingProcessesExplainsAndLeavesNothing) {
   MakeDriver();
   kernel_->SetProcs(own(), {4242});
-  absl::Status st = driver_->Create("c1");
+  absl::Status st = driver_->Create("c1").status();
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("holds processes"));
   EXPECT_THAT(std::string(st.message()), HasSubstr("cgroup.subtree_control"));
@@ -95,7 +95,7 @@ TEST_F(CgroupV2Test, CreateFailingBelowAnExistingParentLeavesTheParentAlone) {
   MakeDriver();
   ASSERT_TRUE(driver_->Create("berth").ok());
   kernel_->SetProcs(Dir("berth"), {7});  // berth can no longer hand controllers down
-  absl::Status st = driver_->Create("berth/x");
+  absl::Status st = driver_->Create("berth/x").status();
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_FALSE(Exists(Dir("berth/x")));
   EXPECT_TRUE(Exists(Dir("berth")));  // it existed before this call: not ours to undo
@@ -104,7 +104,7 @@ TEST_F(CgroupV2Test, CreateFailingBelowAnExistingParentLeavesTheParentAlone) {
 TEST_F(CgroupV2Test, RejectsPathsThatEscapeOrNameTheRoot) {
   MakeDriver();
   for (const char* bad : {"", "..", "a/../b", "/..", "/"}) {
-    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Create(bad))) << bad;
+    EXPECT_TRUE(absl::IsInvalidArgument(driver_->Create(bad).status())) << bad;
     EXPECT_TRUE(absl::IsInvalidArgument(driver_->Destroy(bad))) << bad;
     EXPECT_TRUE(absl::IsInvalidArgument(driver_->Freeze(bad))) << bad;
     EXPECT_TRUE(absl::IsInvalidArgument(driver_->Stats(bad).status())) << bad;
@@ -127,7 +127,7 @@ TEST_F(CgroupV2Test, ApplyWritesEveryLimitAndNoSwapForALimitedContainer) {
   r.cpu_period_us = 100000;
   r.cpu_shares = 1024;
   r.pids_limit = 20;
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_EQ(Value("c1", "memory.max"), "67108864");
   EXPECT_EQ(Value("c1", "memory.swap.max"), "0");
   EXPECT_EQ(Value("c1", "cpu.max"), "50000 100000");
@@ -144,14 +144,42 @@ TEST_F(CgroupV2Test, ApplyOfUnsetFieldsRestoresKernelDefaults) {
   r.cpu_period_us = 50000;
   r.cpu_shares = 4096;
   r.pids_limit = 5;
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_EQ(Value("c1", "cpu.max"), "20000 50000");
-  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());
+  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}, CgroupOrigin::kFound).ok());
   EXPECT_EQ(Value("c1", "memory.max"), "max");
   EXPECT_EQ(Value("c1", "memory.swap.max"), "max");
   EXPECT_EQ(Value("c1", "cpu.max"), "max 100000");
   EXPECT_EQ(Value("c1", "cpu.weight"), "100");
   EXPECT_EQ(Value("c1", "pids.max"), "max");
+}
+
+TEST_F(CgroupV2Test, ApplyToACgroupJustMadeTouchesOnlyWhatIsAsked) {
+  MakeDriver();
+  absl::StatusOr<CgroupOrigin> origin = driver_->Create("berth/c1");
+  ASSERT_TRUE(origin.ok()) << origin.status();
+  EXPECT_EQ(*origin, CgroupOrigin::kMade);
+  EXPECT_EQ(*driver_->Create("berth/c1"), CgroupOrigin::kFound);
+  kernel_->writes.clear();
+  kernel_->reads.clear();
+  ASSERT_TRUE(driver_->Apply("berth/c1", CgroupResources{}, CgroupOrigin::kMade).ok());
+  EXPECT_THAT(kernel_->writes, IsEmpty());
+  EXPECT_THAT(kernel_->reads, IsEmpty());
+  CgroupResources r;
+  r.pids_limit = 7;
+  r.cpu_shares = 2048;
+  ASSERT_TRUE(driver_->Apply("berth/c1", r, CgroupOrigin::kMade).ok());
+  std::vector<std::string> written;
+  for (const auto& [file, data] : kernel_->writes) written.push_back(std::filesystem::path(file).filename());
+  EXPECT_THAT(written, ElementsAre("cpu.max", "cpu.weight", "pids.max"));
+  EXPECT_EQ(Value("berth/c1", "pids.max"), "7");
+  EXPECT_EQ(Value("berth/c1", "memory.max"), "max");
+  // The same on a cgroup found there puts every unset limit back.
+  kernel_->writes.clear();
+  ASSERT_TRUE(driver_->Apply("berth/c1", r, CgroupOrigin::kFound).ok());
+  written.clear();
+  for (const auto& [file, data] : kernel_->writes) written.push_back(std::filesystem::path(file).filename());
+  EXPECT_THAT(written, Contains("memory.max"));
 }
 
 TEST_F(CgroupV2Test, ApplyFailsOnlyForLimitsOfControllersNotEnabled) {
@@ -160,9 +188,9 @@ TEST_F(CgroupV2Test, ApplyFailsOnlyForLimitsOfControllersNotEnabled) {
   CgroupResources r;
   r.memory_limit_bytes = 64 * kMiB;
   r.pids_limit = 3;
-  EXPECT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   r.cpu_quota_us = 50000;
-  absl::Status st = driver_->Apply("c1", r);
+  absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("cpu.max"));
 }
@@ -181,7 +209,7 @@ TEST_F(CgroupV2Test, ApplyWritesCpusetSwapAsSwapAloneAndTheReservationAsMemoryLo
   r.cpuset_cpus = std::string("0-1");
   r.cpuset_mems = std::string("0");
   r.disable_oom_killer = false;  // asks for nothing v2 lacks
-  absl::Status st = driver_->Apply("c1", r);
+  absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   ASSERT_TRUE(st.ok()) << st;
   EXPECT_EQ(Value("c1", "memory.max"), "67108864");
   EXPECT_EQ(Value("c1", "memory.swap.max"), "134217728");
@@ -190,14 +218,14 @@ TEST_F(CgroupV2Test, ApplyWritesCpusetSwapAsSwapAloneAndTheReservationAsMemoryLo
   EXPECT_EQ(Value("c1", "cpuset.mems"), "0");
 
   r.memory_swap_bytes = -1;  // unlimited swap
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_EQ(Value("c1", "memory.swap.max"), "max");
   r.memory_swap_bytes = 64 * kMiB;  // memory + swap = memory: no swap
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_EQ(Value("c1", "memory.swap.max"), "0");
 
   // Unset again: the parent's cpuset (empty lists), no reservation.
-  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());
+  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}, CgroupOrigin::kFound).ok());
   EXPECT_EQ(Value("c1", "memory.low"), "0");
   EXPECT_EQ(Value("c1", "memory.swap.max"), "max");
   EXPECT_EQ(Value("c1", "cpuset.cpus"), "");
@@ -211,7 +239,7 @@ TEST_F(CgroupV2Test, ApplyLeavesTheCpusetOfANewCgroupUnwrittenWhenUnset) {
   CgroupResources r;
   r.memory_limit_bytes = 64 * kMiB;
   r.pids_limit = 5;
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   for (const auto& [file, data] : kernel_->writes) {
     EXPECT_THAT(file, ::testing::Not(HasSubstr("cpuset."))) << data;
   }
@@ -224,11 +252,11 @@ TEST_F(CgroupV2Test, ApplyRefusesASwapLimitBelowOrWithoutTheMemoryLimitAndWrites
   CgroupResources r;
   r.memory_limit_bytes = 64 * kMiB;
   r.memory_swap_bytes = 32 * kMiB;
-  absl::Status st = driver_->Apply("c1", r);
+  absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("below the memory limit"));
   r.memory_limit_bytes.reset();
-  st = driver_->Apply("c1", r);
+  st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("needs a memory limit"));
   EXPECT_THAT(kernel_->writes, IsEmpty());
@@ -254,7 +282,7 @@ TEST_F(CgroupV2Test, ApplyRefusesWhatV2CannotDoAndWritesNothing) {
     CgroupResources r;
     r.memory_limit_bytes = 64 * kMiB;
     c.set(r);
-    absl::Status st = driver_->Apply("c1", r);
+    absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
     EXPECT_TRUE(absl::IsFailedPrecondition(st)) << c.named << ": " << st;
     EXPECT_THAT(std::string(st.message()), HasSubstr(c.named));
     EXPECT_THAT(std::string(st.message()), HasSubstr("cgroup v2"));
@@ -267,24 +295,24 @@ TEST_F(CgroupV2Test, ApplyOfACpusetOrSwapWithoutItsControllerOrFileFails) {
   ASSERT_TRUE(driver_->Create("c1").ok());
   CgroupResources r;
   r.cpuset_cpus = std::string("0");
-  absl::Status st = driver_->Apply("c1", r);
+  absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("cpuset.cpus is missing"));
-  EXPECT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());  // unasked: fine
+  EXPECT_TRUE(driver_->Apply("c1", CgroupResources{}, CgroupOrigin::kFound).ok());  // unasked: fine
 
   // Without swap accounting only a request for some swap fails.
   std::filesystem::remove(Dir("c1") + "/memory.swap.max");
   r = CgroupResources{};
   r.memory_limit_bytes = 64 * kMiB;
   r.memory_swap_bytes = 64 * kMiB;
-  EXPECT_TRUE(driver_->Apply("c1", r).ok());
+  EXPECT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   r.memory_swap_bytes = 128 * kMiB;
-  st = driver_->Apply("c1", r);
+  st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("memory.swap.max is missing"));
   r.memory_reservation_bytes = 1;  // nor memory.low (the fake has none)
   r.memory_swap_bytes.reset();
-  st = driver_->Apply("c1", r);
+  st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsFailedPrecondition(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("memory.low is missing"));
 }
@@ -318,7 +346,7 @@ TEST_F(CgroupV2DevicesTest, ApplyAttachesAProgramThatFollowsTheRules) {
   r.devices =
       std::vector<CgroupDeviceRule>{Deny('a', -1, -1), Allow('c', 1, 3), Allow('c', 1, 5, "rw"),
                                     Allow('c', 136, -1, "rw"), Deny('c', 136, 2)};
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_EQ(Value("c1", "pids.max"), "10");
   EXPECT_TRUE(Allowed("c1", 'c', 1, 3, "rwm"));
   EXPECT_TRUE(Allowed("c1", 'c', 1, 5, "rw"));
@@ -330,7 +358,7 @@ TEST_F(CgroupV2DevicesTest, ApplyAttachesAProgramThatFollowsTheRules) {
 
   // Applying again replaces the program.
   r.devices = std::vector<CgroupDeviceRule>{Allow('a', -1, -1), Deny('c', 1, 3, "w")};
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_THAT(kernel_->device_programs, SizeIs(1));
   EXPECT_TRUE(Allowed("c1", 'c', 1, 7, "rw"));
   EXPECT_TRUE(Allowed("c1", 'b', 8, 0, "m"));
@@ -340,14 +368,14 @@ TEST_F(CgroupV2DevicesTest, ApplyAttachesAProgramThatFollowsTheRules) {
 
   // An empty list denies everything.
   r.devices = std::vector<CgroupDeviceRule>{};
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   EXPECT_FALSE(Allowed("c1", 'c', 1, 3, "r"));
 }
 
 TEST_F(CgroupV2DevicesTest, UnsetDevicesAttachesNothing) {
   MakeDriver();
   ASSERT_TRUE(driver_->Create("c1").ok());
-  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}).ok());
+  ASSERT_TRUE(driver_->Apply("c1", CgroupResources{}, CgroupOrigin::kFound).ok());
   EXPECT_THAT(kernel_->device_programs, IsEmpty());
 }
 
@@ -356,7 +384,7 @@ TEST_F(CgroupV2DevicesTest, DevicesNeedNoController) {
   ASSERT_TRUE(driver_->Create("c1").ok());
   CgroupResources r;
   r.devices = std::vector<CgroupDeviceRule>{Allow('c', 1, 3)};
-  absl::Status st = driver_->Apply("c1", r);
+  absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   ASSERT_TRUE(st.ok()) << st;
   EXPECT_TRUE(Allowed("c1", 'c', 1, 3, "rw"));
 }
@@ -369,7 +397,7 @@ TEST_F(CgroupV2DevicesTest, InvalidRulesAreRefusedBeforeAnythingIsWritten) {
   r.devices =
       std::vector<CgroupDeviceRule>{Deny('a', -1, -1), Allow('c', 1, 3), Allow('c', 1, 5, "rwx")};
   kernel_->writes.clear();
-  absl::Status st = driver_->Apply("c1", r);
+  absl::Status st = driver_->Apply("c1", r, CgroupOrigin::kFound);
   EXPECT_TRUE(absl::IsInvalidArgument(st)) << st;
   EXPECT_THAT(std::string(st.message()), HasSubstr("device rule 2"));
   EXPECT_THAT(kernel_->writes, IsEmpty());
@@ -381,9 +409,9 @@ TEST_F(CgroupV2DevicesTest, ApplyToAMissingCgroupFailsAndDestroyDropsTheProgram)
   MakeDriver();
   CgroupResources r;
   r.devices = std::vector<CgroupDeviceRule>{Allow('c', 1, 3)};
-  EXPECT_TRUE(absl::IsNotFound(driver_->Apply("never-created", r)));
+  EXPECT_TRUE(absl::IsNotFound(driver_->Apply("never-created", r, CgroupOrigin::kFound)));
   ASSERT_TRUE(driver_->Create("c1").ok());
-  ASSERT_TRUE(driver_->Apply("c1", r).ok());
+  ASSERT_TRUE(driver_->Apply("c1", r, CgroupOrigin::kFound).ok());
   ASSERT_TRUE(driver_->Destroy("c1").ok());
   EXPECT_THAT(kernel_->device_programs, IsEmpty());
 }
