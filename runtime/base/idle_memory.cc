@@ -1,7 +1,9 @@
 #include "runtime/base/idle_memory.h"
 
+#include <link.h>
 #include <malloc.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -40,10 +42,52 @@ bool IsSharedLibrary(const std::string& path) {
   return absl::EndsWith(name, ".so") || absl::StrContains(name, ".so.");
 }
 
+// The program's own read-only segments, from its program headers: what kOwnBinary drops,
+// found without reading (and the kernel without walking) /proc/self/smaps, as a shim does
+// this once per container. A PT_LOAD without PF_W is never written in a process: relocations
+// (RELRO included) are applied to writable segments, and a program with text relocations
+// would not have been linked (-z text is the default). Pages are taken whole, rounded
+// inwards, so a page a writable segment shares is never dropped.
+struct Segments {
+  static constexpr int kMax = 8;
+  uintptr_t start[kMax] = {};
+  uintptr_t end[kMax] = {};
+  int count = 0;
+};
+
+int CollectProgramSegments(struct dl_phdr_info* info, size_t, void* data) {
+  auto* out = static_cast<Segments*>(data);
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  for (int i = 0; i < info->dlpi_phnum && out->count < Segments::kMax; ++i) {
+    const ElfW(Phdr)& ph = info->dlpi_phdr[i];
+    if (ph.p_type != PT_LOAD || (ph.p_flags & PF_W) != 0) continue;
+    const uintptr_t from = info->dlpi_addr + ph.p_vaddr;
+    const uintptr_t start = (from + page - 1) & ~(page - 1);
+    const uintptr_t end = (from + ph.p_filesz) & ~(page - 1);
+    if (start >= end) continue;
+    out->start[out->count] = start;
+    out->end[out->count] = end;
+    ++out->count;
+  }
+  return 1;  // the first object is the program itself
+}
+
+void ReleaseProgramSegments() {
+  Segments segments;
+  ::dl_iterate_phdr(CollectProgramSegments, &segments);
+  for (int i = 0; i < segments.count; ++i) {
+    (void)::madvise(reinterpret_cast<void*>(segments.start[i]), segments.end[i] - segments.start[i], MADV_DONTNEED);
+  }
+}
+
 }  // namespace
 
 void ReleaseIdleMemory(IdleRelease scope) {
   ::malloc_trim(0);
+  if (scope == IdleRelease::kOwnBinary) {
+    ReleaseProgramSegments();
+    return;
+  }
   std::FILE* smaps = std::fopen("/proc/self/smaps", "re");
   if (smaps == nullptr) return;
   // /proc files suggest 1 KiB reads, and the kernel hands smaps out a page at a time: a page

@@ -12,15 +12,19 @@
 namespace berth {
 
 enum class IdleRelease {
-  kOwnBinary,              // the executable's mappings only (a static program: everything)
-  kBinaryAndLibraries,     // and every shared library's
+  // The executable's read-only segments, as its program headers give them (a static
+  // program: all its code and constants); cheap enough to run once per container.
+  kOwnBinary,
+  // The executable's and every shared library's read-only, private file mappings that hold
+  // no private copy of any page, as /proc/self/smaps shows them (a relocated RELRO mapping
+  // does, and is left alone).
+  kBinaryAndLibraries,
 };
 
-// Unmaps the resident pages of the chosen read-only, private file mappings that hold no
-// private copy of any page (a relocated RELRO mapping does, and is left alone; so is
-// anything writable), then trims malloc. Only mappings that live as long as the process
-// (the executable, shared libraries) are touched, so another thread cannot have replaced one
-// meanwhile. Best effort: a failure changes nothing.
+// Trims malloc, then unmaps the resident pages of the mappings `scope` names; nothing
+// writable is touched. Only mappings that live as long as the process (the executable,
+// shared libraries) are, so another thread cannot have replaced one meanwhile. Best effort:
+// a failure changes nothing.
 void ReleaseIdleMemory(IdleRelease scope);
 
 }  // namespace berth
