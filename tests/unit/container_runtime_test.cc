@@ -529,12 +529,14 @@ TEST_F(ContainerRuntimeTest, UserCapabilitiesSignalsAndFds) {
   sigaddset(&block, SIGTERM);
   sigaddset(&block, SIGCHLD);
   ASSERT_EQ(::sigprocmask(SIG_BLOCK, &block, &old), 0);
-  struct sigaction ignore = {}, old_usr1;
+  struct sigaction ignore = {}, old_usr1, old_rtmax;
   ignore.sa_handler = SIG_IGN;
   ASSERT_EQ(::sigaction(SIGUSR1, &ignore, &old_usr1), 0);
+  ASSERT_EQ(::sigaction(SIGRTMAX, &ignore, &old_rtmax), 0);  // the top bit of the mask
   Result r = Run(s);
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
   ::sigaction(SIGUSR1, &old_usr1, nullptr);
+  ::sigaction(SIGRTMAX, &old_rtmax, nullptr);
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_THAT(r.output, HasSubstr("uid=1000 gid=1000 groups=10,20"));
