@@ -59,8 +59,8 @@ absl::StatusOr<LaunchedShim> ShimLauncher::Launch(const ShimLaunch& launch,
   std::optional<absl::StatusOr<LaunchedShim>> launched;
   if (standby) launched = HandOver(standby.get(), launch, on_init);
   if (!launched) launched = LaunchShim(shim_path_, exec_fd_, launch, on_init);
-  // The next standby is started once this container exists: started at once, its exec and
-  // start-up would compete for the CPUs with this container's creation.
+  // The next standby is forked once this container exists: forked at once, its start-up
+  // would compete for the CPUs with this container's creation.
   {
     std::lock_guard<std::mutex> lock(mu_);
     wanted_ = true;
