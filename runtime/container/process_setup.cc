@@ -1,9 +1,11 @@
 #include "runtime/container/process_setup.h"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -25,11 +27,18 @@ namespace {
 
 // The signals (bit sig-1) whose disposition is not SIG_DFL: SigIgn | SigCgt of
 // /proc/self/status, read into a buffer on the stack (this runs between clone and exec).
-// Every signal when the file cannot be read (no /proc where this process is).
+// Every signal when the file cannot be read (no /proc where this process is), or is not
+// procfs's: an exec runs this inside the container's mounts, where /proc may be anything
+// (non-blocking, so a FIFO there cannot hold the exec).
 uint64_t SignalsNotAtDefault() {
   constexpr uint64_t kAll = ~uint64_t{0};
-  int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  int fd = ::open("/proc/self/status", O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) return kAll;
+  struct statfs fs;
+  if (::fstatfs(fd, &fs) != 0 || fs.f_type != PROC_SUPER_MAGIC) {
+    ::close(fd);
+    return kAll;
+  }
   char text[4096];
   size_t used = 0;
   ssize_t n;
