@@ -110,23 +110,36 @@ absl::Status MountCgroupTree(int root_fd, const spec::Mount& m, const MountOptio
 }
 
 // A bind the parent prepared as a detached mount: attached onto a target made inside the root.
-absl::Status AttachBind(int root_fd, const spec::Mount& m, int bind_fd, const MountOptions& opts) {
+absl::Status AttachBind(int root_fd, const spec::Mount& m, int bind_fd, int parking_fd,
+                        const MountOptions& opts) {
   std::string what = absl::StrCat("mount bind ", m.source, " on ", m.destination);
   struct stat st;
   if (::fstat(bind_fd, &st) != 0) return SysError(what);
   absl::StatusOr<UniqueFd> target =
       MakePathInRoot(root_fd, m.destination, S_ISDIR(st.st_mode) ? LeafKind::kDirectory : LeafKind::kFile);
   if (!target.ok()) return WithContext(target.status(), what);
-  RETURN_IF_ERROR(AttachMount(bind_fd, target->get(), what));
   // Mounts are listed (mountinfo) in the order they were made, and the parent made this one
   // before the container's namespace existed. Once attached it can be copied (a detached
   // mount cannot be from here), and the copy, made now, takes its place in spec.mounts' order.
-  absl::StatusOr<UniqueFd> copy = CloneMountTree(bind_fd, "", opts.recursive);
-  if (copy.ok()) {
-    if (::umount2(FdPath(bind_fd).c_str(), MNT_DETACH) != 0) return SysError(absl::StrCat(what, ": replace"));
-    RETURN_IF_ERROR(AttachMount(copy->get(), target->get(), what));
-    bind_fd = copy->get();
+  // The original is attached for that at its parking spot when it has one, and leaves with the
+  // old root; otherwise on the target, from where it is unmounted. Each unmount waits for an
+  // RCU grace period, which all the node's unmounts queue for: under parallel starts that wait
+  // was the largest time a start spent off the CPU.
+  UniqueFd copy;
+  if (parking_fd >= 0 && AttachMount(bind_fd, parking_fd, what).ok()) {
+    absl::StatusOr<UniqueFd> cloned = CloneMountTree(bind_fd, "", opts.recursive);
+    if (cloned.ok()) copy = std::move(*cloned);
+    RETURN_IF_ERROR(AttachMount(copy ? copy.get() : bind_fd, target->get(), what));
+  } else {
+    RETURN_IF_ERROR(AttachMount(bind_fd, target->get(), what));
+    absl::StatusOr<UniqueFd> cloned = CloneMountTree(bind_fd, "", opts.recursive);
+    if (cloned.ok()) {
+      if (::umount2(FdPath(bind_fd).c_str(), MNT_DETACH) != 0) return SysError(absl::StrCat(what, ": replace"));
+      copy = std::move(*cloned);
+      RETURN_IF_ERROR(AttachMount(copy.get(), target->get(), what));
+    }
   }
+  if (copy) bind_fd = copy.get();
   if (opts.propagation != 0 &&
       ::mount(nullptr, FdPath(bind_fd).c_str(), nullptr, opts.propagation, nullptr) != 0) {
     return SysError(absl::StrCat(what, ": set propagation"));
@@ -134,9 +147,30 @@ absl::Status AttachBind(int root_fd, const spec::Mount& m, int bind_fd, const Mo
   return absl::OkStatus();
 }
 
-absl::Status MountOne(int root_fd, const spec::Mount& m, int bind_fd, const RootfsContext& context) {
+// A parking spot for each prepared bind that is not a directory: its own source, opened in the
+// old root before the container's root is attached, so that a mount attached there belongs to
+// the old root's tree and is detached with it. Invalid where there is none (a directory bind, a
+// source the container's root cannot reach, a root that is not pivoted to): that bind's original
+// is unmounted instead. The source is where the kernel allows a bind of it, whatever its type.
+std::vector<UniqueFd> OpenParkingSpots(const spec::Spec& spec, const PreparedMounts& mounts,
+                                       bool no_pivot) {
+  std::vector<UniqueFd> spots(mounts.binds.size());
+  if (no_pivot) return spots;
+  for (size_t i = 0; i < mounts.binds.size() && i < spec.mounts.size(); ++i) {
+    if (!mounts.binds[i]) continue;
+    struct stat bind_st, spot_st;
+    if (::fstat(mounts.binds[i].get(), &bind_st) != 0 || S_ISDIR(bind_st.st_mode)) continue;
+    UniqueFd spot(::open(spec.mounts[i].source.c_str(), O_PATH | O_CLOEXEC));
+    if (!spot || ::fstat(spot.get(), &spot_st) != 0 || S_ISDIR(spot_st.st_mode)) continue;
+    spots[i] = std::move(spot);
+  }
+  return spots;
+}
+
+absl::Status MountOne(int root_fd, const spec::Mount& m, int bind_fd, int parking_fd,
+                      const RootfsContext& context) {
   MountOptions opts = ParseMountOptions(m.options);
-  if (bind_fd >= 0) return AttachBind(root_fd, m, bind_fd, opts);
+  if (bind_fd >= 0) return AttachBind(root_fd, m, bind_fd, parking_fd, opts);
   std::string what = absl::StrCat("mount ", m.type, " on ", m.destination);
   absl::StatusOr<UniqueFd> target = MakePathInRoot(root_fd, m.destination, LeafKind::kDirectory);
   if (!target.ok()) return WithContext(target.status(), what);
@@ -238,6 +272,7 @@ absl::Status SetupRootfs(const spec::Spec& spec, const RootfsContext& context) {
     return SysError("set propagation of /");
   }
   PreparedMounts& mounts = *context.mounts;
+  std::vector<UniqueFd> parking = OpenParkingSpots(spec, mounts, context.no_pivot);
   {
     UniqueFd target(::open(spec.root.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!target) {
@@ -255,7 +290,8 @@ absl::Status SetupRootfs(const spec::Spec& spec, const RootfsContext& context) {
   const int root = mounts.root.get();
   for (size_t i = 0; i < spec.mounts.size(); ++i) {
     int bind_fd = i < mounts.binds.size() ? mounts.binds[i].get() : -1;
-    RETURN_IF_ERROR(MountOne(root, spec.mounts[i], bind_fd, context));
+    int parking_fd = i < parking.size() ? parking[i].get() : -1;
+    RETURN_IF_ERROR(MountOne(root, spec.mounts[i], bind_fd, parking_fd, context));
   }
   int terminal_fd = context.terminal_fd;
   if (context.new_pty != nullptr) {

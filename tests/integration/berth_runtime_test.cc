@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "absl/cleanup/cleanup.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
@@ -553,6 +554,44 @@ TEST_F(BerthRuntime, MountsInSpecOrderAndUnbindableRoot) {
     if (fields.size() > 4 && fields[4] == "/") root_line = std::string(line);
   }
   EXPECT_THAT(root_line, HasSubstr("unbindable")) << r.out;
+}
+
+// File binds, each first attached at a parking spot in the node's tree (its own source) to be
+// copied into place: with or without pivot_root, every bind shows once, in spec order, with
+// its source's content, and nothing is left on a source, one inside the rootfs included.
+TEST_F(BerthRuntime, FileBindsShowOnceInSpecOrder) {
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/a.txt", "a\n").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir_ + "/b.txt", "b\n").ok());
+  ASSERT_TRUE(WriteFileAtomic(bundle_ + "/rootfs/marker", "inside\n").ok());
+  auto bind = [](const std::string& source, const std::string& destination) {
+    return Json{{"destination", destination}, {"type", "bind"}, {"source", source}, {"options", {"bind", "ro"}}};
+  };
+  config_["mounts"].push_back(bind(dir_ + "/a.txt", "/etc/a"));
+  config_["mounts"].push_back({{"destination", "/tmp/first"}, {"type", "tmpfs"}, {"source", "tmpfs"},
+                               {"options", {"mode=755"}}});
+  config_["mounts"].push_back(bind(dir_ + "/b.txt", "/etc/b"));
+  config_["mounts"].push_back(bind(dir_ + "/b.txt", "/etc/b2"));
+  config_["mounts"].push_back(bind(bundle_ + "/rootfs/marker", "/etc/inside"));
+  const std::vector<std::string> in_order = {" /etc/a ", " /tmp/first ", " /etc/b ", " /etc/b2 ", " /etc/inside "};
+  for (bool pivot : {true, false}) {
+    SCOPED_TRACE(pivot ? "pivot_root" : "--no-pivot");
+    std::string id = pivot ? "binds" : "binds-nopivot";
+    Configure({"sh", "-c", "cat /etc/a /etc/b /etc/b2 /etc/inside /marker && cat /proc/self/mountinfo"}, id);
+    std::vector<std::string> args = {"run", "--bundle", bundle_, id};
+    if (!pivot) args.insert(args.begin() + 1, "--no-pivot");
+    CliResult r = Rt(args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(absl::StartsWith(r.out, "a\nb\nb\ninside\ninside\n")) << r.out;
+    size_t last = 0;
+    for (const std::string& destination : in_order) {
+      size_t at = r.out.find(destination);
+      ASSERT_NE(at, std::string::npos) << destination << " is not mounted:\n" << r.out;
+      EXPECT_EQ(r.out.find(destination, at + 1), std::string::npos) << destination << " shows twice:\n" << r.out;
+      EXPECT_GT(at, last) << destination << " is out of spec order:\n" << r.out;
+      last = at;
+    }
+    EXPECT_THAT(r.out, Not(HasSubstr(" /marker "))) << "a bind's original stayed on its source";
+  }
 }
 
 // A mount namespace joined by path gets the container's root set up in it (as runc does);
