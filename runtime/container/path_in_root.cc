@@ -35,6 +35,31 @@ std::string Relative(const std::string& path) {
   return start == std::string::npos ? "." : path.substr(start);
 }
 
+// The common cases, without walking the path a component at a time: the path is there (a
+// directory of the image), or only its last component is missing (a node in a fresh /dev, a
+// file for a bind in /etc). Invalid when neither holds, or when the last component exists
+// after all (EEXIST: a dangling symlink, which the walk follows, or a racing creator).
+UniqueFd OpenOrMakeLeaf(int root_fd, const std::string& path, LeafKind leaf) {
+  const std::string relative = Relative(path);
+  UniqueFd whole(OpenAt2(root_fd, relative.c_str(), O_PATH));
+  if (whole || errno != ENOENT) return whole;
+  size_t slash = relative.find_last_of('/');
+  std::string parent_path = slash == std::string::npos ? "." : relative.substr(0, slash);
+  std::string name = slash == std::string::npos ? relative : relative.substr(slash + 1);
+  if (name.empty() || name == "." || name == "..") return UniqueFd();
+  UniqueFd parent(OpenAt2(root_fd, parent_path.c_str(), O_PATH | O_DIRECTORY));
+  if (!parent) return UniqueFd();
+  // `parent` is the in-root resolution of the parent and `name` one plain component, so what
+  // is created stays inside the root; O_EXCL does not follow a symlink.
+  if (leaf == LeafKind::kFile) {
+    // The new file's own fd names it: a mount target needs no O_PATH.
+    return UniqueFd(::openat(parent.get(), name.c_str(),
+                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  }
+  if (::mkdirat(parent.get(), name.c_str(), 0755) != 0) return UniqueFd();
+  return UniqueFd(::openat(parent.get(), name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+}
+
 }  // namespace
 
 std::string FdPath(int fd) { return absl::StrCat("/proc/self/fd/", fd); }
@@ -47,6 +72,7 @@ absl::StatusOr<UniqueFd> OpenInRoot(int root_fd, const std::string& path, int fl
 }
 
 absl::StatusOr<UniqueFd> MakePathInRoot(int root_fd, const std::string& path, LeafKind leaf) {
+  if (UniqueFd made = OpenOrMakeLeaf(root_fd, path, leaf)) return made;
   std::deque<std::string> todo;
   for (absl::string_view part : absl::StrSplit(path, '/', absl::SkipEmpty())) {
     todo.emplace_back(part);

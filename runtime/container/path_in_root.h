@@ -18,7 +18,8 @@ absl::StatusOr<UniqueFd> OpenInRoot(int root_fd, const std::string& path, int fl
 enum class LeafKind { kDirectory, kFile };
 
 // mkdir -p inside the root (directories 0755); the last component is made an empty file
-// (0644) for kFile. Returns the result opened like OpenInRoot.
+// (0644) for kFile. Returns the result opened like OpenInRoot, or, for a file it just made,
+// open for writing: either fd names the object, as a mount target wants.
 absl::StatusOr<UniqueFd> MakePathInRoot(int root_fd, const std::string& path, LeafKind leaf);
 
 // "/proc/self/fd/<fd>": a path that names exactly the object `fd` refers to.
