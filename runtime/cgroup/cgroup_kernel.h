@@ -31,6 +31,9 @@ class CgroupKernel {
   virtual absl::StatusOr<std::string> Read(const std::string& file) = 0;
   // One write(2) to an existing control file: the kernel parses each write as one command.
   virtual absl::Status Write(const std::string& file, absl::string_view data) = 0;
+  // One write(2) per line, in order, to one existing control file; stops at the first that
+  // fails. By default a Write each.
+  virtual absl::Status WriteEach(const std::string& file, const std::vector<std::string>& lines);
   // cgroup v2: makes `program` (a BPF_PROG_TYPE_CGROUP_DEVICE program) the only device
   // program attached directly to cgroup directory `dir`, with no moment without one.
   virtual absl::Status SetDeviceProgram(const std::string& dir,
@@ -52,6 +55,8 @@ class LinuxCgroupKernel : public CgroupKernel {
   bool Exists(const std::string& path) override;
   absl::StatusOr<std::string> Read(const std::string& file) override;
   absl::Status Write(const std::string& file, absl::string_view data) override;
+  // The file opened once for all the lines.
+  absl::Status WriteEach(const std::string& file, const std::vector<std::string>& lines) override;
   absl::Status SetDeviceProgram(const std::string& dir,
                                 const std::vector<struct bpf_insn>& program) override;
   absl::Status Kill(pid_t pid, int signal) override;

@@ -207,7 +207,7 @@ class CgroupDriverV1 : public CgroupDriver {
     const bool fresh = origin == CgroupOrigin::kMade;
     // Device rules are checked (and their hierarchy found) before anything is written, so a
     // bad list changes nothing.
-    std::vector<std::pair<std::string, std::string>> device_writes;
+    std::vector<std::pair<std::string, std::vector<std::string>>> device_writes;
     absl::Status st = r.devices ? PlanDevices(p, *r.devices, device_writes) : absl::OkStatus();
     // Likewise a swap limit the memory limit contradicts.
     if (st.ok()) st = MemoryPlusSwapLimit(r).status();
@@ -218,9 +218,9 @@ class CgroupDriverV1 : public CgroupDriver {
     if (st.ok()) st = ApplyPids(p, r, fresh);
     // A failed write stops here with the list half-written: after the usual deny-all reset
     // that means fewer devices open than asked, not more.
-    for (const auto& [file, line] : device_writes) {
+    for (const auto& [file, lines] : device_writes) {
       if (!st.ok()) break;
-      st = kernel_->Write(file, line);
+      st = kernel_->WriteEach(file, lines);
     }
     return Annotate(st, absl::StrCat("apply limits to cgroup ", path));
   }
@@ -617,13 +617,17 @@ class CgroupDriverV1 : public CgroupDriver {
                           limited ? absl::StrCat(*r.pids_limit) : "max");
   }
 
+  // The writes in order, those in a row to one file together (a default list is a reset
+  // and ten allows: two opens instead of eleven).
   absl::Status PlanDevices(const CgroupPath& p, const std::vector<CgroupDeviceRule>& rules,
-                           std::vector<std::pair<std::string, std::string>>& writes) const {
+                           std::vector<std::pair<std::string, std::vector<std::string>>>& writes) const {
     ASSIGN_OR_RETURN(std::vector<DeviceWriteV1> lines, DeviceWritesV1(rules));
     ASSIGN_OR_RETURN(const CgroupMountV1* h, Need("devices", true));
     std::string dir = Dir(*h, p);
     for (const DeviceWriteV1& w : lines) {
-      writes.emplace_back(JoinCgroupDir(dir, w.allow ? "devices.allow" : "devices.deny"), w.line);
+      std::string file = JoinCgroupDir(dir, w.allow ? "devices.allow" : "devices.deny");
+      if (writes.empty() || writes.back().first != file) writes.emplace_back(std::move(file), std::vector<std::string>());
+      writes.back().second.push_back(w.line);
     }
     return absl::OkStatus();
   }

@@ -339,15 +339,18 @@ TEST_F(CgroupRealV1Test, DeviceRulesLetOnlyTheAllowedDevicesOpen) {
   if (!driver_->Directory(name_, "devices").ok()) GTEST_SKIP() << "no v1 devices hierarchy";
   ASSERT_TRUE(driver_->Create(name_).ok());
   CgroupResources r;
-  r.devices = std::vector<CgroupDeviceRule>{{false, 'a', -1, -1, "rwm"}, {true, 'c', 1, 3, "rwm"}};
+  // The allows go to devices.allow one write each, through one open file.
+  r.devices = std::vector<CgroupDeviceRule>{
+      {false, 'a', -1, -1, "rwm"}, {true, 'c', 1, 3, "rwm"}, {true, 'c', 1, 5, "rwm"}};
   absl::Status applied = driver_->Apply(name_, r, CgroupOrigin::kFound);
   ASSERT_TRUE(applied.ok()) << applied;
-  EXPECT_EQ(Trimmed(File("devices", name_, "devices.list")), "c 1:3 rwm");
+  EXPECT_EQ(Trimmed(File("devices", name_, "devices.list")), "c 1:3 rwm\nc 1:5 rwm");
   absl::StatusOr<std::vector<int>> errs = OpenErrnosFrom(
-      {"/dev/null", "/dev/full"}, [&](pid_t pid) { return driver_->AddProcess(name_, pid); });
+      {"/dev/null", "/dev/zero", "/dev/full"}, [&](pid_t pid) { return driver_->AddProcess(name_, pid); });
   ASSERT_TRUE(errs.ok()) << errs.status();
   EXPECT_EQ((*errs)[0], 0) << std::strerror((*errs)[0]);
-  EXPECT_EQ((*errs)[1], EPERM) << std::strerror((*errs)[1]);
+  EXPECT_EQ((*errs)[1], 0) << std::strerror((*errs)[1]);
+  EXPECT_EQ((*errs)[2], EPERM) << std::strerror((*errs)[2]);
 
   // Applying again with /dev/full allowed as well opens it.
   r.devices->push_back({true, 'c', 1, 7, "rw"});
