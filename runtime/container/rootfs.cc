@@ -19,6 +19,7 @@
 #include "absl/strings/strip.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/status_macros.h"
+#include "runtime/container/bind_parking.h"
 #include "runtime/container/dev_setup.h"
 #include "runtime/container/mount_api.h"
 #include "runtime/container/mount_options.h"
@@ -121,10 +122,8 @@ absl::Status AttachBind(int root_fd, const spec::Mount& m, int bind_fd, int park
   // Mounts are listed (mountinfo) in the order they were made, and the parent made this one
   // before the container's namespace existed. Once attached it can be copied (a detached
   // mount cannot be from here), and the copy, made now, takes its place in spec.mounts' order.
-  // The original is attached for that at its parking spot when it has one, and leaves with the
-  // old root; otherwise on the target, from where it is unmounted. Each unmount waits for an
-  // RCU grace period, which all the node's unmounts queue for: under parallel starts that wait
-  // was the largest time a start spent off the CPU.
+  // The original is attached for that at its parking spot when it has one (bind_parking.h),
+  // and leaves with the old root; otherwise on the target, from where it is unmounted.
   UniqueFd copy;
   if (parking_fd >= 0 && AttachMount(bind_fd, parking_fd, what).ok()) {
     absl::StatusOr<UniqueFd> cloned = CloneMountTree(bind_fd, "", opts.recursive);
@@ -145,26 +144,6 @@ absl::Status AttachBind(int root_fd, const spec::Mount& m, int bind_fd, int park
     return SysError(absl::StrCat(what, ": set propagation"));
   }
   return absl::OkStatus();
-}
-
-// A parking spot for each prepared bind that is not a directory: its own source, opened in the
-// old root before the container's root is attached, so that a mount attached there belongs to
-// the old root's tree and is detached with it. Invalid where there is none (a directory bind, a
-// source the container's root cannot reach, a root that is not pivoted to): that bind's original
-// is unmounted instead. The source is where the kernel allows a bind of it, whatever its type.
-std::vector<UniqueFd> OpenParkingSpots(const spec::Spec& spec, const PreparedMounts& mounts,
-                                       bool no_pivot) {
-  std::vector<UniqueFd> spots(mounts.binds.size());
-  if (no_pivot) return spots;
-  for (size_t i = 0; i < mounts.binds.size() && i < spec.mounts.size(); ++i) {
-    if (!mounts.binds[i]) continue;
-    struct stat bind_st, spot_st;
-    if (::fstat(mounts.binds[i].get(), &bind_st) != 0 || S_ISDIR(bind_st.st_mode)) continue;
-    UniqueFd spot(::open(spec.mounts[i].source.c_str(), O_PATH | O_CLOEXEC));
-    if (!spot || ::fstat(spot.get(), &spot_st) != 0 || S_ISDIR(spot_st.st_mode)) continue;
-    spots[i] = std::move(spot);
-  }
-  return spots;
 }
 
 absl::Status MountOne(int root_fd, const spec::Mount& m, int bind_fd, int parking_fd,
@@ -268,11 +247,15 @@ absl::Status SetupRootfs(const spec::Spec& spec, const RootfsContext& context) {
   // shared parent mount and an unbindable old root: those two are set up as rslave and get
   // their propagation once the container's root is "/" (FinishRootfs), as runc does.
   const unsigned long kind = *propagation & (MS_SHARED | MS_UNBINDABLE);
-  if (::mount(nullptr, "/", nullptr, kind != 0 ? (MS_SLAVE | MS_REC) : *propagation, nullptr) != 0) {
+  const unsigned long old_root_propagation = kind != 0 ? (MS_SLAVE | MS_REC) : *propagation;
+  if (::mount(nullptr, "/", nullptr, old_root_propagation, nullptr) != 0) {
     return SysError("set propagation of /");
   }
   PreparedMounts& mounts = *context.mounts;
-  std::vector<UniqueFd> parking = OpenParkingSpots(spec, mounts, context.no_pivot);
+  // "private" and "slave" alone leave the mounts below "/" as they were.
+  const bool old_root_unshared = (old_root_propagation & MS_REC) != 0 &&
+                                 (old_root_propagation & (MS_PRIVATE | MS_SLAVE)) != 0;
+  std::vector<UniqueFd> parking = OpenParkingSpots(spec, mounts, context.no_pivot, old_root_unshared);
   {
     UniqueFd target(::open(spec.root.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!target) {

@@ -2,6 +2,7 @@
 // a console socket, hooks, preserved fds, pid files, forced deletes and bad bundles — each
 // checked on the real process, its namespaces and its cgroup, not on the CLI's word alone.
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -592,6 +593,35 @@ TEST_F(BerthRuntime, FileBindsShowOnceInSpecOrder) {
     }
     EXPECT_THAT(r.out, Not(HasSubstr(" /marker "))) << "a bind's original stayed on its source";
   }
+}
+
+// With "private" root propagation the mounts below "/" keep theirs: a bind whose source is on
+// a shared mount is not parked there (it would propagate to the node, and stay there when the
+// container fails before its old root is detached). Here a later mount fails, after the bind.
+TEST_F(BerthRuntime, ABindFromASharedMountLeavesNothingOnTheNode) {
+  const std::string shared = dir_ + "/shared";
+  ASSERT_EQ(::mkdir(shared.c_str(), 0755), 0);
+  ASSERT_EQ(::mount("tmpfs", shared.c_str(), "tmpfs", 0, "size=1m"), 0) << std::strerror(errno);
+  absl::Cleanup unmount = [&] { ::umount2(shared.c_str(), MNT_DETACH); };
+  ASSERT_EQ(::mount(nullptr, shared.c_str(), nullptr, MS_SHARED, nullptr), 0) << std::strerror(errno);
+  ASSERT_TRUE(WriteFileAtomic(shared + "/f.txt", "f\n").ok());
+  config_["linux"]["rootfsPropagation"] = "private";
+  config_["mounts"].push_back(
+      {{"destination", "/etc/f"}, {"type", "bind"}, {"source", shared + "/f.txt"}, {"options", {"bind"}}});
+  config_["mounts"].push_back({{"destination", "/mnt/bad"}, {"type", "no-such-fs"}, {"source", "none"}});
+  Configure({"cat", "/etc/f"}, "sharedsrc");
+  CliResult r = Rt({"run", "--bundle", bundle_, "sharedsrc"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("/mnt/bad"));
+  EXPECT_THAT(ReadText("/proc/self/mountinfo"), Not(HasSubstr(shared + "/f.txt")));
+
+  // Without the failing mount it runs, the bind in place.
+  config_["mounts"].erase(config_["mounts"].size() - 1);
+  Configure({"cat", "/etc/f"}, "sharedsrc2");
+  r = Rt({"run", "--bundle", bundle_, "sharedsrc2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "f\n");
+  EXPECT_THAT(ReadText("/proc/self/mountinfo"), Not(HasSubstr(shared + "/f.txt")));
 }
 
 // A mount namespace joined by path gets the container's root set up in it (as runc does);
