@@ -35,16 +35,35 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
   return out;
 }
 
-absl::Status WriteExisting(const std::string& path, absl::string_view data) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd) return ErrnoToStatus(absl::StrCat("open ", path));
+namespace {
+
+// One write(2) of all of `data`: a short write is an error, not something to continue.
+absl::Status WriteOnce(int fd, absl::string_view data, const std::string& path) {
   ssize_t n;
   do {
-    n = ::write(fd.get(), data.data(), data.size());
+    n = ::write(fd, data.data(), data.size());
   } while (n < 0 && errno == EINTR);
   if (n < 0) return ErrnoToStatus(absl::StrCat("write ", path));
   if (static_cast<size_t>(n) != data.size()) {
     return absl::InternalError(absl::StrCat("short write to ", path));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status WriteExisting(const std::string& path, absl::string_view data) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return ErrnoToStatus(absl::StrCat("open ", path));
+  return WriteOnce(fd.get(), data, path);
+}
+
+absl::Status WriteExistingEach(const std::string& path, const std::vector<std::string>& pieces) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) return ErrnoToStatus(absl::StrCat("open ", path));
+  for (const std::string& piece : pieces) {
+    absl::Status st = WriteOnce(fd.get(), piece, path);
+    if (!st.ok()) return st;
   }
   return absl::OkStatus();
 }

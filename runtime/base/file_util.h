@@ -15,6 +15,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 // Writes `data` to `path` in one write(2) without creating or truncating (cgroup and proc files).
 absl::Status WriteExisting(const std::string& path, absl::string_view data);
+// The same for each of `pieces` in order, one write(2) each through one open: a control file
+// that parses each write as one command. Stops at the first that fails.
+absl::Status WriteExistingEach(const std::string& path, const std::vector<std::string>& pieces);
 
 // How far a replacement must reach before WriteFileAtomic returns.
 enum class Durability {

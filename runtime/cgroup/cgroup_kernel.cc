@@ -12,7 +12,6 @@
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/status_macros.h"
-#include "runtime/base/unique_fd.h"
 #include "runtime/cgroup/device_filter.h"
 
 namespace berth {
@@ -64,17 +63,7 @@ absl::Status LinuxCgroupKernel::Write(const std::string& file, absl::string_view
 }
 
 absl::Status LinuxCgroupKernel::WriteEach(const std::string& file, const std::vector<std::string>& lines) {
-  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd) return ErrnoToStatus(absl::StrCat("open ", file));
-  for (const std::string& line : lines) {
-    ssize_t n;
-    do {
-      n = ::write(fd.get(), line.data(), line.size());
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) return ErrnoToStatus(absl::StrCat("write \"", line, "\" to ", file));
-    if (static_cast<size_t>(n) != line.size()) return absl::InternalError(absl::StrCat("short write to ", file));
-  }
-  return absl::OkStatus();
+  return WriteExistingEach(file, lines);
 }
 
 absl::Status LinuxCgroupKernel::SetDeviceProgram(const std::string& dir,

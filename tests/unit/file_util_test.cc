@@ -71,5 +71,28 @@ TEST(MarkTopOfTrees, IsFalseForWhatIsNotADirectory) {
   EXPECT_FALSE(MarkTopOfTrees("/proc/self/status"));
 }
 
+// One open, one write(2) a piece: a pipe shows each write as the reader gets it; a file that is
+// not there is an error naming it, and nothing is made.
+TEST(WriteExistingEach, WritesEachPieceThroughOneOpen) {
+  int p[2];
+  ASSERT_EQ(::pipe(p), 0);
+  const std::string writer = "/proc/self/fd/" + std::to_string(p[1]);
+  ASSERT_TRUE(WriteExistingEach(writer, {"a", "bc", ""}).ok());
+  ::close(p[1]);
+  char buf[16] = {};
+  EXPECT_EQ(::read(p[0], buf, sizeof(buf)), 3);
+  EXPECT_EQ(std::string(buf), "abc");
+  ::close(p[0]);
+
+  char tmpl[] = "/tmp/berth-writeeach-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string missing = std::string(tmpl) + "/missing";
+  absl::Status st = WriteExistingEach(missing, {"x"});
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(std::string(st.message()).find(missing), std::string::npos) << st;
+  EXPECT_NE(::access(missing.c_str(), F_OK), 0);
+  ::rmdir(tmpl);
+}
+
 }  // namespace
 }  // namespace berth
