@@ -86,6 +86,7 @@ bool IsLive(v1::ContainerState s) { return s == v1::RUNNING || s == v1::PAUSED; 
 ContainerManager::ContainerManager(ManagerOptions options, CgroupDriver& cgroups, image::ImageStore& images,
                                    NetworkManager& networks)
     : options_(std::move(options)),
+      boot_id_(BootId().value_or("unknown")),
       cgroups_(cgroups),
       images_(images),
       networks_(networks),
@@ -370,10 +371,16 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
       bridge && std::none_of(config.sysctls().begin(), config.sysctls().end(),
                              [](const auto& sysctl) { return absl::StartsWith(sysctl.first, "net."); });
   absl::Status connected = absl::OkStatus();
+  // The record is made durable while init sets up its root, as pending: renamed into place
+  // once the container exists (container_record.h).
+  const std::string pending_record = PendingRecordPath(paths.record, boot_id_);
+  absl::Status pending = absl::OkStatus();
   auto when_init_exists = [&](const LaunchedShim& init) {
     entry->record.set_pid(init.init_pid);
     entry->pid_start_time = init.init_start_time;
     if (connect_beside_init) connected = networks_.Connect(id, plan->settings, init.init_pid);
+    pending = SavePendingRecord(pending_record, entry->record);
+    if (pending.ok()) CrashPoint("create.record_pending");
   };
 
   ShimLaunch launch{id, paths.bundle, paths.dir, paths.log, config.open_stdin()};
@@ -410,7 +417,8 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   }
   if (bridge) CrashPoint("create.network_connected");
   // Only now: a record is a container that exists, with its shim and network.
-  if (absl::Status recorded = SaveRecord(entry->paths.record, entry->record, Durability::kDurable); !recorded.ok()) {
+  absl::Status recorded = pending.ok() ? CommitPendingRecord(pending_record, paths.record) : pending;
+  if (!recorded.ok()) {
     // Without a record the container must not exist: undo it.
     undo_launched();
     return Annotate(recorded, "create container: write record");

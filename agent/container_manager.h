@@ -304,6 +304,7 @@ class ContainerManager {
   }
 
   ManagerOptions options_;
+  const std::string boot_id_;  // names a create's pending record (container_record.h)
   CgroupDriver& cgroups_;
   image::ImageStore& images_;
   NetworkManager& networks_;

@@ -43,7 +43,8 @@ absl::Status ContainerManager::Recover() {
       continue;
     }
     if (!IsFullId(name)) continue;
-    if (::access(ContainerPaths::For(ContainersDir(), name).record.c_str(), F_OK) != 0) {
+    const std::string record = ContainerPaths::For(ContainersDir(), name).record;
+    if (::access(record.c_str(), F_OK) != 0 && !AdoptPendingRecordOfEarlierBoot(record, boot_id_)) {
       RemoveOrphan(name);
       ++half_made;
       continue;

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/file_util.h"
 
@@ -34,6 +35,14 @@ absl::StatusOr<uint64_t> ProcessStartTime(pid_t pid) {
     return absl::InternalError(absl::StrCat("malformed /proc/", pid, "/stat"));
   }
   return start;
+}
+
+absl::StatusOr<std::string> BootId() {
+  absl::StatusOr<std::string> id = ReadFile("/proc/sys/kernel/random/boot_id");
+  if (!id.ok()) return id.status();
+  absl::string_view trimmed = absl::StripAsciiWhitespace(*id);
+  if (trimmed.empty()) return absl::InternalError("/proc/sys/kernel/random/boot_id is empty");
+  return std::string(trimmed);
 }
 
 bool ProcessAlive(pid_t pid, uint64_t start_time) {

@@ -20,6 +20,10 @@ absl::StatusOr<std::vector<std::string>> StatFieldsAfterComm(pid_t pid);
 
 absl::StatusOr<uint64_t> ProcessStartTime(pid_t pid);
 
+// This boot of the kernel's random id (/proc/sys/kernel/random/boot_id, without its newline):
+// what was written in this boot can be told from what outlived an earlier one.
+absl::StatusOr<std::string> BootId();
+
 // True when `pid` runs and started at `start_time` (not a reused pid). Zombies count as gone.
 bool ProcessAlive(pid_t pid, uint64_t start_time);
 

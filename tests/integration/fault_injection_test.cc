@@ -119,6 +119,12 @@ std::vector<CrashCase> Cases() {
       {"create.shim_launched", create, at_most_one},
       {"network.attached", create, at_most_one},
       {"create.network_connected", create, at_most_one},
+      {"create.record_pending", create,
+       [](AgentHarness& agent, const std::vector<v1::Container>& cs) {
+         // Durable, but the create was never reported: undone at recovery, in this boot.
+         EXPECT_TRUE(cs.empty()) << "a create that died before its commit is listed: " << cs[0].name();
+         EXPECT_TRUE(DirEntries(ContainersDir(agent)).empty());
+       }},
       {"create.record_written", create,
        [](AgentHarness& agent, const std::vector<v1::Container>& cs) {
          ASSERT_EQ(cs.size(), 1u) << "a written record is a container";

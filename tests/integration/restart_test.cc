@@ -19,6 +19,7 @@
 #include <google/protobuf/util/time_util.h>
 #include <grpcpp/grpcpp.h>
 
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "berth/v1/events.grpc.pb.h"
 #include "gtest/gtest.h"
@@ -230,6 +231,57 @@ TEST(Restart, CreatedContainerWithoutRecordIsRemoved) {
   auto st = agent.containers().Start(&ctx, req, &resp);
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(resp.container().state(), v1::RUNNING);
+}
+
+// A create's first record is durable under a pending name before its commit (a rename, not
+// synced). After a restart in the same boot, a pending record is a create that was never
+// reported: undone. One of an earlier boot may be a commit whose rename the node lost when it
+// went down: kept, unless it does not read whole (its create cannot have been reported).
+TEST(Restart, PendingRecordsAreUndoneInTheirBootAndKeptFromAnEarlierOne) {
+  AgentHarness agent;
+  agent.Start();
+  auto earlier = agent.Create(Busybox({"sleep", "1000"}));
+  ASSERT_TRUE(earlier.ok()) << earlier.status();
+  auto this_boot = agent.Create(Busybox({"sleep", "1000"}));
+  ASSERT_TRUE(this_boot.ok()) << this_boot.status();
+  auto torn = agent.Create(Busybox({"sleep", "1000"}));
+  ASSERT_TRUE(torn.ok()) << torn.status();
+  const pid_t this_boot_shim = ShimPidFromState(agent, this_boot->id());
+  ASSERT_GT(this_boot_shim, 0);
+
+  agent.Kill(SIGKILL);
+  const std::string boot_id(absl::StripAsciiWhitespace(ReadText("/proc/sys/kernel/random/boot_id")));
+  ASSERT_FALSE(boot_id.empty());
+  const std::string other_boot = "00000000-0000-4000-8000-000000000000";
+  ASSERT_NE(boot_id, other_boot);
+  auto pend = [&](const v1::Container& c, const std::string& boot) {
+    const std::string record = ContainersDir(agent) + "/" + c.id() + "/container.json";
+    const std::string pending = record + ".pending-" + boot;
+    EXPECT_EQ(::rename(record.c_str(), pending.c_str()), 0) << record;
+    return pending;
+  };
+  pend(*earlier, other_boot);
+  pend(*this_boot, boot_id);
+  const std::string torn_pending = pend(*torn, other_boot);
+  ASSERT_EQ(::truncate(torn_pending.c_str(), 20), 0);
+  agent.Start();
+
+  auto listed = ListAll(agent);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].id(), earlier->id());
+  EXPECT_EQ(listed[0].name(), earlier->name());
+  EXPECT_EQ(listed[0].state(), v1::CREATED);
+  EXPECT_EQ(::access((ContainersDir(agent) + "/" + earlier->id() + "/container.json").c_str(), F_OK), 0);
+  EXPECT_EQ(ContainerDirIds(agent), std::set<std::string>{earlier->id()});
+  EXPECT_TRUE(WaitUntil([&] { return !PidRunning(this_boot_shim); }, kExitBound)) << "shim " << this_boot_shim;
+  EXPECT_TRUE(WaitUntil([&] { return !PidRunning(this_boot->pid()) && !PidRunning(torn->pid()); }, kExitBound));
+  EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent) == std::set<std::string>{earlier->id()}; }, kExitBound));
+  auto started = agent.StartContainer(earlier->id());
+  ASSERT_TRUE(started.ok()) << started.status();
+  auto exec = agent.Exec(earlier->id(), {"echo", "kept"});
+  ASSERT_TRUE(exec.ok()) << exec.status();
+  EXPECT_EQ(exec->out, "kept\n");
+  EXPECT_TRUE(agent.Remove(earlier->id(), true).ok());
 }
 
 // The agent dies (or gives up) while a shim is still creating its container: nobody will
