@@ -121,6 +121,9 @@ class CgroupDriver {
   // directory and the files that move processes and enable controllers below it.
   virtual absl::Status Delegate(const std::string& path, uid_t uid, gid_t gid) = 0;
   virtual absl::StatusOr<CgroupStats> Stats(const std::string& path) = 0;
+  // Stats' oom_kills alone, from the one file that counts them (0 without a memory
+  // controller): what a container's end reads, without the rest of Stats' dozen files.
+  virtual absl::StatusOr<uint64_t> OomKills(const std::string& path) = 0;
   virtual absl::StatusOr<std::vector<pid_t>> Processes(const std::string& path) = 0;
   // Thaws, SIGKILLs every process, waits (bounded) until the cgroup is empty, removes it in
   // every hierarchy. Missing directories are not an error.

@@ -274,6 +274,15 @@ class CgroupDriverV1 : public CgroupDriver {
     return stats;
   }
 
+  absl::StatusOr<uint64_t> OomKills(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    const CgroupMountV1* h = Find("memory");
+    if (h == nullptr) return 0;
+    absl::StatusOr<uint64_t> kills = ReadOomKills(Dir(*h, p));
+    if (!kills.ok()) return Annotate(kills.status(), absl::StrCat("OOM kills of cgroup ", path));
+    return kills;
+  }
+
   absl::StatusOr<std::vector<pid_t>> Processes(const std::string& path) override {
     ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
     // A process added to only some hierarchies (AddProcess failed half-way) still counts.
@@ -632,6 +641,12 @@ class CgroupDriverV1 : public CgroupDriver {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<uint64_t> ReadOomKills(const std::string& memory_dir) {
+    ASSIGN_OR_RETURN(std::string oom, kernel_->Read(JoinCgroupDir(memory_dir, "memory.oom_control")));
+    // Kernels before 4.13 have no "oom_kill" line.
+    return FlatKeyedValue(oom, "oom_kill").value_or(0);
+  }
+
   // The file's text, or "" when this kernel has no such file (older kernels, other schedulers).
   absl::StatusOr<std::string> ReadOptional(const std::string& file) {
     if (!kernel_->Exists(file)) return std::string();
@@ -655,9 +670,7 @@ class CgroupDriverV1 : public CgroupDriver {
           FlatKeyedValue(stat, "total_cache").value_or(FlatKeyedValue(stat, "cache").value_or(0));
       stats.memory_inactive_file_bytes = FlatKeyedValue(stat, "total_inactive_file")
                                              .value_or(FlatKeyedValue(stat, "inactive_file").value_or(0));
-      ASSIGN_OR_RETURN(std::string oom, kernel_->Read(JoinCgroupDir(dir, "memory.oom_control")));
-      // Kernels before 4.13 have no "oom_kill" line.
-      stats.oom_kills = FlatKeyedValue(oom, "oom_kill").value_or(0);
+      ASSIGN_OR_RETURN(stats.oom_kills, ReadOomKills(dir));
       stats.oom_events = stats.oom_kills;
     }
     if (const CgroupMountV1* h = Find("cpuacct")) {

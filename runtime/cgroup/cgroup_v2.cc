@@ -134,6 +134,16 @@ class CgroupDriverV2 : public CgroupDriver {
     return stats;
   }
 
+  absl::StatusOr<uint64_t> OomKills(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    const std::string dir = Dir(p);
+    if (!kernel_->Exists(dir)) return Annotate(ErrnoStatus(ENOENT, dir), absl::StrCat("OOM kills of cgroup ", path));
+    // No memory.events: no memory controller here, and nothing counted.
+    absl::StatusOr<std::string> events = ReadOptional(JoinCgroupDir(dir, "memory.events"));
+    if (!events.ok()) return Annotate(events.status(), absl::StrCat("OOM kills of cgroup ", path));
+    return FlatKeyedValue(*events, "oom_kill").value_or(0);
+  }
+
   absl::StatusOr<std::vector<pid_t>> Processes(const std::string& path) override {
     ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
     absl::StatusOr<std::vector<pid_t>> pids = SubtreePids(*kernel_, Dir(p));

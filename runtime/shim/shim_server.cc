@@ -334,13 +334,15 @@ void ShimServer::OnInitExit(int wait_status) {
   const std::string& path = spec_.linux.cgroups_path;
   if (!path.empty()) {
     // The OOM flag first: Destroy removes the counters with the cgroup.
-    if (auto stats = cgroups_->Stats(path); stats.ok()) state_.oom_killed = stats->oom_kills > 0;
-    // Kills what is left (exec'd processes, daemons of a container without its own pid
-    // namespace), which also closes the last writers of the output pipes.
-    // init is gone already (pid 0: nothing to signal); the one place its cgroup is removed.
-    if (absl::Status st = lifecycle::DestroyContainer(*cgroups_, {0, 0, path}); !st.ok() && state_.error.empty()) {
-      state_.error = std::string(st.message());
-    }
+    if (auto kills = cgroups_->OomKills(path); kills.ok()) state_.oom_killed = *kills > 0;
+    // The one place its cgroup is removed. Usually nothing is left in it (init was its pid
+    // namespace's last process): removed as it is, without Destroy's thaw, walk and kill.
+    // Otherwise (exec'd processes, daemons of a container without its own pid namespace,
+    // cgroups of its own below) Destroy kills what is left, which also closes the last
+    // writers of the output pipes; init is gone already (pid 0: nothing to signal).
+    absl::Status removed = cgroups_->RemoveEmpty(path);
+    if (!removed.ok()) removed = lifecycle::DestroyContainer(*cgroups_, {0, 0, path});
+    if (!removed.ok() && state_.error.empty()) state_.error = std::string(removed.message());
   }
   stdin_writer_.Reset();
   drain_deadline_ns_ = MonotonicNs() + kDrainTimeoutNs;

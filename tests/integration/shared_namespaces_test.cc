@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
@@ -93,6 +95,21 @@ TEST_F(SharedNamespacesTest, HostModesShareTheNodes) {
   auto r = agent_.Exec(c.id(), {"cat", "/etc/hostname"});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->out, std::string(name) + "\n");
+}
+
+// Without a pid namespace of its own, what init started outlives init: the container's end
+// kills it (it is in the container's cgroup, and holds its output open), and the cgroup goes.
+TEST_F(SharedNamespacesTest, WithTheNodesPidNamespaceWhatInitLeftEndsWithIt) {
+  v1::ContainerConfig config = Busybox({"sh", "-c", "sleep 1000 & echo $!"});
+  config.set_pid("host");
+  auto r = agent_.RunToExit(config);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  pid_t left = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(r->out), &left)) << r->out;
+  EXPECT_TRUE(WaitUntil([&] { return !PidRunning(left); }, std::chrono::seconds(10)))
+      << "sleep " << left << " outlived its container";
+  EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent_).empty(); }, std::chrono::seconds(10)));
 }
 
 TEST_F(SharedNamespacesTest, RefusalsLeaveNothingBehind) {

@@ -736,6 +736,19 @@ TEST_F(CgroupV1Test, StatsReadsUsagePidsAndOomKills) {
   EXPECT_EQ(stats->pids_current, 3u);
   EXPECT_EQ(stats->oom_kills, 2u);
   EXPECT_TRUE(absl::IsNotFound(driver_->Stats("missing").status()));
+  // The count alone, as a container's end reads it.
+  absl::StatusOr<uint64_t> kills = driver_->OomKills("c1");
+  ASSERT_TRUE(kills.ok()) << kills.status();
+  EXPECT_EQ(*kills, 2u);
+  EXPECT_TRUE(absl::IsNotFound(driver_->OomKills("missing").status()));
+}
+
+TEST_F(CgroupV1Test, OomKillsAreZeroWithoutAMemoryHierarchy) {
+  MakeDriver({"cpu", "pids"});
+  ASSERT_TRUE(driver_->Create("c1").ok());
+  absl::StatusOr<uint64_t> kills = driver_->OomKills("c1");
+  ASSERT_TRUE(kills.ok()) << kills.status();
+  EXPECT_EQ(*kills, 0u);
 }
 
 TEST_F(CgroupV1Test, StatsReadsCpuMemoryPidsAndBlkioFromEachHierarchy) {

@@ -461,6 +461,16 @@ TEST_F(CgroupV2Test, StatsReadsUsagePidsAndOomKills) {
   EXPECT_EQ(stats->memory_failcnt, 4u);
   EXPECT_EQ(stats->memory_limit_bytes, 0u) << "memory.max \"max\" is no limit";
   EXPECT_TRUE(absl::IsNotFound(driver_->Stats("missing").status()));
+  // The count alone, as a container's end reads it; none without the memory controller.
+  absl::StatusOr<uint64_t> kills = driver_->OomKills("c1");
+  ASSERT_TRUE(kills.ok()) << kills.status();
+  EXPECT_EQ(*kills, 3u);
+  EXPECT_TRUE(absl::IsNotFound(driver_->OomKills("missing").status()));
+  ASSERT_TRUE(driver_->Create("c2").ok());
+  std::filesystem::remove(Dir("c2") + "/memory.events");  // as where memory is not enabled
+  kills = driver_->OomKills("c2");
+  ASSERT_TRUE(kills.ok()) << kills.status();
+  EXPECT_EQ(*kills, 0u);
 }
 
 TEST_F(CgroupV2Test, StatsReadsCpuMemoryPidsAndIoInTheirV2Files) {
