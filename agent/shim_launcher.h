@@ -7,8 +7,8 @@
 // Standbys are forked by a zygote shim, started with the first launch: a fork of a process that
 // has run the shim's start-up costs a fraction of an exec and a start-up. Each launch takes the
 // standby, or has one forked at once when there is none (creates in parallel), and asks for the
-// next one once its container exists, forked on this class's thread while the container is
-// started and runs. A zygote that died is noticed when it is asked for a fork (the send fails)
+// next one as it hands its launch over, forked on this class's thread while the container is
+// set up. A zygote that died is noticed when it is asked for a fork (the send fails)
 // and another is started; a standby that died is noticed when it is handed a launch, and the
 // launch falls back to the direct way: an exec of the shim. Destroying the launcher closes the
 // zygote's and the standby's sockets, and both exit.
