@@ -485,7 +485,11 @@ void ContainerManager::ApplyExit(Entry& entry, const std::optional<shim::ExitRep
   c.set_pid(0);
   StopProbing(c.id());
   networks_.Unpublish(c.id());  // an exited container's ports are free for others
-  if (absl::Status st = Persist(entry); !st.ok()) {
+  // A --rm container is removed next and not rewritten first: `run --rm` waits for the
+  // removal, and an agent that dies before it reads the exit from the shim's state file at
+  // start-up, as it would have from the record.
+  const bool removed_next = c.config().auto_remove() && !at_recovery;
+  if (absl::Status st = removed_next ? absl::OkStatus() : Persist(entry); !st.ok()) {
     spdlog::error("persist exit id={} error=\"{}\"", c.id(), st.message());
   }
   CrashPoint("exit.recorded");

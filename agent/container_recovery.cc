@@ -70,19 +70,34 @@ absl::Status ContainerManager::Recover() {
     for (const auto& [id, e] : by_id_) entries.push_back(e);
   }
   int restarting = 0;
+  int auto_removed = 0;
   for (const auto& e : entries) {
     std::optional<absl::Duration> delay;
+    bool remove = false;
     {
       std::lock_guard<std::mutex> lock(e->mu);
       delay = RestartDelay(*e, /*at_startup=*/true);
+      // A --rm container that exited while the agent was down, or before its removal: gone
+      // now, as docker's daemon does at its start (--rm takes no restart policy).
+      remove = e->record.config().auto_remove() && e->record.state() == v1::EXITED;
+    }
+    if (remove) {
+      absl::Status st = Remove(e->id, /*force=*/true, /*remove_volumes=*/true);
+      if (st.ok()) {
+        ++auto_removed;
+      } else {
+        spdlog::warn("auto-remove at recovery id={} error=\"{}\"", e->id, st.message());
+      }
+      continue;
     }
     if (delay) {
       ScheduleRestart(e->id, *delay);
       ++restarting;
     }
   }
-  spdlog::info("recovered containers live={} exited={} exits_found={} half_made_removed={} restarting={}", live,
-               exited_before, exits_found, half_made, restarting);
+  spdlog::info(
+      "recovered containers live={} exited={} exits_found={} half_made_removed={} restarting={} auto_removed={}",
+      live, exited_before, exits_found, half_made, restarting, auto_removed);
   v1::Event event;
   event.set_type("agent.recovery");
   auto& a = *event.mutable_attributes();
@@ -91,6 +106,7 @@ absl::Status ContainerManager::Recover() {
   a["exits_found"] = std::to_string(exits_found);
   a["half_made_removed"] = std::to_string(half_made);
   a["restarting"] = std::to_string(restarting);
+  a["auto_removed"] = std::to_string(auto_removed);
   Emit(std::move(event));
   return absl::OkStatus();
 }

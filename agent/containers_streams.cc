@@ -225,13 +225,19 @@ grpc::Status ContainersService::Run(grpc::ServerContext* ctx,
   };
   auto handle = manager_.Attach(id, first.stdin());
   if (!handle.ok()) return abandon(handle.status(), /*leave_created=*/false);
-  v1::RunResponse made;
-  *made.mutable_created() = *std::move(created);
-  if (!stream->Write(made) || ctx->IsCancelled()) {
+  if (ctx->IsCancelled()) {
     return abandon(absl::CancelledError("run: the client went away before the start"), /*leave_created=*/true);
   }
   ApplyFirstRequest(*handle, first);  // the terminal's size before the process starts
-  if (auto started = manager_.Start(id); !started.ok()) return abandon(started.status(), /*leave_created=*/true);
+  // Started before the container is sent: the output is captured already (Attach), and the
+  // sync stream's Write waits for the transport, which the start need not wait for. The
+  // client still reads the container first: output is written after it, by this thread.
+  absl::StatusOr<v1::Container> started = manager_.Start(id);
+  v1::RunResponse made;
+  *made.mutable_created() = *std::move(created);
+  const bool sent = stream->Write(made);
+  if (!started.ok()) return abandon(started.status(), /*leave_created=*/true);
+  if (!sent) return grpc::Status(grpc::StatusCode::CANCELLED, "run: the client went away after the start");
   return ServeAttached(ctx, stream, *std::move(handle), id, /*remove_first=*/auto_remove);
 }
 

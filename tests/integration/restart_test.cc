@@ -146,6 +146,48 @@ TEST(Restart, SecondRestartKeepsRecordedExit) {
             TimeUtil::TimestampToNanoseconds(w->container().finished_at()));
 }
 
+TEST(Restart, RmContainersThatExitedWhileTheAgentWasDownAreRemovedAtItsStart) {
+  // As docker's daemon does: a --rm container whose exit the agent did not see, or saw but had
+  // not removed yet, is removed when the agent starts again; one without --rm keeps its exit.
+  AgentHarness agent;
+  agent.Start();
+  auto rm_config = Busybox({"sleep", "1000"});
+  rm_config.set_name("rm-me");
+  rm_config.set_auto_remove(true);
+  auto rm = agent.Run(rm_config);
+  ASSERT_TRUE(rm.ok()) << rm.status();
+  auto kept_config = Busybox({"sleep", "1000"});
+  kept_config.set_name("kept");
+  auto kept = agent.Run(kept_config);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  ASSERT_GT(rm->pid(), 0);
+  ASSERT_GT(kept->pid(), 0);
+
+  agent.Kill(SIGKILL);
+  // Both processes were started by this test; they end while no agent runs.
+  ASSERT_EQ(::kill(rm->pid(), SIGKILL), 0);
+  ASSERT_EQ(::kill(kept->pid(), SIGKILL), 0);
+  ASSERT_TRUE(WaitUntil([&] { return !PidRunning(rm->pid()) && !PidRunning(kept->pid()); }, kExitBound));
+
+  agent.Start();
+  auto gone = agent.Inspect(rm->id());
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kNotFound) << gone.status();
+  auto kept_after = agent.Inspect("kept");
+  ASSERT_TRUE(kept_after.ok()) << kept_after.status();
+  EXPECT_EQ(kept_after->state(), v1::EXITED);
+  EXPECT_EQ(kept_after->exit_code(), 128 + SIGKILL);
+  EXPECT_EQ(ContainerDirIds(agent), (std::set<std::string>{kept->id()}));
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        for (const std::string& id : ContainerCgroupIds(agent)) {
+          if (id == rm->id()) return false;
+        }
+        return true;
+      },
+      kExitBound));
+  ASSERT_TRUE(agent.Remove(kept->id(), false).ok());
+}
+
 TEST(Restart, AStartComesBackFromTheShimsStateFile) {
   // A start is not written to the record; after a restart the agent takes it from the shim's
   // state file: the running container keeps its start time, and one that died with its shim
