@@ -59,7 +59,7 @@ absl::StatusOr<LaunchedShim> ShimLauncher::Launch(const ShimLaunch& launch,
   // The next standby is forked while this container is set up: the create mostly waits
   // then (on init's set-up, on the record's fsync), and a standby forked once the container
   // existed competed with its start and run for the two CPUs of the VM we measure on
-  // (run-to-exit 0.75x -> 0.72x crun, four runs each).
+  // (docs/performance.md has the measurement).
   {
     std::lock_guard<std::mutex> lock(mu_);
     wanted_ = true;

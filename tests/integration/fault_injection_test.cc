@@ -116,15 +116,15 @@ std::vector<CrashCase> Cases() {
   return {
       {"create.lease_written", create, at_most_one},
       {"create.bundle_written", create, at_most_one},
-      {"create.shim_launched", create, at_most_one},
       {"network.attached", create, at_most_one},
-      {"create.network_connected", create, at_most_one},
       {"create.record_pending", create,
        [](AgentHarness& agent, const std::vector<v1::Container>& cs) {
          // Durable, but the create was never reported: undone at recovery, in this boot.
          EXPECT_TRUE(cs.empty()) << "a create that died before its commit is listed: " << cs[0].name();
          EXPECT_TRUE(DirEntries(ContainersDir(agent)).empty());
        }},
+      {"create.shim_launched", create, at_most_one},
+      {"create.network_connected", create, at_most_one},
       {"create.record_written", create,
        [](AgentHarness& agent, const std::vector<v1::Container>& cs) {
          ASSERT_EQ(cs.size(), 1u) << "a written record is a container";

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -288,10 +289,18 @@ TEST(Restart, PendingRecordsAreUndoneInTheirBootAndKeptFromAnEarlierOne) {
   ASSERT_TRUE(this_boot.ok()) << this_boot.status();
   auto torn = agent.Create(Busybox({"sleep", "1000"}));
   ASSERT_TRUE(torn.ok()) << torn.status();
+  // Kept from an earlier boot as well, but as after a real reboot: its shim and init are gone.
+  auto rebooted = agent.Create(Busybox({"sleep", "1000"}));
+  ASSERT_TRUE(rebooted.ok()) << rebooted.status();
   const pid_t this_boot_shim = ShimPidFromState(agent, this_boot->id());
   ASSERT_GT(this_boot_shim, 0);
+  const pid_t rebooted_shim = ShimPidFromState(agent, rebooted->id());
+  ASSERT_GT(rebooted_shim, 0);
 
   agent.Kill(SIGKILL);
+  ASSERT_EQ(::kill(rebooted_shim, SIGKILL), 0);
+  ASSERT_EQ(::kill(rebooted->pid(), SIGKILL), 0);
+  ASSERT_TRUE(WaitUntil([&] { return !PidRunning(rebooted_shim) && !PidRunning(rebooted->pid()); }, kExitBound));
   const std::string boot_id(absl::StripAsciiWhitespace(ReadText("/proc/sys/kernel/random/boot_id")));
   ASSERT_FALSE(boot_id.empty());
   const std::string other_boot = "00000000-0000-4000-8000-000000000000";
@@ -304,20 +313,34 @@ TEST(Restart, PendingRecordsAreUndoneInTheirBootAndKeptFromAnEarlierOne) {
   };
   pend(*earlier, other_boot);
   pend(*this_boot, boot_id);
+  pend(*rebooted, other_boot);
   const std::string torn_pending = pend(*torn, other_boot);
   ASSERT_EQ(::truncate(torn_pending.c_str(), 20), 0);
   agent.Start();
 
   auto listed = ListAll(agent);
-  ASSERT_EQ(listed.size(), 1u);
-  EXPECT_EQ(listed[0].id(), earlier->id());
-  EXPECT_EQ(listed[0].name(), earlier->name());
-  EXPECT_EQ(listed[0].state(), v1::CREATED);
-  EXPECT_EQ(::access((ContainersDir(agent) + "/" + earlier->id() + "/container.json").c_str(), F_OK), 0);
-  EXPECT_EQ(ContainerDirIds(agent), std::set<std::string>{earlier->id()});
+  ASSERT_EQ(listed.size(), 2u);
+  std::map<std::string, v1::Container> by_id;
+  for (const v1::Container& c : listed) by_id[c.id()] = c;
+  ASSERT_EQ(by_id.count(earlier->id()), 1u);
+  EXPECT_EQ(by_id[earlier->id()].name(), earlier->name());
+  EXPECT_EQ(by_id[earlier->id()].state(), v1::CREATED);
+  ASSERT_EQ(by_id.count(rebooted->id()), 1u);
+  EXPECT_EQ(by_id[rebooted->id()].state(), v1::EXITED) << "its monitor is gone: an exit, code unknown";
+  EXPECT_EQ(by_id[rebooted->id()].exit_code(), 255);
+  for (const auto* c : {&*earlier, &*rebooted}) {
+    EXPECT_EQ(::access((ContainersDir(agent) + "/" + c->id() + "/container.json").c_str(), F_OK), 0);
+  }
+  EXPECT_EQ(ContainerDirIds(agent), (std::set<std::string>{earlier->id(), rebooted->id()}));
   EXPECT_TRUE(WaitUntil([&] { return !PidRunning(this_boot_shim); }, kExitBound)) << "shim " << this_boot_shim;
   EXPECT_TRUE(WaitUntil([&] { return !PidRunning(this_boot->pid()) && !PidRunning(torn->pid()); }, kExitBound));
   EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent) == std::set<std::string>{earlier->id()}; }, kExitBound));
+  auto restarted = agent.StartContainer(rebooted->id());
+  ASSERT_TRUE(restarted.ok()) << "a kept container whose processes are gone starts again: " << restarted.status();
+  auto again = agent.Exec(rebooted->id(), {"echo", "again"});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->out, "again\n");
+  EXPECT_TRUE(agent.Remove(rebooted->id(), true).ok());
   auto started = agent.StartContainer(earlier->id());
   ASSERT_TRUE(started.ok()) << started.status();
   auto exec = agent.Exec(earlier->id(), {"echo", "kept"});
