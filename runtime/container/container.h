@@ -13,11 +13,13 @@
 //     container's root, idmaps the image layers and binds that ask for it and builds the
 //     root on them; "cgroup joined" then carries the root (SCM_RIGHTS)
 //   4 child: rootfs (the parent's detached root and binds attached, other mounts, /dev,
-//     pivot_root, masked/ro paths), hostname, loopback up in a new netns, sysctls, rlimits,
-//     user/groups, capabilities, no_new_privs -> sends "ready" (or an error)
-//   5 child blocks on the start gate; Start() sends "go"; child loads its seccomp filter and
-//     execs (exec failure is reported back on the socket, which is CLOEXEC so success closes
-//     it)
+//     pivot_root, masked/ro paths), hostname, loopback up in a new netns, sysctls, rlimits
+//     -> sends "ready" (or an error)
+//   5 child seals itself while the parent handles "ready": the node's old root detached,
+//     user/groups, capabilities, no_new_privs (with a start FIFO, before "ready": the
+//     createContainer hooks join the mount namespace); then blocks on the start gate;
+//     Start() sends "go"; child loads its seccomp filter and execs (a sealing or exec failure
+//     is reported back on the socket, which is CLOEXEC so success closes it)
 // The child is non-dumpable from clone to execve: nothing in the container can ptrace it or
 // take its fds while it still is a copy of its parent.
 // The caller must be single-threaded (berth-shim is): clone/setns from a threaded process
@@ -77,6 +79,8 @@ struct CreateOptions {
   // Called once init exists and is in its cgroup (and user namespace), while it sets up its
   // root: work on its namespaces that need not wait for it (a caller connects its network
   // namespace here). Init may still fail after it; CreateContainer then returns the error.
+  // Called just before init is let go: once init runs it may take the caller's CPU for its
+  // whole set-up while the other one idles (the scheduler did, for 2 ms of 4).
   std::function<void(pid_t init_pid)> on_cloned;
 };
 

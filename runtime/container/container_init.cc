@@ -20,8 +20,9 @@ namespace {
 // Exit code of a child that gave up because its parent went away: nobody reads it.
 constexpr int kParentGone = 125;
 
-// Steps 2-4: from "cgroup joined" to just before "ready".
-absl::Status PrepareInit(const InitArgs& args) {
+// Steps 2-4: from "cgroup joined" to just before "ready". Returns the old root, which
+// SealInit detaches.
+absl::StatusOr<UniqueFd> PrepareInit(const InitArgs& args) {
   const spec::Spec& spec = *args.spec;
   if (args.plan->new_user) {
     // The maps are written: become the namespace's root, so that what the setup creates
@@ -44,7 +45,7 @@ absl::Status PrepareInit(const InitArgs& args) {
   } else if (spec.process.terminal) {
     rootfs.terminal_fd = stdio.terminal;
   }
-  RETURN_IF_ERROR(SetupRootfs(spec, rootfs));
+  ASSIGN_OR_RETURN(UniqueFd old_root, SetupRootfs(spec, rootfs));
   if (pty_in_container) {
     // The console socket gets the master; the slave is our terminal from here on.
     RETURN_IF_ERROR(SendPtyMaster(args.options->console_socket_fd, pty));
@@ -70,6 +71,16 @@ absl::Status PrepareInit(const InitArgs& args) {
   if (spec.process.oom_score_adj) RETURN_IF_ERROR(SetOomScoreAdj(*spec.process.oom_score_adj));
   // Before the filter, which may refuse close_range.
   RETURN_IF_ERROR(MarkFdsCloseOnExec(args.options->preserve_fds));
+  return old_root;
+}
+
+// The rest of step 4, which nothing the creator does after "ready" depends on: the old
+// root's detach (the slow part: an RCU grace period), then what takes CAP_SYS_ADMIN away.
+// With the start gate, init runs it while its creator handles "ready"; a failure is
+// reported when the gate opens, as a failed exec would be.
+absl::Status SealInit(const InitArgs& args, UniqueFd old_root) {
+  const spec::Spec& spec = *args.spec;
+  RETURN_IF_ERROR(DetachOldRoot(std::move(old_root)));
   // Without no_new_privs, only CAP_SYS_ADMIN may load a filter: load it while we still have
   // it (runc does the same), so the rest of the setup already runs under it.
   RETURN_IF_ERROR(LoadSeccompEarlyUnlessNoNewPrivs(spec.process, args.seccomp));
@@ -134,13 +145,15 @@ void RunContainerInit(const InitArgs& args) {
   if (!joined.ok()) Fail(channel, joined, 1);
   if (!fds.empty()) args.mounts->root = std::move(fds[0]);
 
-  if (absl::Status st = PrepareInit(args); !st.ok()) Fail(channel, st, 1);
+  absl::StatusOr<UniqueFd> old_root = PrepareInit(args);
+  if (!old_root.ok()) Fail(channel, old_root.status(), 1);
 
-  // Step 4 done; step 5: the start gate.
-  if (absl::Status st = channel.Send(SyncKind::kReady); !st.ok()) ::_exit(kParentGone);
   const seccomp::Program* late_filter = args.spec->process.no_new_privileges ? args.seccomp : nullptr;
   if (options.start_fifo_fd >= 0) {
-    // The creator is gone by the time the gate opens: nobody reads the channel any more.
+    // The creator runs createContainer hooks in our mount namespace once we are ready, and
+    // is gone by the time the gate opens: sealed first, then nobody reads the channel.
+    if (absl::Status st = SealInit(args, *std::move(old_root)); !st.ok()) Fail(channel, st, 1);
+    if (absl::Status st = channel.Send(SyncKind::kReady); !st.ok()) ::_exit(kParentGone);
     channel.Close();
     if (absl::Status st = AwaitStartFifo(options.start_fifo_fd); !st.ok()) ::_exit(1);
     if (absl::Status st = RunStartContainerHooks(options); !st.ok()) {
@@ -151,9 +164,13 @@ void RunContainerInit(const InitArgs& args) {
     ReportExecError(options.exec_error_fd, exec);
     ::_exit(127);
   }
+  // Step 5: the start gate, sealed while the creator handles "ready".
+  if (absl::Status st = channel.Send(SyncKind::kReady); !st.ok()) ::_exit(kParentGone);
+  absl::Status sealed = SealInit(args, *std::move(old_root));
   absl::Status go = ExpectMessage(channel, SyncKind::kGo, absl::CancelledError("parent gone"));
   if (absl::IsCancelled(go)) ::_exit(kParentGone);
   if (!go.ok()) Fail(channel, go, 1);
+  if (!sealed.ok()) Fail(channel, sealed, 1);
   if (absl::Status st = RunStartContainerHooks(options); !st.ok()) Fail(channel, st, 1);
 
   // Returns only on failure; on success the CLOEXEC channel closes and the parent sees EOF.

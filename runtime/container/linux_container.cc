@@ -339,8 +339,8 @@ absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(
     RETURN_IF_ERROR(SetUpUserNamespace(spec, static_cast<pid_t>(pid), cgroups, mounts));
     fds.push_back(mounts.root.get());
   }
-  RETURN_IF_ERROR(container->SendCgroupJoined(fds));
   if (options.on_cloned) options.on_cloned(static_cast<pid_t>(pid));
+  RETURN_IF_ERROR(container->SendCgroupJoined(fds));
   RETURN_IF_ERROR(container->AwaitReady());
   return std::unique_ptr<CreatedContainer>(std::move(container));
 }

@@ -194,24 +194,18 @@ bool MountsFreshDev(const spec::Spec& spec) {
   return false;
 }
 
-absl::Status PivotRoot(int root_fd) {
+// Leaves the old root stacked on the new one at "/" and returns it: DetachOldRoot takes it
+// away. Lookups start at the process's root (the new root's own dentry) and never cross into
+// a mount stacked on it, so until then the set-up inside the root sees only the new tree.
+absl::StatusOr<UniqueFd> PivotRoot(int root_fd) {
   UniqueFd old_root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!old_root) return SysError("open the old root");
   if (::fchdir(root_fd) != 0) return SysError("chdir to rootfs");
   // pivot_root(".", "."): the old root ends up stacked on the new one at "/", from where it
   // is detached; no directory for it is needed in the image.
   if (::syscall(SYS_pivot_root, ".", ".") != 0) return SysError("pivot_root");
-  // "." must name the old root, not the new one below it: made rslave, the new root's binds
-  // would leave their host peer groups, and an rshared volume would no longer carry the
-  // container's mounts back to the node.
-  if (::fchdir(old_root.get()) != 0) return SysError("chdir to the old root");
-  // Slave first so that the detach below cannot propagate to the host.
-  if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) {
-    return SysError("make old root rslave");
-  }
-  if (::umount2(".", MNT_DETACH) != 0) return SysError("detach old root");
   if (::chdir("/") != 0) return SysError("chdir /");
-  return absl::OkStatus();
+  return old_root;
 }
 
 // runc's --no-pivot, for a root that pivot_root cannot leave (an initramfs): the rootfs is
@@ -240,7 +234,7 @@ absl::Status RemountBind(const std::string& path, unsigned long flags, const std
   return absl::OkStatus();
 }
 
-absl::Status SetupRootfs(const spec::Spec& spec, const RootfsContext& context) {
+absl::StatusOr<UniqueFd> SetupRootfs(const spec::Spec& spec, const RootfsContext& context) {
   absl::StatusOr<unsigned long> propagation = ParsePropagation(spec.linux.rootfs_propagation);
   if (!propagation.ok()) return SysError(EINVAL, propagation.status().message());
   // Nothing mounted from here on may propagate back to the host, and pivot_root refuses a
@@ -285,7 +279,28 @@ absl::Status SetupRootfs(const spec::Spec& spec, const RootfsContext& context) {
     RETURN_IF_ERROR(PopulateDev(root, terminal_fd, context.user_namespace));
   }
   RETURN_IF_ERROR(MakeDevices(root, spec.linux.devices, context.user_namespace));
-  return context.no_pivot ? MoveRoot(root) : PivotRoot(root);
+  if (context.no_pivot) {
+    RETURN_IF_ERROR(MoveRoot(root));
+    return UniqueFd();
+  }
+  return PivotRoot(root);
+}
+
+absl::Status DetachOldRoot(UniqueFd old_root) {
+  if (!old_root) return absl::OkStatus();
+  UniqueFd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!cwd) return SysError("open the working directory");
+  // "." must name the old root, not the new one below it: made rslave, the new root's binds
+  // would leave their host peer groups, and an rshared volume would no longer carry the
+  // container's mounts back to the node.
+  if (::fchdir(old_root.get()) != 0) return SysError("chdir to the old root");
+  // Slave first so that the detach below cannot propagate to the host.
+  if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) != 0) {
+    return SysError("make old root rslave");
+  }
+  if (::umount2(".", MNT_DETACH) != 0) return SysError("detach old root");
+  if (::fchdir(cwd.get()) != 0) return SysError("chdir back to the working directory");
+  return absl::OkStatus();
 }
 
 absl::Status FinishRootfs(const spec::Spec& spec) {

@@ -11,6 +11,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "runtime/base/unique_fd.h"
 #include "runtime/container/container_pty.h"
 #include "runtime/container/prepared_mounts.h"
 #include "runtime/spec/spec.h"
@@ -29,10 +31,20 @@ struct RootfsContext {
 };
 
 // Before pivot_root: everything up to and including pivot_root. cwd is "/" afterwards.
-absl::Status SetupRootfs(const spec::Spec& spec, const RootfsContext& context);
+// Returns the node's old root, still stacked on the container's at "/" (invalid with
+// no_pivot): nothing in the container may run, nor join its mount namespace (setns lands on
+// the topmost mount), before DetachOldRoot.
+absl::StatusOr<UniqueFd> SetupRootfs(const spec::Spec& spec, const RootfsContext& context);
 
-// After pivot_root: masked paths, read-only paths, then root.readonly.
+// After pivot_root: masked paths, read-only paths, then root.readonly. Before or after
+// DetachOldRoot.
 absl::Status FinishRootfs(const spec::Spec& spec);
+
+// Detaches the old root (made rslave first, so nothing propagates to the node) and returns
+// to the working directory. The unmount waits for an RCU grace period (0.5-0.7 ms here),
+// which is why init does it while its creator handles "ready". Needs CAP_SYS_ADMIN, and
+// comes before a seccomp filter that may refuse umount2.
+absl::Status DetachOldRoot(UniqueFd old_root);
 
 // Re-mounts the mount at `path` (a bind) with `flags` | MS_BIND | MS_REMOUNT; when the kernel
 // refuses (flags it locks), retries keeping the mount's current nosuid/nodev/noexec/atime.

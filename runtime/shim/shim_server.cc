@@ -137,12 +137,12 @@ absl::Status ShimServer::Init(UniqueFd signal_fd, const std::function<void(pid_t
   ASSIGN_OR_RETURN(ProcessStdio io, MakeProcessStdio(terminal_, options_.stdin));
   CreateOptions create;
   create.console_socket_fd = io.ChildConsoleSocket();
-  if (on_init_cloned) {
-    create.on_cloned = [&](pid_t pid) {
-      absl::StatusOr<uint64_t> start_time = ProcessStartTime(pid);
-      if (start_time.ok()) on_init_cloned(pid, *start_time);  // else the final report tells
-    };
-  }
+  create.on_cloned = [&](pid_t pid) {
+    absl::StatusOr<uint64_t> start_time = ProcessStartTime(pid);
+    if (!start_time.ok()) return;  // read again below, where a failure is reported
+    state_.pid_start_time = *start_time;
+    if (on_init_cloned) on_init_cloned(pid, *start_time);
+  };
   ASSIGN_OR_RETURN(container_, CreateContainer(spec_, io.ChildView(), *cgroups_,
                                                seccomp_ ? &*seccomp_ : nullptr, create));
   io.CloseChildEnds();
@@ -165,7 +165,9 @@ absl::Status ShimServer::Init(UniqueFd signal_fd, const std::function<void(pid_t
   }
 
   state_.pid = init_pid_;
-  ASSIGN_OR_RETURN(state_.pid_start_time, ProcessStartTime(init_pid_));
+  if (state_.pid_start_time == 0) {
+    ASSIGN_OR_RETURN(state_.pid_start_time, ProcessStartTime(init_pid_));
+  }
   state_.status = "created";
   state_.created_at_ns = NowNs();
   RETURN_IF_ERROR(SaveState());

@@ -30,6 +30,7 @@
 #include "runtime/cgroup/cgroup_driver.h"
 #include "runtime/container/container.h"
 #include "runtime/container/mount_options.h"
+#include "runtime/seccomp/seccomp_filter.h"
 #include "runtime/spec/spec.h"
 
 namespace berth {
@@ -268,6 +269,33 @@ TEST_F(ContainerRuntimeTest, MissingExecutableIsNotFoundFromStart) {
   Result r = Run(BaseSpec(root, {"no-such-binary", "arg"}));
   EXPECT_EQ(r.status.code(), absl::StatusCode::kNotFound) << r.status;
   EXPECT_THAT(r.status.message(), HasSubstr("exec no-such-binary"));
+}
+
+TEST_F(ContainerRuntimeTest, AFailureWhileInitSealsItselfIsTheStartsErrorAndLeavesNothing) {
+  // Once "ready", init detaches the node's root and drops its privileges while its creator
+  // goes on; without no_new_privs the filter is loaded there too. One the kernel refuses
+  // (an opcode no BPF has) must come back from Start, not be lost with the create's answer.
+  std::string root = dir_ + "/rootfs";
+  MakeRootfs(root);
+  spec::Spec s = BaseSpec(root, {"true"});
+  s.process.no_new_privileges = false;
+  seccomp::Program refused;
+  refused.instructions.push_back(sock_filter{0xffff, 0, 0, 0});
+  Pipe out = Pipe::Make();
+  ContainerStdio stdio;
+  stdio.stdout_fd = out.write.get();
+  stdio.stderr_fd = out.write.get();
+  absl::StatusOr<std::unique_ptr<CreatedContainer>> c = CreateContainer(s, stdio, *cgroups_, &refused);
+  out.write.Reset();
+  ASSERT_TRUE(c.ok()) << c.status();
+  const pid_t init = (*c)->pid();
+  absl::Status started = (*c)->Start();
+  EXPECT_FALSE(started.ok());
+  EXPECT_THAT(started.message(), HasSubstr("seccomp")) << started;
+  EXPECT_EQ(ReadAll(out.read.get()), "") << "nothing ran";
+  c->reset();
+  EXPECT_NE(::kill(init, 0), 0) << "init outlived its failed start";
+  // TearDown: no cgroup and no mount left.
 }
 
 TEST_F(ContainerRuntimeTest, MissingBindSourceFailsCreateAndCleansUp) {
