@@ -450,6 +450,7 @@ void ContainerManager::WatchShim(const std::shared_ptr<Entry>& entry) {
 
 void ContainerManager::ApplyExit(Entry& entry, const std::optional<shim::ExitReport>& report, bool at_recovery) {
   if (entry.record.state() == v1::EXITED) return;
+  entry.cgroup_removed_by_shim = report.has_value() && report->cgroup_removed;
   std::optional<shim::ExitReport> exit = report;
   absl::StatusOr<shim::ShimState> state = absl::NotFoundError("not read");
   if (!exit) {
@@ -729,6 +730,7 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force, bool r
   std::string id, name;
   v1::NetworkSettings network;
   v1::Event removed_event;
+  bool cgroup_removed = false;
   {
     std::unique_lock<std::mutex> lock(e.mu);
     // A restart in flight finishes first. So does another Remove of it: "no such container"
@@ -746,6 +748,7 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force, bool r
     }
     // A created container's init waits at the start gate under its shim: end both.
     if (absl::Status st = KillAndWait(e, lock); !st.ok()) return st;
+    cgroup_removed = e.cgroup_removed_by_shim;
     e.removed = true;
     e.changed.notify_all();
   }
@@ -772,7 +775,11 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force, bool r
   if (options_.userns_pool != nullptr) (void)options_.userns_pool->Release(id);
   ReleaseVolumes(id, remove_volumes);
   trash_.Discard(std::move(trash));  // out of view already: the unlinks need not hold up the caller
-  RemoveEmptyCgroups(cgroups_, options_.cgroup_parent, e.cgroups_path);
+  // The shim removes the cgroup as init ends and says so in its exit report; only a pod's
+  // parent cgroup, or one the shim could not remove (it died first), is left for here.
+  if (!cgroup_removed || e.cgroups_path != CgroupsPathFor(id, "")) {
+    RemoveEmptyCgroups(cgroups_, options_.cgroup_parent, e.cgroups_path);
+  }
   {
     std::lock_guard<std::mutex> el(e.mu);
     e.gone = true;

@@ -192,6 +192,9 @@ class ContainerManager {
     bool starting ABSL_GUARDED_BY(mu) = false;  // a Start talks to the shim without the lock
     int backoff_steps ABSL_GUARDED_BY(mu) = 0;  // restarts since it last ran 10 s
     bool restart_for_health ABSL_GUARDED_BY(mu) = false;  // killed by --health-on-failure=restart
+    // The last exit applied came from the shim's report that it removed the cgroup: a Remove
+    // need not try each hierarchy again.
+    bool cgroup_removed_by_shim ABSL_GUARDED_BY(mu) = false;
     // What an exec takes from the container's spec, read from config.json by the first exec:
     // the spec never changes after Create, and parsing all of it took 5% of an exec.
     std::shared_ptr<const ExecBase> exec_base ABSL_GUARDED_BY(mu);

@@ -196,6 +196,7 @@ std::string Encode(const ExitReport& m) {
          {"started_at_ns", m.started_at_ns},
          {"finished_at_ns", m.finished_at_ns}};
   if (!m.error.empty()) j["error"] = m.error;
+  if (m.cgroup_removed) j["cgroup_removed"] = true;
   return j.dump();
 }
 
@@ -206,7 +207,8 @@ absl::StatusOr<ExitReport> Decode<ExitReport>(absl::string_view payload) {
   ExitReport m;
   for (absl::Status st : {Field(j, kName, "exit_code", m.exit_code), Field(j, kName, "oom_killed", m.oom_killed),
                           Field(j, kName, "started_at_ns", m.started_at_ns),
-                          Field(j, kName, "finished_at_ns", m.finished_at_ns), Field(j, kName, "error", m.error)}) {
+                          Field(j, kName, "finished_at_ns", m.finished_at_ns), Field(j, kName, "error", m.error),
+                          Field(j, kName, "cgroup_removed", m.cgroup_removed)}) {
     RETURN_IF_ERROR(st);
   }
   return m;

@@ -75,6 +75,7 @@ struct ExitReport {
   int64_t started_at_ns = 0;  // 0 = never started
   int64_t finished_at_ns = 0;
   std::string error;  // why start failed, or a clean-up problem
+  bool cgroup_removed = false;  // the shim removed the container's cgroup (none left to remove)
 };
 
 // kStateReply, and state.json, written atomically by the shim on every transition.

@@ -345,6 +345,7 @@ void ShimServer::OnInitExit(int wait_status) {
     absl::Status removed = cgroups_->RemoveEmpty(path);
     if (!removed.ok()) removed = lifecycle::DestroyContainer(*cgroups_, {0, 0, path});
     if (!removed.ok() && state_.error.empty()) state_.error = std::string(removed.message());
+    cgroup_removed_ = removed.ok();
   }
   stdin_writer_.Reset();
   drain_deadline_ns_ = MonotonicNs() + kDrainTimeoutNs;
@@ -369,6 +370,7 @@ std::string ShimServer::ExitPayload() const {
   report.started_at_ns = state_.started_at_ns;
   report.finished_at_ns = state_.finished_at_ns;
   report.error = state_.error;
+  report.cgroup_removed = cgroup_removed_;
   return Encode(report);
 }
 

@@ -137,6 +137,7 @@ class ShimServer {
   ShimState state_;
   pid_t init_pid_ = 0;
   bool init_exited_ = false;
+  bool cgroup_removed_ = false;  // by OnInitExit: the exit report tells the agent
   int64_t drain_deadline_ns_ = 0;
   bool done_ = false;
 

@@ -178,14 +178,7 @@ TEST(Restart, RmContainersThatExitedWhileTheAgentWasDownAreRemovedAtItsStart) {
   EXPECT_EQ(kept_after->state(), v1::EXITED);
   EXPECT_EQ(kept_after->exit_code(), 128 + SIGKILL);
   EXPECT_EQ(ContainerDirIds(agent), (std::set<std::string>{kept->id()}));
-  EXPECT_TRUE(WaitUntil(
-      [&] {
-        for (const std::string& id : ContainerCgroupIds(agent)) {
-          if (id == rm->id()) return false;
-        }
-        return true;
-      },
-      kExitBound));
+  EXPECT_TRUE(WaitUntil([&] { return ContainerCgroupIds(agent).count(rm->id()) == 0; }, kExitBound));
   ASSERT_TRUE(agent.Remove(kept->id(), false).ok());
 }
 

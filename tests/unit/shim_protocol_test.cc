@@ -239,6 +239,14 @@ TEST(ShimMessages, RequestsAndRepliesRoundTrip) {
   EXPECT_EQ(exit_back->started_at_ns, 11);
   EXPECT_EQ(exit_back->finished_at_ns, 22);
   EXPECT_EQ(exit_back->error, "cgroup busy");
+  EXPECT_FALSE(exit_back->cgroup_removed);
+  auto removed_back = Decode<ExitReport>(Encode(ExitReport{0, false, 1, 2, "", /*cgroup_removed=*/true}));
+  ASSERT_TRUE(removed_back.ok()) << removed_back.status();
+  EXPECT_TRUE(removed_back->cgroup_removed);
+  // From a shim that predates the field: the agent removes the cgroup itself.
+  auto older = Decode<ExitReport>(R"({"exit_code":0})");
+  ASSERT_TRUE(older.ok()) << older.status();
+  EXPECT_FALSE(older->cgroup_removed);
 
   auto kill_back = Decode<KillRequest>(Encode(KillRequest{15, true}));
   ASSERT_TRUE(kill_back.ok()) << kill_back.status();
