@@ -103,6 +103,9 @@ absl::Status ContainerManager::Relaunch(const std::shared_ptr<Entry>& entry, boo
       return absl::FailedPreconditionError(absl::StrCat("container ", e.name, " is not exited"));
     }
     e.starting = true;
+    // The new shim makes a cgroup again; until its exit report says otherwise, a Remove
+    // removes it.
+    e.cgroup_removed_by_shim = false;
     record = e.record;
   }
   auto done = [&](absl::Status st) {
