@@ -775,11 +775,10 @@ absl::Status ContainerManager::Remove(const std::string& ref, bool force, bool r
   if (options_.userns_pool != nullptr) (void)options_.userns_pool->Release(id);
   ReleaseVolumes(id, remove_volumes);
   trash_.Discard(std::move(trash));  // out of view already: the unlinks need not hold up the caller
-  // The shim removes the cgroup as init ends and says so in its exit report; only a pod's
-  // parent cgroup, or one the shim could not remove (it died first), is left for here.
-  if (!cgroup_removed || e.cgroups_path != CgroupsPathFor(id, "")) {
-    RemoveEmptyCgroups(cgroups_, options_.cgroup_parent, e.cgroups_path);
-  }
+  // The shim removes the container's cgroup as init ends and says so in its exit report;
+  // then only its empty parents (a pod's) are left for here.
+  RemoveEmptyCgroups(cgroups_, options_.cgroup_parent,
+                     cgroup_removed ? e.cgroups_path.substr(0, e.cgroups_path.rfind('/')) : e.cgroups_path);
   {
     std::lock_guard<std::mutex> el(e.mu);
     e.gone = true;

@@ -76,11 +76,11 @@ struct CreateOptions {
   // is Start()'s error (or, with start_fifo_fd, exec_error_fd's) and init exits.
   std::vector<spec::Hook> start_container_hooks;
   std::function<std::string(pid_t init_pid)> start_container_state;
-  // Called once init exists and is in its cgroup (and user namespace), while it sets up its
-  // root: work on its namespaces that need not wait for it (a caller connects its network
-  // namespace here). Init may still fail after it; CreateContainer then returns the error.
-  // Called just before init is let go: once init runs it may take the caller's CPU for its
-  // whole set-up while the other one idles (the scheduler did, for 2 ms of 4).
+  // Called once init exists and is in its cgroup (and user namespace), just before it is let
+  // go to set up its root: for work on its namespaces that can go on beside that set-up (a
+  // caller connects its network namespace here). Not after: once init runs it may take the
+  // caller's CPU for its whole set-up while the other one idles (the scheduler did, for 2 ms
+  // of 4). Init may still fail after it; CreateContainer then returns the error.
   std::function<void(pid_t init_pid)> on_cloned;
 };
 

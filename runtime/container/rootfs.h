@@ -41,7 +41,7 @@ absl::StatusOr<UniqueFd> SetupRootfs(const spec::Spec& spec, const RootfsContext
 absl::Status FinishRootfs(const spec::Spec& spec);
 
 // Detaches the old root (made rslave first, so nothing propagates to the node) and returns
-// to the working directory. The unmount waits for an RCU grace period (0.5-0.7 ms here),
+// to the working directory. The unmount waits for an RCU grace period (0.5-0.9 ms here),
 // which is why init does it while its creator handles "ready". Needs CAP_SYS_ADMIN, and
 // comes before a seccomp filter that may refuse umount2.
 absl::Status DetachOldRoot(UniqueFd old_root);
