@@ -307,15 +307,15 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
       }
     }
   }
+  const std::string config_json = spec::SerializeSpec(*spec);
   if (made.ok() && spec->linux.seccomp) {
-    absl::StatusOr<std::string> program = seccomp_.Encoded(*spec->linux.seccomp);
+    absl::StatusOr<std::string> program = seccomp_.Encoded(*spec->linux.seccomp, config_json);
     made = program.ok() ? WriteFileAtomic(absl::StrCat(paths.bundle, "/", seccomp::kCompiledProgramFile), *program,
                                           0600, Durability::kProcessCrashSafe)
                         : program.status();
   }
   if (made.ok()) {
-    made = WriteFileAtomic(paths.bundle + "/config.json", spec::SerializeSpec(*spec), 0600,
-                           Durability::kProcessCrashSafe);
+    made = WriteFileAtomic(paths.bundle + "/config.json", config_json, 0600, Durability::kProcessCrashSafe);
   }
   if (made.ok()) CrashPoint("create.bundle_written");
   if (!made.ok()) {

@@ -8,11 +8,11 @@
 
 namespace berth::agent {
 
-absl::StatusOr<std::string> SeccompCache::Encoded(const spec::Seccomp& seccomp) {
+absl::StatusOr<std::string> SeccompCache::Encoded(const spec::Seccomp& seccomp, std::string_view config_json) {
   const std::string source = spec::SerializeSeccomp(seccomp);
   {
     absl::MutexLock lock(&mu_);
-    if (auto it = encoded_.find(source); it != encoded_.end()) return it->second;
+    if (auto it = compiled_.find(source); it != compiled_.end()) return seccomp::EncodeProgram(it->second, config_json);
   }
   // Compiled without the lock: a slow first compile must not hold up other creates.
   absl::StatusOr<seccomp::Program> program = seccomp::Compile(seccomp);
@@ -21,10 +21,10 @@ absl::StatusOr<std::string> SeccompCache::Encoded(const spec::Seccomp& seccomp) 
     spdlog::info("seccomp: syscalls unknown to libseccomp are skipped (they fail with ENOSYS): {}",
                  absl::StrJoin(program->unknown_names, ","));
   }
-  std::string bytes = seccomp::EncodeProgram(*program, source);
+  std::string bytes = seccomp::EncodeProgram(*program, config_json);
   absl::MutexLock lock(&mu_);
-  if (encoded_.size() >= kMaxEntries) encoded_.clear();
-  encoded_.emplace(source, bytes);
+  if (compiled_.size() >= kMaxEntries) compiled_.clear();
+  compiled_.emplace(source, *std::move(program));
   return bytes;
 }
 

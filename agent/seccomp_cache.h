@@ -5,24 +5,26 @@
 
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "runtime/seccomp/seccomp_filter.h"
 #include "runtime/spec/spec.h"
 
 namespace berth::agent {
 
 class SeccompCache {
  public:
-  // seccomp::EncodeProgram of the compiled `seccomp`, ready for the bundle. Errors are the
-  // compiler's (INVALID_ARGUMENT naming linux.seccomp fields).
-  absl::StatusOr<std::string> Encoded(const spec::Seccomp& seccomp);
+  // seccomp::EncodeProgram of the compiled `seccomp`, for the bundle whose config.json is
+  // `config_json`. Errors are the compiler's (INVALID_ARGUMENT naming linux.seccomp fields).
+  absl::StatusOr<std::string> Encoded(const spec::Seccomp& seccomp, std::string_view config_json);
 
  private:
   static constexpr size_t kMaxEntries = 32;
   absl::Mutex mu_;
-  std::map<std::string, std::string> encoded_ ABSL_GUARDED_BY(mu_);  // source -> bytes
+  std::map<std::string, seccomp::Program> compiled_ ABSL_GUARDED_BY(mu_);  // source -> program
 };
 
 }  // namespace berth::agent

@@ -112,14 +112,20 @@ absl::Status ShimServer::Init(UniqueFd signal_fd, const std::function<void(pid_t
   state_.shim_pid = ::getpid();
   ASSIGN_OR_RETURN(state_.shim_start_time, ProcessStartTime(state_.shim_pid));
 
-  ASSIGN_OR_RETURN(spec_, spec::LoadBundle(options_.bundle));
-  if (spec_.linux.seccomp.has_value()) {
-    // The agent's compiled copy when it matches config.json exactly; else compile it here.
-    const std::string source = spec::SerializeSeccomp(*spec_.linux.seccomp);
-    if (auto bytes = ReadFile(absl::StrCat(options_.bundle, "/", seccomp::kCompiledProgramFile)); bytes.ok()) {
-      seccomp_ = seccomp::DecodeProgram(*bytes, source);
-    }
-    if (!seccomp_) {
+  // The agent's compiled program when it was made for this very config.json: then
+  // linux.seccomp is not even parsed. Else (a bundle from elsewhere, or edited) compile it here.
+  ASSIGN_OR_RETURN(spec::BundleConfig config, spec::ReadBundleConfig(options_.bundle));
+  std::optional<seccomp::Program> compiled;
+  if (auto bytes = ReadFile(absl::StrCat(options_.bundle, "/", seccomp::kCompiledProgramFile)); bytes.ok()) {
+    compiled = seccomp::DecodeProgram(*bytes, config.text);
+  }
+  if (compiled) {
+    bool had_seccomp = false;
+    ASSIGN_OR_RETURN(spec_, spec::ParseBundleConfig(config, spec::SeccompSection::kSkip, &had_seccomp));
+    if (had_seccomp) seccomp_ = std::move(compiled);
+  } else {
+    ASSIGN_OR_RETURN(spec_, spec::ParseBundleConfig(config));
+    if (spec_.linux.seccomp.has_value()) {
       absl::StatusOr<seccomp::Program> program = seccomp::Compile(*spec_.linux.seccomp);
       if (!program.ok()) return Annotate(program.status(), "linux.seccomp");
       seccomp_ = std::move(*program);

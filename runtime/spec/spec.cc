@@ -1182,11 +1182,66 @@ const Namespace* Spec::FindNamespace(const std::string& type) const {
   return nullptr;
 }
 
-absl::StatusOr<Spec> ParseSpec(const std::string& json_text) {
+namespace {
+
+// A parser callback that builds nothing of linux.seccomp. nlohmann reports a value's start at
+// its parent's depth and does not report the end of a value it was told to drop, so the skip
+// ends at the next event at linux's depth or above (linux's next member, or its end).
+class SeccompSkip {
+ public:
+  explicit SeccompSkip(bool* had_seccomp) : had_seccomp_(had_seccomp) {}
+
+  bool operator()(int depth, Json::parse_event_t event, Json& parsed) {
+    using Event = Json::parse_event_t;
+    constexpr int kTopMembers = 1;    // keys of the document's own object
+    constexpr int kLinuxMembers = 2;  // keys of "linux", and the starts of their values
+    switch (state_) {
+      case State::kAfterKey:  // seccomp's own value
+        if (event == Event::object_start || event == Event::array_start) {
+          *had_seccomp_ = event == Event::object_start;
+          state_ = State::kInside;
+        } else {
+          state_ = State::kDone;  // a scalar, dropped with its key
+        }
+        return false;
+      case State::kInside:
+        if (depth > kLinuxMembers) return false;
+        state_ = State::kDone;
+        return true;
+      case State::kDone:
+        return true;
+      case State::kLooking:
+        break;
+    }
+    if (event != Event::key || !parsed.is_string()) return true;
+    const std::string& key = parsed.get_ref<const std::string&>();
+    if (depth == kTopMembers) {
+      in_linux_ = key == "linux";
+    } else if (depth == kLinuxMembers && in_linux_ && key == "seccomp") {
+      state_ = State::kAfterKey;
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  enum class State { kLooking, kAfterKey, kInside, kDone };
+  bool* had_seccomp_;
+  State state_ = State::kLooking;
+  bool in_linux_ = false;
+};
+
+absl::StatusOr<Spec> ParseSpecText(const std::string& json_text, SeccompSection seccomp, bool* had_seccomp) {
   try {
     Json doc;
     try {
-      doc = Json::parse(json_text);
+      if (seccomp == SeccompSection::kSkip) {
+        bool had = false;
+        doc = Json::parse(json_text, SeccompSkip(&had));
+        if (had_seccomp != nullptr) *had_seccomp = had;
+      } else {
+        doc = Json::parse(json_text);
+      }
     } catch (const Json::parse_error& e) {
       return absl::InvalidArgumentError(
           absl::StrCat("config.json: invalid JSON at byte ", e.byte, ": ", e.what()));
@@ -1198,6 +1253,12 @@ absl::StatusOr<Spec> ParseSpec(const std::string& json_text) {
     // The readers check types first, so this is a safety net, not an expected path.
     return absl::InvalidArgumentError(absl::StrCat("config.json: ", e.what()));
   }
+}
+
+}  // namespace
+
+absl::StatusOr<Spec> ParseSpec(const std::string& json_text) {
+  return ParseSpecText(json_text, SeccompSection::kParse, nullptr);
 }
 
 absl::StatusOr<Seccomp> ParseSeccomp(const std::string& json_text, const std::string& field) {
@@ -1315,26 +1376,38 @@ std::string SerializeSpec(const Spec& spec) {
   return doc.dump(2, ' ', false, OrderedJson::error_handler_t::replace) + "\n";
 }
 
-absl::StatusOr<Spec> LoadBundle(const std::string& bundle_dir) {
-  const std::string context = absl::StrCat("load bundle ", bundle_dir);
+absl::StatusOr<BundleConfig> ReadBundleConfig(const std::string& bundle_dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path bundle = fs::absolute(bundle_dir, ec);
-  if (ec) return Annotate(ErrnoStatus(ec.value(), "resolve bundle directory"), context);
-  const std::string config_path = (bundle / "config.json").string();
-  absl::StatusOr<std::string> text = ReadFile(config_path);
-  if (!text.ok()) return Annotate(text.status(), context);
-  absl::StatusOr<Spec> spec = ParseSpec(*text);
-  if (!spec.ok()) return Annotate(spec.status(), absl::StrCat(context, ": ", config_path));
-  if (absl::Status valid = ValidateSpec(*spec); !valid.ok()) {
-    return Annotate(valid, absl::StrCat(context, ": ", config_path));
+  if (ec) {
+    return Annotate(ErrnoStatus(ec.value(), "resolve bundle directory"), absl::StrCat("load bundle ", bundle_dir));
   }
+  BundleConfig config;
+  config.bundle = bundle.string();
+  config.path = (bundle / "config.json").string();
+  absl::StatusOr<std::string> text = ReadFile(config.path);
+  if (!text.ok()) return Annotate(text.status(), absl::StrCat("load bundle ", bundle_dir));
+  config.text = std::move(*text);
+  return config;
+}
+
+absl::StatusOr<Spec> ParseBundleConfig(const BundleConfig& config, SeccompSection seccomp, bool* had_seccomp) {
+  const std::string context = absl::StrCat("load bundle ", config.bundle, ": ", config.path);
+  absl::StatusOr<Spec> spec = ParseSpecText(config.text, seccomp, had_seccomp);
+  if (!spec.ok()) return Annotate(spec.status(), context);
+  if (absl::Status valid = ValidateSpec(*spec); !valid.ok()) return Annotate(valid, context);
   if (!spec->root.path.empty() && spec->root.path[0] != '/') {
-    std::string resolved = (bundle / spec->root.path).lexically_normal().string();
+    std::string resolved = (std::filesystem::path(config.bundle) / spec->root.path).lexically_normal().string();
     if (resolved.size() > 1 && resolved.back() == '/') resolved.pop_back();
     spec->root.path = std::move(resolved);
   }
   return spec;
+}
+
+absl::StatusOr<Spec> LoadBundle(const std::string& bundle_dir) {
+  ASSIGN_OR_RETURN(BundleConfig config, ReadBundleConfig(bundle_dir));
+  return ParseBundleConfig(config);
 }
 
 Spec DefaultSpec() {

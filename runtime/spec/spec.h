@@ -258,6 +258,25 @@ std::string SerializeSeccomp(const Seccomp& seccomp);
 // against the (absolute) bundle directory, so later chdirs cannot change what it names.
 absl::StatusOr<Spec> LoadBundle(const std::string& bundle_dir);
 
+// LoadBundle in two steps, for a caller that needs config.json's bytes as well (the monitor
+// checks that a compiled seccomp program was made from exactly these).
+struct BundleConfig {
+  std::string bundle;  // absolute
+  std::string path;    // <bundle>/config.json
+  std::string text;
+};
+absl::StatusOr<BundleConfig> ReadBundleConfig(const std::string& bundle_dir);
+
+enum class SeccompSection {
+  kParse,
+  // Nothing of linux.seccomp is built or validated, and Spec::linux.seccomp stays empty: for a
+  // caller that has the program compiled already (parsing the default profile is about half of
+  // parsing config.json). `*had_seccomp` says whether config.json held an object there.
+  kSkip,
+};
+absl::StatusOr<Spec> ParseBundleConfig(const BundleConfig& config, SeccompSection seccomp = SeccompSection::kParse,
+                                       bool* had_seccomp = nullptr);
+
 // Checks what parsing cannot: absolute mount destinations without "..", known namespace and
 // capability and rlimit names, non-empty args, an absolute cwd, sane resource values, no
 // duplicate namespaces, a hostname only with a new uts namespace, id mappings only with a user

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -21,6 +22,7 @@
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "runtime/base/file_util.h"
 #include "tests/integration/support/agent_harness.h"
 #include "tests/integration/support/image_support.h"
@@ -421,6 +423,35 @@ TEST_F(Security, SeccompProfilesCustomUnconfinedAndMalformed) {
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(c.status().message(), HasSubstr("security.seccomp_profile.defaultAction"));
+}
+
+// The agent puts the compiled profile beside config.json; the monitor takes it only for the
+// config.json it was written with. Edited while the container was stopped (its one rule taken
+// out), config.json's own profile is the one the next start gets.
+TEST_F(Security, AProfileEditedInTheBundleWinsOverTheCompiledOne) {
+  v1::ContainerConfig custom = Busybox({"mkdir", "/made"});
+  custom.mutable_security()->set_seccomp_profile(
+      R"({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]})");
+  auto c = agent_.Run(custom);
+  ASSERT_TRUE(c.ok()) << c.status();
+  auto exited = agent_.Wait(c->id());
+  ASSERT_TRUE(exited.ok()) << exited.status();
+  EXPECT_NE(exited->exit_code(), 0);
+  EXPECT_THAT(agent_.Logs(c->id()).value_or(""), HasSubstr("Operation not permitted"));
+
+  const std::string bundle = absl::StrCat(agent_.root(), "/containers/", c->id(), "/bundle");
+  ASSERT_TRUE(std::filesystem::exists(bundle + "/seccomp.bpf"));
+  nlohmann::json config;
+  std::ifstream(bundle + "/config.json") >> config;
+  ASSERT_EQ(config["linux"]["seccomp"]["syscalls"].size(), 1u);
+  config["linux"]["seccomp"]["syscalls"] = nlohmann::json::array();
+  std::ofstream(bundle + "/config.json", std::ios::trunc) << config.dump(2);
+
+  ASSERT_TRUE(agent_.StartContainer(c->id()).ok());
+  exited = agent_.Wait(c->id());
+  ASSERT_TRUE(exited.ok()) << exited.status();
+  EXPECT_EQ(exited->exit_code(), 0) << agent_.Logs(c->id()).value_or("");
+  ASSERT_TRUE(agent_.Remove(c->id()).ok());
 }
 
 // Every exec'd process gets the container's filter too.

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -32,6 +33,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "runtime/seccomp/compiled_program.h"
 #include "runtime/seccomp/seccomp_filter.h"
 #include "runtime/seccomp/seccomp_profile.h"
 #include "runtime/spec/spec.h"
@@ -414,6 +416,38 @@ TEST(SeccompCompileTest, FlagsAndErrors) {
   spec::Seccomp bad_action = seccomp;
   bad_action.default_action = "SCMP_ACT_NOTIFY";
   EXPECT_EQ(Compile(bad_action).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// The agent's compiled program goes to the monitor only with the very config.json it was
+// written beside: any other bytes there (edited, replaced, from an older agent) are compiled anew.
+TEST(SeccompCompiledProgramTest, IsTiedToTheExactConfigJson) {
+  spec::Seccomp seccomp;
+  seccomp.default_action = "SCMP_ACT_ERRNO";
+  seccomp.flags = {"SECCOMP_FILTER_FLAG_LOG"};
+  seccomp.syscalls = {{{"read", "write"}, "SCMP_ACT_ALLOW", {}, {}}};
+  const Program program = CompileOrDie(seccomp);
+  const std::string config = R"({"ociVersion": "1.0.2", "linux": {"seccomp": {"defaultAction": "SCMP_ACT_ERRNO"}}})";
+  const std::string bytes = EncodeProgram(program, config);
+
+  std::optional<Program> back = DecodeProgram(bytes, config);
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->flags, program.flags);
+  ASSERT_EQ(back->instructions.size(), program.instructions.size());
+  EXPECT_EQ(std::memcmp(back->instructions.data(), program.instructions.data(),
+                        program.instructions.size() * sizeof(sock_filter)),
+            0);
+
+  std::string edited = config;
+  edited[edited.find("ERRNO")] = 'e';
+  EXPECT_FALSE(DecodeProgram(bytes, edited).has_value());
+  EXPECT_FALSE(DecodeProgram(bytes, config + "\n").has_value());
+  EXPECT_FALSE(DecodeProgram(bytes, "").has_value());
+  EXPECT_FALSE(DecodeProgram(bytes.substr(0, bytes.size() - 1), config).has_value());
+  EXPECT_FALSE(DecodeProgram(bytes + std::string(sizeof(sock_filter), '\0'), config).has_value());
+  std::string other_magic = bytes;
+  other_magic[7] = '1';  // the format before, which carried the profile's own text
+  EXPECT_FALSE(DecodeProgram(other_magic, config).has_value());
+  EXPECT_FALSE(DecodeProgram(EncodeProgram(Program{}, config), config).has_value());  // no instructions
 }
 
 TEST(SeccompCompileTest, CompileTimeOfTheDefaultProfile) {

@@ -935,6 +935,74 @@ TEST_F(LoadBundleTest, KeepsAbsoluteRoot) {
   EXPECT_EQ(loaded->root.path, "/var/lib/berth/rootfs");
 }
 
+// A monitor that has the program compiled skips linux.seccomp: the rest of config.json reads
+// the same, whatever comes after it in "linux" or bears its name elsewhere.
+TEST_F(LoadBundleTest, SkippingSeccompKeepsEverythingElse) {
+  const std::string text = R"({
+    "ociVersion": "1.0.2",
+    "process": {"args": ["true"], "cwd": "/", "env": ["seccomp=1"]},
+    "root": {"path": "rootfs"},
+    "annotations": {"seccomp": "kept", "linux": "kept too"},
+    "linux": {
+      "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "ipc"}],
+      "seccomp": {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+                  "syscalls": [{"names": ["read", "write"], "action": "SCMP_ACT_ALLOW",
+                                "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]}]},
+      "maskedPaths": ["/proc/kcore"],
+      "sysctl": {"kernel.msgmax": "8192"}
+    }
+  })";
+  WriteConfig(text);
+  absl::StatusOr<BundleConfig> config = ReadBundleConfig(dir_);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->text, text);
+  EXPECT_EQ(config->path, dir_ + "/config.json");
+
+  bool had_seccomp = false;
+  absl::StatusOr<Spec> skipped = ParseBundleConfig(*config, SeccompSection::kSkip, &had_seccomp);
+  ASSERT_TRUE(skipped.ok()) << skipped.status();
+  EXPECT_TRUE(had_seccomp);
+  EXPECT_FALSE(skipped->linux.seccomp.has_value());
+  EXPECT_EQ(skipped->root.path, dir_ + "/rootfs");
+  EXPECT_EQ(skipped->annotations.at("seccomp"), "kept");
+  EXPECT_EQ(skipped->linux.sysctl.at("kernel.msgmax"), "8192");
+
+  absl::StatusOr<Spec> full = ParseBundleConfig(*config);
+  ASSERT_TRUE(full.ok()) << full.status();
+  ASSERT_TRUE(full->linux.seccomp.has_value());
+  full->linux.seccomp.reset();
+  EXPECT_EQ(SerializeSpec(*skipped), SerializeSpec(*full));
+}
+
+TEST_F(LoadBundleTest, SkippingSeccompTellsWhetherThereWasOne) {
+  Spec spec = ValidSpec();
+  spec.linux.seccomp.reset();
+  WriteConfig(SerializeSpec(spec));
+  absl::StatusOr<BundleConfig> config = ReadBundleConfig(dir_);
+  ASSERT_TRUE(config.ok()) << config.status();
+  bool had_seccomp = true;
+  absl::StatusOr<Spec> skipped = ParseBundleConfig(*config, SeccompSection::kSkip, &had_seccomp);
+  ASSERT_TRUE(skipped.ok()) << skipped.status();
+  EXPECT_FALSE(had_seccomp);
+  EXPECT_EQ(SerializeSpec(*skipped), SerializeSpec(*LoadBundle(dir_)));
+
+  // Skipped means not read at all: what would be refused is not looked at, and anything but
+  // an object is no profile.
+  config->text = R"({"ociVersion": "1.0.2", "process": {"args": ["true"], "cwd": "/"}, "root": {"path": "/r"},
+                     "linux": {"seccomp": {"defaultAction": 7}, "namespaces": [{"type": "mount"}]}})";
+  skipped = ParseBundleConfig(*config, SeccompSection::kSkip, &had_seccomp);
+  ASSERT_TRUE(skipped.ok()) << skipped.status();
+  EXPECT_TRUE(had_seccomp);
+  EXPECT_TRUE(skipped->HasNamespace("mount"));
+  EXPECT_EQ(ParseBundleConfig(*config).status().code(), absl::StatusCode::kInvalidArgument);
+  config->text = R"({"ociVersion": "1.0.2", "process": {"args": ["true"], "cwd": "/"}, "root": {"path": "/r"},
+                     "linux": {"seccomp": [1, {"a": 2}], "namespaces": [{"type": "mount"}]}})";
+  skipped = ParseBundleConfig(*config, SeccompSection::kSkip, &had_seccomp);
+  ASSERT_TRUE(skipped.ok()) << skipped.status();
+  EXPECT_FALSE(had_seccomp);
+  EXPECT_TRUE(skipped->HasNamespace("mount"));
+}
+
 TEST_F(LoadBundleTest, MissingConfigIsNotFound) {
   absl::StatusOr<Spec> loaded = LoadBundle(dir_);
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kNotFound) << loaded.status();
