@@ -82,6 +82,12 @@ struct CreateOptions {
   // caller's CPU for its whole set-up while the other one idles (the scheduler did, for 2 ms
   // of 4). Init may still fail after it; CreateContainer then returns the error.
   std::function<void(pid_t init_pid)> on_cloned;
+  // Called once init has been let go, before the wait for its ready: the caller's own work
+  // that must be done before the container is reported created but needs nothing of init's
+  // set-up (the monitor writes its state file and opens its socket here), in what would
+  // otherwise be a wait of 2 ms or more. Init may still fail after it; CreateContainer then
+  // returns the error.
+  std::function<void()> while_init_sets_up;
 };
 
 class CreatedContainer {

@@ -341,6 +341,7 @@ absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(
   }
   if (options.on_cloned) options.on_cloned(static_cast<pid_t>(pid));
   RETURN_IF_ERROR(container->SendCgroupJoined(fds));
+  if (options.while_init_sets_up) options.while_init_sets_up();
   RETURN_IF_ERROR(container->AwaitReady());
   return std::unique_ptr<CreatedContainer>(std::move(container));
 }

@@ -144,15 +144,22 @@ absl::Status ShimServer::Init(UniqueFd signal_fd, const std::function<void(pid_t
   CreateOptions create;
   create.console_socket_fd = io.ChildConsoleSocket();
   create.on_cloned = [&](pid_t pid) {
+    init_pid_ = pid;
     absl::StatusOr<uint64_t> start_time = ProcessStartTime(pid);
     if (!start_time.ok()) return;  // read again below, where a failure is reported
     state_.pid_start_time = *start_time;
     if (on_init_cloned) on_init_cloned(pid, *start_time);
   };
+  // Done while init sets up its root, so that its ready is answered at once. A failure here
+  // is the create's, once CreateContainer has returned (its container then kills init).
+  std::optional<absl::Status> prepared;
+  create.while_init_sets_up = [&] { prepared = PrepareToServe(init_pid_); };
   ASSIGN_OR_RETURN(container_, CreateContainer(spec_, io.ChildView(), *cgroups_,
                                                seccomp_ ? &*seccomp_ : nullptr, create));
   io.CloseChildEnds();
   init_pid_ = container_->pid();
+  if (!prepared) prepared = PrepareToServe(init_pid_);
+  RETURN_IF_ERROR(*prepared);
   mount_ns_.Reset(::open(absl::StrCat("/proc/", init_pid_, "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
   RETURN_IF_ERROR(io.TakePtyMaster());
   // The namespaces the agent passed in have been joined (or copied into the child's plan).
@@ -170,9 +177,15 @@ absl::Status ShimServer::Init(UniqueFd signal_fd, const std::function<void(pid_t
     stdin_writer_ = std::move(io.stdin_writer);
   }
 
-  state_.pid = init_pid_;
+  RETURN_IF_ERROR(Watch(stdout_fd_.get(), kStdoutKey));
+  if (stderr_fd_) RETURN_IF_ERROR(Watch(stderr_fd_.get(), kStderrKey));
+  return absl::OkStatus();
+}
+
+absl::Status ShimServer::PrepareToServe(pid_t init_pid) {
+  state_.pid = init_pid;
   if (state_.pid_start_time == 0) {
-    ASSIGN_OR_RETURN(state_.pid_start_time, ProcessStartTime(init_pid_));
+    ASSIGN_OR_RETURN(state_.pid_start_time, ProcessStartTime(init_pid));
   }
   state_.status = "created";
   state_.created_at_ns = NowNs();
@@ -182,10 +195,7 @@ absl::Status ShimServer::Init(UniqueFd signal_fd, const std::function<void(pid_t
   epoll_.Reset(::epoll_create1(EPOLL_CLOEXEC));
   if (!epoll_) return ErrnoToStatus("epoll_create1");
   RETURN_IF_ERROR(Watch(signal_fd_.get(), kSignalKey));
-  RETURN_IF_ERROR(Watch(listen_fd_.get(), kListenKey));
-  RETURN_IF_ERROR(Watch(stdout_fd_.get(), kStdoutKey));
-  if (stderr_fd_) RETURN_IF_ERROR(Watch(stderr_fd_.get(), kStderrKey));
-  return absl::OkStatus();
+  return Watch(listen_fd_.get(), kListenKey);
 }
 
 absl::Status ShimServer::Listen() {

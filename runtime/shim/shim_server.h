@@ -74,6 +74,9 @@ class ShimServer {
 
   absl::Status Init(UniqueFd signal_fd, const std::function<void(pid_t, uint64_t)>& on_init_cloned);
   absl::Status Listen();
+  // state.json ("created"), the socket and the loop's epoll with the signals and the socket:
+  // all but the container's output, which exists only once CreateContainer returns.
+  absl::Status PrepareToServe(pid_t init_pid);
   absl::Status Watch(int fd, uint64_t key);
   void Unwatch(int fd);
 

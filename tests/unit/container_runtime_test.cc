@@ -298,6 +298,55 @@ TEST_F(ContainerRuntimeTest, AFailureWhileInitSealsItselfIsTheStartsErrorAndLeav
   // TearDown: no cgroup and no mount left.
 }
 
+// The creator's own work beside init's set-up starts once init is in its cgroup and let go;
+// a set-up that fails after it is still the create's error, and leaves nothing.
+TEST_F(ContainerRuntimeTest, WorkBesideInitsSetUpStartsOnceItIsLetGo) {
+  std::string root = dir_ + "/rootfs";
+  MakeRootfs(root);
+  spec::Spec s = BaseSpec(root, {"true"});
+  absl::StatusOr<std::string> memory = cgroups_->Directory(s.linux.cgroups_path, "memory");
+  ASSERT_TRUE(memory.ok()) << memory.status();
+  pid_t cloned = 0;
+  int calls = 0;
+  std::string procs_then;
+  CreateOptions options;
+  options.on_cloned = [&](pid_t pid) { cloned = pid; };
+  options.while_init_sets_up = [&] {
+    ++calls;
+    procs_then = ReadFile(*memory + "/cgroup.procs").value_or("");
+  };
+  Pipe out = Pipe::Make();
+  ContainerStdio stdio;
+  stdio.stdout_fd = out.write.get();
+  stdio.stderr_fd = out.write.get();
+  absl::StatusOr<std::unique_ptr<CreatedContainer>> c = CreateContainer(s, stdio, *cgroups_, nullptr, options);
+  out.write.Reset();
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(cloned, (*c)->pid());
+  EXPECT_EQ(procs_then, absl::StrCat(cloned, "\n"));
+  ASSERT_TRUE((*c)->Start().ok());
+  EXPECT_EQ(WaitExit((*c)->pid()), 0);
+  c->reset();
+
+  // A mount init itself makes, refused by the kernel after the work above began.
+  spec::Spec failing = BaseSpec(root, {"true"});
+  failing.mounts.push_back({"/scratch", "tmpfs", "tmpfs", {"size=not-a-size"}});
+  calls = 0;
+  Pipe out2 = Pipe::Make();
+  stdio.stdout_fd = out2.write.get();
+  stdio.stderr_fd = out2.write.get();
+  c = CreateContainer(failing, stdio, *cgroups_, nullptr, options);
+  out2.write.Reset();
+  EXPECT_FALSE(c.ok());
+  EXPECT_EQ(calls, 1) << c.status();
+  EXPECT_THAT(c.status().message(), HasSubstr("/scratch")) << c.status();
+  EXPECT_NE(::kill(cloned, 0), 0) << "init outlived its failed create";
+  memory = cgroups_->Directory(failing.linux.cgroups_path, "memory");
+  ASSERT_TRUE(memory.ok());
+  EXPECT_NE(::access(memory->c_str(), F_OK), 0) << "cgroup left after a failed create";
+}
+
 TEST_F(ContainerRuntimeTest, MissingBindSourceFailsCreateAndCleansUp) {
   std::string root = dir_ + "/rootfs";
   MakeRootfs(root);
