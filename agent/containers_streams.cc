@@ -249,17 +249,23 @@ grpc::Status ContainersService::ServeAttached(grpc::ServerContext* ctx,
   input.tty = handle.tty;
   input.fd = std::move(handle.input);
 
+  // Without stdin or a terminal there is nothing for the client's messages to reach (its
+  // going away shows in ctx), so no thread reads them: a thread made and ended per `berth run`
+  // less, on a CPU the container has just started on.
   ReaderDone reader_done;
-  std::thread reader([&] {
-    Request req;
-    while (stream->Read(&req)) {
-      if (req.has_stdin_data()) input.Data(req.stdin_data());
-      if (req.has_resize() && input.tty && input.fd) Resize(input.fd.get(), req.resize());
-      if (req.has_close_stdin() && req.close_stdin()) input.Close();
-    }
-    if (!input.tty) input.fd.Reset();
-    reader_done.Set();
-  });
+  std::thread reader;
+  if (input.fd) {
+    reader = std::thread([&] {
+      Request req;
+      while (stream->Read(&req)) {
+        if (req.has_stdin_data()) input.Data(req.stdin_data());
+        if (req.has_resize() && input.tty && input.fd) Resize(input.fd.get(), req.resize());
+        if (req.has_close_stdin() && req.close_stdin()) input.Close();
+      }
+      if (!input.tty) input.fd.Reset();
+      reader_done.Set();
+    });
+  }
 
   int exit_code = -1;
   while (!ctx->IsCancelled()) {
@@ -307,7 +313,7 @@ grpc::Status ContainersService::ServeAttached(grpc::ServerContext* ctx,
     done.set_exit_code(exit_code);
     stream->Write(done);
   }
-  JoinReader(reader, reader_done, ctx);
+  if (reader.joinable()) JoinReader(reader, reader_done, ctx);
   if (exit_code < 0) return grpc::Status(grpc::StatusCode::CANCELLED, "attach: client went away");
   return grpc::Status::OK;
 }
