@@ -234,6 +234,13 @@ class CgroupDriverV1 : public CgroupDriver {
     return absl::OkStatus();
   }
 
+  absl::StatusOr<std::vector<std::string>> SelfJoinFiles(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    std::vector<std::string> files;
+    for (const CgroupMountV1& h : hierarchies_) files.push_back(JoinCgroupDir(Dir(h, p), "tasks"));
+    return files;
+  }
+
   absl::Status Freeze(const std::string& path) override {
     ASSIGN_OR_RETURN(std::string state, FreezerState(path));
     absl::Status st = PollUntil(*kernel_, kFreezeTimeout, "freeze", [&]() -> absl::StatusOr<bool> {

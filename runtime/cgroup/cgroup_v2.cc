@@ -90,6 +90,14 @@ class CgroupDriverV2 : public CgroupDriver {
                     absl::StrCat("add pid ", pid, " to cgroup ", path));
   }
 
+  absl::StatusOr<std::vector<std::string>> SelfJoinFiles(const std::string& path) override {
+    ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
+    // cgroup.threads would move one thread only within a threaded subtree: a domain
+    // cgroup is joined through cgroup.procs, which takes the global lock (clone3's
+    // CLONE_INTO_CGROUP is what avoids it on v2).
+    return std::vector<std::string>{JoinCgroupDir(Dir(p), "cgroup.procs")};
+  }
+
   absl::Status Freeze(const std::string& path) override {
     ASSIGN_OR_RETURN(CgroupPath p, ParseCgroupPath(path));
     std::string dir = Dir(p);

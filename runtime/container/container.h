@@ -1,17 +1,20 @@
 // Linux containers from an OCI spec: CreateContainer clones the init process into new
-// namespaces, places it in its cgroup, builds its root filesystem and holds it at a start
+// namespaces, has it join its cgroup, builds its root filesystem and holds it at a start
 // gate; Start() releases it to exec the user's command. ExecInContainer runs one more process
 // inside an existing container's namespaces and cgroup.
 //
 // Parent/child protocol on one SOCK_SEQPACKET pair (numbered, every wait matched by a send;
 // a child failure comes back as errno + text, the child never logs):
-//   1 parent: cgroup created, resources applied
-//   2 clone(namespaces) -> child blocks until the parent says "cgroup joined"; then it joins
-//     the namespaces that have a path (a pid namespace with a path is entered by the parent
-//     around clone) and unshares its cgroup namespace, so that its own cgroup is the root
+//   1 parent: cgroup created, resources applied, its self-join files opened
+//     (cgroup_self_join.h: the kernel moves a thread that moves itself without waiting for
+//     an RCU grace period, which moving another process waits for)
+//   2 clone(namespaces) -> child blocks until the parent says "parent done"; then it writes
+//     itself into its cgroup through those files, joins the namespaces that have a path (a
+//     pid namespace with a path is entered by the parent around clone) and unshares its
+//     cgroup namespace, so that its own cgroup is the root
 //   3 with a new user namespace: the parent writes the uid/gid maps, hands the cgroup to the
 //     container's root, idmaps the image layers and binds that ask for it and builds the
-//     root on them; "cgroup joined" then carries the root (SCM_RIGHTS)
+//     root on them; "parent done" then carries the root (SCM_RIGHTS)
 //   4 child: rootfs (the parent's detached root and binds attached, other mounts, /dev,
 //     pivot_root, masked/ro paths), hostname, loopback up in a new netns, sysctls, rlimits
 //     -> sends "ready" (or an error)
@@ -76,7 +79,7 @@ struct CreateOptions {
   // is Start()'s error (or, with start_fifo_fd, exec_error_fd's) and init exits.
   std::vector<spec::Hook> start_container_hooks;
   std::function<std::string(pid_t init_pid)> start_container_state;
-  // Called once init exists and is in its cgroup (and user namespace), just before it is let
+  // Called once init exists (in its user namespace, not yet in its cgroup), just before it is let
   // go to set up its root: for work on its namespaces that can go on beside that set-up (a
   // caller connects its network namespace here). Not after: once init runs it may take the
   // caller's CPU for its whole set-up while the other one idles (the scheduler did, for 2 ms

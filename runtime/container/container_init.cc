@@ -136,14 +136,19 @@ void RunContainerInit(const InitArgs& args) {
   // Preserved fds keep their numbers: the channel must not sit among them.
   if (absl::Status st = channel.MoveAbove(3 + options.preserve_fds); !st.ok()) Fail(channel, st, 1);
 
-  // Step 2/3: wait until the parent has put us into the cgroup (and written the id maps and
-  // sent the root file system, with a user namespace).
+  // Step 2/3: wait until the parent is done (the id maps written and the root file system
+  // sent, with a user namespace), then move into the cgroup: before the cgroup namespace is
+  // unshared (so that the cgroup is its root) and before anything is charged to it.
   std::vector<UniqueFd> fds;
-  absl::Status joined = ExpectMessage(channel, SyncKind::kCgroupJoined,
-                                      absl::CancelledError("parent gone"), &fds);
-  if (absl::IsCancelled(joined)) ::_exit(kParentGone);
-  if (!joined.ok()) Fail(channel, joined, 1);
+  absl::Status parent_done = ExpectMessage(channel, SyncKind::kParentDone,
+                                           absl::CancelledError("parent gone"), &fds);
+  if (absl::IsCancelled(parent_done)) ::_exit(kParentGone);
+  if (!parent_done.ok()) Fail(channel, parent_done, 1);
   if (!fds.empty()) args.mounts->root = std::move(fds[0]);
+  if (args.cgroup_join != nullptr) {
+    if (absl::Status st = args.cgroup_join->Join(); !st.ok()) Fail(channel, st, 1);
+    args.cgroup_join->Close();
+  }
 
   absl::StatusOr<UniqueFd> old_root = PrepareInit(args);
   if (!old_root.ok()) Fail(channel, old_root.status(), 1);

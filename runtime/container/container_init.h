@@ -3,6 +3,7 @@
 // to the parent as one kError message and the child _exit()s.
 #pragma once
 
+#include "runtime/cgroup/cgroup_self_join.h"
 #include "runtime/container/container.h"
 #include "runtime/container/namespaces.h"
 #include "runtime/container/prepared_mounts.h"
@@ -25,6 +26,7 @@ struct InitArgs {
   SyncChannel* parent_channel = nullptr;  // the parent's end, closed at once
   int devnull_fd = -1;                    // the host's /dev/null, for stdio fds of -1
   const CreateOptions* options = nullptr;  // the start FIFO, preserved fds
+  CgroupSelfJoin* cgroup_join = nullptr;   // init's cgroup, opened by the parent; null: none
 };
 
 [[noreturn]] void RunContainerInit(const InitArgs& args);

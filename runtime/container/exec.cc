@@ -2,7 +2,7 @@
 //
 //   caller --clone(CLONE_VM | CLONE_VFORK)--> joiner J: shares the caller's memory while the
 //            caller waits; closes the caller's fds but stdio (and channel), joins the
-//            container's cgroup (itself), then its namespaces, and makes P, the caller's own
+//            container's cgroup (itself, through files the caller opened), then its namespaces, and makes P, the caller's own
 //            child (CLONE_PARENT), inside the pid namespace. J exits once P has exec'd or
 //            failed; the caller resumes, reaps J and knows P's pid.
 // P is made one of two ways:
@@ -36,6 +36,7 @@
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
+#include "runtime/cgroup/cgroup_self_join.h"
 #include "runtime/container/container.h"
 #include "runtime/container/container_pty.h"
 #include "runtime/container/namespaces.h"
@@ -113,7 +114,7 @@ void CloseAllBut(std::vector<int> keep) {
 // memory.
 struct Joiner {
   const ExecOptions* options;
-  CgroupDriver* cgroups;
+  const CgroupSelfJoin* cgroup_join;  // null: no cgroup to join
   SyncChannel* channel;  // forked P only: the child's end (P takes its copy; J leaves it alone)
   int devnull_fd;
   const container_internal::ProcessPlan* plan;  // planned P only
@@ -139,14 +140,14 @@ int RunJoiner(void* arg) {
                            options.stdio.stdout_fd, options.stdio.stderr_fd, options.stdio.terminal,
                            options.console_socket_fd};
   for (int fd = 3; fd < 3 + options.preserve_fds; ++fd) keep.push_back(fd);
-  CloseAllBut(std::move(keep));
-  if (!options.cgroups_path.empty()) {
-    absl::Status st = j.cgroups->AddProcess(options.cgroups_path, ::getpid());
-    if (!st.ok()) {
+  // First: the files go with the rest of the caller's fds. P is made in the cgroup.
+  if (j.cgroup_join != nullptr) {
+    if (absl::Status st = j.cgroup_join->Join(); !st.ok()) {
       j.status = Annotate(st, "join the container's cgroup");
       return 1;
     }
   }
+  CloseAllBut(std::move(keep));
   if (absl::Status st = container_internal::JoinNamespacesOf(options.container_pid); !st.ok()) {
     j.status = std::move(st);
     return 1;
@@ -194,8 +195,18 @@ absl::StatusOr<ExecProcesses> ExecImpl(const ExecOptions& options, CgroupDriver&
   UniqueFd devnull(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull) return ErrnoToStatus("open /dev/null");
 
+  // J moves itself into the cgroup (cgroup_self_join.h), which the kernel does without the
+  // wait for an RCU grace period that moving another process may take.
+  std::optional<CgroupSelfJoin> cgroup_join;
+  if (!options.cgroups_path.empty()) {
+    absl::StatusOr<CgroupSelfJoin> opened = CgroupSelfJoin::Open(cgroups, options.cgroups_path);
+    if (!opened.ok()) return Annotate(opened.status(), "join the container's cgroup");
+    cgroup_join = *std::move(opened);
+  }
+
   std::unique_ptr<char[]> stack(new char[kJoinerStackSize]);
-  Joiner joiner{&options, &cgroups, nullptr, devnull.get(), nullptr, stack.get() + kJoinerStackSize / 2};
+  Joiner joiner{&options, cgroup_join ? &*cgroup_join : nullptr, nullptr, devnull.get(), nullptr,
+                stack.get() + kJoinerStackSize / 2};
   std::optional<container_internal::ProcessPlan> plan;
   SyncChannel parent_end, child_end;
   if (CanPlan(options)) {

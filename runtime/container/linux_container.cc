@@ -8,11 +8,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/base/status_macros.h"
+#include "runtime/cgroup/cgroup_self_join.h"
 #include "runtime/container/container.h"
 #include "runtime/container/container_init.h"
 #include "runtime/container/mount_options.h"
@@ -193,8 +195,8 @@ class LinuxCreatedContainer final : public CreatedContainer {
     return absl::OkStatus();
   }
 
-  absl::Status SendCgroupJoined(const std::vector<int>& fds) {
-    return channel_.Send(SyncKind::kCgroupJoined, fds);
+  absl::Status SendParentDone(const std::vector<int>& fds) {
+    return channel_.Send(SyncKind::kParentDone, fds);
   }
 
  private:
@@ -297,6 +299,13 @@ absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(
 
   SyncChannel parent_end, child_end;
   RETURN_IF_ERROR(SyncChannel::MakePair(&parent_end, &child_end));
+  // Init writes itself into the cgroup: see cgroup_self_join.h.
+  std::optional<CgroupSelfJoin> cgroup_join;
+  if (!cgroup_path.empty()) {
+    absl::StatusOr<CgroupSelfJoin> opened = CgroupSelfJoin::Open(cgroups, cgroup_path);
+    if (!opened.ok()) return Annotate(opened.status(), "open the cgroup for init");
+    cgroup_join = *std::move(opened);
+  }
 
   // Step 2: clone into the new namespaces. A raw clone with no stack returns in both
   // processes like fork(); CLONE_PIDFD gives a handle that cannot be confused with a
@@ -319,28 +328,26 @@ absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(
       args.parent_channel = &parent_end;
       args.devnull_fd = devnull.get();
       args.options = &options;
+      args.cgroup_join = cgroup_join ? &*cgroup_join : nullptr;
       container_internal::RunContainerInit(args);
     }
   }
   if (pid < 0) return ErrnoToStatus("clone");
   child_end.Close();
+  cgroup_join.reset();
 
   // From here the container object owns the child and the cgroup: an early return kills
   // the one and destroys the other.
   cgroup_made = false;
   auto container = std::make_unique<LinuxCreatedContainer>(
       static_cast<pid_t>(pid), UniqueFd(pidfd), std::move(parent_end), cgroups, cgroup_path);
-  if (!cgroup_path.empty()) {
-    RETURN_IF_ERROR(
-        Annotate(cgroups.AddProcess(cgroup_path, static_cast<pid_t>(pid)), "add init to cgroup"));
-  }
   std::vector<int> fds;
   if (plan.new_user) {
     RETURN_IF_ERROR(SetUpUserNamespace(spec, static_cast<pid_t>(pid), cgroups, mounts));
     fds.push_back(mounts.root.get());
   }
   if (options.on_cloned) options.on_cloned(static_cast<pid_t>(pid));
-  RETURN_IF_ERROR(container->SendCgroupJoined(fds));
+  RETURN_IF_ERROR(container->SendParentDone(fds));
   if (options.while_init_sets_up) options.while_init_sets_up();
   RETURN_IF_ERROR(container->AwaitReady());
   return std::unique_ptr<CreatedContainer>(std::move(container));

@@ -16,7 +16,7 @@
 namespace berth::container_internal {
 
 enum class SyncKind : uint32_t {
-  kCgroupJoined = 1,  // parent -> child: the child sits in its cgroup; go on with the setup
+  kParentDone = 1,    // parent -> child: the parent's part is done; join the cgroup, set up
   kReady = 2,         // child -> parent: set up, waiting at the start gate
   kGo = 3,            // parent -> child: exec the user's process now
   kError = 4,         // child -> parent: why it failed; the child _exit()s right after

@@ -2,6 +2,7 @@
 // cgroup it makes is named berth-test-<pid>-<n>, sits below this process's own cgroup, and
 // is removed again (TearDown destroys it even after a failure).
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,7 +20,9 @@
 #include "absl/cleanup/cleanup.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/open_in_cgroup.h"
@@ -28,6 +31,7 @@
 #include "runtime/base/status_macros.h"
 #include "runtime/base/unique_fd.h"
 #include "runtime/cgroup/cgroup_driver.h"
+#include "runtime/cgroup/cgroup_self_join.h"
 
 namespace berth {
 namespace {
@@ -158,6 +162,46 @@ TEST_F(CgroupRealV1Test, ACgroupJustMadeHoldsTheDefaultsAndTakesAProcess) {
   EXPECT_EQ(*driver_->Create(name_), CgroupOrigin::kFound);
   ASSERT_TRUE(driver_->Destroy(name_).ok());
   child.Reap();
+}
+
+// A container's init joins its cgroup from its new user namespace, writing itself through files
+// its parent opened (the kernel checks the opener's credentials), into every hierarchy.
+TEST_F(CgroupRealV1Test, AChildMovesItselfThroughFilesItsParentOpened) {
+  ASSERT_TRUE(driver_->Create(name_).ok());
+  absl::StatusOr<CgroupSelfJoin> join = CgroupSelfJoin::Open(*driver_, name_);
+  ASSERT_TRUE(join.ok()) << join.status();
+  absl::StatusOr<std::vector<std::string>> files = driver_->SelfJoinFiles(name_);
+  ASSERT_TRUE(files.ok() && !files->empty());
+  int report[2];
+  ASSERT_EQ(::pipe(report), 0);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(report[0]);
+    // 'u': no user namespace; 'f': the join failed.
+    char result = 'u';
+    if (::unshare(CLONE_NEWUSER) == 0) result = join->Join().ok() ? 'j' : 'f';
+    (void)!::write(report[1], &result, 1);
+    for (;;) ::pause();
+  }
+  ASSERT_GT(pid, 0);
+  ::close(report[1]);
+  absl::Cleanup end = [&] {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    ::close(report[0]);
+  };
+  join->Close();
+  char result = 0;
+  ASSERT_EQ(::read(report[0], &result, 1), 1);
+  ASSERT_EQ(result, 'j') << "u: no user namespace, f: the join failed";
+  EXPECT_THAT(*driver_->Processes(name_), Contains(pid));
+  // In every hierarchy the driver uses.
+  const std::string in_cgroup = Trimmed(absl::StrCat("/proc/", pid, "/cgroup"));
+  size_t lines = 0;
+  for (absl::string_view line : absl::StrSplit(in_cgroup, '\n')) {
+    if (absl::EndsWith(line, absl::StrCat("/", name_))) ++lines;
+  }
+  EXPECT_EQ(lines, files->size()) << in_cgroup;
 }
 
 TEST_F(CgroupRealV1Test, LimitsProcessesFreezeStatsAndDestroy) {

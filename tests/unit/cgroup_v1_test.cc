@@ -685,6 +685,18 @@ TEST_F(CgroupV1Test, AddProcessJoinsEveryHierarchy) {
   EXPECT_THAT(*driver_->Processes("c1"), ElementsAre(4242));
 }
 
+// A process moves itself through each hierarchy's `tasks` (one thread: the one move the
+// kernel makes without its global lock), not cgroup.procs.
+TEST_F(CgroupV1Test, SelfJoinFilesAreTheTasksFileOfEveryHierarchy) {
+  MakeDriver();
+  absl::StatusOr<std::vector<std::string>> files = driver_->SelfJoinFiles("c1");
+  ASSERT_TRUE(files.ok()) << files.status();
+  std::vector<std::string> expected;
+  for (const char* c : kControllers) expected.push_back(Dir(c, "c1") + "/tasks");
+  EXPECT_THAT(*files, ::testing::UnorderedElementsAreArray(expected));
+  EXPECT_TRUE(absl::IsInvalidArgument(driver_->SelfJoinFiles("../c1").status()));
+}
+
 TEST_F(CgroupV1Test, ProcessesIncludesSubCgroupsAndProcessesInSomeHierarchiesOnly) {
   MakeDriver();
   ASSERT_TRUE(driver_->Create("c1").ok());

@@ -525,6 +525,13 @@ TEST_F(CgroupV2Test, AddProcessAndProcessesSeeTheWholeSubtree) {
   EXPECT_THAT(*driver_->Processes("c1"), ElementsAre(11, 4242));
 }
 
+TEST_F(CgroupV2Test, SelfJoinFileIsCgroupProcs) {
+  MakeDriver();
+  absl::StatusOr<std::vector<std::string>> files = driver_->SelfJoinFiles("c1");
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_THAT(*files, ElementsAre(Dir("c1") + "/cgroup.procs"));
+}
+
 TEST_F(CgroupV2Test, DestroyUsesCgroupKillAndRemovesTheTree) {
   MakeDriver();
   ASSERT_TRUE(driver_->Create("c1").ok());

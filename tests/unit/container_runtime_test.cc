@@ -298,8 +298,9 @@ TEST_F(ContainerRuntimeTest, AFailureWhileInitSealsItselfIsTheStartsErrorAndLeav
   // TearDown: no cgroup and no mount left.
 }
 
-// The creator's own work beside init's set-up starts once init is in its cgroup and let go;
-// a set-up that fails after it is still the create's error, and leaves nothing.
+// The creator's own work beside init's set-up starts once init is let go (init then moves
+// itself into its cgroup, which it is in by "ready"); a set-up that fails after it is still
+// the create's error, and leaves nothing.
 TEST_F(ContainerRuntimeTest, WorkBesideInitsSetUpStartsOnceItIsLetGo) {
   std::string root = dir_ + "/rootfs";
   MakeRootfs(root);
@@ -308,13 +309,9 @@ TEST_F(ContainerRuntimeTest, WorkBesideInitsSetUpStartsOnceItIsLetGo) {
   ASSERT_TRUE(memory.ok()) << memory.status();
   pid_t cloned = 0;
   int calls = 0;
-  std::string procs_then;
   CreateOptions options;
   options.on_cloned = [&](pid_t pid) { cloned = pid; };
-  options.while_init_sets_up = [&] {
-    ++calls;
-    procs_then = ReadFile(*memory + "/cgroup.procs").value_or("");
-  };
+  options.while_init_sets_up = [&] { ++calls; };
   Pipe out = Pipe::Make();
   ContainerStdio stdio;
   stdio.stdout_fd = out.write.get();
@@ -324,7 +321,7 @@ TEST_F(ContainerRuntimeTest, WorkBesideInitsSetUpStartsOnceItIsLetGo) {
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(cloned, (*c)->pid());
-  EXPECT_EQ(procs_then, absl::StrCat(cloned, "\n"));
+  EXPECT_EQ(ReadFile(*memory + "/cgroup.procs").value_or(""), absl::StrCat(cloned, "\n"));
   ASSERT_TRUE((*c)->Start().ok());
   EXPECT_EQ(WaitExit((*c)->pid()), 0);
   c->reset();
