@@ -78,6 +78,8 @@ constexpr char kImage[] = "busybox";
 struct Flags {
   int runs = 50;
   int warmup = 3;
+  // Before each timed run or exec (run-to-exit, exec, the CLI rows): see Settle.
+  int settle_ms = 100;
   int cli_runs = 10;
   std::string berthd;
   std::string cli;
@@ -330,8 +332,9 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   struct utsname uts = {};
   ::uname(&uts);
   std::string loadavg = FirstLine(ReadTextFile("/proc/loadavg"));
-  std::printf("berth-bench: Berth vs crun, %d runs each after %d warm-up runs, interleaved\n", flags.runs,
-              flags.warmup);
+  std::printf("berth-bench: Berth vs crun, %d runs each after %d warm-up runs, interleaved, each run and exec "
+              "%d ms after the last\n",
+              flags.runs, flags.warmup, flags.settle_ms);
   std::printf("  berthd    %s — %s, log level %s\n", berthd.c_str(), version.c_str(), flags.log_level.c_str());
   std::printf("  crun      %s — %s\n", crun_path.c_str(), CommandOutput({crun_path, "--version"}, tmp + "/out").c_str());
   std::printf("  host      %s %s, %u cpus, load average %s\n", uts.sysname, uts.release,
@@ -349,6 +352,14 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   std::printf("  network   %s\n", net_line.c_str());
   std::fflush(stdout);
 
+  // Each timed run or exec starts after a pause, so that it finds the kernel's shared state as
+  // a lone start on a quiet node does, not as the other runtime's start just before left it:
+  // moving a process into a cgroup by its pid (crun does, for its container and each exec)
+  // takes a global lock whose first taking waits for an RCU grace period (5-15 ms on the
+  // development VM), and one taking within a grace period after another does not wait. Back
+  // to back, each runtime's start ran on the grace period the other had waited for.
+  auto settle = [&] { std::this_thread::sleep_for(std::chrono::milliseconds(flags.settle_ms)); };
+
   // 1. Run to exit.
   std::vector<double> berth_run, crun_run, bridge_run;
   std::vector<RunPhases> one_call, phases, bridge_phases;
@@ -356,6 +367,7 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   for (int i = 0; i < total; ++i) {
     ThrowIfInterrupted();
     auto berth_once = [&] {
+      settle();
       RunPhases r = client->RunInOneCall(kImage, {"true"}, "none");
       RunPhases b = client->RunInOneCall(kImage, {"true"}, "bridge");
       RunPhases p = client->RunToExit(kImage, {"true"}, "none");
@@ -369,6 +381,7 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
       }
     };
     auto crun_once = [&] {
+      settle();
       auto t0 = Clock::now();
       crun->Run(run_bundle, "bb" + std::to_string(self) + "-run-" + std::to_string(i));
       double ms = MillisBetween(t0, Clock::now());
@@ -386,6 +399,7 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   for (int i = 0; i < total; ++i) {
     ThrowIfInterrupted();
     auto berth_once = [&] {
+      settle();
       ExecPhases p = client->Exec(berth_sleeper, {"true"});
       if (i >= flags.warmup) {
         berth_exec.push_back(p.total);
@@ -393,6 +407,7 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
       }
     };
     auto crun_once = [&] {
+      settle();
       auto t0 = Clock::now();
       crun->Exec(crun_sleeper, {"/bin/true"});
       double ms = MillisBetween(t0, Clock::now());
@@ -480,11 +495,13 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
       ThrowIfInterrupted();
       const bool keep = i > 0;
       auto berth_once = [&] {
+        settle();
         auto t0 = Clock::now();
         int st = RunToCompletion({cli, "-H", host, "run", "--rm", kImage, "true"}, io);
         double ms = MillisBetween(t0, Clock::now());
         if (!ExitedZero(st)) throw BenchError("berth run --rm failed: " + DescribeWaitStatus(st) + "\n" + FileTail(io.stderr_path));
         if (keep) cli_run.push_back(ms);
+        settle();
         t0 = Clock::now();
         st = RunToCompletion({cli, "-H", host, "exec", berth_sleeper, "true"}, io);
         ms = MillisBetween(t0, Clock::now());
@@ -492,10 +509,12 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
         if (keep) cli_exec.push_back(ms);
       };
       auto crun_once = [&] {
+        settle();
         auto t0 = Clock::now();
         crun->Run(run_bundle, "bb" + std::to_string(self) + "-clirun-" + std::to_string(i));
         double ms = MillisBetween(t0, Clock::now());
         if (keep) cli_crun_run.push_back(ms);
+        settle();
         t0 = Clock::now();
         crun->Exec(crun_sleeper, {"/bin/true"});
         ms = MillisBetween(t0, Clock::now());
@@ -681,6 +700,9 @@ int main(int argc, char** argv) {
                "(image pull + unpack)"};
   app.add_option("--runs", flags.runs, "measured runs per case")->check(CLI::Range(1, 100000));
   app.add_option("--warmup", flags.warmup, "unmeasured runs first")->check(CLI::Range(0, 1000));
+  app.add_option("--settle-ms", flags.settle_ms,
+                 "pause before each timed run and exec, so none runs on the kernel state another left (default 100)")
+      ->check(CLI::Range(0, 10000));
   app.add_option("--berthd", flags.berthd, "berthd to start (default: next to berth-bench; berth-shim next to it)");
   app.add_option("--crun", flags.crun, "crun binary");
   app.add_option("--cli", flags.cli, "berth CLI to time as a process too (default: next to berth-bench, if there)");
