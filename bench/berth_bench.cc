@@ -184,7 +184,7 @@ class TargetTable {
     rows_.push_back({name, Fmt("%.2f ", value) + unit, "-", "-", "<= " + Fmt("%.0f ", target) + unit,
                      Verdict(value <= target)});
   }
-  void Print(const std::string& command) const {
+  void Print(const std::string& command, int settle_ms) const {
     std::printf("\nTargets (medians; ratio = berth / crun, both measured in this run)\n");
     std::printf("  %-52s %11s  %-19s %7s  %-9s %s\n", "measure", "berth", "crun", "ratio", "target", "");
     for (const Row& r : rows_) {
@@ -192,6 +192,11 @@ class TargetTable {
                   r.ratio.c_str(), r.target.c_str(), r.verdict.c_str());
     }
     std::printf("  1000 containers (berthd memory, List p50, start rate beside crun): make bench-density\n");
+    if (settle_ms > 0) {
+      std::printf("  each run and exec %d ms after the last, as a lone start on a quiet node; --settle-ms 0 times\n"
+                  "  them back to back (crun's cgroup move then skips its grace period: docs/performance.md)\n",
+                  settle_ms);
+    }
     std::printf("  reproduce: %s\n", command.c_str());
   }
 
@@ -665,7 +670,7 @@ int Bench(const Flags& flags, CleanupStack& cleanup) {
   targets.Amount("berth-shim VmRSS, one running container", MiB(shim.vm_rss_kb), "MiB", kShimTargetMiB);
   targets.Amount("berthd VmRSS, idle (at rest after the runs)", MiB(agent_rest.vm_rss_kb), "MiB", kAgentIdleTargetMiB);
   if (netbench) targets.Amount("Berth's network part per container", net_part, "ms", kNetworkTargetMs);
-  targets.Print(flags.command);
+  targets.Print(flags.command, flags.settle_ms);
   std::fflush(stdout);
 
   // 5. Images, last: building the test image and pushing it take a while.
