@@ -1,7 +1,7 @@
 // The streaming calls of berth.v1.Containers (Run too: it is Create, Attach and Start in one).
-// Each call uses two threads: the handler thread reads the container's output and writes
-// responses; a reader thread takes the client's requests (stdin, resize, close) and never
-// writes to the stream.
+// The handler thread reads the container's output and writes responses; when the process has
+// an input (stdin or a terminal), a reader thread takes the client's requests (stdin, resize,
+// close) and never writes to the stream.
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include <google/protobuf/util/time_util.h>
@@ -90,13 +91,42 @@ class ReaderDone {
   bool done_ = false;
 };
 
-// Joins the reader thread; a client that never half-closes is cancelled after a grace
-// period so the handler can return. Wakes as soon as the reader ends (no polling: an exec
-// that ends before the reader thread ran must not pay a sleep).
-void JoinReader(std::thread& reader, ReaderDone& reader_done, grpc::ServerContext* ctx) {
-  if (!reader_done.WaitFor(std::chrono::seconds(1))) ctx->TryCancel();
-  reader.join();
-}
+// The client's side of a stream with an input (stdin or a terminal): its stdin bytes,
+// resizes and close go to `input` on a thread of its own, which never writes to the stream.
+// Without an input there is nothing for them to reach (the client's going away shows in the
+// call's context), so no thread is made: one thread made and ended per call less, on a CPU the
+// process has just started on.
+class InputReader {
+ public:
+  // `stdin_of(request)` is the request's stdin bytes, or null when it has none.
+  template <typename Response, typename Request, typename StdinOf>
+  InputReader(grpc::ServerReaderWriter<Response, Request>* stream, InputSink& input, StdinOf stdin_of) {
+    if (!input.fd) return;
+    thread_ = std::thread([this, stream, &input, stdin_of] {
+      Request req;
+      while (stream->Read(&req)) {
+        if (const std::string* bytes = stdin_of(req); bytes != nullptr) input.Data(*bytes);
+        if (req.has_resize() && input.tty && input.fd) Resize(input.fd.get(), req.resize());
+        if (req.has_close_stdin() && req.close_stdin()) input.Close();
+      }
+      if (!input.tty) input.fd.Reset();
+      done_.Set();
+    });
+  }
+
+  // Joins the thread; a client that never half-closes is cancelled after a grace period so
+  // the handler can return. Wakes as soon as the reader ends (no polling: an exec that ends
+  // before the reader thread ran must not pay a sleep).
+  void Join(grpc::ServerContext* ctx) {
+    if (!thread_.joinable()) return;
+    if (!done_.WaitFor(std::chrono::seconds(1))) ctx->TryCancel();
+    thread_.join();
+  }
+
+ private:
+  ReaderDone done_;
+  std::thread thread_;
+};
 
 // What the first request of Attach or Run carries besides the container: a terminal size,
 // stdin bytes.
@@ -144,16 +174,8 @@ grpc::Status ContainersService::Exec(grpc::ServerContext* ctx,
   started.set_pid(handle->pid);
   stream->Write(started);
 
-  ReaderDone reader_done;
-  std::thread reader([&] {
-    v1::ExecRequest req;
-    while (stream->Read(&req)) {
-      if (req.has_stdin()) input.Data(req.stdin());
-      if (req.has_resize() && input.tty && input.fd) Resize(input.fd.get(), req.resize());
-      if (req.has_close_stdin() && req.close_stdin()) input.Close();
-    }
-    if (!input.tty) input.fd.Reset();
-    reader_done.Set();
+  InputReader reader(stream, input, [](const v1::ExecRequest& req) {
+    return req.has_stdin() ? &req.stdin() : static_cast<const std::string*>(nullptr);
   });
 
   std::optional<int> exit = PumpExecOutput(
@@ -172,7 +194,7 @@ grpc::Status ContainersService::Exec(grpc::ServerContext* ctx,
     done.set_exit_code(exit_code);
     stream->Write(done);
   }
-  JoinReader(reader, reader_done, ctx);
+  reader.Join(ctx);
   if (exit_code < 0) {
     manager_.WatchExecExit(std::move(*handle));  // its exit event still comes
     return grpc::Status(grpc::StatusCode::CANCELLED, "exec: client went away");
@@ -249,23 +271,9 @@ grpc::Status ContainersService::ServeAttached(grpc::ServerContext* ctx,
   input.tty = handle.tty;
   input.fd = std::move(handle.input);
 
-  // Without stdin or a terminal there is nothing for the client's messages to reach (its
-  // going away shows in ctx), so no thread reads them: a thread made and ended per `berth run`
-  // less, on a CPU the container has just started on.
-  ReaderDone reader_done;
-  std::thread reader;
-  if (input.fd) {
-    reader = std::thread([&] {
-      Request req;
-      while (stream->Read(&req)) {
-        if (req.has_stdin_data()) input.Data(req.stdin_data());
-        if (req.has_resize() && input.tty && input.fd) Resize(input.fd.get(), req.resize());
-        if (req.has_close_stdin() && req.close_stdin()) input.Close();
-      }
-      if (!input.tty) input.fd.Reset();
-      reader_done.Set();
-    });
-  }
+  InputReader reader(stream, input, [](const Request& req) {
+    return req.has_stdin_data() ? &req.stdin_data() : static_cast<const std::string*>(nullptr);
+  });
 
   int exit_code = -1;
   while (!ctx->IsCancelled()) {
@@ -313,7 +321,7 @@ grpc::Status ContainersService::ServeAttached(grpc::ServerContext* ctx,
     done.set_exit_code(exit_code);
     stream->Write(done);
   }
-  if (reader.joinable()) JoinReader(reader, reader_done, ctx);
+  reader.Join(ctx);
   if (exit_code < 0) return grpc::Status(grpc::StatusCode::CANCELLED, "attach: client went away");
   return grpc::Status::OK;
 }
