@@ -1,10 +1,11 @@
 // ExecInContainer: one more process inside a running container.
 //
 //   caller --clone(CLONE_VM | CLONE_VFORK)--> joiner J: shares the caller's memory while the
-//            caller waits; closes the caller's fds but stdio (and channel), joins the
-//            container's cgroup (itself, through files the caller opened), then its namespaces, and makes P, the caller's own
-//            child (CLONE_PARENT), inside the pid namespace. J exits once P has exec'd or
-//            failed; the caller resumes, reaps J and knows P's pid.
+//            caller waits; moves itself into the container's cgroup through files the
+//            caller opened, closes the caller's fds but stdio (and channel), joins the
+//            container's namespaces, and makes P, the caller's own child (CLONE_PARENT),
+//            inside the pid namespace. J exits once P has exec'd or failed; the caller
+//            resumes, reaps J and knows P's pid.
 // P is made one of two ways:
 //  - planned (no terminal to open inside the container, no caller's word before the exec):
 //    the caller plans the process with the heap (process_plan.h), and P, cloned with
