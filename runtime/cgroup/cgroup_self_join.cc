@@ -11,9 +11,10 @@
 namespace berth {
 
 absl::StatusOr<CgroupSelfJoin> CgroupSelfJoin::Open(CgroupDriver& cgroups, const std::string& path) {
+  CgroupSelfJoin join;
+  if (path.empty()) return join;
   absl::StatusOr<std::vector<std::string>> files = cgroups.SelfJoinFiles(path);
   if (!files.ok()) return files.status();
-  CgroupSelfJoin join;
   join.files_ = *std::move(files);
   for (const std::string& file : join.files_) {
     UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));

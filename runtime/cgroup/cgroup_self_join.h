@@ -20,7 +20,8 @@ namespace berth {
 
 class CgroupSelfJoin {
  public:
-  // Opens the cgroup's SelfJoinFiles for writing, close-on-exec.
+  // Opens the cgroup's SelfJoinFiles for writing, close-on-exec. An empty path (no cgroup)
+  // opens nothing, and Join is then a no-op.
   static absl::StatusOr<CgroupSelfJoin> Open(CgroupDriver& cgroups, const std::string& path);
 
   // Moves the calling thread, which is all of a single-threaded process, into the cgroup in

@@ -79,8 +79,8 @@ struct CreateOptions {
   // is Start()'s error (or, with start_fifo_fd, exec_error_fd's) and init exits.
   std::vector<spec::Hook> start_container_hooks;
   std::function<std::string(pid_t init_pid)> start_container_state;
-  // Called once init exists (in its user namespace, not yet in its cgroup), just before it is let
-  // go to set up its root: for work on its namespaces that can go on beside that set-up (a
+  // Called once init exists (in its user namespace, not yet in its cgroup), just before it is
+  // let go to set up its root: for work on its namespaces that can go on beside that set-up (a
   // caller connects its network namespace here). Not after: once init runs it may take the
   // caller's CPU for its whole set-up while the other one idles (the scheduler did, for 2 ms
   // of 4). Init may still fail after it; CreateContainer then returns the error.

@@ -145,10 +145,8 @@ void RunContainerInit(const InitArgs& args) {
   if (absl::IsCancelled(parent_done)) ::_exit(kParentGone);
   if (!parent_done.ok()) Fail(channel, parent_done, 1);
   if (!fds.empty()) args.mounts->root = std::move(fds[0]);
-  if (args.cgroup_join != nullptr) {
-    if (absl::Status st = args.cgroup_join->Join(); !st.ok()) Fail(channel, st, 1);
-    args.cgroup_join->Close();
-  }
+  if (absl::Status st = args.cgroup_join->Join(); !st.ok()) Fail(channel, st, 1);
+  args.cgroup_join->Close();
 
   absl::StatusOr<UniqueFd> old_root = PrepareInit(args);
   if (!old_root.ok()) Fail(channel, old_root.status(), 1);

@@ -26,7 +26,7 @@ struct InitArgs {
   SyncChannel* parent_channel = nullptr;  // the parent's end, closed at once
   int devnull_fd = -1;                    // the host's /dev/null, for stdio fds of -1
   const CreateOptions* options = nullptr;  // the start FIFO, preserved fds
-  CgroupSelfJoin* cgroup_join = nullptr;   // init's cgroup, opened by the parent; null: none
+  CgroupSelfJoin* cgroup_join = nullptr;   // init's cgroup, opened by the parent
 };
 
 [[noreturn]] void RunContainerInit(const InitArgs& args);

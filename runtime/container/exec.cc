@@ -115,7 +115,7 @@ void CloseAllBut(std::vector<int> keep) {
 // memory.
 struct Joiner {
   const ExecOptions* options;
-  const CgroupSelfJoin* cgroup_join;  // null: no cgroup to join
+  const CgroupSelfJoin* cgroup_join;  // empty: no cgroup to join
   SyncChannel* channel;  // forked P only: the child's end (P takes its copy; J leaves it alone)
   int devnull_fd;
   const container_internal::ProcessPlan* plan;  // planned P only
@@ -142,11 +142,9 @@ int RunJoiner(void* arg) {
                            options.console_socket_fd};
   for (int fd = 3; fd < 3 + options.preserve_fds; ++fd) keep.push_back(fd);
   // First: the files go with the rest of the caller's fds. P is made in the cgroup.
-  if (j.cgroup_join != nullptr) {
-    if (absl::Status st = j.cgroup_join->Join(); !st.ok()) {
-      j.status = Annotate(st, "join the container's cgroup");
-      return 1;
-    }
+  if (absl::Status st = j.cgroup_join->Join(); !st.ok()) {
+    j.status = Annotate(st, "join the container's cgroup");
+    return 1;
   }
   CloseAllBut(std::move(keep));
   if (absl::Status st = container_internal::JoinNamespacesOf(options.container_pid); !st.ok()) {
@@ -198,16 +196,11 @@ absl::StatusOr<ExecProcesses> ExecImpl(const ExecOptions& options, CgroupDriver&
 
   // J moves itself into the cgroup (cgroup_self_join.h), which the kernel does without the
   // wait for an RCU grace period that moving another process may take.
-  std::optional<CgroupSelfJoin> cgroup_join;
-  if (!options.cgroups_path.empty()) {
-    absl::StatusOr<CgroupSelfJoin> opened = CgroupSelfJoin::Open(cgroups, options.cgroups_path);
-    if (!opened.ok()) return Annotate(opened.status(), "join the container's cgroup");
-    cgroup_join = *std::move(opened);
-  }
+  absl::StatusOr<CgroupSelfJoin> cgroup_join = CgroupSelfJoin::Open(cgroups, options.cgroups_path);
+  if (!cgroup_join.ok()) return Annotate(cgroup_join.status(), "join the container's cgroup");
 
   std::unique_ptr<char[]> stack(new char[kJoinerStackSize]);
-  Joiner joiner{&options, cgroup_join ? &*cgroup_join : nullptr, nullptr, devnull.get(), nullptr,
-                stack.get() + kJoinerStackSize / 2};
+  Joiner joiner{&options, &*cgroup_join, nullptr, devnull.get(), nullptr, stack.get() + kJoinerStackSize / 2};
   std::optional<container_internal::ProcessPlan> plan;
   SyncChannel parent_end, child_end;
   if (CanPlan(options)) {

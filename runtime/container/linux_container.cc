@@ -300,12 +300,8 @@ absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(
   SyncChannel parent_end, child_end;
   RETURN_IF_ERROR(SyncChannel::MakePair(&parent_end, &child_end));
   // Init writes itself into the cgroup: see cgroup_self_join.h.
-  std::optional<CgroupSelfJoin> cgroup_join;
-  if (!cgroup_path.empty()) {
-    absl::StatusOr<CgroupSelfJoin> opened = CgroupSelfJoin::Open(cgroups, cgroup_path);
-    if (!opened.ok()) return Annotate(opened.status(), "open the cgroup for init");
-    cgroup_join = *std::move(opened);
-  }
+  absl::StatusOr<CgroupSelfJoin> cgroup_join = CgroupSelfJoin::Open(cgroups, cgroup_path);
+  if (!cgroup_join.ok()) return Annotate(cgroup_join.status(), "open the cgroup for init");
 
   // Step 2: clone into the new namespaces. A raw clone with no stack returns in both
   // processes like fork(); CLONE_PIDFD gives a handle that cannot be confused with a
@@ -328,13 +324,13 @@ absl::StatusOr<std::unique_ptr<CreatedContainer>> CreateContainerImpl(
       args.parent_channel = &parent_end;
       args.devnull_fd = devnull.get();
       args.options = &options;
-      args.cgroup_join = cgroup_join ? &*cgroup_join : nullptr;
+      args.cgroup_join = &*cgroup_join;
       container_internal::RunContainerInit(args);
     }
   }
   if (pid < 0) return ErrnoToStatus("clone");
   child_end.Close();
-  cgroup_join.reset();
+  cgroup_join->Close();
 
   // From here the container object owns the child and the cgroup: an early return kills
   // the one and destroys the other.

@@ -21,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "runtime/base/errno_status.h"
 #include "runtime/cgroup/cgroup_driver.h"
+#include "runtime/cgroup/cgroup_self_join.h"
 #include "runtime/cgroup/fake_cgroup_kernel.h"
 
 namespace berth {
@@ -695,6 +696,15 @@ TEST_F(CgroupV1Test, SelfJoinFilesAreTheTasksFileOfEveryHierarchy) {
   for (const char* c : kControllers) expected.push_back(Dir(c, "c1") + "/tasks");
   EXPECT_THAT(*files, ::testing::UnorderedElementsAreArray(expected));
   EXPECT_TRUE(absl::IsInvalidArgument(driver_->SelfJoinFiles("../c1").status()));
+}
+
+// A container without a cgroup (an empty cgroupsPath) opens nothing and joins nothing.
+TEST_F(CgroupV1Test, SelfJoinOfNoCgroupIsANoOp) {
+  MakeDriver();
+  absl::StatusOr<CgroupSelfJoin> join = CgroupSelfJoin::Open(*driver_, "");
+  ASSERT_TRUE(join.ok()) << join.status();
+  EXPECT_TRUE(join->Join().ok());
+  EXPECT_TRUE(absl::IsInvalidArgument(CgroupSelfJoin::Open(*driver_, "../c1").status()));
 }
 
 TEST_F(CgroupV1Test, ProcessesIncludesSubCgroupsAndProcessesInSomeHierarchiesOnly) {
