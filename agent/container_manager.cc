@@ -272,7 +272,8 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   }
 
   // Everything below is undone if a later step fails; a crash in between is undone by
-  // Recover(), which removes container dirs that have no record.
+  // Recover(), which removes container dirs that have no record. Nothing reads the new
+  // directory's files before the shim is launched: each is written in place (WriteNewFile).
   auto undo_dir = [&] { (void)RemoveTree(paths.dir); };
   absl::Status made = MakeDirs(ContainersDir(), 0700);
   for (const std::string* d : {&paths.dir, &paths.bundle, &paths.rootfs, &paths.upper, &paths.work}) {
@@ -310,13 +311,10 @@ absl::StatusOr<v1::Container> ContainerManager::Create(const v1::ContainerConfig
   const std::string config_json = spec::SerializeSpec(*spec);
   if (made.ok() && spec->linux.seccomp) {
     absl::StatusOr<std::string> program = seccomp_.Encoded(*spec->linux.seccomp, config_json);
-    made = program.ok() ? WriteFileAtomic(absl::StrCat(paths.bundle, "/", seccomp::kCompiledProgramFile), *program,
-                                          0600, Durability::kProcessCrashSafe)
+    made = program.ok() ? WriteNewFile(absl::StrCat(paths.bundle, "/", seccomp::kCompiledProgramFile), *program, 0600)
                         : program.status();
   }
-  if (made.ok()) {
-    made = WriteFileAtomic(paths.bundle + "/config.json", config_json, 0600, Durability::kProcessCrashSafe);
-  }
+  if (made.ok()) made = WriteNewFile(paths.bundle + "/config.json", config_json, 0600);
   if (made.ok()) CrashPoint("create.bundle_written");
   if (!made.ok()) {
     undo_dir();

@@ -237,7 +237,7 @@ class ContainerManager {
     void Record(v1::ContainerConfig& config) const;
   };
   absl::StatusOr<NamespacePlan> PlanNamespaces(const v1::ContainerConfig& config);
-  // Writes the container's hosts, hostname and resolv.conf files.
+  // Writes the new container's hosts, hostname and resolv.conf files (none may exist yet).
   absl::Status WriteEtcFiles(const v1::ContainerConfig& config, const std::string& id, const std::string& name,
                              const ContainerPaths& paths, const v1::NetworkSettings& settings);
 

@@ -124,7 +124,7 @@ absl::Status ContainerManager::WriteEtcFiles(const v1::ContainerConfig& config, 
   if (!resolv.ok()) return resolv.status();
   for (auto [path, text] : {std::pair{&paths.hosts, &hosts}, {&paths.hostname, nullptr}, {&paths.resolv_conf, &*resolv}}) {
     std::string data = text ? *text : hostname + "\n";
-    if (absl::Status st = WriteFileAtomic(*path, data, 0644, Durability::kProcessCrashSafe); !st.ok()) return st;
+    if (absl::Status st = WriteNewFile(*path, data, 0644); !st.ok()) return st;
   }
   return absl::OkStatus();
 }

@@ -24,6 +24,7 @@
 #include "agent/exec_output.h"
 #include "agent/grpc_status.h"
 #include "agent/log_reader.h"
+#include "runtime/base/file_util.h"
 #include "runtime/shim/shim_protocol.h"
 
 namespace berth::agent {
@@ -31,19 +32,6 @@ namespace berth::agent {
 namespace {
 
 using google::protobuf::util::TimeUtil;
-
-bool WriteAll(int fd, const std::string& data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return true;
-}
 
 void Resize(int fd, const v1::TerminalSize& size) {
   struct winsize ws = {};

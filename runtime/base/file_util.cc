@@ -52,6 +52,19 @@ absl::Status WriteOnce(int fd, absl::string_view data, const std::string& path) 
 
 }  // namespace
 
+bool WriteAll(int fd, absl::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      if (n == 0) errno = EIO;  // nothing written and no error: it will not get better
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
 absl::Status WriteExisting(const std::string& path, absl::string_view data) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd) return ErrnoToStatus(absl::StrCat("open ", path));
@@ -73,16 +86,10 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, in
   {
     UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
     if (!fd) return ErrnoToStatus(absl::StrCat("create ", tmp));
-    size_t done = 0;
-    while (done < data.size()) {
-      ssize_t n = ::write(fd.get(), data.data() + done, data.size() - done);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        absl::Status st = ErrnoToStatus(absl::StrCat("write ", tmp));
-        ::unlink(tmp.c_str());
-        return st;
-      }
-      done += static_cast<size_t>(n);
+    if (!WriteAll(fd.get(), data)) {
+      absl::Status st = ErrnoToStatus(absl::StrCat("write ", tmp));
+      ::unlink(tmp.c_str());
+      return st;
     }
     if (durability == Durability::kDurable && ::fsync(fd.get()) != 0) {
       absl::Status st = ErrnoToStatus(absl::StrCat("fsync ", tmp));
@@ -100,6 +107,17 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, in
   if (dir.empty()) dir = "/";
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd) ::fsync(dfd.get());
+  return absl::OkStatus();
+}
+
+absl::Status WriteNewFile(const std::string& path, absl::string_view data, int mode) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode));
+  if (!fd) return ErrnoToStatus(absl::StrCat("create ", path));
+  if (!WriteAll(fd.get(), data)) {
+    absl::Status st = ErrnoToStatus(absl::StrCat("write ", path));
+    ::unlink(path.c_str());
+    return st;
+  }
   return absl::OkStatus();
 }
 

@@ -13,6 +13,10 @@ namespace berth {
 
 absl::StatusOr<std::string> ReadFile(const std::string& path);
 
+// All of `data` to `fd`, in as many write(2)s as it takes (a pipe or socket takes a part at a
+// time); false with errno set when one fails.
+bool WriteAll(int fd, absl::string_view data);
+
 // Writes `data` to `path` in one write(2) without creating or truncating (cgroup and proc files).
 absl::Status WriteExisting(const std::string& path, absl::string_view data);
 // The same for each of `pieces` in order, one write(2) each through one open: a control file
@@ -32,6 +36,12 @@ enum class Durability {
 // Write temp, (fsync), rename over `path`, (fsync the directory).
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view data, int mode = 0644,
                              Durability durability = Durability::kDurable);
+
+// Creates `path`, which must not exist yet (ALREADY_EXISTS), with `data` in place: for the files
+// of a directory nothing reads before it is complete (a new container's bundle), where a temp
+// file and a rename would only cost a create and a rename each. A crash midway leaves a
+// directory its owner removes whole.
+absl::Status WriteNewFile(const std::string& path, absl::string_view data, int mode = 0644);
 
 // mkdir -p with `mode` for the directories it makes.
 absl::Status MakeDirs(const std::string& path, int mode = 0755);

@@ -1,4 +1,4 @@
-// runtime/base/file_util: MakeDirs, and the placement hint for the agent's containers dir.
+// runtime/base/file_util: MakeDirs, the placement hint for the agent's containers dir, and writes.
 #include "runtime/base/file_util.h"
 
 #include <fcntl.h>
@@ -11,6 +11,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -92,6 +93,35 @@ TEST(WriteExistingEach, WritesEachPieceThroughOneOpen) {
   EXPECT_NE(std::string(st.message()).find(missing), std::string::npos) << st;
   EXPECT_NE(::access(missing.c_str(), F_OK), 0);
   ::rmdir(tmpl);
+}
+
+TEST(WriteNewFile, CreatesInPlaceAndNeverReplaces) {
+  char tmpl[] = "/tmp/berth-writenew-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  const std::string path = dir + "/config.json";
+  const std::string big(300000, 'x');  // more than a pipe-sized write, in one call
+  ASSERT_TRUE(WriteNewFile(path, big, 0600).ok());
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(big.size()));
+  // No temporary file beside it.
+  EXPECT_EQ(ListDirectory(dir), std::vector<std::string>{"config.json"});
+
+  absl::Status again = WriteNewFile(path, "other", 0600);
+  EXPECT_EQ(again.code(), absl::StatusCode::kAlreadyExists) << again;
+  EXPECT_NE(std::string(again.message()).find(path), std::string::npos) << again;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, static_cast<off_t>(big.size()));  // untouched
+
+  // A symlink in its place is not followed.
+  const std::string link = dir + "/hosts";
+  ASSERT_EQ(::symlink((dir + "/elsewhere").c_str(), link.c_str()), 0);
+  EXPECT_FALSE(WriteNewFile(link, "x").ok());
+  EXPECT_NE(::access((dir + "/elsewhere").c_str(), F_OK), 0);
+
+  EXPECT_TRUE(RemoveTree(dir).ok());
 }
 
 }  // namespace

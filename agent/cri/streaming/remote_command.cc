@@ -12,19 +12,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/exec_output.h"
+#include "runtime/base/file_util.h"
 #include "runtime/shim/shim_protocol.h"
 
 namespace berth::agent::cri::streaming {
 namespace {
-
-void WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the process closed its stdin: what is left is dropped
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-}
 
 void SetSize(int fd, uint16_t width, uint16_t height) {
   struct winsize ws = {};
@@ -105,7 +97,8 @@ void CommandInput::Stdin(std::string_view data) {
     pending_.append(data);
     return;
   }
-  if (fd_) WriteAll(fd_.get(), data);
+  // A process that closed its stdin drops what is left.
+  if (fd_) WriteAll(fd_.get(), absl::string_view(data.data(), data.size()));
 }
 
 void CommandInput::StdinEnd() {
