@@ -9,10 +9,11 @@
 namespace berth::agent {
 
 absl::StatusOr<std::string> SeccompCache::Encoded(const spec::Seccomp& seccomp, std::string_view config_json) {
-  const std::string source = spec::SerializeSeccomp(seccomp);
   {
     absl::MutexLock lock(&mu_);
-    if (auto it = compiled_.find(source); it != compiled_.end()) return seccomp::EncodeProgram(it->second, config_json);
+    for (const auto& [profile, program] : compiled_) {
+      if (profile == seccomp) return seccomp::EncodeProgram(program, config_json);
+    }
   }
   // Compiled without the lock: a slow first compile must not hold up other creates.
   absl::StatusOr<seccomp::Program> program = seccomp::Compile(seccomp);
@@ -23,8 +24,11 @@ absl::StatusOr<std::string> SeccompCache::Encoded(const spec::Seccomp& seccomp, 
   }
   std::string bytes = seccomp::EncodeProgram(*program, config_json);
   absl::MutexLock lock(&mu_);
-  if (compiled_.size() >= kMaxEntries) compiled_.clear();
-  compiled_.emplace(source, *std::move(program));
+  for (const auto& entry : compiled_) {
+    if (entry.first == seccomp) return bytes;  // a create beside this one compiled it first
+  }
+  if (compiled_.size() >= kMaxEntries) compiled_.erase(compiled_.begin());
+  compiled_.emplace_back(seccomp, *std::move(program));
   return bytes;
 }
 

@@ -3,9 +3,10 @@
 // Thread-safe; bounded (a node with many custom profiles recompiles now and then).
 #pragma once
 
-#include <map>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -24,7 +25,9 @@ class SeccompCache {
  private:
   static constexpr size_t kMaxEntries = 32;
   absl::Mutex mu_;
-  std::map<std::string, seccomp::Program> compiled_ ABSL_GUARDED_BY(mu_);  // source -> program
+  // Looked up by the profile's value: comparing it costs microseconds, where serializing it
+  // for a key cost 0.1-0.2 ms of every create. Oldest first.
+  std::vector<std::pair<spec::Seccomp, seccomp::Program>> compiled_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::agent
