@@ -152,6 +152,17 @@ std::string SelfDir() {
   return dir.substr(0, dir.find_last_of('/'));
 }
 
+NodeCpu ReadNodeCpu() {
+  std::istringstream in(Slurp("/proc/stat"));
+  std::string label;
+  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  in >> label >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+  if (label != "cpu") throw BenchError("/proc/stat does not start with the cpu line");
+  const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  return {static_cast<double>(user + nice + system + irq + softirq + steal) / tick,
+          static_cast<double>(idle + iowait) / tick};
+}
+
 MemoryUse ReadMemoryUse(pid_t pid) {
   MemoryUse m;
   std::string status = Slurp("/proc/" + std::to_string(pid) + "/status");

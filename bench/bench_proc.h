@@ -51,6 +51,15 @@ struct MemoryUse {
 };
 MemoryUse ReadMemoryUse(pid_t pid);
 pid_t ParentPid(pid_t pid);  // -1 if unknown
+
+// The node's CPU time so far, all CPUs together (/proc/stat), in seconds: busy (user, nice,
+// system, irq, softirq, steal) and idle (idle, iowait). Differences of two readings say how
+// busy the node was between them.
+struct NodeCpu {
+  double busy_s = 0;
+  double idle_s = 0;
+};
+NodeCpu ReadNodeCpu();
 std::string CommOf(pid_t pid);
 bool ProcessExists(pid_t pid);
 

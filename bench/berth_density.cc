@@ -3,7 +3,9 @@
 //   1. a network namespace of its own (as berth-bench), a berthd of its own (temp --root and
 //      --socket, --cgroup-parent berth-density-<pid>);
 //   2. --containers `sleep` containers with network none, started by --clients clients in
-//      parallel, each on its own channel: the start rate;
+//      parallel, each on its own channel: the start rate, and the node's CPU meanwhile (busy
+//      share, CPU time per container; work a shim defers past its start, its idle release
+//      100 ms later, falls in the pause after a round and is not counted);
 //   3. --bridge more on the default bridge, the same way;
 //   4. berthd's memory idle and with all of them running, and every berth-shim's (VmRSS and
 //      Pss: shared pages of the one shim binary are counted once across them by Pss);
@@ -94,6 +96,12 @@ std::string CreateAndStart(v1::Containers::Stub& stub, const std::string& networ
   grpc::ClientContext c2;
   Check(stub.Start(&c2, start, &started), "Start");
   return resp.container().id();
+}
+
+// Percent of the node's CPU time that was busy, in a sum of differences of ReadNodeCpu.
+double CpuShare(const NodeCpu& cpu) {
+  const double total = cpu.busy_s + cpu.idle_s;
+  return total > 0 ? 100 * cpu.busy_s / total : 0;
 }
 
 // Rounds of Berth's starts and crun's, alternating, for the start rates beside each other.
@@ -372,19 +380,30 @@ int Density(const Flags& flags) {
       // idle), so that their release is not counted in crun's next round.
       const int rounds = crun ? std::min(kRateRounds, flags.containers) : 1;
       double none_s = 0, crun_s = 0;
+      // The node's CPU in each arm's rounds: on a node whose CPUs the starts keep busy, the
+      // rate is the CPUs over the CPU one start costs, all processes and the kernel counted.
+      NodeCpu none_cpu, crun_cpu;
+      auto add_cpu = [](NodeCpu& sum, const NodeCpu& before, const NodeCpu& after) {
+        sum.busy_s += after.busy_s - before.busy_s;
+        sum.idle_s += after.idle_s - before.idle_s;
+      };
       for (int r = 0; r < rounds; ++r) {
         const int first = flags.containers * r / rounds;
         const int count = flags.containers * (r + 1) / rounds - first;
         auto settle = [] { std::this_thread::sleep_for(std::chrono::milliseconds(300)); };  // not timed
         auto berth_round = [&] {
+          const NodeCpu before = ReadNodeCpu();
           none_s += Parallel(tmp + "/berthd.sock", flags.clients, count,
                              [](v1::Containers::Stub& s, int) { CreateAndStart(s, "none"); });
+          add_cpu(none_cpu, before, ReadNodeCpu());
           if (crun) settle();
         };
         auto crun_round = [&] {
+          const NodeCpu before = ReadNodeCpu();
           crun_s += ParallelJobs(flags.clients, count, [&]() -> std::function<void(int)> {
             return [&](int i) { crun->RunDetached(crun_prefix + std::to_string(first + i)); };
           });
+          add_cpu(crun_cpu, before, ReadNodeCpu());
           settle();
         };
         const bool berth_first = !crun || r % 2 == 0;
@@ -398,6 +417,10 @@ int Density(const Flags& flags) {
       std::printf("\nStart rate (Create + Start, sleep 3600)\n");
       std::printf("  %-44s %8.1f containers/s  (%.1f s)\n", "network none", flags.containers / none_s, none_s);
       std::printf("  %-44s %8.1f containers/s  (%.1f s)\n", "default bridge", flags.bridge / bridge_s, bridge_s);
+      if (!crun) {
+        std::printf("  %-44s %.0f %% busy, %.1f ms of CPU per container (network none)\n", "node CPU in the timed starts",
+                    CpuShare(none_cpu), 1000 * none_cpu.busy_s / flags.containers);
+      }
       const double crun_rate = crun ? flags.containers / crun_s : 0;
       // crun's containers go before anything else is measured: the calls and memory below are
       // Berth's with its own containers only, and the check for leftovers reads the node's
@@ -406,6 +429,9 @@ int Density(const Flags& flags) {
         std::printf("  %-44s %8.1f containers/s  (%.1f s); Berth's rate, network none: %.2fx\n",
                     "crun run --detach, in alternating rounds", crun_rate, crun_s, (flags.containers / none_s) / crun_rate);
         std::printf("  %-44s %s, as many clients, the same sleep on one overlay\n", "  crun", crun_path.c_str());
+        std::printf("  %-44s Berth %.0f %% busy, %.1f ms of CPU per container; crun %.0f %% busy, %.1f ms\n",
+                    "node CPU in the timed rounds", CpuShare(none_cpu), 1000 * none_cpu.busy_s / flags.containers,
+                    CpuShare(crun_cpu), 1000 * crun_cpu.busy_s / flags.containers);
         const auto t0 = Clock::now();
         const bool deleted = crun->End();
         const double delete_s = MillisBetween(t0, Clock::now()) / 1000.0;
