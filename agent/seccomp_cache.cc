@@ -11,9 +11,7 @@ namespace berth::agent {
 absl::StatusOr<std::string> SeccompCache::Encoded(const spec::Seccomp& seccomp, std::string_view config_json) {
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [profile, program] : compiled_) {
-      if (profile == seccomp) return seccomp::EncodeProgram(program, config_json);
-    }
+    if (const seccomp::Program* program = FindLocked(seccomp)) return seccomp::EncodeProgram(*program, config_json);
   }
   // Compiled without the lock: a slow first compile must not hold up other creates.
   absl::StatusOr<seccomp::Program> program = seccomp::Compile(seccomp);
@@ -24,12 +22,17 @@ absl::StatusOr<std::string> SeccompCache::Encoded(const spec::Seccomp& seccomp, 
   }
   std::string bytes = seccomp::EncodeProgram(*program, config_json);
   absl::MutexLock lock(&mu_);
-  for (const auto& entry : compiled_) {
-    if (entry.first == seccomp) return bytes;  // a create beside this one compiled it first
-  }
+  if (FindLocked(seccomp) != nullptr) return bytes;  // a create beside this one compiled it first
   if (compiled_.size() >= kMaxEntries) compiled_.erase(compiled_.begin());
   compiled_.emplace_back(seccomp, *std::move(program));
   return bytes;
+}
+
+const seccomp::Program* SeccompCache::FindLocked(const spec::Seccomp& seccomp) {
+  for (const auto& [profile, program] : compiled_) {
+    if (profile == seccomp) return &program;
+  }
+  return nullptr;
 }
 
 }  // namespace berth::agent

@@ -23,6 +23,9 @@ class SeccompCache {
   absl::StatusOr<std::string> Encoded(const spec::Seccomp& seccomp, std::string_view config_json);
 
  private:
+  // The program compiled from a profile equal to `seccomp`, or null.
+  const seccomp::Program* FindLocked(const spec::Seccomp& seccomp) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   static constexpr size_t kMaxEntries = 32;
   absl::Mutex mu_;
   // Looked up by the profile's value: comparing it costs microseconds, where serializing it
