@@ -16,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "runtime/base/file_util.h"
 #include "runtime/base/status_macros.h"
+#include "runtime/container/mount_api.h"
 #include "runtime/container/path_in_root.h"
 #include "runtime/container/sync_channel.h"
 
@@ -44,14 +45,27 @@ constexpr Link kLinks[] = {
     {"stderr", "/proc/self/fd/2"}, {"ptmx", "pts/ptmx"},
 };
 
+// How a node's own file is bound into the container.
+enum class BindAccess {
+  // A device node of the host: read-only as a mount, which leaves the device readable and
+  // writable (a mount's read-only flag does not apply to the device behind a node) but
+  // refuses chmod, chown and utimes, which would change the host's node itself: a container
+  // root without a user namespace owns it.
+  kNodeReadOnly,
+  kWritable,  // the terminal: programs fchown and fchmod their tty
+};
+
 // Binds the node's `source` onto an empty file made at `dest` inside the root. Before
 // pivot_root the node's tree is still reachable by path: only `source` is resolved there.
-absl::Status BindOnto(int root_fd, const std::string& source, const std::string& dest) {
+absl::Status BindOnto(int root_fd, const std::string& source, const std::string& dest, BindAccess access) {
   ASSIGN_OR_RETURN(UniqueFd target, MakePathInRoot(root_fd, dest, LeafKind::kFile));
-  if (::mount(source.c_str(), FdPath(target.get()).c_str(), nullptr, MS_BIND, nullptr) != 0) {
-    return SysError(absl::StrCat("bind ", source, " on ", dest));
+  ASSIGN_OR_RETURN(UniqueFd bind, CloneMountTree(AT_FDCWD, source, /*recursive=*/false));
+  if (access == BindAccess::kNodeReadOnly) {
+    // mount_setattr adds the flag alone: the flags the node's mount has (and, in a user
+    // namespace, may not drop) stay as they are.
+    RETURN_IF_ERROR(SetMountAttributes(bind.get(), AttributesFromFlags(MS_RDONLY), /*recursive=*/false));
   }
-  return absl::OkStatus();
+  return AttachMount(bind.get(), target.get(), absl::StrCat("bind ", source, " on ", dest));
 }
 
 // Whether a node made in `dir` would work: not on a nodev mount and not in a user namespace.
@@ -107,7 +121,7 @@ absl::Status MakeDevice(int root_fd, const spec::Device& d, bool user_namespace)
     if (::mknodat(dir_rw.get(), name.c_str(), kind | perm, number) != 0) return SysError(what);
   } else {
     ASSIGN_OR_RETURN(std::string source, HostNodeFor(block, d.major, d.minor));
-    return BindOnto(root_fd, source, d.path);
+    return BindOnto(root_fd, source, d.path, BindAccess::kNodeReadOnly);
   }
   // mknod's mode went through the umask; the spec's owner and mode are exact.
   if (::fchmodat(dir_rw.get(), name.c_str(), perm, 0) != 0) return SysError(absl::StrCat(what, ": chmod"));
@@ -138,7 +152,7 @@ absl::Status PopulateDev(int root_fd, int terminal_fd, bool user_namespace) {
       continue;
     }
     // Before pivot_root, /dev/<name> still names the host's node.
-    RETURN_IF_ERROR(BindOnto(root_fd, dest, dest));
+    RETURN_IF_ERROR(BindOnto(root_fd, dest, dest, BindAccess::kNodeReadOnly));
   }
   for (const Link& l : kLinks) {
     if (::symlinkat(l.target, dev.get(), l.name) != 0 && errno != EEXIST) {
@@ -153,7 +167,7 @@ absl::Status PopulateDev(int root_fd, int terminal_fd, bool user_namespace) {
     if (int err = ::ttyname_r(terminal_fd, tty, sizeof(tty)); err != 0) {
       return SysError(err, "name of the terminal");
     }
-    RETURN_IF_ERROR(BindOnto(root_fd, tty, "/dev/console"));
+    RETURN_IF_ERROR(BindOnto(root_fd, tty, "/dev/console", BindAccess::kWritable));
   }
   return absl::OkStatus();
 }

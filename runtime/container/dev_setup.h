@@ -2,8 +2,10 @@
 // /dev/fd, std{in,out,err} and ptmx links, and the console when the process has a terminal;
 // linux.devices adds more. /dev is normally mounted nodev (like the root), so a node made
 // there would be inert: nodes are binds of the node's own device files, whose mount allows
-// devices. Only where devices are allowed (no nodev, no user namespace, e.g. --privileged)
-// are they made with mknod. The device cgroup decides what may be opened either way.
+// devices, and read-only, so that a container root cannot chmod or chown the node's own file
+// through them (the device itself stays writable). Only where devices are allowed (no nodev,
+// no user namespace, e.g. --privileged) are they made with mknod. The device cgroup decides
+// what may be opened either way.
 #pragma once
 
 #include <vector>

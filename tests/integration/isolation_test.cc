@@ -149,6 +149,44 @@ TEST_P(Isolation, SysIsReadOnly) {
   EXPECT_THAT(r.out, ContainsRegex("sysfs /sys sysfs ro[,\\s]"));
 }
 
+// /dev's standard nodes are binds of the node's own device files (/dev is nodev). They work,
+// but a container root must not change the node's files through them: without a user
+// namespace it owns them, and a `chmod 600 /dev/null` would break every other user of the
+// node. The node's files are put back if the container did change them.
+TEST_P(Isolation, DeviceNodesWorkButTheNodesOwnFilesCannotBeChanged) {
+  const std::vector<std::string> nodes = {"/dev/null", "/dev/zero", "/dev/full"};
+  std::vector<struct stat> before(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) ASSERT_EQ(::stat(nodes[i].c_str(), &before[i]), 0) << nodes[i];
+
+  CliResult r = MustRunToExit(Busybox(
+      {"sh", "-c",
+       "echo x > /dev/null && echo null-written; head -c 5 /dev/zero | wc -c; "
+       "chmod 600 /dev/null && echo chmod-done; chown 1:1 /dev/zero && echo chown-done; "
+       "touch /dev/full && echo touch-done; true"}));
+
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    struct stat after;
+    ASSERT_EQ(::stat(nodes[i].c_str(), &after), 0) << nodes[i];
+    const bool changed = after.st_mode != before[i].st_mode || after.st_uid != before[i].st_uid ||
+                         after.st_gid != before[i].st_gid ||
+                         after.st_mtim.tv_sec != before[i].st_mtim.tv_sec ||
+                         after.st_mtim.tv_nsec != before[i].st_mtim.tv_nsec;
+    EXPECT_FALSE(changed) << "the container changed the node's own " << nodes[i];
+    if (changed) {
+      (void)::chmod(nodes[i].c_str(), before[i].st_mode & 07777);
+      (void)::chown(nodes[i].c_str(), before[i].st_uid, before[i].st_gid);
+      const struct timespec times[2] = {before[i].st_atim, before[i].st_mtim};
+      (void)::utimensat(AT_FDCWD, nodes[i].c_str(), times, 0);
+    }
+  }
+  EXPECT_THAT(r.out, HasSubstr("null-written"));
+  EXPECT_THAT(r.out, ContainsRegex("(^|\n) *5\n"));  // /dev/zero read
+  EXPECT_THAT(r.out, Not(HasSubstr("chmod-done")));
+  EXPECT_THAT(r.out, Not(HasSubstr("chown-done")));
+  EXPECT_THAT(r.out, Not(HasSubstr("touch-done")));
+  EXPECT_THAT(r.err, HasSubstr("Read-only file system"));
+}
+
 TEST_P(Isolation, ProcKcoreIsMasked) {
   CliResult r = MustRunToExit(Busybox({"sh", "-c", "cat /proc/kcore | wc -c; cat /proc/sys/kernel/hostname"}));
   EXPECT_EQ(r.exit_code, 0) << r.err;
