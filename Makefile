@@ -22,11 +22,13 @@ bench: build
 	$(BUILD_DIR)/bin/berth-bench
 
 # 1000 sleep containers with network none, then 200 on the bridge: start and removal rates,
-# berthd and shim memory, List/Inspect/Stats p50 and p99, and nothing left afterwards.
+# berthd and shim memory, List/Inspect/Stats p50 and p99, and nothing left afterwards; then
+# the kernel's own CPU per start of the same containers with no runtime at all.
 DENSITY_CONTAINERS ?= 1000
 DENSITY_BRIDGE ?= 200
 bench-density: build
 	$(BUILD_DIR)/bin/berth-density --containers $(DENSITY_CONTAINERS) --bridge $(DENSITY_BRIDGE)
+	$(BUILD_DIR)/bin/berth-kernel-floor --containers $(DENSITY_CONTAINERS)
 
 # The CRI: pod start, ExecSync p50/p99, berthd's memory with 100 pods. CRICTL=path/to/crictl
 # also times pod start through crictl.
