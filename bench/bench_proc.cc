@@ -163,6 +163,16 @@ NodeCpu ReadNodeCpu() {
           static_cast<double>(idle + iowait) / tick};
 }
 
+void AddNodeCpu(NodeCpu& sum, const NodeCpu& before, const NodeCpu& after) {
+  sum.busy_s += after.busy_s - before.busy_s;
+  sum.idle_s += after.idle_s - before.idle_s;
+}
+
+double BusyPercent(const NodeCpu& cpu) {
+  const double total = cpu.busy_s + cpu.idle_s;
+  return total > 0 ? 100 * cpu.busy_s / total : 0;
+}
+
 MemoryUse ReadMemoryUse(pid_t pid) {
   MemoryUse m;
   std::string status = Slurp("/proc/" + std::to_string(pid) + "/status");

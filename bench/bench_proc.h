@@ -60,6 +60,10 @@ struct NodeCpu {
   double idle_s = 0;
 };
 NodeCpu ReadNodeCpu();
+// Adds the CPU time between two readings to `sum` (one timed stretch of several).
+void AddNodeCpu(NodeCpu& sum, const NodeCpu& before, const NodeCpu& after);
+// The busy share of the CPU time in `cpu`, in percent (0 when there is none).
+double BusyPercent(const NodeCpu& cpu);
 std::string CommOf(pid_t pid);
 bool ProcessExists(pid_t pid);
 

@@ -98,12 +98,6 @@ std::string CreateAndStart(v1::Containers::Stub& stub, const std::string& networ
   return resp.container().id();
 }
 
-// Percent of the node's CPU time that was busy, in a sum of differences of ReadNodeCpu.
-double CpuShare(const NodeCpu& cpu) {
-  const double total = cpu.busy_s + cpu.idle_s;
-  return total > 0 ? 100 * cpu.busy_s / total : 0;
-}
-
 // Rounds of Berth's starts and crun's, alternating, for the start rates beside each other.
 constexpr int kRateRounds = 10;
 
@@ -383,10 +377,6 @@ int Density(const Flags& flags) {
       // The node's CPU in each arm's rounds: on a node whose CPUs the starts keep busy, the
       // rate is the CPUs over the CPU one start costs, all processes and the kernel counted.
       NodeCpu none_cpu, crun_cpu;
-      auto add_cpu = [](NodeCpu& sum, const NodeCpu& before, const NodeCpu& after) {
-        sum.busy_s += after.busy_s - before.busy_s;
-        sum.idle_s += after.idle_s - before.idle_s;
-      };
       for (int r = 0; r < rounds; ++r) {
         const int first = flags.containers * r / rounds;
         const int count = flags.containers * (r + 1) / rounds - first;
@@ -395,7 +385,7 @@ int Density(const Flags& flags) {
           const NodeCpu before = ReadNodeCpu();
           none_s += Parallel(tmp + "/berthd.sock", flags.clients, count,
                              [](v1::Containers::Stub& s, int) { CreateAndStart(s, "none"); });
-          add_cpu(none_cpu, before, ReadNodeCpu());
+          AddNodeCpu(none_cpu, before, ReadNodeCpu());
           if (crun) settle();
         };
         auto crun_round = [&] {
@@ -403,7 +393,7 @@ int Density(const Flags& flags) {
           crun_s += ParallelJobs(flags.clients, count, [&]() -> std::function<void(int)> {
             return [&](int i) { crun->RunDetached(crun_prefix + std::to_string(first + i)); };
           });
-          add_cpu(crun_cpu, before, ReadNodeCpu());
+          AddNodeCpu(crun_cpu, before, ReadNodeCpu());
           settle();
         };
         const bool berth_first = !crun || r % 2 == 0;
@@ -419,7 +409,7 @@ int Density(const Flags& flags) {
       std::printf("  %-44s %8.1f containers/s  (%.1f s)\n", "default bridge", flags.bridge / bridge_s, bridge_s);
       if (!crun) {
         std::printf("  %-44s %.0f %% busy, %.1f ms of CPU per container (network none)\n", "node CPU in the timed starts",
-                    CpuShare(none_cpu), 1000 * none_cpu.busy_s / flags.containers);
+                    BusyPercent(none_cpu), 1000 * none_cpu.busy_s / flags.containers);
       }
       const double crun_rate = crun ? flags.containers / crun_s : 0;
       // crun's containers go before anything else is measured: the calls and memory below are
@@ -430,8 +420,8 @@ int Density(const Flags& flags) {
                     "crun run --detach, in alternating rounds", crun_rate, crun_s, (flags.containers / none_s) / crun_rate);
         std::printf("  %-44s %s, as many clients, the same sleep on one overlay\n", "  crun", crun_path.c_str());
         std::printf("  %-44s Berth %.0f %% busy, %.1f ms of CPU per container; crun %.0f %% busy, %.1f ms\n",
-                    "node CPU in the timed rounds", CpuShare(none_cpu), 1000 * none_cpu.busy_s / flags.containers,
-                    CpuShare(crun_cpu), 1000 * crun_cpu.busy_s / flags.containers);
+                    "node CPU in the timed rounds", BusyPercent(none_cpu), 1000 * none_cpu.busy_s / flags.containers,
+                    BusyPercent(crun_cpu), 1000 * crun_cpu.busy_s / flags.containers);
         const auto t0 = Clock::now();
         const bool deleted = crun->End();
         const double delete_s = MillisBetween(t0, Clock::now()) / 1000.0;

@@ -280,9 +280,7 @@ double Round(const Common& common, const Options& options, Shape shape, int firs
     failed = failed || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
   }
   const double seconds = MillisBetween(t0, Clock::now()) / 1000.0;
-  const NodeCpu after = ReadNodeCpu();
-  cpu.busy_s += after.busy_s - before.busy_s;
-  cpu.idle_s += after.idle_s - before.idle_s;
+  AddNodeCpu(cpu, before, ReadNodeCpu());
   if (failed) throw BenchError("a worker failed (above)");
   return seconds;
 }
@@ -303,9 +301,8 @@ void KillCgroupMembers(const std::string& parent) {
 }
 
 void PrintShape(const char* what, int containers, double seconds, const NodeCpu& cpu) {
-  const double total = cpu.busy_s + cpu.idle_s;
   std::printf("  %-58s %7.1f/s  %5.2f ms of CPU each (node %.0f %% busy)\n", what, containers / seconds,
-              1000 * cpu.busy_s / containers, total > 0 ? 100 * cpu.busy_s / total : 0);
+              1000 * cpu.busy_s / containers, BusyPercent(cpu));
 }
 
 int Run(const Options& options, const std::string& command) {
